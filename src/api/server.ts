@@ -1,0 +1,166 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { asBerthError, NotFoundError, type ErrorCode } from '../common/errors.js';
+import type { Engine } from '../engine/engine.js';
+import { renderPlan } from '../kernel/render.js';
+import { streamLogs } from './logs.js';
+import { parseCreateContainer, queryFlag, readJsonBody } from './requests.js';
+import { containerInspect, containerSummary, networkInspect } from './views.js';
+
+export const API_VERSION = '1.43';
+
+const STATUS_OF: Record<ErrorCode, number> = {
+  not_found: 404,
+  conflict: 409,
+  invalid_argument: 400,
+  exhausted: 409,
+  kernel: 500,
+  missing_feature: 500,
+  permission: 403,
+  unavailable: 503,
+  internal: 500,
+};
+
+interface Context {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly params: string[];
+  readonly query: URLSearchParams;
+}
+
+type Handler = (ctx: Context) => Promise<void>;
+
+interface Route {
+  readonly method: string;
+  readonly pattern: RegExp;
+  readonly handler: Handler;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function noContent(res: ServerResponse): void {
+  res.writeHead(204).end();
+}
+
+/**
+ * The daemon's HTTP API over a unix socket. Paths and JSON follow the Docker Engine API
+ * (an optional /v1.NN prefix is accepted, as the docker CLI sends one); berth-only
+ * features live under /berth/.
+ */
+export function apiRoutes(engine: Engine): Route[] {
+  const route = (method: string, path: string, handler: Handler): Route => ({
+    method,
+    pattern: new RegExp(`^${path.replaceAll('{id}', '([^/]+)')}$`),
+    handler,
+  });
+  return [
+    route('GET', '/_ping', ({ res }) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Api-Version': API_VERSION }).end('OK');
+      return Promise.resolve();
+    }),
+    route('GET', '/version', ({ res }) => {
+      json(res, 200, { Version: '0.1.0', ApiVersion: API_VERSION, Os: 'linux', Arch: process.arch, Components: [{ Name: 'berth', Version: '0.1.0' }] });
+      return Promise.resolve();
+    }),
+    route('POST', '/containers/create', async ({ req, res, query }) => {
+      const request = parseCreateContainer(await readJsonBody(req), query.get('name') ?? undefined);
+      const created = await engine.createContainer(request);
+      json(res, 201, { Id: created.id, Warnings: [] });
+    }),
+    route('POST', '/containers/{id}/start', async ({ res, params }) => {
+      await engine.startContainer(params[0]!);
+      noContent(res);
+    }),
+    route('POST', '/containers/{id}/stop', async ({ res, params, query }) => {
+      const t = query.get('t');
+      await engine.stopContainer(params[0]!, t === null ? undefined : Number(t) * 1000);
+      noContent(res);
+    }),
+    route('POST', '/containers/{id}/kill', async ({ res, params, query }) => {
+      await engine.killContainer(params[0]!, query.get('signal') ?? 'SIGKILL');
+      noContent(res);
+    }),
+    route('POST', '/containers/{id}/wait', async ({ res, params }) => {
+      json(res, 200, { StatusCode: await engine.waitContainer(params[0]!), Error: null });
+    }),
+    route('GET', '/containers/json', ({ res, query }) => {
+      const all = queryFlag(query, 'all');
+      const list = engine.containers.all().filter((c) => all || c.state.status === 'running');
+      list.sort((a, b) => b.created.localeCompare(a.created));
+      json(res, 200, list.map((c) => containerSummary(c, engine.networks.all())));
+      return Promise.resolve();
+    }),
+    route('GET', '/containers/{id}/json', ({ res, params }) => {
+      json(res, 200, containerInspect(engine.containers.get(params[0]!), engine.networks.all()));
+      return Promise.resolve();
+    }),
+    route('GET', '/containers/{id}/logs', async ({ res, params, query }) => {
+      const c = engine.containers.get(params[0]!);
+      const paths = engine.logPaths(c.id);
+      res.writeHead(200, { 'Content-Type': 'application/vnd.docker.multiplexed-stream' });
+      await streamLogs(
+        res,
+        { stdoutPath: queryFlag(query, 'stdout') ? paths.stdoutPath : undefined, stderrPath: queryFlag(query, 'stderr') ? paths.stderrPath : undefined },
+        queryFlag(query, 'follow') ? { exited: engine.waitContainer(c.id) } : undefined,
+      );
+      res.end();
+    }),
+    route('DELETE', '/containers/{id}', async ({ res, params, query }) => {
+      await engine.removeContainer(params[0]!, { force: queryFlag(query, 'force') });
+      noContent(res);
+    }),
+    route('GET', '/networks', ({ res }) => {
+      json(res, 200, engine.networks.all().map((n) => networkInspect(n, engine.containers.all())));
+      return Promise.resolve();
+    }),
+    route('GET', '/networks/{id}', ({ res, params }) => {
+      json(res, 200, networkInspect(engine.networks.get(params[0]!), engine.containers.all()));
+      return Promise.resolve();
+    }),
+    // berth-only: the exact commands `run` would execute, for --dry-run.
+    route('POST', '/berth/plan/run', async ({ req, res, query }) => {
+      const plan = await engine.planRun(parseCreateContainer(await readJsonBody(req), query.get('name') ?? undefined));
+      json(res, 200, { Script: renderPlan(plan) });
+    }),
+  ];
+}
+
+export function handleRequest(routes: Route[]): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://berth');
+    const path = url.pathname.replace(/^\/v\d+\.\d+(?=\/)/, '');
+    let handled: Promise<void> | undefined;
+    for (const r of routes) {
+      const m = r.method === req.method ? r.pattern.exec(path) : null;
+      if (m) {
+        handled = r.handler({ req, res, params: m.slice(1).map(decodeURIComponent), query: url.searchParams });
+        break;
+      }
+    }
+    handled ??= Promise.reject(new NotFoundError(`page not found: ${req.method ?? ''} ${path}`));
+    handled.catch((err: unknown) => {
+      const e = asBerthError(err);
+      if (e.code === 'internal') console.error(err);
+      if (res.headersSent) res.end();
+      else json(res, STATUS_OF[e.code], e.toJSON()); // {message} is what Docker clients read; code and hint are berth's
+    });
+  };
+}
+
+/** Listens on `socketPath` (root-only, like docker.sock without a docker group). */
+export async function listenUnix(engine: Engine, socketPath: string): Promise<Server> {
+  await mkdir(dirname(socketPath), { recursive: true });
+  await rm(socketPath, { force: true });
+  const server = createServer(handleRequest(apiRoutes(engine)));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, resolve);
+  });
+  await chmod(socketPath, 0o660);
+  return server;
+}

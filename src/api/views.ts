@@ -1,0 +1,163 @@
+import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../engine/model.js';
+import { NETNS_DIR } from '../kernel/read.js';
+import { join } from 'node:path';
+
+/**
+ * Docker Engine API shapes (field names and nesting as in API v1.43), so tools written
+ * for Docker can read berth's answers. Fields berth has no concept for keep Docker's
+ * empty values rather than disappearing.
+ */
+
+function endpointSettings(ep: EndpointRecord, network: NetworkRecord | undefined) {
+  return {
+    IPAMConfig: null,
+    Links: null,
+    Aliases: null,
+    NetworkID: ep.networkId,
+    EndpointID: ep.id,
+    Gateway: ep.gateway,
+    IPAddress: ep.address,
+    IPPrefixLen: ep.prefixLength,
+    IPv6Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    MacAddress: ep.mac,
+    DriverOpts: null,
+    // berth extras, named like Docker's fields, that explain the plumbing.
+    ...(network ? { BerthBridge: network.bridge } : {}),
+    BerthInterface: ep.ifname,
+    BerthHostInterface: ep.hostIfname,
+  };
+}
+
+function networksOf(c: ContainerRecord, networks: readonly NetworkRecord[]) {
+  const out: Record<string, ReturnType<typeof endpointSettings>> = {};
+  for (const ep of c.endpoints) {
+    const network = networks.find((n) => n.id === ep.networkId);
+    out[network?.name ?? ep.networkId] = endpointSettings(ep, network);
+  }
+  return out;
+}
+
+function statusText(c: ContainerRecord, now = Date.now()): string {
+  switch (c.state.status) {
+    case 'created':
+      return 'Created';
+    case 'running':
+      return `Up ${humanDuration(now - Date.parse(c.state.startedAt))}`;
+    case 'exited':
+      return `Exited (${c.state.exitCode}) ${humanDuration(now - Date.parse(c.state.finishedAt))} ago`;
+  }
+}
+
+export function humanDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 1) return 'Less than a second';
+  if (s < 60) return `${s} second${s === 1 ? '' : 's'}`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} minute${m === 1 ? '' : 's'}`;
+  const h = Math.round(m / 60);
+  if (h < 48) return `${h} hour${h === 1 ? '' : 's'}`;
+  return `${Math.round(h / 24)} days`;
+}
+
+/** GET /containers/json */
+export function containerSummary(c: ContainerRecord, networks: readonly NetworkRecord[]) {
+  return {
+    Id: c.id,
+    Names: [`/${c.name}`],
+    Image: '',
+    ImageID: '',
+    Command: c.command.join(' '),
+    Created: Math.floor(Date.parse(c.created) / 1000),
+    Ports: [],
+    Labels: {},
+    State: c.state.status,
+    Status: statusText(c),
+    HostConfig: { NetworkMode: c.networkMode },
+    NetworkSettings: { Networks: networksOf(c, networks) },
+    Mounts: [],
+  };
+}
+
+/** GET /containers/{id}/json */
+export function containerInspect(c: ContainerRecord, networks: readonly NetworkRecord[]) {
+  const primary = c.endpoints[0];
+  const running = c.state.status === 'running';
+  return {
+    Id: c.id,
+    Created: c.created,
+    Path: c.command[0] ?? '',
+    Args: c.command.slice(1),
+    State: {
+      Status: c.state.status,
+      Running: running,
+      Paused: false,
+      Restarting: false,
+      OOMKilled: false,
+      Dead: false,
+      Pid: running ? c.state.pid : 0,
+      ExitCode: c.state.exitCode,
+      Error: c.state.error,
+      StartedAt: c.state.startedAt,
+      FinishedAt: c.state.finishedAt,
+    },
+    Name: `/${c.name}`,
+    RestartCount: 0,
+    Driver: 'berth',
+    Config: {
+      Hostname: c.hostname,
+      Env: c.env,
+      Cmd: c.command,
+      Image: '',
+      Labels: {},
+    },
+    HostConfig: { NetworkMode: c.networkMode, AutoRemove: c.autoRemove, PortBindings: {} },
+    NetworkSettings: {
+      Bridge: '',
+      SandboxID: c.id,
+      SandboxKey: join(NETNS_DIR, c.netns),
+      Ports: {},
+      // The legacy top-level fields describe the default-bridge endpoint, as in Docker.
+      EndpointID: primary?.id ?? '',
+      Gateway: primary?.gateway ?? '',
+      IPAddress: primary?.address ?? '',
+      IPPrefixLen: primary?.prefixLength ?? 0,
+      MacAddress: primary?.mac ?? '',
+      Networks: networksOf(c, networks),
+    },
+  };
+}
+
+/** GET /networks/{id} */
+export function networkInspect(n: NetworkRecord, containers: readonly ContainerRecord[]) {
+  const attached: Record<string, unknown> = {};
+  for (const c of containers) {
+    for (const ep of c.endpoints.filter((e) => e.networkId === n.id)) {
+      attached[c.id] = {
+        Name: c.name,
+        EndpointID: ep.id,
+        MacAddress: ep.mac,
+        IPv4Address: `${ep.address}/${ep.prefixLength}`,
+        IPv6Address: '',
+      };
+    }
+  }
+  return {
+    Name: n.name,
+    Id: n.id,
+    Created: n.created,
+    Scope: 'local',
+    Driver: n.driver,
+    EnableIPv6: false,
+    IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: n.subnet, Gateway: n.gateway }] },
+    Internal: n.internal,
+    Attachable: false,
+    Ingress: false,
+    ConfigFrom: { Network: '' },
+    ConfigOnly: false,
+    Containers: attached,
+    Options: n.options,
+    Labels: n.labels,
+  };
+}

@@ -1,0 +1,50 @@
+import { join } from 'node:path';
+import { DAEMON_DEFAULTS, startDaemon } from '../../daemon/daemon.js';
+import { boolFlag, flag, parseArgs } from '../args.js';
+import { socketPathFrom } from '../client.js';
+
+export const DAEMON_USAGE = `Usage: berth daemon [OPTIONS]
+
+Run the berth daemon (as root). It creates the default bridge, enables forwarding and
+NAT, and serves the API on a unix socket.
+
+Options:
+      --data-root DIR   Persistent state (default ${DAEMON_DEFAULTS.dataRoot})
+      --exec-root DIR   Runtime files: socket, pidfile (default ${DAEMON_DEFAULTS.execRoot})
+      --bip CIDR        Default bridge address, e.g. 172.17.0.1/16 (default: first free of 172.17-31.0.0/16)
+      --bridge NAME     Default bridge name (default ${DAEMON_DEFAULTS.bridge})
+  -H, --host URL        Socket to listen on (default unix://<exec-root>/berth.sock)`;
+
+export async function daemonCommand(argv: readonly string[], globalHost: string | undefined): Promise<number> {
+  const parsed = parseArgs('daemon', argv, {
+    'data-root': { value: true },
+    'exec-root': { value: true },
+    bip: { value: true },
+    bridge: { value: true },
+    host: { short: 'H', value: true },
+    help: { value: false },
+  });
+  if (boolFlag(parsed, 'help')) {
+    console.log(DAEMON_USAGE);
+    return 0;
+  }
+  const execRoot = flag(parsed, 'exec-root') ?? DAEMON_DEFAULTS.execRoot;
+  const host = flag(parsed, 'host') ?? globalHost ?? process.env.BERTH_HOST;
+  const daemon = await startDaemon({
+    dataRoot: flag(parsed, 'data-root') ?? DAEMON_DEFAULTS.dataRoot,
+    execRoot,
+    socketPath: host ? socketPathFrom(host) : join(execRoot, 'berth.sock'),
+    bridge: flag(parsed, 'bridge') ?? DAEMON_DEFAULTS.bridge,
+    bip: flag(parsed, 'bip'),
+  });
+  const bridge = daemon.engine.defaultNetwork();
+  console.log(`berth daemon ready (pid ${process.pid}): bridge ${bridge.bridge} ${bridge.gateway} ${bridge.subnet}, API on unix://${host ? socketPathFrom(host) : join(execRoot, 'berth.sock')}`);
+  // Containers keep running when the daemon stops (like dockerd --live-restore); the next
+  // daemon adopts them.
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await daemon.stop();
+  return 0;
+}

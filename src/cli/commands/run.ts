@@ -1,0 +1,120 @@
+import { BerthError, InvalidArgumentError } from '../../common/errors.js';
+import { builtinDrivers } from '../../drivers/registry.js';
+import { planNewContainer } from '../../engine/endpoints.js';
+import { validateContainerName } from '../../engine/names.js';
+import { defaultBridgeRecord, NetworkTable } from '../../engine/networks.js';
+import { resolveExecutable } from '../../kernel/process.js';
+import { renderPlan } from '../../kernel/render.js';
+import { boolFlag, flag, flagList, parseArgs, type FlagSpecs } from '../args.js';
+import type { ApiClient } from '../client.js';
+import { demultiplex } from '../stdcopy.js';
+
+export const RUN_USAGE = `Usage: berth run [OPTIONS] -- COMMAND [ARG...]
+
+Create and start a container running a host COMMAND in its own network namespace.
+
+Options:
+  -d, --detach           Run in the background and print the container id
+      --name NAME        Assign a name (default: generated)
+      --rm               Remove the container when it exits
+      --network NET      Connect to a network (default "bridge")
+  -h, --hostname NAME    Container hostname (default: the name)
+  -e, --env KEY=VAL      Set an environment variable (repeatable)
+      --dry-run          Print the ip/nft commands it would run, change nothing (no root needed)`;
+
+const RUN_FLAGS: FlagSpecs = {
+  detach: { short: 'd', value: false },
+  name: { value: true },
+  rm: { value: false },
+  network: { value: true },
+  net: { value: true },
+  hostname: { short: 'h', value: true },
+  env: { short: 'e', value: true, repeat: true },
+  'dry-run': { value: false },
+  help: { value: false },
+};
+
+export interface CreateBody {
+  Cmd: string[];
+  Env: string[];
+  Hostname?: string;
+  HostConfig: { NetworkMode: string; AutoRemove: boolean };
+}
+
+export async function runCommand(client: ApiClient, argv: readonly string[]): Promise<number> {
+  const parsed = parseArgs('run', argv, RUN_FLAGS);
+  if (boolFlag(parsed, 'help')) {
+    console.log(RUN_USAGE);
+    return 0;
+  }
+  const command = parsed.rest ?? parsed.positionals;
+  if (parsed.rest && parsed.positionals.length > 0) {
+    throw new InvalidArgumentError(`unexpected argument "${parsed.positionals[0]!}" before "--"`, 'berth has no images: put the command after "--"');
+  }
+  const detach = boolFlag(parsed, 'detach');
+  const autoRemove = boolFlag(parsed, 'rm');
+  const name = flag(parsed, 'name');
+  const body: CreateBody = {
+    Cmd: command,
+    Env: flagList(parsed, 'env'),
+    Hostname: flag(parsed, 'hostname'),
+    // Attached --rm is done by this client after it has read all output (as the docker CLI does).
+    HostConfig: { NetworkMode: flag(parsed, 'network') ?? flag(parsed, 'net') ?? 'bridge', AutoRemove: autoRemove && detach },
+  };
+  const query = name === undefined ? '' : `?name=${encodeURIComponent(name)}`;
+
+  if (boolFlag(parsed, 'dry-run')) return dryRun(client, body, query, name);
+
+  const { Id: id } = (await client.call('POST', `/containers/create${query}`, body)) as { Id: string };
+  try {
+    await client.call('POST', `/containers/${id}/start`);
+  } catch (err) {
+    // A container that could not start is removed, so a failed `run` leaves nothing behind.
+    await client.call('DELETE', `/containers/${id}?force=1`).catch(() => undefined);
+    throw err;
+  }
+  if (detach) {
+    console.log(id);
+    return 0;
+  }
+  return attach(client, id, autoRemove);
+}
+
+async function attach(client: ApiClient, id: string, autoRemove: boolean): Promise<number> {
+  const forward = (signal: NodeJS.Signals) => () => void client.call('POST', `/containers/${id}/kill?signal=${signal}`).catch(() => undefined);
+  const onInt = forward('SIGINT');
+  const onTerm = forward('SIGTERM');
+  process.on('SIGINT', onInt).on('SIGTERM', onTerm);
+  try {
+    const logs = await client.stream('GET', `/containers/${id}/logs?follow=1&stdout=1&stderr=1`);
+    await demultiplex(logs, process.stdout, process.stderr);
+    const { StatusCode } = (await client.call('POST', `/containers/${id}/wait`)) as { StatusCode: number };
+    if (autoRemove) await client.call('DELETE', `/containers/${id}?force=1`);
+    return StatusCode;
+  } finally {
+    process.off('SIGINT', onInt).off('SIGTERM', onTerm);
+  }
+}
+
+async function dryRun(client: ApiClient, body: CreateBody, query: string, name: string | undefined): Promise<number> {
+  try {
+    const { Script } = (await client.call('POST', `/berth/plan/run${query}`, body)) as { Script: string };
+    console.log(Script);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof BerthError) || (err.code !== 'unavailable' && err.code !== 'permission')) throw err;
+  }
+  // No daemon to ask (or no right to): plan against the defaults a fresh daemon would use.
+  if (name !== undefined) validateContainerName(name);
+  if (body.Cmd.length === 0) throw new InvalidArgumentError('no command given', 'put the command after "--"');
+  await resolveExecutable(body.Cmd[0]!);
+  if (!['bridge', 'default'].includes(body.HostConfig.NetworkMode)) {
+    throw new InvalidArgumentError(`network mode "${body.HostConfig.NetworkMode}" is not supported yet`, 'use --network bridge');
+  }
+  const networks = new NetworkTable();
+  const network = defaultBridgeRecord({ bridge: 'berth0' }, []);
+  networks.add(network);
+  console.error(`# the berth daemon is not reachable: planning against a fresh default bridge (berth0 ${network.subnet})`);
+  console.log(renderPlan(planNewContainer(networks, builtinDrivers(), network, new Set())));
+  return 0;
+}

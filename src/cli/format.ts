@@ -1,0 +1,27 @@
+import { InvalidArgumentError } from '../common/errors.js';
+
+/** Left-aligned columns separated by three spaces, as `docker ps` prints them. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('   ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/**
+ * The subset of Go templates people use with `docker inspect --format`:
+ * `{{.A.B}}`, `{{json .A}}`, and `{{range $k, $v := .A}}...{{end}}` is not supported.
+ */
+export function applyFormat(template: string, value: unknown): string {
+  return template.replace(/\{\{\s*(json\s+)?\.([\w.]*)\s*\}\}/g, (_m, asJson: string | undefined, path: string) => {
+    let v: unknown = value;
+    for (const key of path.split('.').filter(Boolean)) {
+      v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[key] : undefined;
+    }
+    if (asJson) return JSON.stringify(v);
+    if (v === undefined || v === null) return '<no value>';
+    return typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean);
+  }).replace(/\{\{.*?\}\}/g, (m) => {
+    throw new InvalidArgumentError(`unsupported template action ${m}`, 'supported: {{.Field.Sub}} and {{json .Field}}');
+  });
+}

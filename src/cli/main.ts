@@ -1,0 +1,76 @@
+import { asBerthError } from '../common/errors.js';
+import { parseArgs, flag } from './args.js';
+import { ApiClient, socketPathFrom } from './client.js';
+import { inspectCommand, logsCommand, psCommand, rmCommand, startCommand, stopCommand, waitCommand } from './commands/containers.js';
+import { daemonCommand } from './commands/daemon.js';
+import { execCommand } from './commands/exec.js';
+import { networkCommand } from './commands/network.js';
+import { runCommand } from './commands/run.js';
+
+const USAGE = `Usage: berth [-H unix:///path] COMMAND
+
+A container networking engine: namespaces, veth pairs, bridges, IPAM and nftables, for real.
+
+Commands:
+  daemon      Run the daemon (root)
+  run         Create and start a container (berth run --help)
+  ps          List containers (-a: all, -q: ids only)
+  inspect     Show containers or networks as Docker-shaped JSON (-f '{{.Field}}')
+  exec        Run a command inside a running container
+  logs        Show a container's output (-f: follow)
+  stop        Stop containers (SIGTERM, then SIGKILL after -t seconds)
+  start       Start created containers
+  wait        Wait for containers to exit, print their exit codes
+  rm          Remove containers (-f: stop running ones first)
+  network     ls | inspect NAME
+
+The daemon's socket: -H unix:///path, or BERTH_HOST (default unix:///run/berth/berth.sock).`;
+
+type Command = (client: ApiClient, argv: readonly string[]) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  run: runCommand,
+  ps: psCommand,
+  inspect: inspectCommand,
+  exec: execCommand,
+  logs: logsCommand,
+  stop: stopCommand,
+  start: startCommand,
+  wait: waitCommand,
+  rm: rmCommand,
+  network: networkCommand,
+};
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const globals = parseArgs('', argv, { host: { short: 'H', value: true }, help: { value: false }, version: { value: false } }, { stopAtPositional: true });
+  const [command, ...rest] = globals.positionals;
+  const host = flag(globals, 'host');
+  if (flag(globals, 'version')) {
+    console.log('berth 0.1.0');
+    return 0;
+  }
+  if (command === undefined || command === 'help' || flag(globals, 'help')) {
+    console.log(USAGE);
+    return command === undefined && !flag(globals, 'help') ? 1 : 0;
+  }
+  if (command === 'daemon') return daemonCommand(rest, host);
+  const run = COMMANDS[command];
+  if (!run) {
+    console.error(`berth: unknown command "${command}"\n\n${USAGE}`);
+    return 1;
+  }
+  return run(new ApiClient(socketPathFrom(host)), rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const e = asBerthError(err);
+    console.error(`Error: ${e.message}`);
+    if (e.hint) console.error(`Hint: ${e.hint}`);
+    if (e.code === 'internal' && process.env.BERTH_DEBUG) console.error(err);
+    process.exitCode = e.code === 'invalid_argument' ? 2 : 1;
+  },
+);

@@ -1,0 +1,11 @@
+import { randomBytes } from 'node:crypto';
+
+/** A 64-hex-digit id, the shape Docker uses for containers, networks and endpoints. */
+export function newId(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/** The 12-digit short form that `ps`, `network ls` and names derived from ids use. */
+export function shortId(id: string): string {
+  return id.slice(0, 12);
+}

@@ -1,0 +1,103 @@
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { listenUnix } from '../api/server.js';
+import { BerthError } from '../common/errors.js';
+import { parseCidr } from '../common/ipv4.js';
+import { builtinDrivers } from '../drivers/registry.js';
+import { Engine } from '../engine/engine.js';
+import { BatchExecutor, type Executor } from '../kernel/exec.js';
+import { runTool } from '../kernel/spawn.js';
+import { LocalStore } from '../store/local.js';
+
+export interface DaemonOptions {
+  readonly dataRoot: string;
+  readonly execRoot: string;
+  readonly socketPath: string;
+  readonly bridge: string;
+  readonly bip?: string;
+}
+
+export const DAEMON_DEFAULTS = { dataRoot: '/var/lib/berth', execRoot: '/run/berth', bridge: 'berth0' } as const;
+
+/**
+ * The composition root: the one place that picks implementations (store, executor,
+ * drivers) and wires them together. Tests and benchmarks build their own variants.
+ */
+export async function startDaemon(options: DaemonOptions, executor: Executor = new BatchExecutor()): Promise<{ engine: Engine; stop(): Promise<void> }> {
+  if (process.getuid?.() !== 0) {
+    throw new BerthError('permission', 'berth daemon must run as root: it creates namespaces, links and firewall rules', 'run it with sudo');
+  }
+  validateOptions(options);
+  await checkTools();
+  await mkdir(options.execRoot, { recursive: true });
+  const releasePidfile = await claimPidfile(join(options.execRoot, 'berth.pid'));
+  try {
+    const engine = await Engine.open(
+      {
+        dataRoot: options.dataRoot,
+        defaultBridge: { bridge: options.bridge, bip: options.bip },
+        hostResolvConfPath: '/etc/resolv.conf',
+        stopTimeoutMs: 10_000,
+      },
+      { store: new LocalStore(join(options.dataRoot, 'store')), executor, drivers: builtinDrivers() },
+    );
+    const server = await listenUnix(engine, options.socketPath);
+    return {
+      engine,
+      async stop() {
+        engine.close();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await rm(options.socketPath, { force: true });
+        await releasePidfile();
+      },
+    };
+  } catch (err) {
+    await releasePidfile();
+    throw err;
+  }
+}
+
+function validateOptions(options: DaemonOptions): void {
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/.test(options.bridge)) {
+    throw new BerthError('invalid_argument', `invalid --bridge "${options.bridge}"`, 'a link name of 1-15 characters from [a-zA-Z0-9_.-]');
+  }
+  if (options.bip !== undefined) {
+    const bip = parseCidr(options.bip);
+    if (bip.address === bip.network || bip.prefixLength > 30) {
+      throw new BerthError('invalid_argument', `invalid --bip "${options.bip}": give the bridge's own address with its prefix`, 'for example --bip 172.17.0.1/16');
+    }
+  }
+}
+
+/** Every tool berth spawns, checked once at start so a missing one is a clear error, not a failed attach. */
+async function checkTools(): Promise<void> {
+  for (const [tool, args] of [['ip', ['-V']], ['nft', ['-v']], ['nsenter', ['-V']], ['unshare', ['-V']]] as const) {
+    await runTool(tool, args);
+  }
+}
+
+/** One daemon per exec-root: a second one would fight the first over the same bridge and namespaces. */
+async function claimPidfile(path: string): Promise<() => Promise<void>> {
+  try {
+    const existing = Number((await readFile(path, 'utf8')).trim());
+    if (existing > 0 && existing !== process.pid && isAlive(existing)) {
+      throw new BerthError('conflict', `a berth daemon is already running (pid ${existing}, pidfile ${path})`, 'stop it first, or use another --exec-root');
+    }
+  } catch (err) {
+    if (err instanceof BerthError) throw err;
+  }
+  const handle = await open(path, 'w');
+  await handle.writeFile(`${process.pid}\n`);
+  await handle.close();
+  return () => rm(path, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

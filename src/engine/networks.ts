@@ -1,0 +1,132 @@
+import { ConflictError, NotFoundError } from '../common/errors.js';
+import { newId } from '../common/ids.js';
+import { cidrsOverlap, formatCidr, formatIpv4, parseCidr, parseIpv4 } from '../common/ipv4.js';
+import type { NetworkDriver, NetworkSpec } from '../drivers/driver.js';
+import type { FirewallModel } from '../firewall/model.js';
+import { AddressPool } from '../ipam/pool.js';
+import { defaultBridgeCandidates, firstFreeSubnet } from '../ipam/subnets.js';
+import type { HostRoute } from '../kernel/read.js';
+import type { NetworkRecord } from './model.js';
+
+/**
+ * The networks the engine knows, each with its address pool. Lookups accept a name, a
+ * full id or an unambiguous id prefix, as Docker's do.
+ */
+export class NetworkTable {
+  private readonly byId = new Map<string, { record: NetworkRecord; pool: AddressPool }>();
+
+  add(record: NetworkRecord): AddressPool {
+    const subnet = parseCidr(record.subnet);
+    const pool = new AddressPool(subnet, parseIpv4(record.gateway));
+    this.byId.set(record.id, { record, pool });
+    return pool;
+  }
+
+  remove(id: string): void {
+    this.byId.delete(id);
+  }
+
+  all(): NetworkRecord[] {
+    return [...this.byId.values()].map((e) => e.record);
+  }
+
+  find(ref: string): NetworkRecord | undefined {
+    const entries = [...this.byId.values()].map((e) => e.record);
+    return (
+      entries.find((n) => n.name === ref) ??
+      entries.find((n) => n.id === ref) ??
+      uniquePrefixMatch(entries, ref)
+    );
+  }
+
+  get(ref: string): NetworkRecord {
+    const found = this.find(ref);
+    if (!found) throw new NotFoundError(`network "${ref}" not found`, 'list networks with: berth network ls');
+    return found;
+  }
+
+  pool(id: string): AddressPool {
+    const entry = this.byId.get(id);
+    if (!entry) throw new NotFoundError(`network ${id} not found`);
+    return entry.pool;
+  }
+
+  firewallModel(): FirewallModel {
+    return { networks: this.all().map((n) => ({ bridge: n.bridge, subnet: n.subnet, internal: n.internal })) };
+  }
+}
+
+function uniquePrefixMatch(entries: NetworkRecord[], ref: string): NetworkRecord | undefined {
+  if (!/^[0-9a-f]{1,63}$/.test(ref)) return undefined;
+  const matches = entries.filter((n) => n.id.startsWith(ref));
+  if (matches.length > 1) throw new ConflictError(`network id prefix "${ref}" is ambiguous: it matches ${matches.map((m) => m.name).join(', ')}`);
+  return matches[0];
+}
+
+export function networkSpec(record: NetworkRecord): NetworkSpec {
+  return { id: record.id, name: record.name, bridge: record.bridge, subnet: record.subnet, gateway: record.gateway, mtu: record.mtu };
+}
+
+export interface DefaultBridgeOptions {
+  readonly bridge: string;
+  /** dockerd's --bip: the bridge's own address with prefix, e.g. "172.17.0.1/16". */
+  readonly bip?: string;
+}
+
+/**
+ * The record of the built-in `bridge` network. Without --bip it takes 172.17.0.0/16, or the
+ * next default pool the host does not already route (ignoring routes of our own bridge,
+ * which exist when the daemon restarts).
+ */
+export function defaultBridgeRecord(opts: DefaultBridgeOptions, routes: readonly HostRoute[], existing?: NetworkRecord): NetworkRecord {
+  let subnet: string;
+  let gateway: string;
+  if (opts.bip) {
+    const bip = parseCidr(opts.bip);
+    subnet = formatCidr(bip);
+    gateway = formatIpv4(bip.address);
+  } else if (existing && existing.bridge === opts.bridge) {
+    return existing;
+  } else {
+    const taken = routes.filter((r) => r.dev !== opts.bridge).map((r) => r.subnet);
+    const free = firstFreeSubnet(defaultBridgeCandidates(), taken);
+    subnet = formatCidr(free);
+    gateway = formatIpv4(free.network + 1);
+  }
+  if (existing && existing.subnet === subnet && existing.gateway === gateway && existing.bridge === opts.bridge) return existing;
+  return {
+    id: existing?.id ?? newId(),
+    name: 'bridge',
+    driver: 'bridge',
+    created: existing?.created ?? new Date().toISOString(),
+    bridge: opts.bridge,
+    subnet,
+    gateway,
+    internal: false,
+    options: {
+      'com.docker.network.bridge.default_bridge': 'true',
+      'com.docker.network.bridge.name': opts.bridge,
+      'com.docker.network.bridge.enable_ip_masquerade': 'true',
+    },
+    labels: {},
+  };
+}
+
+/** Refuses a default bridge whose subnet a host route already claims (only with an explicit --bip). */
+export function checkBipIsFree(record: NetworkRecord, routes: readonly HostRoute[]): void {
+  const subnet = parseCidr(record.subnet);
+  const clash = routes.find((r) => r.dev !== record.bridge && cidrsOverlap(r.subnet, subnet));
+  if (clash) {
+    throw new ConflictError(
+      `--bip ${record.gateway} (${record.subnet}) overlaps the host route ${formatCidr(clash.subnet)}${clash.dev ? ` on ${clash.dev}` : ''}`,
+      'choose a subnet this host does not route',
+    );
+  }
+}
+
+export function driverFor(drivers: ReadonlyMap<string, NetworkDriver>, record: NetworkRecord): NetworkDriver {
+  const driver = drivers.get(record.driver);
+  if (!driver) throw new NotFoundError(`network driver "${record.driver}" not found`);
+  return driver;
+}
+

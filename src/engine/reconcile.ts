@@ -1,0 +1,139 @@
+import type { NetworkDriver } from '../drivers/driver.js';
+import { nftTransition } from '../firewall/nftables.js';
+import { readSysctl, type Executor } from '../kernel/exec.js';
+import type { KernelOp } from '../kernel/ops.js';
+import { isSameProcessAlive } from '../kernel/process.js';
+import { hostLinkNames, hostRoutes, linkAddresses, linksOfBridge, listNetns } from '../kernel/read.js';
+import type { Store } from '../store/store.js';
+import type { ContainerTable } from './containers.js';
+import { parseContainerRecord, parseNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
+import { checkBipIsFree, defaultBridgeRecord, driverFor, networkSpec, type DefaultBridgeOptions, type NetworkTable } from './networks.js';
+import { attachmentsFor } from './endpoints.js';
+import { SANDBOX_PREFIX, sandboxUpPlan } from './sandbox.js';
+import { inTransaction } from './transaction.js';
+import { ConflictError } from '../common/errors.js';
+import { parseIpv4 } from '../common/ipv4.js';
+
+export interface ReconcileContext {
+  readonly store: Store;
+  readonly executor: Executor;
+  readonly drivers: ReadonlyMap<string, NetworkDriver>;
+  readonly networks: NetworkTable;
+  readonly containers: ContainerTable;
+  readonly defaultBridge: DefaultBridgeOptions;
+  markExited(id: string): Promise<void>;
+}
+
+/**
+ * Makes the kernel and the store agree when the daemon starts, in both directions:
+ *  - networks: the bridge, its address, ip_forward and berth's firewall table exist;
+ *  - containers still running keep (or get back) their namespace and endpoints;
+ *    containers that died while the daemon was down are marked exited;
+ *  - namespaces and veths berth owns but no record knows (a crash between apply and
+ *    persist, a killed daemon) are removed.
+ * Docker users know the alternative well: veths and rules leaked after crashes
+ * (moby/moby#15151).
+ */
+export async function reconcile(ctx: ReconcileContext): Promise<{ runningAdopted: string[] }> {
+  const containers = (await ctx.store.list('containers')).map(parseContainerRecord);
+  const networks = (await ctx.store.list('networks')).map(parseNetworkRecord);
+  await reconcileNetworks(ctx, networks, containers);
+  for (const c of containers) ctx.containers.set(c);
+  reserveAddresses(ctx, containers);
+  const runningAdopted = await reconcileContainers(ctx, containers);
+  await removeOrphans(ctx);
+  return { runningAdopted };
+}
+
+async function reconcileNetworks(ctx: ReconcileContext, stored: NetworkRecord[], containers: ContainerRecord[]): Promise<void> {
+  const routes = await hostRoutes();
+  const storedDefault = stored.find((n) => n.name === 'bridge');
+  const desiredDefault = defaultBridgeRecord(ctx.defaultBridge, routes, storedDefault);
+  if (storedDefault && desiredDefault !== storedDefault) {
+    const users = containers.filter((c) => c.endpoints.some((e) => e.networkId === storedDefault.id));
+    if (users.length > 0) {
+      throw new ConflictError(
+        `cannot change the default bridge to ${desiredDefault.bridge} ${desiredDefault.subnet}: containers ${users.map((c) => c.name).join(', ')} are attached to ${storedDefault.bridge} ${storedDefault.subnet}`,
+        'remove them first, or start the daemon with the previous --bip/--bridge',
+      );
+    }
+  }
+  if (ctx.defaultBridge.bip) checkBipIsFree(desiredDefault, routes);
+  const all = [desiredDefault, ...stored.filter((n) => n.name !== 'bridge')];
+
+  const links = await hostLinkNames();
+  const ops: KernelOp[] = [];
+  if (storedDefault && storedDefault.bridge !== desiredDefault.bridge && links.has(storedDefault.bridge)) {
+    ops.push(...driverFor(ctx.drivers, storedDefault).deleteNetwork(networkSpec(storedDefault)));
+  }
+  for (const net of all) ops.push(...(await repairNetworkPlan(ctx, net, links)));
+  const forwarding = await readSysctl('net.ipv4.ip_forward');
+  if (forwarding !== '1') ops.push({ kind: 'sysctl', key: 'net.ipv4.ip_forward', value: '1', restore: forwarding });
+  for (const n of all) ctx.networks.add(n);
+  ops.push(nftTransition('berth networks', ctx.networks.firewallModel()));
+
+  await inTransaction(ctx.executor, async (tx) => {
+    await tx.apply(ops);
+    if (desiredDefault !== storedDefault) await ctx.store.put('networks', desiredDefault.id, desiredDefault);
+  }).catch((err: unknown) => {
+    for (const n of all) ctx.networks.remove(n.id);
+    throw err;
+  });
+}
+
+/** Whatever of a bridge network is missing: the whole bridge, or just its address or state. */
+async function repairNetworkPlan(ctx: ReconcileContext, net: NetworkRecord, links: ReadonlySet<string>): Promise<KernelOp[]> {
+  const create = driverFor(ctx.drivers, net).createNetwork(networkSpec(net));
+  if (!links.has(net.bridge)) return [...create];
+  const addresses = await linkAddresses(net.bridge);
+  // The bridge exists: keep it (containers may hang off it) and re-add only what is missing.
+  return create.filter((op) => (op.kind === 'addr-add' ? !addresses.includes(op.cidr) : op.kind === 'link-up'));
+}
+
+function reserveAddresses(ctx: ReconcileContext, containers: ContainerRecord[]): void {
+  for (const c of containers) {
+    for (const ep of c.endpoints) ctx.networks.pool(ep.networkId).reserve(parseIpv4(ep.address));
+  }
+}
+
+/** Returns the ids of containers found running (the daemon adopts them). */
+async function reconcileContainers(ctx: ReconcileContext, containers: ContainerRecord[]): Promise<string[]> {
+  const adopted: string[] = [];
+  const links = await hostLinkNames();
+  const namespaces = new Set(await listNetns());
+  for (const c of containers) {
+    if (c.state.status === 'running' && (await isSameProcessAlive(c.state.pid, c.state.startTime))) {
+      await restoreSandbox(ctx, c, links, namespaces);
+      adopted.push(c.id);
+    } else if (c.state.status === 'running') {
+      await ctx.markExited(c.id);
+    }
+  }
+  return adopted;
+}
+
+/** Re-creates what someone deleted under a running container: its netns pin, its veths. */
+async function restoreSandbox(ctx: ReconcileContext, c: ContainerRecord, links: ReadonlySet<string>, namespaces: ReadonlySet<string>): Promise<void> {
+  const ops: KernelOp[] = [];
+  if (!namespaces.has(c.netns)) ops.push({ kind: 'netns-attach', name: c.netns, pid: c.state.pid });
+  const missing = attachmentsFor(ctx.networks, ctx.drivers, c.endpoints).filter((a) => !links.has(a.endpoint.hostIfname));
+  if (missing.length > 0) ops.push(...sandboxUpPlan(c.netns, missing, { createNetns: false }));
+  await ctx.executor.apply(ops);
+}
+
+/** Removes berth-named namespaces and bridge ports that no record owns. */
+async function removeOrphans(ctx: ReconcileContext): Promise<void> {
+  const known = ctx.containers.all();
+  const knownNetns = new Set(known.map((c) => c.netns));
+  const knownVeths = new Set(known.flatMap((c) => c.endpoints.map((e) => e.hostIfname)));
+  const ops: KernelOp[] = [];
+  for (const net of ctx.networks.all()) {
+    for (const port of await linksOfBridge(net.bridge)) {
+      if (/^veth[0-9a-f]{7}$/.test(port) && !knownVeths.has(port)) ops.push({ kind: 'link-del', dev: port });
+    }
+  }
+  for (const ns of await listNetns()) {
+    if (ns.startsWith(SANDBOX_PREFIX) && !knownNetns.has(ns)) ops.push({ kind: 'netns-del', name: ns });
+  }
+  await ctx.executor.apply(ops);
+}

@@ -1,0 +1,84 @@
+import { shortId } from '../common/ids.js';
+import type { EndpointSpec, NetworkDriver, NetworkSpec } from '../drivers/driver.js';
+import type { KernelOp, Plan } from '../kernel/ops.js';
+import { channelOf } from '../kernel/render.js';
+
+/**
+ * A sandbox is one network stack: a network namespace pinned as /run/netns/<name> (so
+ * `ip -n <name>` and `ip netns exec` work on it), with lo up and one interface per
+ * endpoint. These functions only plan; the engine applies.
+ */
+
+export const SANDBOX_PREFIX = 'berth-';
+
+export function sandboxName(containerId: string): string {
+  return `${SANDBOX_PREFIX}${shortId(containerId)}`;
+}
+
+export interface Attachment {
+  readonly network: NetworkSpec;
+  readonly driver: NetworkDriver;
+  readonly endpoint: EndpointSpec;
+}
+
+/**
+ * Everything needed to bring a sandbox up. Host-side ops go first and namespace-side ops
+ * after, each in their original order: namespace ops depend on host ops (the veth peer is
+ * born there), never the reverse, and this order lets the executor apply an attach with
+ * two processes (one `ip -batch` per side).
+ */
+export function sandboxUpPlan(netns: string, attachments: readonly Attachment[], opts: { createNetns: boolean }): Plan {
+  const ops: KernelOp[] = opts.createNetns
+    ? [{ kind: 'netns-add', name: netns }, { kind: 'link-up', netns, dev: 'lo' }]
+    : [];
+  for (const a of attachments) ops.push(...a.driver.join(a.network, netns, a.endpoint));
+  return hostSideFirst(ops);
+}
+
+/** Tearing a sandbox down: every endpoint leaves, then the namespace goes. */
+export function sandboxDownPlan(
+  netns: string,
+  attachments: readonly Attachment[],
+  live: { readonly links: ReadonlySet<string>; readonly netns: ReadonlySet<string> },
+): Plan {
+  // Only what still exists, so a teardown after a crash or a repeated rm succeeds.
+  const ops: KernelOp[] = attachments
+    .flatMap((a) => a.driver.leave(a.network, netns, a.endpoint))
+    .filter((op) => op.kind !== 'link-del' || op.netns !== undefined || live.links.has(op.dev));
+  if (live.netns.has(netns)) ops.push({ kind: 'netns-del', name: netns });
+  return ops;
+}
+
+function hostSideFirst(ops: readonly KernelOp[]): KernelOp[] {
+  const isHost = (op: KernelOp): boolean => {
+    const c = channelOf(op);
+    return c.tool === 'ip' && c.netns === undefined;
+  };
+  return [...ops.filter(isHost), ...ops.filter((op) => !isHost(op))];
+}
+
+/** /etc/hosts of a container, as Docker writes it. */
+export function hostsFileContent(hostname: string, addresses: readonly string[]): string {
+  const lines = [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'ff00::0\tip6-mcastprefix',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+    ...addresses.map((a) => `${a}\t${hostname}`),
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * /etc/resolv.conf for a container on the default bridge: the host's, minus loopback
+ * nameservers, which mean nothing inside another network namespace (Docker filters them
+ * the same way). Search domains and options are kept.
+ */
+export function resolvConfContent(hostResolvConf: string): string {
+  const kept = hostResolvConf
+    .split('\n')
+    .filter((line) => !/^\s*nameserver\s+(127\.|::1\b)/.test(line));
+  return kept.join('\n').trimEnd() + '\n';
+}

@@ -1,0 +1,14 @@
+/**
+ * What the firewall must enforce, derived from the engine's model. Backends compile this
+ * desired state into a whole ruleset; they never edit rules one by one.
+ */
+export interface FirewallNetwork {
+  readonly bridge: string;
+  readonly subnet: string; // CIDR
+  /** Internal networks get no masquerade and no way out (part 3). */
+  readonly internal: boolean;
+}
+
+export interface FirewallModel {
+  readonly networks: readonly FirewallNetwork[];
+}

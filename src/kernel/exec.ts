@@ -1,0 +1,144 @@
+import { writeFile, readFile } from 'node:fs/promises';
+import { BerthError, KernelError, MissingFeatureError } from '../common/errors.js';
+import { inversePlan, type KernelOp, type Plan } from './ops.js';
+import { channelOf, ipBatchLine, renderOp, sameChannel, type Channel } from './render.js';
+import { runTool } from './spawn.js';
+
+/**
+ * Applies plans to the kernel. The contract every executor keeps: a plan is applied
+ * completely or not at all — when a step fails, the steps already applied are undone in
+ * reverse order and one KernelError names the command that failed.
+ */
+export interface Executor {
+  apply(plan: Plan): Promise<void>;
+}
+
+interface Batch {
+  readonly channel: Channel;
+  readonly ops: KernelOp[];
+}
+
+/** Splits a plan into runs of consecutive ops that one process can apply. */
+export function batchesOf(plan: Plan): Batch[] {
+  const batches: Batch[] = [];
+  for (const op of plan) {
+    const channel = channelOf(op);
+    const last = batches.at(-1);
+    if (last && sameChannel(last.channel, channel) && channel.tool !== 'nft') last.ops.push(op);
+    else batches.push({ channel, ops: [op] });
+  }
+  return batches;
+}
+
+/** Thrown by one batch: how many of its ops took effect before `failedOp` failed. */
+class BatchFailure extends Error {
+  constructor(
+    readonly appliedCount: number,
+    readonly failedOp: KernelOp,
+    readonly stderr: string,
+  ) {
+    super(stderr);
+  }
+}
+
+/**
+ * The executor that spawns the tools a person would use: one `ip -batch -` per namespace
+ * side, one `nft -f -` per firewall transaction, sysctls written in-process. About two
+ * processes per container attach (measured ~5 ms on these VMs; research/kernel-interface.md).
+ */
+export class BatchExecutor implements Executor {
+  async apply(plan: Plan): Promise<void> {
+    const applied: KernelOp[] = [];
+    for (const batch of batchesOf(plan)) {
+      try {
+        await this.runBatch(batch, false);
+        applied.push(...batch.ops);
+      } catch (err) {
+        if (!(err instanceof BatchFailure)) throw await this.withRollback(applied, err);
+        applied.push(...batch.ops.slice(0, err.appliedCount));
+        throw await this.withRollback(applied, kernelErrorFor(err.failedOp, err.stderr));
+      }
+    }
+  }
+
+  /** Best-effort undo of `applied`; returns `cause` annotated with anything the undo could not do. */
+  private async withRollback(applied: KernelOp[], cause: unknown): Promise<unknown> {
+    const problems: string[] = [];
+    for (const batch of batchesOf(inversePlan(applied))) {
+      try {
+        await this.runBatch(batch, true);
+      } catch (err) {
+        problems.push(err instanceof BatchFailure ? `${renderOp(err.failedOp)}: ${firstLine(err.stderr)}` : String(err));
+      }
+    }
+    if (problems.length > 0 && cause instanceof BerthError) {
+      return new BerthError(cause.code, `${cause.message}; rolling back also failed: ${problems.join('; ')}`, cause.hint, {
+        cause,
+      });
+    }
+    return cause;
+  }
+
+  private async runBatch(batch: Batch, keepGoing: boolean): Promise<void> {
+    const { channel, ops } = batch;
+    switch (channel.tool) {
+      case 'ip':
+        return runIpBatch(channel.netns, ops, keepGoing);
+      case 'nft':
+        return runNft(channel.netns, ops[0]!);
+      case 'sysctl':
+        for (const [i, op] of ops.entries()) {
+          if (op.kind !== 'sysctl') continue;
+          try {
+            await writeSysctl(op.key, op.value);
+          } catch (err) {
+            throw new BatchFailure(i, op, err instanceof Error ? err.message : String(err));
+          }
+        }
+    }
+  }
+}
+
+async function runIpBatch(netns: string | undefined, ops: KernelOp[], keepGoing: boolean): Promise<void> {
+  const args = [...(netns ? ['-n', netns] : []), ...(keepGoing ? ['-force'] : []), '-batch', '-'];
+  const result = await runTool('ip', args, ops.map(ipBatchLine).join('\n') + '\n');
+  if (result.code === 0) return;
+  // `ip -batch` stops at the first failing line and reports it as "Command failed -:N".
+  const failedLine = /Command failed -:(\d+)/.exec(result.stderr);
+  const index = failedLine ? Number(failedLine[1]) - 1 : 0;
+  throw new BatchFailure(index, ops[Math.min(index, ops.length - 1)]!, result.stderr);
+}
+
+async function runNft(netns: string | undefined, op: KernelOp): Promise<void> {
+  if (op.kind !== 'nft-apply') throw new Error('nft batch holds a non-nft op');
+  // JSON on stdin (`nft -j -f -`) fails under Node's spawn; plain text works.
+  const result = netns
+    ? await runTool('ip', ['netns', 'exec', netns, 'nft', '-f', '-'], op.script)
+    : await runTool('nft', ['-f', '-'], op.script);
+  if (result.code !== 0) throw new BatchFailure(0, op, result.stderr);
+}
+
+async function writeSysctl(key: string, value: string): Promise<void> {
+  await writeFile(`/proc/sys/${key.replaceAll('.', '/')}`, value);
+}
+
+export async function readSysctl(key: string): Promise<string> {
+  return (await readFile(`/proc/sys/${key.replaceAll('.', '/')}`, 'utf8')).trim();
+}
+
+function firstLine(text: string): string {
+  return text.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'failed';
+}
+
+/** Names the missing kernel feature when that is why a link could not be created. */
+function kernelErrorFor(op: KernelOp, stderr: string): BerthError {
+  const command = renderOp(op).split('\n')[0]!;
+  if (/Unknown device type/i.test(stderr) && (op.kind === 'veth-add' || op.kind === 'bridge-add')) {
+    const type = op.kind === 'veth-add' ? 'veth' : 'bridge';
+    return new MissingFeatureError(
+      `this kernel lacks ${type} support (CONFIG_${type.toUpperCase()}): "${command}" failed`,
+      `berth needs a kernel with ${type} devices`,
+    );
+  }
+  return new KernelError(`kernel operation failed: ${command}: ${firstLine(stderr)}`, command, stderr);
+}

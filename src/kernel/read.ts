@@ -1,0 +1,97 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { KernelError } from '../common/errors.js';
+import { parseCidr, type Ipv4Cidr } from '../common/ipv4.js';
+import { runTool } from './spawn.js';
+
+/**
+ * Readers of live kernel state, for reconcile and for choosing free subnets. Everything
+ * parsed from `ip -j` is validated here, at the edge.
+ */
+
+export const NETNS_DIR = '/run/netns';
+
+/** Named network namespaces (the files `ip netns add` pins under /run/netns). */
+export async function listNetns(): Promise<string[]> {
+  try {
+    return await readdir(NETNS_DIR);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+/**
+ * Links of the namespace this process runs in. /proc/self/net follows the caller's
+ * namespace (unlike /sys/class/net, which follows whoever mounted sysfs), so this is
+ * right inside test sandboxes too, and costs no process.
+ */
+export async function hostLinkNames(): Promise<Set<string>> {
+  const text = await readFile('/proc/self/net/dev', 'utf8');
+  const names = text
+    .split('\n')
+    .slice(2)
+    .map((line) => line.split(':')[0]!.trim())
+    .filter((name) => name !== '');
+  return new Set(names);
+}
+
+async function ipJson(args: string[]): Promise<unknown[]> {
+  const result = await runTool('ip', ['-j', ...args]);
+  if (result.code !== 0) {
+    throw new KernelError(`reading kernel state failed: ip -j ${args.join(' ')}: ${result.stderr.trim()}`, `ip -j ${args.join(' ')}`, result.stderr);
+  }
+  const parsed: unknown = JSON.parse(result.stdout.trim() === '' ? '[]' : result.stdout);
+  if (!Array.isArray(parsed)) throw new KernelError(`unexpected output of ip -j ${args.join(' ')}`, `ip -j ${args.join(' ')}`, result.stdout);
+  return parsed as unknown[];
+}
+
+function stringField(entry: unknown, field: string): string | undefined {
+  if (typeof entry !== 'object' || entry === null) return undefined;
+  const value = (entry as Record<string, unknown>)[field];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Names of the links enslaved to `bridge` in the host namespace. */
+export async function linksOfBridge(bridge: string): Promise<string[]> {
+  const links = await ipJson(['link', 'show', 'master', bridge]);
+  return links.map((l) => stringField(l, 'ifname')).filter((n): n is string => n !== undefined);
+}
+
+export interface HostRoute {
+  readonly subnet: Ipv4Cidr;
+  readonly dev: string | undefined;
+}
+
+/** IPv4 destinations the host routes (connected and static), to keep new subnets clear of them. */
+export async function hostRoutes(): Promise<HostRoute[]> {
+  const routes = await ipJson(['-4', 'route', 'show', 'table', 'all']);
+  const out: HostRoute[] = [];
+  for (const route of routes) {
+    const dst = stringField(route, 'dst');
+    const type = stringField(route, 'type');
+    if (!dst || dst === 'default' || type === 'local' || type === 'broadcast') continue;
+    out.push({ subnet: parseCidr(dst.includes('/') ? dst : `${dst}/32`), dev: stringField(route, 'dev') });
+  }
+  return out;
+}
+
+/** IPv4 addresses (CIDR form) on a host link; empty if the link is absent. */
+export async function linkAddresses(dev: string): Promise<string[]> {
+  const links = await ipJson(['-4', 'addr', 'show']);
+  const link = links.find((l) => stringField(l, 'ifname') === dev);
+  const infos = (link as { addr_info?: unknown } | undefined)?.addr_info;
+  if (!Array.isArray(infos)) return [];
+  return infos.flatMap((info: unknown) => {
+    const local = stringField(info, 'local');
+    const prefix = (info as { prefixlen?: unknown }).prefixlen;
+    return local && typeof prefix === 'number' ? [`${local}/${prefix}`] : [];
+  });
+}
+
+/** Whether a host link is administratively up. */
+export async function linkIsUp(dev: string): Promise<boolean> {
+  const links = await ipJson(['link', 'show']);
+  const link = links.find((l) => stringField(l, 'ifname') === dev);
+  const flags = (link as { flags?: unknown } | undefined)?.flags;
+  return Array.isArray(flags) && flags.includes('UP');
+}

@@ -1,0 +1,96 @@
+import type { KernelOp, Plan } from './ops.js';
+
+/**
+ * Which process applies an op. Consecutive ops on the same channel go into one process:
+ * one `ip -batch` per namespace side, one `nft -f` per transaction.
+ */
+export type Channel =
+  | { readonly tool: 'ip'; readonly netns?: string }
+  | { readonly tool: 'nft'; readonly netns?: string }
+  | { readonly tool: 'sysctl' };
+
+export function channelOf(op: KernelOp): Channel {
+  switch (op.kind) {
+    case 'netns-add':
+    case 'netns-attach':
+    case 'netns-del':
+    case 'bridge-add':
+    case 'veth-add':
+      return { tool: 'ip' };
+    case 'link-up':
+    case 'link-del':
+    case 'addr-add':
+    case 'addr-del':
+    case 'route-add':
+    case 'route-del':
+      return { tool: 'ip', netns: op.netns };
+    case 'sysctl':
+      return { tool: 'sysctl' };
+    case 'nft-apply':
+      return { tool: 'nft', netns: op.netns };
+  }
+}
+
+export function sameChannel(a: Channel, b: Channel): boolean {
+  if (a.tool !== b.tool) return false;
+  if (a.tool === 'sysctl' || b.tool === 'sysctl') return true;
+  return a.netns === b.netns;
+}
+
+/** The arguments after `ip` for one op: exactly one line of an `ip -batch` file. */
+export function ipBatchLine(op: KernelOp): string {
+  switch (op.kind) {
+    case 'netns-add':
+      return `netns add ${op.name}`;
+    case 'netns-attach':
+      return `netns attach ${op.name} ${op.pid}`;
+    case 'netns-del':
+      return `netns del ${op.name}`;
+    case 'bridge-add':
+      return `link add ${op.name}${op.mtu ? ` mtu ${op.mtu}` : ''} type bridge`;
+    case 'veth-add': {
+      const mtu = op.mtu ? ` mtu ${op.mtu}` : '';
+      return (
+        `link add ${op.hostName}${mtu} master ${op.master} up type veth ` +
+        `peer name ${op.peerName}${mtu} address ${op.peerMac} netns ${op.peerNetns}`
+      );
+    }
+    case 'link-up':
+      return `link set ${op.dev} up`;
+    case 'link-del':
+      return `link del ${op.dev}`;
+    case 'addr-add':
+      return `addr add ${op.cidr} dev ${op.dev}`;
+    case 'addr-del':
+      return `addr del ${op.cidr} dev ${op.dev}`;
+    case 'route-add':
+      return `route add ${op.dst} via ${op.via}`;
+    case 'route-del':
+      return `route del ${op.dst} via ${op.via}`;
+    case 'sysctl':
+    case 'nft-apply':
+      throw new Error(`op ${op.kind} is not an ip command`);
+  }
+}
+
+/** One op as the shell command a person would type. */
+export function renderOp(op: KernelOp): string {
+  const channel = channelOf(op);
+  switch (channel.tool) {
+    case 'ip':
+      return `ip ${channel.netns ? `-n ${channel.netns} ` : ''}${ipBatchLine(op)}`;
+    case 'sysctl':
+      if (op.kind !== 'sysctl') throw new Error('unreachable');
+      return `sysctl -w ${op.key}=${op.value}`;
+    case 'nft': {
+      if (op.kind !== 'nft-apply') throw new Error('unreachable');
+      const prefix = channel.netns ? `ip netns exec ${channel.netns} ` : '';
+      return `${prefix}nft -f - <<'EOF'   # ${op.description}\n${op.script.trimEnd()}\nEOF`;
+    }
+  }
+}
+
+/** A plan as a shell script: what `--dry-run` and `berth explain` print. */
+export function renderPlan(plan: Plan): string {
+  return plan.map(renderOp).join('\n');
+}
