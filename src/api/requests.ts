@@ -15,7 +15,7 @@ function stringArray(v: unknown, field: string): string[] {
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
     throw new InvalidArgumentError(`invalid request: ${field} must be an array of strings`);
   }
-  return v as string[];
+  return v;
 }
 
 function optionalString(v: unknown, field: string): string | undefined {

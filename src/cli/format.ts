@@ -20,7 +20,8 @@ export function applyFormat(template: string, value: unknown): string {
     }
     if (asJson) return JSON.stringify(v);
     if (v === undefined || v === null) return '<no value>';
-    return typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean);
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return String(v);
+    return JSON.stringify(v);
   }).replace(/\{\{.*?\}\}/g, (m) => {
     throw new InvalidArgumentError(`unsupported template action ${m}`, 'supported: {{.Field.Sub}} and {{json .Field}}');
   });

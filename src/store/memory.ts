@@ -10,7 +10,7 @@ export class MemoryStore implements Store {
 
   put(collection: Collection, id: string, value: unknown): Promise<void> {
     let map = this.data.get(collection);
-    if (!map) this.data.set(collection, (map = new Map()));
+    if (!map) this.data.set(collection, (map = new Map<string, unknown>()));
     map.set(id, structuredClone(value));
     return Promise.resolve();
   }

@@ -31,6 +31,7 @@ export async function networkCommand(client: ApiClient, argv: readonly string[])
       else console.log(JSON.stringify(found, null, 4));
       return 0;
     }
+    case undefined:
     default:
       throw new BerthError('invalid_argument', `unknown network command "${sub ?? ''}"`, 'available so far: berth network ls | inspect NAME');
   }

@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { builtinDrivers } from '../../src/drivers/registry.js';
+import { planNewContainer } from '../../src/engine/endpoints.js';
+import { defaultBridgeRecord, NetworkTable } from '../../src/engine/networks.js';
+import { hostsFileContent, resolvConfContent, sandboxDownPlan, sandboxName } from '../../src/engine/sandbox.js';
+import { renderPlan } from '../../src/kernel/render.js';
+import { parseCidr } from '../../src/common/ipv4.js';
+import { assertGolden } from '../golden.js';
+
+function defaultNetworks(): NetworkTable {
+  const t = new NetworkTable();
+  t.add(defaultBridgeRecord({ bridge: 'berth0' }, []));
+  return t;
+}
+
+test('the plan of a container attach on the default bridge (golden dry-run text)', () => {
+  const networks = defaultNetworks();
+  const plan = planNewContainer(networks, builtinDrivers(), networks.get('bridge'), new Set(), 'c0ffee'.padEnd(64, '0'));
+  // The host veth name is random; pin it for the golden comparison.
+  const text = renderPlan(plan).replace(/veth[0-9a-f]{7}/g, 'vethXXXXXXX');
+  assertGolden('attach-default-bridge.sh', text + '\n');
+  // Planning changes nothing: the same address is proposed again.
+  assert.match(renderPlan(planNewContainer(networks, builtinDrivers(), networks.get('bridge'), new Set())), /addr add 172\.17\.0\.2\/16/);
+});
+
+test('the default bridge takes the next /16 when the host routes 172.17/16, ignoring its own bridge', () => {
+  const routes = [{ subnet: parseCidr('172.17.0.0/16'), dev: 'eth0' }];
+  assert.equal(defaultBridgeRecord({ bridge: 'berth0' }, routes).subnet, '172.18.0.0/16');
+  assert.equal(defaultBridgeRecord({ bridge: 'berth0' }, [{ subnet: parseCidr('172.17.0.0/16'), dev: 'berth0' }]).subnet, '172.17.0.0/16');
+  const bip = defaultBridgeRecord({ bridge: 'br9', bip: '10.99.0.1/24' }, []);
+  assert.deepEqual([bip.subnet, bip.gateway, bip.bridge], ['10.99.0.0/24', '10.99.0.1', 'br9']);
+});
+
+test('teardown plans only what still exists, so rm is idempotent', () => {
+  const networks = defaultNetworks();
+  const net = networks.get('bridge');
+  const attachment = {
+    network: { id: net.id, name: net.name, bridge: net.bridge, subnet: net.subnet, gateway: net.gateway },
+    driver: builtinDrivers().get('bridge')!,
+    endpoint: { id: 'e', ifname: 'eth0', hostIfname: 'veth1111111', address: '172.17.0.2', prefixLength: 16, mac: '02:42:ac:11:00:02', isGatewayEndpoint: true },
+  };
+  const ns = sandboxName('ab'.repeat(32));
+  assert.deepEqual(sandboxDownPlan(ns, [attachment], { links: new Set(['veth1111111']), netns: new Set([ns]) }), [
+    { kind: 'link-del', dev: 'veth1111111' },
+    { kind: 'netns-del', name: 'berth-abababababab' },
+  ]);
+  assert.deepEqual(sandboxDownPlan(ns, [attachment], { links: new Set(), netns: new Set() }), []);
+});
+
+test('container files: hosts names the container, resolv.conf drops loopback nameservers', () => {
+  assert.match(hostsFileContent('a1', ['172.17.0.2']), /^127\.0\.0\.1\tlocalhost\n[\s\S]*172\.17\.0\.2\ta1\n$/);
+  assert.equal(
+    resolvConfContent('search corp.example\nnameserver 127.0.0.53\nnameserver 192.0.2.53\noptions ndots:2\n'),
+    'search corp.example\nnameserver 192.0.2.53\noptions ndots:2\n',
+  );
+});

@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatIpv4, parseCidr, parseIpv4 } from '../../src/common/ipv4.js';
+import { AddressPool } from '../../src/ipam/pool.js';
+import { ConflictError, ExhaustedError, InvalidArgumentError } from '../../src/common/errors.js';
+import { defaultBridgeCandidates, firstFreeSubnet } from '../../src/ipam/subnets.js';
+
+const pool = (cidr: string, gw: string) => new AddressPool(parseCidr(cidr), parseIpv4(gw));
+
+test('allocation starts after the gateway and goes up', () => {
+  const p = pool('172.17.0.0/16', '172.17.0.1');
+  assert.deepEqual([p.allocate(), p.allocate(), p.allocate()].map(formatIpv4), ['172.17.0.2', '172.17.0.3', '172.17.0.4']);
+  assert.equal(p.allocatedCount, 3);
+});
+
+test('a released address is handed out again first (lowest free)', () => {
+  const p = pool('10.0.0.0/24', '10.0.0.1');
+  const a = p.allocate();
+  const b = p.allocate();
+  p.allocate();
+  p.release(a);
+  p.release(b);
+  assert.equal(formatIpv4(p.allocate()), '10.0.0.2');
+  assert.equal(formatIpv4(p.allocate()), '10.0.0.3');
+  assert.equal(formatIpv4(p.allocate()), '10.0.0.5');
+});
+
+test('the network, broadcast and gateway addresses are never handed out; exhaustion is a clear error', () => {
+  const p = pool('192.0.2.0/29', '192.0.2.6'); // usable .1-.6, gateway .6
+  const got = [1, 2, 3, 4, 5].map(() => formatIpv4(p.allocate()));
+  assert.deepEqual(got, ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4', '192.0.2.5']);
+  assert.throws(() => p.allocate(), (e: unknown) => e instanceof ExhaustedError && /no free IPv4 address left in 192\.0\.2\.0\/29/.test(e.message));
+  p.release(parseIpv4('192.0.2.6')); // releasing the gateway does not free it
+  assert.throws(() => p.allocate(), ExhaustedError);
+});
+
+test('reserve claims specific addresses and refuses used or foreign ones', () => {
+  const p = pool('172.17.0.0/16', '172.17.0.1');
+  p.reserve(parseIpv4('172.17.0.2'));
+  assert.equal(formatIpv4(p.allocate()), '172.17.0.3');
+  assert.throws(() => p.reserve(parseIpv4('172.17.0.2')), ConflictError);
+  assert.throws(() => p.reserve(parseIpv4('172.17.0.1')), ConflictError);
+  assert.throws(() => p.reserve(parseIpv4('172.18.0.2')), InvalidArgumentError);
+  assert.throws(() => p.reserve(parseIpv4('172.17.255.255')), InvalidArgumentError);
+});
+
+test('a gateway outside the subnet is rejected', () => {
+  assert.throws(() => pool('172.17.0.0/16', '172.18.0.1'), /gateway 172\.18\.0\.1 is outside subnet 172\.17\.0\.0\/16/);
+});
+
+test('the default bridge subnet skips what the host routes', () => {
+  const candidates = defaultBridgeCandidates();
+  assert.equal(formatIpv4(firstFreeSubnet(candidates, []).network), '172.17.0.0');
+  assert.equal(formatIpv4(firstFreeSubnet(candidates, [parseCidr('172.17.3.0/24')]).network), '172.18.0.0');
+  assert.equal(formatIpv4(firstFreeSubnet(candidates, [parseCidr('172.16.0.0/12')]).network), '192.168.0.0');
+  assert.throws(() => firstFreeSubnet(candidates, [parseCidr('0.0.0.0/0')]), ExhaustedError);
+});

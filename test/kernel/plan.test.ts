@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { batchesOf } from '../../src/kernel/exec.js';
+import { inversePlan, type Plan } from '../../src/kernel/ops.js';
+import { renderOp, renderPlan } from '../../src/kernel/render.js';
+
+const attach: Plan = [
+  { kind: 'netns-add', name: 'berth-0123456789ab' },
+  { kind: 'veth-add', hostName: 'vethabcdef0', master: 'berth0', peerName: 'eth0', peerMac: '02:42:ac:11:00:02', peerNetns: 'berth-0123456789ab' },
+  { kind: 'link-up', netns: 'berth-0123456789ab', dev: 'lo' },
+  { kind: 'addr-add', netns: 'berth-0123456789ab', dev: 'eth0', cidr: '172.17.0.2/16' },
+  { kind: 'link-up', netns: 'berth-0123456789ab', dev: 'eth0' },
+  { kind: 'route-add', netns: 'berth-0123456789ab', dst: 'default', via: '172.17.0.1' },
+];
+
+test('an attach is two processes: one ip batch per namespace side', () => {
+  const batches = batchesOf(attach);
+  assert.equal(batches.length, 2);
+  assert.deepEqual(batches[0]!.channel, { tool: 'ip' });
+  assert.deepEqual(batches[1]!.channel, { tool: 'ip', netns: 'berth-0123456789ab' });
+  assert.equal(batches[1]!.ops.length, 4);
+});
+
+test('every nft transaction is its own process, sysctls are grouped', () => {
+  const batches = batchesOf([
+    { kind: 'sysctl', key: 'net.ipv4.ip_forward', value: '1' },
+    { kind: 'nft-apply', description: 'a', script: 'x' },
+    { kind: 'nft-apply', description: 'b', script: 'y' },
+  ]);
+  assert.deepEqual(batches.map((b) => b.channel.tool), ['sysctl', 'nft', 'nft']);
+});
+
+test('rendering gives the commands a person would type', () => {
+  assert.equal(
+    renderPlan(attach),
+    [
+      'ip netns add berth-0123456789ab',
+      'ip link add vethabcdef0 master berth0 up type veth peer name eth0 address 02:42:ac:11:00:02 netns berth-0123456789ab',
+      'ip -n berth-0123456789ab link set lo up',
+      'ip -n berth-0123456789ab addr add 172.17.0.2/16 dev eth0',
+      'ip -n berth-0123456789ab link set eth0 up',
+      'ip -n berth-0123456789ab route add default via 172.17.0.1',
+    ].join('\n'),
+  );
+  assert.equal(renderOp({ kind: 'sysctl', key: 'net.ipv4.ip_forward', value: '1' }), 'sysctl -w net.ipv4.ip_forward=1');
+  assert.equal(renderOp({ kind: 'nft-apply', description: 'd', script: 'flush ruleset\n' }), "nft -f - <<'EOF'   # d\nflush ruleset\nEOF");
+});
+
+test('the inverse plan undoes creations in reverse order and skips what needs no undo', () => {
+  assert.deepEqual(inversePlan(attach), [
+    { kind: 'route-del', netns: 'berth-0123456789ab', dst: 'default', via: '172.17.0.1' },
+    { kind: 'addr-del', netns: 'berth-0123456789ab', dev: 'eth0', cidr: '172.17.0.2/16' },
+    { kind: 'link-del', dev: 'vethabcdef0' },
+    { kind: 'netns-del', name: 'berth-0123456789ab' },
+  ]);
+  assert.deepEqual(inversePlan([{ kind: 'sysctl', key: 'k', value: '1', restore: '0' }]), [{ kind: 'sysctl', key: 'k', value: '0' }]);
+  assert.deepEqual(inversePlan([{ kind: 'sysctl', key: 'k', value: '1' }]), []);
+});
