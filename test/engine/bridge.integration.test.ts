@@ -1,0 +1,128 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { leftovers, listBerthNetns, must, OUTSIDE_IP, run, sandboxSkip, tcpRequest, UPLINK_IP, World } from '../world/world.js';
+
+interface IpAddr {
+  ifname: string;
+  address: string;
+  flags: string[];
+  addr_info: { family: string; local: string; prefixlen: number }[];
+}
+
+describe('default bridge network on the real kernel', { skip: sandboxSkip }, () => {
+  let w: World;
+  before(async () => {
+    w = await World.create();
+    await w.berthOk('run', '-d', '--name', 'a', '--', process.execPath, '-e',
+      "require('net').createServer(s=>s.end('hello from a\\n')).listen(8080)");
+    await w.berthOk('run', '-d', '--name', 'b', '--', 'sleep', '1000');
+  });
+  after(async () => {
+    await w?.dispose();
+    assert.deepEqual(await leftovers(), []);
+  });
+
+  test('the daemon built berth0 172.17.0.1/16, forwarding and berth\'s nftables table', async () => {
+    const addrs = JSON.parse((await must('ip', ['-n', w.host, '-j', '-4', 'addr', 'show', 'dev', 'berth0']))) as IpAddr[];
+    assert.equal(`${addrs[0]!.addr_info[0]!.local}/${addrs[0]!.addr_info[0]!.prefixlen}`, '172.17.0.1/16');
+    assert.equal((await w.inHost('cat', '/proc/sys/net/ipv4/ip_forward')).stdout.trim(), '1');
+    const ruleset = (await w.inHost('nft', 'list', 'table', 'ip', 'berth')).stdout;
+    assert.match(ruleset, /ip saddr 172\.17\.0\.0\/16 oifname != "berth0" masquerade/);
+  });
+
+  test('container a has lo and eth0 172.17.0.2/16 with MAC 02:42:ac:11:00:02 and a default route', async () => {
+    const links = JSON.parse((await w.berthOk('exec', 'a', 'ip', '-j', 'addr'))) as IpAddr[];
+    assert.deepEqual(links.map((l) => l.ifname), ['lo', 'eth0']);
+    const eth0 = links[1]!;
+    assert.equal(eth0.address, '02:42:ac:11:00:02');
+    assert.ok(eth0.flags.includes('UP'));
+    assert.deepEqual(eth0.addr_info.filter((i) => i.family === 'inet').map((i) => `${i.local}/${i.prefixlen}`), ['172.17.0.2/16']);
+    assert.match((await w.berthOk('exec', 'a', 'ip', 'route')), /^default via 172\.17\.0\.1 dev eth0/m);
+    assert.equal((await w.berthOk('exec', 'a', 'hostname')).trim(), 'a');
+    assert.match(await w.berthOk('exec', 'a', 'cat', '/etc/hosts'), /^172\.17\.0\.2\ta$/m);
+  });
+
+  test('the host side is a veth+7hex enslaved to berth0', async () => {
+    const inspect = JSON.parse(await w.berthOk('inspect', 'a')) as [{ NetworkSettings: { Networks: { bridge: { BerthHostInterface: string } } } }];
+    const veth = inspect[0].NetworkSettings.Networks.bridge.BerthHostInterface;
+    assert.match(veth, /^veth[0-9a-f]{7}$/);
+    const link = JSON.parse(await must('ip', ['-n', w.host, '-j', 'link', 'show', 'dev', veth])) as { master: string }[];
+    assert.equal(link[0]!.master, 'berth0');
+  });
+
+  test('a pings b by IP, and a reaches its gateway', async () => {
+    assert.equal((await w.berth('exec', 'a', 'ping', '-c1', '-W2', '172.17.0.3')).code, 0);
+    assert.equal((await w.berth('exec', 'a', 'ping', '-c1', '-W2', '172.17.0.1')).code, 0);
+    // A negative control, so the checks above can fail: nobody has .99.
+    assert.notEqual((await w.berth('exec', 'a', 'ping', '-c1', '-W1', '172.17.0.99')).code, 0);
+  });
+
+  test('the host reaches a TCP listener in a by its IP', async () => {
+    assert.equal(await tcpRequest(['ip', 'netns', 'exec', w.host], '172.17.0.2', 8080), 'hello from a');
+  });
+
+  test('a reaches the outside host, which sees the host\'s uplink address (MASQUERADE)', async () => {
+    await w.serveTcp(w.outside, OUTSIDE_IP, 7000, 's.remoteAddress');
+    const seen = (await w.berthOk('exec', 'a', process.execPath, '-e',
+      `const s=require('net').connect(7000,'${OUTSIDE_IP}');s.setEncoding('utf8');s.on('data',d=>process.stdout.write(d));s.on('error',e=>{console.log(e.code)})`)).trim();
+    assert.equal(seen.replace(/^::ffff:/, ''), UPLINK_IP);
+  });
+
+  test('the outside host cannot open connections to container addresses (forward drop)', async () => {
+    await must('ip', ['-n', w.outside, 'route', 'add', '172.17.0.0/16', 'via', UPLINK_IP]);
+    assert.equal(await tcpRequest(['ip', 'netns', 'exec', w.outside], '172.17.0.2', 8080, 1000), 'TIMEOUT');
+  });
+
+  test('ps and inspect show Docker-shaped data', async () => {
+    const ps = await w.berthOk('ps');
+    assert.match(ps, /^CONTAINER ID\s+COMMAND/);
+    assert.match(ps, /Up .*bridge\s+172\.17\.0\.3\s+b$/m);
+    const [a] = JSON.parse(await w.berthOk('inspect', 'a')) as [Record<string, any>];
+    const net = a.NetworkSettings.Networks.bridge;
+    assert.equal(net.IPAddress, '172.17.0.2');
+    assert.equal(net.Gateway, '172.17.0.1');
+    assert.equal(net.IPPrefixLen, 16);
+    assert.equal(net.MacAddress, '02:42:ac:11:00:02');
+    assert.match(net.EndpointID, /^[0-9a-f]{64}$/);
+    assert.match(net.NetworkID, /^[0-9a-f]{64}$/);
+    assert.equal(a.Name, '/a');
+    assert.equal(a.State.Running, true);
+    assert.match(a.NetworkSettings.SandboxKey, /^\/run\/netns\/berth-[0-9a-f]{12}$/);
+  });
+
+  test('attached run streams stdout and stderr and returns the exit code; --rm removes it', async () => {
+    const r = await w.berth('run', '--rm', '--name', 'once', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3');
+    assert.equal(r.code, 3);
+    assert.equal(r.stdout, 'out\n');
+    assert.equal(r.stderr, 'err\n');
+    assert.doesNotMatch(await w.berthOk('ps', '-a'), /once/);
+  });
+
+  test('logs shows a detached container\'s output; an exited container is listed with its code', async () => {
+    await w.berthOk('run', '-d', '--name', 'talker', '-e', 'WORD=hi', '--', 'sh', '-c', 'echo "$WORD there"; exit 4');
+    const waited = await w.berth('wait', 'talker');
+    assert.deepEqual([waited.code, waited.stdout], [1, '4\n']);
+    assert.equal(await w.berthOk('logs', 'talker'), 'hi there\n');
+    assert.match(await w.berthOk('ps', '-a'), /Exited \(4\).*talker$/m);
+    await w.berthOk('rm', 'talker');
+  });
+
+  test('rm -f stops the processes and removes veths, namespaces and state', async () => {
+    const [a] = JSON.parse(await w.berthOk('inspect', 'a')) as [Record<string, any>];
+    const pid: number = a.State.Pid;
+    const veth: string = a.NetworkSettings.Networks.bridge.BerthHostInterface;
+    const before = await listBerthNetns();
+    const sandboxKey: string = a.NetworkSettings.SandboxKey;
+    assert.ok(before.includes(sandboxKey.slice('/run/netns/'.length)));
+    await w.berthOk('rm', '-f', 'a', 'b');
+    assert.deepEqual(await listBerthNetns(), []);
+    assert.equal((await run('ip', ['-n', w.host, 'link', 'show', 'dev', veth])).code, 1);
+    assert.deepEqual(JSON.parse(await must('ip', ['-n', w.host, '-j', 'link', 'show', 'master', 'berth0'])), []);
+    assert.throws(() => process.kill(pid, 0), /ESRCH/);
+    assert.equal((await w.berthOk('ps', '-a', '-q')).trim(), '');
+    assert.equal((await run('ls', [`${w.dir}/data/store/containers`])).stdout.trim(), '');
+    // The freed address is handed out again.
+    await w.berthOk('run', '-d', '--name', 'c', '--', 'sleep', '1000');
+    assert.equal((await w.berthOk('inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'c')).trim(), '172.17.0.2');
+  });
+});

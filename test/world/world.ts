@@ -1,0 +1,206 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * A private world for integration tests, built inside the sandbox that scripts/sandbox.sh
+ * makes (never the machine's own namespace):
+ *
+ *   netns "h-<id>" (the host berth runs on)          netns "o-<id>" (an outside host)
+ *     uplink0 198.51.100.1/24  <---- veth ---->        wan0 198.51.100.254/24
+ *     default via 198.51.100.254
+ *     berth0 + containers (berth-* namespaces)
+ *
+ * Each world runs its own daemon (its own data and exec roots) inside the host netns.
+ */
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+export const BERTH_BIN = join(REPO, 'bin/berth');
+export const UPLINK_IP = '198.51.100.1';
+export const OUTSIDE_IP = '198.51.100.254';
+
+export interface Result {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Integration tests need the sandbox; outside it they skip instead of touching this machine. */
+export const sandboxSkip: string | false = process.env.BERTH_SANDBOX === '1' ? false : 'needs the private sandbox: run `npm test` (scripts/sandbox.sh)';
+
+export function run(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 30_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
+export async function must(cmd: string, args: readonly string[]): Promise<string> {
+  const r = await run(cmd, args);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+export interface WorldOptions {
+  /** Extra daemon flags, e.g. ['--bip', '10.99.0.1/24']. */
+  readonly daemonArgs?: readonly string[];
+  /** A different entry point for the daemon (test-only composition roots). */
+  readonly daemonEntry?: readonly string[];
+}
+
+export class World {
+  readonly id = randomBytes(3).toString('hex');
+  readonly host = `h-${this.id}`;
+  readonly outside = `o-${this.id}`;
+  readonly dir = `/tmp/berth-world-${this.id}`;
+  readonly socket = `${this.dir}/exec/berth.sock`;
+  private daemon: ChildProcess | undefined;
+  daemonOutput = '';
+
+  private constructor(private readonly options: WorldOptions) {}
+
+  static async create(options: WorldOptions = {}): Promise<World> {
+    const w = new World(options);
+    await mkdir(w.dir, { recursive: true });
+    for (const line of [
+      `netns add ${w.host}`,
+      `netns add ${w.outside}`,
+      `link add uplink0 netns ${w.host} type veth peer name wan0 netns ${w.outside}`,
+      `-n ${w.host} link set lo up`,
+      `-n ${w.host} addr add ${UPLINK_IP}/24 dev uplink0`,
+      `-n ${w.host} link set uplink0 up`,
+      `-n ${w.host} route add default via ${OUTSIDE_IP}`,
+      `-n ${w.outside} link set lo up`,
+      `-n ${w.outside} addr add ${OUTSIDE_IP}/24 dev wan0`,
+      `-n ${w.outside} link set wan0 up`,
+    ]) {
+      await must('ip', line.split(' '));
+    }
+    await w.startDaemon();
+    return w;
+  }
+
+  /** Starts the daemon in the host netns and waits until its API answers. */
+  async startDaemon(extraArgs: readonly string[] = []): Promise<Result | undefined> {
+    const entry = this.options.daemonEntry ?? [BERTH_BIN, 'daemon'];
+    const args = [`--net=/run/netns/${this.host}`, process.execPath, ...entry,
+      '--data-root', `${this.dir}/data`, '--exec-root', `${this.dir}/exec`, ...(this.options.daemonArgs ?? []), ...extraArgs];
+    this.daemonOutput = '';
+    const daemon = spawn('nsenter', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.daemon = daemon;
+    daemon.stdout.on('data', (d: Buffer) => (this.daemonOutput += d.toString()));
+    daemon.stderr.on('data', (d: Buffer) => (this.daemonOutput += d.toString()));
+    const exited = new Promise<number>((resolve) => daemon.on('exit', (code) => resolve(code ?? 1)));
+    for (let i = 0; i < 200; i++) {
+      if (this.daemonOutput.includes('berth daemon ready')) return undefined;
+      const done = await Promise.race([exited, sleep(25).then(() => undefined)]);
+      if (done !== undefined) {
+        this.daemon = undefined;
+        return { code: done, stdout: this.daemonOutput, stderr: this.daemonOutput };
+      }
+    }
+    throw new Error(`daemon did not start: ${this.daemonOutput}`);
+  }
+
+  /** Kills the daemon (SIGKILL simulates a crash) and waits for it to be gone. */
+  async killDaemon(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const d = this.daemon;
+    if (!d || d.exitCode !== null) return;
+    const gone = new Promise((resolve) => d.once('exit', resolve));
+    d.kill(signal);
+    await gone;
+    this.daemon = undefined;
+  }
+
+  berth(...args: string[]): Promise<Result> {
+    return run(process.execPath, [BERTH_BIN, '-H', `unix://${this.socket}`, ...args]);
+  }
+
+  async berthOk(...args: string[]): Promise<string> {
+    const r = await this.berth(...args);
+    if (r.code !== 0) throw new Error(`berth ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+    return r.stdout;
+  }
+
+  inHost(...cmd: string[]): Promise<Result> {
+    return run('ip', ['netns', 'exec', this.host, ...cmd]);
+  }
+
+  inOutside(...cmd: string[]): Promise<Result> {
+    return run('ip', ['netns', 'exec', this.outside, ...cmd]);
+  }
+
+  /** Starts a node TCP server in a netns; `reply` is JS evaluated per connection with `s` the socket. */
+  async serveTcp(netns: string, address: string, port: number, reply: string): Promise<ChildProcess> {
+    const script = `require('net').createServer(s=>{s.on('error',()=>{});s.end(${reply})}).listen(${port},'${address}',()=>console.log('listening'))`;
+    const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`tcp server exited with ${code}`)));
+    });
+    this.servers.push(child);
+    return child;
+  }
+  private readonly servers: ChildProcess[] = [];
+
+  async dispose(): Promise<void> {
+    for (const s of this.servers) s.kill('SIGKILL');
+    const pids: number[] = [];
+    if (this.daemon) {
+      const ids = (await this.berth('ps', '-a', '-q')).stdout.split('\n').filter(Boolean);
+      for (const id of ids) {
+        const pid = Number((await this.berth('inspect', '-f', '{{.State.Pid}}', id)).stdout.trim());
+        if (pid > 0) pids.push(pid);
+      }
+      if (ids.length > 0) await this.berth('rm', '-f', ...ids);
+      await this.killDaemon('SIGTERM');
+    }
+    for (const pid of pids) {
+      try {
+        process.kill(-pid, 'SIGKILL'); // only processes this world started
+      } catch {
+        // already gone
+      }
+    }
+    for (const ns of await listBerthNetns()) await run('ip', ['netns', 'del', ns]);
+    await run('ip', ['netns', 'del', this.host]);
+    await run('ip', ['netns', 'del', this.outside]);
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function listBerthNetns(): Promise<string[]> {
+  if (!existsSync('/run/netns')) return [];
+  return (await readdir('/run/netns')).filter((n) => n.startsWith('berth-'));
+}
+
+/** What a suite must leave behind: no namespaces and no processes of its worlds. */
+export async function leftovers(): Promise<string[]> {
+  const found: string[] = [];
+  if (existsSync('/run/netns')) found.push(...(await readdir('/run/netns')).map((n) => `netns ${n}`));
+  const ps = await run('ps', ['-eo', 'pid,args']);
+  for (const line of ps.stdout.split('\n')) {
+    if (line.includes('/tmp/berth-world-') && !line.includes('ps -eo')) found.push(`process ${line.trim()}`);
+  }
+  return found;
+}
+
+/** A TCP client run inside `netns` (via ip netns exec): the reply, or REFUSED / TIMEOUT. */
+export async function tcpRequest(netnsCmd: readonly string[], address: string, port: number, timeoutMs = 2000): Promise<string> {
+  const script =
+    `const s=require('net').connect(${port},'${address}');let d='';s.setEncoding('utf8');` +
+    `s.on('data',c=>d+=c);s.on('end',()=>{console.log(d.trim());process.exit(0)});` +
+    `s.on('error',e=>{console.log(e.code==='ECONNREFUSED'?'REFUSED':e.code);process.exit(0)});` +
+    `setTimeout(()=>{console.log('TIMEOUT');process.exit(0)},${timeoutMs});`;
+  const r = await run(netnsCmd[0]!, [...netnsCmd.slice(1), process.execPath, '-e', script]);
+  return r.stdout.trim();
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
