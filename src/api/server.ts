@@ -138,7 +138,9 @@ export function handleRequest(routes: Route[]): (req: IncomingMessage, res: Serv
     for (const r of routes) {
       const m = r.method === req.method ? r.pattern.exec(path) : null;
       if (m) {
-        handled = r.handler({ req, res, params: m.slice(1).map(decodeURIComponent), query: url.searchParams });
+        const ctx = { req, res, params: m.slice(1).map(decodeURIComponent), query: url.searchParams };
+        // Through a promise, so a handler that throws synchronously is answered, not fatal.
+        handled = Promise.resolve().then(() => r.handler(ctx));
         break;
       }
     }

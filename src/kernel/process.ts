@@ -64,6 +64,9 @@ export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess
       child.on('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
       child.on('error', () => resolve(SANDBOX_SETUP_FAILED));
     });
+    // The daemon's lifetime is its API server's: a running container must not keep a
+    // stopping daemon alive (its 'exit' event still arrives while the daemon runs).
+    child.unref();
     const pid = child.pid;
     if (pid === undefined) throw new Error('nsenter could not be started (is util-linux installed?)');
     return { pid, startTime: (await processStartTime(pid)) ?? '', exited };

@@ -113,7 +113,13 @@ export class World {
     if (!d || d.exitCode !== null) return;
     const gone = new Promise((resolve) => d.once('exit', resolve));
     d.kill(signal);
-    await gone;
+    // A daemon that ignores SIGTERM must fail the test, not hang it.
+    const stopped = await Promise.race([gone.then(() => true), sleep(10_000).then(() => false)]);
+    if (!stopped) {
+      d.kill('SIGKILL');
+      await gone;
+      throw new Error(`daemon did not exit on ${signal} within 10 s`);
+    }
     this.daemon = undefined;
   }
 
@@ -160,9 +166,12 @@ export class World {
       if (ids.length > 0) await this.berth('rm', '-f', ...ids);
       await this.killDaemon('SIGTERM');
     }
+    // Containers of this world that the API no longer knew (a crashed daemon): found by
+    // the world's directory in their command line, so only processes this world started.
+    pids.push(...(await processesMentioning(this.dir)));
     for (const pid of pids) {
       try {
-        process.kill(-pid, 'SIGKILL'); // only processes this world started
+        process.kill(-pid, 'SIGKILL');
       } catch {
         // already gone
       }
@@ -172,6 +181,15 @@ export class World {
     await run('ip', ['netns', 'del', this.outside]);
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+async function processesMentioning(text: string): Promise<number[]> {
+  const ps = await run('ps', ['-eo', 'pid=,args=']);
+  return ps.stdout
+    .split('\n')
+    .filter((line) => line.includes(text) && !line.includes('ps -eo'))
+    .map((line) => Number(line.trim().split(' ')[0]))
+    .filter((pid) => pid > 0 && pid !== process.pid);
 }
 
 export async function listBerthNetns(): Promise<string[]> {

@@ -1,0 +1,86 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { leftovers, listBerthNetns, must, run, sandboxSkip, World } from '../world/world.js';
+
+describe('daemon crash and restart: containers keep their network, reconcile repairs both ways', { skip: sandboxSkip }, () => {
+  let w: World;
+  before(async () => {
+    w = await World.create();
+    for (const name of ['a', 'b', 'c']) await w.berthOk('run', '-d', '--name', name, '--', 'sleep', '1000');
+    await w.berthOk('run', '-d', '--rm', '--name', 'd', '--', 'sleep', '1000');
+  });
+  after(async () => {
+    await w?.dispose();
+    assert.deepEqual(await leftovers(), []);
+  });
+
+  const snapshot = async (name: string) =>
+    (await w.berthOk('inspect', '-f', '{{.State.Pid}} {{.NetworkSettings.IPAddress}} {{.NetworkSettings.MacAddress}} {{.NetworkSettings.EndpointID}}', name)).trim();
+
+  test('after kill -9 of the daemon and a restart, state is intact and a still pings b', async () => {
+    const psBefore = await w.berthOk('ps', '-a', '-q');
+    const aBefore = await snapshot('a');
+    const bBefore = await snapshot('b');
+    const [bVeth, cPid, dPid, dSandbox] = (await w.berthOk('inspect', '-f',
+      '{{.NetworkSettings.Networks.bridge.BerthHostInterface}}', 'b')).trim().split(' ').concat(
+      (await w.berthOk('inspect', '-f', '{{.State.Pid}}', 'c')).trim(),
+      (await w.berthOk('inspect', '-f', '{{.State.Pid}}', 'd')).trim(),
+      (await w.berthOk('inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'd')).trim(),
+    );
+
+    await w.killDaemon('SIGKILL');
+    // The data path does not need the daemon.
+    assert.equal((await w.berth('exec', 'a', 'ping', '-c1', '-W2', '172.17.0.3')).code, 1, 'exec needs the daemon API');
+    assert.equal((await run('ip', ['netns', 'exec', (await sandboxOf(aBefore)), 'ping', '-c1', '-W2', '172.17.0.3'])).code, 0);
+
+    // While it is down: c and d die, someone deletes b's veth, and a crash leftover appears.
+    process.kill(-Number(cPid), 'SIGKILL');
+    process.kill(-Number(dPid), 'SIGKILL');
+    await must('ip', ['-n', w.host, 'link', 'del', bVeth!]);
+    await must('ip', ['netns', 'add', 'berth-deadbeef0000']);
+    await must('ip', ['-n', w.host, 'link', 'add', 'vethdeadbee', 'master', 'berth0', 'type', 'veth', 'peer', 'name', 'orphanpeer']);
+
+    assert.equal(await w.startDaemon(), undefined, w.daemonOutput);
+
+    assert.equal(await snapshot('a'), aBefore);
+    assert.equal(await snapshot('b'), bBefore);
+    assert.equal((await w.berth('exec', 'a', 'ping', '-c1', '-W2', '172.17.0.3')).code, 0, 'b reachable again through a re-created veth');
+    assert.equal((await run('ip', ['-n', w.host, 'link', 'show', 'dev', bVeth!])).code, 0);
+    assert.equal((await run('ip', ['-n', w.host, 'link', 'show', 'dev', 'vethdeadbee'])).code, 1, 'orphan veth removed');
+    assert.ok(!(await listBerthNetns()).includes('berth-deadbeef0000'), 'orphan namespace removed');
+
+    // c died while the daemon was down: exited. d was --rm: gone, with its namespace.
+    assert.match(await w.berthOk('ps', '-a'), /Exited \(137\).*\sc$/m);
+    assert.ok(!(await listBerthNetns()).includes(dSandbox!.slice('/run/netns/'.length)));
+    const dGone = await w.berth('inspect', 'd');
+    assert.equal(dGone.code, 1);
+    const idsAfter = (await w.berthOk('ps', '-a', '-q')).split('\n').filter(Boolean).sort();
+    const idsBefore = psBefore.split('\n').filter(Boolean).sort();
+    assert.equal(idsAfter.length, 3);
+    assert.ok(idsAfter.every((id) => idsBefore.includes(id)));
+
+    // Addresses of running containers stay reserved: a new container gets the next one.
+    await w.berthOk('run', '-d', '--name', 'e', '--', 'sleep', '1000');
+    assert.equal((await w.berthOk('inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'e')).trim(), '172.17.0.5');
+  });
+
+  test('a daemon stopped with SIGTERM leaves containers running; ps is the same after restart', async () => {
+    // Every column but the clock-dependent CREATED and STATUS (which must still say Up).
+    const psRows = async () =>
+      (await w.berthOk('ps')).trim().split('\n').slice(1).map((line) => {
+        const cells = line.split(/\s{3,}/);
+        assert.match(cells[3]!, /^Up /);
+        return [cells[0], cells[1], cells[4], cells[5], cells[6]].join(' | ');
+      });
+    const before = await psRows();
+    assert.equal(before.length, 3);
+    await w.killDaemon('SIGTERM');
+    assert.equal(await w.startDaemon(), undefined, w.daemonOutput);
+    assert.deepEqual(await psRows(), before);
+  });
+
+  /** The named namespace a container's process lives in, from its inspect snapshot "PID IP MAC EP". */
+  async function sandboxOf(snap: string): Promise<string> {
+    return (await must('ip', ['netns', 'identify', snap.split(' ')[0]!])).trim();
+  }
+});

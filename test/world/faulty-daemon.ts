@@ -1,0 +1,39 @@
+/**
+ * A test-only composition root: the real daemon, whose executor breaks every container
+ * attach midway — after the namespace, the veth pair and the address exist — with a real
+ * kernel operation that cannot succeed. It proves that a failed attach leaves nothing.
+ *
+ * Usage: node faulty-daemon.js --data-root DIR --exec-root DIR
+ */
+import { join } from 'node:path';
+import { startDaemon } from '../../src/daemon/daemon.js';
+import { BatchExecutor, type Executor } from '../../src/kernel/exec.js';
+import type { KernelOp, Plan } from '../../src/kernel/ops.js';
+
+class MidwayFailureExecutor implements Executor {
+  private readonly inner = new BatchExecutor();
+
+  apply(plan: Plan): Promise<void> {
+    const at = plan.findIndex((op) => op.kind === 'addr-add' && op.netns?.startsWith('berth-') === true);
+    if (at < 0) return this.inner.apply(plan);
+    const target = plan[at] as KernelOp & { netns: string };
+    const impossible: KernelOp = { kind: 'addr-add', netns: target.netns, dev: 'missing0', cidr: '192.0.2.1/32' };
+    return this.inner.apply([...plan.slice(0, at + 1), impossible, ...plan.slice(at + 1)]);
+  }
+}
+
+const arg = (name: string): string => {
+  const i = process.argv.indexOf(name);
+  const value = process.argv[i + 1];
+  if (i < 0 || value === undefined) throw new Error(`missing ${name}`);
+  return value;
+};
+
+const execRoot = arg('--exec-root');
+const daemon = await startDaemon(
+  { dataRoot: arg('--data-root'), execRoot, socketPath: join(execRoot, 'berth.sock'), bridge: 'berth0' },
+  new MidwayFailureExecutor(),
+);
+console.log('berth daemon ready (faulty executor)');
+await new Promise((resolve) => process.once('SIGTERM', resolve));
+await daemon.stop();
