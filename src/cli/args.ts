@@ -6,6 +6,9 @@ import { InvalidArgumentError } from '../common/errors.js';
  * Parsing stops at the first positional argument when `stopAtPositional` is set (so
  * `berth exec NAME ping -c1 x` leaves `-c1` to ping).
  */
+/** A command line that does not parse; the CLI exits 2 for these, 1 for every other error. */
+export class UsageError extends InvalidArgumentError {}
+
 export interface FlagSpec {
   readonly short?: string;
   readonly value: boolean; // takes a value
@@ -33,7 +36,7 @@ export function parseArgs(command: string, argv: readonly string[], specs: FlagS
     flags.set(name, list);
   };
   const unknown = (flag: string): never => {
-    throw new InvalidArgumentError(`unknown flag: ${flag}`, `see 'berth ${command} --help'`);
+    throw new UsageError(`unknown flag: ${flag}`, `see 'berth ${command} --help'`);
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -42,7 +45,7 @@ export function parseArgs(command: string, argv: readonly string[], specs: FlagS
     const takeValue = (flag: string, inline: string | undefined): string => {
       if (inline !== undefined) return inline;
       const next = argv[++i];
-      if (next === undefined) throw new InvalidArgumentError(`flag needs an argument: ${flag}`, `see 'berth ${command} --help'`);
+      if (next === undefined) throw new UsageError(`flag needs an argument: ${flag}`, `see 'berth ${command} --help'`);
       return next;
     };
     if (arg.startsWith('--')) {

@@ -1,5 +1,5 @@
 import { asBerthError } from '../common/errors.js';
-import { parseArgs, flag } from './args.js';
+import { parseArgs, flag, UsageError } from './args.js';
 import { ApiClient, socketPathFrom } from './client.js';
 import { inspectCommand, logsCommand, psCommand, rmCommand, startCommand, stopCommand, waitCommand } from './commands/containers.js';
 import { daemonCommand } from './commands/daemon.js';
@@ -57,7 +57,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const run = COMMANDS[command];
   if (!run) {
     console.error(`berth: unknown command "${command}"\n\n${USAGE}`);
-    return 1;
+    return 2;
   }
   return run(new ApiClient(socketPathFrom(host)), rest);
 }
@@ -71,6 +71,6 @@ main(process.argv.slice(2)).then(
     console.error(`Error: ${e.message}`);
     if (e.hint) console.error(`Hint: ${e.hint}`);
     if (e.code === 'internal' && process.env.BERTH_DEBUG) console.error(err);
-    process.exitCode = e.code === 'invalid_argument' ? 2 : 1;
+    process.exitCode = err instanceof UsageError ? 2 : 1;
   },
 );

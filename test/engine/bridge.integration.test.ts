@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { leftovers, listBerthNetns, must, OUTSIDE_IP, run, sandboxSkip, tcpRequest, UPLINK_IP, World } from '../world/world.js';
+import { eventually, leftovers, listBerthNetns, must, OUTSIDE_IP, run, sandboxSkip, tcpRequest, UPLINK_IP, World } from '../world/world.js';
 
 interface IpAddr {
   ifname: string;
@@ -116,8 +116,9 @@ describe('default bridge network on the real kernel', { skip: sandboxSkip }, () 
     assert.ok(before.includes(sandboxKey.slice('/run/netns/'.length)));
     await w.berthOk('rm', '-f', 'a', 'b');
     assert.deepEqual(await listBerthNetns(), []);
-    assert.equal((await run('ip', ['-n', w.host, 'link', 'show', 'dev', veth])).code, 1);
-    assert.deepEqual(JSON.parse(await must('ip', ['-n', w.host, '-j', 'link', 'show', 'master', 'berth0'])), []);
+    // The kernel removes the veth pairs of a deleted namespace asynchronously (~100 ms).
+    assert.equal(await eventually(async () => (await run('ip', ['-n', w.host, 'link', 'show', 'dev', veth])).code === 1), true);
+    assert.equal(await eventually(async () => (await must('ip', ['-n', w.host, '-j', 'link', 'show', 'master', 'berth0'])).trim() === '[]'), true);
     assert.throws(() => process.kill(pid, 0), /ESRCH/);
     assert.equal((await w.berthOk('ps', '-a', '-q')).trim(), '');
     assert.equal((await run('ls', [`${w.dir}/data/store/containers`])).stdout.trim(), '');

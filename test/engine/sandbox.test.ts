@@ -41,9 +41,13 @@ test('teardown plans only what still exists, so rm is idempotent', () => {
     endpoint: { id: 'e', ifname: 'eth0', hostIfname: 'veth1111111', address: '172.17.0.2', prefixLength: 16, mac: '02:42:ac:11:00:02', isGatewayEndpoint: true },
   };
   const ns = sandboxName('ab'.repeat(32));
+  // The namespace takes its interfaces (and their veth peers) with it.
   assert.deepEqual(sandboxDownPlan(ns, [attachment], { links: new Set(['veth1111111']), netns: new Set([ns]) }), [
-    { kind: 'link-del', dev: 'veth1111111' },
     { kind: 'netns-del', name: 'berth-abababababab' },
+  ]);
+  // Namespace already gone (deleted by hand): the host end that survived is deleted.
+  assert.deepEqual(sandboxDownPlan(ns, [attachment], { links: new Set(['veth1111111']), netns: new Set() }), [
+    { kind: 'link-del', dev: 'veth1111111' },
   ]);
   assert.deepEqual(sandboxDownPlan(ns, [attachment], { links: new Set(), netns: new Set() }), []);
 });

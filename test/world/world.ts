@@ -86,23 +86,23 @@ export class World {
   }
 
   /** Starts the daemon in the host netns and waits until its API answers. */
-  async startDaemon(extraArgs: readonly string[] = []): Promise<Result | undefined> {
+  async startDaemon(extraArgs: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<Result | undefined> {
     const entry = this.options.daemonEntry ?? [BERTH_BIN, 'daemon'];
     const args = [`--net=/run/netns/${this.host}`, process.execPath, ...entry,
       '--data-root', `${this.dir}/data`, '--exec-root', `${this.dir}/exec`, ...(this.options.daemonArgs ?? []), ...extraArgs];
     this.daemonOutput = '';
-    const daemon = spawn('nsenter', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.daemon = daemon;
+    const daemon = spawn('nsenter', args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     daemon.stdout.on('data', (d: Buffer) => (this.daemonOutput += d.toString()));
     daemon.stderr.on('data', (d: Buffer) => (this.daemonOutput += d.toString()));
     const exited = new Promise<number>((resolve) => daemon.on('exit', (code) => resolve(code ?? 1)));
     for (let i = 0; i < 200; i++) {
-      if (this.daemonOutput.includes('berth daemon ready')) return undefined;
-      const done = await Promise.race([exited, sleep(25).then(() => undefined)]);
-      if (done !== undefined) {
-        this.daemon = undefined;
-        return { code: done, stdout: this.daemonOutput, stderr: this.daemonOutput };
+      if (this.daemonOutput.includes('berth daemon ready')) {
+        this.daemon = daemon;
+        return undefined;
       }
+      const done = await Promise.race([exited, sleep(25).then(() => undefined)]);
+      // A daemon that refused to start; the one running before (if any) stays this world's.
+      if (done !== undefined) return { code: done, stdout: this.daemonOutput, stderr: this.daemonOutput };
     }
     throw new Error(`daemon did not start: ${this.daemonOutput}`);
   }
@@ -170,10 +170,13 @@ export class World {
     // the world's directory in their command line, so only processes this world started.
     pids.push(...(await processesMentioning(this.dir)));
     for (const pid of pids) {
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        // already gone
+      for (const target of [-pid, pid]) {
+        try {
+          process.kill(target, 'SIGKILL'); // the process group of a container, else the process
+          break;
+        } catch {
+          // not a group leader, or already gone
+        }
       }
     }
     for (const ns of await listBerthNetns()) await run('ip', ['netns', 'del', ns]);
@@ -221,4 +224,14 @@ export async function tcpRequest(netnsCmd: readonly string[], address: string, p
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` until it holds or `timeoutMs` passes; for kernel work that completes asynchronously. */
+export async function eventually(check: () => Promise<boolean>, timeoutMs = 2000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  do {
+    if (await check()) return true;
+    await sleep(20);
+  } while (Date.now() < deadline);
+  return false;
 }

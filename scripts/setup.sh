@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# setup.sh [--with-peers] — everything berth needs on a fresh Debian 12 machine, as root:
+# system packages (apt-get), npm packages (npm ci) and the build (tsc).
+#   --with-peers  also Docker 20.10 (docker.io) and busybox, for the side-by-side benchmarks
+#                 (../shared/peers/docker-lab.sh); docker.io's service is never started by us.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+packages=(iproute2 nftables util-linux iputils-ping procps)
+[[ "${1:-}" == --with-peers ]] && packages+=(docker.io busybox-static iptables)
+missing=()
+for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+if ((${#missing[@]})); then
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if ((node_major < 20)); then
+  echo "setup.sh: berth needs Node.js >= 20 (found: $(node -v 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+npm ci --no-audit --no-fund
+npm run build
