@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# demo.sh — the seed's default-bridge walkthrough (docker0, veth pairs, IPAM, MASQUERADE),
+# done for real by berth inside a private sandbox (scripts/sandbox.sh), printing every
+# command it runs. Nothing touches this machine's own network. Needs scripts/setup.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ "${BERTH_SANDBOX:-}" != 1 ]]; then exec scripts/sandbox.sh "$0" "$@"; fi
+
+export PATH="$PWD/bin:$PATH"
+work=$(mktemp -d /tmp/berth-demo.XXXXXX)
+daemon_pid=
+cleanup() {
+  set +e
+  [[ -n "$daemon_pid" ]] && { berth rm -f a1 b1 >/dev/null 2>&1; kill "$daemon_pid"; wait "$daemon_pid"; }
+  [[ -n "${listener_pid:-}" ]] && kill "$listener_pid" 2>/dev/null
+  ip netns del outside 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+bold=$'\e[1m'; dim=$'\e[2m'; off=$'\e[0m'
+[[ -t 1 ]] || { bold=; dim=; off=; }
+say() { printf '\n%s== %s%s\n' "$bold" "$*" "$off"; }
+run() { printf '%s$ %s%s\n' "$dim" "$*" "$off"; "$@"; }
+
+say "A world of our own: this sandbox is the host; 'outside' is another host on the uplink"
+run ip netns add outside
+run ip link add uplink0 type veth peer name wan0 netns outside
+run ip addr add 198.51.100.1/24 dev uplink0
+run ip link set uplink0 up
+run ip -n outside addr add 198.51.100.254/24 dev wan0
+run ip -n outside link set wan0 up
+run ip route add default via 198.51.100.254
+
+say "Start the daemon: it creates the bridge berth0 (docker0 in the seeds), ip_forward and NAT"
+printf '%s$ berth daemon --data-root %s/data &%s\n' "$dim" "$work" "$off"
+berth daemon --data-root "$work/data" > "$work/daemon.log" 2>&1 &
+daemon_pid=$!
+for _ in $(seq 100); do grep -q ready "$work/daemon.log" 2>/dev/null && break; sleep 0.05; done
+cat "$work/daemon.log"
+run ip addr show berth0
+run cat /proc/sys/net/ipv4/ip_forward
+run nft list table ip berth
+
+say "Two containers: each gets a network namespace, a veth pair, an IP from IPAM and a MAC 02:42:<IP>"
+run berth run -d --name a1 -- sleep 1000
+run berth run -d --name b1 -- sleep 1000
+run berth ps
+run ip netns list
+run bridge link show master berth0
+run berth exec a1 ip addr
+run berth exec a1 ip route
+
+say "Containers on the same bridge reach each other and the gateway"
+run berth exec a1 ping -c1 -W2 172.17.0.3
+run berth exec a1 ping -c1 -W2 172.17.0.1
+
+say "Outbound traffic is MASQUERADEd: the outside host sees the host's uplink address"
+ip netns exec outside node -e "require('net').createServer(s=>s.end('outside sees you as '+s.remoteAddress.replace('::ffff:','')+'\n')).listen(7000)" &
+listener_pid=$!
+sleep 0.5
+run berth exec a1 node -e "require('net').connect(7000,'198.51.100.254').pipe(process.stdout)"
+
+say "Docker-shaped inspect, and the plan berth would run (what the seeds type by hand)"
+run berth inspect -f '{{json .NetworkSettings.Networks}}' a1
+run berth run --dry-run --name c -- sh
+
+say "Removing the containers removes their processes, namespaces and veths"
+run berth rm -f a1 b1
+sleep 0.3
+run ip netns list
+run bridge link show master berth0
+say "Done: everything happened inside a private namespace and is gone with it."
