@@ -130,8 +130,8 @@ function firstLine(text: string): string {
   return text.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'failed';
 }
 
-/** Names the missing kernel feature when that is why a link could not be created. */
-function kernelErrorFor(op: KernelOp, stderr: string): BerthError {
+/** The error for a failed op; names the missing kernel feature when that is why a link could not be created. */
+export function kernelErrorFor(op: KernelOp, stderr: string): BerthError {
   const command = renderOp(op).split('\n')[0]!;
   if (/Unknown device type/i.test(stderr) && (op.kind === 'veth-add' || op.kind === 'bridge-add')) {
     const type = op.kind === 'veth-add' ? 'veth' : 'bridge';

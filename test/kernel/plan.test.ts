@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { batchesOf } from '../../src/kernel/exec.js';
+import { batchesOf, kernelErrorFor } from '../../src/kernel/exec.js';
 import { inversePlan, type Plan } from '../../src/kernel/ops.js';
 import { renderOp, renderPlan } from '../../src/kernel/render.js';
 
@@ -55,4 +55,13 @@ test('the inverse plan undoes creations in reverse order and skips what needs no
   ]);
   assert.deepEqual(inversePlan([{ kind: 'sysctl', key: 'k', value: '1', restore: '0' }]), [{ kind: 'sysctl', key: 'k', value: '0' }]);
   assert.deepEqual(inversePlan([{ kind: 'sysctl', key: 'k', value: '1' }]), []);
+});
+
+test('a kernel without veth or bridge support gets an error naming the feature, not ip\'s words', () => {
+  const veth = kernelErrorFor(attach[1]!, 'Error: Unknown device type.\nCommand failed -:2\n');
+  assert.equal(veth.code, 'missing_feature');
+  assert.match(veth.message, /^this kernel lacks veth support \(CONFIG_VETH\): "ip link add vethabcdef0 /);
+  const other = kernelErrorFor(attach[3]!, 'Error: ipv4: Address already assigned.\n');
+  assert.equal(other.code, 'kernel');
+  assert.equal(other.message, 'kernel operation failed: ip -n berth-0123456789ab addr add 172.17.0.2/16 dev eth0: Error: ipv4: Address already assigned.');
 });

@@ -86,10 +86,10 @@ export class World {
   }
 
   /** Starts the daemon in the host netns and waits until its API answers. */
-  async startDaemon(extraArgs: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<Result | undefined> {
+  async startDaemon(extraArgs: readonly string[] = [], env: NodeJS.ProcessEnv = process.env, roots?: readonly string[]): Promise<Result | undefined> {
     const entry = this.options.daemonEntry ?? [BERTH_BIN, 'daemon'];
     const args = [`--net=/run/netns/${this.host}`, process.execPath, ...entry,
-      '--data-root', `${this.dir}/data`, '--exec-root', `${this.dir}/exec`, ...(this.options.daemonArgs ?? []), ...extraArgs];
+      ...(roots ?? ['--data-root', `${this.dir}/data`]), '--exec-root', `${this.dir}/exec`, ...(this.options.daemonArgs ?? []), ...extraArgs];
     this.daemonOutput = '';
     const daemon = spawn('nsenter', args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     daemon.stdout.on('data', (d: Buffer) => (this.daemonOutput += d.toString()));
