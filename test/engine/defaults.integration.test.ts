@@ -37,7 +37,7 @@ describe('the default bridge\'s subnet and name', { skip: sandboxSkip }, () => {
     await must('ip', ['-n', w.host, 'link', 'del', 'berth0']);
     const r = await w.startDaemon(['--bip', '198.51.100.1/24'], process.env, ['--data-root', `${w.dir}/data3`]);
     assert.equal(r?.code, 1);
-    assert.match(r!.stdout, /^Error: --bip 198\.51\.100\.1 \(198\.51\.100\.0\/24\) overlaps the host route 198\.51\.100\.0\/24 on uplink0$/m);
+    assert.match(r.stdout, /^Error: --bip 198\.51\.100\.1 \(198\.51\.100\.0\/24\) overlaps the host route 198\.51\.100\.0\/24 on uplink0$/m);
     assert.doesNotMatch(await must('ip', ['-n', w.host, '-o', 'link']), /berth0/);
   });
 });
