@@ -1,9 +1,11 @@
+import { ConflictError } from '../common/errors.js';
+import { parseIpv4 } from '../common/ipv4.js';
 import type { NetworkDriver } from '../drivers/driver.js';
 import { nftTransition } from '../firewall/nftables.js';
-import { readSysctl, type Executor } from '../kernel/exec.js';
+import type { Executor } from '../kernel/exec.js';
 import type { KernelOp } from '../kernel/ops.js';
 import { isSameProcessAlive } from '../kernel/process.js';
-import { hostLinkNames, hostRoutes, linkAddresses, linksOfBridge, listNetns } from '../kernel/read.js';
+import { hostLinkNames, hostRoutes, linkAddresses, linksOfBridge, listNetns, readSysctl } from '../kernel/read.js';
 import type { Store } from '../store/store.js';
 import type { ContainerTable } from './containers.js';
 import { parseContainerRecord, parseNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
@@ -11,8 +13,6 @@ import { checkBipIsFree, defaultBridgeRecord, driverFor, networkSpec, type Defau
 import { attachmentsFor } from './endpoints.js';
 import { SANDBOX_PREFIX, sandboxUpPlan } from './sandbox.js';
 import { inTransaction } from './transaction.js';
-import { ConflictError } from '../common/errors.js';
-import { parseIpv4 } from '../common/ipv4.js';
 
 export interface ReconcileContext {
   readonly store: Store;

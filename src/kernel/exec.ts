@@ -1,4 +1,4 @@
-import { writeFile, readFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { BerthError, KernelError, MissingFeatureError } from '../common/errors.js';
 import { inversePlan, type KernelOp, type Plan } from './ops.js';
 import { channelOf, ipBatchLine, renderOp, sameChannel, type Channel } from './render.js';
@@ -120,10 +120,6 @@ async function runNft(netns: string | undefined, op: KernelOp): Promise<void> {
 
 async function writeSysctl(key: string, value: string): Promise<void> {
   await writeFile(`/proc/sys/${key.replaceAll('.', '/')}`, value);
-}
-
-export async function readSysctl(key: string): Promise<string> {
-  return (await readFile(`/proc/sys/${key.replaceAll('.', '/')}`, 'utf8')).trim();
 }
 
 function firstLine(text: string): string {

@@ -88,10 +88,7 @@ export async function linkAddresses(dev: string): Promise<string[]> {
   });
 }
 
-/** Whether a host link is administratively up. */
-export async function linkIsUp(dev: string): Promise<boolean> {
-  const links = await ipJson(['link', 'show']);
-  const link = links.find((l) => stringField(l, 'ifname') === dev);
-  const flags = (link as { flags?: unknown } | undefined)?.flags;
-  return Array.isArray(flags) && flags.includes('UP');
+/** A sysctl of the namespace this process runs in, e.g. "net.ipv4.ip_forward". */
+export async function readSysctl(key: string): Promise<string> {
+  return (await readFile(`/proc/sys/${key.replaceAll('.', '/')}`, 'utf8')).trim();
 }
