@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { asBerthError, NotFoundError, type ErrorCode } from '../common/errors.js';
+import { asBerthError, InvalidArgumentError, NotFoundError, type ErrorCode } from '../common/errors.js';
 import type { Engine } from '../engine/engine.js';
 import { renderPlan } from '../kernel/render.js';
 import { streamLogs } from './logs.js';
@@ -78,6 +78,7 @@ export function apiRoutes(engine: Engine): Route[] {
     }),
     route('POST', '/containers/{id}/stop', async ({ res, params, query }) => {
       const t = query.get('t');
+      if (t !== null && !/^\d+$/.test(t)) throw new InvalidArgumentError(`invalid stop timeout "${t}": give whole seconds, e.g. t=10`);
       await engine.stopContainer(params[0]!, t === null ? undefined : Number(t) * 1000);
       noContent(res);
     }),

@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { eventually, leftovers, listBerthNetns, must, OUTSIDE_IP, run, sandboxSkip, tcpRequest, UPLINK_IP, World } from '../world/world.js';
 
 interface IpAddr {
@@ -88,6 +89,27 @@ describe('default bridge network on the real kernel', { skip: sandboxSkip }, () 
     assert.equal(a.Name, '/a');
     assert.equal(a.State.Running, true);
     assert.match(a.NetworkSettings.SandboxKey, /^\/run\/netns\/berth-[0-9a-f]{12}$/);
+  });
+
+  test('the HTTP API speaks Docker\'s paths (with a version prefix), shapes and error statuses', async () => {
+    const get = (path: string) =>
+      new Promise<{ status: number; body: any }>((resolve, reject) => {
+        request({ socketPath: w.socket, path }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+        }).on('error', reject).end();
+      });
+    const list = await get('/v1.43/containers/json');
+    assert.equal(list.status, 200);
+    assert.deepEqual(list.body.map((c: any) => c.Names[0]).sort(), ['/a', '/b']);
+    assert.equal(list.body.find((c: any) => c.Names[0] === '/b').NetworkSettings.Networks.bridge.IPAddress, '172.17.0.3');
+    const missing = await get('/containers/nope/json');
+    assert.equal(missing.status, 404);
+    assert.deepEqual(missing.body, { code: 'not_found', message: 'no such container: nope', hint: 'list containers with: berth ps -a' });
+    const network = await get('/networks/bridge');
+    assert.equal(network.body.IPAM.Config[0].Subnet, '172.17.0.0/16');
+    assert.deepEqual(Object.values(network.body.Containers).map((c: any) => c.IPv4Address).sort(), ['172.17.0.2/16', '172.17.0.3/16']);
   });
 
   test('attached run streams stdout and stderr and returns the exit code; --rm removes it', async () => {
