@@ -2,7 +2,6 @@ import { asBerthError } from '../common/errors.js';
 import { parseArgs, flag, UsageError } from './args.js';
 import { ApiClient, socketPathFrom } from './client.js';
 import { inspectCommand, logsCommand, psCommand, rmCommand, startCommand, stopCommand, waitCommand } from './commands/containers.js';
-import { daemonCommand } from './commands/daemon.js';
 import { execCommand } from './commands/exec.js';
 import { networkCommand } from './commands/network.js';
 import { runCommand } from './commands/run.js';
@@ -53,7 +52,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.log(USAGE);
     return command === undefined && !flag(globals, 'help') ? 1 : 0;
   }
-  if (command === 'daemon') return daemonCommand(rest, host);
+  // Loaded on demand: the daemon pulls in native bindings (koffi, netlink) the client never needs.
+  if (command === 'daemon') return (await import('./commands/daemon.js')).daemonCommand(rest, host);
   const run = COMMANDS[command];
   if (!run) {
     console.error(`berth: unknown command "${command}"\n\n${USAGE}`);

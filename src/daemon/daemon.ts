@@ -6,6 +6,7 @@ import { parseCidr } from '../common/ipv4.js';
 import { builtinDrivers } from '../drivers/registry.js';
 import { Engine } from '../engine/engine.js';
 import { BatchExecutor, type Executor } from '../kernel/exec.js';
+import { NetlinkExecutor } from '../kernel/netlink/executor.js';
 import { runTool } from '../kernel/spawn.js';
 import { LocalStore } from '../store/local.js';
 
@@ -15,15 +16,30 @@ export interface DaemonOptions {
   readonly socketPath: string;
   readonly bridge: string;
   readonly bip?: string;
+  /** How plans reach the kernel: in-process rtnetlink (default) or `ip -batch` processes. */
+  readonly executor: ExecutorKind;
 }
 
-export const DAEMON_DEFAULTS = { dataRoot: '/var/lib/berth', execRoot: '/run/berth', bridge: 'berth0' } as const;
+export const EXECUTOR_KINDS = ['netlink', 'ip'] as const;
+export type ExecutorKind = (typeof EXECUTOR_KINDS)[number];
+
+export function parseExecutorKind(value: string): ExecutorKind {
+  const kind = EXECUTOR_KINDS.find((k) => k === value);
+  if (!kind) throw new BerthError('invalid_argument', `invalid --executor "${value}"`, `use one of: ${EXECUTOR_KINDS.join(', ')}`);
+  return kind;
+}
+
+function executorFor(kind: ExecutorKind): Executor {
+  return kind === 'netlink' ? new NetlinkExecutor() : new BatchExecutor();
+}
+
+export const DAEMON_DEFAULTS = { dataRoot: '/var/lib/berth', execRoot: '/run/berth', bridge: 'berth0', executor: 'netlink' } as const;
 
 /**
  * The composition root: the one place that picks implementations (store, executor,
  * drivers) and wires them together. Tests and benchmarks build their own variants.
  */
-export async function startDaemon(options: DaemonOptions, executor: Executor = new BatchExecutor()): Promise<{ engine: Engine; stop(): Promise<void> }> {
+export async function startDaemon(options: DaemonOptions, executor: Executor = executorFor(options.executor)): Promise<{ engine: Engine; stop(): Promise<void> }> {
   if (process.getuid?.() !== 0) {
     throw new BerthError('permission', 'berth daemon must run as root: it creates namespaces, links and firewall rules', 'run it with sudo');
   }

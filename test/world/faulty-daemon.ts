@@ -3,15 +3,17 @@
  * attach midway — after the namespace, the veth pair and the address exist — with a real
  * kernel operation that cannot succeed. It proves that a failed attach leaves nothing.
  *
- * Usage: node faulty-daemon.js --data-root DIR --exec-root DIR
+ * Usage: node faulty-daemon.js --data-root DIR --exec-root DIR (the default executor inside;
+ * test/kernel/executors.integration.test.ts checks rollback of every executor directly)
  */
 import { join } from 'node:path';
 import { startDaemon } from '../../src/daemon/daemon.js';
-import { BatchExecutor, type Executor } from '../../src/kernel/exec.js';
+import type { Executor } from '../../src/kernel/exec.js';
+import { NetlinkExecutor } from '../../src/kernel/netlink/executor.js';
 import type { KernelOp, Plan } from '../../src/kernel/ops.js';
 
 class MidwayFailureExecutor implements Executor {
-  private readonly inner = new BatchExecutor();
+  constructor(private readonly inner: Executor) {}
 
   apply(plan: Plan): Promise<void> {
     const at = plan.findIndex((op) => op.kind === 'addr-add' && op.netns?.startsWith('berth-') === true);
@@ -30,9 +32,10 @@ const arg = (name: string): string => {
 };
 
 const execRoot = arg('--exec-root');
+
 const daemon = await startDaemon(
-  { dataRoot: arg('--data-root'), execRoot, socketPath: join(execRoot, 'berth.sock'), bridge: 'berth0' },
-  new MidwayFailureExecutor(),
+  { dataRoot: arg('--data-root'), execRoot, socketPath: join(execRoot, 'berth.sock'), bridge: 'berth0', executor: 'netlink' },
+  new MidwayFailureExecutor(new NetlinkExecutor()),
 );
 console.log('berth daemon ready (faulty executor)');
 await new Promise((resolve) => process.once('SIGTERM', resolve));

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { DAEMON_DEFAULTS, startDaemon } from '../../daemon/daemon.js';
+import { DAEMON_DEFAULTS, EXECUTOR_KINDS, parseExecutorKind, startDaemon } from '../../daemon/daemon.js';
 import { boolFlag, flag, parseArgs } from '../args.js';
 import { socketPathFrom } from '../client.js';
 
@@ -13,6 +13,8 @@ Options:
       --exec-root DIR   Runtime files: socket, pidfile (default ${DAEMON_DEFAULTS.execRoot})
       --bip CIDR        Default bridge address, e.g. 172.17.0.1/16 (default: first free of 172.17-31.0.0/16)
       --bridge NAME     Default bridge name (default ${DAEMON_DEFAULTS.bridge})
+      --executor KIND   How plans reach the kernel: ${EXECUTOR_KINDS.join(' | ')} (default ${DAEMON_DEFAULTS.executor}:
+                        in-process rtnetlink; ip: one \`ip -batch\` process per namespace side)
   -H, --host URL        Socket to listen on (default unix://<exec-root>/berth.sock)`;
 
 export async function daemonCommand(argv: readonly string[], globalHost: string | undefined): Promise<number> {
@@ -21,6 +23,7 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     'exec-root': { value: true },
     bip: { value: true },
     bridge: { value: true },
+    executor: { value: true },
     host: { short: 'H', value: true },
     help: { value: false },
   });
@@ -36,9 +39,10 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     socketPath: host ? socketPathFrom(host) : join(execRoot, 'berth.sock'),
     bridge: flag(parsed, 'bridge') ?? DAEMON_DEFAULTS.bridge,
     bip: flag(parsed, 'bip'),
+    executor: parseExecutorKind(flag(parsed, 'executor') ?? DAEMON_DEFAULTS.executor),
   });
   const bridge = daemon.engine.defaultNetwork();
-  console.log(`berth daemon ready (pid ${process.pid}): bridge ${bridge.bridge} ${bridge.gateway} ${bridge.subnet}, API on unix://${host ? socketPathFrom(host) : join(execRoot, 'berth.sock')}`);
+  console.log(`berth daemon ready (pid ${process.pid}, executor ${flag(parsed, 'executor') ?? DAEMON_DEFAULTS.executor}): bridge ${bridge.bridge} ${bridge.gateway} ${bridge.subnet}, API on unix://${host ? socketPathFrom(host) : join(execRoot, 'berth.sock')}`);
   // Containers keep running when the daemon stops (like dockerd --live-restore); the next
   // daemon adopts them.
   await new Promise<void>((resolve) => {

@@ -1,0 +1,112 @@
+import { closeSync } from 'node:fs';
+import { BerthError, KernelError, MissingFeatureError } from '../../common/errors.js';
+import { BatchExecutor, type Executor } from '../exec.js';
+import { inversePlan, type KernelOp, type Plan } from '../ops.js';
+import { renderOp } from '../render.js';
+import { addNetns, deleteNetns, inNetns, openNetns } from './namespaces.js';
+import { Rtnl } from './rtnl.js';
+
+/**
+ * The in-process executor: rtnetlink through the `netlink` package and namespaces through
+ * libc, so a container attach spawns no process (research: ~1.1 ms against ~5 ms for two
+ * `ip -batch` processes). It applies the same plans as BatchExecutor with the same
+ * contract — all or nothing, one KernelError naming the failed command as `ip` would
+ * print it — and hands the ops it has no in-process form for (nft, sysctl, bridges, ...)
+ * to a BatchExecutor, one at a time, in plan order.
+ */
+export class NetlinkExecutor implements Executor {
+  private readonly fallback = new BatchExecutor();
+  private hostSocket: Rtnl | undefined;
+
+  private get host(): Rtnl {
+    this.hostSocket ??= new Rtnl();
+    return this.hostSocket;
+  }
+
+  async apply(plan: Plan): Promise<void> {
+    const applied: KernelOp[] = [];
+    for (const op of plan) {
+      try {
+        await this.applyOne(op);
+        applied.push(op);
+      } catch (err) {
+        throw await this.rollback(applied, err instanceof BerthError ? err : errorFor(op, err));
+      }
+    }
+  }
+
+  private async rollback(applied: KernelOp[], cause: BerthError): Promise<BerthError> {
+    const problems: string[] = [];
+    for (const op of inversePlan(applied)) {
+      try {
+        await this.applyOne(op);
+      } catch (err) {
+        problems.push(`${renderOp(op).split('\n')[0]!}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    if (problems.length === 0) return cause;
+    return new BerthError(cause.code, `${cause.message}; rolling back also failed: ${problems.join('; ')}`, cause.hint, { cause });
+  }
+
+  private async applyOne(op: KernelOp): Promise<void> {
+    switch (op.kind) {
+      case 'netns-add':
+        return addNetns(op.name);
+      case 'netns-del':
+        return deleteNetns(op.name);
+      case 'veth-add': {
+        const fd = openNetns(op.peerNetns);
+        try {
+          return await this.host.addVeth({ ...op, peerNetnsFd: fd });
+        } finally {
+          closeSync(fd);
+        }
+      }
+      case 'link-up':
+        return this.inside(op.netns, (s) => s.setUp(op.dev));
+      case 'link-del':
+        return this.inside(op.netns, (s) => s.deleteLink(op.dev));
+      case 'addr-add': {
+        const [address, prefix] = op.cidr.split('/');
+        return this.inside(op.netns, (s) => s.addAddress(op.dev, address!, Number(prefix)));
+      }
+      case 'route-add':
+        if (op.dst === 'default') return this.inside(op.netns, (s) => s.addDefaultRoute(op.via));
+        return this.fallback.apply([op]);
+      case 'netns-attach':
+      case 'bridge-add':
+      case 'addr-del':
+      case 'route-del':
+      case 'sysctl':
+      case 'nft-apply':
+        return this.fallback.apply([op]);
+    }
+  }
+
+  /** Runs `action` on a socket of the host, or of namespace `netns` (opened for this op only). */
+  private async inside(netns: string | undefined, action: (socket: Rtnl) => Promise<void>): Promise<void> {
+    if (netns === undefined) return action(this.host);
+    const fd = openNetns(netns);
+    let socket: Rtnl;
+    try {
+      socket = inNetns(fd, () => new Rtnl());
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      await action(socket);
+    } finally {
+      socket.close();
+    }
+  }
+}
+
+/** Errors worded as `ip` words them, so both executors read the same to a user. */
+function errorFor(op: KernelOp, err: unknown): BerthError {
+  const command = renderOp(op).split('\n')[0]!;
+  const detail = err instanceof Error ? err.message : String(err);
+  if (op.kind === 'veth-add' && /EOPNOTSUPP|ENOTSUP/.test(detail)) {
+    return new MissingFeatureError(`this kernel lacks veth support (CONFIG_VETH): "${command}" failed`, 'berth needs a kernel with veth devices');
+  }
+  return new KernelError(`kernel operation failed: ${command}: ${detail}`, command, detail, { cause: err });
+}

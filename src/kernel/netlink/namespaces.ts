@@ -1,0 +1,107 @@
+import { closeSync, mkdirSync, openSync, unlinkSync, constants } from 'node:fs';
+import { join } from 'node:path';
+import koffi from 'koffi';
+import { NETNS_DIR } from '../read.js';
+
+/**
+ * Network namespaces without spawning `ip`: libc's unshare/setns/mount through koffi
+ * (0.3 ms to create one, against ~2 ms for a process; research/kernel-interface.md §5).
+ * Namespaces are pinned exactly as `ip netns add` pins them (a bind mount of the nsfs
+ * file on /run/netns/NAME), so `ip -n NAME` keeps working on them.
+ *
+ * These calls move the *calling thread* between namespaces and back, synchronously: no
+ * JavaScript can run in between. If moving back fails the process must die — everything
+ * it did afterwards would happen in the wrong namespace.
+ */
+const libc = koffi.load('libc.so.6');
+const setnsC = libc.func('int setns(int fd, int nstype)');
+const unshareC = libc.func('int unshare(int flags)');
+const mountC = libc.func('int mount(const char *src, const char *tgt, const char *fstype, unsigned long flags, const void *data)');
+const umount2C = libc.func('int umount2(const char *target, int flags)');
+
+const CLONE_NEWNET = 0x40000000;
+const MS_BIND = 4096;
+const MS_REC = 16384;
+const MS_SHARED = 1 << 20;
+const MNT_DETACH = 2;
+const EINVAL = 22;
+
+export class NamespaceSyscallError extends Error {
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+  ) {
+    super(`${call} failed: errno ${errno}`);
+  }
+}
+
+function check(rc: number, call: string): void {
+  if (rc !== 0) throw new NamespaceSyscallError(call, koffi.errno());
+}
+
+/** Runs `fn` with this thread inside the namespace open at `fd`. */
+export function inNetns<T>(fd: number, fn: () => T): T {
+  const original = openSync('/proc/thread-self/ns/net', 'r');
+  try {
+    check(setnsC(fd, CLONE_NEWNET) as number, 'setns');
+    try {
+      return fn();
+    } finally {
+      if ((setnsC(original, CLONE_NEWNET) as number) !== 0) {
+        console.error('berth: cannot return to the original network namespace; aborting');
+        process.abort();
+      }
+    }
+  } finally {
+    closeSync(original);
+  }
+}
+
+let mountPointReady = false;
+
+/** What `ip netns add` does first: /run/netns becomes a shared mount point, so pins propagate. */
+function prepareNetnsDir(): void {
+  if (mountPointReady) return;
+  mkdirSync(NETNS_DIR, { recursive: true, mode: 0o755 });
+  if ((mountC('none', NETNS_DIR, null, MS_SHARED | MS_REC, null) as number) !== 0) {
+    if (koffi.errno() !== EINVAL) throw new NamespaceSyscallError('mount --make-shared /run/netns', koffi.errno());
+    check(mountC(NETNS_DIR, NETNS_DIR, 'none', MS_BIND | MS_REC, null) as number, 'mount --bind /run/netns');
+    check(mountC('none', NETNS_DIR, null, MS_SHARED | MS_REC, null) as number, 'mount --make-shared /run/netns');
+  }
+  mountPointReady = true;
+}
+
+/** = `ip netns add NAME`. */
+export function addNetns(name: string): void {
+  prepareNetnsDir();
+  const path = join(NETNS_DIR, name);
+  closeSync(openSync(path, constants.O_RDONLY | constants.O_CREAT | constants.O_EXCL, 0o444));
+  const original = openSync('/proc/thread-self/ns/net', 'r');
+  try {
+    check(unshareC(CLONE_NEWNET) as number, 'unshare(CLONE_NEWNET)');
+    try {
+      check(mountC('/proc/thread-self/ns/net', path, 'none', MS_BIND, null) as number, `mount --bind ${path}`);
+    } finally {
+      if ((setnsC(original, CLONE_NEWNET) as number) !== 0) {
+        console.error('berth: cannot return to the original network namespace; aborting');
+        process.abort();
+      }
+    }
+  } catch (err) {
+    unlinkSync(path);
+    throw err;
+  } finally {
+    closeSync(original);
+  }
+}
+
+/** = `ip netns del NAME`. */
+export function deleteNetns(name: string): void {
+  const path = join(NETNS_DIR, name);
+  check(umount2C(path, MNT_DETACH) as number, `umount ${path}`);
+  unlinkSync(path);
+}
+
+export function openNetns(name: string): number {
+  return openSync(join(NETNS_DIR, name), 'r');
+}

@@ -1,0 +1,92 @@
+import nl from 'netlink';
+import { parseIpv4, ipv4Bytes } from '../../common/ipv4.js';
+
+/**
+ * A typed, small face on the `netlink` package (a thin mirror of the kernel structs): the
+ * rtnetlink requests berth needs, with the byte encodings kept here. One instance is bound
+ * to one network namespace for its lifetime — the namespace the thread was in when the
+ * socket was created (see namespaces.ts).
+ */
+const { rt, ifla, FlagsNew } = nl;
+const CREATE_EXCL = { flags: FlagsNew.CREATE | FlagsNew.EXCL };
+const AF_INET = 2;
+const RT_TABLE_MAIN = 254;
+
+function attrBytes(data: nl.StreamData): Buffer {
+  const stream = new nl.AttrStream();
+  stream.emit(data);
+  return Buffer.concat(stream.bufs);
+}
+
+function macBytes(mac: string): Buffer {
+  return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
+}
+
+function ipBytes(address: string): Buffer {
+  return Buffer.from(ipv4Bytes(parseIpv4(address)));
+}
+
+export interface VethRequest {
+  readonly hostName: string;
+  readonly master: string;
+  readonly peerName: string;
+  readonly peerMac: string;
+  /** An open fd of the namespace the peer is born in. */
+  readonly peerNetnsFd: number;
+  readonly mtu?: number;
+}
+
+export class Rtnl {
+  // Unreferenced by default: an idle socket does not keep the daemon alive.
+  private readonly socket = nl.createRtNetlink();
+
+  close(): void {
+    this.socket.socket.close();
+  }
+
+  async linkIndex(name: string): Promise<number> {
+    const [link] = await this.socket.getLink({}, { ifname: name });
+    const index = link?.data.index;
+    if (index === undefined) throw new Error(`Cannot find device "${name}"`);
+    return index;
+  }
+
+  /** = ip link add HOST [mtu M] master MASTER up type veth peer name PEER [mtu M] address MAC netns NS */
+  async addVeth(req: VethRequest): Promise<void> {
+    const peer = Buffer.concat([
+      rt.formatLink({}),
+      attrBytes(ifla.formatLinkAttrs({ ifname: req.peerName, address: macBytes(req.peerMac), netNsFd: req.peerNetnsFd, mtu: req.mtu })),
+    ]);
+    const linkinfo = attrBytes(ifla.formatInfo({ kind: 'veth', data: attrBytes(ifla.formatVethInfo({ peer })) }));
+    await this.socket.newLink(
+      { change: { up: true }, flags: { up: true } },
+      { ifname: req.hostName, master: await this.linkIndex(req.master), mtu: req.mtu, linkinfo },
+      CREATE_EXCL,
+    );
+  }
+
+  /** = ip link set DEV up */
+  async setUp(name: string): Promise<void> {
+    await this.socket.setLink({ index: await this.linkIndex(name), change: { up: true }, flags: { up: true } });
+  }
+
+  /** = ip link del DEV */
+  async deleteLink(name: string): Promise<void> {
+    await this.socket.delLink({ index: await this.linkIndex(name) });
+  }
+
+  /** = ip addr add ADDRESS/PREFIX dev DEV */
+  async addAddress(dev: string, address: string, prefixLength: number): Promise<void> {
+    const bytes = ipBytes(address);
+    await this.socket.newAddress({ family: AF_INET, prefixlen: prefixLength, index: await this.linkIndex(dev) }, { local: bytes, address: bytes }, CREATE_EXCL);
+  }
+
+  /** = ip route add default via GATEWAY */
+  async addDefaultRoute(gateway: string): Promise<void> {
+    await this.socket.newRoute(
+      { family: AF_INET, dstLen: 0, table: RT_TABLE_MAIN, protocol: 'BOOT', scope: 'UNIVERSE', type: 'UNICAST' },
+      { gateway: ipBytes(gateway) },
+      CREATE_EXCL,
+    );
+  }
+}

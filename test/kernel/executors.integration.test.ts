@@ -1,0 +1,101 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BatchExecutor, type Executor } from '../../src/kernel/exec.js';
+import { NetlinkExecutor } from '../../src/kernel/netlink/executor.js';
+import type { Plan } from '../../src/kernel/ops.js';
+import { KernelError } from '../../src/common/errors.js';
+import { leftovers, listBerthNetns, must, run, sandboxSkip } from '../world/world.js';
+
+/**
+ * One conformance suite that every executor runs: the same plan must leave the same
+ * kernel state, a failing step must leave nothing, and the error must name the command.
+ * The executors act on the namespace this test runs in (the sandbox's) and on namespaces
+ * they create; each case cleans up after itself.
+ */
+const EXECUTORS: [string, () => Executor][] = [
+  ['ip -batch', () => new BatchExecutor()],
+  ['netlink', () => new NetlinkExecutor()],
+];
+
+const bridgePlan = (br: string): Plan => [
+  { kind: 'bridge-add', name: br },
+  { kind: 'addr-add', dev: br, cidr: '10.123.0.1/24' },
+  { kind: 'link-up', dev: br },
+];
+
+const attachPlan = (br: string, ns: string, veth: string): Plan => [
+  { kind: 'netns-add', name: ns },
+  { kind: 'veth-add', hostName: veth, master: br, peerName: 'eth0', peerMac: '02:42:0a:7b:00:02', peerNetns: ns },
+  { kind: 'link-up', netns: ns, dev: 'lo' },
+  { kind: 'addr-add', netns: ns, dev: 'eth0', cidr: '10.123.0.2/24' },
+  { kind: 'link-up', netns: ns, dev: 'eth0' },
+  { kind: 'route-add', netns: ns, dst: 'default', via: '10.123.0.1' },
+];
+
+/** The parts of `ip -j` output that a plan decides (not ifindexes, not kernel-chosen MACs). */
+async function observed(br: string, ns: string, veth: string) {
+  const inside = JSON.parse(await must('ip', ['-n', ns, '-j', 'addr'])) as any[];
+  const routes = JSON.parse(await must('ip', ['-n', ns, '-j', 'route'])) as any[];
+  const host = JSON.parse(await must('ip', ['-j', 'link', 'show', 'dev', veth])) as any[];
+  return {
+    inside: inside.map((l) => ({ name: l.ifname, mac: l.address, up: l.flags.includes('UP'), v4: l.addr_info.filter((a: any) => a.family === 'inet').map((a: any) => `${a.local}/${a.prefixlen}`) })),
+    routes: routes.map((r) => `${r.dst} ${r.gateway ?? ''} ${r.dev}`),
+    host: { master: host[0].master, up: host[0].flags.includes('UP') },
+    bridgeHasPort: (JSON.parse(await must('ip', ['-j', 'link', 'show', 'master', br])) as any[]).map((l) => l.ifname),
+  };
+}
+
+describe('executor conformance', { skip: sandboxSkip }, () => {
+  after(async () => assert.deepEqual(await leftovers(), []));
+
+  const results = new Map<string, unknown>();
+  for (const [name, make] of EXECUTORS) {
+    test(`${name}: a bridge and an attach reach the planned state; teardown removes it`, async () => {
+      const executor = make();
+      const br = 'confbr0';
+      const ns = `berth-conf${name === 'netlink' ? 'nl' : 'ip'}00000`;
+      try {
+        await executor.apply(bridgePlan(br));
+        await executor.apply(attachPlan(br, ns, 'vethc0ffee0'));
+        const state = await observed(br, ns, 'vethc0ffee0');
+        assert.deepEqual(state.inside, [
+          { name: 'lo', mac: '00:00:00:00:00:00', up: true, v4: ['127.0.0.1/8'] },
+          { name: 'eth0', mac: '02:42:0a:7b:00:02', up: true, v4: ['10.123.0.2/24'] },
+        ]);
+        assert.deepEqual(state.host, { master: br, up: true });
+        assert.equal((await run('ip', ['netns', 'exec', ns, 'ping', '-c1', '-W2', '10.123.0.1'])).code, 0);
+        results.set(name, state);
+        await executor.apply([{ kind: 'link-del', dev: 'vethc0ffee0' }, { kind: 'netns-del', name: ns }]);
+        assert.deepEqual(await listBerthNetns(), []);
+        assert.equal((await run('ip', ['link', 'show', 'dev', 'vethc0ffee0'])).code, 1);
+      } finally {
+        await run('ip', ['netns', 'del', ns]);
+        await run('ip', ['link', 'del', br]);
+      }
+    });
+
+    test(`${name}: a failing step undoes every earlier step and names the command`, async () => {
+      const executor = make();
+      const br = 'confbr1';
+      const ns = 'berth-conffail0000';
+      await executor.apply(bridgePlan(br));
+      try {
+        const plan = attachPlan(br, ns, 'vethfa11ed0');
+        const failing: Plan = [...plan.slice(0, 4), { kind: 'addr-add', netns: ns, dev: 'missing0', cidr: '192.0.2.1/32' }, ...plan.slice(4)];
+        await assert.rejects(executor.apply(failing), (e: unknown) =>
+          e instanceof KernelError && e.message.startsWith(`kernel operation failed: ip -n ${ns} addr add 192.0.2.1/32 dev missing0: `));
+        assert.deepEqual(await listBerthNetns(), []);
+        assert.equal((await run('ip', ['link', 'show', 'dev', 'vethfa11ed0'])).code, 1);
+        assert.deepEqual(JSON.parse(await must('ip', ['-j', 'link', 'show', 'master', br])), []);
+      } finally {
+        await run('ip', ['netns', 'del', ns]);
+        await run('ip', ['link', 'del', br]);
+      }
+    });
+  }
+
+  test('both executors leave identical state', () => {
+    assert.equal(results.size, 2);
+    assert.deepEqual(results.get('netlink'), results.get('ip -batch'));
+  });
+});
