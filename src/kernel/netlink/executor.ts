@@ -25,21 +25,28 @@ export class NetlinkExecutor implements Executor {
 
   async apply(plan: Plan): Promise<void> {
     const applied: KernelOp[] = [];
-    for (const op of plan) {
-      try {
-        await this.applyOne(op);
-        applied.push(op);
-      } catch (err) {
-        throw await this.rollback(applied, err instanceof BerthError ? err : errorFor(op, err));
+    // One socket per namespace for the whole plan: an attach's four namespace-side
+    // requests then cost one setns round trip, not four.
+    const sockets = new Map<string, Rtnl>();
+    try {
+      for (const op of plan) {
+        try {
+          await this.applyOne(op, sockets);
+          applied.push(op);
+        } catch (err) {
+          throw await this.rollback(applied, err instanceof BerthError ? err : errorFor(op, err), sockets);
+        }
       }
+    } finally {
+      for (const socket of sockets.values()) socket.close();
     }
   }
 
-  private async rollback(applied: KernelOp[], cause: BerthError): Promise<BerthError> {
+  private async rollback(applied: KernelOp[], cause: BerthError, sockets: Map<string, Rtnl>): Promise<BerthError> {
     const problems: string[] = [];
     for (const op of inversePlan(applied)) {
       try {
-        await this.applyOne(op);
+        await this.applyOne(op, sockets);
       } catch (err) {
         problems.push(`${renderOp(op).split('\n')[0]!}: ${err instanceof Error ? err.message : String(err)}`);
       }
@@ -48,11 +55,14 @@ export class NetlinkExecutor implements Executor {
     return new BerthError(cause.code, `${cause.message}; rolling back also failed: ${problems.join('; ')}`, cause.hint, { cause });
   }
 
-  private async applyOne(op: KernelOp): Promise<void> {
+  private async applyOne(op: KernelOp, sockets: Map<string, Rtnl>): Promise<void> {
+    const inside = (netns: string | undefined, action: (socket: Rtnl) => Promise<void>) => action(this.socketFor(netns, sockets));
     switch (op.kind) {
       case 'netns-add':
         return addNetns(op.name);
       case 'netns-del':
+        sockets.get(op.name)?.close();
+        sockets.delete(op.name);
         return deleteNetns(op.name);
       case 'veth-add': {
         const fd = openNetns(op.peerNetns);
@@ -63,15 +73,15 @@ export class NetlinkExecutor implements Executor {
         }
       }
       case 'link-up':
-        return this.inside(op.netns, (s) => s.setUp(op.dev));
+        return inside(op.netns, (s) => s.setUp(op.dev));
       case 'link-del':
-        return this.inside(op.netns, (s) => s.deleteLink(op.dev));
+        return inside(op.netns, (s) => s.deleteLink(op.dev));
       case 'addr-add': {
         const [address, prefix] = op.cidr.split('/');
-        return this.inside(op.netns, (s) => s.addAddress(op.dev, address!, Number(prefix)));
+        return inside(op.netns, (s) => s.addAddress(op.dev, address!, Number(prefix)));
       }
       case 'route-add':
-        if (op.dst === 'default') return this.inside(op.netns, (s) => s.addDefaultRoute(op.via));
+        if (op.dst === 'default') return inside(op.netns, (s) => s.addDefaultRoute(op.via));
         return this.fallback.apply([op]);
       case 'netns-attach':
       case 'bridge-add':
@@ -83,21 +93,20 @@ export class NetlinkExecutor implements Executor {
     }
   }
 
-  /** Runs `action` on a socket of the host, or of namespace `netns` (opened for this op only). */
-  private async inside(netns: string | undefined, action: (socket: Rtnl) => Promise<void>): Promise<void> {
-    if (netns === undefined) return action(this.host);
-    const fd = openNetns(netns);
-    let socket: Rtnl;
-    try {
-      socket = inNetns(fd, () => new Rtnl());
-    } finally {
-      closeSync(fd);
+  /** A socket of the host, or of namespace `netns` (opened once per plan, while this thread is inside it). */
+  private socketFor(netns: string | undefined, sockets: Map<string, Rtnl>): Rtnl {
+    if (netns === undefined) return this.host;
+    let socket = sockets.get(netns);
+    if (!socket) {
+      const fd = openNetns(netns);
+      try {
+        socket = inNetns(fd, () => new Rtnl());
+      } finally {
+        closeSync(fd);
+      }
+      sockets.set(netns, socket);
     }
-    try {
-      await action(socket);
-    } finally {
-      socket.close();
-    }
+    return socket;
   }
 }
 
