@@ -39,6 +39,27 @@ function networksOf(c: ContainerRecord, networks: readonly NetworkRecord[]) {
   return out;
 }
 
+/** Docker's NetworkSettings.Ports: every published or exposed port, with its host bindings. */
+function portsView(c: ContainerRecord): Record<string, { HostIp: string; HostPort: string }[] | null> {
+  const out: Record<string, { HostIp: string; HostPort: string }[] | null> = {};
+  for (const m of c.portMappings) out[`${m.containerPort}/${m.protocol}`] ??= null;
+  for (const p of c.ports) {
+    const key = `${p.containerPort}/${p.protocol}`;
+    (out[key] ??= []).push({ HostIp: p.hostIp || '0.0.0.0', HostPort: String(p.hostPort) });
+  }
+  return out;
+}
+
+/** Docker's HostConfig.PortBindings: what was asked for ("" = any address / a random port). */
+function portBindingsView(c: ContainerRecord): Record<string, { HostIp: string; HostPort: string }[]> {
+  const out: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const m of c.portMappings) {
+    const hostPort = m.hostPorts === undefined ? '' : m.hostPorts.first === m.hostPorts.last ? String(m.hostPorts.first) : `${m.hostPorts.first}-${m.hostPorts.last}`;
+    (out[`${m.containerPort}/${m.protocol}`] ??= []).push({ HostIp: m.hostIp, HostPort: hostPort });
+  }
+  return out;
+}
+
 function statusText(c: ContainerRecord, now = Date.now()): string {
   switch (c.state.status) {
     case 'created':
@@ -70,7 +91,7 @@ export function containerSummary(c: ContainerRecord, networks: readonly NetworkR
     ImageID: '',
     Command: c.command.join(' '),
     Created: Math.floor(Date.parse(c.created) / 1000),
-    Ports: [],
+    Ports: c.ports.map((p) => ({ IP: p.hostIp || '0.0.0.0', PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.protocol })),
     Labels: {},
     State: c.state.status,
     Status: statusText(c),
@@ -112,12 +133,12 @@ export function containerInspect(c: ContainerRecord, networks: readonly NetworkR
       Image: '',
       Labels: {},
     },
-    HostConfig: { NetworkMode: c.networkMode, AutoRemove: c.autoRemove, PortBindings: {} },
+    HostConfig: { NetworkMode: c.networkMode, AutoRemove: c.autoRemove, PortBindings: portBindingsView(c) },
     NetworkSettings: {
       Bridge: '',
       SandboxID: c.id,
       SandboxKey: join(NETNS_DIR, c.netns),
-      Ports: {},
+      Ports: portsView(c),
       // The legacy top-level fields describe the default-bridge endpoint, as in Docker.
       EndpointID: primary?.id ?? '',
       Gateway: primary?.gateway ?? '',

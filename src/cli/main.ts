@@ -1,7 +1,7 @@
 import { asBerthError } from '../common/errors.js';
 import { parseArgs, flag, UsageError } from './args.js';
 import { ApiClient, socketPathFrom } from './client.js';
-import { inspectCommand, logsCommand, psCommand, rmCommand, startCommand, stopCommand, waitCommand } from './commands/containers.js';
+import { inspectCommand, logsCommand, portCommand, psCommand, rmCommand, startCommand, stopCommand, waitCommand } from './commands/containers.js';
 import { execCommand } from './commands/exec.js';
 import { networkCommand } from './commands/network.js';
 import { runCommand } from './commands/run.js';
@@ -21,6 +21,7 @@ Commands:
   start       Start created containers
   wait        Wait for containers to exit, print their exit codes
   rm          Remove containers (-f: stop running ones first)
+  port        List a container's published ports
   network     ls | inspect NAME
 
 The daemon's socket: -H unix:///path, or BERTH_HOST (default unix:///run/berth/berth.sock).`;
@@ -37,6 +38,7 @@ const COMMANDS: Record<string, Command> = {
   start: startCommand,
   wait: waitCommand,
   rm: rmCommand,
+  port: portCommand,
   network: networkCommand,
 };
 

@@ -24,6 +24,9 @@ import { generateName, validateContainerName } from './names.js';
 import { allocateEndpoint, attachmentsFor, planNewContainer, releaseEndpoint } from './endpoints.js';
 import { NetworkTable, type DefaultBridgeOptions } from './networks.js';
 import { reconcile } from './reconcile.js';
+import { allocateHostPorts, ephemeralRange, firewallPortsOf, probeHostPort, type PublishedPort } from './ports.js';
+import type { PortMapping } from './portspec.js';
+import { compileNftables, portElementsScript, publishPorts, replaceTableScript } from '../firewall/nftables.js';
 import { hostsFileContent, resolvConfContent, sandboxDownPlan, sandboxName, sandboxUpPlan, type Attachment } from './sandbox.js';
 import { inTransaction } from './transaction.js';
 
@@ -48,6 +51,7 @@ export interface CreateContainerRequest {
   readonly env: readonly string[];
   readonly networkMode: string;
   readonly autoRemove: boolean;
+  readonly portMappings: readonly PortMapping[];
 }
 
 /** How often containers the daemon adopted after a restart (not its children) are checked for exit. */
@@ -127,6 +131,8 @@ export class Engine {
         networkMode: network.name,
         netns: sandboxName(id),
         endpoints: [],
+        portMappings: [...request.portMappings],
+        ports: [],
         state: initialState(),
       };
       await this.deps.store.put('containers', id, record);
@@ -190,7 +196,8 @@ export class Engine {
       await this.writeSandboxFiles(dir, container.hostname, [endpoint.address]);
       tx.onRollback(() => rm(dir, { recursive: true, force: true }));
 
-      await tx.apply(this.upPlan(container.netns, [endpoint], true));
+      const ports = await this.allocatePorts(container.portMappings);
+      await tx.apply([...this.upPlan(container.netns, [endpoint], true), ...this.publishPlan(container.name, endpoint, ports)]);
 
       const launched = await launchContainer({
         netns: container.netns,
@@ -207,6 +214,7 @@ export class Engine {
       const started: ContainerRecord = {
         ...container,
         endpoints: [endpoint],
+        ports,
         state: { ...initialState(), status: 'running', pid: launched.pid, startTime: launched.startTime, startedAt: new Date().toISOString() },
       };
       await this.deps.store.put('containers', started.id, started);
@@ -214,6 +222,36 @@ export class Engine {
       void launched.exited.then((code) => this.queue.run(() => this.recordExit(started.id, code)));
       return started;
     });
+  }
+
+  private async allocatePorts(mappings: readonly PortMapping[]): Promise<PublishedPort[]> {
+    if (mappings.length === 0) return [];
+    const taken = this.containers.all().flatMap((c) => c.ports.map((p) => ({ ...p, owner: c.name })));
+    return allocateHostPorts(mappings, taken, probeHostPort, await ephemeralRange());
+  }
+
+  /**
+   * Publishing is O(the change): the container's ports become elements of berth's maps in
+   * one nft transaction. Hairpin on its bridge port lets it reach its own published ports.
+   */
+  private publishPlan(name: string, endpoint: Pick<EndpointRecord, 'hostIfname' | 'address'>, ports: readonly PublishedPort[]): Plan {
+    if (ports.length === 0) return [];
+    return [
+      { kind: 'port-hairpin', dev: endpoint.hostIfname },
+      publishPorts(`publish ports of ${name}`, ports.map((p) => ({ ...p, containerIp: endpoint.address }))),
+    ];
+  }
+
+  /** Withdraws a container's ports; if the elements are not as expected, reloads the whole table. */
+  private async unpublish(container: ContainerRecord): Promise<void> {
+    const ports = firewallPortsOf(container);
+    if (ports.length === 0) return;
+    try {
+      await this.deps.executor.apply([{ kind: 'nft-apply', description: `unpublish ports of ${container.name}`, script: portElementsScript('delete', ports) }]);
+    } catch {
+      const rest = this.containers.all().filter((c) => c.id !== container.id).flatMap(firewallPortsOf);
+      await this.deps.executor.apply([{ kind: 'nft-apply', description: 'reload berth table', script: replaceTableScript(compileNftables(this.networks.firewallModel(rest))) }]);
+    }
   }
 
   private allocate(network: NetworkRecord, index: number): EndpointRecord {
@@ -246,7 +284,12 @@ export class Engine {
     return this.queue.run(async () => {
       const { network } = await this.validateCreate(request);
       const taken = new Set(this.containers.all().flatMap((c) => c.endpoints.map((e) => e.hostIfname)));
-      return planNewContainer(this.networks, this.deps.drivers, network, taken);
+      const plan = planNewContainer(this.networks, this.deps.drivers, network, taken);
+      const veth = plan.find((op) => op.kind === 'veth-add');
+      const address = plan.find((op) => op.kind === 'addr-add' && op.netns !== undefined);
+      if (request.portMappings.length === 0 || veth?.kind !== 'veth-add' || address?.kind !== 'addr-add') return plan;
+      const ports = await this.allocatePorts(request.portMappings);
+      return [...plan, ...this.publishPlan(request.name ?? 'the new container', { hostIfname: veth.hostName, address: address.cidr.split('/')[0]! }, ports)];
     });
   }
 
@@ -293,7 +336,9 @@ export class Engine {
     this.adopted.delete(id);
     const recorded = await recordedExitCode(join(this.containerDir(id), 'exitcode'));
     const exitCode = recorded ?? childCode ?? KILLED_EXIT_CODE;
-    const exited: ContainerRecord = { ...container, state: { ...container.state, status: 'exited', exitCode, finishedAt: new Date().toISOString() } };
+    // Like Docker, a stopped container holds no host ports.
+    await this.unpublish(container);
+    const exited: ContainerRecord = { ...container, ports: [], state: { ...container.state, status: 'exited', exitCode, finishedAt: new Date().toISOString() } };
     await this.deps.store.put('containers', id, exited);
     this.containers.set(exited);
     this.exits.emit(id, exitCode);

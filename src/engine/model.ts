@@ -1,4 +1,6 @@
 import { BerthError } from '../common/errors.js';
+import type { PublishedPort } from './ports.js';
+import type { PortMapping } from './portspec.js';
 
 /**
  * The records the engine persists. They are the source of truth for what berth owns;
@@ -54,6 +56,10 @@ export interface ContainerRecord {
   /** Name of the sandbox's network namespace under /run/netns. */
   readonly netns: string;
   readonly endpoints: readonly EndpointRecord[];
+  /** What `-p` asked for (Docker's HostConfig.PortBindings). */
+  readonly portMappings: readonly PortMapping[];
+  /** What was published at start: host ports chosen. Empty while not running. */
+  readonly ports: readonly PublishedPort[];
   readonly state: ContainerState;
 }
 
@@ -99,5 +105,6 @@ export function parseContainerRecord(v: unknown): ContainerRecord {
   for (const ep of v.endpoints as unknown[]) {
     if (!isObject(ep) || !hasStrings(ep, ['id', 'networkId', 'ifname', 'hostIfname', 'address', 'mac', 'gateway'])) fail('endpoint', ep);
   }
-  return v as unknown as ContainerRecord;
+  // Records written before ports existed have none.
+  return { portMappings: [], ports: [], ...(v as object) } as unknown as ContainerRecord;
 }

@@ -2,7 +2,7 @@ import { ConflictError, NotFoundError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
 import { cidrsOverlap, formatCidr, formatIpv4, parseCidr, parseIpv4 } from '../common/ipv4.js';
 import type { NetworkDriver, NetworkSpec } from '../drivers/driver.js';
-import type { FirewallModel } from '../firewall/model.js';
+import type { FirewallModel, FirewallPort } from '../firewall/model.js';
 import { AddressPool } from '../ipam/pool.js';
 import { defaultBridgeCandidates, firstFreeSubnet } from '../ipam/subnets.js';
 import type { HostRoute } from '../kernel/read.js';
@@ -51,8 +51,9 @@ export class NetworkTable {
     return entry.pool;
   }
 
-  firewallModel(): FirewallModel {
-    return { networks: this.all().map((n) => ({ bridge: n.bridge, subnet: n.subnet, internal: n.internal })) };
+  /** The firewall's desired state: these networks, and the ports published on them. */
+  firewallModel(ports: readonly FirewallPort[]): FirewallModel {
+    return { networks: this.all().map((n) => ({ bridge: n.bridge, subnet: n.subnet, internal: n.internal })), ports };
   }
 }
 

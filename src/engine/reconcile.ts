@@ -11,6 +11,7 @@ import type { ContainerTable } from './containers.js';
 import { parseContainerRecord, parseNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
 import { checkBipIsFree, defaultBridgeRecord, driverFor, networkSpec, type DefaultBridgeOptions, type NetworkTable } from './networks.js';
 import { attachmentsFor } from './endpoints.js';
+import { firewallPortsOf } from './ports.js';
 import { SANDBOX_PREFIX, sandboxUpPlan } from './sandbox.js';
 import { inTransaction } from './transaction.js';
 
@@ -69,8 +70,14 @@ async function reconcileNetworks(ctx: ReconcileContext, stored: NetworkRecord[],
   for (const net of all) ops.push(...(await repairNetworkPlan(ctx, net, links)));
   const forwarding = await readSysctl('net.ipv4.ip_forward');
   if (forwarding !== '1') ops.push({ kind: 'sysctl', key: 'net.ipv4.ip_forward', value: '1', restore: forwarding });
-  for (const n of all) ctx.networks.add(n);
-  ops.push(nftTransition('berth networks', ctx.networks.firewallModel()));
+  for (const n of all) {
+    // Lets the host reach published ports through 127.0.0.1: DNAT'd packets with a
+    // loopback source may then leave by the bridge (Docker sets the same).
+    ops.push({ kind: 'sysctl', key: `net.ipv4.conf.${n.bridge}.route_localnet`, value: '1' });
+    ctx.networks.add(n);
+  }
+  // Ports of containers recorded as running; those found dead later are unpublished then.
+  ops.push(nftTransition('berth networks and published ports', ctx.networks.firewallModel(containers.flatMap(firewallPortsOf))));
 
   await inTransaction(ctx.executor, async (tx) => {
     await tx.apply(ops);

@@ -9,6 +9,19 @@ export interface FirewallNetwork {
   readonly internal: boolean;
 }
 
+export type PortProtocol = 'tcp' | 'udp' | 'sctp';
+
+/** One published port: traffic to hostIp:hostPort goes to containerIp:containerPort. */
+export interface FirewallPort {
+  readonly protocol: PortProtocol;
+  /** "" = every local address. */
+  readonly hostIp: string;
+  readonly hostPort: number;
+  readonly containerIp: string;
+  readonly containerPort: number;
+}
+
 export interface FirewallModel {
   readonly networks: readonly FirewallNetwork[];
+  readonly ports: readonly FirewallPort[];
 }

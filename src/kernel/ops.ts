@@ -14,6 +14,7 @@ export type KernelOp =
   | BridgeAdd
   | VethAdd
   | LinkUp
+  | PortHairpin
   | LinkDel
   | AddrAdd
   | AddrDel
@@ -41,6 +42,8 @@ export interface VethAdd {
   readonly mtu?: number;
 }
 export interface LinkUp { readonly kind: 'link-up'; readonly netns?: string; readonly dev: string }
+/** Lets a bridge send a frame back out of the port it came in by (a container reaching its own published port). */
+export interface PortHairpin { readonly kind: 'port-hairpin'; readonly dev: string }
 export interface LinkDel { readonly kind: 'link-del'; readonly netns?: string; readonly dev: string }
 export interface AddrAdd { readonly kind: 'addr-add'; readonly netns?: string; readonly dev: string; readonly cidr: string }
 export interface AddrDel { readonly kind: 'addr-del'; readonly netns?: string; readonly dev: string; readonly cidr: string }
@@ -85,6 +88,7 @@ export function inverseOf(op: KernelOp): KernelOp | undefined {
     // Bringing a link up is undone by deleting the link (an earlier op's inverse);
     // deletions are not undone: plans delete only what a teardown means to remove.
     case 'link-up':
+    case 'port-hairpin':
     case 'netns-del':
     case 'link-del':
     case 'addr-del':

@@ -16,6 +16,7 @@ export function channelOf(op: KernelOp): Channel {
     case 'netns-del':
     case 'bridge-add':
     case 'veth-add':
+    case 'port-hairpin':
       return { tool: 'ip' };
     case 'link-up':
     case 'link-del':
@@ -57,6 +58,8 @@ export function ipBatchLine(op: KernelOp): string {
     }
     case 'link-up':
       return `link set ${op.dev} up`;
+    case 'port-hairpin':
+      return `link set dev ${op.dev} type bridge_slave hairpin on`;
     case 'link-del':
       return `link del ${op.dev}`;
     case 'addr-add':

@@ -6,6 +6,7 @@ import { demultiplex } from '../stdcopy.js';
 
 interface Summary {
   Id: string;
+  Ports: { IP: string; PrivatePort: number; PublicPort: number; Type: string }[];
   Names: string[];
   Command: string;
   Created: number;
@@ -30,10 +31,11 @@ export async function psCommand(client: ApiClient, argv: readonly string[]): Pro
       c.Status,
       nets.map(([n]) => n).join(',') || c.HostConfig.NetworkMode,
       nets.map(([, e]) => e.IPAddress).join(','),
+      c.Ports.map((p) => `${p.IP}:${p.PublicPort}->${p.PrivatePort}/${p.Type}`).join(', '),
       c.Names.map((n) => n.replace(/^\//, '')).join(','),
     ];
   });
-  console.log(table(['CONTAINER ID', 'COMMAND', 'CREATED', 'STATUS', 'NETWORKS', 'IP ADDRESS', 'NAMES'], rows));
+  console.log(table(['CONTAINER ID', 'COMMAND', 'CREATED', 'STATUS', 'NETWORKS', 'IP ADDRESS', 'PORTS', 'NAMES'], rows));
   return 0;
 }
 
@@ -124,4 +126,25 @@ export async function waitCommand(client: ApiClient, argv: readonly string[]): P
     last = StatusCode;
   }
   return last === 0 ? 0 : 1;
+}
+
+/** `berth port NAME [PORT[/PROTO]]`: the published bindings, as `docker port` prints them. */
+export async function portCommand(client: ApiClient, argv: readonly string[]): Promise<number> {
+  const parsed = parseArgs('port', argv, {});
+  const [name, filter] = parsed.positionals;
+  if (name === undefined || parsed.positionals.length > 2) throw new BerthError('invalid_argument', 'port takes a container and optionally a port', 'berth port NAME [PORT[/PROTO]]');
+  const info = (await client.call('GET', `/containers/${encodeURIComponent(name)}/json`)) as {
+    NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> };
+  };
+  const wanted = filter === undefined ? undefined : filter.includes('/') ? filter : `${filter}/tcp`;
+  let printed = 0;
+  for (const [key, bindings] of Object.entries(info.NetworkSettings.Ports)) {
+    if (wanted !== undefined && key !== wanted) continue;
+    for (const b of bindings ?? []) {
+      console.log(wanted === undefined ? `${key} -> ${b.HostIp}:${b.HostPort}` : `${b.HostIp}:${b.HostPort}`);
+      printed++;
+    }
+  }
+  if (wanted !== undefined && printed === 0) throw new BerthError('not_found', `no public port '${wanted}' published for ${name}`);
+  return 0;
 }

@@ -2,6 +2,7 @@ import { BerthError, InvalidArgumentError } from '../../common/errors.js';
 import { builtinDrivers } from '../../drivers/registry.js';
 import { planNewContainer } from '../../engine/endpoints.js';
 import { validateContainerName } from '../../engine/names.js';
+import { parsePortSpec } from '../../engine/portspec.js';
 import { defaultBridgeRecord, NetworkTable } from '../../engine/networks.js';
 import { resolveExecutable } from '../../kernel/process.js';
 import { renderPlan } from '../../kernel/render.js';
@@ -20,6 +21,9 @@ Options:
       --network NET      Connect to a network (default "bridge")
   -h, --hostname NAME    Container hostname (default: the name)
   -e, --env KEY=VAL      Set an environment variable (repeatable)
+  -p, --publish SPEC     Publish a port: [ip:][hostPort[-end]:]containerPort[-end][/tcp|udp|sctp] (repeatable)
+      --expose PORT      Expose a port or range, e.g. 80 or 7000-7002/udp (repeatable)
+  -P, --publish-all      Publish every exposed port on a random host port
       --dry-run          Print the ip/nft commands it would run, change nothing (no root needed)`;
 
 const RUN_FLAGS: FlagSpecs = {
@@ -30,6 +34,9 @@ const RUN_FLAGS: FlagSpecs = {
   net: { value: true },
   hostname: { short: 'h', value: true },
   env: { short: 'e', value: true, repeat: true },
+  publish: { short: 'p', value: true, repeat: true },
+  expose: { value: true, repeat: true },
+  'publish-all': { short: 'P', value: false },
   'dry-run': { value: false },
   help: { value: false },
 };
@@ -38,7 +45,13 @@ export interface CreateBody {
   Cmd: string[];
   Env: string[];
   Hostname?: string;
-  HostConfig: { NetworkMode: string; AutoRemove: boolean };
+  ExposedPorts: Record<string, Record<string, never>>;
+  HostConfig: {
+    NetworkMode: string;
+    AutoRemove: boolean;
+    PortBindings: Record<string, { HostIp: string; HostPort: string }[]>;
+    PublishAllPorts: boolean;
+  };
 }
 
 export async function runCommand(client: ApiClient, argv: readonly string[]): Promise<number> {
@@ -54,12 +67,19 @@ export async function runCommand(client: ApiClient, argv: readonly string[]): Pr
   const detach = boolFlag(parsed, 'detach');
   const autoRemove = boolFlag(parsed, 'rm');
   const name = flag(parsed, 'name');
+  const { exposed, bindings } = portFlags(flagList(parsed, 'publish'), flagList(parsed, 'expose'));
   const body: CreateBody = {
     Cmd: command,
     Env: flagList(parsed, 'env'),
     Hostname: flag(parsed, 'hostname'),
-    // Attached --rm is done by this client after it has read all output (as the docker CLI does).
-    HostConfig: { NetworkMode: flag(parsed, 'network') ?? flag(parsed, 'net') ?? 'bridge', AutoRemove: autoRemove && detach },
+    ExposedPorts: exposed,
+    HostConfig: {
+      NetworkMode: flag(parsed, 'network') ?? flag(parsed, 'net') ?? 'bridge',
+      // Attached --rm is done by this client after it has read all output (as the docker CLI does).
+      AutoRemove: autoRemove && detach,
+      PortBindings: bindings,
+      PublishAllPorts: boolFlag(parsed, 'publish-all'),
+    },
   };
   const query = name === undefined ? '' : `?name=${encodeURIComponent(name)}`;
 
@@ -78,6 +98,35 @@ export async function runCommand(client: ApiClient, argv: readonly string[]): Pr
     return 0;
   }
   return attach(client, id, autoRemove);
+}
+
+/**
+ * -p and --expose into Docker's ExposedPorts and HostConfig.PortBindings, as the docker CLI
+ * sends them (a host port range for one container port stays a range: "8000-8010").
+ */
+export function portFlags(
+  publish: readonly string[],
+  expose: readonly string[],
+): { exposed: CreateBody['ExposedPorts']; bindings: CreateBody['HostConfig']['PortBindings'] } {
+  const exposed: CreateBody['ExposedPorts'] = {};
+  const bindings: CreateBody['HostConfig']['PortBindings'] = {};
+  for (const spec of publish) {
+    const text = spec.includes('/') ? spec : `${spec}/tcp`;
+    const hostRangeForOne = /^(?:[\d.]*:)?(\d+-\d+):(\d+)\//.exec(text);
+    for (const m of parsePortSpec(spec)) {
+      const key = `${m.containerPort}/${m.protocol}`;
+      exposed[key] = {};
+      const hostPort = m.hostPorts === undefined ? '' : hostRangeForOne ? hostRangeForOne[1]! : String(m.hostPorts.first);
+      (bindings[key] ??= []).push({ HostIp: m.hostIp, HostPort: hostPort });
+    }
+  }
+  for (const spec of expose) {
+    for (const m of parsePortSpec(spec)) {
+      if (m.hostPorts !== undefined || m.hostIp !== '') throw new InvalidArgumentError(`invalid --expose "${spec}": give only container ports`, 'e.g. --expose 80 or --expose 7000-7002/udp');
+      exposed[`${m.containerPort}/${m.protocol}`] = {};
+    }
+  }
+  return { exposed, bindings };
 }
 
 async function attach(client: ApiClient, id: string, autoRemove: boolean): Promise<number> {

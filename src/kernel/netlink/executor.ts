@@ -84,6 +84,7 @@ export class NetlinkExecutor implements Executor {
         if (op.dst === 'default') return inside(op.netns, (s) => s.addDefaultRoute(op.via));
         return this.fallback.apply([op]);
       case 'netns-attach':
+      case 'port-hairpin':
       case 'bridge-add':
       case 'addr-del':
       case 'route-del':

@@ -1,0 +1,115 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { leftovers, must, OUTSIDE_IP, run, sandboxSkip, tcpRequest, UPLINK_IP, World } from '../world/world.js';
+
+/** A container's server: TCP on 5000 and 80, UDP on 53, each answering with the peer address it saw. */
+const SERVER = [
+  "const net=require('net'),dgram=require('dgram');",
+  "for (const p of [5000,80]) net.createServer(s=>{s.on('error',()=>{});s.end(`${p} saw ${s.remoteAddress.replace('::ffff:','')}\\n`)}).listen(p);",
+  "const u=dgram.createSocket('udp4');u.on('message',(m,r)=>u.send(`udp saw ${r.address}`,r.port,r.address));u.bind(53);",
+].join('');
+
+function udpRequest(netnsCmd: readonly string[], address: string, port: number): Promise<string> {
+  const script =
+    `const s=require('dgram').createSocket('udp4');s.on('message',m=>{console.log(String(m));process.exit(0)});` +
+    `s.send('hi',${port},'${address}');setTimeout(()=>{console.log('TIMEOUT');process.exit(0)},2000);`;
+  return run(netnsCmd[0]!, [...netnsCmd.slice(1), process.execPath, '-e', script]).then((r) => r.stdout.trim());
+}
+
+describe('published ports (nftables maps)', { skip: sandboxSkip }, () => {
+  let w: World;
+  let host: string[];
+  let outside: string[];
+  let emptyRuleset: string;
+  const ruleset = async () => (await w.inHost('nft', 'list', 'table', 'ip', 'berth')).stdout;
+
+  before(async () => {
+    w = await World.create();
+    host = ['ip', 'netns', 'exec', w.host];
+    outside = ['ip', 'netns', 'exec', w.outside];
+    emptyRuleset = await ruleset();
+    await w.berthOk('run', '-d', '--name', 'web', '-p', '1180:5000', '-p', '127.0.0.1:8080:80', '-p', '5353:53/udp', '--', process.execPath, '-e', SERVER);
+    await w.berthOk('run', '-d', '--name', 'client', '--', 'sleep', '1000');
+    // Wait for the server to listen (a connection to the container address answers).
+    for (let i = 0; i < 50 && !(await tcpRequest(host, '172.17.0.2', 5000, 500)).startsWith('5000'); i++);
+  });
+  after(async () => {
+    await w?.dispose();
+    assert.deepEqual(await leftovers(), []);
+  });
+
+  test('an outside host reaches host:1180, and the container sees its real address (no SNAT)', async () => {
+    assert.equal(await tcpRequest(outside, UPLINK_IP, 1180), `5000 saw ${OUTSIDE_IP}`);
+  });
+
+  test('the host reaches it through 127.0.0.1 and through its own uplink address', async () => {
+    assert.match(await tcpRequest(host, '127.0.0.1', 1180), /^5000 saw /);
+    assert.match(await tcpRequest(host, UPLINK_IP, 1180), /^5000 saw /);
+  });
+
+  test('containers reach it through the host address (hairpin), the publishing container too', async () => {
+    const viaHost = async (name: string) =>
+      (await w.berthOk('exec', name, process.execPath, '-e',
+        `const s=require('net').connect(1180,'${UPLINK_IP}');s.setEncoding('utf8');s.on('data',d=>process.stdout.write(d));s.on('end',()=>process.exit(0));s.on('error',e=>console.log(e.code));setTimeout(()=>{console.log('TIMEOUT');process.exit(0)},2000)`)).trim();
+    assert.match(await viaHost('client'), /^5000 saw 172\.17\.0\.1$/);
+    assert.match(await viaHost('web'), /^5000 saw 172\.17\.0\.1$/);
+  });
+
+  test('a port bound to 127.0.0.1 answers on 127.0.0.1 only, not from outside', async () => {
+    assert.match(await tcpRequest(host, '127.0.0.1', 8080), /^80 saw /);
+    assert.notEqual(await tcpRequest(outside, UPLINK_IP, 8080, 1000), '80 saw 198.51.100.254');
+    assert.match(await tcpRequest(outside, UPLINK_IP, 8080, 1000), /^(REFUSED|TIMEOUT)$/);
+  });
+
+  test('UDP is published as well as TCP', async () => {
+    assert.equal(await udpRequest(outside, UPLINK_IP, 5353), `udp saw ${OUTSIDE_IP}`);
+  });
+
+  test('berth port, inspect and ps show the bindings in Docker\'s shapes', async () => {
+    assert.deepEqual((await w.berthOk('port', 'web')).trim().split('\n').sort(), ['5000/tcp -> 0.0.0.0:1180', '53/udp -> 0.0.0.0:5353', '80/tcp -> 127.0.0.1:8080']);
+    assert.equal((await w.berthOk('port', 'web', '5000')).trim(), '0.0.0.0:1180');
+    const [c] = JSON.parse(await w.berthOk('inspect', 'web')) as [any];
+    assert.deepEqual(c.NetworkSettings.Ports['5000/tcp'], [{ HostIp: '0.0.0.0', HostPort: '1180' }]);
+    assert.deepEqual(c.HostConfig.PortBindings['80/tcp'], [{ HostIp: '127.0.0.1', HostPort: '8080' }]);
+    assert.match(await w.berthOk('ps'), /0\.0\.0\.0:1180->5000\/tcp/);
+  });
+
+  test('conflicts are rejected and change nothing', async () => {
+    const before = await ruleset();
+    const taken = await w.berth('run', '-d', '--name', 'dup', '-p', '1180:80', '--', 'sleep', '1000');
+    assert.equal(taken.code, 1);
+    assert.match(taken.stderr, /^Error: cannot publish 0\.0\.0\.0:1180\/tcp: port is already allocated by container web$/m);
+    await w.serveTcp(w.host, '0.0.0.0', 7777, "'host process'");
+    const inUse = await w.berth('run', '-d', '--name', 'dup', '-p', '7777:80', '--', 'sleep', '1000');
+    assert.equal(inUse.code, 1);
+    assert.match(inUse.stderr, /cannot publish 0\.0\.0\.0:7777\/tcp: the port is already in use by a process on this host/);
+    assert.equal(await ruleset(), before);
+    assert.doesNotMatch(await w.berthOk('ps', '-a'), /dup/);
+  });
+
+  test('-p with only a container port takes a free ephemeral host port', async () => {
+    await w.berthOk('run', '-d', '--name', 'rnd', '-p', '5000', '--', process.execPath, '-e', SERVER);
+    const binding = (await w.berthOk('port', 'rnd', '5000/tcp')).trim();
+    const [, port] = /^0\.0\.0\.0:(\d+)$/.exec(binding) ?? [];
+    const [low, high] = (await must('ip', ['netns', 'exec', w.host, 'cat', '/proc/sys/net/ipv4/ip_local_port_range'])).trim().split(/\s+/).map(Number);
+    assert.ok(Number(port) >= low! && Number(port) <= high!, binding);
+    let reply = '';
+    for (let i = 0; i < 50 && !reply.startsWith('5000'); i++) reply = await tcpRequest(outside, UPLINK_IP, Number(port), 500);
+    assert.equal(reply, `5000 saw ${OUTSIDE_IP}`);
+    await w.berthOk('rm', '-f', 'rnd');
+  });
+
+  test('a daemon restart restores every published port', async () => {
+    await w.killDaemon('SIGKILL');
+    await w.inHost('nft', 'delete', 'table', 'ip', 'berth');
+    assert.match(await tcpRequest(outside, UPLINK_IP, 1180, 1000), /^(REFUSED|TIMEOUT)$/);
+    assert.equal(await w.startDaemon(), undefined, w.daemonOutput);
+    assert.equal(await tcpRequest(outside, UPLINK_IP, 1180), `5000 saw ${OUTSIDE_IP}`);
+    assert.equal(await udpRequest(outside, UPLINK_IP, 5353), `udp saw ${OUTSIDE_IP}`);
+  });
+
+  test('removing the container removes its rules: the ruleset equals the one before', async () => {
+    await w.berthOk('rm', '-f', 'web');
+    assert.equal(await ruleset(), emptyRuleset);
+  });
+});
