@@ -4,6 +4,9 @@ import { listenUnix } from '../api/server.js';
 import { BerthError } from '../common/errors.js';
 import { parseCidr } from '../common/ipv4.js';
 import { builtinDrivers } from '../drivers/registry.js';
+import { FIREWALL_BACKENDS, type FirewallBackendName } from '../firewall/backend.js';
+import { iptablesBackend } from '../firewall/iptables.js';
+import { nftablesBackend } from '../firewall/nftables.js';
 import { Engine } from '../engine/engine.js';
 import { BatchExecutor, type Executor } from '../kernel/exec.js';
 import { NetlinkExecutor } from '../kernel/netlink/executor.js';
@@ -18,6 +21,14 @@ export interface DaemonOptions {
   readonly bip?: string;
   /** How plans reach the kernel: in-process rtnetlink (default) or `ip -batch` processes. */
   readonly executor: ExecutorKind;
+  /** nftables (default: berth's table, ports in maps) or iptables (Docker's chain layout). */
+  readonly firewall: FirewallBackendName;
+}
+
+export function parseFirewallName(value: string): FirewallBackendName {
+  const name = FIREWALL_BACKENDS.find((b) => b === value);
+  if (!name) throw new BerthError('invalid_argument', `invalid --firewall "${value}"`, `use one of: ${FIREWALL_BACKENDS.join(', ')}`);
+  return name;
 }
 
 export const EXECUTOR_KINDS = ['netlink', 'ip'] as const;
@@ -33,7 +44,7 @@ function executorFor(kind: ExecutorKind): Executor {
   return kind === 'netlink' ? new NetlinkExecutor() : new BatchExecutor();
 }
 
-export const DAEMON_DEFAULTS = { dataRoot: '/var/lib/berth', execRoot: '/run/berth', bridge: 'berth0', executor: 'netlink' } as const;
+export const DAEMON_DEFAULTS = { dataRoot: '/var/lib/berth', execRoot: '/run/berth', bridge: 'berth0', executor: 'netlink', firewall: 'nftables' } as const;
 
 /**
  * The composition root: the one place that picks implementations (store, executor,
@@ -44,7 +55,7 @@ export async function startDaemon(options: DaemonOptions, executor: Executor = e
     throw new BerthError('permission', 'berth daemon must run as root: it creates namespaces, links and firewall rules', 'run it with sudo');
   }
   validateOptions(options);
-  await checkTools();
+  await checkTools(options.firewall);
   await mkdir(options.execRoot, { recursive: true });
   const releasePidfile = await claimPidfile(join(options.execRoot, 'berth.pid'));
   try {
@@ -55,7 +66,12 @@ export async function startDaemon(options: DaemonOptions, executor: Executor = e
         hostResolvConfPath: '/etc/resolv.conf',
         stopTimeoutMs: 10_000,
       },
-      { store: new LocalStore(join(options.dataRoot, 'store')), executor, drivers: builtinDrivers() },
+      {
+        store: new LocalStore(join(options.dataRoot, 'store')),
+        executor,
+        drivers: builtinDrivers(),
+        firewall: options.firewall === 'iptables' ? iptablesBackend : nftablesBackend,
+      },
     );
     const server = await listenUnix(engine, options.socketPath);
     return {
@@ -87,10 +103,10 @@ function validateOptions(options: DaemonOptions): void {
 }
 
 /** Every tool berth spawns, checked once at start so a missing one is a clear error, not a failed attach. */
-async function checkTools(): Promise<void> {
-  for (const [tool, args] of [['ip', ['-V']], ['nft', ['-v']], ['nsenter', ['-V']], ['unshare', ['-V']]] as const) {
-    await runTool(tool, args);
-  }
+async function checkTools(firewall: FirewallBackendName): Promise<void> {
+  const tools: [string, string[]][] = [['ip', ['-V']], ['nsenter', ['-V']], ['unshare', ['-V']]];
+  tools.push(firewall === 'iptables' ? ['iptables-restore', ['--version']] : ['nft', ['-v']]);
+  for (const [tool, args] of tools) await runTool(tool, args);
 }
 
 /** One daemon per exec-root: a second one would fight the first over the same bridge and namespaces. */

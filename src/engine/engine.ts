@@ -26,7 +26,8 @@ import { NetworkTable, type DefaultBridgeOptions } from './networks.js';
 import { reconcile } from './reconcile.js';
 import { allocateHostPorts, ephemeralRange, firewallPortsOf, probeHostPort, type PublishedPort } from './ports.js';
 import type { PortMapping } from './portspec.js';
-import { compileNftables, portElementsScript, publishPorts, replaceTableScript } from '../firewall/nftables.js';
+import type { FirewallBackend } from '../firewall/backend.js';
+import type { FirewallModel, FirewallPort } from '../firewall/model.js';
 import { hostsFileContent, resolvConfContent, sandboxDownPlan, sandboxName, sandboxUpPlan, type Attachment } from './sandbox.js';
 import { inTransaction } from './transaction.js';
 
@@ -42,6 +43,7 @@ export interface EngineDeps {
   readonly store: Store;
   readonly executor: Executor;
   readonly drivers: ReadonlyMap<string, NetworkDriver>;
+  readonly firewall: FirewallBackend;
 }
 
 export interface CreateContainerRequest {
@@ -86,6 +88,7 @@ export class Engine {
       store: deps.store,
       executor: deps.executor,
       drivers: deps.drivers,
+      firewall: deps.firewall,
       networks: engine.networks,
       containers: engine.containers,
       defaultBridge: config.defaultBridge,
@@ -230,27 +233,37 @@ export class Engine {
     return allocateHostPorts(mappings, taken, probeHostPort, await ephemeralRange());
   }
 
+  /** The firewall's desired state now: every network, every running container's ports. */
+  private firewallModel(except?: string): FirewallModel {
+    return this.networks.firewallModel(this.containers.all().filter((c) => c.id !== except).flatMap(firewallPortsOf));
+  }
+
   /**
-   * Publishing is O(the change): the container's ports become elements of berth's maps in
-   * one nft transaction. Hairpin on its bridge port lets it reach its own published ports.
+   * Publishing a container's ports is one firewall change of just those ports (nftables:
+   * map elements, O(the change)). Hairpin on its bridge port lets it reach its own
+   * published ports through a host address.
    */
   private publishPlan(name: string, endpoint: Pick<EndpointRecord, 'hostIfname' | 'address'>, ports: readonly PublishedPort[]): Plan {
     if (ports.length === 0) return [];
+    const added: FirewallPort[] = ports.map((p) => ({ ...p, containerIp: endpoint.address }));
+    const before = this.firewallModel();
+    const after = { ...before, ports: [...before.ports, ...added] };
     return [
       { kind: 'port-hairpin', dev: endpoint.hostIfname },
-      publishPorts(`publish ports of ${name}`, ports.map((p) => ({ ...p, containerIp: endpoint.address }))),
+      this.deps.firewall.changePorts(`publish ports of ${name}`, { before, after, added, removed: [] }),
     ];
   }
 
-  /** Withdraws a container's ports; if the elements are not as expected, reloads the whole table. */
+  /** Withdraws a container's ports; if the rules are not as expected, rewrites them all from the model. */
   private async unpublish(container: ContainerRecord): Promise<void> {
-    const ports = firewallPortsOf(container);
-    if (ports.length === 0) return;
+    const removed = firewallPortsOf(container);
+    if (removed.length === 0) return;
+    const before = this.firewallModel();
+    const after = this.firewallModel(container.id);
     try {
-      await this.deps.executor.apply([{ kind: 'nft-apply', description: `unpublish ports of ${container.name}`, script: portElementsScript('delete', ports) }]);
+      await this.deps.executor.apply([this.deps.firewall.changePorts(`unpublish ports of ${container.name}`, { before, after, added: [], removed })]);
     } catch {
-      const rest = this.containers.all().filter((c) => c.id !== container.id).flatMap(firewallPortsOf);
-      await this.deps.executor.apply([{ kind: 'nft-apply', description: 'reload berth table', script: replaceTableScript(compileNftables(this.networks.firewallModel(rest))) }]);
+      await this.deps.executor.apply([this.deps.firewall.replaceAll('reload berth rules', after)]);
     }
   }
 

@@ -1,7 +1,7 @@
 import { ConflictError } from '../common/errors.js';
 import { parseIpv4 } from '../common/ipv4.js';
 import type { NetworkDriver } from '../drivers/driver.js';
-import { nftTransition } from '../firewall/nftables.js';
+import type { FirewallBackend } from '../firewall/backend.js';
 import type { Executor } from '../kernel/exec.js';
 import type { KernelOp } from '../kernel/ops.js';
 import { isSameProcessAlive } from '../kernel/process.js';
@@ -19,6 +19,7 @@ export interface ReconcileContext {
   readonly store: Store;
   readonly executor: Executor;
   readonly drivers: ReadonlyMap<string, NetworkDriver>;
+  readonly firewall: FirewallBackend;
   readonly networks: NetworkTable;
   readonly containers: ContainerTable;
   readonly defaultBridge: DefaultBridgeOptions;
@@ -77,7 +78,7 @@ async function reconcileNetworks(ctx: ReconcileContext, stored: NetworkRecord[],
     ctx.networks.add(n);
   }
   // Ports of containers recorded as running; those found dead later are unpublished then.
-  ops.push(nftTransition('berth networks and published ports', ctx.networks.firewallModel(containers.flatMap(firewallPortsOf))));
+  ops.push(ctx.firewall.replaceAll('berth networks and published ports', ctx.networks.firewallModel(containers.flatMap(firewallPortsOf))));
 
   await inTransaction(ctx.executor, async (tx) => {
     await tx.apply(ops);

@@ -1,4 +1,5 @@
 import type { NftApply } from '../kernel/ops.js';
+import type { FirewallBackend } from './backend.js';
 import type { FirewallModel, FirewallNetwork, FirewallPort } from './model.js';
 
 /** berth's own table: berth never touches a rule outside it. */
@@ -121,3 +122,19 @@ export function portElementsScript(verb: 'add' | 'delete', ports: readonly Firew
 export function publishPorts(description: string, ports: readonly FirewallPort[]): NftApply {
   return { kind: 'nft-apply', description, script: portElementsScript('add', ports), undoScript: portElementsScript('delete', ports) };
 }
+
+function elementChangeScript(added: readonly FirewallPort[], removed: readonly FirewallPort[]): string {
+  return (removed.length > 0 ? portElementsScript('delete', removed) : '') + (added.length > 0 ? portElementsScript('add', added) : '');
+}
+
+/** The default backend: berth's own table, published ports as map elements. */
+export const nftablesBackend: FirewallBackend = {
+  name: 'nftables',
+  replaceAll: (description, after, before) => nftTransition(description, after, before),
+  changePorts: (description, { added, removed }) => ({
+    kind: 'nft-apply',
+    description,
+    script: elementChangeScript(added, removed),
+    undoScript: elementChangeScript(removed, added),
+  }),
+};

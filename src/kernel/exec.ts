@@ -86,6 +86,15 @@ export class BatchExecutor implements Executor {
         return runIpBatch(channel.netns, ops, keepGoing);
       case 'nft':
         return runNft(channel.netns, ops[0]!);
+      case 'iptables':
+        for (const [i, op] of ops.entries()) {
+          try {
+            await runIptables(op);
+          } catch (err) {
+            throw new BatchFailure(i, op, err instanceof Error ? err.message : String(err));
+          }
+        }
+        return;
       case 'sysctl':
         for (const [i, op] of ops.entries()) {
           if (op.kind !== 'sysctl') continue;
@@ -116,6 +125,27 @@ async function runNft(netns: string | undefined, op: KernelOp): Promise<void> {
     ? await runTool('ip', ['netns', 'exec', netns, 'nft', '-f', '-'], op.script)
     : await runTool('nft', ['-f', '-'], op.script);
   if (result.code !== 0) throw new BatchFailure(0, op, result.stderr);
+}
+
+/** Ensures berth's persistent chains, restores its chains, then ensures the jumps into them. */
+async function runIptables(op: KernelOp): Promise<void> {
+  if (op.kind !== 'iptables-apply') throw new Error('iptables batch holds a non-iptables op');
+  const must = async (args: string[], stdin = ''): Promise<void> => {
+    const result = await runTool(args[0]!, args.slice(1), stdin);
+    if (result.code !== 0) throw new Error(result.stderr.trim() || `${args.join(' ')} failed`);
+  };
+  for (const c of op.ensureChains) {
+    if ((await runTool('iptables', ['-w', '-t', c.table, '-n', '-L', c.chain])).code === 0) continue;
+    await must(['iptables', '-w', '-t', c.table, '-N', c.chain]);
+    for (const rule of c.rules) await must(['iptables', '-w', '-t', c.table, '-A', c.chain, ...rule.split(' ')]);
+  }
+  await must(['iptables-restore', '-w', '--noflush'], op.script);
+  for (const j of op.ensureJumps) {
+    const rule = j.rule.split(' ');
+    if ((await runTool('iptables', ['-w', '-t', j.table, '-C', j.chain, ...rule])).code !== 0) {
+      await must(['iptables', '-w', '-t', j.table, '-I', j.chain, '1', ...rule]);
+    }
+  }
 }
 
 async function writeSysctl(key: string, value: string): Promise<void> {

@@ -21,7 +21,8 @@ export type KernelOp =
   | RouteAdd
   | RouteDel
   | Sysctl
-  | NftApply;
+  | NftApply
+  | IptablesApply;
 
 export interface NetnsAdd { readonly kind: 'netns-add'; readonly name: string }
 /** Pins the namespace of a running process under /run/netns again (reconcile after someone deleted the name). */
@@ -63,6 +64,20 @@ export interface NftApply {
   readonly undoScript?: string;
 }
 
+/**
+ * One `iptables-restore --noflush` of berth's chains. Chains berth creates once and never
+ * flushes (the user's extension point) and the jumps from built-in chains into berth's are
+ * ensured around it: created or inserted at the top only when missing.
+ */
+export interface IptablesApply {
+  readonly kind: 'iptables-apply';
+  readonly description: string;
+  readonly script: string;
+  readonly undoScript?: string;
+  readonly ensureChains: readonly { readonly table: string; readonly chain: string; readonly rules: readonly string[] }[];
+  readonly ensureJumps: readonly { readonly table: string; readonly chain: string; readonly rule: string }[];
+}
+
 export type Plan = readonly KernelOp[];
 
 /** The op that undoes `op`, or undefined when nothing needs undoing (or nothing can be). */
@@ -85,6 +100,8 @@ export function inverseOf(op: KernelOp): KernelOp | undefined {
       return op.undoScript === undefined
         ? undefined
         : { kind: 'nft-apply', netns: op.netns, description: `undo: ${op.description}`, script: op.undoScript };
+    case 'iptables-apply':
+      return op.undoScript === undefined ? undefined : { ...op, description: `undo: ${op.description}`, script: op.undoScript, undoScript: undefined };
     // Bringing a link up is undone by deleting the link (an earlier op's inverse);
     // deletions are not undone: plans delete only what a teardown means to remove.
     case 'link-up':

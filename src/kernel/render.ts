@@ -7,6 +7,7 @@ import type { KernelOp, Plan } from './ops.js';
 export type Channel =
   | { readonly tool: 'ip'; readonly netns?: string }
   | { readonly tool: 'nft'; readonly netns?: string }
+  | { readonly tool: 'iptables' }
   | { readonly tool: 'sysctl' };
 
 export function channelOf(op: KernelOp): Channel {
@@ -29,12 +30,14 @@ export function channelOf(op: KernelOp): Channel {
       return { tool: 'sysctl' };
     case 'nft-apply':
       return { tool: 'nft', netns: op.netns };
+    case 'iptables-apply':
+      return { tool: 'iptables' };
   }
 }
 
 export function sameChannel(a: Channel, b: Channel): boolean {
   if (a.tool !== b.tool) return false;
-  if (a.tool === 'sysctl' || b.tool === 'sysctl') return true;
+  if (a.tool === 'sysctl' || a.tool === 'iptables' || b.tool === 'sysctl' || b.tool === 'iptables') return true;
   return a.netns === b.netns;
 }
 
@@ -72,6 +75,7 @@ export function ipBatchLine(op: KernelOp): string {
       return `route del ${op.dst} via ${op.via}`;
     case 'sysctl':
     case 'nft-apply':
+    case 'iptables-apply':
       throw new Error(`op ${op.kind} is not an ip command`);
   }
 }
@@ -89,6 +93,14 @@ export function renderOp(op: KernelOp): string {
       if (op.kind !== 'nft-apply') throw new Error('unreachable');
       const prefix = channel.netns ? `ip netns exec ${channel.netns} ` : '';
       return `${prefix}nft -f - <<'EOF'   # ${op.description}\n${op.script.trimEnd()}\nEOF`;
+    }
+    case 'iptables': {
+      if (op.kind !== 'iptables-apply') throw new Error('unreachable');
+      return [
+        ...op.ensureChains.map((c) => `iptables -t ${c.table} -N ${c.chain} 2>/dev/null && ${c.rules.map((r) => `iptables -t ${c.table} -A ${c.chain} ${r}`).join(' && ')}`),
+        `iptables-restore --noflush <<'EOF'   # ${op.description}\n${op.script.trimEnd()}\nEOF`,
+        ...op.ensureJumps.map((j) => `iptables -t ${j.table} -C ${j.chain} ${j.rule} 2>/dev/null || iptables -t ${j.table} -I ${j.chain} 1 ${j.rule}`),
+      ].join('\n');
     }
   }
 }

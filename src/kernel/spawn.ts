@@ -11,6 +11,8 @@ export interface ToolResult {
 const PACKAGE_OF: Record<string, string> = {
   ip: 'iproute2',
   nft: 'nftables',
+  iptables: 'iptables',
+  'iptables-restore': 'iptables',
   nsenter: 'util-linux',
   unshare: 'util-linux',
 };

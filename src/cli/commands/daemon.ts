@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { DAEMON_DEFAULTS, EXECUTOR_KINDS, parseExecutorKind, startDaemon } from '../../daemon/daemon.js';
+import { DAEMON_DEFAULTS, EXECUTOR_KINDS, parseExecutorKind, parseFirewallName, startDaemon } from '../../daemon/daemon.js';
 import { boolFlag, flag, parseArgs } from '../args.js';
 import { socketPathFrom } from '../client.js';
 
@@ -15,6 +15,8 @@ Options:
       --bridge NAME     Default bridge name (default ${DAEMON_DEFAULTS.bridge})
       --executor KIND   How plans reach the kernel: ${EXECUTOR_KINDS.join(' | ')} (default ${DAEMON_DEFAULTS.executor}:
                         in-process rtnetlink; ip: one \`ip -batch\` process per namespace side)
+      --firewall NAME   nftables (default: berth's table, published ports in maps) |
+                        iptables (Docker's DOCKER-chain layout with BERTH names)
   -H, --host URL        Socket to listen on (default unix://<exec-root>/berth.sock)`;
 
 export async function daemonCommand(argv: readonly string[], globalHost: string | undefined): Promise<number> {
@@ -24,6 +26,7 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     bip: { value: true },
     bridge: { value: true },
     executor: { value: true },
+    firewall: { value: true },
     host: { short: 'H', value: true },
     help: { value: false },
   });
@@ -40,9 +43,10 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     bridge: flag(parsed, 'bridge') ?? DAEMON_DEFAULTS.bridge,
     bip: flag(parsed, 'bip'),
     executor: parseExecutorKind(flag(parsed, 'executor') ?? DAEMON_DEFAULTS.executor),
+    firewall: parseFirewallName(flag(parsed, 'firewall') ?? DAEMON_DEFAULTS.firewall),
   });
   const bridge = daemon.engine.defaultNetwork();
-  console.log(`berth daemon ready (pid ${process.pid}, executor ${flag(parsed, 'executor') ?? DAEMON_DEFAULTS.executor}): bridge ${bridge.bridge} ${bridge.gateway} ${bridge.subnet}, API on unix://${host ? socketPathFrom(host) : join(execRoot, 'berth.sock')}`);
+  console.log(`berth daemon ready (pid ${process.pid}, executor ${flag(parsed, 'executor') ?? DAEMON_DEFAULTS.executor}, firewall ${flag(parsed, 'firewall') ?? DAEMON_DEFAULTS.firewall}): bridge ${bridge.bridge} ${bridge.gateway} ${bridge.subnet}, API on unix://${host ? socketPathFrom(host) : join(execRoot, 'berth.sock')}`);
   // Containers keep running when the daemon stops (like dockerd --live-restore); the next
   // daemon adopts them.
   await new Promise<void>((resolve) => {

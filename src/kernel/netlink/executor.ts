@@ -90,6 +90,7 @@ export class NetlinkExecutor implements Executor {
       case 'route-del':
       case 'sysctl':
       case 'nft-apply':
+      case 'iptables-apply':
         return this.fallback.apply([op]);
     }
   }

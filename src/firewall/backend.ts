@@ -1,0 +1,32 @@
+import type { KernelOp } from '../kernel/ops.js';
+import type { FirewallModel, FirewallPort } from './model.js';
+
+/**
+ * A firewall backend turns the desired model into kernel ops. Modelled on libnetwork's
+ * firewaller: one contract, two implementations (nftables.ts, iptables.ts), one
+ * behavioural test suite both pass. A backend never touches rules it does not own.
+ */
+export interface FirewallBackend {
+  readonly name: FirewallBackendName;
+  /**
+   * Makes berth's rules exactly `after`, whatever they were (daemon start, recovery).
+   * The op's undo restores `before` (or removes berth's rules when undefined).
+   */
+  replaceAll(description: string, after: FirewallModel, before?: FirewallModel): KernelOp;
+  /**
+   * Publishes and withdraws ports: `before` and `after` differ only by `added`/`removed`.
+   * nftables changes just those map elements; iptables rebuilds its chains (Docker's
+   * layout has one rule per port, so there is nothing smaller to change).
+   */
+  changePorts(description: string, change: PortChange): KernelOp;
+}
+
+export interface PortChange {
+  readonly before: FirewallModel;
+  readonly after: FirewallModel;
+  readonly added: readonly FirewallPort[];
+  readonly removed: readonly FirewallPort[];
+}
+
+export const FIREWALL_BACKENDS = ['nftables', 'iptables'] as const;
+export type FirewallBackendName = (typeof FIREWALL_BACKENDS)[number];
