@@ -15,6 +15,8 @@ export const NFT_TABLE = 'berth';
  *  - pub_addr: host ip . proto . port -> container ip . port  (ports bound to one address)
  * DNAT happens in prerouting (from other hosts and from containers) and in output (from
  * the host itself, 127.0.0.1 included: route_localnet on the bridge lets such packets out).
+ * Bridges are isolated from each other: a packet from one berth bridge to another (the
+ * `bridges` set) is dropped first, as Docker's isolation stages do.
  * Per bridge network:
  *  - forward: replies come back in, published ports are let in, containers may send
  *    anywhere (unless internal), and nothing else is forwarded to the bridge (Docker's
@@ -24,7 +26,8 @@ export const NFT_TABLE = 'berth';
  *    a published port of its own bridge through a host address).
  */
 export function compileNftables(model: FirewallModel): string {
-  const forward: string[] = [];
+  // Isolation first (Docker's isolation stages): nothing crosses from one berth bridge to another.
+  const forward: string[] = model.networks.map((n) => `iifname "${n.bridge}" oifname != "${n.bridge}" oifname @bridges drop`);
   const postrouting: string[] = [];
   for (const net of model.networks) {
     forward.push(...forwardRules(net));
@@ -34,8 +37,13 @@ export function compileNftables(model: FirewallModel): string {
     'fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @pub_addr',
     'fib daddr type local dnat ip to meta l4proto . th dport map @pub_any',
   ];
+  const bridges = model.networks.map((n) => `"${n.bridge}"`);
   return [
     `table ip ${NFT_TABLE} {`,
+    '\tset bridges {',
+    '\t\ttype ifname',
+    ...(bridges.length > 0 ? [`\t\telements = { ${bridges.join(',\n\t\t\t     ')} }`] : []),
+    '\t}',
     ...map('pub_any', 'inet_proto . inet_service : ipv4_addr . inet_service', model.ports.filter((p) => p.hostIp === '').map(anyElement)),
     ...map('pub_addr', 'ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service', model.ports.filter((p) => p.hostIp !== '').map(addrElement)),
     ...chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat),
