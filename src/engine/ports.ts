@@ -83,7 +83,8 @@ export async function allocateHostPorts(
       const candidate = { protocol: m.protocol, hostIp: m.hostIp, hostPort: port, containerPort: m.containerPort };
       const holder = chosen.find((t) => overlaps(t, candidate));
       if (holder) {
-        if (fixed) throw new ConflictError(`cannot publish ${describeBinding(candidate)}: port is already allocated by container ${holder.owner}`, 'choose another host port, or let berth pick one: -p ' + String(m.containerPort));
+        const by = holder.owner === '' ? 'twice in this request' : `by container ${holder.owner}`;
+        if (fixed) throw new ConflictError(`cannot publish ${describeBinding(candidate)}: port is already allocated ${by}`, 'choose another host port, or let berth pick one: -p ' + String(m.containerPort));
         continue;
       }
       if (!(await probe(m.protocol, m.hostIp, port))) {
@@ -94,7 +95,7 @@ export async function allocateHostPorts(
     }
     if (!found) throw new ExhaustedError(`no free host port for ${m.containerPort}/${m.protocol} in ${range.first}-${range.last}`);
     result.push(found);
-    chosen.push({ ...found, owner: 'this one' });
+    chosen.push({ ...found, owner: '' });
   }
   return result;
 }

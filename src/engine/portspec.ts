@@ -97,3 +97,32 @@ export function parsePortSpec(spec: string): PortMapping[] {
 function portsOf(range: PortRange): number[] {
   return Array.from({ length: range.last - range.first + 1 }, (_, i) => range.first + i);
 }
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Docker's HostConfig.PortBindings ({"5000/tcp": [{"HostIp": "", "HostPort": "1180"}]}),
+ * plus ExposedPorts when PublishAllPorts (-P) asks for all of them on random host ports.
+ * Each binding is turned back into a -p spec so one parser checks every form.
+ */
+export function parsePortBindings(bindings: unknown, exposed: unknown, publishAll: unknown): PortMapping[] {
+  const specs: string[] = [];
+  if (bindings !== undefined && bindings !== null) {
+    if (!isObject(bindings)) throw new InvalidArgumentError('invalid request: HostConfig.PortBindings must be an object');
+    for (const [key, list] of Object.entries(bindings)) {
+      const [port, proto = 'tcp'] = key.split('/');
+      for (const b of Array.isArray(list) ? (list as unknown[]) : [{}]) {
+        const hostIp = isObject(b) && typeof b.HostIp === 'string' ? b.HostIp : '';
+        const hostPort = isObject(b) && typeof b.HostPort === 'string' ? b.HostPort : '';
+        specs.push(`${hostIp}:${hostPort}:${port ?? ''}/${proto}`);
+      }
+    }
+  }
+  if (publishAll === true && isObject(exposed)) {
+    const bound = new Set(Object.keys(isObject(bindings) ? bindings : {}));
+    for (const key of Object.keys(exposed)) if (!bound.has(key)) specs.push(key);
+  }
+  return specs.flatMap((spec) => parsePortSpec(spec.startsWith('::') ? spec.slice(2) : spec.startsWith(':') ? spec.slice(1) : spec));
+}

@@ -95,6 +95,9 @@ describe('bad input gets a specific error and changes nothing', { skip: sandboxS
     assert.equal(plan.code, 0, plan.stderr);
     assert.match(plan.stdout, /^ip netns add berth-[0-9a-f]{12}\nip link add veth[0-9a-f]{7} master berth0 up type veth peer name eth0 address 02:42:ac:11:00:02 netns berth-[0-9a-f]{12}\n/);
     assert.match(plan.stdout, /route add default via 172\.17\.0\.1\n$/);
+    const withPorts = await run('setpriv', [...asNobody, '-H', `unix://${w.dir}/absent.sock`, 'run', '--dry-run', '-p', '80:5000', '--', 'sh']);
+    assert.equal(withPorts.code, 0, withPorts.stderr);
+    assert.match(withPorts.stdout, /^add element ip berth pub_any \{ tcp \. 80 : 172\.17\.0\.2 \. 5000 \}$/m);
   });
 
   test('a missing tool (nft) stops the daemon before it changes anything', async () => {

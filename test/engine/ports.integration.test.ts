@@ -40,6 +40,10 @@ for (const [backend, commands] of Object.entries(BACKENDS)) describe(`published 
     host = ['ip', 'netns', 'exec', w.host];
     outside = ['ip', 'netns', 'exec', w.outside];
     emptyRuleset = await ruleset();
+    // Another tool's rules, in both nftables and iptables: berth must leave them alone.
+    await must('ip', ['netns', 'exec', w.host, 'nft', 'add table ip foreign; add chain ip foreign extra { type filter hook forward priority 10; }; add rule ip foreign extra ip saddr 192.0.2.99 counter accept']);
+    await must('ip', ['netns', 'exec', w.host, 'iptables', '-A', 'FORWARD', '-s', '192.0.2.98/32', '-j', 'ACCEPT']);
+    await must('ip', ['netns', 'exec', w.host, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-s', '192.0.2.97/32', '-j', 'RETURN']);
     await w.berthOk('run', '-d', '--name', 'web', '-p', '1180:5000', '-p', '127.0.0.1:8080:80', '-p', '5353:53/udp', '--', process.execPath, '-e', SERVER);
     await w.berthOk('run', '-d', '--name', 'client', '--', 'sleep', '1000');
     // Wait for the server to listen (a connection to the container address answers).
@@ -120,8 +124,32 @@ for (const [backend, commands] of Object.entries(BACKENDS)) describe(`published 
     assert.equal(await udpRequest(outside, UPLINK_IP, 5353), `udp saw ${OUTSIDE_IP}`);
   });
 
-  test('removing the container removes its rules: the ruleset equals the one before', async () => {
+  test('-P publishes every --expose\'d port on a random host port', async () => {
+    await w.berthOk('run', '-d', '--name', 'pall', '--expose', '5000', '-P', '--', process.execPath, '-e', SERVER);
+    const [, port] = /^0\.0\.0\.0:(\d+)$/.exec((await w.berthOk('port', 'pall', '5000')).trim()) ?? [];
+    let reply = '';
+    for (let i = 0; i < 50 && !reply.startsWith('5000'); i++) reply = await tcpRequest(outside, UPLINK_IP, Number(port), 500);
+    assert.equal(reply, `5000 saw ${OUTSIDE_IP}`);
+    await w.berthOk('rm', '-f', 'pall');
+  });
+
+  test('--dry-run -p shows the firewall change and makes none', async () => {
+    const before = await ruleset();
+    const plan = await w.berthOk('run', '--dry-run', '-p', '1190:5000', '--', 'sleep', '1');
+    assert.match(plan, /link set dev veth[0-9a-f]{7} type bridge_slave hairpin on/);
+    assert.match(plan, backend === 'nftables'
+      ? /add element ip berth pub_any \{ tcp \. 1190 : 172\.17\.0\.\d+ \. 5000 \}/
+      : /-A BERTH -p tcp -m tcp --dport 1190 -j DNAT --to-destination 172\.17\.0\.\d+:5000/);
+    assert.equal(await ruleset(), before);
+  });
+
+  test('removing the container removes its rules: berth\'s rules equal the ones before; other tools\' rules are untouched', async () => {
     await w.berthOk('rm', '-f', 'web');
-    assert.equal(await ruleset(), emptyRuleset);
+    const foreign = /^(table ip foreign|.*ip saddr 192\.0\.2\.99 counter.*|-A FORWARD -s 192\.0\.2\.98\/32 -j ACCEPT|-A POSTROUTING -s 192\.0\.2\.97\/32 -j RETURN)$/;
+    const withoutForeign = (text: string) => text.split('\n').filter((l) => !foreign.test(l.trim())).join('\n');
+    assert.equal(withoutForeign(await ruleset()), withoutForeign(emptyRuleset));
+    assert.match((await w.inHost('nft', 'list', 'table', 'ip', 'foreign')).stdout, /ip saddr 192\.0\.2\.99 counter packets \d+ bytes \d+ accept/);
+    assert.match((await w.inHost('iptables', '-S', 'FORWARD')).stdout, /^-A FORWARD -s 192\.0\.2\.98\/32 -j ACCEPT$/m);
+    assert.match((await w.inHost('iptables', '-t', 'nat', '-S', 'POSTROUTING')).stdout, /^-A POSTROUTING -s 192\.0\.2\.97\/32 -j RETURN$/m);
   });
 });
