@@ -24,10 +24,9 @@ import { generateName, validateContainerName } from './names.js';
 import { allocateEndpoint, attachmentsFor, planNewContainer, releaseEndpoint } from './endpoints.js';
 import { NetworkTable, type DefaultBridgeOptions } from './networks.js';
 import { reconcile } from './reconcile.js';
-import { allocateHostPorts, ephemeralRange, firewallPortsOf, probeHostPort, type PublishedPort } from './ports.js';
 import type { PortMapping } from './portspec.js';
+import { PortPublisher } from './publisher.js';
 import type { FirewallBackend } from '../firewall/backend.js';
-import type { FirewallModel, FirewallPort } from '../firewall/model.js';
 import { hostsFileContent, resolvConfContent, sandboxDownPlan, sandboxName, sandboxUpPlan, type Attachment } from './sandbox.js';
 import { inTransaction } from './transaction.js';
 
@@ -70,6 +69,7 @@ export class Engine {
   readonly networks = new NetworkTable();
   readonly containers = new ContainerTable();
   private readonly queue = new OperationQueue();
+  private readonly ports: PortPublisher;
   private readonly exits = new EventEmitter();
   private readonly adopted = new Set<string>();
   private poller: NodeJS.Timeout | undefined;
@@ -79,6 +79,7 @@ export class Engine {
     private readonly deps: EngineDeps,
   ) {
     this.exits.setMaxListeners(0);
+    this.ports = new PortPublisher(this.networks, this.containers, deps.executor, deps.firewall);
   }
 
   /** Loads the store, makes the kernel match it (and it the kernel), and starts watching containers. */
@@ -199,8 +200,8 @@ export class Engine {
       await this.writeSandboxFiles(dir, container.hostname, [endpoint.address]);
       tx.onRollback(() => rm(dir, { recursive: true, force: true }));
 
-      const ports = await this.allocatePorts(container.portMappings);
-      await tx.apply([...this.upPlan(container.netns, [endpoint], true), ...this.publishPlan(container.name, endpoint, ports)]);
+      const ports = await this.ports.allocate(container.portMappings);
+      await tx.apply([...this.upPlan(container.netns, [endpoint], true), ...this.ports.publishPlan(container.name, endpoint, ports)]);
 
       const launched = await launchContainer({
         netns: container.netns,
@@ -225,46 +226,6 @@ export class Engine {
       void launched.exited.then((code) => this.queue.run(() => this.recordExit(started.id, code)));
       return started;
     });
-  }
-
-  private async allocatePorts(mappings: readonly PortMapping[]): Promise<PublishedPort[]> {
-    if (mappings.length === 0) return [];
-    const taken = this.containers.all().flatMap((c) => c.ports.map((p) => ({ ...p, owner: c.name })));
-    return allocateHostPorts(mappings, taken, probeHostPort, await ephemeralRange());
-  }
-
-  /** The firewall's desired state now: every network, every running container's ports. */
-  private firewallModel(except?: string): FirewallModel {
-    return this.networks.firewallModel(this.containers.all().filter((c) => c.id !== except).flatMap(firewallPortsOf));
-  }
-
-  /**
-   * Publishing a container's ports is one firewall change of just those ports (nftables:
-   * map elements, O(the change)). Hairpin on its bridge port lets it reach its own
-   * published ports through a host address.
-   */
-  private publishPlan(name: string, endpoint: Pick<EndpointRecord, 'hostIfname' | 'address'>, ports: readonly PublishedPort[]): Plan {
-    if (ports.length === 0) return [];
-    const added: FirewallPort[] = ports.map((p) => ({ ...p, containerIp: endpoint.address }));
-    const before = this.firewallModel();
-    const after = { ...before, ports: [...before.ports, ...added] };
-    return [
-      { kind: 'port-hairpin', dev: endpoint.hostIfname },
-      this.deps.firewall.changePorts(`publish ports of ${name}`, { before, after, added, removed: [] }),
-    ];
-  }
-
-  /** Withdraws a container's ports; if the rules are not as expected, rewrites them all from the model. */
-  private async unpublish(container: ContainerRecord): Promise<void> {
-    const removed = firewallPortsOf(container);
-    if (removed.length === 0) return;
-    const before = this.firewallModel();
-    const after = this.firewallModel(container.id);
-    try {
-      await this.deps.executor.apply([this.deps.firewall.changePorts(`unpublish ports of ${container.name}`, { before, after, added: [], removed })]);
-    } catch {
-      await this.deps.executor.apply([this.deps.firewall.replaceAll('reload berth rules', after)]);
-    }
   }
 
   private allocate(network: NetworkRecord, index: number): EndpointRecord {
@@ -301,8 +262,8 @@ export class Engine {
       const veth = plan.find((op) => op.kind === 'veth-add');
       const address = plan.find((op) => op.kind === 'addr-add' && op.netns !== undefined);
       if (request.portMappings.length === 0 || veth?.kind !== 'veth-add' || address?.kind !== 'addr-add') return plan;
-      const ports = await this.allocatePorts(request.portMappings);
-      return [...plan, ...this.publishPlan(request.name ?? 'the new container', { hostIfname: veth.hostName, address: address.cidr.split('/')[0]! }, ports)];
+      const ports = await this.ports.allocate(request.portMappings);
+      return [...plan, ...this.ports.publishPlan(request.name ?? 'the new container', { hostIfname: veth.hostName, address: address.cidr.split('/')[0]! }, ports)];
     });
   }
 
@@ -350,7 +311,7 @@ export class Engine {
     const recorded = await recordedExitCode(join(this.containerDir(id), 'exitcode'));
     const exitCode = recorded ?? childCode ?? KILLED_EXIT_CODE;
     // Like Docker, a stopped container holds no host ports.
-    await this.unpublish(container);
+    await this.ports.unpublish(container);
     const exited: ContainerRecord = { ...container, ports: [], state: { ...container.state, status: 'exited', exitCode, finishedAt: new Date().toISOString() } };
     await this.deps.store.put('containers', id, exited);
     this.containers.set(exited);

@@ -1,0 +1,62 @@
+import type { FirewallBackend } from '../firewall/backend.js';
+import type { FirewallModel, FirewallPort } from '../firewall/model.js';
+import type { Executor } from '../kernel/exec.js';
+import type { Plan } from '../kernel/ops.js';
+import type { ContainerTable } from './containers.js';
+import type { ContainerRecord, EndpointRecord } from './model.js';
+import type { NetworkTable } from './networks.js';
+import { allocateHostPorts, ephemeralRange, firewallPortsOf, probeHostPort, type PublishedPort } from './ports.js';
+import type { PortMapping } from './portspec.js';
+
+/**
+ * Published ports between the engine's model and the firewall backend: which host ports a
+ * container gets, the plan that publishes them, and withdrawing them when it stops.
+ */
+export class PortPublisher {
+  constructor(
+    private readonly networks: NetworkTable,
+    private readonly containers: ContainerTable,
+    private readonly executor: Executor,
+    private readonly firewall: FirewallBackend,
+  ) {}
+
+  async allocate(mappings: readonly PortMapping[]): Promise<PublishedPort[]> {
+    if (mappings.length === 0) return [];
+    const taken = this.containers.all().flatMap((c) => c.ports.map((p) => ({ ...p, owner: c.name })));
+    return allocateHostPorts(mappings, taken, probeHostPort, await ephemeralRange());
+  }
+
+  /** The firewall's desired state now: every network, every running container's ports. */
+  private model(except?: string): FirewallModel {
+    return this.networks.firewallModel(this.containers.all().filter((c) => c.id !== except).flatMap(firewallPortsOf));
+  }
+
+  /**
+   * Publishing a container's ports is one firewall change of just those ports (nftables:
+   * map elements, O(the change)). Hairpin on its bridge port lets it reach its own
+   * published ports through a host address.
+   */
+  publishPlan(name: string, endpoint: Pick<EndpointRecord, 'hostIfname' | 'address'>, ports: readonly PublishedPort[]): Plan {
+    if (ports.length === 0) return [];
+    const added: FirewallPort[] = ports.map((p) => ({ ...p, containerIp: endpoint.address }));
+    const before = this.model();
+    const after = { ...before, ports: [...before.ports, ...added] };
+    return [
+      { kind: 'port-hairpin', dev: endpoint.hostIfname },
+      this.firewall.changePorts(`publish ports of ${name}`, { before, after, added, removed: [] }),
+    ];
+  }
+
+  /** Withdraws a container's ports; if the rules are not as expected, rewrites them all from the model. */
+  async unpublish(container: ContainerRecord): Promise<void> {
+    const removed = firewallPortsOf(container);
+    if (removed.length === 0) return;
+    const before = this.model();
+    const after = this.model(container.id);
+    try {
+      await this.executor.apply([this.firewall.changePorts(`unpublish ports of ${container.name}`, { before, after, added: [], removed })]);
+    } catch {
+      await this.executor.apply([this.firewall.replaceAll('reload berth rules', after)]);
+    }
+  }
+}
