@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePortSpec } from '../../src/engine/portspec.js';
+import { parsePortBindings, parsePortSpec } from '../../src/engine/portspec.js';
 import { InvalidArgumentError } from '../../src/common/errors.js';
 
 test('every Docker form of -p', () => {
@@ -32,4 +32,19 @@ test('bad specifications are rejected with what was wrong', () => {
   for (const [spec, why] of cases) {
     assert.throws(() => parsePortSpec(spec), (e: unknown) => e instanceof InvalidArgumentError && e.message.startsWith(`invalid port specification "${spec}": `) && why.test(e.message), spec);
   }
+});
+
+test('Docker\'s PortBindings and -P over ExposedPorts become the same mappings', () => {
+  const got = parsePortBindings(
+    { '5000/tcp': [{ HostIp: '', HostPort: '1180' }], '53/udp': [{ HostIp: '127.0.0.1', HostPort: '' }] },
+    { '5000/tcp': {}, '53/udp': {}, '7000/tcp': {} },
+    true,
+  );
+  assert.deepEqual(got, [
+    { protocol: 'tcp', containerPort: 5000, hostIp: '', hostPorts: { first: 1180, last: 1180 } },
+    { protocol: 'udp', containerPort: 53, hostIp: '127.0.0.1' },
+    { protocol: 'tcp', containerPort: 7000, hostIp: '' },
+  ]);
+  assert.deepEqual(parsePortBindings(undefined, { '80/tcp': {} }, false), []);
+  assert.throws(() => parsePortBindings({ '0/tcp': [{ HostIp: '', HostPort: '' }] }, undefined, false), /container port 0 is out of range/);
 });
