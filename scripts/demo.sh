@@ -11,7 +11,7 @@ work=$(mktemp -d /tmp/berth-demo.XXXXXX)
 daemon_pid=
 cleanup() {
   set +e
-  [[ -n "$daemon_pid" ]] && { berth rm -f a1 b1 >/dev/null 2>&1; kill "$daemon_pid"; wait "$daemon_pid"; }
+  [[ -n "$daemon_pid" ]] && { berth rm -f a1 b1 web >/dev/null 2>&1; kill "$daemon_pid"; wait "$daemon_pid"; }
   [[ -n "${listener_pid:-}" ]] && kill "$listener_pid" 2>/dev/null
   ip netns del outside 2>/dev/null
   rm -rf "$work"
@@ -61,12 +61,19 @@ listener_pid=$!
 sleep 0.5
 run berth exec a1 node -e "require('net').connect(7000,'198.51.100.254').pipe(process.stdout)"
 
+say "Port mapping -p 1180:5000: DNAT through an nftables map, reached from the outside host"
+run berth run -d --name web -p 1180:5000 -- node -e "require('net').createServer(s=>s.end('web saw '+s.remoteAddress.replace('::ffff:','')+'\\n')).listen(5000)"
+sleep 0.5
+run berth port web
+run nft list map ip berth pub_any
+run ip netns exec outside node -e "require('net').connect(1180,'198.51.100.1').pipe(process.stdout)"
+
 say "Docker-shaped inspect, and the plan berth would run (what the seeds type by hand)"
 run berth inspect -f '{{json .NetworkSettings.Networks}}' a1
-run berth run --dry-run --name c -- sh
+run berth run --dry-run --name c -p 8080:80 -- sh
 
 say "Removing the containers removes their processes, namespaces and veths"
-run berth rm -f a1 b1
+run berth rm -f a1 b1 web
 sleep 0.3
 run ip netns list
 run bridge link show master berth0
