@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatIpv4, parseCidr, parseIpv4 } from '../../src/common/ipv4.js';
+import { formatCidr, formatIpv4, parseCidr, parseIpv4 } from '../../src/common/ipv4.js';
 import { AddressPool } from '../../src/ipam/pool.js';
 import { ConflictError, ExhaustedError, InvalidArgumentError } from '../../src/common/errors.js';
-import { defaultBridgeCandidates, firstFreeSubnet } from '../../src/ipam/subnets.js';
+import { candidatesOf, defaultBridgeCandidates, DOCKER_DEFAULT_POOLS, firstFreeSubnet, parseAddressPoolSpec } from '../../src/ipam/subnets.js';
 
 const pool = (cidr: string, gw: string) => new AddressPool(parseCidr(cidr), parseIpv4(gw));
 
@@ -54,4 +54,22 @@ test('the default bridge subnet skips what the host routes', () => {
   assert.equal(formatIpv4(firstFreeSubnet(candidates, [parseCidr('172.17.3.0/24')]).network), '172.18.0.0');
   assert.equal(formatIpv4(firstFreeSubnet(candidates, [parseCidr('172.16.0.0/12')]).network), '192.168.0.0');
   assert.throws(() => firstFreeSubnet(candidates, [parseCidr('0.0.0.0/0')]), ExhaustedError);
+});
+
+test('address pools: Docker\'s defaults, and dockerd-style base=,size= specs', () => {
+  const all = candidatesOf(DOCKER_DEFAULT_POOLS);
+  assert.equal(all.length, 15 + 16);
+  assert.deepEqual([all[0], all[14], all[15], all[30]].map((c) => formatCidr(c!)), ['172.17.0.0/16', '172.31.0.0/16', '192.168.0.0/20', '192.168.240.0/20']);
+  const pool = parseAddressPoolSpec('base=10.10.0.0/16,size=24');
+  const subnets = candidatesOf([pool]);
+  assert.equal(subnets.length, 256);
+  assert.equal(formatCidr(firstFreeSubnet(subnets, [parseCidr('10.10.0.0/23')])), '10.10.2.0/24');
+  for (const [bad, why] of [
+    ['base=10.10.0.0/16', /needs exactly base= and size=/],
+    ['base=10.10.0.0/16,size=8', /size 8 must be between the base's \/16 and \/30/],
+    ['base=10.10.0.1/16,size=24', /host bits are set/],
+    ['size=24,base=10.10.0.0/16,extra=1', /needs exactly base= and size=/],
+  ] as const) {
+    assert.throws(() => parseAddressPoolSpec(bad), why);
+  }
 });
