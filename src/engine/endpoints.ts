@@ -56,8 +56,8 @@ export function attachmentsFor(
 }
 
 /**
- * The plan `run` would apply for a new container on `network`, computed without changing
- * anything: the address it would get is taken and given back.
+ * The plan `run` would apply for a new container on `network`, and the endpoint it would
+ * get, computed without changing anything: the address is taken and given back.
  */
 export function planNewContainer(
   networks: NetworkTable,
@@ -65,8 +65,8 @@ export function planNewContainer(
   network: NetworkRecord,
   takenHostNames: ReadonlySet<string>,
   containerId = newId(),
-): Plan {
+): { plan: Plan; endpoint: EndpointRecord } {
   const endpoint = allocateEndpoint(networks, network, 0, takenHostNames);
   releaseEndpoint(networks, endpoint);
-  return sandboxUpPlan(sandboxName(containerId), attachmentsFor(networks, drivers, [endpoint]), { createNetns: true });
+  return { plan: sandboxUpPlan(sandboxName(containerId), attachmentsFor(networks, drivers, [endpoint]), { createNetns: true }), endpoint };
 }

@@ -258,12 +258,9 @@ export class Engine {
     return this.queue.run(async () => {
       const { network } = await this.validateCreate(request);
       const taken = new Set(this.containers.all().flatMap((c) => c.endpoints.map((e) => e.hostIfname)));
-      const plan = planNewContainer(this.networks, this.deps.drivers, network, taken);
-      const veth = plan.find((op) => op.kind === 'veth-add');
-      const address = plan.find((op) => op.kind === 'addr-add' && op.netns !== undefined);
-      if (request.portMappings.length === 0 || veth?.kind !== 'veth-add' || address?.kind !== 'addr-add') return plan;
+      const { plan, endpoint } = planNewContainer(this.networks, this.deps.drivers, network, taken);
       const ports = await this.ports.allocate(request.portMappings);
-      return [...plan, ...this.ports.publishPlan(request.name ?? 'the new container', { hostIfname: veth.hostName, address: address.cidr.split('/')[0]! }, ports)];
+      return [...plan, ...this.ports.publishPlan(request.name ?? 'the new container', endpoint, ports)];
     });
   }
 

@@ -31,20 +31,8 @@ export class PortPublisher {
     return this.networks.firewallModel(this.containers.all().filter((c) => c.id !== except).flatMap(firewallPortsOf));
   }
 
-  /**
-   * Publishing a container's ports is one firewall change of just those ports (nftables:
-   * map elements, O(the change)). Hairpin on its bridge port lets it reach its own
-   * published ports through a host address.
-   */
   publishPlan(name: string, endpoint: Pick<EndpointRecord, 'hostIfname' | 'address'>, ports: readonly PublishedPort[]): Plan {
-    if (ports.length === 0) return [];
-    const added: FirewallPort[] = ports.map((p) => ({ ...p, containerIp: endpoint.address }));
-    const before = this.model();
-    const after = { ...before, ports: [...before.ports, ...added] };
-    return [
-      { kind: 'port-hairpin', dev: endpoint.hostIfname },
-      this.firewall.changePorts(`publish ports of ${name}`, { before, after, added, removed: [] }),
-    ];
+    return publishPlan(this.firewall, this.model(), name, endpoint, ports);
   }
 
   /** Withdraws a container's ports; if the rules are not as expected, rewrites them all from the model. */
@@ -59,4 +47,25 @@ export class PortPublisher {
       await this.executor.apply([this.firewall.replaceAll('reload berth rules', after)]);
     }
   }
+}
+
+/**
+ * Publishing a container's ports is one firewall change of just those ports (nftables:
+ * map elements, O(the change)) on top of `before`. Hairpin on its bridge port lets it
+ * reach its own published ports through a host address.
+ */
+export function publishPlan(
+  firewall: FirewallBackend,
+  before: FirewallModel,
+  name: string,
+  endpoint: Pick<EndpointRecord, 'hostIfname' | 'address'>,
+  ports: readonly PublishedPort[],
+): Plan {
+  if (ports.length === 0) return [];
+  const added: FirewallPort[] = ports.map((p) => ({ ...p, containerIp: endpoint.address }));
+  const after = { ...before, ports: [...before.ports, ...added] };
+  return [
+    { kind: 'port-hairpin', dev: endpoint.hostIfname },
+    firewall.changePorts(`publish ports of ${name}`, { before, after, added, removed: [] }),
+  ];
 }

@@ -16,12 +16,12 @@ function defaultNetworks(): NetworkTable {
 
 test('the plan of a container attach on the default bridge (golden dry-run text)', () => {
   const networks = defaultNetworks();
-  const plan = planNewContainer(networks, builtinDrivers(), networks.get('bridge'), new Set(), 'c0ffee'.padEnd(64, '0'));
+  const { plan } = planNewContainer(networks, builtinDrivers(), networks.get('bridge'), new Set(), 'c0ffee'.padEnd(64, '0'));
   // The host veth name is random; pin it for the golden comparison.
   const text = renderPlan(plan).replace(/veth[0-9a-f]{7}/g, 'vethXXXXXXX');
   assertGolden('attach-default-bridge.sh', text + '\n');
   // Planning changes nothing: the same address is proposed again.
-  assert.match(renderPlan(planNewContainer(networks, builtinDrivers(), networks.get('bridge'), new Set())), /addr add 172\.17\.0\.2\/16/);
+  assert.match(renderPlan(planNewContainer(networks, builtinDrivers(), networks.get('bridge'), new Set()).plan), /addr add 172\.17\.0\.2\/16/);
 });
 
 test('the default bridge takes the next /16 when the host routes 172.17/16, ignoring its own bridge', () => {

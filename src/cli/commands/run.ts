@@ -4,6 +4,7 @@ import { planNewContainer } from '../../engine/endpoints.js';
 import { validateContainerName } from '../../engine/names.js';
 import { parsePortBindings, parsePortSpec } from '../../engine/portspec.js';
 import { allocateHostPorts, ephemeralRange } from '../../engine/ports.js';
+import { publishPlan } from '../../engine/publisher.js';
 import { nftablesBackend } from '../../firewall/nftables.js';
 import { defaultBridgeRecord, NetworkTable } from '../../engine/networks.js';
 import { resolveExecutable } from '../../kernel/process.js';
@@ -166,18 +167,11 @@ async function dryRun(client: ApiClient, body: CreateBody, query: string, name: 
   const network = defaultBridgeRecord({ bridge: 'berth0' }, []);
   networks.add(network);
   console.error(`# the berth daemon is not reachable: planning against a fresh default bridge (berth0 ${network.subnet}) and the nftables backend`);
-  const plan = [...planNewContainer(networks, builtinDrivers(), network, new Set())];
+  const { plan, endpoint } = planNewContainer(networks, builtinDrivers(), network, new Set());
   const mappings = parsePortBindings(body.HostConfig.PortBindings, body.ExposedPorts, body.HostConfig.PublishAllPorts);
-  const veth = plan.find((op) => op.kind === 'veth-add');
-  const address = plan.find((op) => op.kind === 'addr-add' && op.netns !== undefined);
-  if (mappings.length > 0 && veth?.kind === 'veth-add' && address?.kind === 'addr-add') {
-    // Without the daemon nothing is known to be taken (and an unprivileged user cannot probe
-    // ports below 1024): ports come out as a fresh host would give them.
-    const ports = await allocateHostPorts(mappings, [], () => Promise.resolve(true), await ephemeralRange());
-    const added = ports.map((p) => ({ ...p, containerIp: address.cidr.split('/')[0]! }));
-    const before = networks.firewallModel([]);
-    plan.push({ kind: 'port-hairpin', dev: veth.hostName }, nftablesBackend.changePorts('publish ports', { before, after: { ...before, ports: added }, added, removed: [] }));
-  }
-  console.log(renderPlan(plan));
+  // Without the daemon nothing is known to be taken (and an unprivileged user cannot probe
+  // ports below 1024): ports come out as a fresh host would give them.
+  const ports = await allocateHostPorts(mappings, [], () => Promise.resolve(true), await ephemeralRange());
+  console.log(renderPlan([...plan, ...publishPlan(nftablesBackend, networks.firewallModel([]), name ?? 'the new container', endpoint, ports)]));
   return 0;
 }
