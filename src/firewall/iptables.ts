@@ -62,15 +62,20 @@ export function compileIptables(model: FirewallModel): string {
 
 const EMPTY: FirewallModel = { networks: [], ports: [] };
 
-function apply(description: string, after: FirewallModel, before: FirewallModel): IptablesApply {
+/**
+ * `ensure`: also create BERTH-USER and the jumps from the built-in chains when missing.
+ * Done by replaceAll (daemon start, recovery) only: a port change keeps to berth's own
+ * chains, so publishing does not pay six extra `iptables` processes.
+ */
+function apply(description: string, after: FirewallModel, before: FirewallModel, ensure: boolean): IptablesApply {
   return {
     kind: 'iptables-apply',
     description,
     script: compileIptables(after),
     undoScript: compileIptables(before),
-    ensureChains: [{ table: 'filter', chain: 'BERTH-USER', rules: ['-j RETURN'] }],
+    ensureChains: ensure ? [{ table: 'filter', chain: 'BERTH-USER', rules: ['-j RETURN'] }] : [],
     // In order of insertion at the top: BERTH-USER ends up before BERTH-FORWARD.
-    ensureJumps: [
+    ensureJumps: !ensure ? [] : [
       { table: 'nat', chain: 'PREROUTING', rule: '-m addrtype --dst-type LOCAL -j BERTH' },
       { table: 'nat', chain: 'OUTPUT', rule: '-m addrtype --dst-type LOCAL -j BERTH' },
       { table: 'nat', chain: 'POSTROUTING', rule: '-j BERTH-POSTROUTING' },
@@ -82,6 +87,6 @@ function apply(description: string, after: FirewallModel, before: FirewallModel)
 
 export const iptablesBackend: FirewallBackend = {
   name: 'iptables',
-  replaceAll: (description, after, before) => apply(description, after, before ?? EMPTY),
-  changePorts: (description, { before, after }) => apply(description, after, before),
+  replaceAll: (description, after, before) => apply(description, after, before ?? EMPTY, true),
+  changePorts: (description, { before, after }) => apply(description, after, before, false),
 };

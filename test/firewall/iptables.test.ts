@@ -19,12 +19,20 @@ test('Docker\'s chain layout with BERTH names, one DNAT and one ACCEPT per port 
   assertGolden('iptables-ports-two-bridges.rules', compileIptables(model));
 });
 
-test('a port change rebuilds berth\'s chains and undoes to the previous model; jumps and BERTH-USER are ensured, never flushed', () => {
+test('a port change rebuilds berth\'s chains and undoes to the previous model, without re-checking jumps', () => {
   const before = { ...model, ports: [] };
   const op = iptablesBackend.changePorts('p', { before, after: model, added: model.ports, removed: [] });
   assert.equal(op.kind, 'iptables-apply');
   if (op.kind !== 'iptables-apply') return;
   assert.equal(op.undoScript, compileIptables(before));
+  assert.doesNotMatch(op.script, /BERTH-USER/);
+  assert.deepEqual([op.ensureChains, op.ensureJumps], [[], []]);
+});
+
+test('replacing everything (daemon start) ensures BERTH-USER, never flushed, and the jumps from built-in chains', () => {
+  const op = iptablesBackend.replaceAll('start', model);
+  assert.equal(op.kind, 'iptables-apply');
+  if (op.kind !== 'iptables-apply') return;
   assert.doesNotMatch(op.script, /BERTH-USER/);
   assert.match(renderOp(op), /^iptables -t filter -N BERTH-USER 2>\/dev\/null && iptables -t filter -A BERTH-USER -j RETURN\niptables-restore --noflush <<'EOF'/);
   assert.match(renderOp(op), /iptables -t nat -C PREROUTING -m addrtype --dst-type LOCAL -j BERTH 2>\/dev\/null \|\| iptables -t nat -I PREROUTING 1 -m addrtype --dst-type LOCAL -j BERTH/);
