@@ -1,4 +1,5 @@
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../engine/model.js';
+import { hostPortText } from '../engine/portspec.js';
 import { NETNS_DIR } from '../kernel/read.js';
 import { join } from 'node:path';
 
@@ -54,8 +55,7 @@ function portsView(c: ContainerRecord): Record<string, { HostIp: string; HostPor
 function portBindingsView(c: ContainerRecord): Record<string, { HostIp: string; HostPort: string }[]> {
   const out: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const m of c.portMappings) {
-    const hostPort = m.hostPorts === undefined ? '' : m.hostPorts.first === m.hostPorts.last ? String(m.hostPorts.first) : `${m.hostPorts.first}-${m.hostPorts.last}`;
-    (out[`${m.containerPort}/${m.protocol}`] ??= []).push({ HostIp: m.hostIp, HostPort: hostPort });
+    (out[`${m.containerPort}/${m.protocol}`] ??= []).push({ HostIp: m.hostIp, HostPort: hostPortText(m) });
   }
   return out;
 }

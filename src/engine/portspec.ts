@@ -94,6 +94,12 @@ export function parsePortSpec(spec: string): PortMapping[] {
   }));
 }
 
+/** A mapping's host port as Docker's PortBindings write it: "" (random), "1180", or "8000-8010". */
+export function hostPortText(m: PortMapping): string {
+  if (m.hostPorts === undefined) return '';
+  return m.hostPorts.first === m.hostPorts.last ? String(m.hostPorts.first) : `${m.hostPorts.first}-${m.hostPorts.last}`;
+}
+
 function portsOf(range: PortRange): number[] {
   return Array.from({ length: range.last - range.first + 1 }, (_, i) => range.first + i);
 }

@@ -18,6 +18,12 @@ interface Batch {
   readonly ops: KernelOp[];
 }
 
+/** The executors' shared wording when undoing a failed plan also failed: the cause first, nothing swallowed. */
+export function withRollbackProblems(cause: BerthError, problems: readonly string[]): BerthError {
+  if (problems.length === 0) return cause;
+  return new BerthError(cause.code, `${cause.message}; rolling back also failed: ${problems.join('; ')}`, cause.hint, { cause });
+}
+
 /** Splits a plan into runs of consecutive ops that one process can apply. */
 export function batchesOf(plan: Plan): Batch[] {
   const batches: Batch[] = [];
@@ -71,12 +77,7 @@ export class BatchExecutor implements Executor {
         problems.push(err instanceof BatchFailure ? `${renderOp(err.failedOp)}: ${firstLine(err.stderr)}` : String(err));
       }
     }
-    if (problems.length > 0 && cause instanceof BerthError) {
-      return new BerthError(cause.code, `${cause.message}; rolling back also failed: ${problems.join('; ')}`, cause.hint, {
-        cause,
-      });
-    }
-    return cause;
+    return cause instanceof BerthError ? withRollbackProblems(cause, problems) : cause;
   }
 
   private async runBatch(batch: Batch, keepGoing: boolean): Promise<void> {

@@ -2,7 +2,7 @@ import { BerthError, InvalidArgumentError } from '../../common/errors.js';
 import { builtinDrivers } from '../../drivers/registry.js';
 import { planNewContainer } from '../../engine/endpoints.js';
 import { validateContainerName } from '../../engine/names.js';
-import { parsePortBindings, parsePortSpec } from '../../engine/portspec.js';
+import { hostPortText, parsePortBindings, parsePortSpec } from '../../engine/portspec.js';
 import { allocateHostPorts, ephemeralRange } from '../../engine/ports.js';
 import { publishPlan } from '../../engine/publisher.js';
 import { nftablesBackend } from '../../firewall/nftables.js';
@@ -114,13 +114,10 @@ export function portFlags(
   const exposed: CreateBody['ExposedPorts'] = {};
   const bindings: CreateBody['HostConfig']['PortBindings'] = {};
   for (const spec of publish) {
-    const text = spec.includes('/') ? spec : `${spec}/tcp`;
-    const hostRangeForOne = /^(?:[\d.]*:)?(\d+-\d+):(\d+)\//.exec(text);
     for (const m of parsePortSpec(spec)) {
       const key = `${m.containerPort}/${m.protocol}`;
       exposed[key] = {};
-      const hostPort = m.hostPorts === undefined ? '' : hostRangeForOne ? hostRangeForOne[1]! : String(m.hostPorts.first);
-      (bindings[key] ??= []).push({ HostIp: m.hostIp, HostPort: hostPort });
+      (bindings[key] ??= []).push({ HostIp: m.hostIp, HostPort: hostPortText(m) });
     }
   }
   for (const spec of expose) {

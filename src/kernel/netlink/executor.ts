@@ -1,6 +1,6 @@
 import { closeSync } from 'node:fs';
 import { BerthError, KernelError, MissingFeatureError } from '../../common/errors.js';
-import { BatchExecutor, type Executor } from '../exec.js';
+import { BatchExecutor, withRollbackProblems, type Executor } from '../exec.js';
 import { inversePlan, type KernelOp, type Plan } from '../ops.js';
 import { renderOp } from '../render.js';
 import { addNetns, deleteNetns, inNetns, openNetns } from './namespaces.js';
@@ -51,8 +51,7 @@ export class NetlinkExecutor implements Executor {
         problems.push(`${renderOp(op).split('\n')[0]!}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    if (problems.length === 0) return cause;
-    return new BerthError(cause.code, `${cause.message}; rolling back also failed: ${problems.join('; ')}`, cause.hint, { cause });
+    return withRollbackProblems(cause, problems);
   }
 
   private async applyOne(op: KernelOp, sockets: Map<string, Rtnl>): Promise<void> {
