@@ -25,6 +25,7 @@ import { NetlinkExecutor } from '../src/kernel/netlink/executor.js';
 import { hostLinkNames } from '../src/kernel/read.js';
 import type { EndpointRecord } from '../src/engine/model.js';
 import { fmt, median, percentile, printTable } from './stats.js';
+import { DOCKER_DEFAULT_POOLS } from '../src/ipam/subnets.js';
 
 if (process.env.BERTH_SANDBOX !== '1') {
   console.error('bench: run it inside the sandbox: npm run bench');
@@ -40,7 +41,7 @@ const EXECUTORS: [string, Executor][] = [
 let executor: Executor = EXECUTORS[0]![1];
 const drivers = builtinDrivers();
 const networks = new NetworkTable();
-const network = defaultBridgeRecord({ bridge: 'berth0' }, []);
+const network = defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, []);
 networks.add(network);
 
 interface Live {
@@ -50,7 +51,7 @@ interface Live {
 
 const taken = new Set<string>();
 async function attach(): Promise<Live> {
-  const endpoint = allocateEndpoint(networks, network, 0, taken);
+  const endpoint = allocateEndpoint(networks, { networkId: network.id, aliases: [] }, { ifname: 'eth0', gatewayEndpoint: true }, taken);
   taken.add(endpoint.hostIfname);
   const netns = sandboxName(newId());
   await executor.apply(sandboxUpPlan(netns, attachmentsFor(networks, drivers, [endpoint]), { createNetns: true }));

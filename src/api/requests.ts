@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../common/errors.js';
-import type { CreateContainerRequest } from '../engine/engine.js';
+import type { CreateContainerRequest, EndpointRequest } from '../engine/container-config.js';
+import type { CreateNetworkRequest, IpamConfigRequest } from '../engine/network-create.js';
 import { parsePortBindings } from '../engine/portspec.js';
 
 /**
@@ -31,15 +32,105 @@ export function parseCreateContainer(body: unknown, name: string | undefined): C
   if (!isObject(hostConfig)) throw new InvalidArgumentError('invalid request: HostConfig must be an object');
   const autoRemove = hostConfig.AutoRemove ?? false;
   if (typeof autoRemove !== 'boolean') throw new InvalidArgumentError('invalid request: HostConfig.AutoRemove must be a boolean');
+  const networkMode = optionalString(hostConfig.NetworkMode, 'HostConfig.NetworkMode') ?? 'bridge';
   return {
     portMappings: parsePortBindings(hostConfig.PortBindings, body.ExposedPorts, hostConfig.PublishAllPorts),
+    endpoint: createEndpointConfig(body, networkMode),
     name: name === '' ? undefined : name,
     hostname: optionalString(body.Hostname, 'Hostname'),
     command: stringArray(body.Cmd, 'Cmd'),
     env: stringArray(body.Env, 'Env'),
-    networkMode: optionalString(hostConfig.NetworkMode, 'HostConfig.NetworkMode') ?? 'bridge',
+    networkMode,
     autoRemove,
   };
+}
+
+/**
+ * The endpoint options of a create request: NetworkingConfig.EndpointsConfig has at most
+ * one entry, for the network of the network mode (as the docker CLI sends --ip, --alias and
+ * --mac-address); older clients send the MAC as Config.MacAddress.
+ */
+function createEndpointConfig(body: Record<string, unknown>, networkMode: string): EndpointRequest {
+  const networking = optionalObject(body.NetworkingConfig, 'NetworkingConfig');
+  const configs = optionalObject(networking.EndpointsConfig, 'NetworkingConfig.EndpointsConfig');
+  const names = Object.keys(configs);
+  if (names.length > 1) throw new InvalidArgumentError('a container can be created on one network only', 'connect it to more with: berth network connect NETWORK CONTAINER');
+  const [name] = names;
+  if (name !== undefined && name !== networkMode && !(name === 'bridge' && networkMode === 'default')) {
+    throw new InvalidArgumentError(`invalid request: NetworkingConfig.EndpointsConfig names network "${name}" but the network mode is "${networkMode}"`);
+  }
+  const endpoint = parseEndpointSettings(name === undefined ? {} : configs[name], `NetworkingConfig.EndpointsConfig.${name ?? ''}`);
+  const legacyMac = optionalString(body.MacAddress, 'MacAddress');
+  return legacyMac !== undefined && endpoint.macAddress === undefined ? { ...endpoint, macAddress: legacyMac } : endpoint;
+}
+
+/** Docker's EndpointSettings: IPAMConfig.IPv4Address, Aliases, MacAddress. */
+export function parseEndpointSettings(v: unknown, field: string): EndpointRequest {
+  const settings = optionalObject(v, field);
+  const ipam = optionalObject(settings.IPAMConfig, `${field}.IPAMConfig`);
+  const ipv4Address = optionalString(ipam.IPv4Address, `${field}.IPAMConfig.IPv4Address`);
+  const macAddress = optionalString(settings.MacAddress, `${field}.MacAddress`);
+  return {
+    aliases: stringArray(settings.Aliases, `${field}.Aliases`),
+    ...(ipv4Address !== undefined ? { ipv4Address } : {}),
+    ...(macAddress !== undefined ? { macAddress } : {}),
+  };
+}
+
+/** POST /networks/create (Docker's NetworkCreateRequest). */
+export function parseCreateNetwork(body: unknown): CreateNetworkRequest {
+  if (!isObject(body)) throw new InvalidArgumentError('invalid request: the body must be a JSON object');
+  const name = optionalString(body.Name, 'Name');
+  if (name === undefined) throw new InvalidArgumentError('a network needs a name', 'berth network create [OPTIONS] NAME');
+  const ipam = optionalObject(body.IPAM, 'IPAM');
+  const ipamDriver = optionalString(ipam.Driver, 'IPAM.Driver');
+  if (ipamDriver !== undefined && ipamDriver !== 'default') throw new InvalidArgumentError(`unknown IPAM driver "${ipamDriver}"`, 'berth has the default IPAM driver only');
+  if (body.EnableIPv6 === true) throw new InvalidArgumentError('IPv6 networks are not supported yet', 'leave --ipv6 out');
+  const configs = ipam.Config === undefined || ipam.Config === null ? [] : ipam.Config;
+  if (!Array.isArray(configs)) throw new InvalidArgumentError('invalid request: IPAM.Config must be an array');
+  return {
+    name,
+    driver: optionalString(body.Driver, 'Driver') ?? 'bridge',
+    internal: optionalBoolean(body.Internal, 'Internal'),
+    attachable: optionalBoolean(body.Attachable, 'Attachable'),
+    labels: stringMap(body.Labels, 'Labels'),
+    options: stringMap(body.Options, 'Options'),
+    ipam: configs.map((c: unknown, i): IpamConfigRequest => {
+      const config = optionalObject(c, `IPAM.Config[${i}]`);
+      return {
+        subnet: optionalString(config.Subnet, `IPAM.Config[${i}].Subnet`),
+        gateway: optionalString(config.Gateway, `IPAM.Config[${i}].Gateway`),
+        ipRange: optionalString(config.IPRange, `IPAM.Config[${i}].IPRange`),
+        auxAddresses: stringMap(config.AuxiliaryAddresses, `IPAM.Config[${i}].AuxiliaryAddresses`),
+      };
+    }),
+  };
+}
+
+/** POST /networks/{id}/connect and /disconnect: the container, and for connect its EndpointConfig. */
+export function parseConnect(body: unknown): { container: string; endpoint: EndpointRequest } {
+  if (!isObject(body)) throw new InvalidArgumentError('invalid request: the body must be a JSON object');
+  const container = optionalString(body.Container, 'Container');
+  if (container === undefined) throw new InvalidArgumentError('invalid request: Container is required');
+  return { container, endpoint: parseEndpointSettings(body.EndpointConfig, 'EndpointConfig') };
+}
+
+function optionalObject(v: unknown, field: string): Record<string, unknown> {
+  if (v === undefined || v === null) return {};
+  if (!isObject(v)) throw new InvalidArgumentError(`invalid request: ${field} must be an object`);
+  return v;
+}
+
+function optionalBoolean(v: unknown, field: string): boolean {
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') throw new InvalidArgumentError(`invalid request: ${field} must be a boolean`);
+  return v;
+}
+
+function stringMap(v: unknown, field: string): Record<string, string> {
+  const o = optionalObject(v, field);
+  if (!Object.values(o).every((x) => typeof x === 'string')) throw new InvalidArgumentError(`invalid request: ${field} must map strings to strings`);
+  return o as Record<string, string>;
 }
 
 export async function readJsonBody(req: AsyncIterable<Buffer>): Promise<unknown> {

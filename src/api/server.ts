@@ -5,7 +5,7 @@ import { asBerthError, InvalidArgumentError, NotFoundError, type ErrorCode } fro
 import type { Engine } from '../engine/engine.js';
 import { renderPlan } from '../kernel/render.js';
 import { streamLogs } from './logs.js';
-import { parseCreateContainer, queryFlag, readJsonBody } from './requests.js';
+import { parseConnect, parseCreateContainer, parseCreateNetwork, queryFlag, readJsonBody } from './requests.js';
 import { containerInspect, containerSummary, networkInspect } from './views.js';
 
 export const API_VERSION = '1.43';
@@ -69,8 +69,8 @@ export function apiRoutes(engine: Engine): Route[] {
     }),
     route('POST', '/containers/create', async ({ req, res, query }) => {
       const request = parseCreateContainer(await readJsonBody(req), query.get('name') ?? undefined);
-      const created = await engine.createContainer(request);
-      json(res, 201, { Id: created.id, Warnings: [] });
+      const { record, warnings } = await engine.createContainer(request);
+      json(res, 201, { Id: record.id, Warnings: warnings });
     }),
     route('POST', '/containers/{id}/start', async ({ res, params }) => {
       await engine.startContainer(params[0]!);
@@ -122,6 +122,27 @@ export function apiRoutes(engine: Engine): Route[] {
     route('GET', '/networks/{id}', ({ res, params }) => {
       json(res, 200, networkInspect(engine.networks.get(params[0]!), engine.containers.all()));
       return Promise.resolve();
+    }),
+    route('POST', '/networks/create', async ({ req, res }) => {
+      const created = await engine.createNetwork(parseCreateNetwork(await readJsonBody(req)));
+      json(res, 201, { Id: created.id, Warning: '' });
+    }),
+    route('POST', '/networks/prune', async ({ res }) => {
+      json(res, 200, { NetworksDeleted: await engine.pruneNetworks() });
+    }),
+    route('DELETE', '/networks/{id}', async ({ res, params }) => {
+      await engine.removeNetwork(params[0]!);
+      noContent(res);
+    }),
+    route('POST', '/networks/{id}/connect', async ({ req, res, params }) => {
+      const { container, endpoint } = parseConnect(await readJsonBody(req));
+      await engine.connectNetwork(params[0]!, container, endpoint);
+      json(res, 200, {});
+    }),
+    route('POST', '/networks/{id}/disconnect', async ({ req, res, params }) => {
+      const { container } = parseConnect(await readJsonBody(req));
+      await engine.disconnectNetwork(params[0]!, container);
+      json(res, 200, {});
     }),
     // berth-only: the exact commands `run` would execute, for --dry-run.
     route('POST', '/berth/plan/run', async ({ req, res, query }) => {

@@ -1,4 +1,7 @@
-import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../engine/model.js';
+import { createHash } from 'node:crypto';
+import { shortId } from '../common/ids.js';
+import { parseNetworkMode } from '../engine/modes.js';
+import { isBridgeNetwork, type BridgeNetworkRecord, type ContainerRecord, type NetworkAttachment, type NetworkRecord } from '../engine/model.js';
 import { hostPortText } from '../engine/portspec.js';
 import { NETNS_DIR } from '../kernel/read.js';
 import { join } from 'node:path';
@@ -9,33 +12,59 @@ import { join } from 'node:path';
  * empty values rather than disappearing.
  */
 
-function endpointSettings(ep: EndpointRecord, network: NetworkRecord | undefined) {
+const EMPTY_ENDPOINT = {
+  Gateway: '',
+  IPAddress: '',
+  IPPrefixLen: 0,
+  IPv6Gateway: '',
+  GlobalIPv6Address: '',
+  GlobalIPv6PrefixLen: 0,
+  MacAddress: '',
+};
+
+/**
+ * Host- and none-mode containers have an endpoint on the built-in network without an
+ * interface; Docker still shows an EndpointID. berth derives a stable one instead of
+ * storing it.
+ */
+export function interfacelessEndpointId(containerId: string, networkId: string): string {
+  return createHash('sha256').update(`${containerId}/${networkId}`).digest('hex');
+}
+
+/** Docker's EndpointSettings of one network of a container (empty addresses until it starts). */
+function endpointSettings(c: ContainerRecord, attachment: NetworkAttachment, network: NetworkRecord | undefined) {
+  const ep = c.endpoints.find((e) => e.networkId === attachment.networkId);
+  const userDefined = network !== undefined && network.name !== 'bridge';
   return {
-    IPAMConfig: null,
+    IPAMConfig: attachment.ipv4Address !== undefined ? { IPv4Address: attachment.ipv4Address } : userDefined ? {} : null,
     Links: null,
-    Aliases: null,
-    NetworkID: ep.networkId,
-    EndpointID: ep.id,
-    Gateway: ep.gateway,
-    IPAddress: ep.address,
-    IPPrefixLen: ep.prefixLength,
-    IPv6Gateway: '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
-    MacAddress: ep.mac,
-    DriverOpts: null,
+    // Docker adds the short id to the aliases on user-defined networks (DNS: part 4).
+    Aliases: userDefined ? [...attachment.aliases, shortId(c.id)] : null,
+    NetworkID: attachment.networkId,
+    EndpointID: ep?.id ?? '',
+    ...(ep
+      ? { ...EMPTY_ENDPOINT, Gateway: ep.gateway, IPAddress: ep.address, IPPrefixLen: ep.prefixLength, MacAddress: ep.mac }
+      : { ...EMPTY_ENDPOINT, MacAddress: attachment.macAddress ?? '' }),
+    DriverOpts: userDefined ? {} : null,
     // berth extras, named like Docker's fields, that explain the plumbing.
-    ...(network ? { BerthBridge: network.bridge } : {}),
-    BerthInterface: ep.ifname,
-    BerthHostInterface: ep.hostIfname,
+    ...(network && isBridgeNetwork(network) ? { BerthBridge: network.bridge } : {}),
+    ...(ep ? { BerthInterface: ep.ifname, BerthHostInterface: ep.hostIfname } : {}),
   };
 }
 
 function networksOf(c: ContainerRecord, networks: readonly NetworkRecord[]) {
-  const out: Record<string, ReturnType<typeof endpointSettings>> = {};
-  for (const ep of c.endpoints) {
-    const network = networks.find((n) => n.id === ep.networkId);
-    out[network?.name ?? ep.networkId] = endpointSettings(ep, network);
+  const out: Record<string, unknown> = {};
+  const mode = parseNetworkMode(c.networkMode);
+  if (mode.kind === 'host' || mode.kind === 'none') {
+    const network = networks.find((n) => n.name === mode.kind);
+    if (network) {
+      out[network.name] = { IPAMConfig: null, Links: null, Aliases: null, NetworkID: network.id, EndpointID: interfacelessEndpointId(c.id, network.id), ...EMPTY_ENDPOINT, DriverOpts: null };
+    }
+    return out;
+  }
+  for (const attachment of c.networks) {
+    const network = networks.find((n) => n.id === attachment.networkId);
+    out[network?.name ?? attachment.networkId] = endpointSettings(c, attachment, network);
   }
   return out;
 }
@@ -103,7 +132,10 @@ export function containerSummary(c: ContainerRecord, networks: readonly NetworkR
 
 /** GET /containers/{id}/json */
 export function containerInspect(c: ContainerRecord, networks: readonly NetworkRecord[]) {
-  const primary = c.endpoints[0];
+  // The legacy top-level fields describe the default-bridge endpoint only, as in Docker.
+  const defaultBridge = networks.find((n) => n.name === 'bridge');
+  const primary = c.endpoints.find((e) => e.networkId === defaultBridge?.id);
+  const ownSandbox = c.netns !== '' && !c.networkMode.startsWith('container:');
   const running = c.state.status === 'running';
   return {
     Id: c.id,
@@ -136,10 +168,9 @@ export function containerInspect(c: ContainerRecord, networks: readonly NetworkR
     HostConfig: { NetworkMode: c.networkMode, AutoRemove: c.autoRemove, PortBindings: portBindingsView(c) },
     NetworkSettings: {
       Bridge: '',
-      SandboxID: c.id,
-      SandboxKey: join(NETNS_DIR, c.netns),
+      SandboxID: ownSandbox ? c.id : '',
+      SandboxKey: ownSandbox ? join(NETNS_DIR, c.netns) : '',
       Ports: portsView(c),
-      // The legacy top-level fields describe the default-bridge endpoint, as in Docker.
       EndpointID: primary?.id ?? '',
       Gateway: primary?.gateway ?? '',
       IPAddress: primary?.address ?? '',
@@ -155,13 +186,10 @@ export function networkInspect(n: NetworkRecord, containers: readonly ContainerR
   const attached: Record<string, unknown> = {};
   for (const c of containers) {
     for (const ep of c.endpoints.filter((e) => e.networkId === n.id)) {
-      attached[c.id] = {
-        Name: c.name,
-        EndpointID: ep.id,
-        MacAddress: ep.mac,
-        IPv4Address: `${ep.address}/${ep.prefixLength}`,
-        IPv6Address: '',
-      };
+      attached[c.id] = { Name: c.name, EndpointID: ep.id, MacAddress: ep.mac, IPv4Address: `${ep.address}/${ep.prefixLength}`, IPv6Address: '' };
+    }
+    if (!isBridgeNetwork(n) && c.networkMode === n.name) {
+      attached[c.id] = { Name: c.name, EndpointID: interfacelessEndpointId(c.id, n.id), MacAddress: '', IPv4Address: '', IPv6Address: '' };
     }
   }
   return {
@@ -171,14 +199,26 @@ export function networkInspect(n: NetworkRecord, containers: readonly ContainerR
     Scope: 'local',
     Driver: n.driver,
     EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: n.subnet, Gateway: n.gateway }] },
+    IPAM: { Driver: 'default', Options: null, Config: isBridgeNetwork(n) ? [ipamConfigView(n)] : [] },
     Internal: n.internal,
-    Attachable: false,
+    Attachable: n.attachable,
     Ingress: false,
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
     Containers: attached,
     Options: n.options,
     Labels: n.labels,
+    // berth extra: the Linux bridge behind the network (Docker shows it only for the default one).
+    ...(isBridgeNetwork(n) ? { BerthBridge: n.bridge } : {}),
+  };
+}
+
+/** Docker leaves IPRange and AuxiliaryAddresses out when they are not set. */
+function ipamConfigView(n: BridgeNetworkRecord) {
+  return {
+    Subnet: n.subnet,
+    Gateway: n.gateway,
+    ...(n.ipRange !== undefined ? { IPRange: n.ipRange } : {}),
+    ...(Object.keys(n.auxAddresses).length > 0 ? { AuxiliaryAddresses: n.auxAddresses } : {}),
   };
 }

@@ -22,7 +22,7 @@ Commands:
   wait        Wait for containers to exit, print their exit codes
   rm          Remove containers (-f: stop running ones first)
   port        List a container's published ports
-  network     ls | inspect NAME
+  network     create | ls | inspect | rm | prune | connect | disconnect (berth network --help)
 
 The daemon's socket: -H unix:///path, or BERTH_HOST (default unix:///run/berth/berth.sock).`;
 

@@ -12,6 +12,7 @@ import { BatchExecutor, type Executor } from '../kernel/exec.js';
 import { NetlinkExecutor } from '../kernel/netlink/executor.js';
 import { runTool } from '../kernel/spawn.js';
 import { LocalStore } from '../store/local.js';
+import { DOCKER_DEFAULT_POOLS, type AddressPoolSpec } from '../ipam/subnets.js';
 
 export interface DaemonOptions {
   readonly dataRoot: string;
@@ -19,6 +20,8 @@ export interface DaemonOptions {
   readonly socketPath: string;
   readonly bridge: string;
   readonly bip?: string;
+  /** dockerd's --default-address-pool; empty: Docker's defaults. */
+  readonly addressPools: readonly AddressPoolSpec[];
   /** How plans reach the kernel: in-process rtnetlink (default) or `ip -batch` processes. */
   readonly executor: ExecutorKind;
   /** nftables (default: berth's table, ports in maps) or iptables (Docker's chain layout). */
@@ -62,8 +65,9 @@ export async function startDaemon(options: DaemonOptions, executor: Executor = e
     const engine = await Engine.open(
       {
         dataRoot: options.dataRoot,
-        defaultBridge: { bridge: options.bridge, bip: options.bip },
+        defaultBridge: { bridge: options.bridge, bip: options.bip, pools: options.addressPools.length > 0 ? options.addressPools : DOCKER_DEFAULT_POOLS },
         hostResolvConfPath: '/etc/resolv.conf',
+        hostHostsPath: '/etc/hosts',
         stopTimeoutMs: 10_000,
       },
       {

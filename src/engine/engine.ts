@@ -1,11 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import { ConflictError, InvalidArgumentError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
-import type { NetworkDriver } from '../drivers/driver.js';
-import type { Executor } from '../kernel/exec.js';
 import type { Plan } from '../kernel/ops.js';
 import {
   isSameProcessAlive,
@@ -16,49 +14,35 @@ import {
   signalContainer,
 } from '../kernel/process.js';
 import { hostLinkNames, listNetns } from '../kernel/read.js';
-import type { Store } from '../store/store.js';
+import { containersSharing, resolveContainerConfig, type CreateContainerRequest } from './container-config.js';
 import { ContainerTable } from './containers.js';
+import type { EngineConfig, EngineContext, EngineDeps } from './context.js';
 import { OperationQueue } from './lock.js';
-import { initialState, type ContainerRecord, type EndpointRecord, type NetworkRecord } from './model.js';
-import { generateName, validateContainerName } from './names.js';
-import { allocateEndpoint, attachmentsFor, planNewContainer, releaseEndpoint } from './endpoints.js';
-import { NetworkTable, type DefaultBridgeOptions } from './networks.js';
+import { initialState, type BridgeNetworkRecord, type ContainerRecord, type EndpointRecord } from './model.js';
+import { ownsSandbox, parseNetworkMode } from './modes.js';
+import { allocateEndpoints, attachmentsFor, planNewContainer, releaseEndpoint } from './endpoints.js';
+import type { CreateNetworkRequest } from './network-create.js';
+import { NetworkService } from './network-service.js';
+import { NetworkTable } from './networks.js';
 import { reconcile } from './reconcile.js';
-import type { PortMapping } from './portspec.js';
 import { PortPublisher } from './publisher.js';
-import type { FirewallBackend } from '../firewall/backend.js';
 import { hostsFileContent, resolvConfContent, sandboxDownPlan, sandboxName, sandboxUpPlan, type Attachment } from './sandbox.js';
-import { inTransaction } from './transaction.js';
+import { inTransaction, type Transaction } from './transaction.js';
 
-export interface EngineConfig {
-  readonly dataRoot: string;
-  readonly defaultBridge: DefaultBridgeOptions;
-  readonly hostResolvConfPath: string;
-  /** How long `stop` waits after SIGTERM before SIGKILL (Docker: 10 s). */
-  readonly stopTimeoutMs: number;
-}
-
-export interface EngineDeps {
-  readonly store: Store;
-  readonly executor: Executor;
-  readonly drivers: ReadonlyMap<string, NetworkDriver>;
-  readonly firewall: FirewallBackend;
-}
-
-export interface CreateContainerRequest {
-  readonly name?: string;
-  readonly hostname?: string;
-  readonly command: readonly string[];
-  readonly env: readonly string[];
-  readonly networkMode: string;
-  readonly autoRemove: boolean;
-  readonly portMappings: readonly PortMapping[];
-}
+export type { EngineConfig, EngineDeps } from './context.js';
+export type { CreateContainerRequest } from './container-config.js';
 
 /** How often containers the daemon adopted after a restart (not its children) are checked for exit. */
 const ADOPTED_POLL_MS = 250;
 /** Docker's exit code for a process killed by SIGKILL, used when the wrapper could not record one. */
 const KILLED_EXIT_CODE = 137;
+
+/** Where a starting container's processes go, and the files they see. */
+interface SandboxSetup {
+  readonly netns: string;
+  readonly endpoints: readonly EndpointRecord[];
+  readonly filesDir: string;
+}
 
 /**
  * The controller: containers, their sandboxes and endpoints, on top of networks. Every
@@ -70,6 +54,7 @@ export class Engine {
   readonly containers = new ContainerTable();
   private readonly queue = new OperationQueue();
   private readonly ports: PortPublisher;
+  private readonly networkService: NetworkService;
   private readonly exits = new EventEmitter();
   private readonly adopted = new Set<string>();
   private poller: NodeJS.Timeout | undefined;
@@ -80,6 +65,8 @@ export class Engine {
   ) {
     this.exits.setMaxListeners(0);
     this.ports = new PortPublisher(this.networks, this.containers, deps.executor, deps.firewall);
+    const ctx: EngineContext = { config, deps, networks: this.networks, containers: this.containers, ports: this.ports };
+    this.networkService = new NetworkService(ctx);
   }
 
   /** Loads the store, makes the kernel match it (and it the kernel), and starts watching containers. */
@@ -105,8 +92,8 @@ export class Engine {
     if (this.poller) clearInterval(this.poller);
   }
 
-  defaultNetwork(): NetworkRecord {
-    return this.networks.get('bridge');
+  defaultNetwork(): BridgeNetworkRecord {
+    return this.networks.bridgeById(this.networks.get('bridge').id);
   }
 
   containerDir(id: string): string {
@@ -118,63 +105,66 @@ export class Engine {
     return { stdoutPath: join(dir, 'stdout.log'), stderrPath: join(dir, 'stderr.log') };
   }
 
+  // ---- networks ------------------------------------------------------------------------
+
+  createNetwork(request: CreateNetworkRequest): Promise<BridgeNetworkRecord> {
+    return this.queue.run(() => this.networkService.create(request));
+  }
+
+  removeNetwork(ref: string): Promise<void> {
+    return this.queue.run(async () => void (await this.networkService.remove(ref)));
+  }
+
+  pruneNetworks(): Promise<string[]> {
+    return this.queue.run(() => this.networkService.prune());
+  }
+
+  connectNetwork(network: string, container: string, endpoint: CreateContainerRequest['endpoint']): Promise<void> {
+    return this.queue.run(async () => void (await this.networkService.connect(network, container, endpoint)));
+  }
+
+  disconnectNetwork(network: string, container: string): Promise<void> {
+    return this.queue.run(async () => void (await this.networkService.disconnect(network, container)));
+  }
+
   // ---- create -----------------------------------------------------------------------
 
-  createContainer(request: CreateContainerRequest): Promise<ContainerRecord> {
+  /** Creates the container record; the warnings are Docker's (ports dropped in host mode...). */
+  createContainer(request: CreateContainerRequest): Promise<{ record: ContainerRecord; warnings: readonly string[] }> {
     return this.queue.run(async () => {
-      const { name, network } = await this.validateCreate(request);
+      const config = await this.validateCreate(request);
       const id = newId();
+      const mode = parseNetworkMode(config.networkMode);
       const record: ContainerRecord = {
         id,
-        name,
+        name: config.name,
         created: new Date().toISOString(),
-        hostname: request.hostname ?? name,
+        hostname: config.hostname,
         command: [...request.command],
         env: [...request.env],
         autoRemove: request.autoRemove,
-        networkMode: network.name,
-        netns: sandboxName(id),
+        networkMode: config.networkMode,
+        // container: mode learns its peer's namespace at start; host mode has none.
+        netns: ownsSandbox(mode) ? sandboxName(id) : '',
+        networks: config.networks,
         endpoints: [],
-        portMappings: [...request.portMappings],
+        portMappings: config.portMappings,
         ports: [],
         state: initialState(),
       };
       await this.deps.store.put('containers', id, record);
       this.containers.set(record);
-      return record;
+      return { record, warnings: config.warnings };
     });
   }
 
-  private async validateCreate(request: CreateContainerRequest): Promise<{ name: string; network: NetworkRecord }> {
+  private async validateCreate(request: CreateContainerRequest) {
     if (request.command.length === 0) {
       throw new InvalidArgumentError('no command given', 'put the command after "--", e.g. berth run -d -- sleep 1000');
     }
+    const config = resolveContainerConfig(request, { networks: this.networks, containers: this.containers });
     await resolveExecutable(request.command[0]!);
-    const network = this.resolveNetworkMode(request.networkMode);
-    let name = request.name === undefined ? undefined : validateContainerName(request.name);
-    if (name !== undefined && this.containers.nameTaken(name)) {
-      const holder = this.containers.nameTaken(name)!;
-      throw new ConflictError(
-        `the container name "/${name}" is already in use by container "${holder.id}"`,
-        'remove that container (berth rm) or choose another name',
-      );
-    }
-    while (name === undefined || this.containers.nameTaken(name)) name = generateName();
-    for (const entry of request.env) {
-      if (!/^[^=]+=/.test(entry)) throw new InvalidArgumentError(`invalid environment variable "${entry}"`, 'use KEY=VALUE');
-    }
-    if (request.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(request.hostname)) {
-      throw new InvalidArgumentError(`invalid hostname "${request.hostname}"`, 'letters, digits, "-" and "." only, at most 63 characters');
-    }
-    return { name, network };
-  }
-
-  private resolveNetworkMode(mode: string): NetworkRecord {
-    if (mode === '' || mode === 'default' || mode === 'bridge') return this.defaultNetwork();
-    if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
-      throw new InvalidArgumentError(`network mode "${mode}" is not supported yet`, 'use --network bridge');
-    }
-    return this.networks.get(mode);
+    return config;
   }
 
   // ---- start ------------------------------------------------------------------------
@@ -192,32 +182,27 @@ export class Engine {
 
   private async startCreated(container: ContainerRecord): Promise<ContainerRecord> {
     return inTransaction(this.deps.executor, async (tx) => {
-      const network = this.networks.get(container.networkMode);
-      const endpoint = this.allocate(network, 0);
-      tx.onRollback(() => releaseEndpoint(this.networks, endpoint));
-
-      const dir = this.containerDir(container.id);
-      await this.writeSandboxFiles(dir, container.hostname, [endpoint.address]);
-      tx.onRollback(() => rm(dir, { recursive: true, force: true }));
-
-      const ports = await this.ports.allocate(container.portMappings);
-      await tx.apply([...this.upPlan(container.netns, [endpoint], true), ...this.ports.publishPlan(container.name, endpoint, ports)]);
+      const sandbox = await this.setUpSandbox(container, tx);
+      const gatewayEndpoint = sandbox.endpoints.find((e) => e.gatewayEndpoint);
+      const ports = gatewayEndpoint ? await this.ports.allocate(container.portMappings) : [];
+      if (gatewayEndpoint) await tx.apply(this.ports.publishPlan(container.name, gatewayEndpoint, ports));
 
       const launched = await launchContainer({
-        netns: container.netns,
+        netns: sandbox.netns,
         hostname: container.hostname,
-        hostsFile: join(dir, 'hosts'),
-        resolvConfFile: join(dir, 'resolv.conf'),
+        hostsFile: join(sandbox.filesDir, 'hosts'),
+        resolvConfFile: join(sandbox.filesDir, 'resolv.conf'),
         command: container.command,
         env: container.env,
         ...this.logPaths(container.id),
-        exitCodePath: join(dir, 'exitcode'),
+        exitCodePath: join(this.containerDir(container.id), 'exitcode'),
       });
       tx.onRollback(() => signalContainer(launched.pid, 'SIGKILL'));
 
       const started: ContainerRecord = {
         ...container,
-        endpoints: [endpoint],
+        netns: sandbox.netns,
+        endpoints: sandbox.endpoints,
         ports,
         state: { ...initialState(), status: 'running', pid: launched.pid, startTime: launched.startTime, startedAt: new Date().toISOString() },
       };
@@ -228,21 +213,48 @@ export class Engine {
     });
   }
 
-  private allocate(network: NetworkRecord, index: number): EndpointRecord {
-    const taken = new Set(this.containers.all().flatMap((c) => c.endpoints.map((e) => e.hostIfname)));
-    return allocateEndpoint(this.networks, network, index, taken);
+  /**
+   * The network side of starting, by mode: a namespace of its own with its endpoints
+   * (bridge) or only lo (none); the host's stack (host); or the namespace and files of a
+   * running container (container:).
+   */
+  private async setUpSandbox(container: ContainerRecord, tx: Transaction): Promise<SandboxSetup> {
+    const dir = this.containerDir(container.id);
+    await mkdir(dir, { recursive: true });
+    tx.onRollback(() => rm(dir, { recursive: true, force: true }));
+    const mode = parseNetworkMode(container.networkMode);
+    switch (mode.kind) {
+      case 'bridge':
+      case 'none': {
+        const endpoints = allocateEndpoints(this.networks, container.networks, this.takenHostNames());
+        tx.onRollback(() => endpoints.forEach((ep) => releaseEndpoint(this.networks, ep)));
+        const hostResolv = await readOptional(this.config.hostResolvConfPath);
+        await writeFile(join(dir, 'hosts'), hostsFileContent(container.hostname, endpoints.map((e) => e.address)));
+        await writeFile(join(dir, 'resolv.conf'), resolvConfContent(hostResolv));
+        await tx.apply(this.upPlan(container.netns, endpoints, true));
+        return { netns: container.netns, endpoints, filesDir: dir };
+      }
+      case 'host': {
+        // The host's own files: its nameservers (loopback ones included) work in its namespace.
+        await copyFile(this.config.hostHostsPath, join(dir, 'hosts')).catch(() => writeFile(join(dir, 'hosts'), hostsFileContent(container.hostname, [])));
+        await writeFile(join(dir, 'resolv.conf'), await readOptional(this.config.hostResolvConfPath));
+        return { netns: '', endpoints: [], filesDir: dir };
+      }
+      case 'container': {
+        const peer = this.containers.byIdExact(mode.container);
+        if (!peer || peer.state.status !== 'running') {
+          throw new ConflictError(
+            `cannot join the network namespace of container ${peer?.name ?? mode.container}: it is ${peer ? 'not running' : 'gone'}`,
+            'start a container to share, e.g. berth run -d --name peer -- sleep 1000',
+          );
+        }
+        return { netns: peer.netns, endpoints: [], filesDir: this.containerDir(peer.id) };
+      }
+    }
   }
 
-  private async writeSandboxFiles(dir: string, hostname: string, addresses: string[]): Promise<void> {
-    await mkdir(dir, { recursive: true });
-    let hostResolv = '';
-    try {
-      hostResolv = await readFile(this.config.hostResolvConfPath, 'utf8');
-    } catch {
-      // A host without resolv.conf gives containers an empty one, as it has itself.
-    }
-    await writeFile(join(dir, 'hosts'), hostsFileContent(hostname, addresses));
-    await writeFile(join(dir, 'resolv.conf'), resolvConfContent(hostResolv));
+  private takenHostNames(): Set<string> {
+    return new Set(this.containers.all().flatMap((c) => c.endpoints.map((e) => e.hostIfname)));
   }
 
   private attachments(endpoints: readonly EndpointRecord[]): Attachment[] {
@@ -256,11 +268,13 @@ export class Engine {
   /** What `run` would do, without doing it: the plan for a container that does not exist yet. */
   planRun(request: CreateContainerRequest): Promise<Plan> {
     return this.queue.run(async () => {
-      const { network } = await this.validateCreate(request);
-      const taken = new Set(this.containers.all().flatMap((c) => c.endpoints.map((e) => e.hostIfname)));
-      const { plan, endpoint } = planNewContainer(this.networks, this.deps.drivers, network, taken);
-      const ports = await this.ports.allocate(request.portMappings);
-      return [...plan, ...this.ports.publishPlan(request.name ?? 'the new container', endpoint, ports)];
+      const config = await this.validateCreate(request);
+      if (!ownsSandbox(parseNetworkMode(config.networkMode))) return [];
+      const { plan, endpoints } = planNewContainer(this.networks, this.deps.drivers, config.networks, this.takenHostNames());
+      const gatewayEndpoint = endpoints.find((e) => e.gatewayEndpoint);
+      if (!gatewayEndpoint) return plan;
+      const ports = await this.ports.allocate(config.portMappings);
+      return [...plan, ...this.ports.publishPlan(request.name ?? 'the new container', gatewayEndpoint, ports)];
     });
   }
 
@@ -330,6 +344,13 @@ export class Engine {
   removeContainer(ref: string, opts: { force: boolean }): Promise<void> {
     return this.queue.run(async () => {
       const container = this.containers.get(ref);
+      const sharing = containersSharing(this.containers, container).filter((c) => c.state.status === 'running');
+      if (sharing.length > 0) {
+        throw new ConflictError(
+          `cannot remove container "${container.name}": running containers share its network namespace (${sharing.map((c) => c.name).join(', ')})`,
+          'stop or remove them first',
+        );
+      }
       if (container.state.status === 'running') {
         if (!opts.force) {
           throw new ConflictError(`cannot remove container "${container.name}": it is running`, 'stop it first, or use rm -f');
@@ -344,7 +365,7 @@ export class Engine {
   }
 
   private async removeStopped(container: ContainerRecord): Promise<void> {
-    await this.teardownSandbox(container);
+    if (ownsSandbox(parseNetworkMode(container.networkMode))) await this.teardownSandbox(container);
     await this.deps.store.delete('containers', container.id);
     this.containers.remove(container.id);
     await rm(this.containerDir(container.id), { recursive: true, force: true });
@@ -353,7 +374,7 @@ export class Engine {
   /** Removes a container's endpoints and namespace and frees its addresses. Idempotent. */
   async teardownSandbox(container: ContainerRecord): Promise<void> {
     const live = { links: await hostLinkNames(), netns: new Set(await listNetns()) };
-    const known = container.endpoints.filter((ep) => this.networks.all().some((n) => n.id === ep.networkId));
+    const known = container.endpoints.filter((ep) => this.networks.byIdExact(ep.networkId) !== undefined);
     await this.deps.executor.apply(sandboxDownPlan(container.netns, this.attachments(known), live));
     for (const ep of known) releaseEndpoint(this.networks, ep);
   }
@@ -368,5 +389,13 @@ async function waitForDeath(pid: number, startTime: string, timeoutMs = 10_000):
   while (Date.now() < deadline) {
     if ((await processStartTime(pid)) !== startTime) return;
     await sleep(10);
+  }
+}
+
+async function readOptional(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    return ''; // a host without the file gives containers an empty one, as it has itself
   }
 }

@@ -6,19 +6,48 @@ import type { PortMapping } from './portspec.js';
  * The records the engine persists. They are the source of truth for what berth owns;
  * the kernel is made to match them (engine/reconcile.ts).
  */
-export interface NetworkRecord {
+interface NetworkRecordBase {
   readonly id: string;
   readonly name: string;
-  readonly driver: 'bridge';
   readonly created: string; // RFC 3339
-  readonly bridge: string;
-  readonly subnet: string; // CIDR
-  readonly gateway: string;
-  readonly mtu?: number;
   readonly internal: boolean;
+  readonly attachable: boolean;
+  /** Driver options as given (`-o`), Docker's Options. */
   readonly options: Readonly<Record<string, string>>;
   readonly labels: Readonly<Record<string, string>>;
 }
+
+/** A network of the bridge driver: the default `bridge` or one made by `network create`. */
+export interface BridgeNetworkRecord extends NetworkRecordBase {
+  readonly driver: 'bridge';
+  readonly bridge: string;
+  readonly subnet: string; // CIDR
+  readonly gateway: string;
+  /** Where dynamic addresses come from (`--ip-range`); the whole subnet when absent. */
+  readonly ipRange?: string;
+  /** Addresses never handed out (`--aux-address name=ip`). */
+  readonly auxAddresses: Readonly<Record<string, string>>;
+  /** Whether the subnet was given by the user: Docker accepts a static `--ip` only then. */
+  readonly userSubnet: boolean;
+  readonly mtu?: number;
+}
+
+/**
+ * The built-in `host` and `none` networks: no objects of their own. A container "on" them
+ * uses the host's network stack, or a namespace with only lo. Docker names none's driver "null".
+ */
+export interface NullNetworkRecord extends NetworkRecordBase {
+  readonly driver: 'host' | 'null';
+}
+
+export type NetworkRecord = BridgeNetworkRecord | NullNetworkRecord;
+
+export function isBridgeNetwork(n: NetworkRecord): n is BridgeNetworkRecord {
+  return n.driver === 'bridge';
+}
+
+/** The names Docker reserves: these networks always exist and cannot be removed. */
+export const BUILTIN_NETWORKS = ['bridge', 'host', 'none'] as const;
 
 export interface EndpointRecord {
   readonly id: string;
@@ -29,6 +58,22 @@ export interface EndpointRecord {
   readonly prefixLength: number;
   readonly mac: string;
   readonly gateway: string;
+  /** Whether this endpoint carries the default route (and the published ports). */
+  readonly gatewayEndpoint: boolean;
+}
+
+/**
+ * A network a container is configured for: Docker's EndpointSettings as given to
+ * `run --network/--ip/--alias/--mac-address` or `network connect`. Endpoints are made from
+ * these when the sandbox exists.
+ */
+export interface NetworkAttachment {
+  readonly networkId: string;
+  readonly aliases: readonly string[];
+  /** A static address (`--ip`). */
+  readonly ipv4Address?: string;
+  /** A static MAC (`--mac-address`). */
+  readonly macAddress?: string;
 }
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
@@ -52,9 +97,16 @@ export interface ContainerRecord {
   readonly command: readonly string[];
   readonly env: readonly string[];
   readonly autoRemove: boolean;
+  /** Docker's HostConfig.NetworkMode: "bridge", a network name, "host", "none" or "container:<id>". */
   readonly networkMode: string;
-  /** Name of the sandbox's network namespace under /run/netns. */
+  /**
+   * The network namespace (under /run/netns) the container's processes join: its own
+   * berth-<id>, another container's for container: mode, "" for the host's own.
+   */
   readonly netns: string;
+  /** The networks it is configured for, in attach order (bridge networks only). */
+  readonly networks: readonly NetworkAttachment[];
+  /** Its interfaces, while it has a sandbox (from first start to rm). */
   readonly endpoints: readonly EndpointRecord[];
   /** What `-p` asked for (Docker's HostConfig.PortBindings). */
   readonly portMappings: readonly PortMapping[];
@@ -84,10 +136,11 @@ function hasStrings(v: Record<string, unknown>, keys: readonly string[]): boolea
 }
 
 export function parseNetworkRecord(v: unknown): NetworkRecord {
-  if (!isObject(v) || !hasStrings(v, ['id', 'name', 'driver', 'created', 'bridge', 'subnet', 'gateway']) || v.driver !== 'bridge' || typeof v.internal !== 'boolean') {
-    fail('network', v);
-  }
-  return v as unknown as NetworkRecord;
+  if (!isObject(v) || !hasStrings(v, ['id', 'name', 'driver', 'created']) || typeof v.internal !== 'boolean') fail('network', v);
+  if (v.driver === 'host' || v.driver === 'null') return { attachable: false, ...v } as unknown as NullNetworkRecord;
+  if (v.driver !== 'bridge' || !hasStrings(v, ['bridge', 'subnet', 'gateway'])) fail('network', v);
+  // Records written before user-defined networks existed lack the newer fields.
+  return { attachable: false, auxAddresses: {}, userSubnet: false, ...v } as unknown as BridgeNetworkRecord;
 }
 
 export function parseContainerRecord(v: unknown): ContainerRecord {
@@ -102,9 +155,11 @@ export function parseContainerRecord(v: unknown): ContainerRecord {
   ) {
     fail('container', v);
   }
-  for (const ep of v.endpoints as unknown[]) {
+  const endpoints = (v.endpoints as unknown[]).map((ep, index) => {
     if (!isObject(ep) || !hasStrings(ep, ['id', 'networkId', 'ifname', 'hostIfname', 'address', 'mac', 'gateway'])) fail('endpoint', ep);
-  }
-  // Records written before ports existed have none.
-  return { portMappings: [], ports: [], ...(v as object) } as unknown as ContainerRecord;
+    return { gatewayEndpoint: index === 0, ...ep } as unknown as EndpointRecord;
+  });
+  // Records written before ports and user-defined networks existed have neither.
+  const networks = endpoints.map((e): NetworkAttachment => ({ networkId: e.networkId, aliases: [] }));
+  return { portMappings: [], ports: [], networks, ...(v as object), endpoints } as unknown as ContainerRecord;
 }

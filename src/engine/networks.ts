@@ -4,39 +4,43 @@ import { cidrsOverlap, formatCidr, formatIpv4, parseCidr, parseIpv4 } from '../c
 import type { NetworkDriver, NetworkSpec } from '../drivers/driver.js';
 import type { FirewallModel, FirewallPort } from '../firewall/model.js';
 import { AddressPool } from '../ipam/pool.js';
-import { defaultBridgeCandidates, firstFreeSubnet } from '../ipam/subnets.js';
+import { candidatesOf, firstFreeSubnet, type AddressPoolSpec } from '../ipam/subnets.js';
 import type { HostRoute } from '../kernel/read.js';
-import type { NetworkRecord } from './model.js';
+import { isBridgeNetwork, type BridgeNetworkRecord, type NetworkRecord, type NullNetworkRecord } from './model.js';
 
 /**
- * The networks the engine knows, each with its address pool. Lookups accept a name, a
- * full id or an unambiguous id prefix, as Docker's do.
+ * The networks the engine knows, bridge networks each with its address pool. Lookups
+ * accept a name, a full id or an unambiguous id prefix, as Docker's do.
  */
 export class NetworkTable {
-  private readonly byId = new Map<string, { record: NetworkRecord; pool: AddressPool }>();
+  private readonly byId = new Map<string, NetworkRecord>();
+  private readonly pools = new Map<string, AddressPool>();
 
-  add(record: NetworkRecord): AddressPool {
-    const subnet = parseCidr(record.subnet);
-    const pool = new AddressPool(subnet, parseIpv4(record.gateway));
-    this.byId.set(record.id, { record, pool });
-    return pool;
+  add(record: NetworkRecord): void {
+    if (isBridgeNetwork(record)) this.pools.set(record.id, poolFor(record));
+    this.byId.set(record.id, record);
   }
 
   remove(id: string): void {
     this.byId.delete(id);
+    this.pools.delete(id);
   }
 
   all(): NetworkRecord[] {
-    return [...this.byId.values()].map((e) => e.record);
+    return [...this.byId.values()];
+  }
+
+  bridges(): BridgeNetworkRecord[] {
+    return this.all().filter(isBridgeNetwork);
+  }
+
+  byIdExact(id: string): NetworkRecord | undefined {
+    return this.byId.get(id);
   }
 
   find(ref: string): NetworkRecord | undefined {
-    const entries = [...this.byId.values()].map((e) => e.record);
-    return (
-      entries.find((n) => n.name === ref) ??
-      entries.find((n) => n.id === ref) ??
-      uniquePrefixMatch(entries, ref)
-    );
+    const entries = this.all();
+    return entries.find((n) => n.name === ref) ?? this.byId.get(ref) ?? uniquePrefixMatch(entries, ref);
   }
 
   get(ref: string): NetworkRecord {
@@ -45,16 +49,27 @@ export class NetworkTable {
     return found;
   }
 
+  bridgeById(id: string): BridgeNetworkRecord {
+    const n = this.byId.get(id);
+    if (!n || !isBridgeNetwork(n)) throw new NotFoundError(`bridge network ${id} not found`);
+    return n;
+  }
+
   pool(id: string): AddressPool {
-    const entry = this.byId.get(id);
-    if (!entry) throw new NotFoundError(`network ${id} not found`);
-    return entry.pool;
+    const pool = this.pools.get(id);
+    if (!pool) throw new NotFoundError(`network ${id} not found`);
+    return pool;
   }
 
   /** The firewall's desired state: these networks, and the ports published on them. */
   firewallModel(ports: readonly FirewallPort[]): FirewallModel {
-    return { networks: this.all().map((n) => ({ bridge: n.bridge, subnet: n.subnet, internal: n.internal })), ports };
+    return { networks: this.bridges().map((n) => ({ bridge: n.bridge, subnet: n.subnet, internal: n.internal })), ports };
   }
+}
+
+function poolFor(n: BridgeNetworkRecord): AddressPool {
+  const aux = Object.fromEntries(Object.entries(n.auxAddresses).map(([k, ip]) => [k, parseIpv4(ip)]));
+  return new AddressPool(parseCidr(n.subnet), parseIpv4(n.gateway), { range: n.ipRange === undefined ? undefined : parseCidr(n.ipRange), aux });
 }
 
 function uniquePrefixMatch(entries: NetworkRecord[], ref: string): NetworkRecord | undefined {
@@ -64,14 +79,30 @@ function uniquePrefixMatch(entries: NetworkRecord[], ref: string): NetworkRecord
   return matches[0];
 }
 
-export function networkSpec(record: NetworkRecord): NetworkSpec {
+export function networkSpec(record: BridgeNetworkRecord): NetworkSpec {
   return { id: record.id, name: record.name, bridge: record.bridge, subnet: record.subnet, gateway: record.gateway, mtu: record.mtu };
+}
+
+/** The records of the built-in `host` and `none` networks, made once and then kept with their ids. */
+export function nullNetworkRecord(name: 'host' | 'none'): NullNetworkRecord {
+  return {
+    id: newId(),
+    name,
+    driver: name === 'host' ? 'host' : 'null',
+    created: new Date().toISOString(),
+    internal: false,
+    attachable: false,
+    options: {},
+    labels: {},
+  };
 }
 
 export interface DefaultBridgeOptions {
   readonly bridge: string;
   /** dockerd's --bip: the bridge's own address with prefix, e.g. "172.17.0.1/16". */
   readonly bip?: string;
+  /** dockerd's --default-address-pool: where subnets come from when none is given. */
+  readonly pools: readonly AddressPoolSpec[];
 }
 
 /**
@@ -79,7 +110,7 @@ export interface DefaultBridgeOptions {
  * next default pool the host does not already route (ignoring routes of our own bridge,
  * which exist when the daemon restarts).
  */
-export function defaultBridgeRecord(opts: DefaultBridgeOptions, routes: readonly HostRoute[], existing?: NetworkRecord): NetworkRecord {
+export function defaultBridgeRecord(opts: DefaultBridgeOptions, routes: readonly HostRoute[], existing?: BridgeNetworkRecord): BridgeNetworkRecord {
   let subnet: string;
   let gateway: string;
   if (opts.bip) {
@@ -90,7 +121,7 @@ export function defaultBridgeRecord(opts: DefaultBridgeOptions, routes: readonly
     return existing;
   } else {
     const taken = routes.filter((r) => r.dev !== opts.bridge).map((r) => r.subnet);
-    const free = firstFreeSubnet(defaultBridgeCandidates(), taken);
+    const free = firstFreeSubnet(candidatesOf(opts.pools), taken);
     subnet = formatCidr(free);
     gateway = formatIpv4(free.network + 1);
   }
@@ -104,6 +135,9 @@ export function defaultBridgeRecord(opts: DefaultBridgeOptions, routes: readonly
     subnet,
     gateway,
     internal: false,
+    attachable: false,
+    auxAddresses: {},
+    userSubnet: opts.bip !== undefined,
     options: {
       'com.docker.network.bridge.default_bridge': 'true',
       'com.docker.network.bridge.name': opts.bridge,
@@ -114,7 +148,7 @@ export function defaultBridgeRecord(opts: DefaultBridgeOptions, routes: readonly
 }
 
 /** Refuses a default bridge whose subnet a host route already claims (only with an explicit --bip). */
-export function checkBipIsFree(record: NetworkRecord, routes: readonly HostRoute[]): void {
+export function checkBipIsFree(record: BridgeNetworkRecord, routes: readonly HostRoute[]): void {
   const subnet = parseCidr(record.subnet);
   const clash = routes.find((r) => r.dev !== record.bridge && cidrsOverlap(r.subnet, subnet));
   if (clash) {
@@ -125,7 +159,7 @@ export function checkBipIsFree(record: NetworkRecord, routes: readonly HostRoute
   }
 }
 
-export function driverFor(drivers: ReadonlyMap<string, NetworkDriver>, record: NetworkRecord): NetworkDriver {
+export function driverFor(drivers: ReadonlyMap<string, NetworkDriver>, record: BridgeNetworkRecord): NetworkDriver {
   const driver = drivers.get(record.driver);
   if (!driver) throw new NotFoundError(`network driver "${record.driver}" not found`);
   return driver;

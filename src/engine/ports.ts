@@ -25,9 +25,9 @@ function overlaps(a: PublishedPort, b: { protocol: Protocol; hostIp: string; hos
   return a.protocol === b.protocol && a.hostPort === b.hostPort && (a.hostIp === '' || b.hostIp === '' || a.hostIp === b.hostIp);
 }
 
-/** The firewall's view of a running container's published ports. */
+/** The firewall's view of a running container's published ports (they lead to its gateway endpoint). */
 export function firewallPortsOf(container: ContainerRecord): FirewallPort[] {
-  const ip = container.endpoints[0]?.address;
+  const ip = container.endpoints.find((e) => e.gatewayEndpoint)?.address;
   if (ip === undefined || container.state.status !== 'running') return [];
   return container.ports.map((p) => ({ ...p, containerIp: ip }));
 }

@@ -8,8 +8,9 @@ import { isSameProcessAlive } from '../kernel/process.js';
 import { hostLinkNames, hostRoutes, linkAddresses, linksOfBridge, listNetns, readSysctl } from '../kernel/read.js';
 import type { Store } from '../store/store.js';
 import type { ContainerTable } from './containers.js';
-import { parseContainerRecord, parseNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
-import { checkBipIsFree, defaultBridgeRecord, driverFor, networkSpec, type DefaultBridgeOptions, type NetworkTable } from './networks.js';
+import { isBridgeNetwork, parseContainerRecord, parseNetworkRecord, type BridgeNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
+import { ownsSandbox, parseNetworkMode } from './modes.js';
+import { checkBipIsFree, defaultBridgeRecord, driverFor, networkSpec, nullNetworkRecord, type DefaultBridgeOptions, type NetworkTable } from './networks.js';
 import { attachmentsFor } from './endpoints.js';
 import { firewallPortsOf } from './ports.js';
 import { SANDBOX_PREFIX, sandboxUpPlan } from './sandbox.js';
@@ -49,7 +50,8 @@ export async function reconcile(ctx: ReconcileContext): Promise<{ runningAdopted
 
 async function reconcileNetworks(ctx: ReconcileContext, stored: NetworkRecord[], containers: ContainerRecord[]): Promise<void> {
   const routes = await hostRoutes();
-  const storedDefault = stored.find((n) => n.name === 'bridge');
+  const storedBridges = stored.filter(isBridgeNetwork);
+  const storedDefault = storedBridges.find((n) => n.name === 'bridge');
   const desiredDefault = defaultBridgeRecord(ctx.defaultBridge, routes, storedDefault);
   if (storedDefault && desiredDefault !== storedDefault) {
     const users = containers.filter((c) => c.endpoints.some((e) => e.networkId === storedDefault.id));
@@ -61,36 +63,39 @@ async function reconcileNetworks(ctx: ReconcileContext, stored: NetworkRecord[],
     }
   }
   if (ctx.defaultBridge.bip) checkBipIsFree(desiredDefault, routes);
-  const all = [desiredDefault, ...stored.filter((n) => n.name !== 'bridge')];
+  const bridges = [desiredDefault, ...storedBridges.filter((n) => n.name !== 'bridge')];
+  // host and none always exist; made once, they keep their ids.
+  const builtins = (['host', 'none'] as const).map((name) => stored.find((n) => n.name === name) ?? nullNetworkRecord(name));
+  const newRecords = [...builtins.filter((n) => !stored.includes(n)), ...(desiredDefault !== storedDefault ? [desiredDefault] : [])];
 
   const links = await hostLinkNames();
   const ops: KernelOp[] = [];
   if (storedDefault && storedDefault.bridge !== desiredDefault.bridge && links.has(storedDefault.bridge)) {
     ops.push(...driverFor(ctx.drivers, storedDefault).deleteNetwork(networkSpec(storedDefault)));
   }
-  for (const net of all) ops.push(...(await repairNetworkPlan(ctx, net, links)));
+  for (const net of bridges) ops.push(...(await repairNetworkPlan(ctx, net, links)));
   const forwarding = await readSysctl('net.ipv4.ip_forward');
   if (forwarding !== '1') ops.push({ kind: 'sysctl', key: 'net.ipv4.ip_forward', value: '1', restore: forwarding });
-  for (const n of all) {
+  for (const n of bridges) {
     // Lets the host reach published ports through 127.0.0.1: DNAT'd packets with a
     // loopback source may then leave by the bridge (Docker sets the same).
     ops.push({ kind: 'sysctl', key: `net.ipv4.conf.${n.bridge}.route_localnet`, value: '1' });
-    ctx.networks.add(n);
   }
+  for (const n of [...bridges, ...builtins]) ctx.networks.add(n);
   // Ports of containers recorded as running; those found dead later are unpublished then.
   ops.push(ctx.firewall.replaceAll('berth networks and published ports', ctx.networks.firewallModel(containers.flatMap(firewallPortsOf))));
 
   await inTransaction(ctx.executor, async (tx) => {
     await tx.apply(ops);
-    if (desiredDefault !== storedDefault) await ctx.store.put('networks', desiredDefault.id, desiredDefault);
+    for (const n of newRecords) await ctx.store.put('networks', n.id, n);
   }).catch((err: unknown) => {
-    for (const n of all) ctx.networks.remove(n.id);
+    for (const n of ctx.networks.all()) ctx.networks.remove(n.id);
     throw err;
   });
 }
 
 /** Whatever of a bridge network is missing: the whole bridge, or just its address or state. */
-async function repairNetworkPlan(ctx: ReconcileContext, net: NetworkRecord, links: ReadonlySet<string>): Promise<KernelOp[]> {
+async function repairNetworkPlan(ctx: ReconcileContext, net: BridgeNetworkRecord, links: ReadonlySet<string>): Promise<KernelOp[]> {
   const create = driverFor(ctx.drivers, net).createNetwork(networkSpec(net));
   if (!links.has(net.bridge)) return [...create];
   const addresses = await linkAddresses(net.bridge);
@@ -100,7 +105,9 @@ async function repairNetworkPlan(ctx: ReconcileContext, net: NetworkRecord, link
 
 function reserveAddresses(ctx: ReconcileContext, containers: ContainerRecord[]): void {
   for (const c of containers) {
-    for (const ep of c.endpoints) ctx.networks.pool(ep.networkId).reserve(parseIpv4(ep.address));
+    for (const ep of c.endpoints) {
+      if (ctx.networks.byIdExact(ep.networkId)) ctx.networks.pool(ep.networkId).reserve(parseIpv4(ep.address));
+    }
   }
 }
 
@@ -111,7 +118,7 @@ async function reconcileContainers(ctx: ReconcileContext, containers: ContainerR
   const namespaces = new Set(await listNetns());
   for (const c of containers) {
     if (c.state.status === 'running' && (await isSameProcessAlive(c.state.pid, c.state.startTime))) {
-      await restoreSandbox(ctx, c, links, namespaces);
+      if (ownsSandbox(parseNetworkMode(c.networkMode))) await restoreSandbox(ctx, c, links, namespaces);
       adopted.push(c.id);
     } else if (c.state.status === 'running') {
       await ctx.markExited(c.id);
@@ -135,7 +142,7 @@ async function removeOrphans(ctx: ReconcileContext): Promise<void> {
   const knownNetns = new Set(known.map((c) => c.netns));
   const knownVeths = new Set(known.flatMap((c) => c.endpoints.map((e) => e.hostIfname)));
   const ops: KernelOp[] = [];
-  for (const net of ctx.networks.all()) {
+  for (const net of ctx.networks.bridges()) {
     for (const port of await linksOfBridge(net.bridge)) {
       if (/^veth[0-9a-f]{7}$/.test(port) && !knownVeths.has(port)) ops.push({ kind: 'link-del', dev: port });
     }

@@ -10,17 +10,25 @@ import {
 
 /**
  * The addresses of one subnet: who holds which. The network address, the broadcast
- * address and the gateway are never handed out. Allocation returns the lowest free
- * address, as libnetwork's default IPAM does, so a released address is reused first.
+ * address, the gateway and auxiliary addresses (`--aux-address`) are never handed out.
+ * Dynamic allocation takes the lowest free address of the range (`--ip-range`, default the
+ * whole subnet), as libnetwork's default IPAM does, so a released address is reused first.
+ * A static address (`--ip`) may lie anywhere in the subnet, also outside the range: that
+ * is how Docker users keep static addresses apart from dynamic ones.
  */
 export class AddressPool {
   private readonly used = new Set<Ipv4>();
+  /** Gateway and aux addresses, by address: never allocated, never released. */
+  private readonly reserved = new Map<Ipv4, string>();
   private readonly first: Ipv4;
   private readonly last: Ipv4;
+  private readonly rangeFirst: Ipv4;
+  private readonly rangeLast: Ipv4;
 
   constructor(
     readonly subnet: Ipv4Cidr,
     readonly gateway: Ipv4,
+    opts: { range?: Ipv4Cidr; aux?: Readonly<Record<string, Ipv4>> } = {},
   ) {
     if (!cidrContains(subnet, gateway)) {
       throw new InvalidArgumentError(`gateway ${formatIpv4(gateway)} is outside subnet ${formatCidr(subnet)}`);
@@ -29,27 +37,37 @@ export class AddressPool {
     const tiny = subnet.prefixLength >= 31;
     this.first = tiny ? subnet.network : subnet.network + 1;
     this.last = tiny ? broadcastOf(subnet) : broadcastOf(subnet) - 1;
-    this.used.add(gateway);
+    const range = opts.range ?? subnet;
+    this.rangeFirst = Math.max(this.first, range.network);
+    this.rangeLast = Math.min(this.last, broadcastOf(range));
+    this.reserved.set(gateway, 'the gateway');
+    for (const [name, ip] of Object.entries(opts.aux ?? {})) this.reserved.set(ip, `auxiliary address "${name}"`);
   }
 
   allocate(): Ipv4 {
-    for (let ip = this.first; ip <= this.last; ip++) {
-      if (!this.used.has(ip)) {
+    for (let ip = this.rangeFirst; ip <= this.rangeLast; ip++) {
+      if (!this.used.has(ip) && !this.reserved.has(ip)) {
         this.used.add(ip);
         return ip;
       }
     }
+    const where = this.rangeFirst === this.first && this.rangeLast === this.last ? formatCidr(this.subnet) : `${formatIpv4(this.rangeFirst)}-${formatIpv4(this.rangeLast)}`;
     throw new ExhaustedError(
-      `no free IPv4 address left in ${formatCidr(this.subnet)}`,
-      'remove containers from this network or use a network with a larger subnet',
+      `no free IPv4 address left in ${where}`,
+      'remove containers from this network or use a network with a larger subnet or range',
     );
   }
 
   /** Claims a specific address (a static `--ip`, or one restored from the store). */
   reserve(ip: Ipv4): void {
     if (!cidrContains(this.subnet, ip) || ip < this.first || ip > this.last) {
-      throw new InvalidArgumentError(`address ${formatIpv4(ip)} is not a usable address of ${formatCidr(this.subnet)}`);
+      throw new InvalidArgumentError(
+        `address ${formatIpv4(ip)} is not a usable address of ${formatCidr(this.subnet)}`,
+        `use an address from ${formatIpv4(this.first)} to ${formatIpv4(this.last)}`,
+      );
     }
+    const reservedFor = this.reserved.get(ip);
+    if (reservedFor !== undefined) throw new ConflictError(`address ${formatIpv4(ip)} is reserved in ${formatCidr(this.subnet)}: it is ${reservedFor}`);
     if (this.used.has(ip)) {
       throw new ConflictError(`address ${formatIpv4(ip)} is already in use in ${formatCidr(this.subnet)}`);
     }
@@ -57,15 +75,15 @@ export class AddressPool {
   }
 
   release(ip: Ipv4): void {
-    if (ip !== this.gateway) this.used.delete(ip);
+    this.used.delete(ip);
   }
 
   isUsed(ip: Ipv4): boolean {
-    return this.used.has(ip);
+    return this.used.has(ip) || this.reserved.has(ip);
   }
 
-  /** Addresses handed out, not counting the gateway. */
+  /** Addresses handed out, not counting the gateway or aux addresses. */
   get allocatedCount(): number {
-    return this.used.size - 1;
+    return this.used.size;
   }
 }

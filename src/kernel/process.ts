@@ -14,6 +14,7 @@ import { NETNS_DIR } from './read.js';
  * wrapper shell records the exit code in a file for the same reason.
  */
 export interface LaunchSpec {
+  /** The namespace under /run/netns to enter; "" keeps the host's (--network host). */
   readonly netns: string;
   readonly hostname: string;
   readonly hostsFile: string;
@@ -49,17 +50,15 @@ export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess
   const stdout = await open(spec.stdoutPath, 'a');
   const stderr = await open(spec.stderrPath, 'a');
   try {
-    const child = spawn(
-      'nsenter',
-      [
-        `--net=${join(NETNS_DIR, spec.netns)}`,
-        'unshare', '--uts', '--mount', '--propagation', 'private', '--',
-        '/bin/sh', '-c', WRAPPER, 'berth-init',
-        spec.hostname, spec.hostsFile, spec.resolvConfFile, spec.exitCodePath,
-        ...spec.command,
-      ],
-      { detached: true, stdio: ['ignore', stdout.fd, stderr.fd], env: envObject(spec.env) },
-    );
+    const enterNetns = spec.netns === '' ? [] : ['nsenter', `--net=${join(NETNS_DIR, spec.netns)}`];
+    const [tool, ...args] = [
+      ...enterNetns,
+      'unshare', '--uts', '--mount', '--propagation', 'private', '--',
+      '/bin/sh', '-c', WRAPPER, 'berth-init',
+      spec.hostname, spec.hostsFile, spec.resolvConfFile, spec.exitCodePath,
+      ...spec.command,
+    ];
+    const child = spawn(tool!, args, { detached: true, stdio: ['ignore', stdout.fd, stderr.fd], env: envObject(spec.env) });
     const exited = new Promise<number>((resolve) => {
       child.on('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
       child.on('error', () => resolve(SANDBOX_SETUP_FAILED));
@@ -68,7 +67,7 @@ export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess
     // stopping daemon alive (its 'exit' event still arrives while the daemon runs).
     child.unref();
     const pid = child.pid;
-    if (pid === undefined) throw new Error('nsenter could not be started (is util-linux installed?)');
+    if (pid === undefined) throw new Error(`${tool!} could not be started (is util-linux installed?)`);
     return { pid, startTime: (await processStartTime(pid)) ?? '', exited };
   } finally {
     await stdout.close();

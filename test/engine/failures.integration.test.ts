@@ -57,7 +57,7 @@ describe('bad input gets a specific error and changes nothing', { skip: sandboxS
     ['missing executable', ['run', '-d', '--', 'no-such-binary-xyz'], 1, /cannot run "no-such-binary-xyz": executable file not found in \$PATH/],
     ['no command', ['run', '-d'], 1, /^Error: no command given$/m],
     ['unknown network', ['run', '-d', '--network', 'nonet', '--', 'sleep', '1'], 1, /^Error: network "nonet" not found$/m],
-    ['unsupported mode', ['run', '-d', '--network', 'host', '--', 'sleep', '1'], 1, /network mode "host" is not supported yet/],
+    ['container: mode naming an unknown container', ['run', '-d', '--network', 'container:nope', '--', 'sleep', '1'], 1, /^Error: cannot join the network namespace of container "nope": no such container$/m],
     ['unknown flag', ['run', '--bogus', '--', 'sleep', '1'], 2, /^Error: unknown flag: --bogus$/m],
     ['bad env', ['run', '-d', '-e', 'NOEQUALS', '--', 'sleep', '1'], 1, /invalid environment variable "NOEQUALS"/],
     ['rm of a running container without -f', ['rm', 'a1'], 1, /cannot remove container "a1": it is running/],

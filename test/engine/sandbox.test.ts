@@ -7,34 +7,35 @@ import { hostsFileContent, resolvConfContent, sandboxDownPlan, sandboxName } fro
 import { renderPlan } from '../../src/kernel/render.js';
 import { parseCidr } from '../../src/common/ipv4.js';
 import { assertGolden } from '../golden.js';
+import { DOCKER_DEFAULT_POOLS } from '../../src/ipam/subnets.js';
 
 function defaultNetworks(): NetworkTable {
   const t = new NetworkTable();
-  t.add(defaultBridgeRecord({ bridge: 'berth0' }, []));
+  t.add(defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, []));
   return t;
 }
 
 test('the plan of a container attach on the default bridge (golden dry-run text)', () => {
   const networks = defaultNetworks();
-  const { plan } = planNewContainer(networks, builtinDrivers(), networks.get('bridge'), new Set(), 'c0ffee'.padEnd(64, '0'));
+  const { plan } = planNewContainer(networks, builtinDrivers(), [{ networkId: networks.get('bridge').id, aliases: [] }], new Set(), 'c0ffee'.padEnd(64, '0'));
   // The host veth name is random; pin it for the golden comparison.
   const text = renderPlan(plan).replace(/veth[0-9a-f]{7}/g, 'vethXXXXXXX');
   assertGolden('attach-default-bridge.sh', text + '\n');
   // Planning changes nothing: the same address is proposed again.
-  assert.match(renderPlan(planNewContainer(networks, builtinDrivers(), networks.get('bridge'), new Set()).plan), /addr add 172\.17\.0\.2\/16/);
+  assert.match(renderPlan(planNewContainer(networks, builtinDrivers(), [{ networkId: networks.get('bridge').id, aliases: [] }], new Set()).plan), /addr add 172\.17\.0\.2\/16/);
 });
 
 test('the default bridge takes the next /16 when the host routes 172.17/16, ignoring its own bridge', () => {
   const routes = [{ subnet: parseCidr('172.17.0.0/16'), dev: 'eth0' }];
-  assert.equal(defaultBridgeRecord({ bridge: 'berth0' }, routes).subnet, '172.18.0.0/16');
-  assert.equal(defaultBridgeRecord({ bridge: 'berth0' }, [{ subnet: parseCidr('172.17.0.0/16'), dev: 'berth0' }]).subnet, '172.17.0.0/16');
-  const bip = defaultBridgeRecord({ bridge: 'br9', bip: '10.99.0.1/24' }, []);
+  assert.equal(defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, routes).subnet, '172.18.0.0/16');
+  assert.equal(defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, [{ subnet: parseCidr('172.17.0.0/16'), dev: 'berth0' }]).subnet, '172.17.0.0/16');
+  const bip = defaultBridgeRecord({ bridge: 'br9', bip: '10.99.0.1/24', pools: DOCKER_DEFAULT_POOLS }, []);
   assert.deepEqual([bip.subnet, bip.gateway, bip.bridge], ['10.99.0.0/24', '10.99.0.1', 'br9']);
 });
 
 test('teardown plans only what still exists, so rm is idempotent', () => {
   const networks = defaultNetworks();
-  const net = networks.get('bridge');
+  const net = networks.bridgeById(networks.get('bridge').id);
   const attachment = {
     network: { id: net.id, name: net.name, bridge: net.bridge, subnet: net.subnet, gateway: net.gateway },
     driver: builtinDrivers().get('bridge')!,

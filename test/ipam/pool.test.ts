@@ -73,3 +73,22 @@ test('address pools: Docker\'s defaults, and dockerd-style base=,size= specs', (
     assert.throws(() => parseAddressPoolSpec(bad), why);
   }
 });
+
+test('an ip-range limits dynamic allocation; static addresses may use the rest of the subnet', () => {
+  const p = new AddressPool(parseCidr('10.10.0.0/24'), parseIpv4('10.10.0.254'), { range: parseCidr('10.10.0.128/30') });
+  assert.deepEqual([p.allocate(), p.allocate(), p.allocate(), p.allocate()].map(formatIpv4), ['10.10.0.128', '10.10.0.129', '10.10.0.130', '10.10.0.131']);
+  assert.throws(() => p.allocate(), (e: unknown) => e instanceof ExhaustedError && /10\.10\.0\.128-10\.10\.0\.131/.test(e.message));
+  p.reserve(parseIpv4('10.10.0.9')); // outside the range, inside the subnet: Docker accepts it
+  p.release(parseIpv4('10.10.0.129'));
+  assert.equal(formatIpv4(p.allocate()), '10.10.0.129');
+});
+
+test('auxiliary addresses and the gateway are never handed out and name themselves when asked for', () => {
+  const p = new AddressPool(parseCidr('192.0.2.0/29'), parseIpv4('192.0.2.1'), { aux: { router: parseIpv4('192.0.2.2') } });
+  assert.equal(formatIpv4(p.allocate()), '192.0.2.3');
+  assert.throws(() => p.reserve(parseIpv4('192.0.2.2')), /reserved in 192\.0\.2\.0\/29: it is auxiliary address "router"/);
+  assert.throws(() => p.reserve(parseIpv4('192.0.2.1')), /it is the gateway/);
+  p.release(parseIpv4('192.0.2.2')); // an aux address stays reserved
+  assert.equal(p.isUsed(parseIpv4('192.0.2.2')), true);
+  assert.equal(p.allocatedCount, 1);
+});

@@ -29,7 +29,7 @@ export async function psCommand(client: ApiClient, argv: readonly string[]): Pro
       truncate(JSON.stringify(c.Command), 24),
       `${ago(c.Created)}`,
       c.Status,
-      nets.map(([n]) => n).join(',') || c.HostConfig.NetworkMode,
+      nets.map(([n]) => n).join(',') || c.HostConfig.NetworkMode.replace(/^(container:[0-9a-f]{12})[0-9a-f]{52}$/, '$1'),
       nets.map(([, e]) => e.IPAddress).join(','),
       c.Ports.map((p) => `${p.IP}:${p.PublicPort}->${p.PrivatePort}/${p.Type}`).join(', '),
       c.Names.map((n) => n.replace(/^\//, '')).join(','),

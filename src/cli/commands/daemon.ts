@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { DAEMON_DEFAULTS, EXECUTOR_KINDS, parseExecutorKind, parseFirewallName, startDaemon } from '../../daemon/daemon.js';
-import { boolFlag, flag, parseArgs } from '../args.js';
+import { parseAddressPoolSpec } from '../../ipam/subnets.js';
+import { boolFlag, flag, flagList, parseArgs } from '../args.js';
 import { socketPathFrom } from '../client.js';
 
 export const DAEMON_USAGE = `Usage: berth daemon [OPTIONS]
@@ -13,6 +14,9 @@ Options:
       --exec-root DIR   Runtime files: socket, pidfile (default ${DAEMON_DEFAULTS.execRoot})
       --bip CIDR        Default bridge address, e.g. 172.17.0.1/16 (default: first free of 172.17-31.0.0/16)
       --bridge NAME     Default bridge name (default ${DAEMON_DEFAULTS.bridge})
+      --default-address-pool base=CIDR,size=N
+                        Where network subnets come from (repeatable; default Docker's:
+                        172.17-31.0.0/16, then 192.168.0.0/16 cut into /20s)
       --executor KIND   How plans reach the kernel: ${EXECUTOR_KINDS.join(' | ')} (default ${DAEMON_DEFAULTS.executor}:
                         in-process rtnetlink; ip: one \`ip -batch\` process per namespace side)
       --firewall NAME   nftables (default: berth's table, published ports in maps) |
@@ -25,6 +29,7 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     'exec-root': { value: true },
     bip: { value: true },
     bridge: { value: true },
+    'default-address-pool': { value: true, repeat: true },
     executor: { value: true },
     firewall: { value: true },
     host: { short: 'H', value: true },
@@ -42,6 +47,7 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     socketPath: host ? socketPathFrom(host) : join(execRoot, 'berth.sock'),
     bridge: flag(parsed, 'bridge') ?? DAEMON_DEFAULTS.bridge,
     bip: flag(parsed, 'bip'),
+    addressPools: flagList(parsed, 'default-address-pool').map(parseAddressPoolSpec),
     executor: parseExecutorKind(flag(parsed, 'executor') ?? DAEMON_DEFAULTS.executor),
     firewall: parseFirewallName(flag(parsed, 'firewall') ?? DAEMON_DEFAULTS.firewall),
   });

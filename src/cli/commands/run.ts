@@ -1,6 +1,12 @@
 import { BerthError, InvalidArgumentError } from '../../common/errors.js';
 import { builtinDrivers } from '../../drivers/registry.js';
+import { newId } from '../../common/ids.js';
+import { parseEndpointSettings } from '../../api/requests.js';
+import { checkedAttachment } from '../../engine/container-config.js';
 import { planNewContainer } from '../../engine/endpoints.js';
+import { describeMode, parseNetworkMode } from '../../engine/modes.js';
+import { sandboxName, sandboxUpPlan } from '../../engine/sandbox.js';
+import { DOCKER_DEFAULT_POOLS } from '../../ipam/subnets.js';
 import { validateContainerName } from '../../engine/names.js';
 import { hostPortText, parsePortBindings, parsePortSpec } from '../../engine/portspec.js';
 import { allocateHostPorts, ephemeralRange } from '../../engine/ports.js';
@@ -9,7 +15,7 @@ import { nftablesBackend } from '../../firewall/nftables.js';
 import { defaultBridgeRecord, NetworkTable } from '../../engine/networks.js';
 import { resolveExecutable } from '../../kernel/process.js';
 import { renderPlan } from '../../kernel/render.js';
-import { boolFlag, flag, flagList, parseArgs, type FlagSpecs } from '../args.js';
+import { boolFlag, flag, flagList, parseArgs, type FlagSpecs, type Parsed } from '../args.js';
 import type { ApiClient } from '../client.js';
 import { demultiplex } from '../stdcopy.js';
 
@@ -21,7 +27,11 @@ Options:
   -d, --detach           Run in the background and print the container id
       --name NAME        Assign a name (default: generated)
       --rm               Remove the container when it exits
-      --network NET      Connect to a network (default "bridge")
+      --network NET      Connect to a network (default "bridge"), or a mode: host | none |
+                         container:NAME (share NAME's network namespace)
+      --ip ADDR          Static IPv4 address on the network (user-defined networks with --subnet)
+      --mac-address MAC  Static MAC address, e.g. 02:42:ac:12:00:99
+      --network-alias A  Another name for the container on the network (repeatable; also --alias)
   -h, --hostname NAME    Container hostname (default: the name)
   -e, --env KEY=VAL      Set an environment variable (repeatable)
   -p, --publish SPEC     Publish a port: [ip:][hostPort[-end]:]containerPort[-end][/tcp|udp|sctp] (repeatable)
@@ -35,6 +45,10 @@ const RUN_FLAGS: FlagSpecs = {
   rm: { value: false },
   network: { value: true },
   net: { value: true },
+  ip: { value: true },
+  'mac-address': { value: true },
+  'network-alias': { value: true, repeat: true },
+  alias: { value: true, repeat: true },
   hostname: { short: 'h', value: true },
   env: { short: 'e', value: true, repeat: true },
   publish: { short: 'p', value: true, repeat: true },
@@ -43,6 +57,12 @@ const RUN_FLAGS: FlagSpecs = {
   'dry-run': { value: false },
   help: { value: false },
 };
+
+interface EndpointSettingsBody {
+  IPAMConfig?: { IPv4Address: string };
+  Aliases?: string[];
+  MacAddress?: string;
+}
 
 export interface CreateBody {
   Cmd: string[];
@@ -55,6 +75,7 @@ export interface CreateBody {
     PortBindings: Record<string, { HostIp: string; HostPort: string }[]>;
     PublishAllPorts: boolean;
   };
+  NetworkingConfig: { EndpointsConfig: Record<string, EndpointSettingsBody> };
 }
 
 export async function runCommand(client: ApiClient, argv: readonly string[]): Promise<number> {
@@ -71,24 +92,28 @@ export async function runCommand(client: ApiClient, argv: readonly string[]): Pr
   const autoRemove = boolFlag(parsed, 'rm');
   const name = flag(parsed, 'name');
   const { exposed, bindings } = portFlags(flagList(parsed, 'publish'), flagList(parsed, 'expose'));
+  const networkMode = flag(parsed, 'network') ?? flag(parsed, 'net') ?? 'bridge';
+  const endpoint = endpointFlags(parsed);
   const body: CreateBody = {
     Cmd: command,
     Env: flagList(parsed, 'env'),
     Hostname: flag(parsed, 'hostname'),
     ExposedPorts: exposed,
     HostConfig: {
-      NetworkMode: flag(parsed, 'network') ?? flag(parsed, 'net') ?? 'bridge',
+      NetworkMode: networkMode,
       // Attached --rm is done by this client after it has read all output (as the docker CLI does).
       AutoRemove: autoRemove && detach,
       PortBindings: bindings,
       PublishAllPorts: boolFlag(parsed, 'publish-all'),
     },
+    NetworkingConfig: { EndpointsConfig: endpoint ? { [networkMode]: endpoint } : {} },
   };
   const query = name === undefined ? '' : `?name=${encodeURIComponent(name)}`;
 
   if (boolFlag(parsed, 'dry-run')) return dryRun(client, body, query, name);
 
-  const { Id: id } = (await client.call('POST', `/containers/create${query}`, body)) as { Id: string };
+  const { Id: id, Warnings: warnings } = (await client.call('POST', `/containers/create${query}`, body)) as { Id: string; Warnings: string[] };
+  for (const warning of warnings) console.error(`WARNING: ${warning}`);
   try {
     await client.call('POST', `/containers/${id}/start`);
   } catch (err) {
@@ -101,6 +126,19 @@ export async function runCommand(client: ApiClient, argv: readonly string[]): Pr
     return 0;
   }
   return attach(client, id, autoRemove);
+}
+
+/** --ip, --mac-address and --network-alias as Docker's EndpointSettings (undefined: none given). */
+function endpointFlags(parsed: Parsed): EndpointSettingsBody | undefined {
+  const ip = flag(parsed, 'ip');
+  const mac = flag(parsed, 'mac-address');
+  const aliases = [...flagList(parsed, 'network-alias'), ...flagList(parsed, 'alias')];
+  if (ip === undefined && mac === undefined && aliases.length === 0) return undefined;
+  return {
+    ...(ip !== undefined ? { IPAMConfig: { IPv4Address: ip } } : {}),
+    ...(aliases.length > 0 ? { Aliases: aliases } : {}),
+    ...(mac !== undefined ? { MacAddress: mac } : {}),
+  };
 }
 
 /**
@@ -157,18 +195,26 @@ async function dryRun(client: ApiClient, body: CreateBody, query: string, name: 
   if (name !== undefined) validateContainerName(name);
   if (body.Cmd.length === 0) throw new InvalidArgumentError('no command given', 'put the command after "--"');
   await resolveExecutable(body.Cmd[0]!);
-  if (!['bridge', 'default'].includes(body.HostConfig.NetworkMode)) {
-    throw new InvalidArgumentError(`network mode "${body.HostConfig.NetworkMode}" is not supported yet`, 'use --network bridge');
+  const mode = parseNetworkMode(body.HostConfig.NetworkMode);
+  if (mode.kind === 'host' || mode.kind === 'none') {
+    console.error(`# the berth daemon is not reachable; --network ${mode.kind} needs ${mode.kind === 'host' ? 'no kernel changes' : 'a namespace with lo up only'}`);
+    console.log(mode.kind === 'host' ? '' : renderPlan(sandboxUpPlan(sandboxName(newId()), [], { createNetns: true })));
+    return 0;
+  }
+  if (mode.kind !== 'bridge' || mode.network !== 'bridge') {
+    throw new InvalidArgumentError(`cannot plan for ${describeMode(mode)} without the daemon: only it knows that network or container`, 'start the daemon, or plan for --network bridge, host or none');
   }
   const networks = new NetworkTable();
-  const network = defaultBridgeRecord({ bridge: 'berth0' }, []);
+  const network = defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, []);
   networks.add(network);
   console.error(`# the berth daemon is not reachable: planning against a fresh default bridge (berth0 ${network.subnet}) and the nftables backend`);
-  const { plan, endpoint } = planNewContainer(networks, builtinDrivers(), network, new Set());
+  const endpointRequest = parseEndpointSettings(body.NetworkingConfig.EndpointsConfig[body.HostConfig.NetworkMode], '--network');
+  const attachment = checkedAttachment(network, endpointRequest, networks);
+  const { plan, endpoints } = planNewContainer(networks, builtinDrivers(), [attachment], new Set());
   const mappings = parsePortBindings(body.HostConfig.PortBindings, body.ExposedPorts, body.HostConfig.PublishAllPorts);
   // Without the daemon nothing is known to be taken (and an unprivileged user cannot probe
   // ports below 1024): ports come out as a fresh host would give them.
   const ports = await allocateHostPorts(mappings, [], () => Promise.resolve(true), await ephemeralRange());
-  console.log(renderPlan([...plan, ...publishPlan(nftablesBackend, networks.firewallModel([]), name ?? 'the new container', endpoint, ports)]));
+  console.log(renderPlan([...plan, ...publishPlan(nftablesBackend, networks.firewallModel([]), name ?? 'the new container', endpoints[0]!, ports)]));
   return 0;
 }

@@ -1,0 +1,166 @@
+import { hostname as hostHostname } from 'node:os';
+import { ConflictError, InvalidArgumentError } from '../common/errors.js';
+import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from '../common/ipv4.js';
+import type { ContainerTable } from './containers.js';
+import { describeMode, parseNetworkMode, type NetworkMode } from './modes.js';
+import { isBridgeNetwork, type BridgeNetworkRecord, type ContainerRecord, type NetworkAttachment } from './model.js';
+import type { NetworkTable } from './networks.js';
+import { generateName, validateContainerName } from './names.js';
+import type { PortMapping } from './portspec.js';
+
+/** What `run`/`create` asks for one network: Docker's EndpointSettings (--ip, --alias, --mac-address). */
+export interface EndpointRequest {
+  readonly aliases: readonly string[];
+  readonly ipv4Address?: string;
+  readonly macAddress?: string;
+}
+
+export const NO_ENDPOINT_OPTIONS: EndpointRequest = { aliases: [] };
+
+export interface CreateContainerRequest {
+  readonly name?: string;
+  readonly hostname?: string;
+  readonly command: readonly string[];
+  readonly env: readonly string[];
+  readonly networkMode: string;
+  readonly endpoint: EndpointRequest;
+  readonly autoRemove: boolean;
+  readonly portMappings: readonly PortMapping[];
+}
+
+/** The network side of a new container, checked against what exists now. */
+export interface ContainerNetworkConfig {
+  readonly name: string;
+  readonly hostname: string;
+  /** HostConfig.NetworkMode as stored: container: mode names the full id. */
+  readonly networkMode: string;
+  readonly networks: readonly NetworkAttachment[];
+  readonly portMappings: readonly PortMapping[];
+  /** Things the user asked for that were dropped, as Docker's create Warnings. */
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Checks a create request against the networks and containers that exist and turns it into
+ * the container's network configuration, with Docker's rules and messages for the modes:
+ * host and none take no ports, addresses or aliases; container: mode takes nothing of its
+ * own (not even a hostname) and must name an existing container.
+ */
+export function resolveContainerConfig(request: CreateContainerRequest, tables: { networks: NetworkTable; containers: ContainerTable }): ContainerNetworkConfig {
+  const name = containerName(request.name, tables.containers);
+  const mode = parseNetworkMode(request.networkMode);
+  validateHostname(request.hostname);
+  for (const entry of request.env) {
+    if (!/^[^=]+=/.test(entry)) throw new InvalidArgumentError(`invalid environment variable "${entry}"`, 'use KEY=VALUE');
+  }
+  if (mode.kind !== 'bridge') rejectEndpointOptions(request.endpoint, mode);
+  switch (mode.kind) {
+    case 'bridge': {
+      const network = bridgeNetwork(tables.networks, mode.network);
+      const attachment = checkedAttachment(network, request.endpoint, tables.networks);
+      const warnings = network.internal && request.portMappings.length > 0 ? [`Published ports are discarded on the internal network ${network.name}`] : [];
+      return {
+        name,
+        hostname: request.hostname ?? name,
+        networkMode: mode.network === 'bridge' ? 'bridge' : network.name,
+        networks: [attachment],
+        portMappings: network.internal ? [] : request.portMappings,
+        warnings,
+      };
+    }
+    case 'host':
+    case 'none': {
+      const warnings = request.portMappings.length > 0 ? [`Published ports are discarded when using ${mode.kind} network mode`] : [];
+      // Docker gives a host-mode container the host's name: it shares the host's network identity.
+      const hostname = request.hostname ?? (mode.kind === 'host' ? hostHostname() : name);
+      return { name, hostname, networkMode: mode.kind, networks: [], portMappings: [], warnings };
+    }
+    case 'container': {
+      if (request.hostname !== undefined) throw new InvalidArgumentError(`conflicting options: --hostname and ${describeMode(mode)}`, 'a container sharing another\'s network namespace has that container\'s hostname');
+      if (request.portMappings.length > 0) throw new InvalidArgumentError(`conflicting options: port publishing and ${describeMode(mode)}`, 'publish the ports on the container whose namespace is shared');
+      const peer = tables.containers.find(mode.container);
+      if (!peer) throw new InvalidArgumentError(`cannot join the network namespace of container "${mode.container}": no such container`, 'list containers with: berth ps -a');
+      return { name, hostname: peer.hostname, networkMode: `container:${peer.id}`, networks: [], portMappings: [], warnings: [] };
+    }
+  }
+}
+
+function containerName(requested: string | undefined, containers: ContainerTable): string {
+  let name = requested === undefined ? undefined : validateContainerName(requested);
+  if (name !== undefined) {
+    const holder = containers.nameTaken(name);
+    if (holder) throw new ConflictError(`the container name "/${name}" is already in use by container "${holder.id}"`, 'remove that container (berth rm) or choose another name');
+  }
+  while (name === undefined || containers.nameTaken(name)) name = generateName();
+  return name;
+}
+
+function validateHostname(hostname: string | undefined): void {
+  if (hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(hostname)) {
+    throw new InvalidArgumentError(`invalid hostname "${hostname}"`, 'letters, digits, "-" and "." only, at most 63 characters');
+  }
+}
+
+function rejectEndpointOptions(endpoint: EndpointRequest, mode: NetworkMode): void {
+  const given = [
+    endpoint.ipv4Address !== undefined ? '--ip' : undefined,
+    endpoint.macAddress !== undefined ? '--mac-address' : undefined,
+    endpoint.aliases.length > 0 ? '--network-alias' : undefined,
+  ].filter((f) => f !== undefined);
+  if (given.length > 0) throw new InvalidArgumentError(`conflicting options: ${given.join(', ')} and ${describeMode(mode)}`, 'these options apply to bridge networks only');
+}
+
+export function bridgeNetwork(networks: NetworkTable, ref: string): BridgeNetworkRecord {
+  const network = networks.get(ref);
+  if (!isBridgeNetwork(network)) {
+    throw new InvalidArgumentError(`network ${network.name} cannot be attached to: it is the built-in ${network.name} network`, `use --network ${network.name} when running a container`);
+  }
+  return network;
+}
+
+const MAC = /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/;
+
+/**
+ * The attachment to `network` with its options checked as Docker checks them: static
+ * addresses and aliases need a user-defined network, a static address a user-given subnet
+ * and a free address in it; a MAC must be a unicast Ethernet address.
+ */
+export function checkedAttachment(network: BridgeNetworkRecord, endpoint: EndpointRequest, networks: NetworkTable): NetworkAttachment {
+  const isDefault = network.name === 'bridge';
+  if (endpoint.aliases.length > 0 && isDefault) {
+    throw new InvalidArgumentError('network-scoped aliases are supported only for containers on user-defined networks', 'create one with: berth network create NAME');
+  }
+  for (const alias of endpoint.aliases) {
+    if (!/^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,62})$/.test(alias)) throw new InvalidArgumentError(`invalid network alias "${alias}"`, 'letters, digits, "_", "-" and "." only, at most 63 characters');
+  }
+  if (endpoint.ipv4Address !== undefined) {
+    if (isDefault) throw new InvalidArgumentError('a user-specified IP address is supported on user-defined networks only', 'create one with: berth network create --subnet CIDR NAME');
+    if (!network.userSubnet) {
+      throw new InvalidArgumentError(`a user-specified IP address needs a network with a user-configured subnet; ${network.name} got ${network.subnet} from the pools`, 'create the network with --subnet');
+    }
+    const ip = parseIpv4(endpoint.ipv4Address);
+    if (!cidrContains(parseCidr(network.subnet), ip)) {
+      throw new InvalidArgumentError(`address ${formatIpv4(ip)} is outside network ${network.name} (${network.subnet})`, `choose an address in ${network.subnet}`);
+    }
+    // The pool's own checks (network, broadcast, gateway, aux, in use), now rather than at start.
+    const pool = networks.pool(network.id);
+    pool.reserve(ip);
+    pool.release(ip);
+  }
+  if (endpoint.macAddress !== undefined) {
+    if (!MAC.test(endpoint.macAddress) || (parseInt(endpoint.macAddress.slice(0, 2), 16) & 1) === 1) {
+      throw new InvalidArgumentError(`invalid MAC address "${endpoint.macAddress}"`, 'a unicast Ethernet address such as 02:42:ac:12:00:99');
+    }
+  }
+  return {
+    networkId: network.id,
+    aliases: [...endpoint.aliases],
+    ...(endpoint.ipv4Address !== undefined ? { ipv4Address: endpoint.ipv4Address } : {}),
+    ...(endpoint.macAddress !== undefined ? { macAddress: endpoint.macAddress.toLowerCase() } : {}),
+  };
+}
+
+/** Containers whose network mode is container:<id of `peer`>. */
+export function containersSharing(containers: ContainerTable, peer: ContainerRecord): ContainerRecord[] {
+  return containers.all().filter((c) => c.networkMode === `container:${peer.id}`);
+}

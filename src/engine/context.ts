@@ -1,0 +1,41 @@
+import type { NetworkDriver } from '../drivers/driver.js';
+import type { FirewallBackend } from '../firewall/backend.js';
+import type { FirewallModel } from '../firewall/model.js';
+import type { Executor } from '../kernel/exec.js';
+import type { Store } from '../store/store.js';
+import type { ContainerTable } from './containers.js';
+import type { DefaultBridgeOptions, NetworkTable } from './networks.js';
+import { firewallPortsOf } from './ports.js';
+import type { PortPublisher } from './publisher.js';
+
+export interface EngineConfig {
+  readonly dataRoot: string;
+  /** The default bridge, and the address pools every network's subnet comes from. */
+  readonly defaultBridge: DefaultBridgeOptions;
+  readonly hostResolvConfPath: string;
+  /** The host's /etc/hosts, which host-mode containers get a copy of. */
+  readonly hostHostsPath: string;
+  /** How long `stop` waits after SIGTERM before SIGKILL (Docker: 10 s). */
+  readonly stopTimeoutMs: number;
+}
+
+export interface EngineDeps {
+  readonly store: Store;
+  readonly executor: Executor;
+  readonly drivers: ReadonlyMap<string, NetworkDriver>;
+  readonly firewall: FirewallBackend;
+}
+
+/** What the engine's parts share: configuration, dependencies and the in-memory model. */
+export interface EngineContext {
+  readonly config: EngineConfig;
+  readonly deps: EngineDeps;
+  readonly networks: NetworkTable;
+  readonly containers: ContainerTable;
+  readonly ports: PortPublisher;
+}
+
+/** The firewall's desired state for the model as it is now. */
+export function currentFirewallModel(ctx: Pick<EngineContext, 'networks' | 'containers'>): FirewallModel {
+  return ctx.networks.firewallModel(ctx.containers.all().flatMap(firewallPortsOf));
+}

@@ -1,0 +1,167 @@
+import { ConflictError, NotFoundError } from '../common/errors.js';
+import { hostLinkNames, hostRoutes } from '../kernel/read.js';
+import type { KernelOp, Plan } from '../kernel/ops.js';
+import { bridgeNetwork, checkedAttachment, type EndpointRequest } from './container-config.js';
+import { currentFirewallModel, type EngineContext } from './context.js';
+import { allocateEndpoint, attachmentsFor, nextIfname, releaseEndpoint } from './endpoints.js';
+import { describeMode, parseNetworkMode } from './modes.js';
+import { BUILTIN_NETWORKS, isBridgeNetwork, type BridgeNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
+import { newBridgeNetwork, type CreateNetworkRequest } from './network-create.js';
+import { driverFor, networkSpec } from './networks.js';
+import { publishPlan } from './publisher.js';
+import { sandboxUpPlan } from './sandbox.js';
+import { inTransaction } from './transaction.js';
+
+/**
+ * Networks as users manage them: `network create | rm | prune | connect | disconnect`.
+ * Each is one transaction: the kernel plan (bridge, firewall, veths), then the store; a
+ * failure undoes what was done and leaves the model as it was. The engine runs these in
+ * its operation queue.
+ */
+export class NetworkService {
+  constructor(private readonly ctx: EngineContext) {}
+
+  async create(request: CreateNetworkRequest): Promise<BridgeNetworkRecord> {
+    const { networks, deps } = this.ctx;
+    const record = newBridgeNetwork(request, {
+      existing: networks.all(),
+      routes: await hostRoutes(),
+      hostLinks: await hostLinkNames(),
+      pools: this.ctx.config.defaultBridge.pools,
+    });
+    const before = currentFirewallModel(this.ctx);
+    networks.add(record);
+    try {
+      const plan: Plan = [
+        ...driverFor(deps.drivers, record).createNetwork(networkSpec(record)),
+        // As for the default bridge: the host reaches published ports through 127.0.0.1.
+        { kind: 'sysctl', key: `net.ipv4.conf.${record.bridge}.route_localnet`, value: '1' },
+        deps.firewall.replaceAll(`add network ${record.name}`, currentFirewallModel(this.ctx), before),
+      ];
+      await inTransaction(deps.executor, async (tx) => {
+        await tx.apply(plan);
+        await deps.store.put('networks', record.id, record);
+      });
+    } catch (err) {
+      networks.remove(record.id);
+      throw err;
+    }
+    return record;
+  }
+
+  async remove(ref: string): Promise<NetworkRecord> {
+    const { networks, deps } = this.ctx;
+    const network = networks.get(ref);
+    if ((BUILTIN_NETWORKS as readonly string[]).includes(network.name) || !isBridgeNetwork(network)) {
+      throw new ConflictError(`${network.name} is a pre-defined network and cannot be removed`);
+    }
+    const users = this.usersOf(network);
+    if (users.length > 0) {
+      throw new ConflictError(
+        `network ${network.name} has active endpoints: ${users.map((c) => c.name).join(', ')}`,
+        `disconnect them first (berth network disconnect ${network.name} NAME) or remove those containers`,
+      );
+    }
+    const before = currentFirewallModel(this.ctx);
+    networks.remove(network.id);
+    try {
+      await inTransaction(deps.executor, async (tx) => {
+        // Rules first (undoable), the bridge last: deleting a link cannot be undone.
+        await tx.apply([
+          deps.firewall.replaceAll(`remove network ${network.name}`, currentFirewallModel(this.ctx), before),
+          ...driverFor(deps.drivers, network).deleteNetwork(networkSpec(network)),
+        ]);
+        await deps.store.delete('networks', network.id);
+      });
+    } catch (err) {
+      networks.add(network);
+      throw err;
+    }
+    return network;
+  }
+
+  /** Removes every user-defined network no container uses; returns their names. */
+  async prune(): Promise<string[]> {
+    const unused = this.ctx.networks.bridges().filter((n) => n.name !== 'bridge' && this.usersOf(n).length === 0);
+    const removed: string[] = [];
+    for (const n of unused) removed.push((await this.remove(n.id)).name);
+    return removed;
+  }
+
+  async connect(networkRef: string, containerRef: string, endpoint: EndpointRequest): Promise<ContainerRecord> {
+    const { networks, containers, deps } = this.ctx;
+    const container = containers.get(containerRef);
+    this.checkMovable(container, 'connected to');
+    const network = bridgeNetwork(networks, networkRef);
+    if (container.networks.some((a) => a.networkId === network.id)) {
+      throw new ConflictError(`container ${container.name} is already connected to network ${network.name}`);
+    }
+    const attachment = checkedAttachment(network, endpoint, networks);
+    if (container.state.status === 'created') {
+      // No sandbox yet: the endpoint is made at start, with the others.
+      return this.save({ ...container, networks: [...container.networks, attachment] });
+    }
+    return inTransaction(deps.executor, async (tx) => {
+      const gatewayEndpoint = !network.internal && !container.endpoints.some((e) => e.gatewayEndpoint);
+      const taken = new Set(containers.all().flatMap((c) => c.endpoints.map((e) => e.hostIfname)));
+      const ep = allocateEndpoint(networks, attachment, { ifname: nextIfname(container.endpoints), gatewayEndpoint }, taken);
+      tx.onRollback(() => releaseEndpoint(networks, ep));
+      await tx.apply(sandboxUpPlan(container.netns, attachmentsFor(networks, deps.drivers, [ep]), { createNetns: false }));
+      return this.save({ ...container, networks: [...container.networks, attachment], endpoints: [...container.endpoints, ep] });
+    });
+  }
+
+  /**
+   * Takes the container off the network: its interface there goes, its address is freed.
+   * When that interface carried the default route, the next endpoint on a network with a
+   * way out takes it over, with the published ports.
+   */
+  async disconnect(networkRef: string, containerRef: string): Promise<ContainerRecord> {
+    const { networks, containers, deps } = this.ctx;
+    const container = containers.get(containerRef);
+    const network = networks.get(networkRef);
+    if (!isBridgeNetwork(network)) throw new ConflictError(`container ${container.name} cannot be disconnected from the built-in ${network.name} network`, 'remove the container instead');
+    this.checkMovable(container, 'disconnected from');
+    if (!container.networks.some((a) => a.networkId === network.id)) {
+      throw new NotFoundError(`container ${container.name} is not connected to network ${network.name}`);
+    }
+    const networksLeft = container.networks.filter((a) => a.networkId !== network.id);
+    const endpoint = container.endpoints.find((e) => e.networkId === network.id);
+    if (!endpoint) return this.save({ ...container, networks: networksLeft });
+
+    const rest = container.endpoints.filter((e) => e !== endpoint);
+    const heir = endpoint.gatewayEndpoint ? rest.find((e) => !networks.bridgeById(e.networkId).internal) : undefined;
+    const endpointsLeft = rest.map((e) => (e === heir ? { ...e, gatewayEndpoint: true } : e));
+    const plan: KernelOp[] = [];
+    if ((await hostLinkNames()).has(endpoint.hostIfname)) {
+      plan.push(...driverFor(deps.drivers, network).leave(networkSpec(network), container.netns, { ...endpoint, isGatewayEndpoint: endpoint.gatewayEndpoint }));
+    }
+    if (heir) plan.push({ kind: 'route-add', netns: container.netns, dst: 'default', via: heir.gateway });
+    const carriesPorts = endpoint.gatewayEndpoint && container.ports.length > 0 && container.state.status === 'running';
+    if (carriesPorts) await this.ctx.ports.unpublish(container);
+    await deps.executor.apply(plan);
+    releaseEndpoint(networks, endpoint);
+    const moved = await this.save({ ...container, networks: networksLeft, endpoints: endpointsLeft, ports: carriesPorts ? [] : container.ports });
+    if (!carriesPorts || !heir) return moved;
+    await deps.executor.apply(publishPlan(deps.firewall, currentFirewallModel(this.ctx), container.name, heir, container.ports));
+    return this.save({ ...moved, ports: container.ports });
+  }
+
+  /** Host-, none- and container-mode containers have no endpoints of their own to move. */
+  private checkMovable(container: ContainerRecord, verb: string): void {
+    const mode = parseNetworkMode(container.networkMode);
+    if (mode.kind === 'bridge') return;
+    const shared = mode.kind === 'container' ? `container:${this.ctx.containers.byIdExact(mode.container)?.name ?? mode.container}` : describeMode(mode);
+    throw new ConflictError(`container ${container.name} uses ${shared}: it cannot be ${verb} networks`, 'only containers on bridge networks (the default or user-defined) can be');
+  }
+
+  private usersOf(network: NetworkRecord): ContainerRecord[] {
+    return this.ctx.containers.all().filter((c) => c.networks.some((a) => a.networkId === network.id) || c.endpoints.some((e) => e.networkId === network.id));
+  }
+
+  private async save(record: ContainerRecord): Promise<ContainerRecord> {
+    await this.ctx.deps.store.put('containers', record.id, record);
+    this.ctx.containers.set(record);
+    return record;
+  }
+}
