@@ -1,0 +1,104 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseCidr } from '../../src/common/ipv4.js';
+import { ConflictError, ExhaustedError, InvalidArgumentError } from '../../src/common/errors.js';
+import { newBridgeNetwork, type CreateNetworkRequest, type NetworkCreateContext } from '../../src/engine/network-create.js';
+import { defaultBridgeRecord, nullNetworkRecord } from '../../src/engine/networks.js';
+import { DOCKER_DEFAULT_POOLS, parseAddressPoolSpec } from '../../src/ipam/subnets.js';
+import type { NetworkRecord } from '../../src/engine/model.js';
+
+const ID = 'a19ca8dcfc5a'.padEnd(64, '0');
+
+function request(over: Partial<CreateNetworkRequest> = {}): CreateNetworkRequest {
+  return { name: 'bridge2', driver: 'bridge', internal: false, attachable: false, labels: {}, options: {}, ipam: [], ...over };
+}
+
+function context(over: Partial<NetworkCreateContext> = {}): NetworkCreateContext {
+  const existing: NetworkRecord[] = [
+    defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, []),
+    nullNetworkRecord('host'),
+    nullNetworkRecord('none'),
+  ];
+  return { existing, routes: [{ subnet: parseCidr('198.51.100.0/24'), dev: 'uplink0' }], hostLinks: new Set(['lo', 'uplink0', 'berth0']), pools: DOCKER_DEFAULT_POOLS, ...over };
+}
+
+test('a network without options takes the next free pool subnet, its first address as gateway and br-<12 hex> as bridge', () => {
+  const n = newBridgeNetwork(request(), context(), ID);
+  assert.deepEqual(
+    { subnet: n.subnet, gateway: n.gateway, bridge: n.bridge, userSubnet: n.userSubnet, ipRange: n.ipRange, driver: n.driver },
+    { subnet: '172.18.0.0/16', gateway: '172.18.0.1', bridge: 'br-a19ca8dcfc5a', userSubnet: false, ipRange: undefined, driver: 'bridge' },
+  );
+});
+
+test('pool selection skips other networks and host routes, then moves to 192.168.0.0/20 blocks', () => {
+  const ctx = context();
+  const routes = Array.from({ length: 14 }, (_, i) => ({ subnet: parseCidr(`172.${18 + i}.0.0/16`), dev: 'eth9' }));
+  assert.equal(newBridgeNetwork(request(), { ...ctx, routes }, ID).subnet, '192.168.0.0/20');
+  assert.equal(newBridgeNetwork(request(), { ...ctx, routes: [...routes, { subnet: parseCidr('192.168.1.0/24'), dev: 'wlan0' }] }, ID).subnet, '192.168.16.0/20');
+});
+
+test('configured pools (--default-address-pool) are used, and their exhaustion is a specific error', () => {
+  const pools = [parseAddressPoolSpec('base=10.77.0.0/23,size=24')];
+  const first = newBridgeNetwork(request({ name: 'p1' }), context({ pools }), ID);
+  assert.equal(first.subnet, '10.77.0.0/24');
+  const second = newBridgeNetwork(request({ name: 'p2' }), context({ pools, existing: [...context().existing, first] }), ID);
+  assert.equal(second.subnet, '10.77.1.0/24');
+  assert.throws(
+    () => newBridgeNetwork(request({ name: 'p3' }), context({ pools, existing: [...context().existing, first, second] })),
+    (e: unknown) => e instanceof ExhaustedError && /no free subnet in the address pools/.test(e.message) && /--default-address-pool/.test(e.hint ?? ''),
+  );
+});
+
+test('--subnet, --gateway, --ip-range and --aux-address are kept as given', () => {
+  const n = newBridgeNetwork(
+    request({ name: 'n3', ipam: [{ subnet: '10.10.0.0/24', gateway: '10.10.0.254', ipRange: '10.10.0.128/25', auxAddresses: { router: '10.10.0.253' } }] }),
+    context(),
+    ID,
+  );
+  assert.deepEqual(
+    { subnet: n.subnet, gateway: n.gateway, ipRange: n.ipRange, aux: n.auxAddresses, userSubnet: n.userSubnet },
+    { subnet: '10.10.0.0/24', gateway: '10.10.0.254', ipRange: '10.10.0.128/25', aux: { router: '10.10.0.253' }, userSubnet: true },
+  );
+});
+
+test('driver options: bridge name and MTU are applied; labels, internal and attachable are kept', () => {
+  const n = newBridgeNetwork(
+    request({ options: { 'com.docker.network.bridge.name': 'br-custom', 'com.docker.network.driver.mtu': '1400' }, labels: { team: 'a' }, internal: true, attachable: true }),
+    context(),
+    ID,
+  );
+  assert.deepEqual({ bridge: n.bridge, mtu: n.mtu, labels: n.labels, internal: n.internal, attachable: n.attachable }, { bridge: 'br-custom', mtu: 1400, labels: { team: 'a' }, internal: true, attachable: true });
+});
+
+test('every bad request is refused with what was wrong', () => {
+  const withBridge2 = context({ existing: [...context().existing, newBridgeNetwork(request(), context(), ID)] });
+  const cases: [string, CreateNetworkRequest, NetworkCreateContext, new (...a: never[]) => Error, RegExp][] = [
+    ['duplicate name', request(), withBridge2, ConflictError, /^network with name bridge2 already exists$/],
+    ['built-in name', request({ name: 'host' }), context(), ConflictError, /network name "host" is reserved for a built-in network/],
+    ['invalid name', request({ name: '-x' }), context(), InvalidArgumentError, /invalid network name "-x"/],
+    ['unknown driver', request({ driver: 'weave' }), context(), InvalidArgumentError, /unknown network driver "weave"/],
+    ['second host network', request({ driver: 'host' }), context(), InvalidArgumentError, /only one instance of the "host" network is allowed/],
+    ['unknown option', request({ options: { 'com.docker.network.bridge.enable_icc': 'false' } }), context(), InvalidArgumentError, /unknown bridge driver option "com\.docker\.network\.bridge\.enable_icc"/],
+    ['bad mtu', request({ options: { 'com.docker.network.driver.mtu': '9x' } }), context(), InvalidArgumentError, /invalid com\.docker\.network\.driver\.mtu "9x"/],
+    ['bridge name taken by a network', request({ options: { 'com.docker.network.bridge.name': 'berth0' } }), context(), ConflictError, /bridge name berth0 is already used by network bridge/],
+    ['bridge name taken by a host link', request({ options: { 'com.docker.network.bridge.name': 'uplink0' } }), context(), ConflictError, /a link named uplink0 already exists on this host/],
+    ['bridge name too long', request({ options: { 'com.docker.network.bridge.name': 'a-very-long-bridge-name' } }), context(), InvalidArgumentError, /invalid com\.docker\.network\.bridge\.name/],
+    ['invalid CIDR', request({ ipam: [{ subnet: '10.0.0.0/33', auxAddresses: {} }] }), context(), InvalidArgumentError, /invalid CIDR "10\.0\.0\.0\/33"/],
+    ['host bits set', request({ ipam: [{ subnet: '10.1.0.1/24', auxAddresses: {} }] }), context(), InvalidArgumentError, /host bits are set/],
+    ['overlaps a network', request({ name: 'x', ipam: [{ subnet: '172.18.5.0/24', auxAddresses: {} }] }), withBridge2, ConflictError, /subnet 172\.18\.5\.0\/24 overlaps network bridge2 \(172\.18\.0\.0\/16\)/],
+    ['overlaps the default bridge', request({ ipam: [{ subnet: '172.16.0.0/12', auxAddresses: {} }] }), context(), ConflictError, /overlaps network bridge \(172\.17\.0\.0\/16\)/],
+    ['overlaps a host route', request({ ipam: [{ subnet: '198.51.100.0/25', auxAddresses: {} }] }), context(), ConflictError, /overlaps the host route 198\.51\.100\.0\/24 on uplink0/],
+    ['gateway outside', request({ ipam: [{ subnet: '10.2.0.0/24', gateway: '10.3.0.1', auxAddresses: {} }] }), context(), InvalidArgumentError, /gateway 10\.3\.0\.1 is not a usable address of subnet 10\.2\.0\.0\/24/],
+    ['gateway = broadcast', request({ ipam: [{ subnet: '10.2.0.0/24', gateway: '10.2.0.255', auxAddresses: {} }] }), context(), InvalidArgumentError, /gateway 10\.2\.0\.255 is not a usable address/],
+    ['gateway without subnet', request({ ipam: [{ gateway: '10.2.0.1', auxAddresses: {} }] }), context(), InvalidArgumentError, /--gateway needs --subnet/],
+    ['ip-range outside', request({ ipam: [{ subnet: '10.2.0.0/24', ipRange: '10.9.0.0/25', auxAddresses: {} }] }), context(), InvalidArgumentError, /ip range 10\.9\.0\.0\/25 is outside subnet 10\.2\.0\.0\/24/],
+    ['ip-range larger than the subnet', request({ ipam: [{ subnet: '10.2.0.0/24', ipRange: '10.2.0.0/23', auxAddresses: {} }] }), context(), InvalidArgumentError, /ip range 10\.2\.0\.0\/23 is outside/],
+    ['aux outside', request({ ipam: [{ subnet: '10.2.0.0/24', auxAddresses: { r: '10.4.0.1' } }] }), context(), InvalidArgumentError, /auxiliary address r=10\.4\.0\.1 is not a usable address/],
+    ['aux = gateway', request({ ipam: [{ subnet: '10.2.0.0/24', auxAddresses: { r: '10.2.0.1' } }] }), context(), InvalidArgumentError, /auxiliary address r=10\.2\.0\.1 is the gateway/],
+    ['two subnets', request({ ipam: [{ subnet: '10.2.0.0/24', auxAddresses: {} }, { subnet: '10.3.0.0/24', auxAddresses: {} }] }), context(), InvalidArgumentError, /one IPv4 subnet per network/],
+    ['subnet too small', request({ ipam: [{ subnet: '10.2.0.0/31', auxAddresses: {} }] }), context(), InvalidArgumentError, /subnet 10\.2\.0\.0\/31 is too small/],
+  ];
+  for (const [what, req, ctx, type, message] of cases) {
+    assert.throws(() => newBridgeNetwork(req, ctx), (e: unknown) => e instanceof type && message.test(e.message), what);
+  }
+});
