@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# demo.sh — the seed's default-bridge walkthrough (docker0, veth pairs, IPAM, MASQUERADE),
+# demo.sh — the seeds' walkthroughs: the default bridge (docker0, veth pairs, IPAM,
+# MASQUERADE, -p 1180:5000), then user-defined networks and the modes (seed 002),
 # done for real by berth inside a private sandbox (scripts/sandbox.sh), printing every
 # command it runs. Nothing touches this machine's own network. Needs scripts/setup.sh.
 set -euo pipefail
@@ -11,7 +12,7 @@ work=$(mktemp -d /tmp/berth-demo.XXXXXX)
 daemon_pid=
 cleanup() {
   set +e
-  [[ -n "$daemon_pid" ]] && { berth rm -f a1 b1 web >/dev/null 2>&1; kill "$daemon_pid"; wait "$daemon_pid"; }
+  [[ -n "$daemon_pid" ]] && { berth rm -f bb1-1 bb bb1 bb3 bb4 a1 b1 web >/dev/null 2>&1; kill "$daemon_pid"; wait "$daemon_pid"; }
   [[ -n "${listener_pid:-}" ]] && kill "$listener_pid" 2>/dev/null
   ip netns del outside 2>/dev/null
   rm -rf "$work"
@@ -72,8 +73,39 @@ say "Docker-shaped inspect, and the plan berth would run (what the seeds type by
 run berth inspect -f '{{json .NetworkSettings.Networks}}' a1
 run berth run --dry-run --name c -p 8080:80 -- sh
 
+say "Seed 002: a user-defined network bridge2 gets its own bridge br-<id> and the next subnet"
+run berth network create -d bridge bridge2
+run berth network ls
+run berth run -d --name bb --network bridge2 -- sleep 1000
+run berth network inspect -f '{{json .Containers}}' bridge2
+run bridge link show
+
+say "network connect makes bb1 multi-homed: eth0 on bridge, eth1 on bridge2"
+run berth run -d --name bb1 -- sleep 1000
+run berth network connect bridge2 bb1
+run berth exec bb1 ip -br addr
+run berth exec bb ping -c1 -W1 172.18.0.3
+bb1_default=$(berth inspect -f '{{.NetworkSettings.Networks.bridge.IPAddress}}' bb1)
+say "bb cannot reach bb1's default-bridge address $bb1_default: bridge networks are isolated (expect 100% loss)"
+run berth exec bb ping -c1 -W1 "$bb1_default" || true
+
+say "The modes: container:bb1 shares bb1's namespace, none has only lo, host has the host's"
+run berth run -d --name bb1-1 --network container:bb1 -- sleep 1000
+run berth exec bb1-1 ip -br addr
+run berth run -d --name bb3 --network none -- sleep 1000
+run berth exec bb3 ip -br addr
+run berth run -d --name bb4 --network host -p 8081:8080 -- sleep 1000
+run berth exec bb4 ip -br link
+run berth network inspect -f '{{json .Containers}}' host
+
+say "network rm refuses a network in use; disconnect and rm free it"
+run berth network rm bridge2 || true
+run berth network disconnect bridge2 bb1
+run berth rm -f bb
+run berth network rm bridge2
+
 say "Removing the containers removes their processes, namespaces and veths"
-run berth rm -f a1 b1 web
+run berth rm -f bb1-1 bb1 bb3 bb4 a1 b1 web
 sleep 0.3
 run ip netns list
 run bridge link show master berth0
