@@ -19,12 +19,13 @@ const CONTAINERS: Record<string, NetworkName[]> = {
 };
 const SERVER = "require('net').createServer(s=>{s.on('error',()=>{});s.end(require('os').hostname())}).listen(7000)";
 
-describe('reachability matrix: 3 networks x 2 containers + 1 multi-homed', { skip: sandboxSkip }, () => {
+for (const firewall of ['nftables', 'iptables']) {
+describe(`reachability matrix: 3 networks x 2 containers + 1 multi-homed, firewall ${firewall}`, { skip: sandboxSkip }, () => {
   let w: World;
   const addresses: { container: string; network: NetworkName; address: string }[] = [];
   const netns = new Map<string, string>();
   before(async () => {
-    w = await World.create();
+    w = await World.create({ daemonArgs: ['--firewall', firewall] });
     for (const [name, subnet] of Object.entries(NETWORKS)) await w.berthOk('network', 'create', '--subnet', subnet, name);
     for (const [name, [first, ...more]] of Object.entries(CONTAINERS)) {
       await w.berthOk('run', '-d', '--name', name, '--network', first!, '--', process.execPath, '-e', SERVER);
@@ -63,3 +64,4 @@ describe('reachability matrix: 3 networks x 2 containers + 1 multi-homed', { ski
     assert.ok(outcomes.some((o) => o.endsWith('TIMEOUT')) && outcomes.some((o) => !o.endsWith('TIMEOUT')));
   });
 });
+}
