@@ -198,7 +198,7 @@ async function dryRun(client: ApiClient, body: CreateBody, query: string, name: 
   const mode = parseNetworkMode(body.HostConfig.NetworkMode);
   if (mode.kind === 'host' || mode.kind === 'none') {
     console.error(`# the berth daemon is not reachable; --network ${mode.kind} needs ${mode.kind === 'host' ? 'no kernel changes' : 'a namespace with lo up only'}`);
-    console.log(mode.kind === 'host' ? '' : renderPlan(sandboxUpPlan(sandboxName(newId()), [], { createNetns: true })));
+    if (mode.kind === 'none') console.log(renderPlan(sandboxUpPlan(sandboxName(newId()), [], { createNetns: true })));
     return 0;
   }
   if (mode.kind !== 'bridge' || mode.network !== 'bridge') {
