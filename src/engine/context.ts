@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { NetworkDriver } from '../drivers/driver.js';
 import type { FirewallBackend } from '../firewall/backend.js';
 import type { FirewallModel } from '../firewall/model.js';
@@ -38,4 +39,9 @@ export interface EngineContext {
 /** The firewall's desired state for the model as it is now. */
 export function currentFirewallModel(ctx: Pick<EngineContext, 'networks' | 'containers'>): FirewallModel {
   return ctx.networks.firewallModel(ctx.containers.all().flatMap(firewallPortsOf));
+}
+
+/** Where a container's own files live: logs, exit code, hosts, resolv.conf. */
+export function containerDir(config: Pick<EngineConfig, 'dataRoot'>, id: string): string {
+  return join(config.dataRoot, 'containers', id);
 }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import { ConflictError, InvalidArgumentError } from '../common/errors.js';
@@ -16,18 +16,19 @@ import {
 import { hostLinkNames, listNetns } from '../kernel/read.js';
 import { containersSharing, resolveContainerConfig, type CreateContainerRequest } from './container-config.js';
 import { ContainerTable } from './containers.js';
-import type { EngineConfig, EngineContext, EngineDeps } from './context.js';
+import { containerDir, type EngineConfig, type EngineContext, type EngineDeps } from './context.js';
 import { OperationQueue } from './lock.js';
-import { initialState, type BridgeNetworkRecord, type ContainerRecord, type EndpointRecord } from './model.js';
+import { initialState, type BridgeNetworkRecord, type ContainerRecord } from './model.js';
 import { ownsSandbox, parseNetworkMode } from './modes.js';
-import { allocateEndpoints, attachmentsFor, planNewContainer, releaseEndpoint } from './endpoints.js';
+import { attachmentsFor, planNewContainer, releaseEndpoint } from './endpoints.js';
 import type { CreateNetworkRequest } from './network-create.js';
 import { NetworkService } from './network-service.js';
 import { NetworkTable } from './networks.js';
 import { reconcile } from './reconcile.js';
 import { PortPublisher } from './publisher.js';
-import { hostsFileContent, resolvConfContent, sandboxDownPlan, sandboxName, sandboxUpPlan, type Attachment } from './sandbox.js';
-import { inTransaction, type Transaction } from './transaction.js';
+import { sandboxDownPlan, sandboxName } from './sandbox.js';
+import { setUpSandbox, takenHostNames } from './sandbox-setup.js';
+import { inTransaction } from './transaction.js';
 
 export type { EngineConfig, EngineDeps } from './context.js';
 export type { CreateContainerRequest } from './container-config.js';
@@ -36,13 +37,6 @@ export type { CreateContainerRequest } from './container-config.js';
 const ADOPTED_POLL_MS = 250;
 /** Docker's exit code for a process killed by SIGKILL, used when the wrapper could not record one. */
 const KILLED_EXIT_CODE = 137;
-
-/** Where a starting container's processes go, and the files they see. */
-interface SandboxSetup {
-  readonly netns: string;
-  readonly endpoints: readonly EndpointRecord[];
-  readonly filesDir: string;
-}
 
 /**
  * The controller: containers, their sandboxes and endpoints, on top of networks. Every
@@ -54,6 +48,7 @@ export class Engine {
   readonly containers = new ContainerTable();
   private readonly queue = new OperationQueue();
   private readonly ports: PortPublisher;
+  private readonly context: EngineContext;
   private readonly networkService: NetworkService;
   private readonly exits = new EventEmitter();
   private readonly adopted = new Set<string>();
@@ -65,8 +60,8 @@ export class Engine {
   ) {
     this.exits.setMaxListeners(0);
     this.ports = new PortPublisher(this.networks, this.containers, deps.executor, deps.firewall);
-    const ctx: EngineContext = { config, deps, networks: this.networks, containers: this.containers, ports: this.ports };
-    this.networkService = new NetworkService(ctx);
+    this.context = { config, deps, networks: this.networks, containers: this.containers, ports: this.ports };
+    this.networkService = new NetworkService(this.context);
   }
 
   /** Loads the store, makes the kernel match it (and it the kernel), and starts watching containers. */
@@ -97,7 +92,7 @@ export class Engine {
   }
 
   containerDir(id: string): string {
-    return join(this.config.dataRoot, 'containers', id);
+    return containerDir(this.config, id);
   }
 
   logPaths(id: string): { stdoutPath: string; stderrPath: string } {
@@ -182,7 +177,7 @@ export class Engine {
 
   private async startCreated(container: ContainerRecord): Promise<ContainerRecord> {
     return inTransaction(this.deps.executor, async (tx) => {
-      const sandbox = await this.setUpSandbox(container, tx);
+      const sandbox = await setUpSandbox(this.context, container, tx);
       const gatewayEndpoint = sandbox.endpoints.find((e) => e.gatewayEndpoint);
       const ports = gatewayEndpoint ? await this.ports.allocate(container.portMappings) : [];
       if (gatewayEndpoint) await tx.apply(this.ports.publishPlan(container.name, gatewayEndpoint, ports));
@@ -213,64 +208,13 @@ export class Engine {
     });
   }
 
-  /**
-   * The network side of starting, by mode: a namespace of its own with its endpoints
-   * (bridge) or only lo (none); the host's stack (host); or the namespace and files of a
-   * running container (container:).
-   */
-  private async setUpSandbox(container: ContainerRecord, tx: Transaction): Promise<SandboxSetup> {
-    const dir = this.containerDir(container.id);
-    await mkdir(dir, { recursive: true });
-    tx.onRollback(() => rm(dir, { recursive: true, force: true }));
-    const mode = parseNetworkMode(container.networkMode);
-    switch (mode.kind) {
-      case 'bridge':
-      case 'none': {
-        const endpoints = allocateEndpoints(this.networks, container.networks, this.takenHostNames());
-        tx.onRollback(() => endpoints.forEach((ep) => releaseEndpoint(this.networks, ep)));
-        const hostResolv = await readOptional(this.config.hostResolvConfPath);
-        await writeFile(join(dir, 'hosts'), hostsFileContent(container.hostname, endpoints.map((e) => e.address)));
-        await writeFile(join(dir, 'resolv.conf'), resolvConfContent(hostResolv));
-        await tx.apply(this.upPlan(container.netns, endpoints, true));
-        return { netns: container.netns, endpoints, filesDir: dir };
-      }
-      case 'host': {
-        // The host's own files: its nameservers (loopback ones included) work in its namespace.
-        await copyFile(this.config.hostHostsPath, join(dir, 'hosts')).catch(() => writeFile(join(dir, 'hosts'), hostsFileContent(container.hostname, [])));
-        await writeFile(join(dir, 'resolv.conf'), await readOptional(this.config.hostResolvConfPath));
-        return { netns: '', endpoints: [], filesDir: dir };
-      }
-      case 'container': {
-        const peer = this.containers.byIdExact(mode.container);
-        if (!peer || peer.state.status !== 'running') {
-          throw new ConflictError(
-            `cannot join the network namespace of container ${peer?.name ?? mode.container}: it is ${peer ? 'not running' : 'gone'}`,
-            'start a container to share, e.g. berth run -d --name peer -- sleep 1000',
-          );
-        }
-        return { netns: peer.netns, endpoints: [], filesDir: this.containerDir(peer.id) };
-      }
-    }
-  }
-
-  private takenHostNames(): Set<string> {
-    return new Set(this.containers.all().flatMap((c) => c.endpoints.map((e) => e.hostIfname)));
-  }
-
-  private attachments(endpoints: readonly EndpointRecord[]): Attachment[] {
-    return attachmentsFor(this.networks, this.deps.drivers, endpoints);
-  }
-
-  upPlan(netns: string, endpoints: readonly EndpointRecord[], createNetns: boolean): Plan {
-    return sandboxUpPlan(netns, this.attachments(endpoints), { createNetns });
-  }
 
   /** What `run` would do, without doing it: the plan for a container that does not exist yet. */
   planRun(request: CreateContainerRequest): Promise<Plan> {
     return this.queue.run(async () => {
       const config = await this.validateCreate(request);
       if (!ownsSandbox(parseNetworkMode(config.networkMode))) return [];
-      const { plan, endpoints } = planNewContainer(this.networks, this.deps.drivers, config.networks, this.takenHostNames());
+      const { plan, endpoints } = planNewContainer(this.networks, this.deps.drivers, config.networks, takenHostNames(this.containers));
       const gatewayEndpoint = endpoints.find((e) => e.gatewayEndpoint);
       if (!gatewayEndpoint) return plan;
       const ports = await this.ports.allocate(config.portMappings);
@@ -375,7 +319,7 @@ export class Engine {
   async teardownSandbox(container: ContainerRecord): Promise<void> {
     const live = { links: await hostLinkNames(), netns: new Set(await listNetns()) };
     const known = container.endpoints.filter((ep) => this.networks.byIdExact(ep.networkId) !== undefined);
-    await this.deps.executor.apply(sandboxDownPlan(container.netns, this.attachments(known), live));
+    await this.deps.executor.apply(sandboxDownPlan(container.netns, attachmentsFor(this.networks, this.deps.drivers, known), live));
     for (const ep of known) releaseEndpoint(this.networks, ep);
   }
 }
@@ -392,10 +336,3 @@ async function waitForDeath(pid: number, startTime: string, timeoutMs = 10_000):
   }
 }
 
-async function readOptional(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch {
-    return ''; // a host without the file gives containers an empty one, as it has itself
-  }
-}

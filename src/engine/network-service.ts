@@ -10,6 +10,7 @@ import { newBridgeNetwork, type CreateNetworkRequest } from './network-create.js
 import { driverFor, networkSpec } from './networks.js';
 import { publishPlan } from './publisher.js';
 import { sandboxUpPlan } from './sandbox.js';
+import { takenHostNames } from './sandbox-setup.js';
 import { inTransaction } from './transaction.js';
 
 /**
@@ -103,8 +104,7 @@ export class NetworkService {
     }
     return inTransaction(deps.executor, async (tx) => {
       const gatewayEndpoint = !network.internal && !container.endpoints.some((e) => e.gatewayEndpoint);
-      const taken = new Set(containers.all().flatMap((c) => c.endpoints.map((e) => e.hostIfname)));
-      const ep = allocateEndpoint(networks, attachment, { ifname: nextIfname(container.endpoints), gatewayEndpoint }, taken);
+      const ep = allocateEndpoint(networks, attachment, { ifname: nextIfname(container.endpoints), gatewayEndpoint }, takenHostNames(containers));
       tx.onRollback(() => releaseEndpoint(networks, ep));
       await tx.apply(sandboxUpPlan(container.netns, attachmentsFor(networks, deps.drivers, [ep]), { createNetns: false }));
       return this.save({ ...container, networks: [...container.networks, attachment], endpoints: [...container.endpoints, ep] });
