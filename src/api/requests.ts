@@ -34,6 +34,14 @@ export function parseCreateContainer(body: unknown, name: string | undefined): C
   if (typeof autoRemove !== 'boolean') throw new InvalidArgumentError('invalid request: HostConfig.AutoRemove must be a boolean');
   const networkMode = optionalString(hostConfig.NetworkMode, 'HostConfig.NetworkMode') ?? 'bridge';
   return {
+    dns: {
+      nameservers: stringArray(hostConfig.Dns, 'HostConfig.Dns'),
+      search: stringArray(hostConfig.DnsSearch, 'HostConfig.DnsSearch'),
+      options: stringArray(hostConfig.DnsOptions, 'HostConfig.DnsOptions'),
+    },
+    extraHosts: stringArray(hostConfig.ExtraHosts, 'HostConfig.ExtraHosts'),
+    // The API's form is "name:alias" where either may carry Docker's legacy slashes ("/bb1:/bb2/db").
+    links: stringArray(hostConfig.Links, 'HostConfig.Links').map((l) => l.split(':').map((part) => part.replace(/^.*\//, '')).join(':')),
     portMappings: parsePortBindings(hostConfig.PortBindings, body.ExposedPorts, hostConfig.PublishAllPorts),
     endpoint: createEndpointConfig(body, networkMode),
     name: name === '' ? undefined : name,

@@ -97,7 +97,7 @@ export function apiRoutes(engine: Engine): Route[] {
       return Promise.resolve();
     }),
     route('GET', '/containers/{id}/json', ({ res, params }) => {
-      json(res, 200, containerInspect(engine.containers.get(params[0]!), engine.networks.all()));
+      json(res, 200, containerInspect(engine.containers.get(params[0]!), engine.networks.all(), engine.containers.all()));
       return Promise.resolve();
     }),
     route('GET', '/containers/{id}/logs', async ({ res, params, query }) => {

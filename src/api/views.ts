@@ -131,7 +131,7 @@ export function containerSummary(c: ContainerRecord, networks: readonly NetworkR
 }
 
 /** GET /containers/{id}/json */
-export function containerInspect(c: ContainerRecord, networks: readonly NetworkRecord[]) {
+export function containerInspect(c: ContainerRecord, networks: readonly NetworkRecord[], containers: readonly ContainerRecord[] = []) {
   // The legacy top-level fields describe the default-bridge endpoint only, as in Docker.
   const defaultBridge = networks.find((n) => n.name === 'bridge');
   const primary = c.endpoints.find((e) => e.networkId === defaultBridge?.id);
@@ -165,7 +165,17 @@ export function containerInspect(c: ContainerRecord, networks: readonly NetworkR
       Image: '',
       Labels: {},
     },
-    HostConfig: { NetworkMode: c.networkMode, AutoRemove: c.autoRemove, PortBindings: portBindingsView(c) },
+    HostConfig: {
+      NetworkMode: c.networkMode,
+      AutoRemove: c.autoRemove,
+      PortBindings: portBindingsView(c),
+      Dns: c.dns.nameservers,
+      DnsSearch: c.dns.search,
+      DnsOptions: c.dns.options,
+      ExtraHosts: c.extraHosts.map((h) => `${h.name}:${h.address}`),
+      // Docker's form: "/target:/container/alias".
+      Links: c.links.map((l) => `/${containers.find((x) => x.id === l.containerId)?.name ?? l.containerId}:/${c.name}/${l.alias}`),
+    },
     NetworkSettings: {
       Bridge: '',
       SandboxID: ownSandbox ? c.id : '',

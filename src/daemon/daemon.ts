@@ -12,6 +12,7 @@ import { BatchExecutor, type Executor } from '../kernel/exec.js';
 import { NetlinkExecutor } from '../kernel/netlink/executor.js';
 import { runTool } from '../kernel/spawn.js';
 import { LocalStore } from '../store/local.js';
+import { EmbeddedResolver } from '../dns/resolver.js';
 import { DOCKER_DEFAULT_POOLS, type AddressPoolSpec } from '../ipam/subnets.js';
 
 export interface DaemonOptions {
@@ -20,6 +21,8 @@ export interface DaemonOptions {
   readonly socketPath: string;
   readonly bridge: string;
   readonly bip?: string;
+  /** dockerd's --dns: nameservers for every container instead of the host's. */
+  readonly dnsServers: readonly string[];
   /** dockerd's --default-address-pool; empty: Docker's defaults. */
   readonly addressPools: readonly AddressPoolSpec[];
   /** How plans reach the kernel: in-process rtnetlink (default) or `ip -batch` processes. */
@@ -68,6 +71,7 @@ export async function startDaemon(options: DaemonOptions, executor: Executor = e
         defaultBridge: { bridge: options.bridge, bip: options.bip, pools: options.addressPools.length > 0 ? options.addressPools : DOCKER_DEFAULT_POOLS },
         hostResolvConfPath: '/etc/resolv.conf',
         hostHostsPath: '/etc/hosts',
+        dnsServers: options.dnsServers,
         stopTimeoutMs: 10_000,
       },
       {
@@ -75,6 +79,7 @@ export async function startDaemon(options: DaemonOptions, executor: Executor = e
         executor,
         drivers: builtinDrivers(),
         firewall: options.firewall === 'iptables' ? iptablesBackend : nftablesBackend,
+        nameService: (source) => new EmbeddedResolver(source),
       },
     );
     const server = await listenUnix(engine, options.socketPath);

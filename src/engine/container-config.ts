@@ -3,7 +3,9 @@ import { ConflictError, InvalidArgumentError } from '../common/errors.js';
 import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from '../common/ipv4.js';
 import type { ContainerTable } from './containers.js';
 import { describeMode, parseNetworkMode, type NetworkMode } from './modes.js';
-import { isBridgeNetwork, type BridgeNetworkRecord, type ContainerRecord, type NetworkAttachment } from './model.js';
+import type { ResolvConf } from '../dns/resolvconf.js';
+import { checkedDnsSettings, parseExtraHosts, resolveLinks } from './dns-config.js';
+import { isBridgeNetwork, type BridgeNetworkRecord, type ContainerLink, type ContainerRecord, type HostEntry, type NetworkAttachment } from './model.js';
 import type { NetworkTable } from './networks.js';
 import { generateName, validateContainerName } from './names.js';
 import type { PortMapping } from './portspec.js';
@@ -26,6 +28,12 @@ export interface CreateContainerRequest {
   readonly endpoint: EndpointRequest;
   readonly autoRemove: boolean;
   readonly portMappings: readonly PortMapping[];
+  /** `--dns`, `--dns-search`, `--dns-opt` as given. */
+  readonly dns: ResolvConf;
+  /** `--add-host` specs, `NAME:IP`. */
+  readonly extraHosts: readonly string[];
+  /** `--link` specs, `NAME[:ALIAS]`. */
+  readonly links: readonly string[];
 }
 
 /** The network side of a new container, checked against what exists now. */
@@ -36,6 +44,9 @@ export interface ContainerNetworkConfig {
   readonly networkMode: string;
   readonly networks: readonly NetworkAttachment[];
   readonly portMappings: readonly PortMapping[];
+  readonly dns: ResolvConf;
+  readonly extraHosts: readonly HostEntry[];
+  readonly links: readonly ContainerLink[];
   /** Things the user asked for that were dropped, as Docker's create Warnings. */
   readonly warnings: readonly string[];
 }
@@ -48,12 +59,14 @@ export interface ContainerNetworkConfig {
  */
 export function resolveContainerConfig(request: CreateContainerRequest, tables: { networks: NetworkTable; containers: ContainerTable }): ContainerNetworkConfig {
   const name = containerName(request.name, tables.containers);
+  const names = { dns: checkedDnsSettings(request.dns), extraHosts: parseExtraHosts(request.extraHosts), links: resolveLinks(request.links, tables.containers) };
   const mode = parseNetworkMode(request.networkMode);
   validateHostname(request.hostname);
   for (const entry of request.env) {
     if (!/^[^=]+=/.test(entry)) throw new InvalidArgumentError(`invalid environment variable "${entry}"`, 'use KEY=VALUE');
   }
   if (mode.kind !== 'bridge') rejectEndpointOptions(request.endpoint, mode);
+  if (mode.kind !== 'bridge' && names.links.length > 0) throw new InvalidArgumentError(`conflicting options: --link and ${describeMode(mode)}`, 'links need a bridge network');
   switch (mode.kind) {
     case 'bridge': {
       const network = bridgeNetwork(tables.networks, mode.network);
@@ -65,6 +78,7 @@ export function resolveContainerConfig(request: CreateContainerRequest, tables: 
         networkMode: mode.network === 'bridge' ? 'bridge' : network.name,
         networks: [attachment],
         portMappings: network.internal ? [] : request.portMappings,
+        ...names,
         warnings,
       };
     }
@@ -73,14 +87,19 @@ export function resolveContainerConfig(request: CreateContainerRequest, tables: 
       const warnings = request.portMappings.length > 0 ? [`Published ports are discarded when using ${mode.kind} network mode`] : [];
       // Docker gives a host-mode container the host's name: it shares the host's network identity.
       const hostname = request.hostname ?? (mode.kind === 'host' ? hostHostname() : name);
-      return { name, hostname, networkMode: mode.kind, networks: [], portMappings: [], warnings };
+      return { name, hostname, networkMode: mode.kind, networks: [], portMappings: [], ...names, warnings };
     }
     case 'container': {
       if (request.hostname !== undefined) throw new InvalidArgumentError(`conflicting options: --hostname and ${describeMode(mode)}`, 'a container sharing another\'s network namespace has that container\'s hostname');
       if (request.portMappings.length > 0) throw new InvalidArgumentError(`conflicting options: port publishing and ${describeMode(mode)}`, 'publish the ports on the container whose namespace is shared');
+      const own = [
+        names.dns.nameservers.length + names.dns.search.length + names.dns.options.length > 0 ? '--dns/--dns-search/--dns-opt' : undefined,
+        names.extraHosts.length > 0 ? '--add-host' : undefined,
+      ].filter((f) => f !== undefined);
+      if (own.length > 0) throw new InvalidArgumentError(`conflicting options: ${own.join(', ')} and ${describeMode(mode)}`, 'a container sharing another\'s network namespace uses that container\'s /etc/hosts and /etc/resolv.conf');
       const peer = tables.containers.find(mode.container);
       if (!peer) throw new InvalidArgumentError(`cannot join the network namespace of container "${mode.container}": no such container`, 'list containers with: berth ps -a');
-      return { name, hostname: peer.hostname, networkMode: `container:${peer.id}`, networks: [], portMappings: [], warnings: [] };
+      return { name, hostname: peer.hostname, networkMode: `container:${peer.id}`, networks: [], portMappings: [], ...names, warnings: [] };
     }
   }
 }

@@ -4,13 +4,17 @@ import type { ContainerRecord } from './model.js';
 /** The containers the engine knows, found by name, id or unambiguous id prefix. */
 export class ContainerTable {
   private readonly byId = new Map<string, ContainerRecord>();
+  /** Bumped by every change, so views derived from the table (DNS names) know when to rebuild. */
+  version = 0;
 
   set(record: ContainerRecord): void {
     this.byId.set(record.id, record);
+    this.version++;
   }
 
   remove(id: string): void {
     this.byId.delete(id);
+    this.version++;
   }
 
   all(): ContainerRecord[] {

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { NetworkDriver } from '../drivers/driver.js';
+import type { NameService, ResolverSource } from '../dns/resolver.js';
 import type { FirewallBackend } from '../firewall/backend.js';
 import type { FirewallModel } from '../firewall/model.js';
 import type { Executor } from '../kernel/exec.js';
@@ -16,6 +17,8 @@ export interface EngineConfig {
   readonly hostResolvConfPath: string;
   /** The host's /etc/hosts, which host-mode containers get a copy of. */
   readonly hostHostsPath: string;
+  /** dockerd's --dns: nameservers for every container, instead of the host's. */
+  readonly dnsServers: readonly string[];
   /** How long `stop` waits after SIGTERM before SIGKILL (Docker: 10 s). */
   readonly stopTimeoutMs: number;
 }
@@ -25,6 +28,8 @@ export interface EngineDeps {
   readonly executor: Executor;
   readonly drivers: ReadonlyMap<string, NetworkDriver>;
   readonly firewall: FirewallBackend;
+  /** Makes the embedded DNS resolver, given the engine's view of names. */
+  readonly nameService: (source: ResolverSource) => NameService;
 }
 
 /** What the engine's parts share: configuration, dependencies and the in-memory model. */
@@ -34,6 +39,7 @@ export interface EngineContext {
   readonly networks: NetworkTable;
   readonly containers: ContainerTable;
   readonly ports: PortPublisher;
+  readonly names: NameService;
 }
 
 /** The firewall's desired state for the model as it is now. */

@@ -26,6 +26,8 @@ import { NetworkService } from './network-service.js';
 import { NetworkTable } from './networks.js';
 import { reconcile } from './reconcile.js';
 import { PortPublisher } from './publisher.js';
+import { TableNameSource } from './name-source.js';
+import type { NameService } from '../dns/resolver.js';
 import { sandboxDownPlan, sandboxName } from './sandbox.js';
 import { setUpSandbox, takenHostNames } from './sandbox-setup.js';
 import { inTransaction } from './transaction.js';
@@ -49,6 +51,7 @@ export class Engine {
   private readonly queue = new OperationQueue();
   private readonly ports: PortPublisher;
   private readonly context: EngineContext;
+  private readonly names: NameService;
   private readonly networkService: NetworkService;
   private readonly exits = new EventEmitter();
   private readonly adopted = new Set<string>();
@@ -60,7 +63,8 @@ export class Engine {
   ) {
     this.exits.setMaxListeners(0);
     this.ports = new PortPublisher(this.networks, this.containers, deps.executor, deps.firewall);
-    this.context = { config, deps, networks: this.networks, containers: this.containers, ports: this.ports };
+    this.names = deps.nameService(new TableNameSource(this.networks, this.containers, config));
+    this.context = { config, deps, networks: this.networks, containers: this.containers, ports: this.ports, names: this.names };
     this.networkService = new NetworkService(this.context);
   }
 
@@ -77,7 +81,16 @@ export class Engine {
       defaultBridge: config.defaultBridge,
       markExited: (c) => engine.recordExit(c, undefined),
     });
-    for (const id of runningAdopted) engine.adopted.add(id);
+    for (const id of runningAdopted) {
+      engine.adopted.add(id);
+      const c = engine.containers.byIdExact(id);
+      try {
+        if (c?.embeddedDns) engine.names.attach(c.id, c.netns);
+      } catch (err) {
+        // The container keeps running; only its names are down. Say so, do not fail the start.
+        console.error(`berth: the embedded resolver of container ${c?.name ?? id} could not listen: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
     engine.poller = setInterval(() => void engine.pollAdopted(), ADOPTED_POLL_MS);
     engine.poller.unref();
     return engine;
@@ -85,6 +98,7 @@ export class Engine {
 
   close(): void {
     if (this.poller) clearInterval(this.poller);
+    this.names.close();
   }
 
   defaultNetwork(): BridgeNetworkRecord {
@@ -142,6 +156,10 @@ export class Engine {
         // container: mode learns its peer's namespace at start; host mode has none.
         netns: ownsSandbox(mode) ? sandboxName(id) : '',
         networks: config.networks,
+        dns: config.dns,
+        extraHosts: config.extraHosts,
+        links: config.links,
+        embeddedDns: false,
         endpoints: [],
         portMappings: config.portMappings,
         ports: [],
@@ -198,6 +216,7 @@ export class Engine {
         ...container,
         netns: sandbox.netns,
         endpoints: sandbox.endpoints,
+        embeddedDns: sandbox.embeddedDns,
         ports,
         state: { ...initialState(), status: 'running', pid: launched.pid, startTime: launched.startTime, startedAt: new Date().toISOString() },
       };
@@ -265,8 +284,9 @@ export class Engine {
     this.adopted.delete(id);
     const recorded = await recordedExitCode(join(this.containerDir(id), 'exitcode'));
     const exitCode = recorded ?? childCode ?? KILLED_EXIT_CODE;
-    // Like Docker, a stopped container holds no host ports.
+    // Like Docker, a stopped container holds no host ports and answers to no name.
     await this.ports.unpublish(container);
+    this.names.detach(id);
     const exited: ContainerRecord = { ...container, ports: [], state: { ...container.state, status: 'exited', exitCode, finishedAt: new Date().toISOString() } };
     await this.deps.store.put('containers', id, exited);
     this.containers.set(exited);
@@ -309,6 +329,7 @@ export class Engine {
   }
 
   private async removeStopped(container: ContainerRecord): Promise<void> {
+    this.names.detach(container.id);
     if (ownsSandbox(parseNetworkMode(container.networkMode))) await this.teardownSandbox(container);
     await this.deps.store.delete('containers', container.id);
     this.containers.remove(container.id);

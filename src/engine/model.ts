@@ -1,4 +1,5 @@
 import { BerthError } from '../common/errors.js';
+import { EMPTY_RESOLV_CONF, type ResolvConf } from '../dns/resolvconf.js';
 import type { PublishedPort } from './ports.js';
 import type { PortMapping } from './portspec.js';
 
@@ -76,6 +77,18 @@ export interface NetworkAttachment {
   readonly macAddress?: string;
 }
 
+/** An /etc/hosts line a container asked for (`--add-host name:ip`). */
+export interface HostEntry {
+  readonly name: string;
+  readonly address: string;
+}
+
+/** A legacy link (`--link name:alias`): the target's address under these names in /etc/hosts. */
+export interface ContainerLink {
+  readonly containerId: string;
+  readonly alias: string;
+}
+
 export type ContainerStatus = 'created' | 'running' | 'exited';
 
 export interface ContainerState {
@@ -108,6 +121,12 @@ export interface ContainerRecord {
   readonly networks: readonly NetworkAttachment[];
   /** Its interfaces, while it has a sandbox (from first start to rm). */
   readonly endpoints: readonly EndpointRecord[];
+  /** `--dns`, `--dns-search`, `--dns-opt`: each non-empty list replaces the host's. */
+  readonly dns: ResolvConf;
+  readonly extraHosts: readonly HostEntry[];
+  readonly links: readonly ContainerLink[];
+  /** Whether its resolv.conf points at the embedded resolver (decided at start). */
+  readonly embeddedDns: boolean;
   /** What `-p` asked for (Docker's HostConfig.PortBindings). */
   readonly portMappings: readonly PortMapping[];
   /** What was published at start: host ports chosen. Empty while not running. */
@@ -159,7 +178,8 @@ export function parseContainerRecord(v: unknown): ContainerRecord {
     if (!isObject(ep) || !hasStrings(ep, ['id', 'networkId', 'ifname', 'hostIfname', 'address', 'mac', 'gateway'])) fail('endpoint', ep);
     return { gatewayEndpoint: index === 0, ...ep } as unknown as EndpointRecord;
   });
-  // Records written before ports and user-defined networks existed have neither.
+  // Records written before ports, user-defined networks and DNS settings existed lack them.
   const networks = endpoints.map((e): NetworkAttachment => ({ networkId: e.networkId, aliases: [] }));
-  return { portMappings: [], ports: [], networks, ...(v as object), endpoints } as unknown as ContainerRecord;
+  const dnsDefaults = { dns: EMPTY_RESOLV_CONF, extraHosts: [], links: [], embeddedDns: false };
+  return { portMappings: [], ports: [], networks, ...dnsDefaults, ...(v as object), endpoints } as unknown as ContainerRecord;
 }

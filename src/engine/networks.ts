@@ -15,15 +15,19 @@ import { isBridgeNetwork, type BridgeNetworkRecord, type NetworkRecord, type Nul
 export class NetworkTable {
   private readonly byId = new Map<string, NetworkRecord>();
   private readonly pools = new Map<string, AddressPool>();
+  /** Bumped by every change, so views derived from the table (DNS names) know when to rebuild. */
+  version = 0;
 
   add(record: NetworkRecord): void {
     if (isBridgeNetwork(record)) this.pools.set(record.id, poolFor(record));
     this.byId.set(record.id, record);
+    this.version++;
   }
 
   remove(id: string): void {
     this.byId.delete(id);
     this.pools.delete(id);
+    this.version++;
   }
 
   all(): NetworkRecord[] {

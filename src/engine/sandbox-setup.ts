@@ -1,12 +1,13 @@
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError } from '../common/errors.js';
 import type { ContainerTable } from './containers.js';
 import { containerDir, type EngineContext } from './context.js';
 import { allocateEndpoints, attachmentsFor, releaseEndpoint } from './endpoints.js';
-import type { ContainerRecord, EndpointRecord } from './model.js';
+import { isBridgeNetwork, type ContainerRecord, type EndpointRecord } from './model.js';
 import { parseNetworkMode } from './modes.js';
-import { hostsFileContent, resolvConfContent, sandboxUpPlan } from './sandbox.js';
+import { sandboxUpPlan } from './sandbox.js';
+import { extraHostLines, hostModeHostsFile, hostsFileContent, linkLine, resolvConfFor, type HostsLine } from './container-files.js';
 import type { Transaction } from './transaction.js';
 
 /** Where a starting container's processes go, and the directory of the files they see. */
@@ -16,12 +17,15 @@ export interface SandboxSetup {
   readonly endpoints: readonly EndpointRecord[];
   /** Holds the `hosts` and `resolv.conf` bind-mounted into the container. */
   readonly filesDir: string;
+  /** Whether its resolv.conf points at the embedded resolver (listening in its namespace). */
+  readonly embeddedDns: boolean;
 }
 
 /**
  * The network side of starting a container, by mode, each step undone by `tx` if a later
  * one fails:
- *  - bridge: its own namespace, one endpoint per configured network;
+ *  - bridge: its own namespace, one endpoint per configured network; on a user-defined
+ *    network, the embedded resolver listens inside it;
  *  - none: its own namespace with lo only;
  *  - host: the host's stack, with copies of the host's hosts and resolv.conf (its loopback
  *    nameservers work there);
@@ -32,21 +36,28 @@ export async function setUpSandbox(ctx: EngineContext, container: ContainerRecor
   await mkdir(dir, { recursive: true });
   tx.onRollback(() => rm(dir, { recursive: true, force: true }));
   const mode = parseNetworkMode(container.networkMode);
+  const hostResolv = await readOptional(ctx.config.hostResolvConfPath);
+  const extraHosts = extraHostLines(container.extraHosts, defaultGateway(ctx));
   switch (mode.kind) {
     case 'bridge':
     case 'none': {
+      const links = linkLines(ctx, container);
       const endpoints = allocateEndpoints(ctx.networks, container.networks, takenHostNames(ctx.containers));
       tx.onRollback(() => endpoints.forEach((ep) => releaseEndpoint(ctx.networks, ep)));
-      const hostResolv = await readOptional(ctx.config.hostResolvConfPath);
-      await writeFile(join(dir, 'hosts'), hostsFileContent(container.hostname, endpoints.map((e) => e.address)));
-      await writeFile(join(dir, 'resolv.conf'), resolvConfContent(hostResolv));
+      const embeddedDns = endpoints.some((ep) => ctx.networks.byIdExact(ep.networkId)?.name !== 'bridge');
+      await writeFile(join(dir, 'hosts'), hostsFileContent(container.hostname, endpoints.map((e) => e.address), [...extraHosts, ...links]));
+      await writeFile(join(dir, 'resolv.conf'), resolvConfFor(embeddedDns ? 'embedded' : 'direct', hostResolv, ctx.config.dnsServers, container.dns));
       await tx.apply(sandboxUpPlan(container.netns, attachmentsFor(ctx.networks, ctx.deps.drivers, endpoints), { createNetns: true }));
-      return { netns: container.netns, endpoints, filesDir: dir };
+      if (embeddedDns) {
+        ctx.names.attach(container.id, container.netns);
+        tx.onRollback(() => ctx.names.detach(container.id));
+      }
+      return { netns: container.netns, endpoints, filesDir: dir, embeddedDns };
     }
     case 'host': {
-      await copyFile(ctx.config.hostHostsPath, join(dir, 'hosts')).catch(() => writeFile(join(dir, 'hosts'), hostsFileContent(container.hostname, [])));
-      await writeFile(join(dir, 'resolv.conf'), await readOptional(ctx.config.hostResolvConfPath));
-      return { netns: '', endpoints: [], filesDir: dir };
+      await writeFile(join(dir, 'hosts'), hostModeHostsFile(await readOptional(ctx.config.hostHostsPath), extraHosts));
+      await writeFile(join(dir, 'resolv.conf'), resolvConfFor('host', hostResolv, ctx.config.dnsServers, container.dns));
+      return { netns: '', endpoints: [], filesDir: dir, embeddedDns: false };
     }
     case 'container': {
       const peer = ctx.containers.byIdExact(mode.container);
@@ -56,9 +67,34 @@ export async function setUpSandbox(ctx: EngineContext, container: ContainerRecor
           'start a container to share, e.g. berth run -d --name peer -- sleep 1000',
         );
       }
-      return { netns: peer.netns, endpoints: [], filesDir: containerDir(ctx.config, peer.id) };
+      return { netns: peer.netns, endpoints: [], filesDir: containerDir(ctx.config, peer.id), embeddedDns: false };
     }
   }
+}
+
+/**
+ * The /etc/hosts lines of `--link`s: each target must be running and share a network with
+ * the container; its address there is what the alias names (one way: the target learns
+ * nothing, as the seed shows).
+ */
+function linkLines(ctx: EngineContext, container: ContainerRecord): HostsLine[] {
+  return container.links.map((link) => {
+    const target = ctx.containers.byIdExact(link.containerId);
+    if (!target || target.state.status !== 'running') {
+      throw new ConflictError(`cannot link to container ${target?.name ?? link.containerId}: it is not running`, 'start it first, or drop the --link');
+    }
+    const shared = target.endpoints.find((ep) => container.networks.some((a) => a.networkId === ep.networkId));
+    if (!shared) {
+      throw new ConflictError(`cannot link to container ${target.name}: it is on no network of container ${container.name}`, 'links work between containers on the same network');
+    }
+    return linkLine(target, link.alias, shared.address);
+  });
+}
+
+/** What host-gateway means in `--add-host`: the default bridge's address, as in Docker. */
+function defaultGateway(ctx: EngineContext): string {
+  const bridge = ctx.networks.find('bridge');
+  return bridge && isBridgeNetwork(bridge) ? bridge.gateway : '';
 }
 
 /** Host-side veth names in use, so a new one never clashes. */

@@ -61,29 +61,3 @@ function hostSideFirst(ops: readonly KernelOp[]): KernelOp[] {
   };
   return [...ops.filter(isHost), ...ops.filter((op) => !isHost(op))];
 }
-
-/** /etc/hosts of a container, as Docker writes it. */
-export function hostsFileContent(hostname: string, addresses: readonly string[]): string {
-  const lines = [
-    '127.0.0.1\tlocalhost',
-    '::1\tlocalhost ip6-localhost ip6-loopback',
-    'fe00::0\tip6-localnet',
-    'ff00::0\tip6-mcastprefix',
-    'ff02::1\tip6-allnodes',
-    'ff02::2\tip6-allrouters',
-    ...addresses.map((a) => `${a}\t${hostname}`),
-  ];
-  return lines.join('\n') + '\n';
-}
-
-/**
- * /etc/resolv.conf for a container on the default bridge: the host's, minus loopback
- * nameservers, which mean nothing inside another network namespace (Docker filters them
- * the same way). Search domains and options are kept.
- */
-export function resolvConfContent(hostResolvConf: string): string {
-  const kept = hostResolvConf
-    .split('\n')
-    .filter((line) => !/^\s*nameserver\s+(127\.|::1\b)/.test(line));
-  return kept.join('\n').trimEnd() + '\n';
-}

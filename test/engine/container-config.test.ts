@@ -8,6 +8,7 @@ import { initialState, type ContainerRecord } from '../../src/engine/model.js';
 import { newBridgeNetwork } from '../../src/engine/network-create.js';
 import { defaultBridgeRecord, NetworkTable, nullNetworkRecord } from '../../src/engine/networks.js';
 import { DOCKER_DEFAULT_POOLS } from '../../src/ipam/subnets.js';
+import { EMPTY_RESOLV_CONF } from '../../src/dns/resolvconf.js';
 
 function world() {
   const networks = new NetworkTable();
@@ -22,14 +23,14 @@ function world() {
   const containers = new ContainerTable();
   const bb1: ContainerRecord = {
     id: 'fca1467bc863'.padEnd(64, '1'), name: 'bb1', created: '', hostname: 'bb1', command: ['sleep'], env: [], autoRemove: false,
-    networkMode: 'bridge', netns: 'berth-fca1467bc863', networks: [], endpoints: [], portMappings: [], ports: [], state: initialState(),
+    networkMode: 'bridge', netns: 'berth-fca1467bc863', networks: [], dns: EMPTY_RESOLV_CONF, extraHosts: [], links: [], embeddedDns: false, endpoints: [], portMappings: [], ports: [], state: initialState(),
   };
   containers.set(bb1);
   return { networks, containers, bb1 };
 }
 
 function req(over: Partial<CreateContainerRequest> = {}): CreateContainerRequest {
-  return { name: 'c', command: ['sleep'], env: [], networkMode: 'bridge', endpoint: { aliases: [] }, autoRemove: false, portMappings: [], ...over };
+  return { name: 'c', command: ['sleep'], env: [], networkMode: 'bridge', endpoint: { aliases: [] }, autoRemove: false, portMappings: [], dns: EMPTY_RESOLV_CONF, extraHosts: [], links: [], ...over };
 }
 
 const PORT = { protocol: 'tcp', hostIp: '', hostPorts: { first: 8081, last: 8081 }, containerPort: 8080 } as const;

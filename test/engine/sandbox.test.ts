@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { builtinDrivers } from '../../src/drivers/registry.js';
 import { planNewContainer } from '../../src/engine/endpoints.js';
 import { defaultBridgeRecord, NetworkTable } from '../../src/engine/networks.js';
-import { hostsFileContent, resolvConfContent, sandboxDownPlan, sandboxName } from '../../src/engine/sandbox.js';
+import { sandboxDownPlan, sandboxName } from '../../src/engine/sandbox.js';
+import { hostsFileContent, resolvConfFor } from '../../src/engine/container-files.js';
 import { renderPlan } from '../../src/kernel/render.js';
 import { parseCidr } from '../../src/common/ipv4.js';
 import { assertGolden } from '../golden.js';
@@ -56,7 +57,7 @@ test('teardown plans only what still exists, so rm is idempotent', () => {
 test('container files: hosts names the container, resolv.conf drops loopback nameservers', () => {
   assert.match(hostsFileContent('a1', ['172.17.0.2']), /^127\.0\.0\.1\tlocalhost\n[\s\S]*172\.17\.0\.2\ta1\n$/);
   assert.equal(
-    resolvConfContent('search corp.example\nnameserver 127.0.0.53\nnameserver 192.0.2.53\noptions ndots:2\n'),
-    'search corp.example\nnameserver 192.0.2.53\noptions ndots:2\n',
+    resolvConfFor('direct', 'search corp.example\nnameserver 127.0.0.53\nnameserver 192.0.2.53\noptions ndots:2\n', [], { nameservers: [], search: [], options: [] }),
+    'nameserver 192.0.2.53\nsearch corp.example\noptions ndots:2\n',
   );
 });

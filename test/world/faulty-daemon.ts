@@ -34,7 +34,7 @@ const arg = (name: string): string => {
 const execRoot = arg('--exec-root');
 
 const daemon = await startDaemon(
-  { dataRoot: arg('--data-root'), execRoot, socketPath: join(execRoot, 'berth.sock'), bridge: 'berth0', addressPools: [], executor: 'netlink', firewall: 'nftables' },
+  { dataRoot: arg('--data-root'), execRoot, socketPath: join(execRoot, 'berth.sock'), bridge: 'berth0', addressPools: [], dnsServers: [], executor: 'netlink', firewall: 'nftables' },
   new MidwayFailureExecutor(new NetlinkExecutor()),
 );
 console.log('berth daemon ready (faulty executor)');

@@ -154,6 +154,20 @@ export class World {
   }
   private readonly servers: ChildProcess[] = [];
 
+  /** Runs test/world/fake-dns.js on the outside host (OUTSIDE_IP:53); `queries` lists what it was asked. */
+  async startFakeDns(): Promise<{ queries: () => string[] }> {
+    const script = fileURLToPath(new URL('./fake-dns.js', import.meta.url));
+    const child = spawn('ip', ['netns', 'exec', this.outside, process.execPath, script, OUTSIDE_IP], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', () => output.includes('listening') && resolve());
+      child.once('exit', (code) => reject(new Error(`fake dns exited with ${code}`)));
+    });
+    this.servers.push(child);
+    return { queries: () => output.split('\n').filter((l) => l.startsWith('query ')).map((l) => l.slice('query '.length)) };
+  }
+
   async dispose(): Promise<void> {
     for (const s of this.servers) s.kill('SIGKILL');
     const pids: number[] = [];

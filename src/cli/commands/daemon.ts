@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { DAEMON_DEFAULTS, EXECUTOR_KINDS, parseExecutorKind, parseFirewallName, startDaemon } from '../../daemon/daemon.js';
 import { parseAddressPoolSpec } from '../../ipam/subnets.js';
+import { checkedDnsSettings } from '../../engine/dns-config.js';
 import { boolFlag, flag, flagList, parseArgs } from '../args.js';
 import { socketPathFrom } from '../client.js';
 
@@ -14,6 +15,7 @@ Options:
       --exec-root DIR   Runtime files: socket, pidfile (default ${DAEMON_DEFAULTS.execRoot})
       --bip CIDR        Default bridge address, e.g. 172.17.0.1/16 (default: first free of 172.17-31.0.0/16)
       --bridge NAME     Default bridge name (default ${DAEMON_DEFAULTS.bridge})
+      --dns ADDR        Nameserver for every container instead of the host's (repeatable)
       --default-address-pool base=CIDR,size=N
                         Where network subnets come from (repeatable; default Docker's:
                         172.17-31.0.0/16, then 192.168.0.0/16 cut into /20s)
@@ -30,6 +32,7 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     bip: { value: true },
     bridge: { value: true },
     'default-address-pool': { value: true, repeat: true },
+    dns: { value: true, repeat: true },
     executor: { value: true },
     firewall: { value: true },
     host: { short: 'H', value: true },
@@ -48,6 +51,7 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     bridge: flag(parsed, 'bridge') ?? DAEMON_DEFAULTS.bridge,
     bip: flag(parsed, 'bip'),
     addressPools: flagList(parsed, 'default-address-pool').map(parseAddressPoolSpec),
+    dnsServers: checkedDnsSettings({ nameservers: flagList(parsed, 'dns'), search: [], options: [] }).nameservers,
     executor: parseExecutorKind(flag(parsed, 'executor') ?? DAEMON_DEFAULTS.executor),
     firewall: parseFirewallName(flag(parsed, 'firewall') ?? DAEMON_DEFAULTS.firewall),
   });

@@ -32,6 +32,11 @@ Options:
       --ip ADDR          Static IPv4 address on the network (user-defined networks with --subnet)
       --mac-address MAC  Static MAC address, e.g. 02:42:ac:12:00:99
       --network-alias A  Another name for the container on the network (repeatable; also --alias)
+      --link NAME[:ALIAS]  Name another container in /etc/hosts (one way; repeatable)
+      --add-host NAME:IP   Add a line to /etc/hosts (IP may be host-gateway; repeatable)
+      --dns ADDR         Nameserver instead of the host's (repeatable)
+      --dns-search DOM   Search domain instead of the host's (repeatable)
+      --dns-option OPT   resolv.conf option instead of the host's, e.g. ndots:2 (repeatable)
   -h, --hostname NAME    Container hostname (default: the name)
   -e, --env KEY=VAL      Set an environment variable (repeatable)
   -p, --publish SPEC     Publish a port: [ip:][hostPort[-end]:]containerPort[-end][/tcp|udp|sctp] (repeatable)
@@ -49,6 +54,12 @@ const RUN_FLAGS: FlagSpecs = {
   'mac-address': { value: true },
   'network-alias': { value: true, repeat: true },
   alias: { value: true, repeat: true },
+  link: { value: true, repeat: true },
+  'add-host': { value: true, repeat: true },
+  dns: { value: true, repeat: true },
+  'dns-search': { value: true, repeat: true },
+  'dns-option': { value: true, repeat: true },
+  'dns-opt': { value: true, repeat: true },
   hostname: { short: 'h', value: true },
   env: { short: 'e', value: true, repeat: true },
   publish: { short: 'p', value: true, repeat: true },
@@ -74,6 +85,11 @@ export interface CreateBody {
     AutoRemove: boolean;
     PortBindings: Record<string, { HostIp: string; HostPort: string }[]>;
     PublishAllPorts: boolean;
+    Dns: string[];
+    DnsSearch: string[];
+    DnsOptions: string[];
+    ExtraHosts: string[];
+    Links: string[];
   };
   NetworkingConfig: { EndpointsConfig: Record<string, EndpointSettingsBody> };
 }
@@ -105,6 +121,11 @@ export async function runCommand(client: ApiClient, argv: readonly string[]): Pr
       AutoRemove: autoRemove && detach,
       PortBindings: bindings,
       PublishAllPorts: boolFlag(parsed, 'publish-all'),
+      Dns: flagList(parsed, 'dns'),
+      DnsSearch: flagList(parsed, 'dns-search'),
+      DnsOptions: [...flagList(parsed, 'dns-option'), ...flagList(parsed, 'dns-opt')],
+      ExtraHosts: flagList(parsed, 'add-host'),
+      Links: flagList(parsed, 'link'),
     },
     NetworkingConfig: { EndpointsConfig: endpoint ? { [networkMode]: endpoint } : {} },
   };
