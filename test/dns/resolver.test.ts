@@ -1,0 +1,76 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as dnsPacket from 'dns-packet';
+import { UpstreamForwarder, UpstreamUnavailableError } from '../../src/dns/forwarder.js';
+import { buildNameIndex } from '../../src/dns/names.js';
+import { EmbeddedResolver, type ResolverSource } from '../../src/dns/resolver.js';
+
+/** The resolver's answers without sockets: a fixed name view and a scripted upstream. */
+const index = buildNameIndex([
+  { containerId: 'a'.repeat(64), containerName: 'db', networkId: 'app', networkName: 'app', address: '172.18.0.2', aliases: [] },
+  ...Array.from({ length: 40 }, (_, i) => ({ containerId: `${i}`.padStart(64, 'f'), containerName: `w${i}`, networkId: 'app', networkName: 'app', address: `172.18.1.${i + 1}`, aliases: ['many'] })),
+]);
+
+function source(upstreams: string[] = ['192.0.2.53']): ResolverSource {
+  return { index: () => index, networksOf: (id) => (id === 'querier' ? ['app'] : []), upstreamsOf: () => upstreams };
+}
+
+class ScriptedForwarder extends UpstreamForwarder {
+  readonly asked: string[] = [];
+  constructor(private readonly reply: (query: Buffer) => Buffer | undefined) {
+    super();
+  }
+  override forward(query: Buffer, servers: readonly string[]): Promise<Buffer> {
+    this.asked.push(`${servers.join(',')} ${dnsPacket.decode(query).questions![0]!.name}`);
+    const r = this.reply(query);
+    return r ? Promise.resolve(r) : Promise.reject(new UpstreamUnavailableError('no upstream answered'));
+  }
+}
+
+const query = (name: string, type: dnsPacket.RecordType = 'A', id = 7) =>
+  dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name }] });
+
+async function ask(resolver: EmbeddedResolver, name: string, type: dnsPacket.RecordType = 'A', transport: 'udp' | 'tcp' = 'udp') {
+  const reply = dnsPacket.decode((await resolver.respond('querier', query(name, type), transport))!) as dnsPacket.DecodedPacket & { rcode: string };
+  return { id: reply.id, rcode: reply.rcode, tc: reply.flag_tc, aa: reply.flag_aa, answers: (reply.answers ?? []).map((a) => `${a.type} ${String((a as { data: unknown }).data)}`) };
+}
+
+test('local names: A with the address, AAAA empty at once, neighbours of other networks NXDOMAIN', async () => {
+  const upstream = new ScriptedForwarder(() => undefined);
+  const r = new EmbeddedResolver(source(), upstream);
+  assert.deepEqual(await ask(r, 'db'), { id: 7, rcode: 'NOERROR', tc: false, aa: true, answers: ['A 172.18.0.2'] });
+  assert.deepEqual((await ask(r, 'db', 'AAAA')).answers, []);
+  assert.equal((await ask(r, 'db', 'AAAA')).rcode, 'NOERROR');
+  assert.deepEqual(await ask(r, '2.0.18.172.in-addr.arpa', 'PTR'), { id: 7, rcode: 'NOERROR', tc: false, aa: true, answers: ['PTR db.app'] });
+  assert.deepEqual(upstream.asked, []);
+  const stranger = dnsPacket.decode((await r.respond('nobody', query('db'), 'udp'))!) as dnsPacket.DecodedPacket & { rcode: string };
+  assert.equal(stranger.rcode, 'NXDOMAIN');
+});
+
+test('other names go upstream and come back with the query\'s id; no upstream answer is SERVFAIL', async () => {
+  const upstream = new ScriptedForwarder((q) => {
+    const name = dnsPacket.decode(q).questions![0]!.name;
+    if (name !== 'outside.example') return undefined;
+    return dnsPacket.encode({ type: 'response', id: dnsPacket.decode(q).id, questions: [{ type: 'A', name }], answers: [{ type: 'A', name, data: '203.0.113.7' }] });
+  });
+  const r = new EmbeddedResolver(source(['192.0.2.53', '192.0.2.54']), upstream);
+  assert.deepEqual(await ask(r, 'outside.example'), { id: 7, rcode: 'NOERROR', tc: false, aa: false, answers: ['A 203.0.113.7'] });
+  assert.equal((await ask(r, 'dead.example')).rcode, 'SERVFAIL');
+  assert.deepEqual(upstream.asked, ['192.0.2.53,192.0.2.54 outside.example', '192.0.2.53,192.0.2.54 dead.example']);
+});
+
+test('a UDP answer over 512 bytes is truncated (the client retries over TCP, which gets it whole)', async () => {
+  const r = new EmbeddedResolver(source(), new ScriptedForwarder(() => undefined));
+  const udp = await ask(r, 'many');
+  assert.deepEqual([udp.tc, udp.answers.length], [true, 0]);
+  const tcp = await ask(r, 'many', 'A', 'tcp');
+  assert.deepEqual([tcp.tc, tcp.answers.length], [false, 40]);
+});
+
+test('garbage gets FORMERR when it has a header, and nothing when it has not', async () => {
+  const r = new EmbeddedResolver(source(), new ScriptedForwarder(() => undefined));
+  const header = Buffer.from([0x12, 0x34, 0x01, 0x00, 0, 5, 0, 0, 0, 0, 0, 0, 0xff]);
+  const reply = (await r.respond('querier', header, 'udp'))!;
+  assert.deepEqual([reply.readUInt16BE(0), reply.readUInt16BE(2) & 0x800f], [0x1234, 0x8001]);
+  assert.equal(await r.respond('querier', Buffer.from([1, 2, 3]), 'udp'), undefined);
+});
