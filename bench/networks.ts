@@ -12,27 +12,15 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { call } from './api-client.js';
 import { fmt, median, percentile, printTable } from './stats.js';
 
 const SAMPLES = Number(process.env.SAMPLES ?? 30);
 const STEPS = ['create', 'connect', 'disconnect', 'rm'] as const;
 type Step = (typeof STEPS)[number];
 type Samples = Record<Step, number[]>;
-
-function call(socketPath: string, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request({ socketPath, method, path, headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } : {} }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
 
 async function timed(socketPath: string, method: string, path: string, body?: unknown): Promise<number> {
   const start = process.hrtime.bigint();

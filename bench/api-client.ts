@@ -1,0 +1,21 @@
+import { request } from 'node:http';
+
+/** One Docker Engine API request over a daemon's unix socket (benches talk to berth and Docker alike). */
+export function call(socketPath: string, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = request({ socketPath, method, path, headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } : {} }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** `call`, failing on a non-2xx status. */
+export async function callOk(socketPath: string, method: string, path: string, body?: unknown): Promise<string> {
+  const r = await call(socketPath, method, path, body);
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
+  return r.text;
+}

@@ -1,0 +1,127 @@
+/**
+ * The embedded resolver under load, beside aardvark-dns (Podman's resolver, Debian's
+ * package, run standalone) in the same run, with the same client and the same containers:
+ *  - local names: containers of the querier's network (1, then 1,000 on the network);
+ *  - forwarded names: a name only the upstream knows (a fake upstream on the outside host,
+ *    which both resolvers reach through the host's resolv.conf).
+ * berth answers on 127.0.0.11 inside the client's namespace; aardvark on the network's
+ * gateway address, as netavark runs it. The client (bench/dns-load.ts) keeps 16 queries in
+ * flight and reports queries per second, p50 and p99.
+ * Run inside the sandbox: npm run bench:dns (aardvark-dns: scripts/setup.sh --with-peers)
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { OUTSIDE_IP, World } from '../test/world/world.js';
+import { callOk } from './api-client.js';
+import { fmt, printTable } from './stats.js';
+
+if (process.env.BERTH_SANDBOX !== '1') {
+  console.error('bench: run it inside the sandbox: npm run bench:dns');
+  process.exit(1);
+}
+
+const LEVELS = (process.env.LEVELS ?? '1,1000').split(',').map(Number);
+const LOCAL_QUERIES = Number(process.env.LOCAL_QUERIES ?? 20000);
+const FORWARDED_QUERIES = Number(process.env.FORWARDED_QUERIES ?? 5000);
+const CONCURRENCY = 16;
+const AARDVARK = '/usr/lib/podman/aardvark-dns';
+const AARDVARK_DIR = '/tmp/berth-bench-aardvark';
+const SUBNET_GATEWAY = '10.99.0.1';
+const LOAD = fileURLToPath(new URL('./dns-load.js', import.meta.url));
+
+interface LoadResult {
+  qps: number;
+  p50Ms: number;
+  p99Ms: number;
+  answered: number;
+  errors: number;
+}
+
+function sh(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function load(netns: string, server: string, names: readonly string[], count: number): LoadResult {
+  return JSON.parse(sh('ip', ['netns', 'exec', netns, process.execPath, LOAD, server, names.join(','), String(CONCURRENCY), String(count)])) as LoadResult;
+}
+
+/** aardvark-dns for network "app": its config file lists every container, as netavark writes it. */
+function startAardvark(w: World, entries: { id: string; ip: string; name: string }[]): () => void {
+  rmSync(AARDVARK_DIR, { recursive: true, force: true });
+  mkdirSync(AARDVARK_DIR, { recursive: true });
+  writeFileSync(`${AARDVARK_DIR}/app`, [SUBNET_GATEWAY, ...entries.map((e) => `${e.id} ${e.ip}  ${e.name},${e.id.slice(0, 12)}`)].join('\n') + '\n');
+  // It daemonizes and writes its pid next to the config.
+  sh('ip', ['netns', 'exec', w.host, AARDVARK, '--config', AARDVARK_DIR, '-p', '53', 'run']);
+  return () => {
+    const pid = Number(readFileSync(`${AARDVARK_DIR}/aardvark.pid`, 'utf8').trim());
+    if (pid > 0) process.kill(pid, 'SIGTERM');
+    rmSync(AARDVARK_DIR, { recursive: true, force: true });
+  };
+}
+
+async function main(): Promise<void> {
+  // The "host's resolv.conf" both resolvers forward by: the fake upstream. A bind mount in
+  // this sandbox's own mount namespace; the machine's file is untouched.
+  const w = await World.create();
+  await w.startFakeDns();
+  writeFileSync('/tmp/berth-bench-resolv.conf', `nameserver ${OUTSIDE_IP}\n`);
+  sh('mount', ['--bind', '/tmp/berth-bench-resolv.conf', '/etc/resolv.conf']);
+  const rows: string[][] = [];
+  try {
+    await w.berthOk('network', 'create', '--subnet', '10.99.0.0/16', 'app');
+    await w.berthOk('run', '-d', '--name', 'client', '--network', 'app', '--', 'sleep', '100000');
+    const clientNetns = (await w.berthOk('inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'client')).trim().replace('/run/netns/', '');
+    let population = 0;
+    for (const level of LEVELS) {
+      // Through the API, not the CLI: a thousand `berth run` processes would take minutes.
+      while (population < level) {
+        await callOk(w.socket, 'POST', `/containers/create?name=c${population}`, { Cmd: ['sleep', '100000'], HostConfig: { NetworkMode: 'app' } });
+        await callOk(w.socket, 'POST', `/containers/c${population}/start`);
+        population++;
+      }
+      const containers = JSON.parse(await w.berthOk('network', 'inspect', '-f', '{{json .Containers}}', 'app')) as Record<string, { Name: string; IPv4Address: string }>;
+      const entries = Object.entries(containers).map(([id, c]) => ({ id, name: c.Name, ip: c.IPv4Address.split('/')[0]! }));
+      const names = Array.from({ length: Math.min(level, 100) }, (_, i) => `c${Math.floor((i * level) / Math.min(level, 100))}`);
+      process.stderr.write(`  ${level} containers on the network\n`);
+      const measure = (server: string) => {
+        load(clientNetns, server, names, 2000); // warm-up, untimed
+        return {
+          local: load(clientNetns, server, names, LOCAL_QUERIES),
+          forwarded: load(clientNetns, server, ['outside.example'], FORWARDED_QUERIES),
+        };
+      };
+      const berth = measure('127.0.0.11');
+      let aardvark: ReturnType<typeof measure> | undefined;
+      if (existsSync(AARDVARK)) {
+        const stop = startAardvark(w, entries);
+        try {
+          aardvark = measure(SUBNET_GATEWAY);
+        } finally {
+          stop();
+        }
+      }
+      for (const kind of ['local', 'forwarded'] as const) {
+        const b = berth[kind];
+        const a = aardvark?.[kind];
+        rows.push([
+          String(level), kind,
+          String(b.qps), fmt(b.p50Ms), fmt(b.p99Ms), String(b.errors),
+          a ? String(a.qps) : '—', a ? fmt(a.p50Ms) : '—', a ? fmt(a.p99Ms) : '—', a ? String(a.errors) : '—',
+          a ? `${(b.qps / a.qps).toFixed(2)}x` : '—',
+        ]);
+      }
+    }
+  } finally {
+    spawnSync('umount', ['/etc/resolv.conf']);
+    rmSync('/tmp/berth-bench-resolv.conf', { force: true });
+    await w.dispose();
+  }
+  console.log(`# DNS resolver under load: ${CONCURRENCY} queries in flight, ${LOCAL_QUERIES} local / ${FORWARDED_QUERIES} forwarded queries per cell; latencies in ms`);
+  printTable(['containers', 'names', 'berth qps', 'berth p50', 'berth p99', 'berth errors', 'aardvark qps', 'aardvark p50', 'aardvark p99', 'aardvark errors', 'berth / aardvark qps'], rows);
+  if (!existsSync(AARDVARK)) console.log('aardvark-dns: not measured (scripts/setup.sh --with-peers installs it)');
+}
+
+await main();
