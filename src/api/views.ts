@@ -131,7 +131,7 @@ export function containerSummary(c: ContainerRecord, networks: readonly NetworkR
 }
 
 /** GET /containers/{id}/json */
-export function containerInspect(c: ContainerRecord, networks: readonly NetworkRecord[], containers: readonly ContainerRecord[] = []) {
+export function containerInspect(c: ContainerRecord, networks: readonly NetworkRecord[], containers: readonly ContainerRecord[]) {
   // The legacy top-level fields describe the default-bridge endpoint only, as in Docker.
   const defaultBridge = networks.find((n) => n.name === 'bridge');
   const primary = c.endpoints.find((e) => e.networkId === defaultBridge?.id);

@@ -81,16 +81,8 @@ export class Engine {
       defaultBridge: config.defaultBridge,
       markExited: (c) => engine.recordExit(c, undefined),
     });
-    for (const id of runningAdopted) {
-      engine.adopted.add(id);
-      const c = engine.containers.byIdExact(id);
-      try {
-        if (c?.embeddedDns) engine.names.attach(c.id, c.netns);
-      } catch (err) {
-        // The container keeps running; only its names are down. Say so, do not fail the start.
-        console.error(`berth: the embedded resolver of container ${c?.name ?? id} could not listen: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
+    for (const id of runningAdopted) engine.adopted.add(id);
+    engine.resumeResolvers(runningAdopted);
     engine.poller = setInterval(() => void engine.pollAdopted(), ADOPTED_POLL_MS);
     engine.poller.unref();
     return engine;
@@ -99,6 +91,19 @@ export class Engine {
   close(): void {
     if (this.poller) clearInterval(this.poller);
     this.names.close();
+  }
+
+  /** The embedded resolver listens again in adopted containers that use it (it lives in the daemon). */
+  private resumeResolvers(ids: readonly string[]): void {
+    for (const c of ids.map((id) => this.containers.byIdExact(id))) {
+      if (!c?.embeddedDns) continue;
+      try {
+        this.names.attach(c.id, c.netns);
+      } catch (err) {
+        // The container keeps running; only its names are down. Say so, do not fail the start.
+        console.error(`berth: the embedded resolver of container ${c.name} could not listen: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
   }
 
   defaultNetwork(): BridgeNetworkRecord {
