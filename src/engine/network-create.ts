@@ -8,7 +8,7 @@ import { BUILTIN_NETWORKS, isBridgeNetwork, type BridgeNetworkRecord, type Netwo
 /**
  * `network create`: turning a request into the record of a new bridge network, or a
  * specific error. Pure: everything it checks against (other networks, host routes and
- * links, address pools) is passed in, so every rule here has a unit test.
+ * links, nameservers, address pools) is passed in, so every rule here has a unit test.
  */
 export interface IpamConfigRequest {
   readonly subnet?: string;
@@ -31,6 +31,8 @@ export interface CreateNetworkRequest {
 export interface NetworkCreateContext {
   readonly existing: readonly NetworkRecord[];
   readonly routes: readonly HostRoute[];
+  /** Nameservers containers will use: a subnet chosen from the pools must not hide one. */
+  readonly nameservers: readonly string[];
   readonly hostLinks: ReadonlySet<string>;
   readonly pools: readonly AddressPoolSpec[];
 }
@@ -165,6 +167,7 @@ function checkOverlaps(subnet: Ipv4Cidr, ctx: NetworkCreateContext): void {
 }
 
 function freeSubnet(ctx: NetworkCreateContext): Ipv4Cidr {
-  const taken = [...ctx.existing.filter(isBridgeNetwork).map((n) => parseCidr(n.subnet)), ...ctx.routes.map((r) => r.subnet)];
+  const nameservers = ctx.nameservers.filter((ns) => /^\d+\.\d+\.\d+\.\d+$/.test(ns) && !ns.startsWith('127.')).map((ns) => parseCidr(`${ns}/32`));
+  const taken = [...ctx.existing.filter(isBridgeNetwork).map((n) => parseCidr(n.subnet)), ...ctx.routes.map((r) => r.subnet), ...nameservers];
   return firstFreeSubnet(candidatesOf(ctx.pools), taken, 'give one with --subnet, or more pools with berth daemon --default-address-pool base=CIDR,size=N');
 }

@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { ConflictError, NotFoundError } from '../common/errors.js';
+import { parseResolvConf } from '../dns/resolvconf.js';
 import { hostLinkNames, hostRoutes } from '../kernel/read.js';
 import type { KernelOp, Plan } from '../kernel/ops.js';
 import { bridgeNetwork, checkedAttachment, type EndpointRequest } from './container-config.js';
@@ -12,6 +14,14 @@ import { publishPlan } from './publisher.js';
 import { sandboxUpPlan } from './sandbox.js';
 import { takenHostNames } from './sandbox-setup.js';
 import { inTransaction } from './transaction.js';
+
+async function hostNameservers(path: string): Promise<readonly string[]> {
+  try {
+    return parseResolvConf(await readFile(path, 'utf8')).nameservers;
+  } catch {
+    return [];
+  }
+}
 
 /**
  * Networks as users manage them: `network create | rm | prune | connect | disconnect`.
@@ -28,6 +38,7 @@ export class NetworkService {
       existing: networks.all(),
       routes: await hostRoutes(),
       hostLinks: await hostLinkNames(),
+      nameservers: [...this.ctx.config.dnsServers, ...(await hostNameservers(this.ctx.config.hostResolvConfPath))],
       pools: this.ctx.config.defaultBridge.pools,
     });
     const before = currentFirewallModel(this.ctx);

@@ -16,7 +16,7 @@ function world() {
   networks.add(nullNetworkRecord('host'));
   networks.add(nullNetworkRecord('none'));
   const base = { driver: 'bridge', internal: false, attachable: false, labels: {}, options: {} };
-  const ctx = () => ({ existing: networks.all(), routes: [], hostLinks: new Set<string>(), pools: DOCKER_DEFAULT_POOLS });
+  const ctx = () => ({ existing: networks.all(), routes: [], hostLinks: new Set<string>(), nameservers: [], pools: DOCKER_DEFAULT_POOLS });
   networks.add(newBridgeNetwork({ ...base, name: 'auto', ipam: [] }, ctx()));
   networks.add(newBridgeNetwork({ ...base, name: 'n3', ipam: [{ subnet: '10.10.0.0/24', gateway: '10.10.0.254', ipRange: '10.10.0.128/25', auxAddresses: { r: '10.10.0.253' } }] }, ctx()));
   networks.add(newBridgeNetwork({ ...base, name: 'backend', internal: true, ipam: [{ subnet: '10.20.0.0/24', auxAddresses: {} }] }, ctx()));

@@ -19,7 +19,7 @@ function context(over: Partial<NetworkCreateContext> = {}): NetworkCreateContext
     nullNetworkRecord('host'),
     nullNetworkRecord('none'),
   ];
-  return { existing, routes: [{ subnet: parseCidr('198.51.100.0/24'), dev: 'uplink0' }], hostLinks: new Set(['lo', 'uplink0', 'berth0']), pools: DOCKER_DEFAULT_POOLS, ...over };
+  return { existing, routes: [{ subnet: parseCidr('198.51.100.0/24'), dev: 'uplink0' }], hostLinks: new Set(['lo', 'uplink0', 'berth0']), nameservers: [], pools: DOCKER_DEFAULT_POOLS, ...over };
 }
 
 test('a network without options takes the next free pool subnet, its first address as gateway and br-<12 hex> as bridge', () => {
@@ -35,6 +35,10 @@ test('pool selection skips other networks and host routes, then moves to 192.168
   const routes = Array.from({ length: 14 }, (_, i) => ({ subnet: parseCidr(`172.${18 + i}.0.0/16`), dev: 'eth9' }));
   assert.equal(newBridgeNetwork(request(), { ...ctx, routes }, ID).subnet, '192.168.0.0/20');
   assert.equal(newBridgeNetwork(request(), { ...ctx, routes: [...routes, { subnet: parseCidr('192.168.1.0/24'), dev: 'wlan0' }] }, ID).subnet, '192.168.16.0/20');
+});
+
+test('a pool subnet holding a nameserver containers use is skipped (a loopback one is not in any pool)', () => {
+  assert.equal(newBridgeNetwork(request(), context({ nameservers: ['127.0.0.53', '172.18.0.2', '::1'] }), ID).subnet, '172.19.0.0/16');
 });
 
 test('configured pools (--default-address-pool) are used, and their exhaustion is a specific error', () => {
