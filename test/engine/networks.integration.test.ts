@@ -78,6 +78,8 @@ describe('seed 002: user-defined networks, network connect and the modes host, n
     assert.match(bridge2Id, /^[0-9a-f]{64}$/);
     const bridge = `br-${bridge2Id.slice(0, 12)}`;
     assert.match(await w.berthOk('network', 'ls'), new RegExp(`^${bridge2Id.slice(0, 12)}\\s+bridge2\\s+bridge\\s+local\\s+172\\.18\\.0\\.0/16\\s+${bridge}$`, 'm'));
+    assert.equal(await w.berthOk('network', 'ls', '--filter', 'name=bridge2', '--format', '{{.ID}} {{.Name}} {{.Driver}}'), `${bridge2Id.slice(0, 12)} bridge2 bridge\n`);
+    assert.equal(await w.berthOk('network', 'ls', '-q', '-f', 'driver=null'), `${(await networkInspect(w, 'none')).Id.slice(0, 12)}\n`);
     const n = await networkInspect(w, 'bridge2');
     assert.deepEqual(
       { Name: n.Name, Id: n.Id, Scope: n.Scope, Driver: n.Driver, EnableIPv6: n.EnableIPv6, IPAM: n.IPAM, Internal: n.Internal, Containers: n.Containers, Options: n.Options, Labels: n.Labels },

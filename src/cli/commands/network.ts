@@ -9,7 +9,7 @@ Manage networks.
 
 Commands:
   create [OPTIONS] NAME                   Create a bridge network
-  ls [-q]                                 List networks
+  ls [-q] [-f name=|id=|driver=] [--format T]  List networks
   inspect [-f FORMAT] NAME...             Show networks as Docker-shaped JSON
   rm NAME...                              Remove networks (not while containers use them)
   prune [-f]                              Remove every user-defined network no container uses
@@ -134,12 +134,32 @@ async function createNetwork(client: ApiClient, argv: readonly string[]): Promis
   return 0;
 }
 
+/** `--filter KEY=VALUE` of `network ls`: name and id match by substring/prefix, as Docker's do. */
+function networkFilter(specs: readonly string[]): (n: NetworkView) => boolean {
+  const tests = Object.entries(keyValues(specs, '--filter')).map(([key, value]): ((n: NetworkView) => boolean) => {
+    switch (key) {
+      case 'name':
+        return (n) => n.Name.includes(value);
+      case 'id':
+        return (n) => n.Id.startsWith(value);
+      case 'driver':
+        return (n) => n.Driver === value;
+      default:
+        throw new InvalidArgumentError(`invalid --filter "${key}=${value}"`, 'accepted filters: name=, id=, driver=');
+    }
+  });
+  return (n) => tests.every((t) => t(n));
+}
+
 async function listNetworks(client: ApiClient, argv: readonly string[]): Promise<number> {
-  const parsed = parseArgs('network ls', argv, { quiet: { short: 'q', value: false } });
-  const list = (await client.call('GET', '/networks')) as NetworkView[];
+  const parsed = parseArgs('network ls', argv, { quiet: { short: 'q', value: false }, filter: { short: 'f', value: true, repeat: true }, format: { value: true } });
+  const matches = networkFilter(flagList(parsed, 'filter'));
+  const list = ((await client.call('GET', '/networks')) as NetworkView[]).filter(matches);
   list.sort((a, b) => a.Name.localeCompare(b.Name));
-  if (boolFlag(parsed, 'quiet')) {
-    for (const n of list) console.log(n.Id.slice(0, 12));
+  const format = flag(parsed, 'format');
+  if (boolFlag(parsed, 'quiet') || format !== undefined) {
+    // Docker's row fields for --format: .ID is the short id.
+    for (const n of list) console.log(format === undefined ? n.Id.slice(0, 12) : applyFormat(format, { ...n, ID: n.Id.slice(0, 12) }));
     return 0;
   }
   const rows = list.map((n) => [n.Id.slice(0, 12), n.Name, n.Driver, n.Scope, n.IPAM.Config.map((c) => c.Subnet).join(','), n.BerthBridge ?? '']);
