@@ -4,7 +4,7 @@ import { ApiClient, socketPathFrom } from './client.js';
 import { inspectCommand, logsCommand, portCommand, psCommand, rmCommand, startCommand, stopCommand, waitCommand } from './commands/containers.js';
 import { execCommand } from './commands/exec.js';
 import { networkCommand } from './commands/network.js';
-import { runCommand } from './commands/run.js';
+import { createCommand, runCommand } from './commands/run.js';
 
 const USAGE = `Usage: berth [-H unix:///path] COMMAND
 
@@ -13,6 +13,7 @@ A container networking engine: namespaces, veth pairs, bridges, IPAM and nftable
 Commands:
   daemon      Run the daemon (root)
   run         Create and start a container (berth run --help)
+  create      Create a container without starting it (same flags as run)
   ps          List containers (-a: all, -q: ids only)
   inspect     Show containers or networks as Docker-shaped JSON (-f '{{.Field}}')
   exec        Run a command inside a running container
@@ -30,6 +31,7 @@ type Command = (client: ApiClient, argv: readonly string[]) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
   run: runCommand,
+  create: createCommand,
   ps: psCommand,
   inspect: inspectCommand,
   exec: execCommand,

@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { leftovers, listBerthNetns, must, OUTSIDE_IP, sandboxSkip, tcpRequest, World } from '../world/world.js';
 
 /**
@@ -27,22 +26,6 @@ async function inspect(w: World, ref: string): Promise<any> {
 
 async function networkInspect(w: World, ref: string): Promise<any> {
   return (JSON.parse(await w.berthOk('network', 'inspect', ref)) as any[])[0];
-}
-
-/** A raw Docker API call over the daemon's socket (for what the CLI does not expose, such as create without start). */
-function api(w: World, method: string, path: string, body?: unknown): Promise<any> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? '' : JSON.stringify(body);
-    const req = request({ socketPath: w.socket, method, path, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => {
-        if ((res.statusCode ?? 500) >= 300) reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`));
-        else resolve(text === '' ? {} : JSON.parse(text));
-      });
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
 }
 
 async function pings(w: World, from: string, address: string): Promise<boolean> {
@@ -208,14 +191,14 @@ describe('seed 002: user-defined networks, network connect and the modes host, n
     assert.equal(await pings(w, 's2', '10.10.0.50'), true);
   });
 
-  test('a created container connected through the API gets both networks when it starts', async () => {
-    const { Id } = await api(w, 'POST', '/containers/create?name=late', { Cmd: ['sleep', '1000'], HostConfig: { NetworkMode: 'n3' }, NetworkingConfig: { EndpointsConfig: { n3: { IPAMConfig: { IPv4Address: '10.10.0.77' } } } } });
-    await api(w, 'POST', '/networks/bridge2/connect', { Container: 'late', EndpointConfig: { Aliases: ['later'] } });
+  test('berth create, network connect, berth start: the container starts on both networks', async () => {
+    const Id = (await w.berthOk('create', '--name', 'late', '--network', 'n3', '--ip', '10.10.0.77', '--', 'sleep', '1000')).trim();
+    await w.berthOk('network', 'connect', '--alias', 'later', 'bridge2', 'late');
     const created = await inspect(w, 'late');
     assert.deepEqual([created.State.Status, Object.keys(created.NetworkSettings.Networks), created.NetworkSettings.Networks.bridge2.IPAddress], ['created', ['n3', 'bridge2'], '']);
-    await api(w, 'POST', `/containers/${Id as string}/start`);
+    await w.berthOk('start', 'late');
     assert.deepEqual((await interfaces(w, 'late')).map((i) => i.split(' ').slice(0, 1).concat(i.split(' ')[2]!).join(' ')), ['lo 127.0.0.1/8', 'eth0 10.10.0.77/24', 'eth1 172.18.0.4/16']);
-    assert.deepEqual((await inspect(w, 'late')).NetworkSettings.Networks.bridge2.Aliases, ['later', (Id as string).slice(0, 12)]);
+    assert.deepEqual((await inspect(w, 'late')).NetworkSettings.Networks.bridge2.Aliases, ['later', Id.slice(0, 12)]);
     assert.equal(await pings(w, 'late', '172.18.0.2'), true);
     await w.berthOk('rm', '-f', 'late');
   });

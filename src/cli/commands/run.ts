@@ -100,41 +100,13 @@ export async function runCommand(client: ApiClient, argv: readonly string[]): Pr
     console.log(RUN_USAGE);
     return 0;
   }
-  const command = parsed.rest ?? parsed.positionals;
-  if (parsed.rest && parsed.positionals.length > 0) {
-    throw new InvalidArgumentError(`unexpected argument "${parsed.positionals[0]!}" before "--"`, 'berth has no images: put the command after "--"');
-  }
   const detach = boolFlag(parsed, 'detach');
   const autoRemove = boolFlag(parsed, 'rm');
-  const name = flag(parsed, 'name');
-  const { exposed, bindings } = portFlags(flagList(parsed, 'publish'), flagList(parsed, 'expose'));
-  const networkMode = flag(parsed, 'network') ?? flag(parsed, 'net') ?? 'bridge';
-  const endpoint = endpointFlags(parsed);
-  const body: CreateBody = {
-    Cmd: command,
-    Env: flagList(parsed, 'env'),
-    Hostname: flag(parsed, 'hostname'),
-    ExposedPorts: exposed,
-    HostConfig: {
-      NetworkMode: networkMode,
-      // Attached --rm is done by this client after it has read all output (as the docker CLI does).
-      AutoRemove: autoRemove && detach,
-      PortBindings: bindings,
-      PublishAllPorts: boolFlag(parsed, 'publish-all'),
-      Dns: flagList(parsed, 'dns'),
-      DnsSearch: flagList(parsed, 'dns-search'),
-      DnsOptions: [...flagList(parsed, 'dns-option'), ...flagList(parsed, 'dns-opt')],
-      ExtraHosts: flagList(parsed, 'add-host'),
-      Links: flagList(parsed, 'link'),
-    },
-    NetworkingConfig: { EndpointsConfig: endpoint ? { [networkMode]: endpoint } : {} },
-  };
-  const query = name === undefined ? '' : `?name=${encodeURIComponent(name)}`;
-
+  // Attached --rm is done by this client after it has read all output (as the docker CLI does).
+  const { body, query, name } = createRequest(parsed, autoRemove && detach);
   if (boolFlag(parsed, 'dry-run')) return dryRun(client, body, query, name);
 
-  const { Id: id, Warnings: warnings } = (await client.call('POST', `/containers/create${query}`, body)) as { Id: string; Warnings: string[] };
-  for (const warning of warnings) console.error(`WARNING: ${warning}`);
+  const id = await createContainer(client, body, query);
   try {
     await client.call('POST', `/containers/${id}/start`);
   } catch (err) {
@@ -147,6 +119,61 @@ export async function runCommand(client: ApiClient, argv: readonly string[]): Pr
     return 0;
   }
   return attach(client, id, autoRemove);
+}
+
+/**
+ * `berth create`: the container without starting it, so it can be connected to more
+ * networks first (`network connect`), then started (`berth start`), as with docker create.
+ */
+export async function createCommand(client: ApiClient, argv: readonly string[]): Promise<number> {
+  const parsed = parseArgs('create', argv, RUN_FLAGS);
+  if (boolFlag(parsed, 'help')) {
+    console.log(RUN_USAGE.replace('berth run', 'berth create').replace('Create and start a container', 'Create a container (start it with berth start)'));
+    return 0;
+  }
+  for (const only of ['detach', 'dry-run']) {
+    if (parsed.flags.has(only)) throw new InvalidArgumentError(`--${only} is a flag of berth run, not of berth create`);
+  }
+  const { body, query } = createRequest(parsed, boolFlag(parsed, 'rm'));
+  console.log(await createContainer(client, body, query));
+  return 0;
+}
+
+async function createContainer(client: ApiClient, body: CreateBody, query: string): Promise<string> {
+  const { Id: id, Warnings: warnings } = (await client.call('POST', `/containers/create${query}`, body)) as { Id: string; Warnings: string[] };
+  for (const warning of warnings) console.error(`WARNING: ${warning}`);
+  return id;
+}
+
+/** The flags of `run` and `create` as Docker's ContainerCreateRequest. */
+function createRequest(parsed: Parsed, autoRemove: boolean): { body: CreateBody; query: string; name: string | undefined } {
+  const command = parsed.rest ?? parsed.positionals;
+  if (parsed.rest && parsed.positionals.length > 0) {
+    throw new InvalidArgumentError(`unexpected argument "${parsed.positionals[0]!}" before "--"`, 'berth has no images: put the command after "--"');
+  }
+  const name = flag(parsed, 'name');
+  const { exposed, bindings } = portFlags(flagList(parsed, 'publish'), flagList(parsed, 'expose'));
+  const networkMode = flag(parsed, 'network') ?? flag(parsed, 'net') ?? 'bridge';
+  const endpoint = endpointFlags(parsed);
+  const body: CreateBody = {
+    Cmd: command,
+    Env: flagList(parsed, 'env'),
+    Hostname: flag(parsed, 'hostname'),
+    ExposedPorts: exposed,
+    HostConfig: {
+      NetworkMode: networkMode,
+      AutoRemove: autoRemove,
+      PortBindings: bindings,
+      PublishAllPorts: boolFlag(parsed, 'publish-all'),
+      Dns: flagList(parsed, 'dns'),
+      DnsSearch: flagList(parsed, 'dns-search'),
+      DnsOptions: [...flagList(parsed, 'dns-option'), ...flagList(parsed, 'dns-opt')],
+      ExtraHosts: flagList(parsed, 'add-host'),
+      Links: flagList(parsed, 'link'),
+    },
+    NetworkingConfig: { EndpointsConfig: endpoint ? { [networkMode]: endpoint } : {} },
+  };
+  return { body, query: name === undefined ? '' : `?name=${encodeURIComponent(name)}`, name };
 }
 
 /** --ip, --mac-address and --network-alias as Docker's EndpointSettings (undefined: none given). */
