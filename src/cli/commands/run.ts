@@ -128,7 +128,9 @@ export async function runCommand(client: ApiClient, argv: readonly string[]): Pr
 export async function createCommand(client: ApiClient, argv: readonly string[]): Promise<number> {
   const parsed = parseArgs('create', argv, RUN_FLAGS);
   if (boolFlag(parsed, 'help')) {
-    console.log(RUN_USAGE.replace('berth run', 'berth create').replace('Create and start a container', 'Create a container (start it with berth start)'));
+    const runOnly = /^\s+(-d, --detach|--dry-run)\b/;
+    const usage = RUN_USAGE.replace('berth run', 'berth create').replace('Create and start a container', 'Create a container (start it with berth start)');
+    console.log(usage.split('\n').filter((line) => !runOnly.test(line)).join('\n'));
     return 0;
   }
   for (const only of ['detach', 'dry-run']) {
