@@ -27,6 +27,8 @@ export const DEFAULT_FORWARD_POLICY: ForwardPolicy = { rounds: 2, budgetMs: 3000
 
 export class UpstreamUnavailableError extends Error {}
 
+const MAX_PENDING = 0x8000;
+
 interface Pending {
   readonly server: string;
   readonly originalId: number;
@@ -79,6 +81,9 @@ export class UpstreamForwarder {
   }
 
   private overUdp(query: Buffer, server: string, timeoutMs: number): Promise<Buffer> {
+    // Message ids are 16 bits: with most of them waiting, a new query is refused rather than
+    // searched for a free id (a container flooding the resolver must not stall the daemon).
+    if (this.pending.size >= MAX_PENDING) return Promise.reject(new Error(`${MAX_PENDING} queries already wait for upstreams`));
     const socket = this.udpSocket();
     let id = randomInt(0x10000);
     while (this.pending.has(id)) id = randomInt(0x10000);
