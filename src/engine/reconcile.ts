@@ -38,9 +38,10 @@ export interface ReconcileContext {
  * (moby/moby#15151).
  */
 export async function reconcile(ctx: ReconcileContext): Promise<{ runningAdopted: string[] }> {
-  const containers = (await ctx.store.list('containers')).map(parseContainerRecord);
+  const stored = (await ctx.store.list('containers')).map(parseContainerRecord);
   const networks = (await ctx.store.list('networks')).map(parseNetworkRecord);
-  await reconcileNetworks(ctx, networks, containers);
+  await reconcileNetworks(ctx, networks, stored);
+  const containers = stored.map((c) => withConfiguredNetwork(ctx.networks, c));
   for (const c of containers) ctx.containers.set(c);
   reserveAddresses(ctx, containers);
   const runningAdopted = await reconcileContainers(ctx, containers);
@@ -92,6 +93,17 @@ async function reconcileNetworks(ctx: ReconcileContext, stored: NetworkRecord[],
     for (const n of ctx.networks.all()) ctx.networks.remove(n.id);
     throw err;
   });
+}
+
+/**
+ * Containers stored before user-defined networks existed list no networks; one created but
+ * never started gets the network its mode names, so it starts where it always would have.
+ */
+function withConfiguredNetwork(networks: NetworkTable, c: ContainerRecord): ContainerRecord {
+  const mode = parseNetworkMode(c.networkMode);
+  if (mode.kind !== 'bridge' || c.networks.length > 0 || c.endpoints.length > 0) return c;
+  const network = networks.find(mode.network);
+  return network && isBridgeNetwork(network) ? { ...c, networks: [{ networkId: network.id, aliases: [] }] } : c;
 }
 
 /** Whatever of a bridge network is missing: the whole bridge, or just its address or state. */

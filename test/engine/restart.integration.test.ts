@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { leftovers, listBerthNetns, must, run, sandboxSkip, World } from '../world/world.js';
 
 describe('daemon crash and restart: containers keep their network, reconcile repairs both ways', { skip: sandboxSkip }, () => {
@@ -77,6 +78,21 @@ describe('daemon crash and restart: containers keep their network, reconcile rep
     await w.killDaemon('SIGTERM');
     assert.equal(await w.startDaemon(), undefined, w.daemonOutput);
     assert.deepEqual(await psRows(), before);
+  });
+
+  test('a created container stored by an older berth (no network list) starts on its network', async () => {
+    await w.killDaemon('SIGTERM');
+    const id = 'a1d0'.padEnd(64, '7');
+    // The record as the previous release wrote it: no networks, dns, links or extraHosts fields.
+    const old = {
+      id, name: 'old', created: new Date().toISOString(), hostname: 'old', command: ['sleep', '1000'], env: [], autoRemove: false,
+      networkMode: 'bridge', netns: `berth-${id.slice(0, 12)}`, endpoints: [], portMappings: [], ports: [],
+      state: { status: 'created', pid: 0, startTime: '', exitCode: 0, startedAt: '0001-01-01T00:00:00Z', finishedAt: '0001-01-01T00:00:00Z', error: '' },
+    };
+    await writeFile(`${w.dir}/data/store/containers/${id}.json`, JSON.stringify(old));
+    assert.equal(await w.startDaemon(), undefined, w.daemonOutput);
+    await w.berthOk('start', 'old');
+    assert.match(await w.berthOk('exec', 'old', 'ip', '-br', 'addr', 'show', 'eth0'), /^eth0@\S+\s+UP\s+172\.17\.0\.\d+\/16/);
   });
 
   /** The named namespace a container's process lives in, from its inspect snapshot "PID IP MAC EP". */
