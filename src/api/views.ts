@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { shortId } from '../common/ids.js';
 import { parseNetworkMode } from '../engine/modes.js';
-import { isBridgeNetwork, type BridgeNetworkRecord, type ContainerRecord, type NetworkAttachment, type NetworkRecord } from '../engine/model.js';
+import { DEFAULT_NETWORK, isBridgeNetwork, isUserDefinedBridge, type BridgeNetworkRecord, type ContainerRecord, type NetworkAttachment, type NetworkRecord } from '../engine/model.js';
 import { hostPortText } from '../engine/portspec.js';
 import { NETNS_DIR } from '../kernel/read.js';
 import { join } from 'node:path';
@@ -34,7 +34,7 @@ export function interfacelessEndpointId(containerId: string, networkId: string):
 /** Docker's EndpointSettings of one network of a container (empty addresses until it starts). */
 function endpointSettings(c: ContainerRecord, attachment: NetworkAttachment, network: NetworkRecord | undefined) {
   const ep = c.endpoints.find((e) => e.networkId === attachment.networkId);
-  const userDefined = network !== undefined && network.name !== 'bridge';
+  const userDefined = isUserDefinedBridge(network);
   return {
     IPAMConfig: attachment.ipv4Address !== undefined ? { IPv4Address: attachment.ipv4Address } : userDefined ? {} : null,
     Links: null,
@@ -133,7 +133,7 @@ export function containerSummary(c: ContainerRecord, networks: readonly NetworkR
 /** GET /containers/{id}/json */
 export function containerInspect(c: ContainerRecord, networks: readonly NetworkRecord[], containers: readonly ContainerRecord[]) {
   // The legacy top-level fields describe the default-bridge endpoint only, as in Docker.
-  const defaultBridge = networks.find((n) => n.name === 'bridge');
+  const defaultBridge = networks.find((n) => n.name === DEFAULT_NETWORK);
   const primary = c.endpoints.find((e) => e.networkId === defaultBridge?.id);
   const ownSandbox = c.netns !== '' && !c.networkMode.startsWith('container:');
   const running = c.state.status === 'running';

@@ -5,7 +5,7 @@ import type { ContainerTable } from './containers.js';
 import { describeMode, parseNetworkMode, type NetworkMode } from './modes.js';
 import type { ResolvConf } from '../dns/resolvconf.js';
 import { checkedDnsSettings, parseExtraHosts, resolveLinks } from './dns-config.js';
-import { isBridgeNetwork, type BridgeNetworkRecord, type ContainerLink, type ContainerRecord, type HostEntry, type NetworkAttachment } from './model.js';
+import { isBridgeNetwork, isUserDefinedBridge, type BridgeNetworkRecord, type ContainerLink, type ContainerRecord, type HostEntry, type NetworkAttachment } from './model.js';
 import type { NetworkTable } from './networks.js';
 import { generateName, validateContainerName } from './names.js';
 import type { PortMapping } from './portspec.js';
@@ -75,7 +75,7 @@ export function resolveContainerConfig(request: CreateContainerRequest, tables: 
       return {
         name,
         hostname: request.hostname ?? name,
-        networkMode: mode.network === 'bridge' ? 'bridge' : network.name,
+        networkMode: network.name,
         networks: [attachment],
         portMappings: network.internal ? [] : request.portMappings,
         ...names,
@@ -145,7 +145,7 @@ const MAC = /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/;
  * and a free address in it; a MAC must be a unicast Ethernet address.
  */
 export function checkedAttachment(network: BridgeNetworkRecord, endpoint: EndpointRequest, networks: NetworkTable): NetworkAttachment {
-  const isDefault = network.name === 'bridge';
+  const isDefault = !isUserDefinedBridge(network);
   if (endpoint.aliases.length > 0 && isDefault) {
     throw new InvalidArgumentError('network-scoped aliases are supported only for containers on user-defined networks', 'create one with: berth network create NAME');
   }

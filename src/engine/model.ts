@@ -50,6 +50,17 @@ export function isBridgeNetwork(n: NetworkRecord): n is BridgeNetworkRecord {
 /** The names Docker reserves: these networks always exist and cannot be removed. */
 export const BUILTIN_NETWORKS = ['bridge', 'host', 'none'] as const;
 
+/** The default bridge network's name. */
+export const DEFAULT_NETWORK = 'bridge';
+
+/**
+ * A bridge network made by `network create`. Only these resolve container names and take
+ * static addresses and aliases; the default bridge does neither, as in Docker.
+ */
+export function isUserDefinedBridge(n: NetworkRecord | undefined): n is BridgeNetworkRecord {
+  return n !== undefined && isBridgeNetwork(n) && n.name !== DEFAULT_NETWORK;
+}
+
 export interface EndpointRecord {
   readonly id: string;
   readonly networkId: string;

@@ -3,7 +3,7 @@ import { buildNameIndex, type DnsEndpoint, type NameIndex } from '../dns/names.j
 import type { ResolverSource } from '../dns/resolver.js';
 import { FALLBACK_NAMESERVERS, parseResolvConf, type ResolvConf } from '../dns/resolvconf.js';
 import type { ContainerTable } from './containers.js';
-import type { ContainerRecord, NetworkRecord } from './model.js';
+import { isUserDefinedBridge, type ContainerRecord } from './model.js';
 import type { NetworkTable } from './networks.js';
 
 /** How long the host's resolv.conf is trusted before it is read again for upstream servers. */
@@ -34,7 +34,7 @@ export class TableNameSource implements ResolverSource {
   networksOf(containerId: string): readonly string[] {
     const c = this.containers.byIdExact(containerId);
     if (!c) return [];
-    return c.endpoints.map((e) => e.networkId).filter((id) => this.resolvesNames(this.networks.byIdExact(id)));
+    return c.endpoints.map((e) => e.networkId).filter((id) => isUserDefinedBridge(this.networks.byIdExact(id)));
   }
 
   /** The container's --dns, else the daemon's --dns, else the host's nameservers (loopback ones work from here). */
@@ -46,16 +46,12 @@ export class TableNameSource implements ResolverSource {
     return host.length > 0 ? host : FALLBACK_NAMESERVERS;
   }
 
-  private resolvesNames(n: NetworkRecord | undefined): boolean {
-    return n !== undefined && n.driver === 'bridge' && n.name !== 'bridge';
-  }
-
   private endpoints(): DnsEndpoint[] {
     const out: DnsEndpoint[] = [];
     for (const c of this.containers.all().filter((x: ContainerRecord) => x.state.status === 'running')) {
       for (const ep of c.endpoints) {
         const network = this.networks.byIdExact(ep.networkId);
-        if (!network || !this.resolvesNames(network)) continue;
+        if (!isUserDefinedBridge(network)) continue;
         const aliases = c.networks.find((a) => a.networkId === ep.networkId)?.aliases ?? [];
         out.push({ containerId: c.id, containerName: c.name, networkId: network.id, networkName: network.name, address: ep.address, aliases });
       }

@@ -7,7 +7,7 @@ import { bridgeNetwork, checkedAttachment, type EndpointRequest } from './contai
 import { currentFirewallModel, type EngineContext } from './context.js';
 import { allocateEndpoint, attachmentsFor, nextIfname, releaseEndpoint } from './endpoints.js';
 import { describeMode, parseNetworkMode } from './modes.js';
-import { BUILTIN_NETWORKS, isBridgeNetwork, type BridgeNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
+import { BUILTIN_NETWORKS, isBridgeNetwork, isUserDefinedBridge, type BridgeNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
 import { newBridgeNetwork, type CreateNetworkRequest } from './network-create.js';
 import { driverFor, networkSpec } from './networks.js';
 import { publishPlan } from './publisher.js';
@@ -94,7 +94,7 @@ export class NetworkService {
 
   /** Removes every user-defined network no container uses; returns their names. */
   async prune(): Promise<string[]> {
-    const unused = this.ctx.networks.bridges().filter((n) => n.name !== 'bridge' && this.usersOf(n).length === 0);
+    const unused = this.ctx.networks.bridges().filter((n) => isUserDefinedBridge(n) && this.usersOf(n).length === 0);
     const removed: string[] = [];
     for (const n of unused) removed.push((await this.remove(n.id)).name);
     return removed;

@@ -4,7 +4,7 @@ import { ConflictError } from '../common/errors.js';
 import type { ContainerTable } from './containers.js';
 import { containerDir, type EngineContext } from './context.js';
 import { allocateEndpoints, attachmentsFor, releaseEndpoint } from './endpoints.js';
-import { isBridgeNetwork, type ContainerRecord, type EndpointRecord } from './model.js';
+import { DEFAULT_NETWORK, isBridgeNetwork, isUserDefinedBridge, type ContainerRecord, type EndpointRecord } from './model.js';
 import { parseNetworkMode } from './modes.js';
 import { sandboxUpPlan } from './sandbox.js';
 import { extraHostLines, hostModeHostsFile, hostsFileContent, linkLine, resolvConfFor, type HostsLine } from './container-files.js';
@@ -44,7 +44,7 @@ export async function setUpSandbox(ctx: EngineContext, container: ContainerRecor
       const links = linkLines(ctx, container);
       const endpoints = allocateEndpoints(ctx.networks, container.networks, takenHostNames(ctx.containers));
       tx.onRollback(() => endpoints.forEach((ep) => releaseEndpoint(ctx.networks, ep)));
-      const embeddedDns = endpoints.some((ep) => ctx.networks.byIdExact(ep.networkId)?.name !== 'bridge');
+      const embeddedDns = endpoints.some((ep) => isUserDefinedBridge(ctx.networks.byIdExact(ep.networkId)));
       await writeFile(join(dir, 'hosts'), hostsFileContent(container.hostname, endpoints.map((e) => e.address), [...extraHosts, ...links]));
       await writeFile(join(dir, 'resolv.conf'), resolvConfFor(embeddedDns ? 'embedded' : 'direct', hostResolv, ctx.config.dnsServers, container.dns));
       await tx.apply(sandboxUpPlan(container.netns, attachmentsFor(ctx.networks, ctx.deps.drivers, endpoints), { createNetns: true }));
@@ -93,7 +93,7 @@ function linkLines(ctx: EngineContext, container: ContainerRecord): HostsLine[] 
 
 /** What host-gateway means in `--add-host`: the default bridge's address, as in Docker. */
 function defaultGateway(ctx: EngineContext): string {
-  const bridge = ctx.networks.find('bridge');
+  const bridge = ctx.networks.find(DEFAULT_NETWORK);
   return bridge && isBridgeNetwork(bridge) ? bridge.gateway : '';
 }
 
