@@ -2,12 +2,10 @@ import { join } from 'node:path';
 import type { NetworkDriver } from '../drivers/driver.js';
 import type { NameService, ResolverSource } from '../dns/resolver.js';
 import type { FirewallBackend } from '../firewall/backend.js';
-import type { FirewallModel } from '../firewall/model.js';
 import type { Executor } from '../kernel/exec.js';
 import type { Store } from '../store/store.js';
 import type { ContainerTable } from './containers.js';
 import type { DefaultBridgeOptions, NetworkTable } from './networks.js';
-import { firewallPortsOf } from './ports.js';
 import type { PortPublisher } from './publisher.js';
 
 export interface EngineConfig {
@@ -40,11 +38,6 @@ export interface EngineContext {
   readonly containers: ContainerTable;
   readonly ports: PortPublisher;
   readonly names: NameService;
-}
-
-/** The firewall's desired state for the model as it is now. */
-export function currentFirewallModel(ctx: Pick<EngineContext, 'networks' | 'containers'>): FirewallModel {
-  return ctx.networks.firewallModel(ctx.containers.all().flatMap(firewallPortsOf));
 }
 
 /** Where a container's own files live: logs, exit code, hosts, resolv.conf. */

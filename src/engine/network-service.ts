@@ -4,13 +4,12 @@ import { parseResolvConf } from '../dns/resolvconf.js';
 import { hostLinkNames, hostRoutes } from '../kernel/read.js';
 import type { KernelOp, Plan } from '../kernel/ops.js';
 import { bridgeNetwork, checkedAttachment, type EndpointRequest } from './container-config.js';
-import { currentFirewallModel, type EngineContext } from './context.js';
+import type { EngineContext } from './context.js';
 import { allocateEndpoint, attachmentsFor, nextIfname, releaseEndpoint } from './endpoints.js';
 import { describeMode, parseNetworkMode } from './modes.js';
 import { BUILTIN_NETWORKS, isBridgeNetwork, isUserDefinedBridge, type BridgeNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
 import { newBridgeNetwork, type CreateNetworkRequest } from './network-create.js';
 import { driverFor, networkSpec } from './networks.js';
-import { publishPlan } from './publisher.js';
 import { sandboxUpPlan } from './sandbox.js';
 import { takenHostNames } from './sandbox-setup.js';
 import { inTransaction } from './transaction.js';
@@ -41,14 +40,14 @@ export class NetworkService {
       nameservers: [...this.ctx.config.dnsServers, ...(await hostNameservers(this.ctx.config.hostResolvConfPath))],
       pools: this.ctx.config.defaultBridge.pools,
     });
-    const before = currentFirewallModel(this.ctx);
+    const before = this.ctx.ports.firewallModel();
     networks.add(record);
     try {
       const plan: Plan = [
         ...driverFor(deps.drivers, record).createNetwork(networkSpec(record)),
         // As for the default bridge: the host reaches published ports through 127.0.0.1.
         { kind: 'sysctl', key: `net.ipv4.conf.${record.bridge}.route_localnet`, value: '1' },
-        deps.firewall.replaceAll(`add network ${record.name}`, currentFirewallModel(this.ctx), before),
+        deps.firewall.replaceAll(`add network ${record.name}`, this.ctx.ports.firewallModel(), before),
       ];
       await inTransaction(deps.executor, async (tx) => {
         await tx.apply(plan);
@@ -74,13 +73,13 @@ export class NetworkService {
         `disconnect them first (berth network disconnect ${network.name} NAME) or remove those containers`,
       );
     }
-    const before = currentFirewallModel(this.ctx);
+    const before = this.ctx.ports.firewallModel();
     networks.remove(network.id);
     try {
       await inTransaction(deps.executor, async (tx) => {
         // Rules first (undoable), the bridge last: deleting a link cannot be undone.
         await tx.apply([
-          deps.firewall.replaceAll(`remove network ${network.name}`, currentFirewallModel(this.ctx), before),
+          deps.firewall.replaceAll(`remove network ${network.name}`, this.ctx.ports.firewallModel(), before),
           ...driverFor(deps.drivers, network).deleteNetwork(networkSpec(network)),
         ]);
         await deps.store.delete('networks', network.id);
@@ -154,7 +153,7 @@ export class NetworkService {
     releaseEndpoint(networks, endpoint);
     const moved = await this.save({ ...container, networks: networksLeft, endpoints: endpointsLeft, ports: carriesPorts ? [] : container.ports });
     if (!carriesPorts || !heir) return moved;
-    await deps.executor.apply(publishPlan(deps.firewall, currentFirewallModel(this.ctx), container.name, heir, container.ports));
+    await deps.executor.apply(this.ctx.ports.publishPlan(container.name, heir, container.ports));
     return this.save({ ...moved, ports: container.ports });
   }
 

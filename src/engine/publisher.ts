@@ -26,21 +26,21 @@ export class PortPublisher {
     return allocateHostPorts(mappings, taken, probeHostPort, await ephemeralRange());
   }
 
-  /** The firewall's desired state now: every network, every running container's ports. */
-  private model(except?: string): FirewallModel {
+  /** The firewall's desired state now: every network, every running container's ports (but `except`'s). */
+  firewallModel(except?: string): FirewallModel {
     return this.networks.firewallModel(this.containers.all().filter((c) => c.id !== except).flatMap(firewallPortsOf));
   }
 
   publishPlan(name: string, endpoint: Pick<EndpointRecord, 'hostIfname' | 'address'>, ports: readonly PublishedPort[]): Plan {
-    return publishPlan(this.firewall, this.model(), name, endpoint, ports);
+    return publishPlan(this.firewall, this.firewallModel(), name, endpoint, ports);
   }
 
   /** Withdraws a container's ports; if the rules are not as expected, rewrites them all from the model. */
   async unpublish(container: ContainerRecord): Promise<void> {
     const removed = firewallPortsOf(container);
     if (removed.length === 0) return;
-    const before = this.model();
-    const after = this.model(container.id);
+    const before = this.firewallModel();
+    const after = this.firewallModel(container.id);
     try {
       await this.executor.apply([this.firewall.changePorts(`unpublish ports of ${container.name}`, { before, after, added: [], removed })]);
     } catch {
