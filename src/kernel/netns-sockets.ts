@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { closeSync } from 'node:fs';
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
-import koffi from 'koffi';
+import { errno, libc } from './libc.js';
 import { inNetns, openNetns } from './netlink/namespaces.js';
 
 /**
@@ -15,7 +15,6 @@ import { inNetns, openNetns } from './netlink/namespaces.js';
  *  - TCP: Node's `listen` resolves its host asynchronously (the socket would be made back
  *    in the daemon's namespace), so the listening fd is made with libc and handed over.
  */
-const libc = koffi.load('libc.so.6');
 const socketC = libc.func('int socket(int domain, int type, int protocol)');
 const setsockoptC = libc.func('int setsockopt(int fd, int level, int name, const int *value, uint32_t len)');
 const bindC = libc.func('int bind(int fd, const uint8_t *addr, uint32_t len)');
@@ -67,16 +66,16 @@ export function bindUdpInNetns(netns: string, address: string, port: number, onM
 export function listenTcpInNetns(netns: string, address: string, port: number, onConnection: (socket: TcpSocket) => void): Server {
   const fd = withNetns(netns, () => {
     const s = socketC(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) as number;
-    if (s < 0) throw new NetnsSocketError(`socket() failed in ${netns}: errno ${koffi.errno()}`);
+    if (s < 0) throw new NetnsSocketError(`socket() failed in ${netns}: errno ${errno()}`);
     const one = [1];
     const ok =
       (setsockoptC(s, SOL_SOCKET, SO_REUSEADDR, one, 4) as number) === 0 &&
       (bindC(s, sockaddrIn(address, port), 16) as number) === 0 &&
       (listenC(s, 64) as number) === 0;
     if (!ok) {
-      const errno = koffi.errno();
+      const failure = errno();
       closeSync(s);
-      throw new NetnsSocketError(`cannot listen on tcp ${address}:${port} in ${netns}: errno ${errno}`);
+      throw new NetnsSocketError(`cannot listen on tcp ${address}:${port} in ${netns}: errno ${failure}`);
     }
     return s;
   });

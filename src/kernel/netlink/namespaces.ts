@@ -1,6 +1,6 @@
 import { closeSync, mkdirSync, openSync, unlinkSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import koffi from 'koffi';
+import { errno, libc } from '../libc.js';
 import { NETNS_DIR } from '../read.js';
 
 /**
@@ -13,7 +13,6 @@ import { NETNS_DIR } from '../read.js';
  * JavaScript can run in between. If moving back fails the process must die — everything
  * it did afterwards would happen in the wrong namespace.
  */
-const libc = koffi.load('libc.so.6');
 const setnsC = libc.func('int setns(int fd, int nstype)');
 const unshareC = libc.func('int unshare(int flags)');
 const mountC = libc.func('int mount(const char *src, const char *tgt, const char *fstype, unsigned long flags, const void *data)');
@@ -36,7 +35,7 @@ export class NamespaceSyscallError extends Error {
 }
 
 function check(rc: number, call: string): void {
-  if (rc !== 0) throw new NamespaceSyscallError(call, koffi.errno());
+  if (rc !== 0) throw new NamespaceSyscallError(call, errno());
 }
 
 /** Runs `fn` with this thread inside the namespace open at `fd`. */
@@ -64,7 +63,7 @@ function prepareNetnsDir(): void {
   if (mountPointReady) return;
   mkdirSync(NETNS_DIR, { recursive: true, mode: 0o755 });
   if ((mountC('none', NETNS_DIR, null, MS_SHARED | MS_REC, null) as number) !== 0) {
-    if (koffi.errno() !== EINVAL) throw new NamespaceSyscallError('mount --make-shared /run/netns', koffi.errno());
+    if (errno() !== EINVAL) throw new NamespaceSyscallError('mount --make-shared /run/netns', errno());
     check(mountC(NETNS_DIR, NETNS_DIR, 'none', MS_BIND | MS_REC, null) as number, 'mount --bind /run/netns');
     check(mountC('none', NETNS_DIR, null, MS_SHARED | MS_REC, null) as number, 'mount --make-shared /run/netns');
   }

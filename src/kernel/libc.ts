@@ -1,0 +1,12 @@
+import koffi from 'koffi';
+
+/**
+ * libc, loaded once for the whole process through koffi: the syscalls Node has no API for
+ * (namespaces, sockets created inside another namespace). Callers declare the functions
+ * they use; `errno` reads the error of the last failed call on this thread.
+ */
+export const libc = koffi.load('libc.so.6');
+
+export function errno(): number {
+  return koffi.errno();
+}
