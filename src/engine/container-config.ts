@@ -162,9 +162,7 @@ export function checkedAttachment(network: BridgeNetworkRecord, endpoint: Endpoi
       throw new InvalidArgumentError(`address ${formatIpv4(ip)} is outside network ${network.name} (${network.subnet})`, `choose an address in ${network.subnet}`);
     }
     // The pool's own checks (network, broadcast, gateway, aux, in use), now rather than at start.
-    const pool = networks.pool(network.id);
-    pool.reserve(ip);
-    pool.release(ip);
+    networks.pool(network.id).checkReservable(ip);
   }
   if (endpoint.macAddress !== undefined) {
     if (!MAC.test(endpoint.macAddress) || (parseInt(endpoint.macAddress.slice(0, 2), 16) & 1) === 1) {

@@ -60,6 +60,12 @@ export class AddressPool {
 
   /** Claims a specific address (a static `--ip`, or one restored from the store). */
   reserve(ip: Ipv4): void {
+    this.checkReservable(ip);
+    this.used.add(ip);
+  }
+
+  /** Throws what `reserve` would throw for `ip`, claiming nothing (to check a request early). */
+  checkReservable(ip: Ipv4): void {
     if (!cidrContains(this.subnet, ip) || ip < this.first || ip > this.last) {
       throw new InvalidArgumentError(
         `address ${formatIpv4(ip)} is not a usable address of ${formatCidr(this.subnet)}`,
@@ -71,7 +77,6 @@ export class AddressPool {
     if (this.used.has(ip)) {
       throw new ConflictError(`address ${formatIpv4(ip)} is already in use in ${formatCidr(this.subnet)}`);
     }
-    this.used.add(ip);
   }
 
   release(ip: Ipv4): void {
