@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { shortId } from '../common/ids.js';
 import { RESOLVER_ADDRESS } from '../dns/resolver.js';
 import { directResolvConf, embeddedResolvConf, hostModeResolvConf, overlay, parseResolvConf, type ResolvConf } from '../dns/resolvconf.js';
@@ -64,5 +65,14 @@ export function resolvConfFor(kind: ResolverKind, hostResolvConf: string, daemon
       return directResolvConf(settings);
     case 'host':
       return hostModeResolvConf(settings);
+  }
+}
+
+/** A host file the containers' files derive from; a host without it gives them an empty one, as it has itself. */
+export async function readHostFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    return '';
   }
 }

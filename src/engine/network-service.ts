@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { ConflictError, NotFoundError } from '../common/errors.js';
 import { parseResolvConf } from '../dns/resolvconf.js';
 import { hostLinkNames, hostRoutes } from '../kernel/read.js';
 import type { KernelOp, Plan } from '../kernel/ops.js';
 import { bridgeNetwork, checkedAttachment, type EndpointRequest } from './container-config.js';
+import { readHostFile } from './container-files.js';
 import type { EngineContext } from './context.js';
 import { allocateEndpoint, attachmentsFor, nextIfname, releaseEndpoint } from './endpoints.js';
 import { describeMode, parseNetworkMode } from './modes.js';
@@ -13,14 +13,6 @@ import { driverFor, networkSpec } from './networks.js';
 import { sandboxUpPlan } from './sandbox.js';
 import { takenHostNames } from './sandbox-setup.js';
 import { inTransaction } from './transaction.js';
-
-async function hostNameservers(path: string): Promise<readonly string[]> {
-  try {
-    return parseResolvConf(await readFile(path, 'utf8')).nameservers;
-  } catch {
-    return [];
-  }
-}
 
 /**
  * Networks as users manage them: `network create | rm | prune | connect | disconnect`.
@@ -37,7 +29,7 @@ export class NetworkService {
       existing: networks.all(),
       routes: await hostRoutes(),
       hostLinks: await hostLinkNames(),
-      nameservers: [...this.ctx.config.dnsServers, ...(await hostNameservers(this.ctx.config.hostResolvConfPath))],
+      nameservers: [...this.ctx.config.dnsServers, ...parseResolvConf(await readHostFile(this.ctx.config.hostResolvConfPath)).nameservers],
       pools: this.ctx.config.defaultBridge.pools,
     });
     const before = this.ctx.ports.firewallModel();

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError } from '../common/errors.js';
 import type { ContainerTable } from './containers.js';
@@ -7,7 +7,7 @@ import { allocateEndpoints, attachmentsFor, releaseEndpoint } from './endpoints.
 import { DEFAULT_NETWORK, isBridgeNetwork, isUserDefinedBridge, type ContainerRecord, type EndpointRecord } from './model.js';
 import { parseNetworkMode } from './modes.js';
 import { sandboxUpPlan } from './sandbox.js';
-import { extraHostLines, hostModeHostsFile, hostsFileContent, linkLine, resolvConfFor, type HostsLine } from './container-files.js';
+import { extraHostLines, hostModeHostsFile, hostsFileContent, linkLine, readHostFile, resolvConfFor, type HostsLine } from './container-files.js';
 import type { Transaction } from './transaction.js';
 
 /** Where a starting container's processes go, and the directory of the files they see. */
@@ -36,7 +36,7 @@ export async function setUpSandbox(ctx: EngineContext, container: ContainerRecor
   await mkdir(dir, { recursive: true });
   tx.onRollback(() => rm(dir, { recursive: true, force: true }));
   const mode = parseNetworkMode(container.networkMode);
-  const hostResolv = await readOptional(ctx.config.hostResolvConfPath);
+  const hostResolv = await readHostFile(ctx.config.hostResolvConfPath);
   const extraHosts = extraHostLines(container.extraHosts, defaultGateway(ctx));
   switch (mode.kind) {
     case 'bridge':
@@ -55,7 +55,7 @@ export async function setUpSandbox(ctx: EngineContext, container: ContainerRecor
       return { netns: container.netns, endpoints, filesDir: dir, embeddedDns };
     }
     case 'host': {
-      await writeFile(join(dir, 'hosts'), hostModeHostsFile(await readOptional(ctx.config.hostHostsPath), extraHosts));
+      await writeFile(join(dir, 'hosts'), hostModeHostsFile(await readHostFile(ctx.config.hostHostsPath), extraHosts));
       await writeFile(join(dir, 'resolv.conf'), resolvConfFor('host', hostResolv, ctx.config.dnsServers, container.dns));
       return { netns: '', endpoints: [], filesDir: dir, embeddedDns: false };
     }
@@ -100,12 +100,4 @@ function defaultGateway(ctx: EngineContext): string {
 /** Host-side veth names in use, so a new one never clashes. */
 export function takenHostNames(containers: ContainerTable): Set<string> {
   return new Set(containers.all().flatMap((c) => c.endpoints.map((e) => e.hostIfname)));
-}
-
-async function readOptional(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch {
-    return ''; // a host without the file gives containers an empty one, as it has itself
-  }
 }
