@@ -203,15 +203,15 @@ describe('seed 002: user-defined networks, network connect and the modes host, n
     await w.berthOk('rm', '-f', 'late');
   });
 
-  test('driver options: -o com.docker.network.bridge.name and com.docker.network.driver.mtu', async () => {
-    await w.berthOk('network', 'create', '--subnet', '10.30.0.0/24', '-o', 'com.docker.network.bridge.name=br-custom', '-o', 'com.docker.network.driver.mtu=1400', '--label', 'team=net', 'custom');
+  test('driver options: -o com.docker.network.bridge.name and com.docker.network.driver.mtu; --label and --attachable are kept', async () => {
+    await w.berthOk('network', 'create', '--subnet', '10.30.0.0/24', '-o', 'com.docker.network.bridge.name=br-custom', '-o', 'com.docker.network.driver.mtu=1400', '--label', 'team=net', '--attachable', 'custom');
     await w.berthOk('run', '-d', '--name', 'm1', '--network', 'custom', '--', 'sleep', '1000');
     const bridge = JSON.parse(await must('ip', ['-n', w.host, '-j', 'link', 'show', 'dev', 'br-custom'])) as IpAddr[];
     assert.equal(bridge[0]!.mtu, 1400);
     const eth0 = (JSON.parse(await w.berthOk('exec', 'm1', 'ip', '-j', 'link', 'show', 'eth0')) as IpAddr[])[0]!;
     assert.equal(eth0.mtu, 1400);
     const n = await networkInspect(w, 'custom');
-    assert.deepEqual([n.Options, n.Labels], [{ 'com.docker.network.bridge.name': 'br-custom', 'com.docker.network.driver.mtu': '1400' }, { team: 'net' }]);
+    assert.deepEqual([n.Options, n.Labels, n.Attachable], [{ 'com.docker.network.bridge.name': 'br-custom', 'com.docker.network.driver.mtu': '1400' }, { team: 'net' }, true]);
   });
 
   test('--internal: its containers talk to each other, but nothing gets out and no port is published', async () => {
