@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../common/errors.js';
+import { BerthError, InvalidArgumentError } from '../common/errors.js';
 import type { CreateContainerRequest, EndpointRequest } from '../engine/container-config.js';
 import type { CreateNetworkRequest, IpamConfigRequest } from '../engine/network-create.js';
 import { parsePortBindings } from '../engine/portspec.js';
@@ -48,6 +48,7 @@ export function parseCreateContainer(body: unknown, name: string | undefined): C
     hostname: optionalString(body.Hostname, 'Hostname'),
     command: stringArray(body.Cmd, 'Cmd'),
     env: stringArray(body.Env, 'Env'),
+    labels: stringMap(body.Labels, 'Labels'),
     networkMode,
     autoRemove,
   };
@@ -141,9 +142,21 @@ function stringMap(v: unknown, field: string): Record<string, string> {
   return o as Record<string, string>;
 }
 
-export async function readJsonBody(req: AsyncIterable<Buffer>): Promise<unknown> {
+/**
+ * The largest request body the API reads. Docker's bodies are a few kilobytes (a create
+ * with thousands of ports stays under 1 MiB); without a cap, one request could take the
+ * daemon's memory.
+ */
+export const MAX_BODY_BYTES = 4 << 20;
+
+export async function readJsonBody(req: AsyncIterable<Buffer>, limitBytes = MAX_BODY_BYTES): Promise<unknown> {
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk);
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > limitBytes) throw new BerthError('too_large', `request body too large: over ${limitBytes} bytes`, 'berth requests are small JSON documents');
+    chunks.push(chunk);
+  }
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') return {};
   try {

@@ -1,14 +1,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { asBerthError, InvalidArgumentError, NotFoundError, type ErrorCode } from '../common/errors.js';
-import type { Engine } from '../engine/engine.js';
+import { asBerthError, InvalidArgumentError, NotFoundError, quotePrefix, type ErrorCode } from '../common/errors.js';
+import { WAIT_CONDITIONS, type Engine, type WaitCondition } from '../engine/engine.js';
+import { parseFilters } from './filters.js';
+import { asksForStopped, CONTAINER_LIST_FILTERS, containerListFilter, NETWORK_LIST_FILTERS, NETWORK_PRUNE_FILTERS, networkListFilter, networkPruneFilter } from './list-filters.js';
+import { API_VERSION } from './api-version.js';
+import { versionView, type BuildInfo } from './version.js';
 import { renderPlan } from '../kernel/render.js';
 import { streamLogs } from './logs.js';
 import { parseConnect, parseCreateContainer, parseCreateNetwork, queryFlag, readJsonBody } from './requests.js';
 import { containerInspect, containerSummary, networkInspect } from './views.js';
 
-export const API_VERSION = '1.43';
 
 const STATUS_OF: Record<ErrorCode, number> = {
   not_found: 404,
@@ -19,6 +22,7 @@ const STATUS_OF: Record<ErrorCode, number> = {
   missing_feature: 500,
   permission: 403,
   unavailable: 503,
+  too_large: 413,
   internal: 500,
 };
 
@@ -47,24 +51,64 @@ function noContent(res: ServerResponse): void {
   res.writeHead(204).end();
 }
 
+/** What dockerd answers on /_ping besides the API version (clients read Ostype and the cache headers). */
+const PING_HEADERS = {
+  'Content-Type': 'text/plain; charset=utf-8',
+  'Api-Version': API_VERSION,
+  Ostype: 'linux',
+  'Docker-Experimental': 'false',
+  'Cache-Control': 'no-cache, no-store, must-revalidate',
+  Pragma: 'no-cache',
+};
+
+/** The path without the optional /vN.NN prefix, and the query, of a request target (origin or absolute form). */
+function parseTarget(target: string): { path: string; query: URLSearchParams } {
+  let url: URL;
+  try {
+    url = new URL(target, 'http://berth');
+  } catch {
+    throw new InvalidArgumentError(`malformed request target "${quotePrefix(target)}"`, 'send a path such as /v1.43/containers/json');
+  }
+  return { path: url.pathname.replace(/^\/v\d+\.\d+(?=\/)/, ''), query: url.searchParams };
+}
+
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new InvalidArgumentError(`malformed percent-escape in the path segment "${quotePrefix(segment)}"`);
+  }
+}
+
+function parseWaitCondition(raw: string | null): WaitCondition {
+  const condition = raw ?? 'not-running';
+  if (!(WAIT_CONDITIONS as readonly string[]).includes(condition)) {
+    throw new InvalidArgumentError(`invalid condition "${quotePrefix(condition)}"`, `accepted: ${WAIT_CONDITIONS.join(', ')}`);
+  }
+  return condition as WaitCondition;
+}
+
 /**
  * The daemon's HTTP API over a unix socket. Paths and JSON follow the Docker Engine API
  * (an optional /v1.NN prefix is accepted, as the docker CLI sends one); berth-only
  * features live under /berth/.
  */
-export function apiRoutes(engine: Engine): Route[] {
+export function apiRoutes(engine: Engine, build: BuildInfo): Route[] {
   const route = (method: string, path: string, handler: Handler): Route => ({
     method,
     pattern: new RegExp(`^${path.replaceAll('{id}', '([^/]+)')}$`),
     handler,
   });
   return [
-    route('GET', '/_ping', ({ res }) => {
-      res.writeHead(200, { 'Content-Type': 'text/plain', 'Api-Version': API_VERSION }).end('OK');
-      return Promise.resolve();
-    }),
+    // Clients ask HEAD first (the docker CLI, at every command); a 404 costs them a retry with GET.
+    ...(['GET', 'HEAD'] as const).map((method) =>
+      route(method, '/_ping', ({ res }) => {
+        res.writeHead(200, PING_HEADERS).end('OK');
+        return Promise.resolve();
+      }),
+    ),
     route('GET', '/version', ({ res }) => {
-      json(res, 200, { Version: '0.1.0', ApiVersion: API_VERSION, Os: 'linux', Arch: process.arch, Components: [{ Name: 'berth', Version: '0.1.0' }] });
+      json(res, 200, versionView(build));
       return Promise.resolve();
     }),
     route('POST', '/containers/create', async ({ req, res, query }) => {
@@ -86,12 +130,17 @@ export function apiRoutes(engine: Engine): Route[] {
       await engine.killContainer(params[0]!, query.get('signal') ?? 'SIGKILL');
       noContent(res);
     }),
-    route('POST', '/containers/{id}/wait', async ({ res, params }) => {
-      json(res, 200, { StatusCode: await engine.waitContainer(params[0]!), Error: null });
+    route('POST', '/containers/{id}/wait', async ({ res, params, query }) => {
+      json(res, 200, { StatusCode: await engine.waitContainer(params[0]!, parseWaitCondition(query.get('condition'))), Error: null });
     }),
     route('GET', '/containers/json', ({ res, query }) => {
-      const all = queryFlag(query, 'all');
-      const list = engine.containers.all().filter((c) => all || c.state.status === 'running');
+      const filters = parseFilters(query.get('filters'), CONTAINER_LIST_FILTERS);
+      const matches = containerListFilter(filters, {
+        container: (ref) => engine.containers.get(ref),
+        networkIds: (ref) => engine.networks.all().filter((n) => n.name === ref || n.id.startsWith(ref)).map((n) => n.id),
+      });
+      const all = queryFlag(query, 'all') || asksForStopped(filters);
+      const list = engine.containers.all().filter((c) => (all || c.state.status === 'running') && matches(c));
       list.sort((a, b) => b.created.localeCompare(a.created));
       json(res, 200, list.map((c) => containerSummary(c, engine.networks.all())));
       return Promise.resolve();
@@ -115,8 +164,9 @@ export function apiRoutes(engine: Engine): Route[] {
       await engine.removeContainer(params[0]!, { force: queryFlag(query, 'force') });
       noContent(res);
     }),
-    route('GET', '/networks', ({ res }) => {
-      json(res, 200, engine.networks.all().map((n) => networkInspect(n, engine.containers.all())));
+    route('GET', '/networks', ({ res, query }) => {
+      const matches = networkListFilter(parseFilters(query.get('filters'), NETWORK_LIST_FILTERS), (n) => engine.networkInUse(n.id));
+      json(res, 200, engine.networks.all().filter(matches).map((n) => networkInspect(n, engine.containers.all())));
       return Promise.resolve();
     }),
     route('GET', '/networks/{id}', ({ res, params }) => {
@@ -127,8 +177,9 @@ export function apiRoutes(engine: Engine): Route[] {
       const created = await engine.createNetwork(parseCreateNetwork(await readJsonBody(req)));
       json(res, 201, { Id: created.id, Warning: '' });
     }),
-    route('POST', '/networks/prune', async ({ res }) => {
-      json(res, 200, { NetworksDeleted: await engine.pruneNetworks() });
+    route('POST', '/networks/prune', async ({ res, query }) => {
+      const selects = networkPruneFilter(parseFilters(query.get('filters'), NETWORK_PRUNE_FILTERS));
+      json(res, 200, { NetworksDeleted: await engine.pruneNetworks(selects) });
     }),
     route('DELETE', '/networks/{id}', async ({ res, params }) => {
       await engine.removeNetwork(params[0]!);
@@ -152,21 +203,22 @@ export function apiRoutes(engine: Engine): Route[] {
   ];
 }
 
+/**
+ * Every request gets an answer and none can stop the daemon: the request line, path and
+ * query are data entering the program, so a malformed one (an absolute-form target with a
+ * bad host, a broken percent-escape) is a 400 like any other bad input.
+ */
 export function handleRequest(routes: Route[]): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://berth');
-    const path = url.pathname.replace(/^\/v\d+\.\d+(?=\/)/, '');
-    let handled: Promise<void> | undefined;
-    for (const r of routes) {
-      const m = r.method === req.method ? r.pattern.exec(path) : null;
-      if (m) {
-        const ctx = { req, res, params: m.slice(1).map(decodeURIComponent), query: url.searchParams };
-        // Through a promise, so a handler that throws synchronously is answered, not fatal.
-        handled = Promise.resolve().then(() => r.handler(ctx));
-        break;
+    // Through a promise, so anything a handler (or the routing) throws is answered, not fatal.
+    const handled = Promise.resolve().then(() => {
+      const { path, query } = parseTarget(req.url ?? '/');
+      for (const r of routes) {
+        const m = r.method === req.method ? r.pattern.exec(path) : null;
+        if (m) return r.handler({ req, res, params: m.slice(1).map(decodePathSegment), query });
       }
-    }
-    handled ??= Promise.reject(new NotFoundError(`page not found: ${req.method ?? ''} ${path}`));
+      throw new NotFoundError(`page not found: ${req.method ?? ''} ${quotePrefix(path)}`);
+    });
     handled.catch((err: unknown) => {
       const e = asBerthError(err);
       if (e.code === 'internal') console.error(err);
@@ -177,10 +229,10 @@ export function handleRequest(routes: Route[]): (req: IncomingMessage, res: Serv
 }
 
 /** Listens on `socketPath` (root-only, like docker.sock without a docker group). */
-export async function listenUnix(engine: Engine, socketPath: string): Promise<Server> {
+export async function listenUnix(engine: Engine, socketPath: string, build: BuildInfo): Promise<Server> {
   await mkdir(dirname(socketPath), { recursive: true });
   await rm(socketPath, { force: true });
-  const server = createServer(handleRequest(apiRoutes(engine)));
+  const server = createServer(handleRequest(apiRoutes(engine, build)));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socketPath, resolve);

@@ -121,7 +121,7 @@ export function containerSummary(c: ContainerRecord, networks: readonly NetworkR
     Command: c.command.join(' '),
     Created: Math.floor(Date.parse(c.created) / 1000),
     Ports: c.ports.map((p) => ({ IP: p.hostIp || '0.0.0.0', PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.protocol })),
-    Labels: {},
+    Labels: c.labels,
     State: c.state.status,
     Status: statusText(c),
     HostConfig: { NetworkMode: c.networkMode },
@@ -163,7 +163,7 @@ export function containerInspect(c: ContainerRecord, networks: readonly NetworkR
       Env: c.env,
       Cmd: c.command,
       Image: '',
-      Labels: {},
+      Labels: c.labels,
     },
     HostConfig: {
       NetworkMode: c.networkMode,

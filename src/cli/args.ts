@@ -4,10 +4,30 @@ import { InvalidArgumentError } from '../common/errors.js';
  * A small Docker-style flag parser: `--flag value`, `--flag=value`, `-f value`, grouped
  * short booleans (`-fd`), repeatable flags (`-e A=1 -e B=2`), and `--` ending the flags.
  * Parsing stops at the first positional argument when `stopAtPositional` is set (so
- * `berth exec NAME ping -c1 x` leaves `-c1` to ping).
+ * `berth exec NAME ping -c1 x` leaves `-c1` to ping). Every command gets `--help` from
+ * here: its usage text is part of how it is parsed, so none can lack one.
  */
+
 /** A command line that does not parse; the CLI exits 2 for these, 1 for every other error. */
 export class UsageError extends InvalidArgumentError {}
+
+/** `--help` was asked for: the CLI prints `usage` on stdout and exits 0. */
+export class HelpRequested extends Error {
+  constructor(readonly usage: string) {
+    super('help requested');
+  }
+}
+
+/** A command's name as typed (`network create`) and its help text. */
+export interface CommandInfo {
+  readonly name: string;
+  readonly usage: string;
+}
+
+/** A wrong number of arguments: a usage error that points at the command's help. */
+export function usageError(command: CommandInfo, message: string): UsageError {
+  return new UsageError(message, `see 'berth ${command.name} --help'\n${command.usage.split('\n')[0]!}`);
+}
 
 export interface FlagSpec {
   readonly short?: string;
@@ -24,7 +44,7 @@ export interface Parsed {
   readonly rest: string[] | undefined;
 }
 
-export function parseArgs(command: string, argv: readonly string[], specs: FlagSpecs, opts: { stopAtPositional?: boolean } = {}): Parsed {
+export function parseArgs(command: CommandInfo, argv: readonly string[], specs: FlagSpecs, opts: { stopAtPositional?: boolean } = {}): Parsed {
   const flags = new Map<string, string[]>();
   const positionals: string[] = [];
   const byShort = new Map(Object.entries(specs).flatMap(([name, s]) => (s.short ? [[s.short, name] as const] : [])));
@@ -36,16 +56,17 @@ export function parseArgs(command: string, argv: readonly string[], specs: FlagS
     flags.set(name, list);
   };
   const unknown = (flag: string): never => {
-    throw new UsageError(`unknown flag: ${flag}`, `see 'berth ${command} --help'`);
+    throw usageError(command, `unknown flag: ${flag}`);
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '--') return { flags, positionals, rest: argv.slice(i + 1) };
     if (opts.stopAtPositional && positionals.length > 0) return { flags, positionals: [...positionals, ...argv.slice(i)], rest: undefined };
+    if (arg === '--') return { flags, positionals, rest: argv.slice(i + 1) };
+    if (arg === '--help' && specs.help === undefined) throw new HelpRequested(command.usage);
     const takeValue = (flag: string, inline: string | undefined): string => {
       if (inline !== undefined) return inline;
       const next = argv[++i];
-      if (next === undefined) throw new UsageError(`flag needs an argument: ${flag}`, `see 'berth ${command} --help'`);
+      if (next === undefined) throw usageError(command, `flag needs an argument: ${flag}`);
       return next;
     };
     if (arg.startsWith('--')) {

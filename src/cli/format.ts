@@ -26,3 +26,20 @@ export function applyFormat(template: string, value: unknown): string {
     throw new InvalidArgumentError(`unsupported template action ${m}`, 'supported: {{.Field.Sub}} and {{json .Field}}');
   });
 }
+
+/**
+ * `--format` over list rows, as `docker ps`/`network ls` take it: one line per row, or with
+ * a leading "table", aligned columns (split on tabs, written `\t`) under a header of the
+ * field names.
+ */
+export function printFormatted(format: string, rows: readonly Record<string, string>[]): void {
+  const asTable = /^table\b\s*/.exec(format);
+  const template = (asTable ? format.slice(asTable[0].length) : format).replaceAll('\\t', '\t');
+  const lines = rows.map((row) => applyFormat(template, row));
+  if (!asTable) {
+    for (const line of lines) console.log(line);
+    return;
+  }
+  const header = template.replace(/\{\{\s*(?:json\s+)?\.(\w+)\s*\}\}/g, (_m, field: string) => field.toUpperCase()).split('\t');
+  console.log(table(header, lines.map((line) => line.split('\t'))));
+}

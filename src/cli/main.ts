@@ -1,5 +1,5 @@
 import { asBerthError } from '../common/errors.js';
-import { parseArgs, flag, UsageError } from './args.js';
+import { HelpRequested, parseArgs, flag, UsageError } from './args.js';
 import { ApiClient, socketPathFrom } from './client.js';
 import { inspectCommand, logsCommand, portCommand, psCommand, rmCommand, startCommand, stopCommand, waitCommand } from './commands/containers.js';
 import { execCommand } from './commands/exec.js';
@@ -45,7 +45,7 @@ const COMMANDS: Record<string, Command> = {
 };
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const globals = parseArgs('', argv, { host: { short: 'H', value: true }, help: { value: false }, version: { value: false } }, { stopAtPositional: true });
+  const globals = parseArgs({ name: '', usage: USAGE }, argv, { host: { short: 'H', value: true }, help: { value: false }, version: { value: false } }, { stopAtPositional: true });
   const [command, ...rest] = globals.positionals;
   const host = flag(globals, 'host');
   if (flag(globals, 'version')) {
@@ -59,10 +59,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   // Loaded on demand: the daemon pulls in native bindings (koffi, netlink) the client never needs.
   if (command === 'daemon') return (await import('./commands/daemon.js')).daemonCommand(rest, host);
   const run = COMMANDS[command];
-  if (!run) {
-    console.error(`berth: unknown command "${command}"\n\n${USAGE}`);
-    return 2;
-  }
+  if (!run) throw new UsageError(`unknown command "${command}"`, "see 'berth --help'");
   return run(new ApiClient(socketPathFrom(host)), rest);
 }
 
@@ -71,6 +68,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
+    if (err instanceof HelpRequested) {
+      console.log(err.usage);
+      process.exitCode = 0;
+      return;
+    }
     const e = asBerthError(err);
     console.error(`Error: ${e.message}`);
     if (e.hint) console.error(`Hint: ${e.hint}`);

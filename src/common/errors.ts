@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'missing_feature' // the kernel or a tool berth needs is absent
   | 'permission' // not root, socket not accessible
   | 'unavailable' // daemon not running
+  | 'too_large' // a request body over the API's limit
   | 'internal';
 
 export class BerthError extends Error {
@@ -89,4 +90,13 @@ export function asBerthError(e: unknown): BerthError {
   if (e instanceof BerthError) return e;
   const message = e instanceof Error ? e.message : String(e);
   return new BerthError('internal', message, undefined, { cause: e });
+}
+
+/** How much of a bad value an error message quotes: enough to recognise it, never the whole of a huge input. */
+const QUOTED_VALUE_MAX = 64;
+
+/** A user's value for an error message, cut to a short prefix (a 50 MB name must not make a 50 MB error). */
+export function quotePrefix(value: string): string {
+  if (value.length <= QUOTED_VALUE_MAX) return value;
+  return `${value.slice(0, QUOTED_VALUE_MAX)}... (${value.length - QUOTED_VALUE_MAX} more characters)`;
 }

@@ -14,6 +14,7 @@ import { runTool } from '../kernel/spawn.js';
 import { LocalStore } from '../store/local.js';
 import { EmbeddedResolver } from '../dns/resolver.js';
 import { DOCKER_DEFAULT_POOLS, type AddressPoolSpec } from '../ipam/subnets.js';
+import { readBuildInfo } from './build-info.js';
 
 export interface DaemonOptions {
   readonly dataRoot: string;
@@ -82,7 +83,7 @@ export async function startDaemon(options: DaemonOptions, executor: Executor = e
         nameService: (source) => new EmbeddedResolver(source),
       },
     );
-    const server = await listenUnix(engine, options.socketPath);
+    const server = await listenUnix(engine, options.socketPath, await readBuildInfo());
     return {
       engine,
       async stop() {

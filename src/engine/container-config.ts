@@ -1,5 +1,5 @@
 import { hostname as hostHostname } from 'node:os';
-import { ConflictError, InvalidArgumentError } from '../common/errors.js';
+import { ConflictError, InvalidArgumentError, quotePrefix } from '../common/errors.js';
 import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from '../common/ipv4.js';
 import type { ContainerTable } from './containers.js';
 import { describeMode, parseNetworkMode, type NetworkMode } from './modes.js';
@@ -24,6 +24,7 @@ export interface CreateContainerRequest {
   readonly hostname?: string;
   readonly command: readonly string[];
   readonly env: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
   readonly networkMode: string;
   readonly endpoint: EndpointRequest;
   readonly autoRemove: boolean;
@@ -57,13 +58,21 @@ export interface ContainerNetworkConfig {
  * host and none take no ports, addresses or aliases; container: mode takes nothing of its
  * own (not even a hostname) and must name an existing container.
  */
-export function resolveContainerConfig(request: CreateContainerRequest, tables: { networks: NetworkTable; containers: ContainerTable }): ContainerNetworkConfig {
+export function resolveContainerConfig(request: CreateContainerRequest, tables: { networks: NetworkTable; containers: ContainerTable }, id: string): ContainerNetworkConfig {
   const name = containerName(request.name, tables.containers);
+  // Docker's rule: the hostname is the id's first 12 hex digits unless one is given. A name
+  // is no hostname: generated names and compose's (proj_web_1) hold underscores.
+  const defaultHostname = id.slice(0, 12);
   const names = { dns: checkedDnsSettings(request.dns), extraHosts: parseExtraHosts(request.extraHosts), links: resolveLinks(request.links, tables.containers) };
   const mode = parseNetworkMode(request.networkMode);
   validateHostname(request.hostname);
   for (const entry of request.env) {
-    if (!/^[^=]+=/.test(entry)) throw new InvalidArgumentError(`invalid environment variable "${entry}"`, 'use KEY=VALUE');
+    if (!/^[^=]+=/.test(entry)) throw new InvalidArgumentError(`invalid environment variable "${quotePrefix(entry)}"`, 'use KEY=VALUE');
+  }
+  // execve(2) takes C strings: a NUL would fail only at start, so refuse it at create.
+  for (const [field, values] of [['environment variable', request.env], ['command argument', request.command]] as const) {
+    const bad = values.find((v) => v.includes('\0'));
+    if (bad !== undefined) throw new InvalidArgumentError(`invalid ${field} "${quotePrefix(bad.replaceAll('\0', '\\0'))}": it holds a NUL character`, 'the kernel passes arguments and the environment as NUL-terminated strings');
   }
   if (mode.kind !== 'bridge') rejectEndpointOptions(request.endpoint, mode);
   if (mode.kind !== 'bridge' && names.links.length > 0) throw new InvalidArgumentError(`conflicting options: --link and ${describeMode(mode)}`, 'links need a bridge network');
@@ -74,7 +83,7 @@ export function resolveContainerConfig(request: CreateContainerRequest, tables: 
       const warnings = network.internal && request.portMappings.length > 0 ? [`Published ports are discarded on the internal network ${network.name}`] : [];
       return {
         name,
-        hostname: request.hostname ?? name,
+        hostname: request.hostname ?? defaultHostname,
         networkMode: network.name,
         networks: [attachment],
         portMappings: network.internal ? [] : request.portMappings,
@@ -86,7 +95,7 @@ export function resolveContainerConfig(request: CreateContainerRequest, tables: 
     case 'none': {
       const warnings = request.portMappings.length > 0 ? [`Published ports are discarded when using ${mode.kind} network mode`] : [];
       // Docker gives a host-mode container the host's name: it shares the host's network identity.
-      const hostname = request.hostname ?? (mode.kind === 'host' ? hostHostname() : name);
+      const hostname = request.hostname ?? (mode.kind === 'host' ? hostHostname() : defaultHostname);
       return { name, hostname, networkMode: mode.kind, networks: [], portMappings: [], ...names, warnings };
     }
     case 'container': {
@@ -114,9 +123,13 @@ function containerName(requested: string | undefined, containers: ContainerTable
   return name;
 }
 
+/**
+ * The kernel takes any 1-64 bytes; Docker checks nothing but length. berth also refuses
+ * what no resolver or /etc/hosts line can hold (spaces, control characters, "/").
+ */
 function validateHostname(hostname: string | undefined): void {
-  if (hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(hostname)) {
-    throw new InvalidArgumentError(`invalid hostname "${hostname}"`, 'letters, digits, "-" and "." only, at most 63 characters');
+  if (hostname !== undefined && !/^[a-zA-Z0-9_]([a-zA-Z0-9_.-]{0,62})$/.test(hostname)) {
+    throw new InvalidArgumentError(`invalid hostname "${quotePrefix(hostname)}"`, 'letters, digits, "_", "-" and "." only, starting with a letter, digit or "_", at most 63 characters');
   }
 }
 
@@ -165,8 +178,9 @@ export function checkedAttachment(network: BridgeNetworkRecord, endpoint: Endpoi
     networks.pool(network.id).checkReservable(ip);
   }
   if (endpoint.macAddress !== undefined) {
-    if (!MAC.test(endpoint.macAddress) || (parseInt(endpoint.macAddress.slice(0, 2), 16) & 1) === 1) {
-      throw new InvalidArgumentError(`invalid MAC address "${endpoint.macAddress}"`, 'a unicast Ethernet address such as 02:42:ac:12:00:99');
+    // The kernel refuses an all-zero address on a link: say so at create, not at start.
+    if (!MAC.test(endpoint.macAddress) || (parseInt(endpoint.macAddress.slice(0, 2), 16) & 1) === 1 || /^(00:){5}00$/.test(endpoint.macAddress)) {
+      throw new InvalidArgumentError(`invalid MAC address "${quotePrefix(endpoint.macAddress)}"`, 'a unicast, non-zero Ethernet address such as 02:42:ac:12:00:99');
     }
   }
   return {

@@ -44,3 +44,8 @@ export interface EngineContext {
 export function containerDir(config: Pick<EngineConfig, 'dataRoot'>, id: string): string {
   return join(config.dataRoot, 'containers', id);
 }
+
+/** The file a container's wrapper writes its command's exit code to; it also names the container in the wrapper's command line. */
+export function exitCodePath(config: Pick<EngineConfig, 'dataRoot'>, id: string): string {
+  return join(containerDir(config, id), 'exitcode');
+}

@@ -7,7 +7,9 @@ import { newId } from '../common/ids.js';
 import type { Plan } from '../kernel/ops.js';
 import {
   isSameProcessAlive,
+  killProcessGroups,
   launchContainer,
+  processesWithArgument,
   processStartTime,
   recordedExitCode,
   resolveExecutable,
@@ -16,9 +18,9 @@ import {
 import { hostLinkNames, listNetns } from '../kernel/read.js';
 import { containersSharing, resolveContainerConfig, type CreateContainerRequest } from './container-config.js';
 import { ContainerTable } from './containers.js';
-import { containerDir, type EngineConfig, type EngineContext, type EngineDeps } from './context.js';
+import { containerDir, exitCodePath, type EngineConfig, type EngineContext, type EngineDeps } from './context.js';
 import { OperationQueue } from './lock.js';
-import { initialState, type BridgeNetworkRecord, type ContainerRecord } from './model.js';
+import { initialState, type BridgeNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
 import { ownsSandbox, parseNetworkMode } from './modes.js';
 import { attachmentsFor, planNewContainer, releaseEndpoint } from './endpoints.js';
 import type { CreateNetworkRequest } from './network-create.js';
@@ -34,6 +36,10 @@ import { inTransaction } from './transaction.js';
 
 export type { EngineConfig, EngineDeps } from './context.js';
 export type { CreateContainerRequest } from './container-config.js';
+
+/** Docker's `wait?condition=`. */
+export const WAIT_CONDITIONS = ['not-running', 'next-exit', 'removed'] as const;
+export type WaitCondition = (typeof WAIT_CONDITIONS)[number];
 
 /** How often containers the daemon adopted after a restart (not its children) are checked for exit. */
 const ADOPTED_POLL_MS = 250;
@@ -80,12 +86,18 @@ export class Engine {
       containers: engine.containers,
       defaultBridge: config.defaultBridge,
       markExited: (c) => engine.recordExit(c, undefined),
+      discardUnfinishedStart: (c) => engine.discardUnfinishedStart(c),
     });
     for (const id of runningAdopted) engine.adopted.add(id);
     engine.resumeResolvers(runningAdopted);
-    engine.poller = setInterval(() => void engine.pollAdopted(), ADOPTED_POLL_MS);
+    engine.poller = setInterval(() => void engine.pollAdopted().catch((err: unknown) => engine.logFailure('checking adopted containers', err)), ADOPTED_POLL_MS);
     engine.poller.unref();
     return engine;
+  }
+
+  /** Work no request waits for (exit bookkeeping) reports its failures here, never as an unhandled rejection. */
+  private logFailure(what: string, err: unknown): void {
+    console.error(`berth: ${what} failed: ${err instanceof Error ? err.message : String(err)}`);
   }
 
   close(): void {
@@ -129,8 +141,14 @@ export class Engine {
     return this.queue.run(async () => void (await this.networkService.remove(ref)));
   }
 
-  pruneNetworks(): Promise<string[]> {
-    return this.queue.run(() => this.networkService.prune());
+  /** Removes the unused user-defined networks that `selects` picks (the API's prune filters). */
+  pruneNetworks(selects: (n: NetworkRecord) => boolean = () => true): Promise<string[]> {
+    return this.queue.run(() => this.networkService.prune(selects));
+  }
+
+  /** Whether any container is configured for or attached to the network. */
+  networkInUse(networkId: string): boolean {
+    return this.networkService.usersOf(networkId).length > 0;
   }
 
   connectNetwork(network: string, container: string, endpoint: CreateContainerRequest['endpoint']): Promise<void> {
@@ -146,8 +164,8 @@ export class Engine {
   /** Creates the container record; the warnings are Docker's (ports dropped in host mode...). */
   createContainer(request: CreateContainerRequest): Promise<{ record: ContainerRecord; warnings: readonly string[] }> {
     return this.queue.run(async () => {
-      const config = await this.validateCreate(request);
       const id = newId();
+      const config = await this.validateCreate(request, id);
       const mode = parseNetworkMode(config.networkMode);
       const record: ContainerRecord = {
         id,
@@ -156,6 +174,7 @@ export class Engine {
         hostname: config.hostname,
         command: [...request.command],
         env: [...request.env],
+        labels: { ...request.labels },
         autoRemove: request.autoRemove,
         networkMode: config.networkMode,
         // container: mode learns its peer's namespace at start; host mode has none.
@@ -176,11 +195,11 @@ export class Engine {
     });
   }
 
-  private async validateCreate(request: CreateContainerRequest) {
+  private async validateCreate(request: CreateContainerRequest, id: string) {
     if (request.command.length === 0) {
       throw new InvalidArgumentError('no command given', 'put the command after "--", e.g. berth run -d -- sleep 1000');
     }
-    const config = resolveContainerConfig(request, { networks: this.networks, containers: this.containers });
+    const config = resolveContainerConfig(request, { networks: this.networks, containers: this.containers }, id);
     await resolveExecutable(request.command[0]!);
     return config;
   }
@@ -194,11 +213,31 @@ export class Engine {
       if (container.state.status === 'exited') {
         throw new ConflictError(`container ${container.name} has exited; restarting is not supported yet`, 'remove it and run a new one');
       }
-      return this.startCreated(container);
+      try {
+        return await this.startCreated(container);
+      } catch (err) {
+        // Docker keeps why a start failed in State.Error; the container stays created.
+        const failed: ContainerRecord = { ...container, state: { ...container.state, error: err instanceof Error ? err.message : String(err) } };
+        await this.deps.store.put('containers', failed.id, failed);
+        this.containers.set(failed);
+        throw err;
+      }
     });
   }
 
+  /**
+   * A created container may hold a process and a namespace from a start the daemon did not
+   * finish (killed between launching it and recording it): both go, so a start begins from
+   * nothing. Idempotent; reconcile calls it for every created container.
+   */
+  async discardUnfinishedStart(container: ContainerRecord): Promise<void> {
+    await killProcessGroups(await processesWithArgument(exitCodePath(this.config, container.id)));
+    if (!ownsSandbox(parseNetworkMode(container.networkMode))) return;
+    if ((await listNetns()).includes(container.netns)) await this.deps.executor.apply([{ kind: 'netns-del', name: container.netns }]);
+  }
+
   private async startCreated(container: ContainerRecord): Promise<ContainerRecord> {
+    if (ownsSandbox(parseNetworkMode(container.networkMode)) && (await listNetns()).includes(container.netns)) await this.discardUnfinishedStart(container);
     return inTransaction(this.deps.executor, async (tx) => {
       const sandbox = await setUpSandbox(this.context, container, tx);
       const gatewayEndpoint = sandbox.endpoints.find((e) => e.gatewayEndpoint);
@@ -213,7 +252,7 @@ export class Engine {
         command: container.command,
         env: container.env,
         ...this.logPaths(container.id),
-        exitCodePath: join(this.containerDir(container.id), 'exitcode'),
+        exitCodePath: exitCodePath(this.config, container.id),
       });
       tx.onRollback(() => signalContainer(launched.pid, 'SIGKILL'));
 
@@ -227,7 +266,7 @@ export class Engine {
       };
       await this.deps.store.put('containers', started.id, started);
       this.containers.set(started);
-      void launched.exited.then((code) => this.queue.run(() => this.recordExit(started.id, code)));
+      launched.exited.then((code) => this.queue.run(() => this.recordExit(started.id, code))).catch((err: unknown) => this.logFailure(`recording the exit of container ${started.name}`, err));
       return started;
     });
   }
@@ -236,7 +275,7 @@ export class Engine {
   /** What `run` would do, without doing it: the plan for a container that does not exist yet. */
   planRun(request: CreateContainerRequest): Promise<Plan> {
     return this.queue.run(async () => {
-      const config = await this.validateCreate(request);
+      const config = await this.validateCreate(request, newId());
       if (!ownsSandbox(parseNetworkMode(config.networkMode))) return [];
       const { plan, endpoints } = planNewContainer(this.networks, this.deps.drivers, config.networks, takenHostNames(this.containers));
       const gatewayEndpoint = endpoints.find((e) => e.gatewayEndpoint);
@@ -275,11 +314,16 @@ export class Engine {
     return Promise.resolve();
   }
 
-  /** Resolves with the exit code once the container is not running. */
-  waitContainer(ref: string): Promise<number> {
+  /**
+   * Resolves with the exit code, as Docker's wait conditions say: `not-running` at once if
+   * it is not running, else at its exit; `next-exit` at its next exit even if it is stopped
+   * now; `removed` once it is removed.
+   */
+  waitContainer(ref: string, condition: WaitCondition = 'not-running'): Promise<number> {
     const container = this.containers.get(ref);
-    if (container.state.status !== 'running') return Promise.resolve(container.state.exitCode);
-    return new Promise((resolve) => this.exits.once(container.id, resolve));
+    if (condition === 'not-running' && container.state.status !== 'running') return Promise.resolve(container.state.exitCode);
+    const event = condition === 'removed' ? `removed:${container.id}` : container.id;
+    return new Promise((resolve) => this.exits.once(event, resolve));
   }
 
   /** Marks a container exited (if it still was running). Runs inside the queue. */
@@ -287,7 +331,7 @@ export class Engine {
     const container = this.containers.byIdExact(id);
     if (!container || container.state.status !== 'running') return;
     this.adopted.delete(id);
-    const recorded = await recordedExitCode(join(this.containerDir(id), 'exitcode'));
+    const recorded = await recordedExitCode(exitCodePath(this.config, id));
     const exitCode = recorded ?? childCode ?? KILLED_EXIT_CODE;
     // Like Docker, a stopped container holds no host ports and answers to no name.
     await this.ports.unpublish(container);
@@ -339,6 +383,7 @@ export class Engine {
     await this.deps.store.delete('containers', container.id);
     this.containers.remove(container.id);
     await rm(this.containerDir(container.id), { recursive: true, force: true });
+    this.exits.emit(`removed:${container.id}`, container.state.exitCode);
   }
 
   /** Removes a container's endpoints and namespace and frees its addresses. Idempotent. */

@@ -120,6 +120,8 @@ export interface ContainerRecord {
   readonly hostname: string;
   readonly command: readonly string[];
   readonly env: readonly string[];
+  /** Docker's Config.Labels (`--label`), for filters and tools such as compose. */
+  readonly labels: Readonly<Record<string, string>>;
   readonly autoRemove: boolean;
   /** Docker's HostConfig.NetworkMode: "bridge", a network name, "host", "none" or "container:<id>". */
   readonly networkMode: string;
@@ -189,8 +191,8 @@ export function parseContainerRecord(v: unknown): ContainerRecord {
     if (!isObject(ep) || !hasStrings(ep, ['id', 'networkId', 'ifname', 'hostIfname', 'address', 'mac', 'gateway'])) fail('endpoint', ep);
     return { gatewayEndpoint: index === 0, ...ep } as unknown as EndpointRecord;
   });
-  // Records written before ports, user-defined networks and DNS settings existed lack them.
+  // Records written before ports, user-defined networks, DNS settings and labels existed lack them.
   const networks = endpoints.map((e): NetworkAttachment => ({ networkId: e.networkId, aliases: [] }));
-  const dnsDefaults = { dns: EMPTY_RESOLV_CONF, extraHosts: [], links: [], embeddedDns: false };
+  const dnsDefaults = { dns: EMPTY_RESOLV_CONF, extraHosts: [], links: [], embeddedDns: false, labels: {} };
   return { portMappings: [], ports: [], networks, ...dnsDefaults, ...(v as object), endpoints } as unknown as ContainerRecord;
 }

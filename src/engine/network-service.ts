@@ -58,7 +58,7 @@ export class NetworkService {
     if ((BUILTIN_NETWORKS as readonly string[]).includes(network.name) || !isBridgeNetwork(network)) {
       throw new ConflictError(`${network.name} is a pre-defined network and cannot be removed`);
     }
-    const users = this.usersOf(network);
+    const users = this.usersOf(network.id);
     if (users.length > 0) {
       throw new ConflictError(
         `network ${network.name} has active endpoints: ${users.map((c) => c.name).join(', ')}`,
@@ -83,9 +83,9 @@ export class NetworkService {
     return network;
   }
 
-  /** Removes every user-defined network no container uses; returns their names. */
-  async prune(): Promise<string[]> {
-    const unused = this.ctx.networks.bridges().filter((n) => isUserDefinedBridge(n) && this.usersOf(n).length === 0);
+  /** Removes every user-defined network no container uses that `selects` picks; returns their names. */
+  async prune(selects: (n: NetworkRecord) => boolean): Promise<string[]> {
+    const unused = this.ctx.networks.bridges().filter((n) => isUserDefinedBridge(n) && this.usersOf(n.id).length === 0 && selects(n));
     const removed: string[] = [];
     for (const n of unused) removed.push((await this.remove(n.id)).name);
     return removed;
@@ -157,8 +157,9 @@ export class NetworkService {
     throw new ConflictError(`container ${container.name} uses ${shared}: it cannot be ${verb} networks`, 'only containers on bridge networks (the default or user-defined) can be');
   }
 
-  private usersOf(network: NetworkRecord): ContainerRecord[] {
-    return this.ctx.containers.all().filter((c) => c.networks.some((a) => a.networkId === network.id) || c.endpoints.some((e) => e.networkId === network.id));
+  /** Containers configured for or attached to the network. */
+  usersOf(networkId: string): ContainerRecord[] {
+    return this.ctx.containers.all().filter((c) => c.networks.some((a) => a.networkId === networkId) || c.endpoints.some((e) => e.networkId === networkId));
   }
 
   private async save(record: ContainerRecord): Promise<ContainerRecord> {

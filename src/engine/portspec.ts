@@ -109,6 +109,17 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
+ * A binding's HostPort: Docker's form is a string ("8080", "8000-8010", "" for a random
+ * port); some clients send a number, which means that port, never a random one.
+ */
+function bindingHostPort(v: unknown, key: string): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' && Number.isInteger(v)) return String(v);
+  throw new InvalidArgumentError(`invalid request: HostConfig.PortBindings["${key}"].HostPort must be a string such as "8080" or "8000-8010"`);
+}
+
+/**
  * Docker's HostConfig.PortBindings ({"5000/tcp": [{"HostIp": "", "HostPort": "1180"}]}),
  * plus ExposedPorts when PublishAllPorts (-P) asks for all of them on random host ports.
  * Each binding is turned back into a -p spec so one parser checks every form.
@@ -121,7 +132,7 @@ export function parsePortBindings(bindings: unknown, exposed: unknown, publishAl
       const [port, proto = 'tcp'] = key.split('/');
       for (const b of Array.isArray(list) ? (list as unknown[]) : [{}]) {
         const hostIp = isObject(b) && typeof b.HostIp === 'string' ? b.HostIp : '';
-        const hostPort = isObject(b) && typeof b.HostPort === 'string' ? b.HostPort : '';
+        const hostPort = isObject(b) ? bindingHostPort(b.HostPort, key) : '';
         specs.push(`${hostIp}:${hostPort}:${port ?? ''}/${proto}`);
       }
     }

@@ -25,6 +25,8 @@ export interface ReconcileContext {
   readonly containers: ContainerTable;
   readonly defaultBridge: DefaultBridgeOptions;
   markExited(id: string): Promise<void>;
+  /** Kills what a start cut short by a crash left of a created container (its process, its namespace). */
+  discardUnfinishedStart(container: ContainerRecord): Promise<void>;
 }
 
 /**
@@ -134,6 +136,8 @@ async function reconcileContainers(ctx: ReconcileContext, containers: ContainerR
       adopted.push(c.id);
     } else if (c.state.status === 'running') {
       await ctx.markExited(c.id);
+    } else if (c.state.status === 'created') {
+      await ctx.discardUnfinishedStart(c);
     }
   }
   return adopted;

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
-import { access, constants, open, readFile } from 'node:fs/promises';
+import { access, constants, open, readdir, readFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { InvalidArgumentError } from '../common/errors.js';
+import { constants as osConstants } from 'node:os';
+import type { Readable } from 'node:stream';
+import { BerthError, InvalidArgumentError } from '../common/errors.js';
 import { NETNS_DIR } from './read.js';
 
 /**
@@ -36,16 +38,43 @@ export interface LaunchedProcess {
 /** Exit code of the wrapper when the sandbox could not be entered (Docker uses 125 for daemon-side failures). */
 export const SANDBOX_SETUP_FAILED = 125;
 
-// $1 hostname, $2 hosts file, $3 resolv.conf, $4 exit-code file, then the command.
+/**
+ * The container's first process, a POSIX shell, runs in fresh UTS and mount namespaces:
+ * $1 hostname, $2 hosts file, $3 resolv.conf, $4 exit-code file, $5 "1" to mount a fresh
+ * sysfs, then the command. It reports set-up on fd 3 ("ok", or why it failed) so `start`
+ * fails with the reason instead of a container that dies at once.
+ *
+ * - The hostname is written to /proc/sys/kernel/hostname, the UTS namespace's own value:
+ *   the same kernel path as sethostname(2), with no userland check. The `hostname` binary
+ *   refuses names the kernel accepts (underscores, Docker's generated names).
+ * - /sys is mounted anew (read-only, as Docker does) so it shows the container's network
+ *   namespace: sysfs shows the namespace of whoever mounts it.
+ * - The shell stays as the parent of the command to record its exit code in a file: a
+ *   container outlives a daemon crash, and a restarted daemon is not its parent. It traps
+ *   TERM/INT/HUP (a handler, so the command still gets default dispositions) and therefore
+ *   outlives a command that ignores SIGTERM: `stop` sees the container running until the
+ *   command itself is gone, then SIGKILLs the whole process group.
+ */
 const WRAPPER = [
-  'hostname "$1" && mount --bind "$2" /etc/hosts && mount --bind "$3" /etc/resolv.conf || exit 125',
-  'exitfile=$4; shift 4',
+  'fail() { echo "$1" >&3; exit 125; }',
+  '{ printf %s "$1" > /proc/sys/kernel/hostname; } 2>/dev/null || fail "cannot set the hostname $1 in the container\'s UTS namespace"',
+  'mount --bind "$2" /etc/hosts || fail "cannot bind-mount the container\'s /etc/hosts"',
+  'mount --bind "$3" /etc/resolv.conf || fail "cannot bind-mount the container\'s /etc/resolv.conf"',
+  'if [ "$5" = 1 ]; then mount -t sysfs -o ro,nosuid,nodev,noexec sysfs /sys || fail "cannot mount a fresh sysfs on /sys"; fi',
+  'echo ok >&3; exec 3>&-',
+  'exitfile=$4; shift 5',
+  'trap : TERM INT HUP',
   '"$@"',
   'code=$?',
   'echo "$code" > "$exitfile"',
   'exit "$code"',
 ].join('\n');
 
+/**
+ * Starts a container's process and waits until its sandbox is set up (hostname, files,
+ * sysfs). Throws a kernel BerthError with the wrapper's reason if set-up failed; the process is
+ * gone by then.
+ */
 export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess> {
   const stdout = await open(spec.stdoutPath, 'a');
   const stderr = await open(spec.stderrPath, 'a');
@@ -55,24 +84,43 @@ export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess
       ...enterNetns,
       'unshare', '--uts', '--mount', '--propagation', 'private', '--',
       '/bin/sh', '-c', WRAPPER, 'berth-init',
-      spec.hostname, spec.hostsFile, spec.resolvConfFile, spec.exitCodePath,
+      spec.hostname, spec.hostsFile, spec.resolvConfFile, spec.exitCodePath, spec.netns === '' ? '0' : '1',
       ...spec.command,
     ];
-    const child = spawn(tool!, args, { detached: true, stdio: ['ignore', stdout.fd, stderr.fd], env: envObject(spec.env) });
+    const child = spawn(tool!, args, { detached: true, stdio: ['ignore', stdout.fd, stderr.fd, 'pipe'], env: envObject(spec.env) });
     const exited = new Promise<number>((resolve) => {
       child.on('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
       child.on('error', () => resolve(SANDBOX_SETUP_FAILED));
     });
+    const report = await readSetupReport(child.stdio[3] as Readable | null);
     // The daemon's lifetime is its API server's: a running container must not keep a
     // stopping daemon alive (its 'exit' event still arrives while the daemon runs).
     child.unref();
     const pid = child.pid;
-    if (pid === undefined) throw new Error(`${tool!} could not be started (is util-linux installed?)`);
+    if (pid === undefined) throw new BerthError('kernel', `${tool!} could not be started (is util-linux installed?)`);
+    if (report !== 'ok') {
+      const code = await exited;
+      const reason = report || `its first process exited with code ${code} before the sandbox was ready: ${await lastLine(spec.stderrPath)}`;
+      throw new BerthError('kernel', `cannot start the container: ${reason}`);
+    }
     return { pid, startTime: (await processStartTime(pid)) ?? '', exited };
   } finally {
     await stdout.close();
     await stderr.close();
   }
+}
+
+/** Everything the wrapper wrote on its report pipe, up to its closing it (or dying). */
+async function readSetupReport(pipe: Readable | null): Promise<string> {
+  if (!pipe) return '';
+  let text = '';
+  for await (const chunk of pipe) text += String(chunk);
+  return text.trim();
+}
+
+async function lastLine(path: string): Promise<string> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  return text.trim().split('\n').at(-1) || '(nothing on stderr)';
 }
 
 function envObject(env: readonly string[]): Record<string, string> {
@@ -84,9 +132,9 @@ function envObject(env: readonly string[]): Record<string, string> {
   return out;
 }
 
-function signalNumber(signal: NodeJS.Signals | null): number {
-  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
-  return (signal && numbers[signal]) ?? 0;
+/** The number of a signal (SIGQUIT 3, SIGSEGV 11, ...): exit codes are 128 + it, as in shells and Docker. */
+export function signalNumber(signal: NodeJS.Signals | null): number {
+  return signal === null ? 0 : (osConstants.signals[signal] ?? 0);
 }
 
 /**
@@ -146,4 +194,35 @@ export async function resolveExecutable(command: string, pathEnv = process.env.P
     `cannot run "${command}": executable file not found in $PATH`,
     'berth runs host commands; give a command that exists on this machine',
   );
+}
+
+/**
+ * Processes whose command line holds `argument` exactly (the wrapper of a container holds
+ * its exit-code path, which names the container). Finds a container whose start was cut
+ * short by a daemon crash: launched, but never recorded as running.
+ */
+export async function processesWithArgument(argument: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.split('\0').includes(argument)) found.push(Number(entry));
+  }
+  return found;
+}
+
+/** SIGKILLs each process's group (a container's wrapper leads one) and waits until each is gone. */
+export async function killProcessGroups(pids: readonly number[], timeoutMs = 5_000): Promise<void> {
+  for (const pid of pids) {
+    const startTime = await processStartTime(pid);
+    if (startTime === undefined) continue;
+    signalContainer(pid, 'SIGKILL');
+    try {
+      process.kill(pid, 'SIGKILL'); // not a group leader after all
+    } catch {
+      // gone with its group
+    }
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && (await processStartTime(pid)) === startTime) await new Promise((r) => setTimeout(r, 10));
+  }
 }

@@ -22,7 +22,7 @@ function world() {
   networks.add(newBridgeNetwork({ ...base, name: 'backend', internal: true, ipam: [{ subnet: '10.20.0.0/24', auxAddresses: {} }] }, ctx()));
   const containers = new ContainerTable();
   const bb1: ContainerRecord = {
-    id: 'fca1467bc863'.padEnd(64, '1'), name: 'bb1', created: '', hostname: 'bb1', command: ['sleep'], env: [], autoRemove: false,
+    id: 'fca1467bc863'.padEnd(64, '1'), name: 'bb1', created: '', hostname: 'bb1', command: ['sleep'], env: [], labels: {}, autoRemove: false,
     networkMode: 'bridge', netns: 'berth-fca1467bc863', networks: [], dns: EMPTY_RESOLV_CONF, extraHosts: [], links: [], embeddedDns: false, endpoints: [], portMappings: [], ports: [], state: initialState(),
   };
   containers.set(bb1);
@@ -30,36 +30,38 @@ function world() {
 }
 
 function req(over: Partial<CreateContainerRequest> = {}): CreateContainerRequest {
-  return { name: 'c', command: ['sleep'], env: [], networkMode: 'bridge', endpoint: { aliases: [] }, autoRemove: false, portMappings: [], dns: EMPTY_RESOLV_CONF, extraHosts: [], links: [], ...over };
+  return { name: 'c', command: ['sleep'], env: [], labels: {}, networkMode: 'bridge', endpoint: { aliases: [] }, autoRemove: false, portMappings: [], dns: EMPTY_RESOLV_CONF, extraHosts: [], links: [], ...over };
 }
+
+const NEW_ID = '3f2a9c01d4e5'.padEnd(64, '7');
 
 const PORT = { protocol: 'tcp', hostIp: '', hostPorts: { first: 8081, last: 8081 }, containerPort: 8080 } as const;
 
 test('bridge mode: the network named, with --ip, --mac-address and aliases checked and kept', () => {
   const t = world();
-  const c = resolveContainerConfig(req({ networkMode: 'n3', endpoint: { aliases: ['db'], ipv4Address: '10.10.0.9', macAddress: '02:42:AC:12:00:99' } }), t);
+  const c = resolveContainerConfig(req({ networkMode: 'n3', endpoint: { aliases: ['db'], ipv4Address: '10.10.0.9', macAddress: '02:42:AC:12:00:99' } }), t, NEW_ID);
   assert.equal(c.networkMode, 'n3');
   assert.deepEqual(c.networks, [{ networkId: t.networks.get('n3').id, aliases: ['db'], ipv4Address: '10.10.0.9', macAddress: '02:42:ac:12:00:99' }]);
-  assert.equal(resolveContainerConfig(req({ networkMode: 'default' }), t).networkMode, 'bridge');
+  assert.equal(resolveContainerConfig(req({ networkMode: 'default' }), t, NEW_ID).networkMode, 'bridge');
 });
 
 test('host and none modes drop published ports with Docker\'s warning; host mode takes the host\'s name', () => {
   const t = world();
-  const host = resolveContainerConfig(req({ networkMode: 'host', portMappings: [PORT] }), t);
+  const host = resolveContainerConfig(req({ networkMode: 'host', portMappings: [PORT] }), t, NEW_ID);
   assert.deepEqual([host.networks, host.portMappings, host.warnings], [[], [], ['Published ports are discarded when using host network mode']]);
   assert.notEqual(host.hostname, 'c');
-  const none = resolveContainerConfig(req({ networkMode: 'none' }), t);
-  assert.deepEqual([none.networkMode, none.hostname, none.warnings], ['none', 'c', []]);
+  const none = resolveContainerConfig(req({ networkMode: 'none' }), t, NEW_ID);
+  assert.deepEqual([none.networkMode, none.hostname, none.warnings], ['none', '3f2a9c01d4e5', []]);
 });
 
 test('container: mode stores the peer\'s full id and takes its hostname', () => {
   const t = world();
-  const c = resolveContainerConfig(req({ networkMode: 'container:bb1' }), t);
+  const c = resolveContainerConfig(req({ networkMode: 'container:bb1' }), t, NEW_ID);
   assert.deepEqual([c.networkMode, c.hostname, c.networks], [`container:${t.bb1.id}`, 'bb1', []]);
 });
 
 test('an internal network takes no published ports, with a warning', () => {
-  const c = resolveContainerConfig(req({ networkMode: 'backend', portMappings: [PORT] }), world());
+  const c = resolveContainerConfig(req({ networkMode: 'backend', portMappings: [PORT] }), world(), NEW_ID);
   assert.deepEqual([c.portMappings, c.warnings], [[], ['Published ports are discarded on the internal network backend']]);
 });
 
@@ -84,10 +86,13 @@ test('bad network options are refused with what was wrong', () => {
     ['--ip with host mode', req({ networkMode: 'host', endpoint: { aliases: [], ipv4Address: '10.10.0.9' } }), InvalidArgumentError, /conflicting options: --ip and the host network mode/],
     ['--mac-address with none mode', req({ networkMode: 'none', endpoint: { aliases: [], macAddress: '02:42:ac:12:00:99' } }), InvalidArgumentError, /conflicting options: --mac-address and the none network mode/],
     ['-h with container: mode', req({ networkMode: 'container:bb1', hostname: 'x' }), InvalidArgumentError, /conflicting options: --hostname and network mode container:bb1/],
+    ['an all-zero MAC', req({ networkMode: 'n3', endpoint: { aliases: [], macAddress: '00:00:00:00:00:00' } }), InvalidArgumentError, /invalid MAC address "00:00:00:00:00:00"/],
+    ['a NUL in Env', req({ env: ['A=1\0B'] }), InvalidArgumentError, /invalid environment variable "A=1\\0B": it holds a NUL character/],
+    ['a NUL in Cmd', req({ command: ['sleep', '1\0'] }), InvalidArgumentError, /invalid command argument "1\\0": it holds a NUL character/],
     ['-p with container: mode', req({ networkMode: 'container:bb1', portMappings: [PORT] }), InvalidArgumentError, /conflicting options: port publishing and network mode container:bb1/],
   ];
   for (const [what, request, type, message] of cases) {
-    assert.throws(() => resolveContainerConfig(request, t), (e: unknown) => e instanceof type && message.test(e.message), what);
+    assert.throws(() => resolveContainerConfig(request, t, NEW_ID), (e: unknown) => e instanceof type && message.test(e.message), what);
   }
   // Checking an --ip did not take it.
   assert.equal(t.networks.pool(t.networks.get('n3').id).allocatedCount, 1);
@@ -111,4 +116,14 @@ test('allocating endpoints is all or nothing: a static address in use gives back
   t.networks.pool(n3).reserve(0x0a0a0009);
   assert.throws(() => allocateEndpoints(t.networks, [{ networkId: t.networks.get('bridge').id, aliases: [] }, { networkId: n3, aliases: [], ipv4Address: '10.10.0.9' }], new Set()), ConflictError);
   assert.equal(t.networks.pool(t.networks.get('bridge').id).allocatedCount, 0);
+});
+
+test('the hostname is the id\'s first 12 hex digits, whatever the name (compose\'s proj_web_1, 128 characters), unless one is given', () => {
+  const t = world();
+  for (const name of ['proj_web_1', 'x'.repeat(128), undefined]) {
+    assert.equal(resolveContainerConfig(req({ name }), t, NEW_ID).hostname, '3f2a9c01d4e5', String(name));
+  }
+  assert.equal(resolveContainerConfig(req({ hostname: 'web_1.example' }), t, NEW_ID).hostname, 'web_1.example');
+  assert.throws(() => resolveContainerConfig(req({ hostname: 'a b' }), t, NEW_ID), /invalid hostname "a b"/);
+  assert.throws(() => resolveContainerConfig(req({ hostname: 'h'.repeat(5000) }), t, NEW_ID), (e: unknown) => e instanceof Error && e.message.length < 200);
 });

@@ -119,7 +119,10 @@ describe('seed 002: user-defined networks, network connect and the modes host, n
   test('--network container:bb1 shares bb1\'s interfaces, hostname and localhost', async () => {
     await w.berthOk('run', '-d', '--name', 'bb1-1', '--network', 'container:bb1', '--', 'sleep', '1000');
     assert.deepEqual(await interfaces(w, 'bb1-1'), await interfaces(w, 'bb1'));
-    assert.equal((await w.berthOk('exec', 'bb1-1', 'hostname')).trim(), 'bb1');
+    // Docker's hostname rule: bb1's is its id's first 12 hex digits, and bb1-1 shares it.
+    const bb1Id = (await inspect(w, 'bb1')).Id as string;
+    assert.equal((await w.berthOk('exec', 'bb1', 'hostname')).trim(), bb1Id.slice(0, 12));
+    assert.equal((await w.berthOk('exec', 'bb1-1', 'hostname')).trim(), bb1Id.slice(0, 12));
     const settings = (await inspect(w, 'bb1-1')).NetworkSettings;
     assert.deepEqual([settings.Networks, settings.SandboxKey, settings.IPAddress], [{}, '', '']);
     await w.serveTcp(await netnsOf(w, 'bb1'), '127.0.0.1', 7002, "'shared localhost'");

@@ -48,3 +48,8 @@ test('Docker\'s PortBindings and -P over ExposedPorts become the same mappings',
   assert.deepEqual(parsePortBindings(undefined, { '80/tcp': {} }, false), []);
   assert.throws(() => parsePortBindings({ '0/tcp': [{ HostIp: '', HostPort: '' }] }, undefined, false), /container port 0 is out of range/);
 });
+
+test('a HostPort given as a number is that port, not a random one; other types are refused', () => {
+  assert.deepEqual(parsePortBindings({ '80/tcp': [{ HostIp: '', HostPort: 8080 }] }, undefined, false), [{ protocol: 'tcp', containerPort: 80, hostIp: '', hostPorts: { first: 8080, last: 8080 } }]);
+  assert.throws(() => parsePortBindings({ '80/tcp': [{ HostPort: true }] }, undefined, false), /HostPort must be a string such as "8080"/);
+});

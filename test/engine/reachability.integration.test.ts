@@ -28,7 +28,8 @@ describe(`reachability matrix: 3 networks x 2 containers + 1 multi-homed, firewa
     w = await World.create({ daemonArgs: ['--firewall', firewall] });
     for (const [name, subnet] of Object.entries(NETWORKS)) await w.berthOk('network', 'create', '--subnet', subnet, name);
     for (const [name, [first, ...more]] of Object.entries(CONTAINERS)) {
-      await w.berthOk('run', '-d', '--name', name, '--network', first!, '--', process.execPath, '-e', SERVER);
+      // The server answers with its hostname: -h makes that the container's name.
+      await w.berthOk('run', '-d', '--name', name, '-h', name, '--network', first!, '--', process.execPath, '-e', SERVER);
       for (const n of more) await w.berthOk('network', 'connect', n, name);
     }
     for (const name of Object.keys(CONTAINERS)) {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { DAEMON_DEFAULTS, EXECUTOR_KINDS, parseExecutorKind, parseFirewallName, startDaemon } from '../../daemon/daemon.js';
 import { parseAddressPoolSpec } from '../../ipam/subnets.js';
 import { checkedDnsSettings } from '../../engine/dns-config.js';
-import { boolFlag, flag, flagList, parseArgs } from '../args.js';
+import { flag, flagList, parseArgs } from '../args.js';
 import { socketPathFrom } from '../client.js';
 
 export const DAEMON_USAGE = `Usage: berth daemon [OPTIONS]
@@ -26,7 +26,7 @@ Options:
   -H, --host URL        Socket to listen on (default unix://<exec-root>/berth.sock)`;
 
 export async function daemonCommand(argv: readonly string[], globalHost: string | undefined): Promise<number> {
-  const parsed = parseArgs('daemon', argv, {
+  const parsed = parseArgs({ name: 'daemon', usage: DAEMON_USAGE }, argv, {
     'data-root': { value: true },
     'exec-root': { value: true },
     bip: { value: true },
@@ -36,12 +36,7 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     executor: { value: true },
     firewall: { value: true },
     host: { short: 'H', value: true },
-    help: { value: false },
   });
-  if (boolFlag(parsed, 'help')) {
-    console.log(DAEMON_USAGE);
-    return 0;
-  }
   const execRoot = flag(parsed, 'exec-root') ?? DAEMON_DEFAULTS.execRoot;
   const host = flag(parsed, 'host') ?? globalHost ?? process.env.BERTH_HOST;
   const daemon = await startDaemon({

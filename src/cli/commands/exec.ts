@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { BerthError, InvalidArgumentError } from '../../common/errors.js';
-import { flagList, parseArgs } from '../args.js';
+import { constants } from 'node:os';
+import { BerthError } from '../../common/errors.js';
+import { flagList, parseArgs, usageError, type CommandInfo } from '../args.js';
 import type { ApiClient } from '../client.js';
 
 /**
@@ -9,10 +10,21 @@ import type { ApiClient } from '../client.js';
  * itself rather than relaying streams through the daemon: it is what a person would type
  * (`nsenter -t PID -n -u -m`), keeps stdin/TTY behaviour exact, and needs root either way.
  */
+const EXEC: CommandInfo = {
+  name: 'exec',
+  usage: `Usage: berth exec [OPTIONS] CONTAINER COMMAND [ARG...]
+
+Run a command inside a running container (its network, UTS and mount namespaces), with
+this terminal's stdio. Exits with the command's code (128+N when signal N ended it).
+
+Options:
+  -e, --env KEY=VALUE   Set an environment variable (repeatable)`,
+};
+
 export async function execCommand(client: ApiClient, argv: readonly string[]): Promise<number> {
-  const parsed = parseArgs('exec', argv, { env: { short: 'e', value: true, repeat: true } }, { stopAtPositional: true });
+  const parsed = parseArgs(EXEC, argv, { env: { short: 'e', value: true, repeat: true } }, { stopAtPositional: true });
   const [name, ...command] = parsed.rest ? [...parsed.positionals, ...parsed.rest] : parsed.positionals;
-  if (name === undefined || command.length === 0) throw new InvalidArgumentError('exec needs a container and a command', 'berth exec NAME COMMAND [ARG...]');
+  if (name === undefined || command.length === 0) throw usageError(EXEC, '"berth exec" requires a container and a command');
   const info = (await client.call('GET', `/containers/${encodeURIComponent(name)}/json`)) as {
     State: { Running: boolean; Pid: number };
     Config: { Env: string[] };
@@ -26,6 +38,6 @@ export async function execCommand(client: ApiClient, argv: readonly string[]): P
   const child = spawn('nsenter', ['-t', String(info.State.Pid), '-n', '-u', '-m', '--', ...command], { stdio: 'inherit', env });
   return new Promise((resolve, reject) => {
     child.on('error', (err) => reject(new BerthError('missing_feature', `cannot run nsenter: ${err.message}`, 'apt-get install util-linux')));
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + 9 : 1)));
+    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal === null ? 0 : (constants.signals[signal] ?? 0))));
   });
 }

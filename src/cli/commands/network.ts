@@ -1,22 +1,17 @@
 import { BerthError, InvalidArgumentError } from '../../common/errors.js';
-import { boolFlag, flag, flagList, parseArgs, type FlagSpecs, type Parsed } from '../args.js';
+import { boolFlag, flag, flagList, HelpRequested, parseArgs, usageError, type CommandInfo, type FlagSpecs, type Parsed } from '../args.js';
 import type { ApiClient } from '../client.js';
-import { applyFormat, table } from '../format.js';
+import { filtersParam } from '../filters.js';
+import { applyFormat, printFormatted, table } from '../format.js';
 
-export const NETWORK_USAGE = `Usage: berth network COMMAND
+const CREATE: CommandInfo = {
+  name: 'network create',
+  usage: `Usage: berth network create [OPTIONS] NETWORK
 
-Manage networks.
+Create a bridge network: a Linux bridge with the gateway address, NAT unless --internal,
+isolated from every other bridge network. Prints its id.
 
-Commands:
-  create [OPTIONS] NAME                   Create a bridge network
-  ls [-q] [-f name=|id=|driver=] [--format T]  List networks
-  inspect [-f FORMAT] NAME...             Show networks as Docker-shaped JSON
-  rm NAME...                              Remove networks (not while containers use them)
-  prune [-f]                              Remove every user-defined network no container uses
-  connect [OPTIONS] NETWORK CONTAINER     Connect a container (it gets one more interface)
-  disconnect NETWORK CONTAINER            Disconnect a container
-
-create options:
+Options:
   -d, --driver NAME          Driver (default "bridge")
       --subnet CIDR          Subnet (default: the next free one of the address pools)
       --gateway ADDR         Gateway address (default: the first address of the subnet)
@@ -26,18 +21,103 @@ create options:
       --attachable           Accepted for compatibility (local networks always are)
       --label KEY=VALUE      Set a label (repeatable)
   -o, --opt KEY=VALUE        Driver option: com.docker.network.bridge.name=NAME,
-                             com.docker.network.driver.mtu=N (repeatable)
+                             com.docker.network.driver.mtu=N (repeatable)`,
+};
 
-connect options:
+const CONNECT: CommandInfo = {
+  name: 'network connect',
+  usage: `Usage: berth network connect [OPTIONS] NETWORK CONTAINER
+
+Connect a container to a network: it gets one more interface (eth1, eth2, ...).
+
+Options:
       --ip ADDR              Static IPv4 address on the network
       --alias NAME           Another name for the container on the network (repeatable)
-      --mac-address MAC      Static MAC address`;
+      --mac-address MAC      Static MAC address`,
+};
+
+export const NETWORK_USAGE = `Usage: berth network COMMAND
+
+Manage networks.
+
+Commands:
+  create [OPTIONS] NAME                   Create a bridge network
+  ls [-q] [-f KEY=VALUE] [--format T]     List networks
+  inspect [-f FORMAT] NAME...             Show networks as Docker-shaped JSON
+  rm NAME...                              Remove networks (not while containers use them)
+  prune [-f] [--filter KEY=VALUE]         Remove every user-defined network no container uses
+  connect [OPTIONS] NETWORK CONTAINER     Connect a container (it gets one more interface)
+  disconnect NETWORK CONTAINER            Disconnect a container
+
+Run 'berth network COMMAND --help' for a command's options.
+
+
+${CREATE.usage.slice(CREATE.usage.indexOf('Options:'))}
+
+connect ${CONNECT.usage.slice(CONNECT.usage.indexOf('Options:')).replace('Options:', 'options:')}`;
+
+const LS: CommandInfo = {
+  name: 'network ls',
+  usage: `Usage: berth network ls [OPTIONS]
+
+List networks.
+
+Options:
+  -f, --filter KEY=VALUE  Filter (repeatable): name=, id=, driver=, label=KEY[=VALUE],
+                          label!=KEY[=VALUE], type=custom|builtin, scope=local, dangling=true|false
+      --format TEMPLATE   Go-template subset per network: {{.ID}} {{.Name}} {{.Driver}} {{.Scope}};
+                          "table ..." adds a header
+  -q, --quiet             Only display network ids`,
+};
+
+const INSPECT: CommandInfo = {
+  name: 'network inspect',
+  usage: `Usage: berth network inspect [OPTIONS] NETWORK...
+
+Show networks as Docker-shaped JSON.
+
+Options:
+  -f, --format TEMPLATE   {{.Field.Sub}} and {{json .Field}} per network`,
+};
+
+const RM: CommandInfo = {
+  name: 'network rm',
+  usage: `Usage: berth network rm NETWORK...
+
+Remove networks; refused for the built-in ones and for networks containers use.`,
+};
+
+const PRUNE: CommandInfo = {
+  name: 'network prune',
+  usage: `Usage: berth network prune [OPTIONS]
+
+Remove every user-defined network no container uses.
+
+Options:
+  -f, --force             Do not prompt (berth never does)
+      --filter KEY=VALUE  Only networks that match (repeatable): label=KEY[=VALUE],
+                          label!=KEY[=VALUE], until=TIMESTAMP|DURATION (created before)`,
+};
+
+const DISCONNECT: CommandInfo = {
+  name: 'network disconnect',
+  usage: `Usage: berth network disconnect [OPTIONS] NETWORK CONTAINER
+
+Disconnect a container from a network: its interface there goes, its address is freed.
+
+Options:
+  -f, --force   Accepted for compatibility`,
+};
+
+const NETWORK: CommandInfo = { name: 'network', usage: NETWORK_USAGE };
 
 interface NetworkView {
   Id: string;
   Name: string;
   Driver: string;
   Scope: string;
+  Internal: boolean;
+  Labels: Record<string, string>;
   IPAM: { Config: { Subnet: string; Gateway: string }[] };
   BerthBridge?: string;
 }
@@ -77,17 +157,15 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
 
 export async function networkCommand(client: ApiClient, argv: readonly string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === 'help') {
-    console.log(NETWORK_USAGE);
-    return sub === undefined ? 1 : 0;
-  }
+  if (sub === '--help' || sub === 'help') throw new HelpRequested(NETWORK_USAGE);
+  if (sub === undefined) throw usageError(NETWORK, '"berth network" requires a command');
   const run = SUBCOMMANDS[sub];
-  if (!run) throw new InvalidArgumentError(`unknown network command "${sub}"`, `available: ${Object.keys(SUBCOMMANDS).join(', ')}`);
+  if (!run) throw usageError(NETWORK, `unknown network command "${sub}" (available: ${Object.keys(SUBCOMMANDS).join(', ')})`);
   return run(client, rest);
 }
 
-function exactlyOne(parsed: Parsed, what: string): string {
-  if (parsed.positionals.length !== 1) throw new InvalidArgumentError(`"network ${what}" needs exactly one network name`, `berth network ${what} [OPTIONS] NAME`);
+function exactlyOne(parsed: Parsed, command: CommandInfo): string {
+  if (parsed.positionals.length !== 1) throw usageError(command, `"berth ${command.name}" requires exactly 1 network name`);
   return parsed.positionals[0]!;
 }
 
@@ -109,8 +187,8 @@ function atMostOne(parsed: Parsed, name: string): string | undefined {
 }
 
 async function createNetwork(client: ApiClient, argv: readonly string[]): Promise<number> {
-  const parsed = parseArgs('network create', argv, CREATE_FLAGS);
-  const name = exactlyOne(parsed, 'create');
+  const parsed = parseArgs(CREATE, argv, CREATE_FLAGS);
+  const name = exactlyOne(parsed, CREATE);
   const subnet = atMostOne(parsed, 'subnet');
   const config = {
     Subnet: subnet,
@@ -134,32 +212,20 @@ async function createNetwork(client: ApiClient, argv: readonly string[]): Promis
   return 0;
 }
 
-/** `--filter KEY=VALUE` of `network ls`: name and id match by substring/prefix, as Docker's do. */
-function networkFilter(specs: readonly string[]): (n: NetworkView) => boolean {
-  const tests = Object.entries(keyValues(specs, '--filter')).map(([key, value]): ((n: NetworkView) => boolean) => {
-    switch (key) {
-      case 'name':
-        return (n) => n.Name.includes(value);
-      case 'id':
-        return (n) => n.Id.startsWith(value);
-      case 'driver':
-        return (n) => n.Driver === value;
-      default:
-        throw new InvalidArgumentError(`invalid --filter "${key}=${value}"`, 'accepted filters: name=, id=, driver=');
-    }
-  });
-  return (n) => tests.every((t) => t(n));
-}
-
 async function listNetworks(client: ApiClient, argv: readonly string[]): Promise<number> {
-  const parsed = parseArgs('network ls', argv, { quiet: { short: 'q', value: false }, filter: { short: 'f', value: true, repeat: true }, format: { value: true } });
-  const matches = networkFilter(flagList(parsed, 'filter'));
-  const list = ((await client.call('GET', '/networks')) as NetworkView[]).filter(matches);
+  const parsed = parseArgs(LS, argv, { quiet: { short: 'q', value: false }, filter: { short: 'f', value: true, repeat: true }, format: { value: true } });
+  if (parsed.positionals.length > 0) throw usageError(LS, '"berth network ls" accepts no arguments');
+  const filters = filtersParam(flagList(parsed, 'filter'));
+  const list = (await client.call('GET', `/networks${filters === undefined ? '' : `?filters=${encodeURIComponent(filters)}`}`)) as NetworkView[];
   list.sort((a, b) => a.Name.localeCompare(b.Name));
   const format = flag(parsed, 'format');
-  if (boolFlag(parsed, 'quiet') || format !== undefined) {
+  if (boolFlag(parsed, 'quiet')) {
+    for (const n of list) console.log(n.Id.slice(0, 12));
+    return 0;
+  }
+  if (format !== undefined) {
     // Docker's row fields for --format: .ID is the short id.
-    for (const n of list) console.log(format === undefined ? n.Id.slice(0, 12) : applyFormat(format, { ...n, ID: n.Id.slice(0, 12) }));
+    printFormatted(format, list.map((n) => ({ ID: n.Id.slice(0, 12), Name: n.Name, Driver: n.Driver, Scope: n.Scope, Internal: String(n.Internal), Labels: Object.entries(n.Labels).map(([k, v]) => `${k}=${v}`).join(',') })));
     return 0;
   }
   const rows = list.map((n) => [n.Id.slice(0, 12), n.Name, n.Driver, n.Scope, n.IPAM.Config.map((c) => c.Subnet).join(','), n.BerthBridge ?? '']);
@@ -168,8 +234,8 @@ async function listNetworks(client: ApiClient, argv: readonly string[]): Promise
 }
 
 async function inspectNetworks(client: ApiClient, argv: readonly string[]): Promise<number> {
-  const parsed = parseArgs('network inspect', argv, { format: { short: 'f', value: true } });
-  if (parsed.positionals.length === 0) throw new InvalidArgumentError('"network inspect" needs at least one network', 'berth network inspect NAME...');
+  const parsed = parseArgs(INSPECT, argv, { format: { short: 'f', value: true } });
+  if (parsed.positionals.length === 0) throw usageError(INSPECT, '"berth network inspect" requires at least 1 network');
   return eachNetwork(parsed.positionals, async (name) => {
     const found = await client.call('GET', `/networks/${encodeURIComponent(name)}`);
     const format = flag(parsed, 'format');
@@ -182,8 +248,8 @@ async function inspectNetworks(client: ApiClient, argv: readonly string[]): Prom
 }
 
 async function removeNetworks(client: ApiClient, argv: readonly string[]): Promise<number> {
-  const parsed = parseArgs('network rm', argv, { force: { short: 'f', value: false } });
-  if (parsed.positionals.length === 0) throw new InvalidArgumentError('"network rm" needs at least one network', 'berth network rm NAME...');
+  const parsed = parseArgs(RM, argv, { force: { short: 'f', value: false } });
+  if (parsed.positionals.length === 0) throw usageError(RM, '"berth network rm" requires at least 1 network');
   return eachNetwork(parsed.positionals, async (name) => {
     await client.call('DELETE', `/networks/${encodeURIComponent(name)}`);
     console.log(name);
@@ -193,23 +259,25 @@ async function removeNetworks(client: ApiClient, argv: readonly string[]): Promi
 
 async function pruneNetworks(client: ApiClient, argv: readonly string[]): Promise<number> {
   // berth never prompts, so -f is accepted and changes nothing.
-  parseArgs('network prune', argv, { force: { short: 'f', value: false } });
-  const { NetworksDeleted } = (await client.call('POST', '/networks/prune')) as { NetworksDeleted: string[] };
+  const parsed = parseArgs(PRUNE, argv, { force: { short: 'f', value: false }, filter: { value: true, repeat: true } });
+  if (parsed.positionals.length > 0) throw usageError(PRUNE, '"berth network prune" accepts no arguments');
+  const filters = filtersParam(flagList(parsed, 'filter'));
+  const { NetworksDeleted } = (await client.call('POST', `/networks/prune${filters === undefined ? '' : `?filters=${encodeURIComponent(filters)}`}`)) as { NetworksDeleted: string[] };
   if (NetworksDeleted.length > 0) console.log(['Deleted Networks:', ...NetworksDeleted].join('\n'));
   return 0;
 }
 
-function containerAndNetwork(parsed: Parsed, what: string): [string, string] {
+function containerAndNetwork(parsed: Parsed, command: CommandInfo): [string, string] {
   const [network, container, extra] = parsed.positionals;
   if (network === undefined || container === undefined || extra !== undefined) {
-    throw new InvalidArgumentError(`"network ${what}" needs a network and a container`, `berth network ${what} [OPTIONS] NETWORK CONTAINER`);
+    throw usageError(command, `"berth ${command.name}" requires exactly 1 network and 1 container`);
   }
   return [network, container];
 }
 
 async function connectNetwork(client: ApiClient, argv: readonly string[]): Promise<number> {
-  const parsed = parseArgs('network connect', argv, CONNECT_FLAGS);
-  const [network, container] = containerAndNetwork(parsed, 'connect');
+  const parsed = parseArgs(CONNECT, argv, CONNECT_FLAGS);
+  const [network, container] = containerAndNetwork(parsed, CONNECT);
   const ip = flag(parsed, 'ip');
   const mac = flag(parsed, 'mac-address');
   const EndpointConfig = {
@@ -222,8 +290,8 @@ async function connectNetwork(client: ApiClient, argv: readonly string[]): Promi
 }
 
 async function disconnectNetwork(client: ApiClient, argv: readonly string[]): Promise<number> {
-  const parsed = parseArgs('network disconnect', argv, { force: { short: 'f', value: false } });
-  const [network, container] = containerAndNetwork(parsed, 'disconnect');
+  const parsed = parseArgs(DISCONNECT, argv, { force: { short: 'f', value: false } });
+  const [network, container] = containerAndNetwork(parsed, DISCONNECT);
   await client.call('POST', `/networks/${encodeURIComponent(network)}/disconnect`, { Container: container, Force: boolFlag(parsed, 'force') });
   return 0;
 }

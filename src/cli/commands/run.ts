@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { BerthError, InvalidArgumentError } from '../../common/errors.js';
 import { builtinDrivers } from '../../drivers/registry.js';
 import { newId } from '../../common/ids.js';
@@ -15,7 +16,7 @@ import { nftablesBackend } from '../../firewall/nftables.js';
 import { defaultBridgeRecord, NetworkTable } from '../../engine/networks.js';
 import { resolveExecutable } from '../../kernel/process.js';
 import { renderPlan } from '../../kernel/render.js';
-import { boolFlag, flag, flagList, parseArgs, type FlagSpecs, type Parsed } from '../args.js';
+import { boolFlag, flag, flagList, parseArgs, usageError, type CommandInfo, type FlagSpecs, type Parsed } from '../args.js';
 import type { ApiClient } from '../client.js';
 import { demultiplex } from '../stdcopy.js';
 
@@ -37,8 +38,10 @@ Options:
       --dns ADDR         Nameserver instead of the host's (repeatable)
       --dns-search DOM   Search domain instead of the host's (repeatable)
       --dns-option OPT   resolv.conf option instead of the host's, e.g. ndots:2 (repeatable)
-  -h, --hostname NAME    Container hostname (default: the name)
+  -h, --hostname NAME    Container hostname (default: the first 12 hex digits of its id)
   -e, --env KEY=VAL      Set an environment variable (repeatable)
+  -l, --label KEY=VAL    Set a label (repeatable; filter with ps --filter label=KEY=VAL)
+      --label-file FILE  Read labels from a file of KEY=VALUE lines (# starts a comment)
   -p, --publish SPEC     Publish a port: [ip:][hostPort[-end]:]containerPort[-end][/tcp|udp|sctp] (repeatable)
       --expose PORT      Expose a port or range, e.g. 80 or 7000-7002/udp (repeatable)
   -P, --publish-all      Publish every exposed port on a random host port
@@ -62,11 +65,24 @@ const RUN_FLAGS: FlagSpecs = {
   'dns-opt': { value: true, repeat: true },
   hostname: { short: 'h', value: true },
   env: { short: 'e', value: true, repeat: true },
+  label: { short: 'l', value: true, repeat: true },
+  'label-file': { value: true, repeat: true },
   publish: { short: 'p', value: true, repeat: true },
   expose: { value: true, repeat: true },
   'publish-all': { short: 'P', value: false },
   'dry-run': { value: false },
-  help: { value: false },
+};
+
+const RUN: CommandInfo = { name: 'run', usage: RUN_USAGE };
+
+/** `berth create --help`: run's text without the run-only flags. */
+const CREATE: CommandInfo = {
+  name: 'create',
+  usage: RUN_USAGE.replace('berth run', 'berth create')
+    .replace('Create and start a container', 'Create a container (start it with berth start)')
+    .split('\n')
+    .filter((line) => !/^\s+(-d, --detach|--dry-run)\b/.test(line))
+    .join('\n'),
 };
 
 interface EndpointSettingsBody {
@@ -78,6 +94,7 @@ interface EndpointSettingsBody {
 export interface CreateBody {
   Cmd: string[];
   Env: string[];
+  Labels: Record<string, string>;
   Hostname?: string;
   ExposedPorts: Record<string, Record<string, never>>;
   HostConfig: {
@@ -95,15 +112,11 @@ export interface CreateBody {
 }
 
 export async function runCommand(client: ApiClient, argv: readonly string[]): Promise<number> {
-  const parsed = parseArgs('run', argv, RUN_FLAGS);
-  if (boolFlag(parsed, 'help')) {
-    console.log(RUN_USAGE);
-    return 0;
-  }
+  const parsed = parseArgs(RUN, argv, RUN_FLAGS);
   const detach = boolFlag(parsed, 'detach');
   const autoRemove = boolFlag(parsed, 'rm');
   // Attached --rm is done by this client after it has read all output (as the docker CLI does).
-  const { body, query, name } = createRequest(parsed, autoRemove && detach);
+  const { body, query, name } = await createRequest(RUN, parsed, autoRemove && detach);
   if (boolFlag(parsed, 'dry-run')) return dryRun(client, body, query, name);
 
   const id = await createContainer(client, body, query);
@@ -126,17 +139,11 @@ export async function runCommand(client: ApiClient, argv: readonly string[]): Pr
  * networks first (`network connect`), then started (`berth start`), as with docker create.
  */
 export async function createCommand(client: ApiClient, argv: readonly string[]): Promise<number> {
-  const parsed = parseArgs('create', argv, RUN_FLAGS);
-  if (boolFlag(parsed, 'help')) {
-    const runOnly = /^\s+(-d, --detach|--dry-run)\b/;
-    const usage = RUN_USAGE.replace('berth run', 'berth create').replace('Create and start a container', 'Create a container (start it with berth start)');
-    console.log(usage.split('\n').filter((line) => !runOnly.test(line)).join('\n'));
-    return 0;
-  }
+  const parsed = parseArgs(CREATE, argv, RUN_FLAGS);
   for (const only of ['detach', 'dry-run']) {
-    if (parsed.flags.has(only)) throw new InvalidArgumentError(`--${only} is a flag of berth run, not of berth create`);
+    if (parsed.flags.has(only)) throw usageError(CREATE, `--${only} is a flag of berth run, not of berth create`);
   }
-  const { body, query } = createRequest(parsed, boolFlag(parsed, 'rm'));
+  const { body, query } = await createRequest(CREATE, parsed, boolFlag(parsed, 'rm'));
   console.log(await createContainer(client, body, query));
   return 0;
 }
@@ -148,18 +155,20 @@ async function createContainer(client: ApiClient, body: CreateBody, query: strin
 }
 
 /** The flags of `run` and `create` as Docker's ContainerCreateRequest. */
-function createRequest(parsed: Parsed, autoRemove: boolean): { body: CreateBody; query: string; name: string | undefined } {
-  const command = parsed.rest ?? parsed.positionals;
+async function createRequest(command: CommandInfo, parsed: Parsed, autoRemove: boolean): Promise<{ body: CreateBody; query: string; name: string | undefined }> {
+  const argv = parsed.rest ?? parsed.positionals;
   if (parsed.rest && parsed.positionals.length > 0) {
-    throw new InvalidArgumentError(`unexpected argument "${parsed.positionals[0]!}" before "--"`, 'berth has no images: put the command after "--"');
+    throw usageError(command, `unexpected argument "${parsed.positionals[0]!}" before "--": berth has no images, put the command after "--"`);
   }
+  if (argv.length === 0) throw usageError(command, `"berth ${command.name}" requires a command, e.g. berth ${command.name} -d -- sleep 1000`);
   const name = flag(parsed, 'name');
   const { exposed, bindings } = portFlags(flagList(parsed, 'publish'), flagList(parsed, 'expose'));
   const networkMode = flag(parsed, 'network') ?? flag(parsed, 'net') ?? 'bridge';
   const endpoint = endpointFlags(parsed);
   const body: CreateBody = {
-    Cmd: command,
+    Cmd: argv,
     Env: flagList(parsed, 'env'),
+    Labels: await labelFlags(flagList(parsed, 'label'), flagList(parsed, 'label-file')),
     Hostname: flag(parsed, 'hostname'),
     ExposedPorts: exposed,
     HostConfig: {
@@ -176,6 +185,28 @@ function createRequest(parsed: Parsed, autoRemove: boolean): { body: CreateBody;
     NetworkingConfig: { EndpointsConfig: endpoint ? { [networkMode]: endpoint } : {} },
   };
   return { body, query: name === undefined ? '' : `?name=${encodeURIComponent(name)}`, name };
+}
+
+/**
+ * `--label-file`s first, then `--label`s (later ones win), as the docker CLI merges them.
+ * `--label KEY` alone is the label with an empty value.
+ */
+async function labelFlags(labels: readonly string[], files: readonly string[]): Promise<Record<string, string>> {
+  const lines: string[] = [];
+  for (const file of files) {
+    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new InvalidArgumentError(`cannot read --label-file "${file}": ${err.code ?? err.message}`);
+    });
+    lines.push(...text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')));
+  }
+  const out: Record<string, string> = {};
+  for (const entry of [...lines, ...labels]) {
+    const eq = entry.indexOf('=');
+    const key = eq === -1 ? entry : entry.slice(0, eq);
+    if (key === '') throw new InvalidArgumentError(`invalid label "${entry}": the key is empty`, 'use --label KEY=VALUE');
+    out[key] = eq === -1 ? '' : entry.slice(eq + 1);
+  }
+  return out;
 }
 
 /** --ip, --mac-address and --network-alias as Docker's EndpointSettings (undefined: none given). */
