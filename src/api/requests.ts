@@ -1,4 +1,4 @@
-import { BerthError, InvalidArgumentError } from '../common/errors.js';
+import { BerthError, InvalidArgumentError, quotePrefix } from '../common/errors.js';
 import type { CreateContainerRequest, EndpointRequest } from '../engine/container-config.js';
 import type { CreateNetworkRequest, IpamConfigRequest } from '../engine/network-create.js';
 import { parsePortBindings } from '../engine/portspec.js';
@@ -66,7 +66,7 @@ function createEndpointConfig(body: Record<string, unknown>, networkMode: string
   if (names.length > 1) throw new InvalidArgumentError('a container can be created on one network only', 'connect it to more with: berth network connect NETWORK CONTAINER');
   const [name] = names;
   if (name !== undefined && name !== networkMode && !(name === 'bridge' && networkMode === 'default')) {
-    throw new InvalidArgumentError(`invalid request: NetworkingConfig.EndpointsConfig names network "${name}" but the network mode is "${networkMode}"`);
+    throw new InvalidArgumentError(`invalid request: NetworkingConfig.EndpointsConfig names network "${quotePrefix(name)}" but the network mode is "${quotePrefix(networkMode)}"`);
   }
   const endpoint = parseEndpointSettings(name === undefined ? {} : configs[name], `NetworkingConfig.EndpointsConfig.${name ?? ''}`);
   const legacyMac = optionalString(body.MacAddress, 'MacAddress');

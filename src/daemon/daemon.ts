@@ -7,7 +7,7 @@ import { builtinDrivers } from '../drivers/registry.js';
 import { FIREWALL_BACKENDS, type FirewallBackendName } from '../firewall/backend.js';
 import { iptablesBackend } from '../firewall/iptables.js';
 import { nftablesBackend } from '../firewall/nftables.js';
-import { Engine } from '../engine/engine.js';
+import { Engine, type FaultHook } from '../engine/engine.js';
 import { BatchExecutor, type Executor } from '../kernel/exec.js';
 import { NetlinkExecutor } from '../kernel/netlink/executor.js';
 import { runTool } from '../kernel/spawn.js';
@@ -57,7 +57,11 @@ export const DAEMON_DEFAULTS = { dataRoot: '/var/lib/berth', execRoot: '/run/ber
  * The composition root: the one place that picks implementations (store, executor,
  * drivers) and wires them together. Tests and benchmarks build their own variants.
  */
-export async function startDaemon(options: DaemonOptions, executor: Executor = executorFor(options.executor)): Promise<{ engine: Engine; stop(): Promise<void> }> {
+export async function startDaemon(
+  options: DaemonOptions,
+  executor: Executor = executorFor(options.executor),
+  faultHook?: FaultHook,
+): Promise<{ engine: Engine; stop(): Promise<void> }> {
   if (process.getuid?.() !== 0) {
     throw new BerthError('permission', 'berth daemon must run as root: it creates namespaces, links and firewall rules', 'run it with sudo');
   }
@@ -81,6 +85,7 @@ export async function startDaemon(options: DaemonOptions, executor: Executor = e
         drivers: builtinDrivers(),
         firewall: options.firewall === 'iptables' ? iptablesBackend : nftablesBackend,
         nameService: (source) => new EmbeddedResolver(source),
+        ...(faultHook ? { faultHook } : {}),
       },
     );
     const server = await listenUnix(engine, options.socketPath, await readBuildInfo());

@@ -15,6 +15,7 @@ export class BridgeDriver implements NetworkDriver {
     const { prefixLength } = parseCidr(network.subnet);
     return [
       { kind: 'bridge-add', name: network.bridge, mtu: network.mtu },
+      { kind: 'link-alias', dev: network.bridge, alias: bridgeOwnerAlias(network.id) },
       { kind: 'addr-add', dev: network.bridge, cidr: `${network.gateway}/${prefixLength}` },
       { kind: 'link-up', dev: network.bridge },
     ];
@@ -47,6 +48,13 @@ export class BridgeDriver implements NetworkDriver {
     // take the peer down only ~100 ms later, asynchronously).
     return [{ kind: 'link-del', dev: endpoint.hostIfname }];
   }
+}
+
+/** The alias berth gives the bridges it creates: reconcile removes those no network record owns. */
+export const BRIDGE_ALIAS_PREFIX = 'berth-network:';
+
+export function bridgeOwnerAlias(networkId: string): string {
+  return `${BRIDGE_ALIAS_PREFIX}${networkId}`;
 }
 
 /** Docker's MAC for an IPv4 endpoint: 02:42 followed by the four address bytes. */

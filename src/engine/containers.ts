@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError } from '../common/errors.js';
+import { ConflictError, NotFoundError, quotePrefix } from '../common/errors.js';
 import type { ContainerRecord } from './model.js';
 
 /** The containers the engine knows, found by name, id or unambiguous id prefix. */
@@ -40,7 +40,7 @@ export class ContainerTable {
 
   get(ref: string): ContainerRecord {
     const found = this.find(ref);
-    if (!found) throw new NotFoundError(`no such container: ${ref}`, 'list containers with: berth ps -a');
+    if (!found) throw new NotFoundError(`no such container: ${quotePrefix(ref)}`, 'list containers with: berth ps -a');
     return found;
   }
 

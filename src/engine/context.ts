@@ -28,7 +28,16 @@ export interface EngineDeps {
   readonly firewall: FirewallBackend;
   /** Makes the embedded DNS resolver, given the engine's view of names. */
   readonly nameService: (source: ResolverSource) => NameService;
+  /** Tests only: called at the points where a crash is hardest to recover from. */
+  readonly faultHook?: FaultHook;
 }
+
+/**
+ * The moments between a kernel change and the record of it: a daemon killed there leaves
+ * kernel objects (or a process) no record knows yet, which reconcile must clean up.
+ */
+export type FaultPoint = 'container-launched' | 'network-created';
+export type FaultHook = (point: FaultPoint) => void;
 
 /** What the engine's parts share: configuration, dependencies and the in-memory model. */
 export interface EngineContext {

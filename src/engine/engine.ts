@@ -34,7 +34,7 @@ import { sandboxDownPlan, sandboxName } from './sandbox.js';
 import { setUpSandbox, takenHostNames } from './sandbox-setup.js';
 import { inTransaction } from './transaction.js';
 
-export type { EngineConfig, EngineDeps } from './context.js';
+export type { EngineConfig, EngineDeps, FaultHook, FaultPoint } from './context.js';
 export type { CreateContainerRequest } from './container-config.js';
 
 /** Docker's `wait?condition=`. */
@@ -255,6 +255,7 @@ export class Engine {
         exitCodePath: exitCodePath(this.config, container.id),
       });
       tx.onRollback(() => signalContainer(launched.pid, 'SIGKILL'));
+      this.deps.faultHook?.('container-launched');
 
       const started: ContainerRecord = {
         ...container,
@@ -383,6 +384,8 @@ export class Engine {
     await this.deps.store.delete('containers', container.id);
     this.containers.remove(container.id);
     await rm(this.containerDir(container.id), { recursive: true, force: true });
+    // Waiters for an exit that can no longer come (next-exit) are answered too.
+    this.exits.emit(container.id, container.state.exitCode);
     this.exits.emit(`removed:${container.id}`, container.state.exitCode);
   }
 

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { InvalidArgumentError } from '../common/errors.js';
+import { InvalidArgumentError, quotePrefix } from '../common/errors.js';
 
 // Docker's rule for container names (daemon/names: validContainerNamePattern).
 const VALID_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -8,7 +8,7 @@ export function validateContainerName(name: string): string {
   const bare = name.startsWith('/') ? name.slice(1) : name;
   if (!VALID_NAME.test(bare) || bare.length > 128) {
     throw new InvalidArgumentError(
-      `invalid container name "${name}"`,
+      `invalid container name "${quotePrefix(name)}"`,
       'names start with a letter or digit and contain only [a-zA-Z0-9_.-] (at most 128 characters)',
     );
   }

@@ -1,4 +1,4 @@
-import { ConflictError, InvalidArgumentError } from '../common/errors.js';
+import { ConflictError, InvalidArgumentError, quotePrefix } from '../common/errors.js';
 import { newId, shortId } from '../common/ids.js';
 import { broadcastOf, cidrContains, cidrsOverlap, formatCidr, formatIpv4, parseCidr, parseIpv4, type Ipv4Cidr } from '../common/ipv4.js';
 import { candidatesOf, firstFreeSubnet, type AddressPoolSpec } from '../ipam/subnets.js';
@@ -68,7 +68,7 @@ export function newBridgeNetwork(request: CreateNetworkRequest, ctx: NetworkCrea
 
 function validateName(name: string, existing: readonly NetworkRecord[]): string {
   if (!VALID_NAME.test(name) || name.length > 128) {
-    throw new InvalidArgumentError(`invalid network name "${name}"`, 'names start with a letter or digit and contain only [a-zA-Z0-9_.-] (at most 128 characters)');
+    throw new InvalidArgumentError(`invalid network name "${quotePrefix(name)}"`, 'names start with a letter or digit and contain only [a-zA-Z0-9_.-] (at most 128 characters)');
   }
   if ((BUILTIN_NETWORKS as readonly string[]).includes(name)) {
     throw new ConflictError(`network name "${name}" is reserved for a built-in network`, 'choose another name');

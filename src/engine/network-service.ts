@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError } from '../common/errors.js';
 import { parseResolvConf } from '../dns/resolvconf.js';
 import { hostLinkNames, hostRoutes } from '../kernel/read.js';
-import type { KernelOp, Plan } from '../kernel/ops.js';
+import { withoutAbsentLinks, type Plan } from '../kernel/ops.js';
 import { bridgeNetwork, checkedAttachment, type EndpointRequest } from './container-config.js';
 import { readHostFile } from './container-files.js';
 import type { EngineContext } from './context.js';
@@ -43,6 +43,7 @@ export class NetworkService {
       ];
       await inTransaction(deps.executor, async (tx) => {
         await tx.apply(plan);
+        deps.faultHook?.('network-created');
         await deps.store.put('networks', record.id, record);
       });
     } catch (err) {
@@ -68,12 +69,11 @@ export class NetworkService {
     const before = this.ctx.ports.firewallModel();
     networks.remove(network.id);
     try {
+      // A bridge someone already deleted is not an error: the network goes all the same.
+      const deletion = withoutAbsentLinks(driverFor(deps.drivers, network).deleteNetwork(networkSpec(network)), await hostLinkNames());
       await inTransaction(deps.executor, async (tx) => {
         // Rules first (undoable), the bridge last: deleting a link cannot be undone.
-        await tx.apply([
-          deps.firewall.replaceAll(`remove network ${network.name}`, this.ctx.ports.firewallModel(), before),
-          ...driverFor(deps.drivers, network).deleteNetwork(networkSpec(network)),
-        ]);
+        await tx.apply([deps.firewall.replaceAll(`remove network ${network.name}`, this.ctx.ports.firewallModel(), before), ...deletion]);
         await deps.store.delete('networks', network.id);
       });
     } catch (err) {
@@ -134,19 +134,26 @@ export class NetworkService {
     const rest = container.endpoints.filter((e) => e !== endpoint);
     const heir = endpoint.gatewayEndpoint ? rest.find((e) => !networks.bridgeById(e.networkId).internal) : undefined;
     const endpointsLeft = rest.map((e) => (e === heir ? { ...e, gatewayEndpoint: true } : e));
-    const plan: KernelOp[] = [];
-    if ((await hostLinkNames()).has(endpoint.hostIfname)) {
-      plan.push(...driverFor(deps.drivers, network).leave(networkSpec(network), container.netns, { ...endpoint, isGatewayEndpoint: endpoint.gatewayEndpoint }));
-    }
-    if (heir) plan.push({ kind: 'route-add', netns: container.netns, dst: 'default', via: heir.gateway });
     const carriesPorts = endpoint.gatewayEndpoint && container.ports.length > 0 && container.state.status === 'running';
-    if (carriesPorts) await this.ctx.ports.unpublish(container);
-    await deps.executor.apply(plan);
-    releaseEndpoint(networks, endpoint);
-    const moved = await this.save({ ...container, networks: networksLeft, endpoints: endpointsLeft, ports: carriesPorts ? [] : container.ports });
-    if (!carriesPorts || !heir) return moved;
-    await deps.executor.apply(this.ctx.ports.publishPlan(container.name, heir, container.ports));
-    return this.save({ ...moved, ports: container.ports });
+    const moved: ContainerRecord = { ...container, networks: networksLeft, endpoints: endpointsLeft, ports: carriesPorts && !heir ? [] : container.ports };
+    // One transaction, undoable steps first: the ports move (or go), the default route
+    // moves, and only then the interface goes (a deleted link cannot be brought back).
+    return inTransaction(deps.executor, async (tx) => {
+      if (carriesPorts) await tx.apply([this.ctx.ports.movePlan(container, moved)]);
+      if (heir) {
+        await tx.apply([
+          { kind: 'route-del', netns: container.netns, dst: 'default', via: endpoint.gateway },
+          { kind: 'route-add', netns: container.netns, dst: 'default', via: heir.gateway },
+          ...(carriesPorts ? [{ kind: 'port-hairpin', dev: heir.hostIfname } as const] : []),
+        ]);
+      }
+      if ((await hostLinkNames()).has(endpoint.hostIfname)) {
+        await tx.apply(driverFor(deps.drivers, network).leave(networkSpec(network), container.netns, { ...endpoint, isGatewayEndpoint: endpoint.gatewayEndpoint }));
+      }
+      const saved = await this.save(moved);
+      releaseEndpoint(networks, endpoint);
+      return saved;
+    });
   }
 
   /** Host-, none- and container-mode containers have no endpoints of their own to move. */

@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError } from '../common/errors.js';
+import { ConflictError, NotFoundError, quotePrefix } from '../common/errors.js';
 import { newId } from '../common/ids.js';
 import { cidrsOverlap, formatCidr, formatIpv4, parseCidr, parseIpv4 } from '../common/ipv4.js';
 import type { NetworkDriver, NetworkSpec } from '../drivers/driver.js';
@@ -49,7 +49,7 @@ export class NetworkTable {
 
   get(ref: string): NetworkRecord {
     const found = this.find(ref);
-    if (!found) throw new NotFoundError(`network "${ref}" not found`, 'list networks with: berth network ls');
+    if (!found) throw new NotFoundError(`network "${quotePrefix(ref)}" not found`, 'list networks with: berth network ls');
     return found;
   }
 

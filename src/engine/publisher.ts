@@ -1,7 +1,7 @@
 import type { FirewallBackend } from '../firewall/backend.js';
 import type { FirewallModel, FirewallPort } from '../firewall/model.js';
 import type { Executor } from '../kernel/exec.js';
-import type { Plan } from '../kernel/ops.js';
+import type { KernelOp, Plan } from '../kernel/ops.js';
 import type { ContainerTable } from './containers.js';
 import type { ContainerRecord, EndpointRecord } from './model.js';
 import type { NetworkTable } from './networks.js';
@@ -33,6 +33,22 @@ export class PortPublisher {
 
   publishPlan(name: string, endpoint: Pick<EndpointRecord, 'hostIfname' | 'address'>, ports: readonly PublishedPort[]): Plan {
     return publishPlan(this.firewall, this.firewallModel(), name, endpoint, ports);
+  }
+
+  /**
+   * The firewall change that takes `before`'s published ports to `after`'s (the same
+   * container after a disconnect: its ports follow the new gateway endpoint, or go).
+   */
+  movePlan(before: ContainerRecord, after: ContainerRecord): KernelOp {
+    const removed = firewallPortsOf(before);
+    const added = firewallPortsOf(after);
+    const others = this.firewallModel(before.id);
+    return this.firewall.changePorts(`move ports of ${before.name}`, {
+      before: { ...others, ports: [...others.ports, ...removed] },
+      after: { ...others, ports: [...others.ports, ...added] },
+      added,
+      removed,
+    });
   }
 
   /** Withdraws a container's ports; if the rules are not as expected, rewrites them all from the model. */

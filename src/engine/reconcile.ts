@@ -1,11 +1,12 @@
 import { ConflictError } from '../common/errors.js';
 import { parseIpv4 } from '../common/ipv4.js';
+import { BRIDGE_ALIAS_PREFIX } from '../drivers/bridge.js';
 import type { NetworkDriver } from '../drivers/driver.js';
 import type { FirewallBackend } from '../firewall/backend.js';
 import type { Executor } from '../kernel/exec.js';
 import type { KernelOp } from '../kernel/ops.js';
 import { isSameProcessAlive } from '../kernel/process.js';
-import { hostLinkNames, hostRoutes, linkAddresses, linksOfBridge, listNetns, readSysctl } from '../kernel/read.js';
+import { hostLinkNames, hostLinks, hostRoutes, linkAddresses, linksOfBridge, listNetns, readSysctl, type HostLink } from '../kernel/read.js';
 import type { Store } from '../store/store.js';
 import type { ContainerTable } from './containers.js';
 import { isBridgeNetwork, parseContainerRecord, parseNetworkRecord, type BridgeNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
@@ -114,7 +115,7 @@ async function repairNetworkPlan(ctx: ReconcileContext, net: BridgeNetworkRecord
   if (!links.has(net.bridge)) return [...create];
   const addresses = await linkAddresses(net.bridge);
   // The bridge exists: keep it (containers may hang off it) and re-add only what is missing.
-  return create.filter((op) => (op.kind === 'addr-add' ? !addresses.includes(op.cidr) : op.kind === 'link-up'));
+  return create.filter((op) => (op.kind === 'addr-add' ? !addresses.includes(op.cidr) : op.kind === 'link-up' || op.kind === 'link-alias'));
 }
 
 function reserveAddresses(ctx: ReconcileContext, containers: ContainerRecord[]): void {
@@ -128,7 +129,7 @@ function reserveAddresses(ctx: ReconcileContext, containers: ContainerRecord[]):
 /** Returns the ids of containers found running (the daemon adopts them). */
 async function reconcileContainers(ctx: ReconcileContext, containers: ContainerRecord[]): Promise<string[]> {
   const adopted: string[] = [];
-  const links = await hostLinkNames();
+  const links = new Map((await hostLinks()).map((l) => [l.name, l]));
   const namespaces = new Set(await listNetns());
   for (const c of containers) {
     if (c.state.status === 'running' && (await isSameProcessAlive(c.state.pid, c.state.startTime))) {
@@ -143,21 +144,39 @@ async function reconcileContainers(ctx: ReconcileContext, containers: ContainerR
   return adopted;
 }
 
-/** Re-creates what someone deleted under a running container: its netns pin, its veths. */
-async function restoreSandbox(ctx: ReconcileContext, c: ContainerRecord, links: ReadonlySet<string>, namespaces: ReadonlySet<string>): Promise<void> {
+/**
+ * Re-creates what someone deleted under a running container: its netns pin, its veths,
+ * and a veth's place on its bridge (a deleted and re-created bridge has no ports). The
+ * port that carries published ports gets hairpin again, so the container still reaches
+ * its own ports through a host address.
+ */
+async function restoreSandbox(ctx: ReconcileContext, c: ContainerRecord, links: ReadonlyMap<string, HostLink>, namespaces: ReadonlySet<string>): Promise<void> {
   const ops: KernelOp[] = [];
   if (!namespaces.has(c.netns)) ops.push({ kind: 'netns-attach', name: c.netns, pid: c.state.pid });
-  const missing = attachmentsFor(ctx.networks, ctx.drivers, c.endpoints).filter((a) => !links.has(a.endpoint.hostIfname));
+  const attachments = attachmentsFor(ctx.networks, ctx.drivers, c.endpoints);
+  const missing = attachments.filter((a) => !links.has(a.endpoint.hostIfname));
   if (missing.length > 0) ops.push(...sandboxUpPlan(c.netns, missing, { createNetns: false }));
+  const detached = attachments.filter((a) => links.has(a.endpoint.hostIfname) && links.get(a.endpoint.hostIfname)?.master !== a.network.bridge);
+  for (const a of detached) ops.push({ kind: 'port-attach', dev: a.endpoint.hostIfname, master: a.network.bridge }, { kind: 'link-up', dev: a.endpoint.hostIfname });
+  const portCarrier = c.ports.length > 0 ? attachments.find((a) => a.endpoint.isGatewayEndpoint) : undefined;
+  if (portCarrier && (missing.includes(portCarrier) || detached.includes(portCarrier))) ops.push({ kind: 'port-hairpin', dev: portCarrier.endpoint.hostIfname });
   await ctx.executor.apply(ops);
 }
 
-/** Removes berth-named namespaces and bridge ports that no record owns. */
+/**
+ * Removes what berth made but no record owns: namespaces named berth-*, veths on its
+ * bridges, and bridges carrying its alias (a crash between creating a network's bridge and
+ * writing its record). Bridges without berth's alias are never touched, whatever their name.
+ */
 async function removeOrphans(ctx: ReconcileContext): Promise<void> {
   const known = ctx.containers.all();
   const knownNetns = new Set(known.map((c) => c.netns));
   const knownVeths = new Set(known.flatMap((c) => c.endpoints.map((e) => e.hostIfname)));
   const ops: KernelOp[] = [];
+  for (const link of await hostLinks()) {
+    const owner = link.kind === 'bridge' && link.alias?.startsWith(BRIDGE_ALIAS_PREFIX) ? link.alias.slice(BRIDGE_ALIAS_PREFIX.length) : undefined;
+    if (owner !== undefined && !ctx.networks.byIdExact(owner)) ops.push({ kind: 'link-del', dev: link.name });
+  }
   for (const net of ctx.networks.bridges()) {
     for (const port of await linksOfBridge(net.bridge)) {
       if (/^veth[0-9a-f]{7}$/.test(port) && !knownVeths.has(port)) ops.push({ kind: 'link-del', dev: port });

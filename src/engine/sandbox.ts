@@ -1,6 +1,6 @@
 import { shortId } from '../common/ids.js';
 import type { EndpointSpec, NetworkDriver, NetworkSpec } from '../drivers/driver.js';
-import type { KernelOp, Plan } from '../kernel/ops.js';
+import { withoutAbsentLinks, type KernelOp, type Plan } from '../kernel/ops.js';
 import { channelOf } from '../kernel/render.js';
 
 /**
@@ -49,9 +49,7 @@ export function sandboxDownPlan(
   live: { readonly links: ReadonlySet<string>; readonly netns: ReadonlySet<string> },
 ): Plan {
   if (live.netns.has(netns)) return [{ kind: 'netns-del', name: netns }];
-  return attachments
-    .flatMap((a) => a.driver.leave(a.network, netns, a.endpoint))
-    .filter((op) => op.kind !== 'link-del' || op.netns !== undefined || live.links.has(op.dev));
+  return withoutAbsentLinks(attachments.flatMap((a) => a.driver.leave(a.network, netns, a.endpoint)), live.links);
 }
 
 function hostSideFirst(ops: readonly KernelOp[]): KernelOp[] {

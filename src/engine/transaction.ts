@@ -18,7 +18,7 @@ export class Transaction {
   async apply(plan: Plan): Promise<void> {
     if (plan.length === 0) return;
     await this.executor.apply(plan);
-    this.undos.push(() => this.executor.apply(inversePlan(plan)));
+    this.undos.push(() => undoBestEffort(this.executor, plan));
   }
 
   onRollback(undo: Undo): void {
@@ -36,6 +36,23 @@ export class Transaction {
     }
     return problems;
   }
+}
+
+/**
+ * Undoes an applied plan step by step, in reverse. Unlike applying, undoing is best
+ * effort: a step that fails does not stop the others (stopping would leave more of the
+ * change in place), and the error names every step that failed.
+ */
+export async function undoBestEffort(executor: Executor, plan: Plan): Promise<void> {
+  const problems: string[] = [];
+  for (const op of inversePlan(plan)) {
+    try {
+      await executor.apply([op]);
+    } catch (err) {
+      problems.push(err instanceof Error ? err.message : String(err));
+    }
+  }
+  if (problems.length > 0) throw new BerthError('kernel', problems.join('; '));
 }
 
 export async function inTransaction<T>(executor: Executor, body: (tx: Transaction) => Promise<T>): Promise<T> {

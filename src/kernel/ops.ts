@@ -14,6 +14,8 @@ export type KernelOp =
   | BridgeAdd
   | VethAdd
   | LinkUp
+  | LinkAlias
+  | PortAttach
   | PortHairpin
   | LinkDel
   | AddrAdd
@@ -43,6 +45,14 @@ export interface VethAdd {
   readonly mtu?: number;
 }
 export interface LinkUp { readonly kind: 'link-up'; readonly netns?: string; readonly dev: string }
+/**
+ * A host link's alias (IFLA_IFALIAS). berth marks the bridges it creates with the owning
+ * network's id, so reconcile can tell its leftovers from another tool's bridges (Docker's
+ * are also named br-<12 hex>).
+ */
+export interface LinkAlias { readonly kind: 'link-alias'; readonly dev: string; readonly alias: string }
+/** Enslaves an existing host link to a bridge again (its bridge was deleted and re-created under it). */
+export interface PortAttach { readonly kind: 'port-attach'; readonly dev: string; readonly master: string }
 /** Lets a bridge send a frame back out of the port it came in by (a container reaching its own published port). */
 export interface PortHairpin { readonly kind: 'port-hairpin'; readonly dev: string }
 export interface LinkDel { readonly kind: 'link-del'; readonly netns?: string; readonly dev: string }
@@ -94,6 +104,9 @@ export function inverseOf(op: KernelOp): KernelOp | undefined {
       return { kind: 'addr-del', netns: op.netns, dev: op.dev, cidr: op.cidr };
     case 'route-add':
       return { kind: 'route-del', netns: op.netns, dst: op.dst, via: op.via };
+    // A route a transaction removed (a default route moving to another interface) comes back.
+    case 'route-del':
+      return { kind: 'route-add', netns: op.netns, dst: op.dst, via: op.via };
     case 'sysctl':
       return op.restore === undefined ? undefined : { kind: 'sysctl', key: op.key, value: op.restore };
     case 'nft-apply':
@@ -105,11 +118,12 @@ export function inverseOf(op: KernelOp): KernelOp | undefined {
     // Bringing a link up is undone by deleting the link (an earlier op's inverse);
     // deletions are not undone: plans delete only what a teardown means to remove.
     case 'link-up':
+    case 'link-alias':
+    case 'port-attach':
     case 'port-hairpin':
     case 'netns-del':
     case 'link-del':
     case 'addr-del':
-    case 'route-del':
       return undefined;
   }
 }
@@ -122,4 +136,12 @@ export function inversePlan(plan: Plan): Plan {
     if (inv) undo.push(inv);
   }
   return undo;
+}
+
+/**
+ * A deletion plan without the deletions of host links that are already gone, so deleting
+ * something twice (or after someone deleted it by hand) succeeds.
+ */
+export function withoutAbsentLinks(plan: Plan, liveHostLinks: ReadonlySet<string>): Plan {
+  return plan.filter((op) => op.kind !== 'link-del' || op.netns !== undefined || liveHostLinks.has(op.dev));
 }

@@ -92,3 +92,23 @@ export async function linkAddresses(dev: string): Promise<string[]> {
 export async function readSysctl(key: string): Promise<string> {
   return (await readFile(`/proc/sys/${key.replaceAll('.', '/')}`, 'utf8')).trim();
 }
+
+/** A host link as reconcile needs it: its kind, its bridge (for a port), its alias. */
+export interface HostLink {
+  readonly name: string;
+  /** "bridge", "veth", ... ("" when the kernel reports none). */
+  readonly kind: string;
+  readonly master: string | undefined;
+  readonly alias: string | undefined;
+}
+
+/** Every link of the host namespace with its kind, master and alias (one `ip -j -d link show`). */
+export async function hostLinks(): Promise<HostLink[]> {
+  const links = await ipJson(['-d', 'link', 'show']);
+  return links.flatMap((l): HostLink[] => {
+    const name = stringField(l, 'ifname');
+    if (name === undefined) return [];
+    const linkinfo = (l as { linkinfo?: unknown }).linkinfo;
+    return [{ name, kind: stringField(linkinfo, 'info_kind') ?? '', master: stringField(l, 'master'), alias: stringField(l, 'ifalias') }];
+  });
+}

@@ -17,6 +17,8 @@ export function channelOf(op: KernelOp): Channel {
     case 'netns-del':
     case 'bridge-add':
     case 'veth-add':
+    case 'link-alias':
+    case 'port-attach':
     case 'port-hairpin':
       return { tool: 'ip' };
     case 'link-up':
@@ -61,6 +63,10 @@ export function ipBatchLine(op: KernelOp): string {
     }
     case 'link-up':
       return `link set ${op.dev} up`;
+    case 'link-alias':
+      return `link set dev ${op.dev} alias ${op.alias}`;
+    case 'port-attach':
+      return `link set dev ${op.dev} master ${op.master}`;
     case 'port-hairpin':
       return `link set dev ${op.dev} type bridge_slave hairpin on`;
     case 'link-del':

@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { leftovers, OUTSIDE_IP, sandboxSkip, World } from '../world/world.js';
+import { OUTSIDE_IP, sandboxSkip, World } from '../world/world.js';
+import { checkLeaksThenDispose } from '../world/leaks.js';
 
 /**
  * Service discovery on the real kernel (seed 002 and issue 5): the embedded resolver on
@@ -44,10 +45,7 @@ describe('embedded DNS on user-defined networks', { skip: sandboxSkip }, () => {
     await w.berthOk('run', '-d', '--name', 'web', '--network', 'app', '--', 'sleep', '1000');
     await w.berthOk('run', '-d', '--name', 'stranger', '--network', 'other', '--', 'sleep', '1000');
   });
-  after(async () => {
-    await w?.dispose();
-    assert.deepEqual(await leftovers(), []);
-  });
+  after(() => checkLeaksThenDispose(w));
 
   test('resolv.conf points at 127.0.0.11 with ndots:0', async () => {
     assert.equal(await w.berthOk('exec', 'web', 'cat', '/etc/resolv.conf'), 'nameserver 127.0.0.11\noptions ndots:0\n');
@@ -141,10 +139,7 @@ describe('the default bridge: host resolvers, --link, --add-host and resolver op
     await w.berthOk('run', '-d', '--name', 'bb1', '--', 'sleep', '1000');
     await w.berthOk('run', '-d', '--name', 'bb2', '--link', 'bb1', '--', 'sleep', '1000');
   });
-  after(async () => {
-    await w?.dispose();
-    assert.deepEqual(await leftovers(), []);
-  });
+  after(() => checkLeaksThenDispose(w));
 
   test('default-bridge containers ask the upstream directly; no embedded resolver', async () => {
     assert.equal(await w.berthOk('exec', 'bb1', 'cat', '/etc/resolv.conf'), `nameserver ${OUTSIDE_IP}\n`);

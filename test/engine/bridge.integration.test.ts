@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { eventually, leftovers, listBerthNetns, must, OUTSIDE_IP, run, sandboxSkip, tcpRequest, UPLINK_IP, World } from '../world/world.js';
+import { eventually, listBerthNetns, must, OUTSIDE_IP, run, sandboxSkip, tcpRequest, UPLINK_IP, World } from '../world/world.js';
+import { checkLeaksThenDispose } from '../world/leaks.js';
 
 interface IpAddr {
   ifname: string;
@@ -18,10 +19,7 @@ describe('default bridge network on the real kernel', { skip: sandboxSkip }, () 
       "require('net').createServer(s=>s.end('hello from a\\n')).listen(8080)");
     await w.berthOk('run', '-d', '--name', 'b', '--', 'sleep', '1000');
   });
-  after(async () => {
-    await w?.dispose();
-    assert.deepEqual(await leftovers(), []);
-  });
+  after(() => checkLeaksThenDispose(w));
 
   test('the daemon built berth0 172.17.0.1/16, forwarding and berth\'s nftables table', async () => {
     const addrs = JSON.parse((await must('ip', ['-n', w.host, '-j', '-4', 'addr', 'show', 'dev', 'berth0']))) as IpAddr[];

@@ -1,13 +1,11 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { leftovers, must, sandboxSkip, World } from '../world/world.js';
+import { must, sandboxSkip, World } from '../world/world.js';
+import { checkLeaksThenDispose } from '../world/leaks.js';
 
 describe('the default bridge\'s subnet and name', { skip: sandboxSkip }, () => {
   const worlds: World[] = [];
-  after(async () => {
-    for (const w of worlds) await w.dispose();
-    assert.deepEqual(await leftovers(), []);
-  });
+  after(() => checkLeaksThenDispose(...worlds));
 
   test('--bip and --bridge choose the bridge address and name, like dockerd', async () => {
     const w = await World.create({ daemonArgs: ['--bip', '10.99.0.1/24', '--bridge', 'docker9'] });

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BERTH_BIN, leftovers, listBerthNetns, must, run, sandboxSkip, World } from '../world/world.js';
+import { BERTH_BIN, listBerthNetns, must, run, sandboxSkip, World } from '../world/world.js';
+import { checkLeaksThenDispose } from '../world/leaks.js';
 
 const FAULTY_DAEMON = fileURLToPath(new URL('../world/faulty-daemon.js', import.meta.url));
 
@@ -17,10 +18,7 @@ describe('a kernel failure midway through an attach leaves nothing behind', { sk
   before(async () => {
     w = await World.create({ daemonEntry: [FAULTY_DAEMON] });
   });
-  after(async () => {
-    await w?.dispose();
-    assert.deepEqual(await leftovers(), []);
-  });
+  after(() => checkLeaksThenDispose(w));
 
   test('run fails with the failing command named; no veth, namespace, container or address is left', async () => {
     const linksBefore = await hostLinks(w);
@@ -41,10 +39,7 @@ describe('bad input gets a specific error and changes nothing', { skip: sandboxS
     w = await World.create();
     await w.berthOk('run', '-d', '--name', 'a1', '--', 'sleep', '1000');
   });
-  after(async () => {
-    await w?.dispose();
-    assert.deepEqual(await leftovers(), []);
-  });
+  after(() => checkLeaksThenDispose(w));
 
   const state = async () => [await w.berthOk('ps', '-a', '-q'), (await listBerthNetns()).join(','), (await hostLinks(w)).join(',')];
 

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { leftovers, listBerthNetns, must, sandboxSkip, World } from '../world/world.js';
+import { listBerthNetns, must, sandboxSkip, World } from '../world/world.js';
+import { checkLeaksThenDispose } from '../world/leaks.js';
 
 /**
  * Every network error the issue lists, through the CLI against a real daemon: the exact
@@ -22,10 +23,7 @@ describe('network errors are specific and change nothing', { skip: sandboxSkip }
     await w.berthOk('run', '-d', '--name', 'shared', '--network', 'container:a1', '--', 'sleep', '1000');
     await w.berthOk('run', '--name', 'done', '--', 'true');
   });
-  after(async () => {
-    await w?.dispose();
-    assert.deepEqual(await leftovers(), []);
-  });
+  after(() => checkLeaksThenDispose(w));
 
   const state = async () => [
     await w.berthOk('network', 'ls'),

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { leftovers, listBerthNetns, must, OUTSIDE_IP, sandboxSkip, tcpRequest, World } from '../world/world.js';
+import { listBerthNetns, must, OUTSIDE_IP, sandboxSkip, tcpRequest, World } from '../world/world.js';
+import { checkLeaksThenDispose } from '../world/leaks.js';
 
 /**
  * Seed 002 (user-defined networks and the network modes), step by step, on the real
@@ -51,10 +52,7 @@ describe('seed 002: user-defined networks, network connect and the modes host, n
   before(async () => {
     w = await World.create({ daemonArgs: POOLS });
   });
-  after(async () => {
-    await w?.dispose();
-    assert.deepEqual(await leftovers(), []);
-  });
+  after(() => checkLeaksThenDispose(w));
 
   test('network create -d bridge bridge2 makes br-<12 hex> with 172.18.0.1/16, listed and inspectable', async () => {
     bridge2Id = (await w.berthOk('network', 'create', '-d', 'bridge', 'bridge2')).trim();

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { leftovers, must, OUTSIDE_IP, run, sandboxSkip, tcpRequest, UPLINK_IP, World } from '../world/world.js';
+import { must, OUTSIDE_IP, run, sandboxSkip, tcpRequest, UPLINK_IP, World } from '../world/world.js';
+import { checkLeaksThenDispose } from '../world/leaks.js';
 
 /** A container's server: TCP on 5000 and 80, UDP on 53, each answering with the peer address it saw. */
 const SERVER = [
@@ -49,10 +50,7 @@ for (const [backend, commands] of Object.entries(BACKENDS)) describe(`published 
     // Wait for the server to listen (a connection to the container address answers).
     for (let i = 0; i < 50 && !(await tcpRequest(host, '172.17.0.2', 5000, 500)).startsWith('5000'); i++);
   });
-  after(async () => {
-    await w?.dispose();
-    assert.deepEqual(await leftovers(), []);
-  });
+  after(() => checkLeaksThenDispose(w));
 
   test('an outside host reaches host:1180, and the container sees its real address (no SNAT)', async () => {
     assert.equal(await tcpRequest(outside, UPLINK_IP, 1180), `5000 saw ${OUTSIDE_IP}`);

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { leftovers, sandboxSkip, tcpRequest, World } from '../world/world.js';
+import { sandboxSkip, tcpRequest, World } from '../world/world.js';
+import { checkLeaksThenDispose } from '../world/leaks.js';
 
 /**
  * The isolation matrix: three bridge networks with two containers each, plus one container
@@ -40,10 +41,7 @@ describe(`reachability matrix: 3 networks x 2 containers + 1 multi-homed, firewa
       }
     }
   });
-  after(async () => {
-    await w?.dispose();
-    assert.deepEqual(await leftovers(), []);
-  });
+  after(() => checkLeaksThenDispose(w));
 
   test('every allowed pair connects and every forbidden pair is dropped', async () => {
     assert.equal(addresses.length, 8);

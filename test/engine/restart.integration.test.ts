@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { leftovers, listBerthNetns, must, run, sandboxSkip, World } from '../world/world.js';
+import { listBerthNetns, must, run, sandboxSkip, World } from '../world/world.js';
+import { checkLeaksThenDispose } from '../world/leaks.js';
 
 describe('daemon crash and restart: containers keep their network, reconcile repairs both ways', { skip: sandboxSkip }, () => {
   let w: World;
@@ -10,10 +11,7 @@ describe('daemon crash and restart: containers keep their network, reconcile rep
     for (const name of ['a', 'b', 'c']) await w.berthOk('run', '-d', '--name', name, '--', 'sleep', '1000');
     await w.berthOk('run', '-d', '--rm', '--name', 'd', '--', 'sleep', '1000');
   });
-  after(async () => {
-    await w?.dispose();
-    assert.deepEqual(await leftovers(), []);
-  });
+  after(() => checkLeaksThenDispose(w));
 
   const snapshot = async (name: string) =>
     (await w.berthOk('inspect', '-f', '{{.State.Pid}} {{.NetworkSettings.IPAddress}} {{.NetworkSettings.MacAddress}} {{.NetworkSettings.EndpointID}}', name)).trim();

@@ -2,6 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -168,6 +169,66 @@ export class World {
     return { queries: () => output.split('\n').filter((l) => l.startsWith('query ')).map((l) => l.slice('query '.length)) };
   }
 
+  /** Whether this world's daemon is running (tests may leave it stopped or crashed). */
+  get daemonRunning(): boolean {
+    return this.daemon !== undefined && this.daemon.exitCode === null && this.daemon.signalCode === null;
+  }
+
+  /**
+   * Removes every container and user-defined network through berth, then lists what berth
+   * left behind: namespaces, veths and bridges of removed networks, container processes.
+   */
+  async leaksAfterRemovingEverything(): Promise<string[]> {
+    if (!this.daemonRunning) return [];
+    const ids = (await this.berth('ps', '-a', '-q')).stdout.split('\n').filter(Boolean);
+    if (ids.length > 0) await this.berth('rm', '-f', ...ids);
+    const networks = (await this.berth('network', 'ls', '--filter', 'type=custom', '-q')).stdout.split('\n').filter(Boolean);
+    if (networks.length > 0) await this.berth('network', 'rm', ...networks);
+    const defaultBridge = (await this.berth('network', 'inspect', '-f', '{{.BerthBridge}}', 'bridge')).stdout.trim();
+    return settledLeaks(async () => {
+      const found = (await listBerthNetns()).map((n) => `netns ${n}`);
+      const links = JSON.parse((await run('ip', ['-n', this.host, '-j', 'link', 'show'])).stdout || '[]') as { ifname: string }[];
+      for (const { ifname } of links) if (!['lo', 'uplink0', defaultBridge].includes(ifname)) found.push(`link ${ifname} on the host`);
+      for (const pid of await this.containerProcesses()) found.push(`container process ${pid}`);
+      return found;
+    });
+  }
+
+  /** Processes of this world's containers (their wrappers name the container's directory). */
+  async containerProcesses(): Promise<number[]> {
+    return processesMentioning(`${this.dir}/data/containers/`);
+  }
+
+  /**
+   * Restarts the daemon with `env` (a test composition root's fault switches), runs one
+   * CLI command that makes it crash, and waits for it to be gone.
+   */
+  async crashDuring(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Result> {
+    await this.killDaemon('SIGTERM');
+    const started = await this.startDaemon([], { ...process.env, ...env });
+    if (started) throw new Error(`daemon did not start: ${started.stdout}`);
+    const d = this.daemon!;
+    const gone = new Promise((resolve) => (d.exitCode !== null || d.signalCode !== null ? resolve(undefined) : d.once('exit', resolve)));
+    const result = await this.berth(...args);
+    await Promise.race([gone, sleep(10_000).then(() => Promise.reject(new Error(`the daemon did not crash during berth ${args.join(' ')}`)))]);
+    this.daemon = undefined;
+    return result;
+  }
+
+  /** One request to the daemon's API: status and body text. */
+  api(method: string, path: string, body?: unknown, rawBody?: Buffer): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({ socketPath: this.socket, method, path, headers: { 'Content-Type': 'application/json' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      req.end(rawBody ?? (body === undefined ? undefined : JSON.stringify(body)));
+    });
+  }
+
   async dispose(): Promise<void> {
     for (const s of this.servers) s.kill('SIGKILL');
     const pids: number[] = [];
@@ -248,4 +309,11 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 2000
     await sleep(20);
   } while (Date.now() < deadline);
   return false;
+}
+
+/** Polls for leaks that the kernel removes asynchronously (a namespace's veth peers go ~100 ms after it). */
+export async function settledLeaks(find: () => Promise<string[]>, timeoutMs = 2000): Promise<string[]> {
+  let found: string[] = [];
+  await eventually(async () => (found = await find()).length === 0, timeoutMs);
+  return found;
 }

@@ -39,7 +39,7 @@ export async function psCommand(client: ApiClient, argv: readonly string[]): Pro
   noPositionals(PS, parsed);
   const query = new URLSearchParams();
   if (boolFlag(parsed, 'all')) query.set('all', '1');
-  const filters = filtersParam(flagList(parsed, 'filter'));
+  const filters = filtersParam(PS, flagList(parsed, 'filter'));
   if (filters !== undefined) query.set('filters', filters);
   const list = (await client.call('GET', `/containers/json${query.size > 0 ? `?${query.toString()}` : ''}`)) as Summary[];
   const format = flag(parsed, 'format');

@@ -215,7 +215,7 @@ async function createNetwork(client: ApiClient, argv: readonly string[]): Promis
 async function listNetworks(client: ApiClient, argv: readonly string[]): Promise<number> {
   const parsed = parseArgs(LS, argv, { quiet: { short: 'q', value: false }, filter: { short: 'f', value: true, repeat: true }, format: { value: true } });
   if (parsed.positionals.length > 0) throw usageError(LS, '"berth network ls" accepts no arguments');
-  const filters = filtersParam(flagList(parsed, 'filter'));
+  const filters = filtersParam(LS, flagList(parsed, 'filter'));
   const list = (await client.call('GET', `/networks${filters === undefined ? '' : `?filters=${encodeURIComponent(filters)}`}`)) as NetworkView[];
   list.sort((a, b) => a.Name.localeCompare(b.Name));
   const format = flag(parsed, 'format');
@@ -261,7 +261,7 @@ async function pruneNetworks(client: ApiClient, argv: readonly string[]): Promis
   // berth never prompts, so -f is accepted and changes nothing.
   const parsed = parseArgs(PRUNE, argv, { force: { short: 'f', value: false }, filter: { value: true, repeat: true } });
   if (parsed.positionals.length > 0) throw usageError(PRUNE, '"berth network prune" accepts no arguments');
-  const filters = filtersParam(flagList(parsed, 'filter'));
+  const filters = filtersParam(PRUNE, flagList(parsed, 'filter'));
   const { NetworksDeleted } = (await client.call('POST', `/networks/prune${filters === undefined ? '' : `?filters=${encodeURIComponent(filters)}`}`)) as { NetworksDeleted: string[] };
   if (NetworksDeleted.length > 0) console.log(['Deleted Networks:', ...NetworksDeleted].join('\n'));
   return 0;

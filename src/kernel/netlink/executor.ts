@@ -83,6 +83,8 @@ export class NetlinkExecutor implements Executor {
         if (op.dst === 'default') return inside(op.netns, (s) => s.addDefaultRoute(op.via));
         return this.fallback.apply([op]);
       case 'netns-attach':
+      case 'link-alias':
+      case 'port-attach':
       case 'port-hairpin':
       case 'bridge-add':
       case 'addr-del':

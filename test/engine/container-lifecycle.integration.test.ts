@@ -1,0 +1,142 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { must, sandboxSkip, sleep, World, eventually } from '../world/world.js';
+import { checkLeaksThenDispose } from '../world/leaks.js';
+
+/**
+ * What a container is, beyond its network: its hostname, its /sys, its exit codes, how it
+ * stops. Each test is a defect found by trying berth from outside (part 5).
+ */
+describe('containers: hostname, sysfs, exit codes, stop', { skip: sandboxSkip }, () => {
+  let w: World;
+  before(async () => {
+    w = await World.create();
+  });
+  after(() => checkLeaksThenDispose(w));
+
+  const inspect = async (ref: string): Promise<any> => (JSON.parse(await w.berthOk('inspect', ref)) as any[])[0];
+
+  test('an unnamed container runs, with the first 12 hex digits of its id as hostname', async () => {
+    const id = (await w.berthOk('run', '-d', '--', 'sleep', '1000')).trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    const c = await inspect(id);
+    assert.equal(c.State.Status, 'running');
+    assert.equal((await w.berthOk('exec', id, 'hostname')).trim(), id.slice(0, 12));
+    assert.equal(c.Config.Hostname, id.slice(0, 12));
+  });
+
+  test('names Docker generates or compose uses (underscores, 128 characters) are no hostname and do not stop the start', async () => {
+    for (const name of ['proj_web_1', `long_${'x'.repeat(123)}`]) {
+      const id = (await w.berthOk('run', '-d', '--name', name, '--', 'sleep', '1000')).trim();
+      assert.equal((await inspect(name)).State.Status, 'running', name);
+      assert.equal((await w.berthOk('exec', name, 'hostname')).trim(), id.slice(0, 12), name);
+    }
+  });
+
+  test('-h sets the hostname with the kernel\'s rules, underscores included', async () => {
+    await w.berthOk('run', '-d', '--name', 'h1', '-h', 'web_1.example', '--', 'sleep', '1000');
+    assert.equal((await w.berthOk('exec', 'h1', 'hostname')).trim(), 'web_1.example');
+  });
+
+  test('/sys is the container\'s own, read-only: its interfaces and its MAC, not the host\'s', async () => {
+    await w.berthOk('run', '-d', '--name', 's1', '--', 'sleep', '1000');
+    assert.deepEqual((await w.berthOk('exec', 's1', 'ls', '/sys/class/net')).trim().split('\n'), ['eth0', 'lo']);
+    assert.equal((await w.berthOk('exec', 's1', 'cat', '/sys/class/net/eth0/address')).trim(), (await inspect('s1')).NetworkSettings.MacAddress);
+    const touch = await w.berth('exec', 's1', 'sh', '-c', 'echo 1 > /sys/class/net/eth0/mtu');
+    assert.notEqual(touch.code, 0);
+    assert.match(touch.stderr, /Read-only file system/);
+  });
+
+  test('berth run --rm -- CMD (no flag before "--") runs CMD', async () => {
+    const r = await w.berth('run', '--rm', '--', 'echo', 'hi');
+    assert.deepEqual([r.code, r.stdout], [0, 'hi\n']);
+  });
+
+  test('stop ends a command that ignores SIGTERM: SIGKILL after -t, exit code 137, no process left', async () => {
+    await w.berthOk('run', '-d', '--name', 'stubborn', '--', 'sh', '-c', 'trap "" TERM; sleep 1000');
+    const pid = (await inspect('stubborn')).State.Pid as number;
+    const started = Date.now();
+    await w.berthOk('stop', '-t', '1', 'stubborn');
+    assert.ok(Date.now() - started >= 900, 'stop waited for the timeout before SIGKILL');
+    const c = await inspect('stubborn');
+    assert.deepEqual([c.State.Status, c.State.ExitCode], ['exited', 137]);
+    // Nothing of the container's process group is left (the sleep child included).
+    assert.equal((await w.inHost('ps', '-o', 'pid=', '-g', String(pid))).stdout.trim(), '');
+  });
+
+  test('a command that exits on SIGTERM is stopped at once with 143', async () => {
+    await w.berthOk('run', '-d', '--name', 'polite', '--', 'sleep', '1000');
+    const started = Date.now();
+    await w.berthOk('stop', 'polite');
+    assert.ok(Date.now() - started < 5000);
+    assert.equal((await inspect('polite')).State.ExitCode, 143);
+  });
+
+  test('exit codes: 128 + the signal number for every signal (QUIT 131, SEGV 139); wait prints the code and exits 0', async () => {
+    await w.berthOk('run', '-d', '--name', 'quit', '--', 'sh', '-c', 'kill -QUIT $$');
+    await w.berthOk('run', '-d', '--name', 'segv', '--', 'sh', '-c', 'kill -SEGV $$');
+    await w.berthOk('run', '-d', '--name', 'three', '--', 'sh', '-c', 'exit 3');
+    const r = await w.berth('wait', 'quit', 'segv', 'three');
+    assert.deepEqual([r.code, r.stdout], [0, '131\n139\n3\n']);
+    const e = await w.berth('exec', 's1', 'sh', '-c', 'kill -USR1 $$');
+    assert.equal(e.code, 138);
+  });
+
+  test('a start that fails leaves the reason in State.Error', async () => {
+    await w.berthOk('run', '-d', '--name', 'peer', '--', 'sleep', '1000');
+    await w.berthOk('create', '--name', 'follower', '--network', 'container:peer', '--', 'sleep', '1000');
+    await w.berthOk('stop', '-t', '0', 'peer');
+    const r = await w.berth('start', 'follower');
+    assert.equal(r.code, 1);
+    const c = await inspect('follower');
+    assert.equal(c.State.Status, 'created');
+    assert.match(c.State.Error, /cannot join the network namespace of container peer: it is not running/);
+  });
+
+  test('values that would fail only at start are refused at create with 400, and nothing is created', async () => {
+    const before = await w.berthOk('ps', '-a', '-q');
+    const cases: [string[], RegExp][] = [
+      [['run', '-d', '--network', 'n5', '--mac-address', '00:00:00:00:00:00', '--', 'sleep', '1'], /invalid MAC address "00:00:00:00:00:00"/],
+      [['run', '-d', '-e', 'A=1\u0001', '--', 'sleep', '1'], /^$/], // control: a non-NUL control character is fine
+    ];
+    await w.berthOk('network', 'create', '--subnet', '10.55.0.0/24', 'n5');
+    const [bad, ok] = cases;
+    const r = await w.berth(...bad![0]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, bad![1]);
+    assert.equal((await w.berth(...ok![0])).code, 0);
+    // NUL cannot cross a command line; the API is where it arrives.
+    for (const body of [{ Cmd: ['sleep', '1\u0000'] }, { Cmd: ['sleep', '1'], Env: ['A=\u0000'] }]) {
+      const res = await w.api('POST', '/containers/create', body);
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.match(res.body, /holds a NUL character/);
+    }
+    const after = (await w.berthOk('ps', '-a', '-q')).trim().split('\n');
+    assert.equal(after.length, before.trim().split('\n').length + 1);
+  });
+});
+
+describe('a daemon killed between launching a container and recording it', { skip: sandboxSkip }, () => {
+  let w: World;
+  before(async () => {
+    w = await World.create({ daemonEntry: [new URL('../world/crashing-daemon.js', import.meta.url).pathname] });
+  });
+  after(() => checkLeaksThenDispose(w));
+
+  test('the restarted daemon kills the orphan process; start works again; rm -f leaves no process', async () => {
+    const died = await w.crashDuring({ BERTH_TEST_CRASH_AT: 'container-launched' }, 'run', '-d', '--name', 'half', '--', 'sleep', '1000');
+    assert.notEqual(died.code, 0);
+    // The crash left the container's process running, outside any record.
+    assert.ok((await w.containerProcesses()).length > 0, 'the crash left a process');
+    await w.startDaemon();
+    assert.equal(await eventually(async () => (await w.containerProcesses()).length === 0, 5000), true, 'reconcile killed the orphan');
+    const c = (JSON.parse(await w.berthOk('inspect', 'half')) as any[])[0];
+    assert.equal(c.State.Status, 'created');
+    await w.berthOk('start', 'half');
+    assert.equal((await w.berth('exec', 'half', 'true')).code, 0);
+    await w.berthOk('rm', '-f', 'half');
+    await sleep(100);
+    assert.deepEqual(await w.containerProcesses(), []);
+    assert.deepEqual((await must('ip', ['netns', 'list'])).split('\n').filter((l) => l.startsWith('berth-')), []);
+  });
+});
