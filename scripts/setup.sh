@@ -5,7 +5,7 @@
 #                 (../shared/peers/docker-lab.sh); docker.io's service is never started by us.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(iproute2 nftables iptables util-linux iputils-ping procps)
+packages=(iproute2 nftables iptables util-linux iputils-ping procps python3)
 [[ "${1:-}" == --with-peers ]] && packages+=(docker.io busybox-static aardvark-dns)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done

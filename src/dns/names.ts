@@ -23,6 +23,8 @@ export interface NameIndex {
   readonly byAddress: ReadonlyMap<string, readonly DnsEndpoint[]>;
   /** lower-case network name → network id. */
   readonly networkIds: ReadonlyMap<string, string>;
+  /** Lower-case names of every user-defined network, with or without containers: `*.network` is berth's. */
+  readonly networkNames: ReadonlySet<string>;
   /** Every name berth knows on any network: never forwarded upstream. */
   readonly allNames: ReadonlySet<string>;
 }
@@ -40,7 +42,7 @@ function namesOf(ep: DnsEndpoint): string[] {
   return [ep.containerName, ...ep.aliases, ep.containerId.slice(0, SHORT_ID)].map((n) => n.toLowerCase());
 }
 
-export function buildNameIndex(endpoints: readonly DnsEndpoint[]): NameIndex {
+export function buildNameIndex(endpoints: readonly DnsEndpoint[], networkNames: readonly string[] = []): NameIndex {
   const byNetwork = new Map<string, Map<string, string[]>>();
   const endpointsByNetwork = new Map<string, DnsEndpoint[]>();
   const byAddress = new Map<string, DnsEndpoint[]>();
@@ -59,13 +61,13 @@ export function buildNameIndex(endpoints: readonly DnsEndpoint[]): NameIndex {
     byAddress.set(ep.address, [...(byAddress.get(ep.address) ?? []), ep]);
     networkIds.set(ep.networkName.toLowerCase(), ep.networkId);
   }
-  return { byNetwork, endpointsByNetwork, byAddress, networkIds, allNames };
+  return { byNetwork, endpointsByNetwork, byAddress, networkIds, allNames, networkNames: new Set([...networkNames.map((n) => n.toLowerCase()), ...networkIds.keys()]) };
 }
 
 /**
  * A query for `qname` from a container on `querierNetworks`. Names berth knows only on
- * other networks get NXDOMAIN here rather than going upstream: container names must not
- * leak to outside resolvers. Accepted forms: name, alias, id prefix (12 hex or longer),
+ * other networks, and names under any network's name, get NXDOMAIN here rather than going
+ * upstream: container names must not leak to outside resolvers. Accepted forms: name, alias, id prefix (12 hex or longer),
  * and `name.network` for a network the querier is on.
  */
 export function resolveName(index: NameIndex, querierNetworks: readonly string[], qname: string): NameAnswer {
@@ -78,7 +80,10 @@ export function resolveName(index: NameIndex, querierNetworks: readonly string[]
     if (networkId !== undefined && querierNetworks.includes(networkId)) for (const a of lookupIn(index, networkId, name.slice(0, dot))) found.add(a);
   }
   if (found.size > 0) return { kind: 'local', addresses: [...found] };
-  return index.allNames.has(name) ? { kind: 'nxdomain' } : { kind: 'forward' };
+  // Names berth owns never leave the host: a container name or alias on any network, and
+  // anything under a network's name (`a1.neta` asked from outside neta).
+  const owned = index.allNames.has(name) || (dot > 0 && index.networkNames.has(name.slice(dot + 1)));
+  return owned ? { kind: 'nxdomain' } : { kind: 'forward' };
 }
 
 function lookupIn(index: NameIndex, networkId: string, name: string): readonly string[] {

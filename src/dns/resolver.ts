@@ -3,7 +3,7 @@ import type { Server, Socket as TcpSocket } from 'node:net';
 import { bindUdpInNetns, listenTcpInNetns } from '../kernel/netns-sockets.js';
 import { UpstreamForwarder } from './forwarder.js';
 import { addressOfPtrName, resolveAddress, resolveName, type NameIndex } from './names.js';
-import { answer, failureFor, parseQuery, RCODE, type Query } from './wire.js';
+import { answer, failureFor, isResponse, parseQuery, RCODE, type Query } from './wire.js';
 
 /** Docker's address for the embedded resolver inside a container. */
 export const RESOLVER_ADDRESS = '127.0.0.11';
@@ -16,6 +16,8 @@ export interface ResolverSource {
   networksOf(containerId: string): readonly string[];
   /** Where its other queries go. */
   upstreamsOf(containerId: string): readonly string[];
+  /** Whether its queries may go upstream at all (not for containers on internal networks only). */
+  mayForward(containerId: string): boolean;
 }
 
 /** The engine's view of a name service: one listener per container that uses it. */
@@ -47,7 +49,14 @@ export class EmbeddedResolver implements NameService {
   attach(containerId: string, netns: string): void {
     this.detach(containerId);
     const udp = bindUdpInNetns(netns, RESOLVER_ADDRESS, DNS_PORT, (message, from, socket) => {
-      void this.respond(containerId, message, 'udp').then((reply) => reply && socket.send(reply, from.port, from.address));
+      // A datagram "from" the resolver itself is spoofed: answering it would loop forever.
+      if (from.address === RESOLVER_ADDRESS && from.port === DNS_PORT) return;
+      this.respond(containerId, message, 'udp')
+        .then((reply) => {
+          // The container may be gone while an upstream answered: its socket is closed then.
+          if (reply && this.listeners.get(containerId)?.udp === socket) socket.send(reply, from.port, from.address, () => undefined);
+        })
+        .catch((err: unknown) => console.error(`berth: DNS answer for container ${containerId.slice(0, 12)} failed: ${err instanceof Error ? err.message : String(err)}`));
     });
     let tcp: Server;
     try {
@@ -74,10 +83,13 @@ export class EmbeddedResolver implements NameService {
 
   /** The reply to one message from a container; undefined when there is nothing to say. */
   async respond(containerId: string, message: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
+    // A response (QR set) is never answered: two resolvers must not answer each other.
+    if (isResponse(message)) return undefined;
     const query = parseQuery(message);
     if (!query) return failureFor(message, RCODE.FORMERR);
     const local = this.answerLocally(containerId, query, transport);
     if (local) return local;
+    if (!this.source.mayForward(containerId)) return answer(query, RCODE.REFUSED);
     try {
       return await this.forwarder.forward(message, this.source.upstreamsOf(containerId), transport);
     } catch {
@@ -114,12 +126,14 @@ export class EmbeddedResolver implements NameService {
       while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
         const message = buffered.subarray(2, 2 + buffered.readUInt16BE(0));
         buffered = buffered.subarray(2 + message.length);
-        void this.respond(containerId, Buffer.from(message), 'tcp').then((reply) => {
-          if (!reply || conn.destroyed) return;
-          const length = Buffer.alloc(2);
-          length.writeUInt16BE(reply.length);
-          conn.write(Buffer.concat([length, reply]));
-        });
+        this.respond(containerId, Buffer.from(message), 'tcp')
+          .then((reply) => {
+            if (!reply || conn.destroyed) return;
+            const length = Buffer.alloc(2);
+            length.writeUInt16BE(reply.length);
+            conn.write(Buffer.concat([length, reply]));
+          })
+          .catch(() => conn.destroy());
       }
     });
   }

@@ -12,7 +12,7 @@ export interface Query {
   readonly flags: number;
 }
 
-export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4 } as const;
+export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
 export type Rcode = (typeof RCODE)[keyof typeof RCODE];
 
 /** Answers stay this long in caches: short, since containers come and go (Docker: 600 s). */
@@ -34,6 +34,11 @@ export function parseQuery(message: Buffer): Query | undefined {
 }
 
 /** The id of a message, read without decoding (forwarded answers keep their bytes). */
+/** Whether a message is a response (the QR bit of the header's flags): resolvers answer only queries. */
+export function isResponse(message: Buffer): boolean {
+  return message.length >= 3 && (message[2]! & 0x80) !== 0;
+}
+
 export function messageId(message: Buffer): number {
   return message.readUInt16BE(0);
 }

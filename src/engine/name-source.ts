@@ -27,7 +27,10 @@ export class TableNameSource implements ResolverSource {
 
   index(): NameIndex {
     const key = `${this.containers.version}/${this.networks.version}`;
-    if (this.cached?.key !== key) this.cached = { key, index: buildNameIndex(this.endpoints()) };
+    if (this.cached?.key !== key) {
+      const networkNames = this.networks.all().filter(isUserDefinedBridge).map((n) => n.name);
+      this.cached = { key, index: buildNameIndex(this.endpoints(), networkNames) };
+    }
     return this.cached.index;
   }
 
@@ -35,6 +38,16 @@ export class TableNameSource implements ResolverSource {
     const c = this.containers.byIdExact(containerId);
     if (!c) return [];
     return c.endpoints.map((e) => e.networkId).filter((id) => isUserDefinedBridge(this.networks.byIdExact(id)));
+  }
+
+  /**
+   * Whether the container has a way out: an endpoint on a network that is not internal.
+   * Without one, nothing may be asked upstream on its behalf (Docker and aardvark-dns do
+   * not forward for internal networks either).
+   */
+  mayForward(containerId: string): boolean {
+    const c = this.containers.byIdExact(containerId);
+    return c !== undefined && c.endpoints.some((e) => this.networks.byIdExact(e.networkId)?.internal === false);
   }
 
   /** The container's --dns, else the daemon's --dns, else the host's nameservers (loopback ones work from here). */

@@ -126,6 +126,55 @@ describe('embedded DNS on user-defined networks', { skip: sandboxSkip }, () => {
     assert.equal(await w.startDaemon(), undefined, w.daemonOutput);
     assert.deepEqual(await ask(w, 'web', 'db'), { rcode: 'NOERROR', answers: [await ipOn(w, 'db', 'app')] });
   });
+
+  test('name.network of a network the querier is not on is NXDOMAIN and never asked upstream', async () => {
+    assert.equal((await ask(w, 'web', 'stranger.other')).rcode, 'NXDOMAIN');
+    assert.equal(await getent(w, 'web', 'stranger.other'), undefined);
+    assert.deepEqual(upstream.queries().filter((q) => q.includes('stranger')), []);
+  });
+
+  test('a container on internal networks only gets local names and REFUSED for the rest; nothing goes upstream', async () => {
+    await w.berthOk('network', 'create', '--internal', 'sealed');
+    await w.berthOk('run', '-d', '--name', 'inner', '--network', 'sealed', '--', 'sleep', '1000');
+    await w.berthOk('run', '-d', '--name', 'inner2', '--network', 'sealed', '--', 'sleep', '1000');
+    assert.deepEqual(await ask(w, 'inner', 'inner2'), { rcode: 'NOERROR', answers: [await ipOn(w, 'inner2', 'sealed')] });
+    const before = upstream.queries().length;
+    assert.equal((await ask(w, 'inner', 'www.corp.example')).rcode, 'REFUSED');
+    assert.equal(await getent(w, 'inner', 'www.corp.example'), undefined);
+    assert.equal(upstream.queries().length, before);
+  });
+
+  test('a spoofed datagram from 127.0.0.11:53 is not answered (no loop of the resolver answering itself)', async () => {
+    const loPackets = async () => {
+      const line = (await w.berthOk('exec', 'web', 'cat', '/proc/net/dev')).split('\n').find((l) => l.trim().startsWith('lo:'))!;
+      return Number(line.split(':')[1]!.trim().split(/\s+/)[9]); // transmitted packets
+    };
+    const spoof =
+      'import socket,struct\n' +
+      "q=bytes.fromhex('123401000001000000000000')+b'\\x02db\\x00\\x00\\x01\\x00\\x01'\n" +
+      "u=struct.pack('!HHHH',53,53,8+len(q),0)+q\n" +
+      "a=socket.inet_aton('127.0.0.11')\n" +
+      "h=struct.pack('!BBHHHBBH4s4s',0x45,0,20+len(u),0,0,64,17,0,a,a)\n" +
+      'socket.socket(socket.AF_INET,socket.SOCK_RAW,socket.IPPROTO_RAW).sendto(h+u,("127.0.0.11",0))\n';
+    const before = await loPackets();
+    await w.berthOk('exec', 'web', 'python3', '-c', spoof);
+    await new Promise((r) => setTimeout(r, 1000));
+    // The spoofed packet itself and the cat processes' own traffic: a handful, not thousands.
+    assert.ok((await loPackets()) - before < 10, `lo sent ${(await loPackets()) - before} packets`);
+    assert.deepEqual((await ask(w, 'web', 'db')).rcode, 'NOERROR');
+  });
+
+  test('a container removed while its query is being forwarded does not take the daemon down', async () => {
+    await w.berthOk('run', '-d', '--name', 'victim', '--network', 'app', '--', 'sleep', '1000');
+    const pending = w.berth('exec', 'victim', process.execPath, DNS_QUERY, '127.0.0.11', 'hang.silent.example', 'A', 'udp', '6000');
+    await new Promise((r) => setTimeout(r, 500));
+    await w.berthOk('rm', '-f', 'victim');
+    await pending;
+    // The forwarder gives up after its 3 s budget and answers on the closed socket's behalf.
+    await new Promise((r) => setTimeout(r, 3500));
+    assert.equal((await w.api('GET', '/_ping')).body, 'OK');
+    assert.doesNotMatch(w.daemonOutput, /BUG|ERR_SOCKET/);
+  });
 });
 
 describe('the default bridge: host resolvers, --link, --add-host and resolver options', { skip: sandboxSkip }, () => {

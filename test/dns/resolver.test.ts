@@ -11,8 +11,8 @@ const index = buildNameIndex([
   ...Array.from({ length: 40 }, (_, i) => ({ containerId: `${i}`.padStart(64, 'f'), containerName: `w${i}`, networkId: 'app', networkName: 'app', address: `172.18.1.${i + 1}`, aliases: ['many'] })),
 ]);
 
-function source(upstreams: string[] = ['192.0.2.53']): ResolverSource {
-  return { index: () => index, networksOf: (id) => (id === 'querier' ? ['app'] : []), upstreamsOf: () => upstreams };
+function source(upstreams: string[] = ['192.0.2.53'], mayForward = true): ResolverSource {
+  return { index: () => index, networksOf: (id) => (id === 'querier' ? ['app'] : []), upstreamsOf: () => upstreams, mayForward: () => mayForward };
 }
 
 class ScriptedForwarder extends UpstreamForwarder {
@@ -73,4 +73,30 @@ test('garbage gets FORMERR when it has a header, and nothing when it has not', a
   const reply = (await r.respond('querier', header, 'udp'))!;
   assert.deepEqual([reply.readUInt16BE(0), reply.readUInt16BE(2) & 0x800f], [0x1234, 0x8001]);
   assert.equal(await r.respond('querier', Buffer.from([1, 2, 3]), 'udp'), undefined);
+});
+
+test('a container with no way out (internal networks only) gets local names and REFUSED for the rest; nothing goes upstream', async () => {
+  const upstream = new ScriptedForwarder(() => undefined);
+  const r = new EmbeddedResolver(source(['192.0.2.53'], false), upstream);
+  assert.deepEqual((await ask(r, 'db')).answers, ['A 172.18.0.2']);
+  assert.equal((await ask(r, 'outside.example')).rcode, 'REFUSED');
+  assert.deepEqual(upstream.asked, []);
+});
+
+test('a response (QR set) is never answered, so two resolvers cannot answer each other forever', async () => {
+  const upstream = new ScriptedForwarder(() => undefined);
+  const r = new EmbeddedResolver(source(), upstream);
+  const response = dnsPacket.encode({ type: 'response', id: 9, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: 'db' }] });
+  assert.equal(await r.respond('querier', response, 'udp'), undefined);
+  assert.deepEqual(upstream.asked, []);
+});
+
+test('name.network of a network the querier is not on, or of a network without containers, never goes upstream', async () => {
+  const upstream = new ScriptedForwarder(() => undefined);
+  const withEmpty = buildNameIndex([
+    { containerId: 'b'.repeat(64), containerName: 'a1', networkId: 'neta', networkName: 'neta', address: '172.19.0.2', aliases: [] },
+  ], ['neta', 'empty']);
+  const r = new EmbeddedResolver({ index: () => withEmpty, networksOf: () => ['app'], upstreamsOf: () => ['192.0.2.53'], mayForward: () => true }, upstream);
+  for (const name of ['a1.neta', 'anything.empty', 'a1']) assert.equal((await ask(r, name)).rcode, 'NXDOMAIN', name);
+  assert.deepEqual(upstream.asked, []);
 });

@@ -1,7 +1,8 @@
 /**
  * A fake upstream DNS server for tests, run on the outside host: `node fake-dns.js ADDRESS`.
- * It knows a few names under .example and answers NXDOMAIN for everything else; every
- * question it gets is printed, so a test can tell what berth forwarded (and what not).
+ * It knows a few names under .example, never answers names under silent.example (an
+ * upstream that hangs) and answers NXDOMAIN for everything else; every question it gets
+ * is printed, so a test can tell what berth forwarded (and what not).
  */
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
@@ -25,7 +26,11 @@ function reply(message: Buffer): Buffer {
 }
 
 const udp = createSocket('udp4');
-udp.on('message', (m, r) => udp.send(reply(m), r.port, r.address));
+const silent = (m: Buffer) => dnsPacket.decode(m).questions![0]!.name.toLowerCase().endsWith('silent.example');
+udp.on('message', (m, r) => {
+  const answer = reply(m);
+  if (!silent(m)) udp.send(answer, r.port, r.address);
+});
 udp.bind(53, address, () => {
   createServer((s) => {
     s.on('data', (d: Buffer) => {
