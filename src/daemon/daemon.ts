@@ -13,7 +13,7 @@ import { NetlinkExecutor } from '../kernel/netlink/executor.js';
 import { runTool } from '../kernel/spawn.js';
 import { LocalStore } from '../store/local.js';
 import { EmbeddedResolver } from '../dns/resolver.js';
-import { DOCKER_DEFAULT_POOLS, type AddressPoolSpec } from '../ipam/subnets.js';
+import { checkUsableSubnet, DOCKER_DEFAULT_POOLS, type AddressPoolSpec } from '../ipam/subnets.js';
 import { readBuildInfo } from './build-info.js';
 
 export interface DaemonOptions {
@@ -84,6 +84,7 @@ export async function startDaemon(
         executor,
         drivers: builtinDrivers(),
         firewall: options.firewall === 'iptables' ? iptablesBackend : nftablesBackend,
+        retiredFirewalls: options.firewall === 'iptables' ? [nftablesBackend] : [iptablesBackend],
         nameService: (source) => new EmbeddedResolver(source),
         ...(faultHook ? { faultHook } : {}),
       },
@@ -114,6 +115,7 @@ function validateOptions(options: DaemonOptions): void {
     if (bip.address === bip.network || bip.prefixLength > 30) {
       throw new BerthError('invalid_argument', `invalid --bip "${options.bip}": give the bridge's own address with its prefix`, 'for example --bip 172.17.0.1/16');
     }
+    checkUsableSubnet({ network: bip.network, prefixLength: bip.prefixLength }, '--bip');
   }
 }
 

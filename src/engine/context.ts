@@ -26,6 +26,8 @@ export interface EngineDeps {
   readonly executor: Executor;
   readonly drivers: ReadonlyMap<string, NetworkDriver>;
   readonly firewall: FirewallBackend;
+  /** The backends not in use: their leftovers (an earlier run with another --firewall) are removed at start. */
+  readonly retiredFirewalls: readonly FirewallBackend[];
   /** Makes the embedded DNS resolver, given the engine's view of names. */
   readonly nameService: (source: ResolverSource) => NameService;
   /** Tests only: called at the points where a crash is hardest to recover from. */

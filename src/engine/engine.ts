@@ -82,6 +82,7 @@ export class Engine {
       executor: deps.executor,
       drivers: deps.drivers,
       firewall: deps.firewall,
+      retiredFirewalls: deps.retiredFirewalls,
       networks: engine.networks,
       containers: engine.containers,
       defaultBridge: config.defaultBridge,

@@ -1,7 +1,7 @@
 import { ConflictError, InvalidArgumentError, quotePrefix } from '../common/errors.js';
 import { newId, shortId } from '../common/ids.js';
 import { broadcastOf, cidrContains, cidrsOverlap, formatCidr, formatIpv4, parseCidr, parseIpv4, type Ipv4Cidr } from '../common/ipv4.js';
-import { candidatesOf, firstFreeSubnet, type AddressPoolSpec } from '../ipam/subnets.js';
+import { candidatesOf, firstFreeSubnet, type AddressPoolSpec, checkUsableSubnet } from '../ipam/subnets.js';
 import type { HostRoute } from '../kernel/read.js';
 import { BUILTIN_NETWORKS, isBridgeNetwork, type BridgeNetworkRecord, type NetworkRecord } from './model.js';
 
@@ -126,6 +126,7 @@ function ipamConfig(configs: readonly IpamConfigRequest[], ctx: NetworkCreateCon
   }
   const subnet = parseCidr(config.subnet, { strict: true });
   if (subnet.prefixLength > 30) throw new InvalidArgumentError(`subnet ${config.subnet} is too small`, 'a bridge network needs at least a /30: the gateway and one container');
+  checkUsableSubnet(subnet, 'subnet');
   checkOverlaps(subnet, ctx);
   const where = `subnet ${formatCidr(subnet)}`;
   const usable = (ip: number) => cidrContains(subnet, ip) && ip !== subnet.network && ip !== broadcastOf(subnet);

@@ -1,3 +1,4 @@
+import { routeClaimsSubnet } from '../ipam/subnets.js';
 import { ConflictError, NotFoundError } from '../common/errors.js';
 import { parseResolvConf } from '../dns/resolvconf.js';
 import { hostLinkNames, hostRoutes } from '../kernel/read.js';
@@ -27,7 +28,7 @@ export class NetworkService {
     const { networks, deps } = this.ctx;
     const record = newBridgeNetwork(request, {
       existing: networks.all(),
-      routes: await hostRoutes(),
+      routes: (await hostRoutes()).filter(routeClaimsSubnet),
       hostLinks: await hostLinkNames(),
       nameservers: [...this.ctx.config.dnsServers, ...parseResolvConf(await readHostFile(this.ctx.config.hostResolvConfPath)).nameservers],
       pools: this.ctx.config.defaultBridge.pools,

@@ -1,8 +1,7 @@
-import { createServer } from 'node:net';
-import { createSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
-import { ConflictError, ExhaustedError } from '../common/errors.js';
+import { ConflictError, ExhaustedError, InvalidArgumentError } from '../common/errors.js';
 import type { FirewallPort } from '../firewall/model.js';
+import type { HostPorts } from '../kernel/host-ports.js';
 import type { ContainerRecord } from './model.js';
 import type { PortMapping, Protocol } from './portspec.js';
 
@@ -15,10 +14,10 @@ export interface PublishedPort {
   readonly containerPort: number;
 }
 
-const ANY = '0.0.0.0';
+const ANY_ADDRESS = '0.0.0.0';
 
 export function describeBinding(p: { hostIp: string; hostPort: number; protocol: Protocol }): string {
-  return `${p.hostIp || ANY}:${p.hostPort}/${p.protocol}`;
+  return `${p.hostIp || ANY_ADDRESS}:${p.hostPort}/${p.protocol}`;
 }
 
 function overlaps(a: PublishedPort, b: { protocol: Protocol; hostIp: string; hostPort: number }): boolean {
@@ -32,25 +31,6 @@ export function firewallPortsOf(container: ContainerRecord): FirewallPort[] {
   return container.ports.map((p) => ({ ...p, containerIp: ip }));
 }
 
-/** Whether a host process already holds the port (TCP listen / UDP bind on it fails). */
-export type PortProbe = (protocol: Protocol, hostIp: string, port: number) => Promise<boolean>;
-
-export const probeHostPort: PortProbe = (protocol, hostIp, port) =>
-  new Promise((resolve) => {
-    const host = hostIp || ANY;
-    if (protocol === 'tcp') {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
-    } else if (protocol === 'udp') {
-      const socket = createSocket('udp4');
-      socket.once('error', () => resolve(false));
-      socket.bind({ address: host, port, exclusive: true }, () => socket.close(() => resolve(true)));
-    } else {
-      resolve(true); // Node cannot open SCTP sockets; the map entry is the only claim.
-    }
-  });
-
 /** The range random host ports come from: the kernel's ephemeral range, as Docker uses. */
 export async function ephemeralRange(): Promise<{ first: number; last: number }> {
   try {
@@ -63,31 +43,60 @@ export async function ephemeralRange(): Promise<{ first: number; last: number }>
 }
 
 /**
+ * Published bindings by protocol and port, so checking a candidate costs one map lookup
+ * whatever the number of ports (a linear scan made -p of 10,000 ports quadratic).
+ */
+class BindingIndex {
+  private readonly byPort = new Map<string, (PublishedPort & { owner: string })[]>();
+
+  constructor(bindings: readonly (PublishedPort & { owner: string })[]) {
+    for (const b of bindings) this.add(b);
+  }
+
+  add(binding: PublishedPort & { owner: string }): void {
+    const key = `${binding.protocol}/${binding.hostPort}`;
+    const list = this.byPort.get(key);
+    if (list) list.push(binding);
+    else this.byPort.set(key, [binding]);
+  }
+
+  holderOf(candidate: { protocol: Protocol; hostIp: string; hostPort: number }): (PublishedPort & { owner: string }) | undefined {
+    return this.byPort.get(`${candidate.protocol}/${candidate.hostPort}`)?.find((t) => overlaps(t, candidate));
+  }
+}
+
+/**
  * Chooses a host port for every mapping: the one asked for, or the first free one of its
  * range (or of the ephemeral range). A port is free when no container published it on an
- * overlapping address and no host process holds it. All or nothing.
+ * overlapping address and no host process holds it. All or nothing; O(ports asked for).
  */
-export async function allocateHostPorts(
+export function allocateHostPorts(
   mappings: readonly PortMapping[],
   taken: readonly (PublishedPort & { owner: string })[],
-  probe: PortProbe,
+  host: HostPorts,
   ephemeral: { first: number; last: number },
-): Promise<PublishedPort[]> {
-  const chosen: (PublishedPort & { owner: string })[] = [...taken];
+): PublishedPort[] {
+  const chosen = new BindingIndex(taken);
   const result: PublishedPort[] = [];
   for (const m of mappings) {
+    if (!host.isLocalAddress(m.hostIp)) {
+      throw new InvalidArgumentError(
+        `cannot publish ${describeBinding({ hostIp: m.hostIp, hostPort: m.hostPorts?.first ?? 0, protocol: m.protocol })}: ${m.hostIp} is not an address of this host`,
+        'give one of the host\'s addresses (ip -4 addr), or none to publish on every address',
+      );
+    }
     const range = m.hostPorts ?? ephemeral;
     const fixed = range.first === range.last;
     let found: PublishedPort | undefined;
     for (let port = range.first; port <= range.last && !found; port++) {
       const candidate = { protocol: m.protocol, hostIp: m.hostIp, hostPort: port, containerPort: m.containerPort };
-      const holder = chosen.find((t) => overlaps(t, candidate));
+      const holder = chosen.holderOf(candidate);
       if (holder) {
         const by = holder.owner === '' ? 'twice in this request' : `by container ${holder.owner}`;
         if (fixed) throw new ConflictError(`cannot publish ${describeBinding(candidate)}: port is already allocated ${by}`, 'choose another host port, or let berth pick one: -p ' + String(m.containerPort));
         continue;
       }
-      if (!(await probe(m.protocol, m.hostIp, port))) {
+      if (host.inUse(m.protocol, m.hostIp, port)) {
         if (fixed) throw new ConflictError(`cannot publish ${describeBinding(candidate)}: the port is already in use by a process on this host`, 'stop that process or choose another host port');
         continue;
       }
@@ -95,7 +104,7 @@ export async function allocateHostPorts(
     }
     if (!found) throw new ExhaustedError(`no free host port for ${m.containerPort}/${m.protocol} in ${range.first}-${range.last}`);
     result.push(found);
-    chosen.push({ ...found, owner: '' });
+    chosen.add({ ...found, owner: '' });
   }
   return result;
 }

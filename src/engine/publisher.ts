@@ -5,7 +5,8 @@ import type { KernelOp, Plan } from '../kernel/ops.js';
 import type { ContainerTable } from './containers.js';
 import type { ContainerRecord, EndpointRecord } from './model.js';
 import type { NetworkTable } from './networks.js';
-import { allocateHostPorts, ephemeralRange, firewallPortsOf, probeHostPort, type PublishedPort } from './ports.js';
+import { readHostPorts } from '../kernel/host-ports.js';
+import { allocateHostPorts, ephemeralRange, firewallPortsOf, type PublishedPort } from './ports.js';
 import type { PortMapping } from './portspec.js';
 
 /**
@@ -23,7 +24,7 @@ export class PortPublisher {
   async allocate(mappings: readonly PortMapping[]): Promise<PublishedPort[]> {
     if (mappings.length === 0) return [];
     const taken = this.containers.all().flatMap((c) => c.ports.map((p) => ({ ...p, owner: c.name })));
-    return allocateHostPorts(mappings, taken, probeHostPort, await ephemeralRange());
+    return allocateHostPorts(mappings, taken, await readHostPorts(), await ephemeralRange());
   }
 
   /** The firewall's desired state now: every network, every running container's ports (but `except`'s). */

@@ -1,3 +1,4 @@
+import { routeClaimsSubnet } from '../ipam/subnets.js';
 import { ConflictError } from '../common/errors.js';
 import { parseIpv4 } from '../common/ipv4.js';
 import { BRIDGE_ALIAS_PREFIX } from '../drivers/bridge.js';
@@ -22,6 +23,7 @@ export interface ReconcileContext {
   readonly executor: Executor;
   readonly drivers: ReadonlyMap<string, NetworkDriver>;
   readonly firewall: FirewallBackend;
+  readonly retiredFirewalls: readonly FirewallBackend[];
   readonly networks: NetworkTable;
   readonly containers: ContainerTable;
   readonly defaultBridge: DefaultBridgeOptions;
@@ -53,7 +55,7 @@ export async function reconcile(ctx: ReconcileContext): Promise<{ runningAdopted
 }
 
 async function reconcileNetworks(ctx: ReconcileContext, stored: NetworkRecord[], containers: ContainerRecord[]): Promise<void> {
-  const routes = await hostRoutes();
+  const routes = (await hostRoutes()).filter(routeClaimsSubnet);
   const storedBridges = stored.filter(isBridgeNetwork);
   const storedDefault = storedBridges.find((n) => n.name === 'bridge');
   const desiredDefault = defaultBridgeRecord(ctx.defaultBridge, routes, storedDefault);
@@ -86,6 +88,9 @@ async function reconcileNetworks(ctx: ReconcileContext, stored: NetworkRecord[],
     ops.push({ kind: 'sysctl', key: `net.ipv4.conf.${n.bridge}.route_localnet`, value: '1' });
   }
   for (const n of [...bridges, ...builtins]) ctx.networks.add(n);
+  // A previous run with another --firewall may have left its rules forwarding host ports
+  // to addresses the next containers will get: they go before berth's rules are written.
+  for (const retired of ctx.retiredFirewalls) ops.push(retired.removeAll(`remove the rules of the ${retired.name} backend (not in use)`));
   // Ports of containers recorded as running; those found dead later are unpublished then.
   ops.push(ctx.firewall.replaceAll('berth networks and published ports', ctx.networks.firewallModel(containers.flatMap(firewallPortsOf))));
 

@@ -62,7 +62,7 @@ export async function inTransaction<T>(executor: Executor, body: (tx: Transactio
   } catch (err) {
     const problems = await tx.rollback();
     if (problems.length === 0) throw err;
-    const base = err instanceof BerthError ? err : new BerthError('internal', String(err));
+    const base = err instanceof BerthError ? err : new BerthError('internal', err instanceof Error ? err.message : String(err));
     throw new BerthError(base.code, `${base.message}; undoing it also failed: ${problems.join('; ')}`, base.hint, { cause: err });
   }
 }

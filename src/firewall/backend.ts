@@ -19,6 +19,12 @@ export interface FirewallBackend {
    * layout has one rule per port, so there is nothing smaller to change).
    */
   changePorts(description: string, change: PortChange): KernelOp;
+  /**
+   * Removes every rule and chain this backend owns, whatever is there; succeeds when
+   * nothing is. The daemon runs it for the backends it is not using, so switching
+   * --firewall never leaves the old backend's rules forwarding ports.
+   */
+  removeAll(description: string): KernelOp;
 }
 
 export interface PortChange {

@@ -1,5 +1,5 @@
 import { cidrContains, parseCidr, parseIpv4 } from '../common/ipv4.js';
-import type { IptablesApply } from '../kernel/ops.js';
+import type { IptablesApply, IptablesRemove } from '../kernel/ops.js';
 import type { FirewallBackend } from './backend.js';
 import type { FirewallModel, FirewallNetwork, FirewallPort } from './model.js';
 
@@ -9,12 +9,15 @@ import type { FirewallModel, FirewallNetwork, FirewallPort } from './model.js';
  *  nat     PREROUTING/OUTPUT -m addrtype --dst-type LOCAL -> BERTH (one DNAT rule per port)
  *          POSTROUTING -> BERTH-POSTROUTING (MASQUERADE per bridge subnet ! -o bridge, plus
  *          loopback and hairpin sources, as with dockerd --userland-proxy=false)
+ *  raw     PREROUTING -> BERTH-PREROUTING: drop what arrives on any interface but lo for
+ *          127.0.0.0/8 (before DNAT; the loopback guard, see nftables.ts)
  *  filter  FORWARD -> BERTH-USER (created once, never flushed: the user's extension point)
  *          FORWARD -> BERTH-FORWARD: isolation stage 1/2, RELATED,ESTABLISHED, the BERTH
  *          chain (one ACCEPT per published port), out of the bridge ACCEPT, into it DROP.
  * Every change rebuilds berth's chains with one `iptables-restore --noflush` (atomic per
  * table); rules outside berth's chains are never touched.
  */
+const RAW_CHAINS = ['BERTH-PREROUTING'] as const;
 const NAT_CHAINS = ['BERTH', 'BERTH-POSTROUTING'] as const;
 const FILTER_CHAINS = ['BERTH', 'BERTH-FORWARD', 'BERTH-ISOLATION-STAGE-1', 'BERTH-ISOLATION-STAGE-2'] as const;
 
@@ -57,7 +60,8 @@ export function compileIptables(model: FirewallModel): string {
     ...rules,
     'COMMIT',
   ];
-  return [...table('nat', NAT_CHAINS, nat), ...table('filter', FILTER_CHAINS, filter), ''].join('\n');
+  const raw = ['-A BERTH-PREROUTING -d 127.0.0.0/8 ! -i lo -j DROP'];
+  return [...table('raw', RAW_CHAINS, raw), ...table('nat', NAT_CHAINS, nat), ...table('filter', FILTER_CHAINS, filter), ''].join('\n');
 }
 
 const EMPTY: FirewallModel = { networks: [], ports: [] };
@@ -76,6 +80,7 @@ function apply(description: string, after: FirewallModel, before: FirewallModel,
     ensureChains: ensure ? [{ table: 'filter', chain: 'BERTH-USER', rules: ['-j RETURN'] }] : [],
     // In order of insertion at the top: BERTH-USER ends up before BERTH-FORWARD.
     ensureJumps: !ensure ? [] : [
+      { table: 'raw', chain: 'PREROUTING', rule: '-j BERTH-PREROUTING' },
       { table: 'nat', chain: 'PREROUTING', rule: '-m addrtype --dst-type LOCAL -j BERTH' },
       { table: 'nat', chain: 'OUTPUT', rule: '-m addrtype --dst-type LOCAL -j BERTH' },
       { table: 'nat', chain: 'POSTROUTING', rule: '-j BERTH-POSTROUTING' },
@@ -85,8 +90,24 @@ function apply(description: string, after: FirewallModel, before: FirewallModel,
   };
 }
 
+/** The jumps `apply` ensures, every copy removed first, then berth's chains (BERTH-USER stays: it is the user's). */
+function removeAll(description: string): IptablesRemove {
+  return {
+    kind: 'iptables-remove',
+    description,
+    jumps: apply('', EMPTY, EMPTY, true).ensureJumps.filter((j) => j.rule !== '-j BERTH-USER'),
+    chains: [
+      ...RAW_CHAINS.map((chain) => ({ table: 'raw', chain })),
+      ...NAT_CHAINS.map((chain) => ({ table: 'nat', chain })),
+      // The isolation stages are jumped to from BERTH-FORWARD: delete it first.
+      ...['BERTH-FORWARD', 'BERTH', 'BERTH-ISOLATION-STAGE-1', 'BERTH-ISOLATION-STAGE-2'].map((chain) => ({ table: 'filter', chain })),
+    ],
+  };
+}
+
 export const iptablesBackend: FirewallBackend = {
   name: 'iptables',
   replaceAll: (description, after, before) => apply(description, after, before ?? EMPTY, true),
   changePorts: (description, { before, after }) => apply(description, after, before, false),
+  removeAll,
 };

@@ -25,6 +25,17 @@ export const NFT_TABLE = 'berth';
  *    host sends from 127.0.0.0/8 into the bridge, and hairpin traffic (a container reaching
  *    a published port of its own bridge through a host address).
  */
+/**
+ * Nothing that arrives on an interface other than lo may be addressed to 127.0.0.0/8.
+ * The kernel drops such martians after routing, but DNAT comes first: a LAN neighbour that
+ * routes 127.0.0.1 to this host would reach ports published on 127.0.0.1 (moby/moby#45610,
+ * Docker's filterPortMappedOnLoopback), and route_localnet on berth's bridges (needed for
+ * the host's own 127.0.0.1 -> published port) would let containers reach the host's
+ * localhost-only services through their gateway (the CVE-2020-8558 class). Dropped in raw
+ * prerouting, before DNAT, on every backend.
+ */
+const LOOPBACK_GUARD = 'iifname != "lo" ip daddr 127.0.0.0/8 drop';
+
 export function compileNftables(model: FirewallModel): string {
   // Isolation first (Docker's isolation stages): nothing crosses from one berth bridge to another.
   const forward: string[] = model.networks.map((n) => `iifname "${n.bridge}" oifname != "${n.bridge}" oifname @bridges drop`);
@@ -46,6 +57,7 @@ export function compileNftables(model: FirewallModel): string {
     '\t}',
     ...map('pub_any', 'inet_proto . inet_service : ipv4_addr . inet_service', model.ports.filter((p) => p.hostIp === '').map(anyElement)),
     ...map('pub_addr', 'ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service', model.ports.filter((p) => p.hostIp !== '').map(addrElement)),
+    ...chain('loopback_guard', 'type filter hook prerouting priority raw; policy accept;', [LOOPBACK_GUARD]),
     ...chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat),
     ...chain('output', 'type nat hook output priority -100; policy accept;', dnat),
     ...chain('forward', 'type filter hook forward priority filter; policy accept;', forward),
@@ -145,4 +157,5 @@ export const nftablesBackend: FirewallBackend = {
     script: elementChangeScript(added, removed),
     undoScript: elementChangeScript(removed, added),
   }),
+  removeAll: (description) => ({ kind: 'nft-apply', description, script: deleteTableScript() }),
 };

@@ -28,6 +28,7 @@ export function parseAddressPoolSpec(text: string): AddressPoolSpec {
     throw new InvalidArgumentError(`invalid address pool "${text}": it needs exactly base= and size=`, hint);
   }
   const base = parseCidr(baseText, { strict: true });
+  checkUsableSubnet(base, 'address pool');
   if (!/^\d{1,2}$/.test(sizeText) || Number(sizeText) < base.prefixLength || Number(sizeText) > 30) {
     throw new InvalidArgumentError(`invalid address pool "${text}": size ${sizeText} must be between the base's /${base.prefixLength} and /30`, hint);
   }
@@ -58,4 +59,36 @@ export function firstFreeSubnet(candidates: readonly Ipv4Cidr[], taken: readonly
     );
   }
   return free;
+}
+
+/**
+ * Whether a host route means its subnet is in use, so no network may take it: only
+ * on-link routes do (Docker since moby/moby#42598). A route via a gateway says where
+ * traffic goes, not that the addresses are taken, and VPNs route everything that way
+ * (0.0.0.0/1 + 128.0.0.0/1 via the tunnel): counting those, no subnet was ever free.
+ * Half-of-everything routes never count, on-link or not (WireGuard's on-link variant).
+ */
+export function routeClaimsSubnet(route: { readonly subnet: Ipv4Cidr; readonly onLink: boolean }): boolean {
+  return route.onLink && route.subnet.prefixLength > 1;
+}
+
+/**
+ * Ranges no container network can live in (RFC 6890): "this network", loopback, link-local,
+ * multicast, and the reserved block ending in the limited broadcast. A bridge subnet there
+ * would be accepted by the kernel and then fail or misroute at the first `run`.
+ */
+const RESERVED_RANGES: readonly { readonly cidr: Ipv4Cidr; readonly why: string }[] = [
+  { cidr: parseCidr('0.0.0.0/8'), why: '0.0.0.0/8 means "this network"' },
+  { cidr: parseCidr('127.0.0.0/8'), why: '127.0.0.0/8 is loopback' },
+  { cidr: parseCidr('169.254.0.0/16'), why: '169.254.0.0/16 is link-local' },
+  { cidr: parseCidr('224.0.0.0/4'), why: '224.0.0.0/4 is multicast' },
+  { cidr: parseCidr('240.0.0.0/4'), why: '240.0.0.0/4 is reserved (it holds the broadcast address 255.255.255.255)' },
+];
+
+/** Refuses a subnet that overlaps a reserved range, naming the range; `what` says where it was given. */
+export function checkUsableSubnet(subnet: Ipv4Cidr, what: string): void {
+  const clash = RESERVED_RANGES.find((r) => cidrsOverlap(r.cidr, subnet));
+  if (clash) {
+    throw new InvalidArgumentError(`${what} ${formatCidr(subnet)} cannot hold containers: ${clash.why}`, 'use a private range such as 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16');
+  }
 }

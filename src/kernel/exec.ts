@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { BerthError, KernelError, MissingFeatureError } from '../common/errors.js';
-import { inversePlan, type KernelOp, type Plan } from './ops.js';
+import { inversePlan, type IptablesRemove, type KernelOp, type Plan } from './ops.js';
 import { channelOf, ipBatchLine, renderOp, sameChannel, type Channel } from './render.js';
 import { runTool } from './spawn.js';
 
@@ -130,6 +130,7 @@ async function runNft(netns: string | undefined, op: KernelOp): Promise<void> {
 
 /** Ensures berth's persistent chains, restores its chains, then ensures the jumps into them. */
 async function runIptables(op: KernelOp): Promise<void> {
+  if (op.kind === 'iptables-remove') return removeIptables(op);
   if (op.kind !== 'iptables-apply') throw new Error('iptables batch holds a non-iptables op');
   const must = async (args: string[], stdin = ''): Promise<void> => {
     const result = await runTool(args[0]!, args.slice(1), stdin);
@@ -146,6 +147,28 @@ async function runIptables(op: KernelOp): Promise<void> {
     if ((await runTool('iptables', ['-w', '-t', j.table, '-C', j.chain, ...rule])).code !== 0) {
       await must(['iptables', '-w', '-t', j.table, '-I', j.chain, '1', ...rule]);
     }
+  }
+}
+
+/**
+ * Deletes every copy of each jump, then flushes and deletes each chain; absent ones are
+ * skipped. Without an iptables binary there can be no such rules: nothing to do.
+ */
+async function removeIptables(op: IptablesRemove): Promise<void> {
+  // One iptables-save tells whether there is anything to do (the common case: nothing).
+  const saved = await runTool('iptables-save', []).catch(() => undefined);
+  if (!saved || saved.code !== 0 || !op.chains.some((c) => saved.stdout.includes(`:${c.chain} `))) return;
+  for (const j of op.jumps) {
+    const rule = j.rule.split(' ');
+    // A bounded loop: a jump inserted twice is deleted twice; a delete that keeps
+    // "succeeding" must not spin forever.
+    for (let i = 0; i < 16 && (await runTool('iptables', ['-w', '-t', j.table, '-D', j.chain, ...rule])).code === 0; i++);
+  }
+  for (const c of op.chains) {
+    if ((await runTool('iptables', ['-w', '-t', c.table, '-n', '-L', c.chain])).code !== 0) continue;
+    const flushed = await runTool('iptables', ['-w', '-t', c.table, '-F', c.chain]);
+    const deleted = flushed.code === 0 ? await runTool('iptables', ['-w', '-t', c.table, '-X', c.chain]) : flushed;
+    if (deleted.code !== 0) throw new Error(`cannot remove chain ${c.chain} of table ${c.table}: ${deleted.stderr.trim()}`);
   }
 }
 

@@ -24,7 +24,8 @@ export type KernelOp =
   | RouteDel
   | Sysctl
   | NftApply
-  | IptablesApply;
+  | IptablesApply
+  | IptablesRemove;
 
 export interface NetnsAdd { readonly kind: 'netns-add'; readonly name: string }
 /** Pins the namespace of a running process under /run/netns again (reconcile after someone deleted the name). */
@@ -88,6 +89,17 @@ export interface IptablesApply {
   readonly ensureJumps: readonly { readonly table: string; readonly chain: string; readonly rule: string }[];
 }
 
+/**
+ * Removes a backend's iptables chains and the jumps into them; whatever is already absent
+ * is skipped, so it is safe to run on every daemon start (switching --firewall).
+ */
+export interface IptablesRemove {
+  readonly kind: 'iptables-remove';
+  readonly description: string;
+  readonly jumps: readonly { readonly table: string; readonly chain: string; readonly rule: string }[];
+  readonly chains: readonly { readonly table: string; readonly chain: string }[];
+}
+
 export type Plan = readonly KernelOp[];
 
 /** The op that undoes `op`, or undefined when nothing needs undoing (or nothing can be). */
@@ -115,6 +127,9 @@ export function inverseOf(op: KernelOp): KernelOp | undefined {
         : { kind: 'nft-apply', netns: op.netns, description: `undo: ${op.description}`, script: op.undoScript };
     case 'iptables-apply':
       return op.undoScript === undefined ? undefined : { ...op, description: `undo: ${op.description}`, script: op.undoScript, undoScript: undefined };
+    // Leftovers of a backend no longer in use are not brought back.
+    case 'iptables-remove':
+      return undefined;
     // Bringing a link up is undone by deleting the link (an earlier op's inverse);
     // deletions are not undone: plans delete only what a teardown means to remove.
     case 'link-up':

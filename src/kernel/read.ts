@@ -60,6 +60,8 @@ export async function linksOfBridge(bridge: string): Promise<string[]> {
 export interface HostRoute {
   readonly subnet: Ipv4Cidr;
   readonly dev: string | undefined;
+  /** Scope link: the subnet is reached directly on `dev` (no gateway), so it is in use there. */
+  readonly onLink: boolean;
 }
 
 /** IPv4 destinations the host routes (connected and static), to keep new subnets clear of them. */
@@ -70,7 +72,7 @@ export async function hostRoutes(): Promise<HostRoute[]> {
     const dst = stringField(route, 'dst');
     const type = stringField(route, 'type');
     if (!dst || dst === 'default' || type === 'local' || type === 'broadcast') continue;
-    out.push({ subnet: parseCidr(dst.includes('/') ? dst : `${dst}/32`), dev: stringField(route, 'dev') });
+    out.push({ subnet: parseCidr(dst.includes('/') ? dst : `${dst}/32`), dev: stringField(route, 'dev'), onLink: stringField(route, 'scope') === 'link' });
   }
   return out;
 }

@@ -33,6 +33,7 @@ export function channelOf(op: KernelOp): Channel {
     case 'nft-apply':
       return { tool: 'nft', netns: op.netns };
     case 'iptables-apply':
+    case 'iptables-remove':
       return { tool: 'iptables' };
   }
 }
@@ -82,6 +83,7 @@ export function ipBatchLine(op: KernelOp): string {
     case 'sysctl':
     case 'nft-apply':
     case 'iptables-apply':
+    case 'iptables-remove':
       throw new Error(`op ${op.kind} is not an ip command`);
   }
 }
@@ -101,6 +103,13 @@ export function renderOp(op: KernelOp): string {
       return `${prefix}nft -f - <<'EOF'   # ${op.description}\n${op.script.trimEnd()}\nEOF`;
     }
     case 'iptables': {
+      if (op.kind === 'iptables-remove') {
+        return [
+          `# ${op.description}`,
+          ...op.jumps.map((j) => `while iptables -t ${j.table} -D ${j.chain} ${j.rule} 2>/dev/null; do :; done`),
+          ...op.chains.map((c) => `iptables -t ${c.table} -F ${c.chain} 2>/dev/null; iptables -t ${c.table} -X ${c.chain} 2>/dev/null`),
+        ].join('\n');
+      }
       if (op.kind !== 'iptables-apply') throw new Error('unreachable');
       return [
         ...op.ensureChains.map((c) => `iptables -t ${c.table} -N ${c.chain} 2>/dev/null && ${c.rules.map((r) => `iptables -t ${c.table} -A ${c.chain} ${r}`).join(' && ')}`),

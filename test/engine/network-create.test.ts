@@ -4,7 +4,7 @@ import { parseCidr } from '../../src/common/ipv4.js';
 import { ConflictError, ExhaustedError, InvalidArgumentError } from '../../src/common/errors.js';
 import { newBridgeNetwork, type CreateNetworkRequest, type NetworkCreateContext } from '../../src/engine/network-create.js';
 import { defaultBridgeRecord, nullNetworkRecord } from '../../src/engine/networks.js';
-import { DOCKER_DEFAULT_POOLS, parseAddressPoolSpec } from '../../src/ipam/subnets.js';
+import { DOCKER_DEFAULT_POOLS, parseAddressPoolSpec, routeClaimsSubnet } from '../../src/ipam/subnets.js';
 import type { NetworkRecord } from '../../src/engine/model.js';
 
 const ID = 'a19ca8dcfc5a'.padEnd(64, '0');
@@ -19,7 +19,7 @@ function context(over: Partial<NetworkCreateContext> = {}): NetworkCreateContext
     nullNetworkRecord('host'),
     nullNetworkRecord('none'),
   ];
-  return { existing, routes: [{ subnet: parseCidr('198.51.100.0/24'), dev: 'uplink0' }], hostLinks: new Set(['lo', 'uplink0', 'berth0']), nameservers: [], pools: DOCKER_DEFAULT_POOLS, ...over };
+  return { existing, routes: [{ subnet: parseCidr('198.51.100.0/24'), dev: 'uplink0', onLink: true }], hostLinks: new Set(['lo', 'uplink0', 'berth0']), nameservers: [], pools: DOCKER_DEFAULT_POOLS, ...over };
 }
 
 test('a network without options takes the next free pool subnet, its first address as gateway and br-<12 hex> as bridge', () => {
@@ -32,9 +32,9 @@ test('a network without options takes the next free pool subnet, its first addre
 
 test('pool selection skips other networks and host routes, then moves to 192.168.0.0/20 blocks', () => {
   const ctx = context();
-  const routes = Array.from({ length: 14 }, (_, i) => ({ subnet: parseCidr(`172.${18 + i}.0.0/16`), dev: 'eth9' }));
+  const routes = Array.from({ length: 14 }, (_, i) => ({ subnet: parseCidr(`172.${18 + i}.0.0/16`), dev: 'eth9', onLink: true }));
   assert.equal(newBridgeNetwork(request(), { ...ctx, routes }, ID).subnet, '192.168.0.0/20');
-  assert.equal(newBridgeNetwork(request(), { ...ctx, routes: [...routes, { subnet: parseCidr('192.168.1.0/24'), dev: 'wlan0' }] }, ID).subnet, '192.168.16.0/20');
+  assert.equal(newBridgeNetwork(request(), { ...ctx, routes: [...routes, { subnet: parseCidr('192.168.1.0/24'), dev: 'wlan0', onLink: true }] }, ID).subnet, '192.168.16.0/20');
 });
 
 test('a pool subnet holding a nameserver containers use is skipped (a loopback one is not in any pool)', () => {
@@ -105,4 +105,32 @@ test('every bad request is refused with what was wrong', () => {
   for (const [what, req, ctx, type, message] of cases) {
     assert.throws(() => newBridgeNetwork(req, ctx), (e: unknown) => e instanceof type && message.test(e.message), what);
   }
+});
+
+test('only on-link routes claim subnets: a VPN\'s 0.0.0.0/1 + 128.0.0.0/1 and routes via a gateway leave the pools free', () => {
+  const vpn = [
+    { subnet: parseCidr('0.0.0.0/1'), dev: 'tun0', onLink: false },
+    { subnet: parseCidr('128.0.0.0/1'), dev: 'tun0', onLink: false },
+    { subnet: parseCidr('0.0.0.0/1'), dev: 'wg0', onLink: true },
+    { subnet: parseCidr('172.18.0.0/16'), dev: 'eth0', onLink: false },
+    { subnet: parseCidr('172.19.0.0/16'), dev: 'eth1', onLink: true },
+  ];
+  assert.deepEqual(vpn.filter(routeClaimsSubnet).map((r) => r.dev), ['eth1']);
+  const routes = vpn.filter(routeClaimsSubnet);
+  assert.equal(newBridgeNetwork(request(), context({ routes }), ID).subnet, '172.18.0.0/16');
+  assert.equal(defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, routes).subnet, '172.17.0.0/16');
+});
+
+test('subnets no container network can live in are refused at create, naming the range', () => {
+  const cases: [string, RegExp][] = [
+    ['127.0.0.0/8', /subnet 127\.0\.0\.0\/8 cannot hold containers: 127\.0\.0\.0\/8 is loopback/],
+    ['224.0.0.0/4', /224\.0\.0\.0\/4 is multicast/],
+    ['169.254.0.0/16', /169\.254\.0\.0\/16 is link-local/],
+    ['255.255.255.0/24', /240\.0\.0\.0\/4 is reserved/],
+    ['0.0.0.0/1', /0\.0\.0\.0\/8 means "this network"/],
+  ];
+  for (const [subnet, message] of cases) {
+    assert.throws(() => newBridgeNetwork(request({ ipam: [{ subnet, auxAddresses: {} }] }), context(), ID), (e: unknown) => e instanceof InvalidArgumentError && message.test(e.message), subnet);
+  }
+  assert.throws(() => parseAddressPoolSpec('base=127.0.0.0/8,size=24'), /address pool 127\.0\.0\.0\/8 cannot hold containers/);
 });

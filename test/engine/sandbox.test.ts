@@ -27,9 +27,9 @@ test('the plan of a container attach on the default bridge (golden dry-run text)
 });
 
 test('the default bridge takes the next /16 when the host routes 172.17/16, ignoring its own bridge', () => {
-  const routes = [{ subnet: parseCidr('172.17.0.0/16'), dev: 'eth0' }];
+  const routes = [{ subnet: parseCidr('172.17.0.0/16'), dev: 'eth0', onLink: true }];
   assert.equal(defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, routes).subnet, '172.18.0.0/16');
-  assert.equal(defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, [{ subnet: parseCidr('172.17.0.0/16'), dev: 'berth0' }]).subnet, '172.17.0.0/16');
+  assert.equal(defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, [{ subnet: parseCidr('172.17.0.0/16'), dev: 'berth0', onLink: true }]).subnet, '172.17.0.0/16');
   const bip = defaultBridgeRecord({ bridge: 'br9', bip: '10.99.0.1/24', pools: DOCKER_DEFAULT_POOLS }, []);
   assert.deepEqual([bip.subnet, bip.gateway, bip.bridge], ['10.99.0.0/24', '10.99.0.1', 'br9']);
 });

@@ -1,7 +1,10 @@
 /**
- * A test-only composition root: the real daemon, whose executor breaks every container
- * attach midway — after the namespace, the veth pair and the address exist — with a real
- * kernel operation that cannot succeed. It proves that a failed attach leaves nothing.
+ * A test-only composition root: the real daemon, whose executor breaks plans with a real
+ * kernel operation that cannot succeed, chosen by BERTH_TEST_FAIL:
+ *  - "attach" (the default): every container attach, midway — after the namespace, the
+ *    veth pair and the address exist. It proves that a failed attach leaves nothing.
+ *  - "veth-delete": every deletion of a host veth (network disconnect's last step). It
+ *    proves that a failed disconnect leaves kernel and record as they were.
  *
  * Usage: node faulty-daemon.js --data-root DIR --exec-root DIR (the default executor inside;
  * test/kernel/executors.integration.test.ts checks rollback of every executor directly)
@@ -16,6 +19,12 @@ class MidwayFailureExecutor implements Executor {
   constructor(private readonly inner: Executor) {}
 
   apply(plan: Plan): Promise<void> {
+    if (process.env.BERTH_TEST_FAIL === 'veth-delete') {
+      const veth = plan.findIndex((op) => op.kind === 'link-del' && op.netns === undefined && op.dev.startsWith('veth'));
+      if (veth < 0) return this.inner.apply(plan);
+      const impossible: KernelOp = { kind: 'link-del', dev: 'missing0' };
+      return this.inner.apply([...plan.slice(0, veth), impossible, ...plan.slice(veth)]);
+    }
     const at = plan.findIndex((op) => op.kind === 'addr-add' && op.netns?.startsWith('berth-') === true);
     if (at < 0) return this.inner.apply(plan);
     const target = plan[at] as KernelOp & { netns: string };

@@ -14,6 +14,7 @@ import { allocateHostPorts, ephemeralRange } from '../../engine/ports.js';
 import { publishPlan } from '../../engine/publisher.js';
 import { nftablesBackend } from '../../firewall/nftables.js';
 import { defaultBridgeRecord, NetworkTable } from '../../engine/networks.js';
+import { UNKNOWN_HOST_PORTS } from '../../kernel/host-ports.js';
 import { resolveExecutable } from '../../kernel/process.js';
 import { renderPlan } from '../../kernel/render.js';
 import { boolFlag, flag, flagList, parseArgs, usageError, type CommandInfo, type FlagSpecs, type Parsed } from '../args.js';
@@ -295,7 +296,7 @@ async function dryRun(client: ApiClient, body: CreateBody, query: string, name: 
   const mappings = parsePortBindings(body.HostConfig.PortBindings, body.ExposedPorts, body.HostConfig.PublishAllPorts);
   // Without the daemon nothing is known to be taken (and an unprivileged user cannot probe
   // ports below 1024): ports come out as a fresh host would give them.
-  const ports = await allocateHostPorts(mappings, [], () => Promise.resolve(true), await ephemeralRange());
+  const ports = allocateHostPorts(mappings, [], UNKNOWN_HOST_PORTS, await ephemeralRange());
   console.log(renderPlan([...plan, ...publishPlan(nftablesBackend, networks.firewallModel([]), name ?? 'the new container', endpoints[0]!, ports)]));
   return 0;
 }

@@ -92,6 +92,7 @@ export class NetlinkExecutor implements Executor {
       case 'sysctl':
       case 'nft-apply':
       case 'iptables-apply':
+      case 'iptables-remove':
         return this.fallback.apply([op]);
     }
   }
