@@ -9,18 +9,18 @@ const free: HostPorts = UNKNOWN_HOST_PORTS;
 const heldByHost = (ports: number[]): HostPorts => ({ isLocalAddress: () => true, inUse: (_proto, _ip, port) => ports.includes(port) });
 const EPHEMERAL = { first: 49153, last: 49160 };
 
-test('random host ports: the lowest free port of the ephemeral range, skipping published and host-held ones', async () => {
+test('random host ports: the lowest free port of the ephemeral range, skipping published and host-held ones', () => {
   const taken = [{ protocol: 'tcp' as const, hostIp: '', hostPort: 49153, containerPort: 80, owner: 'web' }];
   const got = allocateHostPorts([...parsePortSpec('80'), ...parsePortSpec('81')], taken, heldByHost([49154]), EPHEMERAL);
   assert.deepEqual(got.map((p) => p.hostPort), [49155, 49156]);
 });
 
-test('a host range for one container port takes its first free port', async () => {
+test('a host range for one container port takes its first free port', () => {
   const got = allocateHostPorts(parsePortSpec('8000-8010:80'), [], heldByHost([8000, 8001]), EPHEMERAL);
   assert.deepEqual(got, [{ protocol: 'tcp', hostIp: '', hostPort: 8002, containerPort: 80 }]);
 });
 
-test('the same port on another protocol or another specific address is no conflict; 0.0.0.0 overlaps every address', async () => {
+test('the same port on another protocol or another specific address is no conflict; 0.0.0.0 overlaps every address', () => {
   const taken = [{ protocol: 'tcp' as const, hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, owner: 'a' }];
   assert.equal((allocateHostPorts(parsePortSpec('8080:80/udp'), taken, free, EPHEMERAL))[0]!.hostPort, 8080);
   assert.equal((allocateHostPorts(parsePortSpec('198.51.100.1:8080:80'), taken, free, EPHEMERAL))[0]!.hostPort, 8080);
@@ -28,7 +28,7 @@ test('the same port on another protocol or another specific address is no confli
     e instanceof ConflictError && e.message === 'cannot publish 0.0.0.0:8080/tcp: port is already allocated by container a');
 });
 
-test('two mappings of one run cannot take the same port; an exhausted range says so', async () => {
+test('two mappings of one run cannot take the same port; an exhausted range says so', () => {
   assert.throws(() => allocateHostPorts([...parsePortSpec('9000:80'), ...parsePortSpec('9000:81')], [], free, EPHEMERAL), /cannot publish 0\.0\.0\.0:9000\/tcp: port is already allocated twice in this request/);
   assert.throws(() => allocateHostPorts(parsePortSpec('7000-7001:80'), [], heldByHost([7000, 7001]), EPHEMERAL), (e: unknown) =>
     e instanceof ExhaustedError && e.message === 'no free host port for 80/tcp in 7000-7001');
