@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # setup.sh [--with-peers] — everything berth needs on a fresh Debian 12 machine, as root:
 # system packages (apt-get), npm packages (npm ci) and the build (tsc).
-#   --with-peers  also Docker 20.10 (docker.io), busybox and aardvark-dns, for the side-by-side benchmarks
-#                 (../shared/peers/docker-lab.sh); docker.io's service is never started by us.
+#   --with-peers  also Docker 20.10 (docker.io), Podman 4.3 with netavark and aardvark-dns, and busybox,
+#                 for the side-by-side benchmarks
+#                 (../shared/peers/docker-lab.sh, podman-lab.sh); docker.io's service is never started by us.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(iproute2 nftables iptables util-linux iputils-ping procps python3)
-[[ "${1:-}" == --with-peers ]] && packages+=(docker.io busybox-static aardvark-dns)
+[[ "${1:-}" == --with-peers ]] && packages+=(docker.io busybox-static aardvark-dns podman netavark)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then

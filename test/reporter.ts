@@ -26,7 +26,8 @@ interface FileTally {
   failed: number;
   skipped: number;
   skipReasons: Set<string>;
-  startedAt: number;
+  /** Summed durations of the file's top-level suites and tests (events arrive in bursts, so wall-clock gaps between them mean nothing). */
+  durationMs: number;
 }
 
 export default async function* reporter(source: AsyncIterable<TestEvent>): AsyncGenerator<string> {
@@ -38,7 +39,7 @@ export default async function* reporter(source: AsyncIterable<TestEvent>): Async
   const finishFile = function* (file: string | undefined): Generator<string> {
     const t = file === undefined ? undefined : files.get(file);
     if (file === undefined || !t) return;
-    const seconds = ((Date.now() - t.startedAt) / 1000).toFixed(1);
+    const seconds = (t.durationMs / 1000).toFixed(1);
     const mark = t.failed > 0 ? '✖' : t.passed === 0 && t.skipped > 0 ? '-' : '✔';
     const skipped = t.skipped > 0 ? `, ${t.skipped} skipped (${[...t.skipReasons].join('; ')})` : '';
     yield `${mark} ${relative(process.cwd(), file)}: ${t.passed} passed, ${t.failed} failed${skipped} in ${seconds} s\n`;
@@ -52,13 +53,14 @@ export default async function* reporter(source: AsyncIterable<TestEvent>): Async
         yield* finishFile(current);
         current = data.file;
       }
-      if (data.file !== undefined && !files.has(data.file)) files.set(data.file, { passed: 0, failed: 0, skipped: 0, skipReasons: new Set(), startedAt: Date.now() });
+      if (data.file !== undefined && !files.has(data.file)) files.set(data.file, { passed: 0, failed: 0, skipped: 0, skipReasons: new Set(), durationMs: 0 });
       continue;
     }
     if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
+    const tally = data.file === undefined ? undefined : files.get(data.file);
+    if (tally && data.nesting === 0) tally.durationMs += data.details.duration_ms ?? 0;
     // Suites report too; only tests (leaves) are counted, as node's own summary does.
     if (data.details.type === 'suite') continue;
-    const tally = data.file === undefined ? undefined : files.get(data.file);
     if (event.type === 'test:fail') {
       totals.failed++;
       if (tally) tally.failed++;

@@ -52,6 +52,8 @@ export interface WorldOptions {
   readonly daemonArgs?: readonly string[];
   /** A different entry point for the daemon (test-only composition roots). */
   readonly daemonEntry?: readonly string[];
+  /** Build the hosts only; the test starts (and stops) a daemon its own way. */
+  readonly withoutDaemon?: boolean;
 }
 
 export class World {
@@ -82,7 +84,7 @@ export class World {
     ]) {
       await must('ip', line.split(' '));
     }
-    await w.startDaemon();
+    if (!options.withoutDaemon) await w.startDaemon();
     return w;
   }
 

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { DAEMON_DEFAULTS, EXECUTOR_KINDS, parseExecutorKind, parseFirewallName, startDaemon } from '../../daemon/daemon.js';
+import { installLastResortHandlers } from '../../daemon/last-resort.js';
 import { parseAddressPoolSpec } from '../../ipam/subnets.js';
 import { checkedDnsSettings } from '../../engine/dns-config.js';
-import { flag, flagList, parseArgs } from '../args.js';
+import { boolFlag, flag, flagList, parseArgs, usageError, type CommandInfo } from '../args.js';
 import { socketPathFrom } from '../client.js';
 
 export const DAEMON_USAGE = `Usage: berth daemon [OPTIONS]
@@ -23,10 +24,14 @@ Options:
                         in-process rtnetlink; ip: one \`ip -batch\` process per namespace side)
       --firewall NAME   nftables (default: berth's table, published ports in maps) |
                         iptables (Docker's DOCKER-chain layout with BERTH names)
-  -H, --host URL        Socket to listen on (default unix://<exec-root>/berth.sock)`;
+  -H, --host URL        Socket to listen on (default unix://<exec-root>/berth.sock)
+  -d, --detach          Run in the background: return once the API answers (output in
+                        <exec-root>/berth.log)`;
+
+const DAEMON: CommandInfo = { name: 'daemon', usage: DAEMON_USAGE };
 
 export async function daemonCommand(argv: readonly string[], globalHost: string | undefined): Promise<number> {
-  const parsed = parseArgs({ name: 'daemon', usage: DAEMON_USAGE }, argv, {
+  const parsed = parseArgs(DAEMON, argv, {
     'data-root': { value: true },
     'exec-root': { value: true },
     bip: { value: true },
@@ -36,9 +41,18 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     executor: { value: true },
     firewall: { value: true },
     host: { short: 'H', value: true },
+    detach: { short: 'd', value: false },
   });
   const execRoot = flag(parsed, 'exec-root') ?? DAEMON_DEFAULTS.execRoot;
   const host = flag(parsed, 'host') ?? globalHost ?? process.env.BERTH_HOST;
+  if (parsed.positionals.length > 0) throw usageError(DAEMON, `"berth daemon" accepts no arguments, got "${parsed.positionals[0]!}"`);
+  if (boolFlag(parsed, 'detach')) {
+    const foreground = argv.filter((a) => a !== '-d' && a !== '--detach' && a !== '--detach=true');
+    const socketPath = host ? socketPathFrom(host) : join(execRoot, 'berth.sock');
+    return (await import('./daemon-detach.js')).startDetached([...foreground, ...(host && !flag(parsed, 'host') ? ['-H', host] : [])], socketPath, join(execRoot, 'berth.log'));
+  }
+  // A daemon serves every container's names and ports: a bug in one request must not end it.
+  installLastResortHandlers();
   const daemon = await startDaemon({
     dataRoot: flag(parsed, 'data-root') ?? DAEMON_DEFAULTS.dataRoot,
     execRoot,
