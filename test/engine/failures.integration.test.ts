@@ -50,7 +50,7 @@ describe('bad input gets a specific error and changes nothing', { skip: sandboxS
     ['duplicate name', ['run', '-d', '--name', 'a1', '--', 'sleep', '1'], 1, /^Error: the container name "\/a1" is already in use by container "[0-9a-f]{64}"$/m],
     ['invalid name', ['run', '-d', '--name', '-bad', '--', 'sleep', '1'], 1, /invalid container name "-bad"/],
     ['missing executable', ['run', '-d', '--', 'no-such-binary-xyz'], 1, /cannot run "no-such-binary-xyz": executable file not found in \$PATH/],
-    ['no command', ['run', '-d'], 1, /^Error: no command given$/m],
+    ['no command', ['run', '-d'], 2, /^Error: "berth run" requires a command/m],
     ['unknown network', ['run', '-d', '--network', 'nonet', '--', 'sleep', '1'], 1, /^Error: network "nonet" not found$/m],
     ['container: mode naming an unknown container', ['run', '-d', '--network', 'container:nope', '--', 'sleep', '1'], 1, /^Error: cannot join the network namespace of container "nope": no such container$/m],
     ['unknown flag', ['run', '--bogus', '--', 'sleep', '1'], 2, /^Error: unknown flag: --bogus$/m],
