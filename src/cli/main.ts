@@ -1,6 +1,6 @@
 import { asBerthError } from '../common/errors.js';
 import { HelpRequested, parseArgs, flag, UsageError } from './args.js';
-import { ApiClient, socketPathFrom } from './client.js';
+import type { ApiClient } from './client.js';
 
 const USAGE = `Usage: berth [-H unix:///path] COMMAND
 
@@ -61,7 +61,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (command === 'daemon') return (await import('./commands/daemon.js')).daemonCommand(rest, host);
   const load = COMMANDS[command];
   if (!load) throw new UsageError(`unknown command "${command}"`, "see 'berth --help'");
-  return (await load())(new ApiClient(socketPathFrom(host)), rest);
+  // node:http alone costs ~7 ms to load: only commands that talk to the daemon pay it.
+  const { ApiClient: Client, socketPathFrom } = await import('./client.js');
+  return (await load())(new Client(socketPathFrom(host)), rest);
 }
 
 main(process.argv.slice(2)).then(

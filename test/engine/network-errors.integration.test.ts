@@ -31,7 +31,7 @@ describe('network errors are specific and change nothing', { skip: sandboxSkip }
     Promise.all([
       w.api('GET', '/networks').then((r) => r.body),
       w.api('GET', '/containers/json?all=1').then((r) => r.body.replace(/"Status":"[^"]*"/g, '')),
-      w.api('GET', '/containers/a1/json').then((r) => JSON.stringify((JSON.parse(r.body) as any).NetworkSettings.Networks)),
+      w.api('GET', '/containers/a1/json').then((r) => JSON.stringify((JSON.parse(r.body)).NetworkSettings.Networks)),
       listBerthNetns().then((n) => n.join(',')),
       must('ip', ['-n', w.host, '-br', 'link']),
       w.inHost('nft', 'list', 'table', 'ip', 'berth').then((r) => r.stdout),
