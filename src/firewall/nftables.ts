@@ -13,6 +13,9 @@ export const NFT_TABLE = 'berth';
  * at 10,000).
  *  - pub_any:  proto . port          -> container ip . port   (ports bound to every address)
  *  - pub_addr: host ip . proto . port -> container ip . port  (ports bound to one address)
+ * and a run of consecutive ports that keep their number (`-p 20000-20999:20000-20999`) is
+ * one interval element of pub_any_run / pub_addr_run, mapped to the container address
+ * alone (DNAT keeps the port): publishing 1,000 such ports is one element, not 1,000.
  * DNAT happens in prerouting (from other hosts and from containers) and in output (from
  * the host itself, 127.0.0.1 included: route_localnet on the bridge lets such packets out).
  * Bridges are isolated from each other: a packet from one berth bridge to another (the
@@ -46,8 +49,11 @@ export function compileNftables(model: FirewallModel): string {
   }
   const dnat = [
     'fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @pub_addr',
+    'fib daddr type local dnat to ip daddr . meta l4proto . th dport map @pub_addr_run',
     'fib daddr type local dnat ip to meta l4proto . th dport map @pub_any',
+    'fib daddr type local dnat to meta l4proto . th dport map @pub_any_run',
   ];
+  const { singles, runs } = groupPorts(model.ports);
   const bridges = model.networks.map((n) => `"${n.bridge}"`);
   return [
     `table ip ${NFT_TABLE} {`,
@@ -55,8 +61,10 @@ export function compileNftables(model: FirewallModel): string {
     '\t\ttype ifname',
     ...(bridges.length > 0 ? [`\t\telements = { ${bridges.join(',\n\t\t\t     ')} }`] : []),
     '\t}',
-    ...map('pub_any', 'inet_proto . inet_service : ipv4_addr . inet_service', model.ports.filter((p) => p.hostIp === '').map(anyElement)),
-    ...map('pub_addr', 'ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service', model.ports.filter((p) => p.hostIp !== '').map(addrElement)),
+    ...map('pub_any', 'inet_proto . inet_service : ipv4_addr . inet_service', singles.filter((p) => p.hostIp === '').map(anyElement)),
+    ...map('pub_addr', 'ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service', singles.filter((p) => p.hostIp !== '').map(addrElement)),
+    ...map('pub_any_run', 'inet_proto . inet_service : ipv4_addr', runs.filter((r) => r.hostIp === '').map(anyRunElement), true),
+    ...map('pub_addr_run', 'ipv4_addr . inet_proto . inet_service : ipv4_addr', runs.filter((r) => r.hostIp !== '').map(addrRunElement), true),
     ...chain('loopback_guard', 'type filter hook prerouting priority raw; policy accept;', [LOOPBACK_GUARD]),
     ...chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat),
     ...chain('output', 'type nat hook output priority -100; policy accept;', dnat),
@@ -96,9 +104,59 @@ function addrElement(p: FirewallPort): string {
   return `${p.hostIp} . ${p.protocol} . ${p.hostPort} : ${p.containerIp} . ${p.containerPort}`;
 }
 
-function map(name: string, type: string, elements: string[]): string[] {
+function map(name: string, type: string, elements: string[], interval = false): string[] {
   const body = elements.length === 0 ? [] : [`\t\telements = { ${elements.join(',\n\t\t\t     ')} }`];
-  return [`\tmap ${name} {`, `\t\ttype ${type}`, ...body, '\t}'];
+  return [`\tmap ${name} {`, `\t\ttype ${type}`, ...(interval ? ['\t\tflags interval'] : []), ...body, '\t}'];
+}
+
+/** Consecutive published ports of one container that keep their number: one interval element. */
+export interface PortRun {
+  readonly protocol: FirewallPort['protocol'];
+  readonly hostIp: string;
+  readonly first: number;
+  readonly last: number;
+  readonly containerIp: string;
+}
+
+/** Runs shorter than this stay single elements (a run's element costs the same as one port's). */
+const MIN_RUN = 2;
+
+/**
+ * Splits ports into runs (consecutive host ports, each mapped to the same container address
+ * and the same port number) and single ports. Deterministic for a set of ports, so the
+ * elements a container's ports were added as are exactly the ones deleted later.
+ */
+export function groupPorts(ports: readonly FirewallPort[]): { singles: FirewallPort[]; runs: PortRun[] } {
+  const singles: FirewallPort[] = [];
+  const runs: PortRun[] = [];
+  const keep = ports.filter((p) => p.hostPort === p.containerPort);
+  singles.push(...ports.filter((p) => p.hostPort !== p.containerPort));
+  const byTarget = new Map<string, FirewallPort[]>();
+  for (const p of keep) {
+    const key = `${p.protocol}|${p.hostIp}|${p.containerIp}`;
+    const list = byTarget.get(key);
+    if (list) list.push(p);
+    else byTarget.set(key, [p]);
+  }
+  for (const list of byTarget.values()) {
+    list.sort((a, b) => a.hostPort - b.hostPort);
+    for (let i = 0; i < list.length; ) {
+      let j = i;
+      while (j + 1 < list.length && list[j + 1]!.hostPort === list[j]!.hostPort + 1) j++;
+      if (j - i + 1 >= MIN_RUN) runs.push({ protocol: list[i]!.protocol, hostIp: list[i]!.hostIp, first: list[i]!.hostPort, last: list[j]!.hostPort, containerIp: list[i]!.containerIp });
+      else singles.push(...list.slice(i, j + 1));
+      i = j + 1;
+    }
+  }
+  return { singles, runs };
+}
+
+function anyRunElement(r: PortRun): string {
+  return `${r.protocol} . ${r.first}-${r.last} : ${r.containerIp}`;
+}
+
+function addrRunElement(r: PortRun): string {
+  return `${r.hostIp} . ${r.protocol} . ${r.first}-${r.last} : ${r.containerIp}`;
 }
 
 function chain(name: string, header: string, rules: string[]): string[] {
@@ -130,11 +188,15 @@ export function nftTransition(description: string, after: FirewallModel, before?
 
 /** Adds (or deletes) published ports as map elements: O(the change), one transaction. */
 export function portElementsScript(verb: 'add' | 'delete', ports: readonly FirewallPort[]): string {
+  const { singles, runs } = groupPorts(ports);
   const lines: string[] = [];
-  const any = ports.filter((p) => p.hostIp === '').map(anyElement);
-  const addr = ports.filter((p) => p.hostIp !== '').map(addrElement);
-  if (any.length > 0) lines.push(`${verb} element ip ${NFT_TABLE} pub_any { ${any.join(', ')} }`);
-  if (addr.length > 0) lines.push(`${verb} element ip ${NFT_TABLE} pub_addr { ${addr.join(', ')} }`);
+  const sets: [string, string[]][] = [
+    ['pub_any', singles.filter((p) => p.hostIp === '').map(anyElement)],
+    ['pub_addr', singles.filter((p) => p.hostIp !== '').map(addrElement)],
+    ['pub_any_run', runs.filter((r) => r.hostIp === '').map(anyRunElement)],
+    ['pub_addr_run', runs.filter((r) => r.hostIp !== '').map(addrRunElement)],
+  ];
+  for (const [name, elements] of sets) if (elements.length > 0) lines.push(`${verb} element ip ${NFT_TABLE} ${name} { ${elements.join(', ')} }`);
   return lines.join('\n') + '\n';
 }
 

@@ -113,6 +113,19 @@ for (const [backend, commands] of Object.entries(BACKENDS)) describe(`published 
     await w.berthOk('rm', '-f', 'rnd');
   });
 
+  test('a 1,000-port range that keeps its numbers: first, middle and last port answer from outside; gone after rm', async () => {
+    const RANGE_SERVER = "for (const p of [21000,21500,21999]) require('net').createServer(s=>{s.on('error',()=>{});s.end(`${p} ok`)}).listen(p)";
+    await w.berthOk('run', '-d', '--name', 'ranged', '-p', '21000-21999:21000-21999', '--', process.execPath, '-e', RANGE_SERVER);
+    for (const port of [21000, 21500, 21999]) {
+      let reply = '';
+      for (let i = 0; i < 50 && reply !== `${port} ok`; i++) reply = await tcpRequest(outside, UPLINK_IP, port, 500);
+      assert.equal(reply, `${port} ok`);
+    }
+    assert.equal((await w.berthOk('port', 'ranged', '21999/tcp')).trim(), '0.0.0.0:21999');
+    await w.berthOk('rm', '-f', 'ranged');
+    assert.match(await tcpRequest(outside, UPLINK_IP, 21500, 1000), /^(REFUSED|TIMEOUT)$/);
+  });
+
   test('a daemon restart restores every published port', async () => {
     await w.killDaemon('SIGKILL');
     await w.inHost(...commands.wipe);

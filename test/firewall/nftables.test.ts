@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileNftables, nftTransition, publishPorts } from '../../src/firewall/nftables.js';
+import { groupPorts, portElementsScript, compileNftables, nftTransition, publishPorts } from '../../src/firewall/nftables.js';
 import { assertGolden } from '../golden.js';
 
 test('ruleset for the default bridge (golden)', () => {
@@ -35,9 +35,21 @@ test('published ports are map elements, by address when bound to one (golden)', 
         { protocol: 'tcp', hostIp: '', hostPort: 1180, containerIp: '172.17.0.2', containerPort: 5000 },
         { protocol: 'udp', hostIp: '', hostPort: 5353, containerIp: '172.17.0.2', containerPort: 53 },
         { protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 8080, containerIp: '172.17.0.3', containerPort: 80 },
+        // -p 20000-20002:20000-20002 and -p 127.0.0.1:7000-7001:7000-7001: one interval element each.
+        ...[20000, 20001, 20002].map((p) => ({ protocol: 'tcp' as const, hostIp: '', hostPort: p, containerIp: '172.17.0.4', containerPort: p })),
+        ...[7000, 7001].map((p) => ({ protocol: 'udp' as const, hostIp: '127.0.0.1', hostPort: p, containerIp: '172.17.0.4', containerPort: p })),
       ],
     }),
   );
+});
+
+test('a run of ports that keep their number is one interval element; gaps, shifted ports and other targets split it', () => {
+  const port = (hostPort: number, containerPort = hostPort, containerIp = '172.17.0.2') => ({ protocol: 'tcp' as const, hostIp: '', hostPort, containerIp, containerPort });
+  const { singles, runs } = groupPorts([port(10), port(11), port(12), port(14), port(15), port(20, 80), port(16, 16, '172.17.0.3')]);
+  assert.deepEqual(runs.map((r) => `${r.first}-${r.last}`), ['10-12', '14-15']);
+  assert.deepEqual(singles.map((p) => p.hostPort).sort(), [16, 20]);
+  const thousand = Array.from({ length: 1000 }, (_, i) => port(20000 + i));
+  assert.equal(portElementsScript('add', thousand), 'add element ip berth pub_any_run { tcp . 20000-20999 : 172.17.0.2 }\n');
 });
 
 test('publishing a container adds exactly its elements, and undoing deletes exactly them', () => {
