@@ -254,6 +254,7 @@ export class Engine {
         env: container.env,
         ...this.logPaths(container.id),
         exitCodePath: exitCodePath(this.config, container.id),
+        mountTablePath: join(this.containerDir(container.id), 'mounts'),
       });
       tx.onRollback(() => signalContainer(launched.pid, 'SIGKILL'));
       this.deps.faultHook?.('container-launched');
