@@ -33,7 +33,8 @@ describe('network errors are specific and change nothing', { skip: sandboxSkip }
       w.api('GET', '/containers/json?all=1').then((r) => r.body.replace(/"Status":"[^"]*"/g, '')),
       w.api('GET', '/containers/a1/json').then((r) => JSON.stringify((JSON.parse(r.body)).NetworkSettings.Networks)),
       listBerthNetns().then((n) => n.join(',')),
-      must('ip', ['-n', w.host, '-br', 'link']),
+      // Names and MACs: a bridge's operational state settles on its own after an attach.
+      must('ip', ['-n', w.host, '-j', 'link']).then((out) => (JSON.parse(out) as { ifname: string; address: string }[]).map((l) => `${l.ifname} ${l.address}`).join(',')),
       w.inHost('nft', 'list', 'table', 'ip', 'berth').then((r) => r.stdout),
     ]);
 
