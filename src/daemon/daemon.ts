@@ -130,7 +130,7 @@ async function checkTools(firewall: FirewallBackendName): Promise<void> {
 async function claimPidfile(path: string): Promise<() => Promise<void>> {
   try {
     const existing = Number((await readFile(path, 'utf8')).trim());
-    if (existing > 0 && existing !== process.pid && isAlive(existing)) {
+    if (existing > 0 && existing !== process.pid && (await isBerthDaemon(existing))) {
       throw new BerthError('conflict', `a berth daemon is already running (pid ${existing}, pidfile ${path})`, 'stop it first, or use another --exec-root');
     }
   } catch (err) {
@@ -142,11 +142,13 @@ async function claimPidfile(path: string): Promise<() => Promise<void>> {
   return () => rm(path, { force: true });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * Whether `pid` is a running berth daemon. A pidfile left by a daemon that was killed can
+ * name a pid the system has since given to another process (soon, in a small pid
+ * namespace): only a process with "daemon" in its command line counts (`berth daemon`,
+ * the test composition roots *-daemon.js).
+ */
+async function isBerthDaemon(pid: number): Promise<boolean> {
+  const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+  return argv.some((a) => a.includes('daemon'));
 }
