@@ -8,14 +8,13 @@
  *   docker --version, podman --version   where installed (client start-up only; no engine needed)
  * Run inside the sandbox: npm run bench:cli   (SAMPLES=N, default 30)
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fmt, median, percentile, printTable } from './stats.js';
+import { BERTH_BIN, startBenchDaemon } from './daemon.js';
 
 const SAMPLES = Number(process.env.SAMPLES ?? 30);
-const BERTH = fileURLToPath(new URL('../../bin/berth', import.meta.url));
+
 
 if (process.env.BERTH_SANDBOX !== '1') {
   console.error('bench: run it inside the sandbox: npm run bench:cli');
@@ -27,19 +26,13 @@ function which(tool: string): string | undefined {
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
-const dir = mkdtempSync('/tmp/berth-bench-cli-');
-const socket = join(dir, 'exec/berth.sock');
-const daemon = spawn(process.execPath, [BERTH, 'daemon', '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec')], { stdio: ['ignore', 'pipe', 'inherit'] });
-await new Promise<void>((resolve, reject) => {
-  daemon.stdout.on('data', (d: Buffer) => String(d).includes('berth daemon ready') && resolve());
-  daemon.once('exit', (code) => reject(new Error(`daemon exited with ${code}`)));
-});
+const { socket, stop } = await startBenchDaemon('cli');
 
 const commands: [string, string, string[]][] = [
   ['node -e 0', process.execPath, ['-e', '0']],
-  ['berth --version', process.execPath, [BERTH, '--version']],
-  ['berth ps', process.execPath, [BERTH, '-H', `unix://${socket}`, 'ps']],
-  ['berth network ls', process.execPath, [BERTH, '-H', `unix://${socket}`, 'network', 'ls']],
+  ['berth --version', process.execPath, [BERTH_BIN, '--version']],
+  ['berth ps', process.execPath, [BERTH_BIN, '-H', `unix://${socket}`, 'ps']],
+  ['berth network ls', process.execPath, [BERTH_BIN, '-H', `unix://${socket}`, 'network', 'ls']],
 ];
 for (const tool of ['docker', 'podman']) {
   const path = which(tool);
@@ -57,9 +50,7 @@ for (let round = -2; round < SAMPLES; round++) {
     if (round >= 0) samples.get(label)!.push(ms);
   }
 }
-daemon.kill('SIGTERM');
-await new Promise((resolve) => daemon.once('exit', resolve));
-rmSync(dir, { recursive: true, force: true });
+await stop();
 
 const floor = median(samples.get('node -e 0')!);
 printTable(

@@ -10,12 +10,12 @@
  * Run inside the sandbox: npm run bench:networks [-- --docker]
  * (`--client SOCKET` is the measuring half, run by the main half against each daemon.)
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { call } from './api-client.js';
 import { fmt, median, percentile, printTable } from './stats.js';
+import { startBenchDaemon } from './daemon.js';
 
 const SAMPLES = Number(process.env.SAMPLES ?? 30);
 const STEPS = ['create', 'connect', 'disconnect', 'rm'] as const;
@@ -58,24 +58,15 @@ if (process.env.BERTH_SANDBOX !== '1') {
 }
 
 async function benchBerth(): Promise<Samples> {
-  const dir = mkdtempSync('/tmp/berth-bench-net-');
-  const socket = join(dir, 'berth.sock');
-  const bin = fileURLToPath(new URL('../../bin/berth', import.meta.url));
-  const daemon = spawn(process.execPath, [bin, 'daemon', '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '-H', `unix://${socket}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { socket, stop } = await startBenchDaemon('net');
   try {
-    await new Promise<void>((resolve, reject) => {
-      daemon.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
-      daemon.once('exit', (code) => reject(new Error(`berth daemon exited with ${code}`)));
-    });
     await timed(socket, 'POST', '/containers/create?name=c1', { Cmd: ['sleep', '1000'] });
     await timed(socket, 'POST', '/containers/c1/start');
     const samples = await measure(socket);
     await timed(socket, 'DELETE', '/containers/c1?force=1');
     return samples;
   } finally {
-    daemon.kill('SIGTERM');
-    await new Promise((resolve) => daemon.once('exit', resolve));
-    rmSync(dir, { recursive: true, force: true });
+    await stop();
   }
 }
 

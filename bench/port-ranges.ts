@@ -7,12 +7,12 @@
  * Run inside the sandbox: npm run bench:port-ranges [-- --podman]   (SAMPLES=N, default 10)
  * (`--podman-client` is the half run inside the Podman lab.)
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { call } from './api-client.js';
 import { fmt, median, percentile, printTable } from './stats.js';
+import { startBenchDaemon } from './daemon.js';
 
 const SAMPLES = Number(process.env.SAMPLES ?? 10);
 const RANGE = { first: 20000, size: 1000 };
@@ -66,15 +66,8 @@ async function timed(socket: string, method: string, path: string, body?: unknow
 }
 
 async function benchBerth(): Promise<{ without: number[]; range: number[]; big: number; pingDuringBig: number }> {
-  const dir = mkdtempSync('/tmp/berth-bench-ranges-');
-  const socket = join(dir, 'berth.sock');
-  const bin = fileURLToPath(new URL('../../bin/berth', import.meta.url));
-  const daemon = spawn(process.execPath, [bin, 'daemon', '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '-H', `unix://${socket}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { socket, stop } = await startBenchDaemon('ranges');
   try {
-    await new Promise<void>((resolve, reject) => {
-      daemon.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
-      daemon.once('exit', (code) => reject(new Error(`berth daemon exited with ${code}`)));
-    });
     const runOnce = async (name: string, ports: ReturnType<typeof rangeBindings> | undefined): Promise<number> => {
       const body = { Cmd: ['sleep', '1000'], ...(ports ? { ExposedPorts: ports.ExposedPorts, HostConfig: { PortBindings: ports.PortBindings } } : {}) };
       const ms = (await timed(socket, 'POST', `/containers/create?name=${name}`, body)) + (await timed(socket, 'POST', `/containers/${name}/start`));
@@ -100,9 +93,7 @@ async function benchBerth(): Promise<{ without: number[]; range: number[]; big: 
     await timed(socket, 'DELETE', '/containers/big?force=1');
     return out;
   } finally {
-    daemon.kill('SIGTERM');
-    await new Promise((resolve) => daemon.once('exit', resolve));
-    rmSync(dir, { recursive: true, force: true });
+    await stop();
   }
 }
 
