@@ -92,6 +92,28 @@ describe('executor conformance', { skip: sandboxSkip }, () => {
         await run('ip', ['link', 'del', br]);
       }
     });
+
+    test(`${name}: a bridge's alias, and a port put back on a re-created bridge (reconcile's repairs)`, async () => {
+      const executor = make();
+      const br = 'confbr2';
+      const ns = `berth-conf${name === 'netlink' ? 'nl' : 'ip'}alias0`;
+      try {
+        await executor.apply([...bridgePlan(br), { kind: 'link-alias', dev: br, alias: 'berth-network:c0ffee' }]);
+        await executor.apply(attachPlan(br, ns, 'vethc0ffee1'));
+        assert.equal((JSON.parse(await must('ip', ['-j', 'link', 'show', 'dev', br])) as any[])[0].ifalias, 'berth-network:c0ffee');
+        // Someone deletes the bridge: its port stays, without a master.
+        await must('ip', ['link', 'del', br]);
+        await executor.apply(bridgePlan(br));
+        await executor.apply([{ kind: 'port-attach', dev: 'vethc0ffee1', master: br }, { kind: 'port-hairpin', dev: 'vethc0ffee1' }]);
+        const port = (JSON.parse(await must('ip', ['-j', '-d', 'link', 'show', 'dev', 'vethc0ffee1'])) as any[])[0];
+        assert.equal(port.master, br);
+        assert.equal(port.linkinfo.info_slave_data.hairpin, true);
+        assert.equal((await run('ip', ['netns', 'exec', ns, 'ping', '-c1', '-W2', '10.123.0.1'])).code, 0);
+      } finally {
+        await run('ip', ['netns', 'del', ns]);
+        await run('ip', ['link', 'del', br]);
+      }
+    });
   }
 
   test('both executors leave identical state', () => {

@@ -82,9 +82,11 @@ export class NetlinkExecutor implements Executor {
       case 'route-add':
         if (op.dst === 'default') return inside(op.netns, (s) => s.addDefaultRoute(op.via));
         return this.fallback.apply([op]);
-      case 'netns-attach':
       case 'link-alias':
+        return this.host.setAlias(op.dev, op.alias);
       case 'port-attach':
+        return this.host.setMaster(op.dev, op.master);
+      case 'netns-attach':
       case 'port-hairpin':
       case 'bridge-add':
       case 'addr-del':

@@ -70,6 +70,16 @@ export class Rtnl {
     await this.socket.setLink({ index: await this.linkIndex(name), change: { up: true }, flags: { up: true } });
   }
 
+  /** = ip link set dev DEV alias ALIAS */
+  async setAlias(name: string, alias: string): Promise<void> {
+    await this.socket.setLink({ index: await this.linkIndex(name) }, { ifalias: alias });
+  }
+
+  /** = ip link set dev DEV master BRIDGE */
+  async setMaster(name: string, master: string): Promise<void> {
+    await this.socket.setLink({ index: await this.linkIndex(name) }, { master: await this.linkIndex(master) });
+  }
+
   /** = ip link del DEV */
   async deleteLink(name: string): Promise<void> {
     await this.socket.delLink({ index: await this.linkIndex(name) });
