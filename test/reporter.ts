@@ -59,8 +59,9 @@ export default async function* reporter(source: AsyncIterable<TestEvent>): Async
     if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
     const tally = data.file === undefined ? undefined : files.get(data.file);
     if (tally && data.nesting === 0) tally.durationMs += data.details.duration_ms ?? 0;
-    // Suites report too; only tests (leaves) are counted, as node's own summary does.
-    if (data.details.type === 'suite') continue;
+    // Suites report too; only tests (leaves) are counted, as node's own summary does, except
+    // a suite that failed by itself (a before/after hook: the leak check), which fails the run.
+    if (data.details.type === 'suite' && !(event.type === 'test:fail' && failureTypeOf(data) !== 'subtestsFailed')) continue;
     if (event.type === 'test:fail') {
       totals.failed++;
       if (tally) tally.failed++;
@@ -81,6 +82,11 @@ export default async function* reporter(source: AsyncIterable<TestEvent>): Async
   yield* finishFile(current);
   if (failures.length > 0) yield `\nFailures:\n${failures.join('')}`;
   yield `\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`;
+}
+
+function failureTypeOf(data: TestEventData): string | undefined {
+  const error = data.details.error as { failureType?: unknown } | undefined;
+  return typeof error?.failureType === 'string' ? error.failureType : undefined;
 }
 
 function describeError(error: unknown): string {
