@@ -12,7 +12,6 @@ import { streamLogs } from './logs.js';
 import { parseConnect, parseCreateContainer, parseCreateNetwork, queryFlag, readJsonBody } from './requests.js';
 import { containerInspect, containerSummary, networkInspect } from './views.js';
 
-
 const STATUS_OF: Record<ErrorCode, number> = {
   not_found: 404,
   conflict: 409,

@@ -1,6 +1,6 @@
-import { routeClaimsSubnet } from '../ipam/subnets.js';
 import { ConflictError, NotFoundError } from '../common/errors.js';
 import { parseResolvConf } from '../dns/resolvconf.js';
+import { routeClaimsSubnet } from '../ipam/subnets.js';
 import { hostLinkNames, hostRoutes } from '../kernel/read.js';
 import { withoutAbsentLinks, type Plan } from '../kernel/ops.js';
 import { bridgeNetwork, checkedAttachment, type EndpointRequest } from './container-config.js';

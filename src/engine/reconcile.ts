@@ -1,9 +1,9 @@
-import { routeClaimsSubnet } from '../ipam/subnets.js';
 import { ConflictError } from '../common/errors.js';
 import { parseIpv4 } from '../common/ipv4.js';
 import { BRIDGE_ALIAS_PREFIX } from '../drivers/bridge.js';
 import type { NetworkDriver } from '../drivers/driver.js';
 import type { FirewallBackend } from '../firewall/backend.js';
+import { routeClaimsSubnet } from '../ipam/subnets.js';
 import type { Executor } from '../kernel/exec.js';
 import type { KernelOp } from '../kernel/ops.js';
 import { isSameProcessAlive } from '../kernel/process.js';
