@@ -86,8 +86,9 @@ export class NetlinkExecutor implements Executor {
         return this.host.setAlias(op.dev, op.alias);
       case 'port-attach':
         return this.host.setMaster(op.dev, op.master);
-      case 'netns-attach':
       case 'port-hairpin':
+        return this.host.setHairpin(op.dev);
+      case 'netns-attach':
       case 'bridge-add':
       case 'addr-del':
       case 'route-del':

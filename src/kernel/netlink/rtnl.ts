@@ -70,6 +70,16 @@ export class Rtnl {
     await this.socket.setLink({ index: await this.linkIndex(name), change: { up: true }, flags: { up: true } });
   }
 
+  /**
+   * = ip link set dev DEV type bridge_slave hairpin on: RTM_NEWLINK on the existing port
+   * with the bridge port's mode in IFLA_INFO_SLAVE_DATA, as iproute2 sends it.
+   */
+  async setHairpin(name: string): Promise<void> {
+    const slaveData = attrBytes(ifla.formatBridgePort({ mode: ifla.BridgePortMode.HAIRPIN }));
+    const linkinfo = attrBytes(ifla.formatInfo({ slaveKind: 'bridge', slaveData }));
+    await this.socket.newLink({ index: await this.linkIndex(name) }, { linkinfo });
+  }
+
   /** = ip link set dev DEV alias ALIAS */
   async setAlias(name: string, alias: string): Promise<void> {
     await this.socket.setLink({ index: await this.linkIndex(name) }, { ifalias: alias });
