@@ -93,7 +93,7 @@ export function parseCreateNetwork(body: unknown): CreateNetworkRequest {
   if (name === undefined) throw new InvalidArgumentError('a network needs a name', 'berth network create [OPTIONS] NAME');
   const ipam = optionalObject(body.IPAM, 'IPAM');
   const ipamDriver = optionalString(ipam.Driver, 'IPAM.Driver');
-  if (ipamDriver !== undefined && ipamDriver !== 'default') throw new InvalidArgumentError(`unknown IPAM driver "${ipamDriver}"`, 'berth has the default IPAM driver only');
+  if (ipamDriver !== undefined && ipamDriver !== 'default') throw new InvalidArgumentError(`unknown IPAM driver "${quotePrefix(ipamDriver)}"`, 'berth has the default IPAM driver only');
   if (body.EnableIPv6 === true) throw new InvalidArgumentError('IPv6 networks are not supported yet', 'leave --ipv6 out');
   const configs = ipam.Config === undefined || ipam.Config === null ? [] : ipam.Config;
   if (!Array.isArray(configs)) throw new InvalidArgumentError('invalid request: IPAM.Config must be an array');

@@ -121,7 +121,7 @@ export function apiRoutes(engine: Engine, build: BuildInfo): Route[] {
     }),
     route('POST', '/containers/{id}/stop', async ({ res, params, query }) => {
       const t = query.get('t');
-      if (t !== null && !/^\d+$/.test(t)) throw new InvalidArgumentError(`invalid stop timeout "${t}": give whole seconds, e.g. t=10`);
+      if (t !== null && !/^\d+$/.test(t)) throw new InvalidArgumentError(`invalid stop timeout "${quotePrefix(t)}": give whole seconds, e.g. t=10`);
       await engine.stopContainer(params[0]!, t === null ? undefined : Number(t) * 1000);
       noContent(res);
     }),

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError, quotePrefix } from './errors.js';
 
 /** An IPv4 address as an unsigned 32-bit integer: arithmetic on subnets stays exact. */
 export type Ipv4 = number;
@@ -33,7 +33,7 @@ export function maskOf(prefixLength: number): Ipv4 {
 export function parseCidr(text: string, opts: { strict?: boolean } = {}): Ipv4Cidr & { address: Ipv4 } {
   const [addr, len, extra] = text.split('/');
   if (addr === undefined || len === undefined || extra !== undefined || !/^\d{1,2}$/.test(len) || Number(len) > 32) {
-    throw new InvalidArgumentError(`invalid CIDR "${text}"`, 'use address/prefix form, e.g. "172.17.0.0/16"');
+    throw new InvalidArgumentError(`invalid CIDR "${quotePrefix(text)}"`, 'use address/prefix form, e.g. "172.17.0.0/16"');
   }
   const address = parseIpv4(addr);
   const prefixLength = Number(len);

@@ -107,7 +107,7 @@ export function resolveContainerConfig(request: CreateContainerRequest, tables: 
       ].filter((f) => f !== undefined);
       if (own.length > 0) throw new InvalidArgumentError(`conflicting options: ${own.join(', ')} and ${describeMode(mode)}`, 'a container sharing another\'s network namespace uses that container\'s /etc/hosts and /etc/resolv.conf');
       const peer = tables.containers.find(mode.container);
-      if (!peer) throw new InvalidArgumentError(`cannot join the network namespace of container "${mode.container}": no such container`, 'list containers with: berth ps -a');
+      if (!peer) throw new InvalidArgumentError(`cannot join the network namespace of container "${quotePrefix(mode.container)}": no such container`, 'list containers with: berth ps -a');
       return { name, hostname: peer.hostname, networkMode: `container:${peer.id}`, networks: [], portMappings: [], ...names, warnings: [] };
     }
   }
@@ -163,7 +163,7 @@ export function checkedAttachment(network: BridgeNetworkRecord, endpoint: Endpoi
     throw new InvalidArgumentError('network-scoped aliases are supported only for containers on user-defined networks', 'create one with: berth network create NAME');
   }
   for (const alias of endpoint.aliases) {
-    if (!/^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,62})$/.test(alias)) throw new InvalidArgumentError(`invalid network alias "${alias}"`, 'letters, digits, "_", "-" and "." only, at most 63 characters');
+    if (!/^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,62})$/.test(alias)) throw new InvalidArgumentError(`invalid network alias "${quotePrefix(alias)}"`, 'letters, digits, "_", "-" and "." only, at most 63 characters');
   }
   if (endpoint.ipv4Address !== undefined) {
     if (isDefault) throw new InvalidArgumentError('a user-specified IP address is supported on user-defined networks only', 'create one with: berth network create --subnet CIDR NAME');

@@ -33,7 +33,7 @@ export class ContainerTable {
     if (!/^[0-9a-f]{1,63}$/.test(ref)) return undefined;
     const matches = all.filter((c) => c.id.startsWith(ref));
     if (matches.length > 1) {
-      throw new ConflictError(`container id prefix "${ref}" is ambiguous: it matches ${matches.map((c) => c.name).join(', ')}`);
+      throw new ConflictError(`container id prefix "${quotePrefix(ref)}" is ambiguous: it matches ${matches.map((c) => c.name).join(', ')}`);
     }
     return matches[0];
   }

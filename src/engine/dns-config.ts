@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../common/errors.js';
+import { InvalidArgumentError, quotePrefix } from '../common/errors.js';
 import { formatIpv4, parseIpv4 } from '../common/ipv4.js';
 import type { ResolvConf } from '../dns/resolvconf.js';
 import type { ContainerTable } from './containers.js';
@@ -20,14 +20,14 @@ export function checkedDnsSettings(given: ResolvConf): ResolvConf {
     try {
       return formatIpv4(parseIpv4(ns));
     } catch {
-      throw new InvalidArgumentError(`invalid --dns "${ns}": not an IPv4 address`, 'e.g. --dns 192.0.2.53');
+      throw new InvalidArgumentError(`invalid --dns "${quotePrefix(ns)}": not an IPv4 address`, 'e.g. --dns 192.0.2.53');
     }
   });
   for (const domain of given.search) {
-    if (domain !== '.' && !HOSTNAME.test(domain.replace(/\.$/, ''))) throw new InvalidArgumentError(`invalid --dns-search "${domain}"`, 'a domain name, e.g. --dns-search corp.example');
+    if (domain !== '.' && !HOSTNAME.test(domain.replace(/\.$/, ''))) throw new InvalidArgumentError(`invalid --dns-search "${quotePrefix(domain)}"`, 'a domain name, e.g. --dns-search corp.example');
   }
   for (const option of given.options) {
-    if (!DNS_OPTION.test(option)) throw new InvalidArgumentError(`invalid --dns-opt "${option}"`, 'a resolv.conf option, e.g. ndots:2 or edns0');
+    if (!DNS_OPTION.test(option)) throw new InvalidArgumentError(`invalid --dns-opt "${quotePrefix(option)}"`, 'a resolv.conf option, e.g. ndots:2 or edns0');
   }
   // "." means "no search domains" in Docker: it clears the host's list.
   return { nameservers, search: given.search.filter((d) => d !== '.'), options: [...given.options] };
@@ -40,12 +40,12 @@ export function parseExtraHosts(specs: readonly string[]): HostEntry[] {
     const name = spec.slice(0, sep);
     const address = spec.slice(sep + 1);
     const hint = 'use NAME:IP, e.g. --add-host gw:192.0.2.1 or --add-host gw:host-gateway';
-    if (sep <= 0 || !HOSTNAME.test(name)) throw new InvalidArgumentError(`invalid --add-host "${spec}": bad host name`, hint);
+    if (sep <= 0 || !HOSTNAME.test(name)) throw new InvalidArgumentError(`invalid --add-host "${quotePrefix(spec)}": bad host name`, hint);
     if (address === HOST_GATEWAY) return { name, address };
     try {
       return { name, address: formatIpv4(parseIpv4(address)) };
     } catch {
-      throw new InvalidArgumentError(`invalid --add-host "${spec}": "${address}" is not an IPv4 address`, hint);
+      throw new InvalidArgumentError(`invalid --add-host "${quotePrefix(spec)}": "${quotePrefix(address)}" is not an IPv4 address`, hint);
     }
   });
 }
@@ -55,10 +55,10 @@ export function resolveLinks(specs: readonly string[], containers: ContainerTabl
   return specs.map((spec) => {
     const [name = '', alias = name, extra] = spec.split(':');
     if (name === '' || alias === '' || extra !== undefined || !HOSTNAME.test(alias)) {
-      throw new InvalidArgumentError(`invalid --link "${spec}"`, 'use NAME or NAME:ALIAS, e.g. --link bb1 or --link bb1:db');
+      throw new InvalidArgumentError(`invalid --link "${quotePrefix(spec)}"`, 'use NAME or NAME:ALIAS, e.g. --link bb1 or --link bb1:db');
     }
     const target = containers.find(name);
-    if (!target) throw new InvalidArgumentError(`cannot link to container "${name}": no such container`, 'list containers with: berth ps -a');
+    if (!target) throw new InvalidArgumentError(`cannot link to container "${quotePrefix(name)}": no such container`, 'list containers with: berth ps -a');
     return { containerId: target.id, alias };
   });
 }

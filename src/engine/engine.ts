@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants } from 'node:os';
-import { ConflictError, InvalidArgumentError } from '../common/errors.js';
+import { ConflictError, InvalidArgumentError, quotePrefix } from '../common/errors.js';
 import { newId } from '../common/ids.js';
 import type { Plan } from '../kernel/ops.js';
 import {
@@ -308,7 +308,7 @@ export class Engine {
     const container = this.containers.get(ref);
     const name = (signal.startsWith('SIG') ? signal : `SIG${signal}`).toUpperCase();
     if (!(name in constants.signals)) {
-      throw new InvalidArgumentError(`invalid signal "${signal}"`, 'use a name such as SIGTERM, TERM or KILL');
+      throw new InvalidArgumentError(`invalid signal "${quotePrefix(signal)}"`, 'use a name such as SIGTERM, TERM or KILL');
     }
     if (container.state.status !== 'running') {
       return Promise.reject(new ConflictError(`container ${container.name} is not running`));

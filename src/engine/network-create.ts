@@ -71,7 +71,7 @@ function validateName(name: string, existing: readonly NetworkRecord[]): string 
     throw new InvalidArgumentError(`invalid network name "${quotePrefix(name)}"`, 'names start with a letter or digit and contain only [a-zA-Z0-9_.-] (at most 128 characters)');
   }
   if ((BUILTIN_NETWORKS as readonly string[]).includes(name)) {
-    throw new ConflictError(`network name "${name}" is reserved for a built-in network`, 'choose another name');
+    throw new ConflictError(`network name "${quotePrefix(name)}" is reserved for a built-in network`, 'choose another name');
   }
   if (existing.some((n) => n.name === name)) throw new ConflictError(`network with name ${name} already exists`, 'choose another name, or remove it first (berth network rm)');
   return name;
@@ -80,9 +80,9 @@ function validateName(name: string, existing: readonly NetworkRecord[]): string 
 function validateDriver(driver: string): void {
   if (driver === '' || driver === 'bridge') return;
   if (driver === 'host' || driver === 'null' || driver === 'none') {
-    throw new InvalidArgumentError(`only one instance of the "${driver}" network is allowed: it is built in`, 'use --network host or --network none when running a container');
+    throw new InvalidArgumentError(`only one instance of the "${quotePrefix(driver)}" network is allowed: it is built in`, 'use --network host or --network none when running a container');
   }
-  throw new InvalidArgumentError(`unknown network driver "${driver}"`, 'accepted drivers: bridge');
+  throw new InvalidArgumentError(`unknown network driver "${quotePrefix(driver)}"`, 'accepted drivers: bridge');
 }
 
 function bridgeName(options: Readonly<Record<string, string>>, id: string, ctx: NetworkCreateContext): string {
@@ -93,7 +93,7 @@ function bridgeName(options: Readonly<Record<string, string>>, id: string, ctx: 
   const given = options[BRIDGE_NAME_OPTION];
   if (given === undefined) return `br-${shortId(id)}`;
   if (!VALID_LINK_NAME.test(given)) {
-    throw new InvalidArgumentError(`invalid ${BRIDGE_NAME_OPTION} "${given}"`, 'a link name of 1-15 characters from [a-zA-Z0-9_.-]');
+    throw new InvalidArgumentError(`invalid ${BRIDGE_NAME_OPTION} "${quotePrefix(given)}"`, 'a link name of 1-15 characters from [a-zA-Z0-9_.-]');
   }
   const owner = ctx.existing.filter(isBridgeNetwork).find((n) => n.bridge === given);
   if (owner) throw new ConflictError(`bridge name ${given} is already used by network ${owner.name}`, 'choose another bridge name');
@@ -106,7 +106,7 @@ function mtuOption(options: Readonly<Record<string, string>>): number | undefine
   if (text === undefined) return undefined;
   const mtu = Number(text);
   if (!/^\d+$/.test(text) || mtu < 68 || mtu > 65535) {
-    throw new InvalidArgumentError(`invalid ${MTU_OPTION} "${text}"`, 'an MTU from 68 to 65535');
+    throw new InvalidArgumentError(`invalid ${MTU_OPTION} "${quotePrefix(text)}"`, 'an MTU from 68 to 65535');
   }
   return mtu;
 }

@@ -79,7 +79,7 @@ function poolFor(n: BridgeNetworkRecord): AddressPool {
 function uniquePrefixMatch(entries: NetworkRecord[], ref: string): NetworkRecord | undefined {
   if (!/^[0-9a-f]{1,63}$/.test(ref)) return undefined;
   const matches = entries.filter((n) => n.id.startsWith(ref));
-  if (matches.length > 1) throw new ConflictError(`network id prefix "${ref}" is ambiguous: it matches ${matches.map((m) => m.name).join(', ')}`);
+  if (matches.length > 1) throw new ConflictError(`network id prefix "${quotePrefix(ref)}" is ambiguous: it matches ${matches.map((m) => m.name).join(', ')}`);
   return matches[0];
 }
 

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../common/errors.js';
+import { InvalidArgumentError, quotePrefix } from '../common/errors.js';
 import { formatIpv4, parseIpv4 } from '../common/ipv4.js';
 
 /**
@@ -23,7 +23,7 @@ export interface PortMapping {
 const USAGE = 'use [ip:][hostPort[-end]:]containerPort[-end][/tcp|udp|sctp], e.g. 1180:5000 or 127.0.0.1:8080:80/udp';
 
 function fail(spec: string, why: string): never {
-  throw new InvalidArgumentError(`invalid port specification "${spec}": ${why}`, USAGE);
+  throw new InvalidArgumentError(`invalid port specification "${quotePrefix(spec)}": ${why}`, USAGE);
 }
 
 interface PortRange {
@@ -116,7 +116,7 @@ function bindingHostPort(v: unknown, key: string): string {
   if (v === undefined || v === null) return '';
   if (typeof v === 'string') return v;
   if (typeof v === 'number' && Number.isInteger(v)) return String(v);
-  throw new InvalidArgumentError(`invalid request: HostConfig.PortBindings["${key}"].HostPort must be a string such as "8080" or "8000-8010"`);
+  throw new InvalidArgumentError(`invalid request: HostConfig.PortBindings["${quotePrefix(key)}"].HostPort must be a string such as "8080" or "8000-8010"`);
 }
 
 /**

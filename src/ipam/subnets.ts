@@ -1,4 +1,4 @@
-import { ExhaustedError, InvalidArgumentError } from '../common/errors.js';
+import { ExhaustedError, InvalidArgumentError, quotePrefix } from '../common/errors.js';
 import { cidrSize, cidrsOverlap, formatCidr, parseCidr, type Ipv4Cidr } from '../common/ipv4.js';
 
 /**
@@ -25,12 +25,12 @@ export function parseAddressPoolSpec(text: string): AddressPoolSpec {
   const sizeText = fields.get('size');
   const hint = 'use base=CIDR,size=PREFIX, e.g. base=172.30.0.0/16,size=24';
   if (baseText === undefined || sizeText === undefined || fields.size !== 2 || text.split(',').some((kv) => !kv.includes('='))) {
-    throw new InvalidArgumentError(`invalid address pool "${text}": it needs exactly base= and size=`, hint);
+    throw new InvalidArgumentError(`invalid address pool "${quotePrefix(text)}": it needs exactly base= and size=`, hint);
   }
   const base = parseCidr(baseText, { strict: true });
   checkUsableSubnet(base, 'address pool');
   if (!/^\d{1,2}$/.test(sizeText) || Number(sizeText) < base.prefixLength || Number(sizeText) > 30) {
-    throw new InvalidArgumentError(`invalid address pool "${text}": size ${sizeText} must be between the base's /${base.prefixLength} and /30`, hint);
+    throw new InvalidArgumentError(`invalid address pool "${quotePrefix(text)}": size ${sizeText} must be between the base's /${base.prefixLength} and /30`, hint);
   }
   return { base, size: Number(sizeText) };
 }
