@@ -30,18 +30,21 @@ type Command = (client: ApiClient, argv: readonly string[]) => Promise<number>;
  * time a person waits for `berth ps`, so `berth --version` loads nothing and `berth ps`
  * only the list code (measured in bench/cli-startup.ts).
  */
+const containers = () => import('./commands/containers.js');
+const runs = () => import('./commands/run.js');
+
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  run: async () => (await import('./commands/run.js')).runCommand,
-  create: async () => (await import('./commands/run.js')).createCommand,
-  ps: async () => (await import('./commands/containers.js')).psCommand,
-  inspect: async () => (await import('./commands/containers.js')).inspectCommand,
+  run: async () => (await runs()).runCommand,
+  create: async () => (await runs()).createCommand,
+  ps: async () => (await containers()).psCommand,
+  inspect: async () => (await containers()).inspectCommand,
+  logs: async () => (await containers()).logsCommand,
+  stop: async () => (await containers()).stopCommand,
+  start: async () => (await containers()).startCommand,
+  wait: async () => (await containers()).waitCommand,
+  rm: async () => (await containers()).rmCommand,
+  port: async () => (await containers()).portCommand,
   exec: async () => (await import('./commands/exec.js')).execCommand,
-  logs: async () => (await import('./commands/containers.js')).logsCommand,
-  stop: async () => (await import('./commands/containers.js')).stopCommand,
-  start: async () => (await import('./commands/containers.js')).startCommand,
-  wait: async () => (await import('./commands/containers.js')).waitCommand,
-  rm: async () => (await import('./commands/containers.js')).rmCommand,
-  port: async () => (await import('./commands/containers.js')).portCommand,
   network: async () => (await import('./commands/network.js')).networkCommand,
 };
 
