@@ -9,7 +9,7 @@ import {
   isSameProcessAlive,
   killProcessGroups,
   launchContainer,
-  processesWithArgument,
+  processesWithArguments,
   processStartTime,
   recordedExitCode,
   resolveExecutable,
@@ -87,7 +87,7 @@ export class Engine {
       containers: engine.containers,
       defaultBridge: config.defaultBridge,
       markExited: (c) => engine.recordExit(c, undefined),
-      discardUnfinishedStart: (c) => engine.discardUnfinishedStart(c),
+      discardUnfinishedStarts: (cs) => engine.discardUnfinishedStarts(cs),
     });
     for (const id of runningAdopted) engine.adopted.add(id);
     engine.resumeResolvers(runningAdopted);
@@ -231,14 +231,18 @@ export class Engine {
    * finish (killed between launching it and recording it): both go, so a start begins from
    * nothing. Idempotent; reconcile calls it for every created container.
    */
-  async discardUnfinishedStart(container: ContainerRecord): Promise<void> {
-    await killProcessGroups(await processesWithArgument(exitCodePath(this.config, container.id)));
-    if (!ownsSandbox(parseNetworkMode(container.networkMode))) return;
-    if ((await listNetns()).includes(container.netns)) await this.deps.executor.apply([{ kind: 'netns-del', name: container.netns }]);
+  async discardUnfinishedStarts(containers: readonly ContainerRecord[]): Promise<void> {
+    const processes = await processesWithArguments(containers.map((c) => exitCodePath(this.config, c.id)));
+    const namespaces = new Set(await listNetns());
+    for (const container of containers) {
+      await killProcessGroups(processes.get(exitCodePath(this.config, container.id)) ?? []);
+      const leftover = ownsSandbox(parseNetworkMode(container.networkMode)) && namespaces.has(container.netns);
+      if (leftover) await this.deps.executor.apply([{ kind: 'netns-del', name: container.netns }]);
+    }
   }
 
   private async startCreated(container: ContainerRecord): Promise<ContainerRecord> {
-    if (ownsSandbox(parseNetworkMode(container.networkMode)) && (await listNetns()).includes(container.netns)) await this.discardUnfinishedStart(container);
+    if (ownsSandbox(parseNetworkMode(container.networkMode)) && (await listNetns()).includes(container.netns)) await this.discardUnfinishedStarts([container]);
     return inTransaction(this.deps.executor, async (tx) => {
       const sandbox = await setUpSandbox(this.context, container, tx);
       const gatewayEndpoint = sandbox.endpoints.find((e) => e.gatewayEndpoint);

@@ -7,7 +7,7 @@ import { routeClaimsSubnet } from '../ipam/subnets.js';
 import type { Executor } from '../kernel/exec.js';
 import type { KernelOp } from '../kernel/ops.js';
 import { isSameProcessAlive } from '../kernel/process.js';
-import { hostLinkNames, hostLinks, hostRoutes, linkAddresses, linksOfBridge, listNetns, readSysctl, type HostLink } from '../kernel/read.js';
+import { hostLinkNames, hostLinks, hostRoutes, linkAddresses, listNetns, readSysctl, type HostLink } from '../kernel/read.js';
 import type { Store } from '../store/store.js';
 import type { ContainerTable } from './containers.js';
 import { isBridgeNetwork, parseContainerRecord, parseNetworkRecord, type BridgeNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
@@ -28,8 +28,8 @@ export interface ReconcileContext {
   readonly containers: ContainerTable;
   readonly defaultBridge: DefaultBridgeOptions;
   markExited(id: string): Promise<void>;
-  /** Kills what a start cut short by a crash left of a created container (its process, its namespace). */
-  discardUnfinishedStart(container: ContainerRecord): Promise<void>;
+  /** Kills what starts cut short by a crash left of created containers (their processes, their namespaces). */
+  discardUnfinishedStarts(containers: readonly ContainerRecord[]): Promise<void>;
 }
 
 /**
@@ -142,10 +142,9 @@ async function reconcileContainers(ctx: ReconcileContext, containers: ContainerR
       adopted.push(c.id);
     } else if (c.state.status === 'running') {
       await ctx.markExited(c.id);
-    } else if (c.state.status === 'created') {
-      await ctx.discardUnfinishedStart(c);
     }
   }
+  await ctx.discardUnfinishedStarts(containers.filter((c) => c.state.status === 'created'));
   return adopted;
 }
 
@@ -178,14 +177,13 @@ async function removeOrphans(ctx: ReconcileContext): Promise<void> {
   const knownNetns = new Set(known.map((c) => c.netns));
   const knownVeths = new Set(known.flatMap((c) => c.endpoints.map((e) => e.hostIfname)));
   const ops: KernelOp[] = [];
+  // One read of every host link (kind, master, alias) serves both checks: no `ip` process per bridge.
+  const bridges = new Set(ctx.networks.bridges().map((n) => n.bridge));
   for (const link of await hostLinks()) {
     const owner = link.kind === 'bridge' && link.alias?.startsWith(BRIDGE_ALIAS_PREFIX) ? link.alias.slice(BRIDGE_ALIAS_PREFIX.length) : undefined;
     if (owner !== undefined && !ctx.networks.byIdExact(owner)) ops.push({ kind: 'link-del', dev: link.name });
-  }
-  for (const net of ctx.networks.bridges()) {
-    for (const port of await linksOfBridge(net.bridge)) {
-      if (/^veth[0-9a-f]{7}$/.test(port) && !knownVeths.has(port)) ops.push({ kind: 'link-del', dev: port });
-    }
+    const strayPort = link.master !== undefined && bridges.has(link.master) && /^veth[0-9a-f]{7}$/.test(link.name) && !knownVeths.has(link.name);
+    if (strayPort) ops.push({ kind: 'link-del', dev: link.name });
   }
   for (const ns of await listNetns()) {
     if (ns.startsWith(SANDBOX_PREFIX) && !knownNetns.has(ns)) ops.push({ kind: 'netns-del', name: ns });

@@ -217,16 +217,18 @@ export async function resolveExecutable(command: string, pathEnv = process.env.P
 }
 
 /**
- * Processes whose command line holds `argument` exactly (the wrapper of a container holds
- * its exit-code path, which names the container). Finds a container whose start was cut
- * short by a daemon crash: launched, but never recorded as running.
+ * For each of `wanted`, the processes whose command line holds it exactly as an argument
+ * (a container's wrapper holds its exit-code path, which names the container), in one pass
+ * over /proc. Finds containers whose start was cut short by a daemon crash: launched, but
+ * never recorded as running.
  */
-export async function processesWithArgument(argument: string): Promise<number[]> {
-  const found: number[] = [];
+export async function processesWithArguments(wanted: readonly string[]): Promise<Map<string, number[]>> {
+  const found = new Map<string, number[]>(wanted.map((a) => [a, []]));
+  if (wanted.length === 0) return found;
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.split('\0').includes(argument)) found.push(Number(entry));
+    for (const arg of cmdline.split('\0')) found.get(arg)?.push(Number(entry));
   }
   return found;
 }

@@ -51,12 +51,6 @@ function stringField(entry: unknown, field: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** Names of the links enslaved to `bridge` in the host namespace. */
-export async function linksOfBridge(bridge: string): Promise<string[]> {
-  const links = await ipJson(['link', 'show', 'master', bridge]);
-  return links.map((l) => stringField(l, 'ifname')).filter((n): n is string => n !== undefined);
-}
-
 export interface HostRoute {
   readonly subnet: Ipv4Cidr;
   readonly dev: string | undefined;
