@@ -1,14 +1,17 @@
 /**
- * Per-container network set-up latency on the default bridge, on the real kernel, for
- * both executors (in-process netlink, the default, and `ip -batch` processes):
+ * Per-container network set-up latency on the default bridge and on a macvlan network, on
+ * the real kernel, for both executors (in-process netlink, the default, and `ip -batch`
+ * processes):
  * attach = IPAM allocation + plan + apply (namespace, veth pair born in the namespace,
  * address, routes); teardown = apply the down plan + release. The same code paths
  * `berth run` / `berth rm` use, without the process start.
  *
  * It fills one bridge up to 500 containers and, at each level, measures SAMPLES extra
  * attach+teardown cycles on top, so growth with the bridge's population shows. With
+ * The macvlan network (on a veth parent made for the run) is measured at fewer levels. With
  * --docker it also runs Docker 20.10 in its lab (../shared/peers/docker-lab.sh) and
- * reports `docker run` on the default bridge minus `--network none`, in the same run.
+ * reports `docker run` on the default bridge and on a macvlan network minus
+ * `--network none`, in the same run.
  *
  * Run inside the sandbox: npm run bench [-- --docker]
  */
@@ -17,7 +20,13 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { builtinDrivers } from '../src/drivers/registry.js';
 import { allocateEndpoint, attachmentsFor, releaseEndpoint } from '../src/engine/endpoints.js';
-import { defaultBridgeRecord, NetworkTable, networkSpec } from '../src/engine/networks.js';
+import { defaultBridgeRecord } from '../src/engine/default-bridge.js';
+import { newNetwork } from '../src/engine/network-create.js';
+import { driverNetwork, NetworkTable } from '../src/engine/networks.js';
+import type { AddressedNetwork } from '../src/engine/model.js';
+import { LocalIpam } from '../src/ipam/local.js';
+import { probeKernelFeatures } from '../src/kernel/features.js';
+import { readKernelView } from '../src/kernel/view.js';
 import { sandboxDownPlan, sandboxName, sandboxUpPlan } from '../src/engine/sandbox.js';
 import { newId } from '../src/common/ids.js';
 import { BatchExecutor, type Executor } from '../src/kernel/exec.js';
@@ -39,10 +48,22 @@ const EXECUTORS: [string, Executor][] = [
   ['ip -batch', new BatchExecutor()],
 ];
 let executor: Executor = EXECUTORS[0]![1];
-const drivers = builtinDrivers();
-const networks = new NetworkTable();
-const network = defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, []);
-networks.add(network);
+const networks = new NetworkTable(builtinDrivers(await probeKernelFeatures()));
+const ipam = new LocalIpam();
+const bridgeNetwork = defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, []);
+networks.add(bridgeNetwork);
+await ipam.addPool(bridgeNetwork.id, bridgeNetwork.ipam);
+// The macvlan network's parent: one end of a veth pair made for the run (its LAN is the other end).
+spawnSync('ip', ['link', 'add', 'benchup0', 'type', 'veth', 'peer', 'name', 'benchlan0']);
+spawnSync('ip', ['link', 'set', 'benchup0', 'up']);
+spawnSync('ip', ['link', 'set', 'benchlan0', 'up']);
+const macvlanNetwork = newNetwork(
+  { name: 'lan', driver: 'macvlan', internal: false, attachable: false, labels: {}, options: { parent: 'benchup0' }, ipam: [{ subnet: '198.51.100.0/24', gateway: '198.51.100.254', auxAddresses: {} }] },
+  { existing: networks.all(), routes: [], nameservers: [], pools: DOCKER_DEFAULT_POOLS, drivers: networks.drivers, live: await readKernelView() },
+);
+networks.add(macvlanNetwork);
+await ipam.addPool(macvlanNetwork.id, macvlanNetwork.ipam);
+let network: AddressedNetwork = bridgeNetwork;
 
 interface Live {
   netns: string;
@@ -51,28 +72,31 @@ interface Live {
 
 const taken = new Set<string>();
 async function attach(): Promise<Live> {
-  const endpoint = allocateEndpoint(networks, { networkId: network.id, aliases: [] }, { ifname: 'eth0', gatewayEndpoint: true }, taken);
-  taken.add(endpoint.hostIfname);
+  const endpoint = await allocateEndpoint(networks, ipam, { networkId: network.id, aliases: [] }, { ifname: 'eth0', gatewayEndpoint: true }, taken);
+  if (endpoint.hostIfname !== undefined) taken.add(endpoint.hostIfname);
   const netns = sandboxName(newId());
-  await executor.apply(sandboxUpPlan(netns, attachmentsFor(networks, drivers, [endpoint]), { createNetns: true }));
+  await executor.apply(sandboxUpPlan(netns, attachmentsFor(networks, [endpoint]), { createNetns: true }));
   return { netns, endpoint };
 }
 
 async function teardown(live: Live): Promise<void> {
-  const links = new Set([live.endpoint.hostIfname]);
-  await executor.apply(sandboxDownPlan(live.netns, attachmentsFor(networks, drivers, [live.endpoint]), { links, netns: new Set([live.netns]) }));
-  releaseEndpoint(networks, live.endpoint);
-  taken.delete(live.endpoint.hostIfname);
+  const links = new Set(live.endpoint.hostIfname === undefined ? [] : [live.endpoint.hostIfname]);
+  await executor.apply(sandboxDownPlan(live.netns, attachmentsFor(networks, [live.endpoint]), { links, netns: new Set([live.netns]) }));
+  await releaseEndpoint(ipam, live.endpoint);
+  if (live.endpoint.hostIfname !== undefined) taken.delete(live.endpoint.hostIfname);
 }
 
-async function settled(hostIfname: string): Promise<void> {
+/** The kernel removes a deleted namespace's links asynchronously; a bridge endpoint's veth tells when. */
+async function settled(hostIfname: string | undefined): Promise<void> {
+  if (hostIfname === undefined) return;
   for (let i = 0; i < 200 && (await hostLinkNames()).has(hostIfname); i++) await new Promise((r) => setTimeout(r, 5));
 }
 
 const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
 
-async function benchBerth(): Promise<{ level: number; attach: number[]; teardown: number[]; total: number[] }[]> {
-  await executor.apply([...drivers.get('bridge')!.createNetwork(networkSpec(network))]);
+async function benchBerth(levels: readonly number[]): Promise<{ level: number; attach: number[]; teardown: number[]; total: number[] }[]> {
+  const driver = networks.driverOf(network);
+  await executor.apply(driver.createNetwork(driverNetwork(network)));
   const population: Live[] = [];
   const results = [];
   // Warm-up, untimed: first sockets, JIT, the kernel's first namespace of this bridge.
@@ -80,7 +104,7 @@ async function benchBerth(): Promise<{ level: number; attach: number[]; teardown
     await teardown(await attach());
   }
   try {
-    for (const level of LEVELS) {
+    for (const level of levels) {
       while (population.length < level - 1) population.push(await attach());
       const a: number[] = [];
       const t: number[] = [];
@@ -96,48 +120,55 @@ async function benchBerth(): Promise<{ level: number; attach: number[]; teardown
         await settled(live.endpoint.hostIfname);
       }
       results.push({ level, attach: a, teardown: t, total: a.map((x, i) => x + t[i]!) });
-      process.stderr.write(`  berth: ${level} containers on the bridge measured\n`);
+      process.stderr.write(`  berth: ${level} containers on the ${network.driver} network measured\n`);
     }
   } finally {
     for (const live of population) await teardown(live);
-    await executor.apply([{ kind: 'link-del', dev: network.bridge }]);
+    await executor.apply(driver.deleteNetwork(driverNetwork(network), await readKernelView()));
   }
   return results;
 }
 
-/** Docker 20.10's network set-up: `docker run` on the default bridge minus `--network none`. */
-function benchDocker(runs: number): { bridge: number[]; none: number[] } | string {
+/** Docker 20.10's network set-up: `docker run` on the default bridge and on a macvlan network, minus `--network none`. */
+function benchDocker(runs: number): { bridge: number[]; macvlan: number[]; none: number[] } | string {
   const lab = fileURLToPath(new URL('../../../shared/peers/docker-lab.sh', import.meta.url));
   if (!existsSync(lab) || !existsSync('/usr/sbin/dockerd')) return 'not measured: needs ../shared/peers/docker-lab.sh and docker.io (scripts/setup.sh --with-peers)';
-  const script = `docker run --rm bb true; for i in $(seq ${runs}); do for mode in bridge none; do s=$(date +%s%N); docker run --rm --network $mode bb true >/dev/null; e=$(date +%s%N); echo "$mode $(( (e-s)/1000 ))"; done; done`;
+  const script =
+    'docker network create -d macvlan --subnet 198.51.100.0/24 --gateway 198.51.100.254 -o parent=uplink0 macvlan >/dev/null; docker run --rm bb true; ' +
+    `for i in $(seq ${runs}); do for mode in bridge macvlan none; do s=$(date +%s%N); docker run --rm --network $mode bb true >/dev/null; e=$(date +%s%N); echo "$mode $(( (e-s)/1000 ))"; done; done`;
   // The lab makes its own private namespaces, nested inside this sandbox.
   const r = spawnSync(lab, ['bash', '-c', script], { encoding: 'utf8', timeout: 600_000 });
   if (r.status !== 0) return `failed: ${(r.stderr || r.stdout).slice(-400)}`;
-  const bridge: number[] = [];
-  const none: number[] = [];
+  const times: Record<string, number[]> = { bridge: [], macvlan: [], none: [] };
   for (const line of r.stdout.split('\n')) {
     const [mode, us] = line.split(' ');
-    if (mode === 'bridge') bridge.push(Number(us) / 1000);
-    if (mode === 'none') none.push(Number(us) / 1000);
+    times[mode ?? '']?.push(Number(us) / 1000);
   }
-  return { bridge, none };
+  return { bridge: times.bridge!, macvlan: times.macvlan!, none: times.none! };
 }
 
+/** attach+teardown p50 at the first level, by driver and executor. */
 const firstLevel: Record<string, number> = {};
-for (const [name, chosen] of EXECUTORS) {
-  executor = chosen;
-  console.log(`# berth network set-up per container, executor ${name}, ${SAMPLES} samples per level, ms`);
-  const berth = await benchBerth();
-  firstLevel[name] = median(berth[0]!.total);
-  printTable(
-    ['containers on bridge', 'attach p50', 'attach p95', 'teardown p50', 'teardown p95', 'attach+teardown p50', 'p95', 'vs 1 container'],
-    berth.map((r) => [
-      String(r.level), fmt(median(r.attach)), fmt(percentile(r.attach, 95)), fmt(median(r.teardown)), fmt(percentile(r.teardown, 95)),
-      fmt(median(r.total)), fmt(percentile(r.total, 95)), `${(median(r.total) / median(berth[0]!.total)).toFixed(2)}x`,
-    ]),
-  );
-  console.log('');
+const MACVLAN_LEVELS = [1, 50, 100];
+for (const chosen of [bridgeNetwork, macvlanNetwork]) {
+  network = chosen;
+  for (const [name, exec] of EXECUTORS) {
+    executor = exec;
+    const levels = chosen === bridgeNetwork ? LEVELS : MACVLAN_LEVELS;
+    console.log(`# berth network set-up per container on a ${chosen.driver} network, executor ${name}, ${SAMPLES} samples per level, ms`);
+    const berth = await benchBerth(levels);
+    firstLevel[`${chosen.driver}/${name}`] = median(berth[0]!.total);
+    printTable(
+      [`containers on the network`, 'attach p50', 'attach p95', 'teardown p50', 'teardown p95', 'attach+teardown p50', 'p95', 'vs 1 container'],
+      berth.map((r) => [
+        String(r.level), fmt(median(r.attach)), fmt(percentile(r.attach, 95)), fmt(median(r.teardown)), fmt(percentile(r.teardown, 95)),
+        fmt(median(r.total)), fmt(percentile(r.total, 95)), `${(median(r.total) / median(berth[0]!.total)).toFixed(2)}x`,
+      ]),
+    );
+    console.log('');
+  }
 }
+spawnSync('ip', ['link', 'del', 'benchup0']);
 
 if (process.argv.includes('--docker')) {
   const runs = Number(process.env.DOCKER_RUNS ?? 20);
@@ -145,11 +176,12 @@ if (process.argv.includes('--docker')) {
   const d = benchDocker(runs);
   if (typeof d === 'string') console.log(`docker: ${d}`);
   else {
-    const dockerNet = median(d.bridge) - median(d.none);
-    const ours = firstLevel['netlink (default)']!;
-    printTable(
-      ['engine', 'run default bridge p50', 'run --network none p50', 'network set-up p50', 'berth (netlink) attach+teardown p50', 'docker / berth'],
-      [['docker 20.10', fmt(median(d.bridge)), fmt(median(d.none)), fmt(dockerNet), fmt(ours), `${(dockerNet / ours).toFixed(1)}x`]],
-    );
+    const none = median(d.none);
+    const rows = (['bridge', 'macvlan'] as const).map((driver) => {
+      const dockerNet = median(d[driver]) - none;
+      const ours = firstLevel[`${driver}/netlink (default)`]!;
+      return [driver, fmt(median(d[driver])), fmt(none), fmt(dockerNet), fmt(ours), `${(dockerNet / ours).toFixed(1)}x`];
+    });
+    printTable(['network', 'docker run p50', 'docker run --network none p50', 'docker network set-up p50', 'berth (netlink) attach+teardown p50', 'docker / berth'], rows);
   }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bundle-cli.sh — bundles the compiled CLI (dist/src/cli/main.js and what it imports) into
+# bundle-cli.sh — bundles the compiled program (dist/src/main.js: the CLI and, lazily, the daemon) into
 # dist/cli/ with esbuild: one file for what every command loads, lazy chunks for the rest
 # (each command, the offline planner, the daemon). npm packages stay external, loaded from
 # node_modules as before. Loading ~15 ES modules one by one cost
@@ -7,5 +7,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf dist/cli
-node_modules/.bin/esbuild dist/src/cli/main.js --bundle --platform=node --target=node20 --format=esm --splitting \
+node_modules/.bin/esbuild dist/src/main.js --bundle --platform=node --target=node20 --format=esm --splitting \
   --outdir=dist/cli --packages=external --log-level=warning

@@ -1,7 +1,7 @@
 import { BerthError, InvalidArgumentError, quotePrefix } from '../common/errors.js';
 import type { CreateContainerRequest, EndpointRequest } from '../engine/container-config.js';
 import type { CreateNetworkRequest, IpamConfigRequest } from '../engine/network-create.js';
-import { parsePortBindings } from '../engine/portspec.js';
+import { parsePortBindings } from '../common/portspec.js';
 
 /**
  * Validation of request bodies: the HTTP body is data entering the program, so it is

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { shortId } from '../common/ids.js';
 import { parseNetworkMode } from '../engine/modes.js';
-import { DEFAULT_NETWORK, isBridgeNetwork, isUserDefinedBridge, type BridgeNetworkRecord, type ContainerRecord, type NetworkAttachment, type NetworkRecord } from '../engine/model.js';
-import { hostPortText } from '../engine/portspec.js';
+import { DEFAULT_NETWORK, hasAddresses, isUserDefined, type AddressedNetwork, type ContainerRecord, type NetworkAttachment, type NetworkRecord } from '../engine/model.js';
+import { hostPortText } from '../common/portspec.js';
 import { NETNS_DIR } from '../kernel/read.js';
 import { join } from 'node:path';
 
@@ -34,7 +34,7 @@ export function interfacelessEndpointId(containerId: string, networkId: string):
 /** Docker's EndpointSettings of one network of a container (empty addresses until it starts). */
 function endpointSettings(c: ContainerRecord, attachment: NetworkAttachment, network: NetworkRecord | undefined) {
   const ep = c.endpoints.find((e) => e.networkId === attachment.networkId);
-  const userDefined = isUserDefinedBridge(network);
+  const userDefined = isUserDefined(network);
   return {
     IPAMConfig: attachment.ipv4Address !== undefined ? { IPv4Address: attachment.ipv4Address } : userDefined ? {} : null,
     Links: null,
@@ -43,12 +43,12 @@ function endpointSettings(c: ContainerRecord, attachment: NetworkAttachment, net
     NetworkID: attachment.networkId,
     EndpointID: ep?.id ?? '',
     ...(ep
-      ? { ...EMPTY_ENDPOINT, Gateway: ep.gateway, IPAddress: ep.address, IPPrefixLen: ep.prefixLength, MacAddress: ep.mac }
+      ? { ...EMPTY_ENDPOINT, Gateway: ep.gateway, IPAddress: ep.address, IPPrefixLen: ep.prefixLength, MacAddress: ep.mac ?? '' }
       : { ...EMPTY_ENDPOINT, MacAddress: attachment.macAddress ?? '' }),
     DriverOpts: userDefined ? {} : null,
     // berth extras, named like Docker's fields, that explain the plumbing.
-    ...(network && isBridgeNetwork(network) ? { BerthBridge: network.bridge } : {}),
-    ...(ep ? { BerthInterface: ep.ifname, BerthHostInterface: ep.hostIfname } : {}),
+    ...(network ? bridgeField(network) : {}),
+    ...(ep ? { BerthInterface: ep.ifname, ...(ep.hostIfname !== undefined ? { BerthHostInterface: ep.hostIfname } : {}) } : {}),
   };
 }
 
@@ -196,9 +196,9 @@ export function networkInspect(n: NetworkRecord, containers: readonly ContainerR
   const attached: Record<string, unknown> = {};
   for (const c of containers) {
     for (const ep of c.endpoints.filter((e) => e.networkId === n.id)) {
-      attached[c.id] = { Name: c.name, EndpointID: ep.id, MacAddress: ep.mac, IPv4Address: `${ep.address}/${ep.prefixLength}`, IPv6Address: '' };
+      attached[c.id] = { Name: c.name, EndpointID: ep.id, MacAddress: ep.mac ?? '', IPv4Address: `${ep.address}/${ep.prefixLength}`, IPv6Address: '' };
     }
-    if (!isBridgeNetwork(n) && c.networkMode === n.name) {
+    if (!hasAddresses(n) && c.networkMode === n.name) {
       attached[c.id] = { Name: c.name, EndpointID: interfacelessEndpointId(c.id, n.id), MacAddress: '', IPv4Address: '', IPv6Address: '' };
     }
   }
@@ -206,10 +206,10 @@ export function networkInspect(n: NetworkRecord, containers: readonly ContainerR
     Name: n.name,
     Id: n.id,
     Created: n.created,
-    Scope: 'local',
+    Scope: n.scope,
     Driver: n.driver,
     EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: isBridgeNetwork(n) ? [ipamConfigView(n)] : [] },
+    IPAM: { Driver: 'default', Options: null, Config: hasAddresses(n) ? [ipamConfigView(n)] : [] },
     Internal: n.internal,
     Attachable: n.attachable,
     Ingress: false,
@@ -218,17 +218,24 @@ export function networkInspect(n: NetworkRecord, containers: readonly ContainerR
     Containers: attached,
     Options: n.options,
     Labels: n.labels,
-    // berth extra: the Linux bridge behind the network (Docker shows it only for the default one).
-    ...(isBridgeNetwork(n) ? { BerthBridge: n.bridge } : {}),
+    // berth extras: the Linux bridge behind the network (Docker shows it only for the default
+    // one), and everything its driver keeps (parent link, mode, links berth created).
+    ...bridgeField(n),
+    BerthDriverData: n.driverData,
   };
 }
 
-/** Docker leaves IPRange and AuxiliaryAddresses out when they are not set. */
-function ipamConfigView(n: BridgeNetworkRecord) {
+function bridgeField(n: NetworkRecord): { BerthBridge?: string } {
+  return n.driver === 'bridge' && typeof n.driverData.bridge === 'string' ? { BerthBridge: n.driverData.bridge } : {};
+}
+
+/** Docker leaves Gateway (ipvlan l3), IPRange and AuxiliaryAddresses out when they are not set. */
+function ipamConfigView(n: AddressedNetwork) {
+  const { ipam } = n;
   return {
-    Subnet: n.subnet,
-    Gateway: n.gateway,
-    ...(n.ipRange !== undefined ? { IPRange: n.ipRange } : {}),
-    ...(Object.keys(n.auxAddresses).length > 0 ? { AuxiliaryAddresses: n.auxAddresses } : {}),
+    Subnet: ipam.subnet,
+    ...(ipam.gateway !== undefined ? { Gateway: ipam.gateway } : {}),
+    ...(ipam.ipRange !== undefined ? { IPRange: ipam.ipRange } : {}),
+    ...(Object.keys(ipam.auxAddresses).length > 0 ? { AuxiliaryAddresses: ipam.auxAddresses } : {}),
   };
 }

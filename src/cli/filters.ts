@@ -1,4 +1,4 @@
-import { usageError, type CommandInfo } from './args.js';
+import { usageError, type CommandInfo } from '../common/args.js';
 
 /**
  * `--filter KEY=VALUE` flags as Docker's `filters` query parameter (the map form,

@@ -1,6 +1,7 @@
 import { asBerthError } from '../common/errors.js';
-import { HelpRequested, parseArgs, flag, UsageError } from './args.js';
+import { HelpRequested, parseArgs, flag, UsageError } from '../common/args.js';
 import type { ApiClient } from './client.js';
+import type { Handover } from './handover.js';
 
 const USAGE = `Usage: berth [-H unix:///path] COMMAND
 
@@ -23,7 +24,7 @@ Commands:
 
 The daemon's socket: -H unix:///path, or BERTH_HOST (default unix:///run/berth/berth.sock).`;
 
-type Command = (client: ApiClient, argv: readonly string[]) => Promise<number>;
+type Command = (client: ApiClient, argv: readonly string[], handover: Handover) => Promise<number>;
 
 /**
  * Each command's module is loaded when that command runs: a CLI's start-up is most of the
@@ -48,7 +49,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   network: async () => (await import('./commands/network.js')).networkCommand,
 };
 
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], handover: Handover): Promise<number> {
   const globals = parseArgs({ name: '', usage: USAGE }, argv, { host: { short: 'H', value: true }, help: { value: false }, version: { value: false } }, { stopAtPositional: true });
   const [command, ...rest] = globals.positionals;
   const host = flag(globals, 'host');
@@ -60,29 +61,32 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.log(USAGE);
     return command === undefined && !flag(globals, 'help') ? 1 : 0;
   }
-  // Loaded on demand: the daemon pulls in native bindings (koffi, netlink) the client never needs.
-  if (command === 'daemon') return (await import('./commands/daemon.js')).daemonCommand(rest, host);
+  // The daemon's side is loaded on demand: it pulls in native bindings (koffi, netlink) the client never needs.
+  if (command === 'daemon') return handover.daemon(rest, host);
   const load = COMMANDS[command];
   if (!load) throw new UsageError(`unknown command "${command}"`, "see 'berth --help'");
   // node:http alone costs ~7 ms to load: only commands that talk to the daemon pay it.
   const { ApiClient: Client, socketPathFrom } = await import('./client.js');
-  return (await load())(new Client(socketPathFrom(host)), rest);
+  return (await load())(new Client(socketPathFrom(host)), rest, handover);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    if (err instanceof HelpRequested) {
-      console.log(err.usage);
-      process.exitCode = 0;
-      return;
-    }
-    const e = asBerthError(err);
-    console.error(`Error: ${e.message}`);
-    if (e.hint) console.error(`Hint: ${e.hint}`);
-    if (e.code === 'internal' && process.env.BERTH_DEBUG) console.error(err);
-    process.exitCode = err instanceof UsageError ? 2 : 1;
-  },
-);
+/** Runs a command line to its exit code: errors are printed as Error/Hint lines; usage errors exit 2. */
+export function runCli(argv: readonly string[], handover: Handover): void {
+  main(argv, handover).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      if (err instanceof HelpRequested) {
+        console.log(err.usage);
+        process.exitCode = 0;
+        return;
+      }
+      const e = asBerthError(err);
+      console.error(`Error: ${e.message}`);
+      if (e.hint) console.error(`Hint: ${e.hint}`);
+      if (e.code === 'internal' && process.env.BERTH_DEBUG) console.error(err);
+      process.exitCode = err instanceof UsageError ? 2 : 1;
+    },
+  );
+}

@@ -4,32 +4,27 @@ import { listenUnix } from '../api/server.js';
 import { BerthError } from '../common/errors.js';
 import { parseCidr } from '../common/ipv4.js';
 import { builtinDrivers } from '../drivers/registry.js';
-import { FIREWALL_BACKENDS, type FirewallBackendName } from '../firewall/backend.js';
+import { FIREWALL_BACKENDS, type FirewallBackend, type FirewallBackendName } from '../firewall/backend.js';
 import { iptablesBackend } from '../firewall/iptables.js';
 import { nftablesBackend } from '../firewall/nftables.js';
-import { Engine, type FaultHook } from '../engine/engine.js';
+import { Engine, type EngineConfig, type FaultHook } from '../engine/engine.js';
+import { LocalIpam } from '../ipam/local.js';
+import { probeKernelFeatures } from '../kernel/features.js';
+import { writeDaemonSettings, type DaemonSettings } from './settings.js';
 import { BatchExecutor, type Executor } from '../kernel/exec.js';
 import { NetlinkExecutor } from '../kernel/netlink/executor.js';
 import { runTool } from '../kernel/spawn.js';
 import { LocalStore } from '../store/local.js';
 import { EmbeddedResolver } from '../dns/resolver.js';
-import { checkUsableSubnet, DOCKER_DEFAULT_POOLS, type AddressPoolSpec } from '../ipam/subnets.js';
+import { checkUsableSubnet, DOCKER_DEFAULT_POOLS } from '../ipam/subnets.js';
 import { readBuildInfo } from './build-info.js';
 
-export interface DaemonOptions {
+export interface DaemonOptions extends DaemonSettings {
   readonly dataRoot: string;
   readonly execRoot: string;
   readonly socketPath: string;
-  readonly bridge: string;
-  readonly bip?: string;
-  /** dockerd's --dns: nameservers for every container instead of the host's. */
-  readonly dnsServers: readonly string[];
-  /** dockerd's --default-address-pool; empty: Docker's defaults. */
-  readonly addressPools: readonly AddressPoolSpec[];
   /** How plans reach the kernel: in-process rtnetlink (default) or `ip -batch` processes. */
   readonly executor: ExecutorKind;
-  /** nftables (default: berth's table, ports in maps) or iptables (Docker's chain layout). */
-  readonly firewall: FirewallBackendName;
 }
 
 export function parseFirewallName(value: string): FirewallBackendName {
@@ -70,25 +65,19 @@ export async function startDaemon(
   await mkdir(options.execRoot, { recursive: true });
   const releasePidfile = await claimPidfile(join(options.execRoot, 'berth.pid'));
   try {
-    const engine = await Engine.open(
-      {
-        dataRoot: options.dataRoot,
-        defaultBridge: { bridge: options.bridge, bip: options.bip, pools: options.addressPools.length > 0 ? options.addressPools : DOCKER_DEFAULT_POOLS },
-        hostResolvConfPath: '/etc/resolv.conf',
-        hostHostsPath: '/etc/hosts',
-        dnsServers: options.dnsServers,
-        stopTimeoutMs: 10_000,
-      },
-      {
-        store: new LocalStore(join(options.dataRoot, 'store')),
-        executor,
-        drivers: builtinDrivers(),
-        firewall: options.firewall === 'iptables' ? iptablesBackend : nftablesBackend,
-        retiredFirewalls: options.firewall === 'iptables' ? [nftablesBackend] : [iptablesBackend],
-        nameService: (source) => new EmbeddedResolver(source),
-        ...(faultHook ? { faultHook } : {}),
-      },
-    );
+    const features = await probeKernelFeatures();
+    await mkdir(options.dataRoot, { recursive: true });
+    await writeDaemonSettings(options.dataRoot, options);
+    const engine = await Engine.open(engineConfig(options), {
+      store: new LocalStore(join(options.dataRoot, 'store')),
+      executor,
+      drivers: builtinDrivers(features),
+      ipam: new LocalIpam(),
+      firewall: firewallBackend(options.firewall),
+      retiredFirewalls: FIREWALL_BACKENDS.filter((b) => b !== options.firewall).map(firewallBackend),
+      nameService: (source) => new EmbeddedResolver(source),
+      ...(faultHook ? { faultHook } : {}),
+    });
     const server = await listenUnix(engine, options.socketPath, await readBuildInfo());
     return {
       engine,
@@ -104,6 +93,22 @@ export async function startDaemon(
     await releasePidfile();
     throw err;
   }
+}
+
+/** The engine's configuration for these settings (the daemon's, or the offline planner's copy of them). */
+export function engineConfig(settings: DaemonSettings & { readonly dataRoot: string }): EngineConfig {
+  return {
+    dataRoot: settings.dataRoot,
+    defaultBridge: { bridge: settings.bridge, bip: settings.bip, pools: settings.addressPools.length > 0 ? settings.addressPools : DOCKER_DEFAULT_POOLS },
+    hostResolvConfPath: '/etc/resolv.conf',
+    hostHostsPath: '/etc/hosts',
+    dnsServers: settings.dnsServers,
+    stopTimeoutMs: 10_000,
+  };
+}
+
+export function firewallBackend(name: FirewallBackendName): FirewallBackend {
+  return name === 'iptables' ? iptablesBackend : nftablesBackend;
 }
 
 function validateOptions(options: DaemonOptions): void {

@@ -1,44 +1,178 @@
-import type { Plan } from '../kernel/ops.js';
+import type { FirewallNetwork } from '../firewall/model.js';
+import type { KernelFeatures } from '../kernel/features.js';
+import type { KernelOp, Plan, RouteTarget } from '../kernel/ops.js';
+import type { KernelView } from '../kernel/view.js';
 
 /**
- * A network driver turns the model of a network and its endpoints into kernel plans. It
- * never touches the kernel itself (the engine hands its plans to an executor), so what a
- * driver does can be read, tested and rendered as shell text without root.
- *
- * Modelled on libnetwork's driverapi: one small contract; capabilities that only some
- * drivers have (port mapping, overlay peers) will be separate interfaces.
+ * The contract between the engine and a network driver, modelled on libnetwork's driverapi
+ * and netavark's NetworkDriver (docs/architecture.md says what was taken from each). A
+ * driver owns everything specific to its kind of network: its options, its kernel objects,
+ * its endpoints' names, how a sandbox joins, how drift is repaired, what the firewall must
+ * know. It never touches the kernel: every method returns plans, which the engine applies
+ * through an executor (or renders for --dry-run), so each driver is testable without root.
  */
-export interface NetworkSpec {
-  readonly id: string;
-  readonly name: string;
-  /** The Linux bridge (or parent link) the network is built on. */
-  readonly bridge: string;
-  readonly subnet: string; // CIDR, e.g. "172.17.0.0/16"
-  readonly gateway: string; // e.g. "172.17.0.1"
-  readonly mtu?: number;
+export type DriverScope = 'local' | 'global';
+
+export interface DriverCapabilities {
+  /** local: a network exists on one host; global: on every host of a cluster (overlay, part 7). */
+  readonly scope: DriverScope;
+  /** Whether `-p` publishes host ports to its endpoints (the bridge's NAT); elsewhere ports are discarded with a warning. */
+  readonly publishesPorts: boolean;
+  /** Whether the embedded DNS resolver serves containers on its networks. */
+  readonly embeddedDns: boolean;
+  /** Whether its networks sit on a host link given as `-o parent=`. */
+  readonly needsParent: boolean;
+  /** Whether `network create -d` makes networks of it; host and null have one built-in network each. */
+  readonly userCreatable: boolean;
 }
 
-export interface EndpointSpec {
+export type DriverAvailability = { readonly available: true } | { readonly available: false; readonly reason: string };
+
+/** What a driver keeps in its network's record: flat JSON it wrote itself and parses back itself. */
+export type DriverData = Readonly<Record<string, string | number | boolean>>;
+
+/** A network's addresses as IPAM settled them. */
+export interface NetworkAddressing {
+  readonly subnet: string; // CIDR
+  /** Absent: the driver routes without one (ipvlan l3). */
+  readonly gateway?: string;
+  readonly ipRange?: string;
+  readonly auxAddresses: Readonly<Record<string, string>>;
+}
+
+/** What a driver is told about one of its networks. */
+export interface DriverNetwork {
   readonly id: string;
-  /** Interface name inside the sandbox: eth0, eth1, ... in attach order. */
+  readonly name: string;
+  readonly driver: string;
+  readonly internal: boolean;
+  readonly addressing: NetworkAddressing;
+  readonly data: DriverData;
+}
+
+/** What new options are checked against. */
+export interface DriverCreateContext {
+  readonly id: string;
+  readonly name: string;
+  readonly internal: boolean;
+  readonly addressing: NetworkAddressing;
+  /** Every other network with addresses, of any driver (a parent link is one network's only). */
+  readonly others: readonly DriverNetwork[];
+  readonly live: KernelView;
+}
+
+/** validateOptions' answer: the typed options as data, and what the network's addresses must make room for. */
+export interface DriverConfig {
+  readonly data: DriverData;
+  /** Addresses the driver itself uses: kept out of the pool, listed as auxiliary addresses. */
+  readonly reservedAddresses?: Readonly<Record<string, string>>;
+  /** The driver routes without a gateway: the network records none. */
+  readonly withoutGateway?: boolean;
+}
+
+export interface EndpointRequest {
+  /** The interface name inside the sandbox: eth0, eth1, ... in attach order. */
   readonly ifname: string;
-  /** Interface name on the host side (bridge driver: "veth" + 7 hex). */
-  readonly hostIfname: string;
-  readonly address: string; // e.g. "172.17.0.2"
+  readonly address: string;
+  /** A MAC asked for (`--mac-address`). */
+  readonly mac?: string;
+  /** Host link names in use, so a new one never clashes. */
+  readonly takenHostNames: ReadonlySet<string>;
+}
+
+/** The names and MAC a driver gives an endpoint (the engine does not choose them). */
+export interface EndpointNames {
+  readonly ifname: string;
+  /** A link of the endpoint's on the host side (the bridge's veth end), if it has one. */
+  readonly hostIfname?: string;
+  /** Undefined: the kernel's choice (ipvlan shares the parent's MAC). */
+  readonly mac?: string;
+}
+
+export interface DriverEndpoint extends EndpointNames {
+  readonly id: string;
+  readonly address: string;
   readonly prefixLength: number;
-  readonly mac: string;
-  /** Whether this endpoint provides the sandbox's default route. */
-  readonly isGatewayEndpoint: boolean;
+}
+
+/** What joining tells the engine beyond the plan, as libnetwork's JoinInfo. */
+export interface JoinInfo {
+  /** Where the sandbox's default route goes when this endpoint carries it; undefined: no default gateway. */
+  readonly defaultRoute?: RouteTarget;
+}
+
+export interface JoinResult {
+  readonly plan: Plan;
+  readonly info: JoinInfo;
+}
+
+/** One endpoint on a network as repair sees it. */
+export interface RecordedEndpoint {
+  readonly netns: string;
+  readonly endpoint: DriverEndpoint;
+  /** Its container runs: the endpoint must exist. Otherwise it must only not be deleted. */
+  readonly running: boolean;
+  /** It carries the sandbox's default route. */
+  readonly gatewayEndpoint: boolean;
+  /** It carries published ports (external connectivity). */
+  readonly carriesPorts: boolean;
 }
 
 export interface NetworkDriver {
-  readonly type: string;
-  /** Creates the network's objects on this host (for bridge: the bridge with its gateway address). */
-  createNetwork(network: NetworkSpec): Plan;
-  /** Removes them; the plan must succeed when objects are already gone. */
-  deleteNetwork(network: NetworkSpec): Plan;
-  /** Attaches the sandbox `netns` to the network through `endpoint`. */
-  join(network: NetworkSpec, netns: string, endpoint: EndpointSpec): Plan;
-  /** Detaches it. Host-side objects only: deleting the sandbox removes the rest. */
-  leave(network: NetworkSpec, netns: string, endpoint: EndpointSpec): Plan;
+  readonly name: string;
+  readonly capabilities: DriverCapabilities;
+  /** Whether this kernel has what the driver needs; asked once at daemon start. */
+  probe(features: KernelFeatures): DriverAvailability;
+  /**
+   * `-o` options (and the parts of the request they depend on) to driver data, or an
+   * InvalidArgumentError naming the option and listing the accepted ones.
+   */
+  validateOptions(raw: Readonly<Record<string, string>>, ctx: DriverCreateContext): DriverConfig;
+  /** Creates the network's objects on this host. */
+  createNetwork(network: DriverNetwork): Plan;
+  /** Removes them; only what `live` still holds, so a repeated or late delete succeeds. */
+  deleteNetwork(network: DriverNetwork, live: KernelView): Plan;
+  /** Names an endpoint; may throw InvalidArgumentError for a request the driver cannot honour. */
+  createEndpoint(network: DriverNetwork, request: EndpointRequest): EndpointNames;
+  /** Attaches the sandbox `netns` through `endpoint` (the default route is the engine's, from the info). */
+  join(network: DriverNetwork, netns: string, endpoint: DriverEndpoint): JoinResult;
+  /**
+   * Detaches it. `sandboxGoing`: the namespace is about to be deleted, which takes every
+   * link inside it: only what would outlive it is planned.
+   */
+  leave(network: DriverNetwork, netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan;
+  /**
+   * The plan that makes the kernel match the network and its recorded endpoints again,
+   * given what `live` shows: missing objects re-created, detached ones re-attached,
+   * strays of its own removed. Empty when nothing drifted.
+   */
+  repair(network: DriverNetwork, endpoints: readonly RecordedEndpoint[], live: KernelView): Plan;
+  /** Its contribution to the firewall's desired state (NAT, isolation); none: the firewall leaves it alone. */
+  firewall?(network: DriverNetwork): FirewallNetwork;
+  /** What an endpoint needs to carry published ports (the bridge: hairpin on its port). */
+  externalConnectivity?(network: DriverNetwork, endpoint: DriverEndpoint): Plan;
+  /**
+   * Part 7: a long-lived loop that learns remote peers (flannel's Run) and feeds plans
+   * through `apply`, which runs them in the engine's operation queue. Resolves when `signal` aborts.
+   */
+  watchPeers?(network: DriverNetwork, apply: (plan: Plan) => Promise<void>, signal: AbortSignal): Promise<void>;
+}
+
+/** The alias berth gives every host link it creates for a network: reconcile removes those no network record owns. */
+export const OWNER_ALIAS_PREFIX = 'berth-network:';
+
+export function ownerAlias(networkId: string): string {
+  return `${OWNER_ALIAS_PREFIX}${networkId}`;
+}
+
+/** Docker's MAC for an IPv4 endpoint: 02:42 followed by the four address bytes. */
+export function macForAddress(address: string): string {
+  const bytes = [0x02, 0x42, ...address.split('.').map(Number)];
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/** A join's plan with the default route it implies when the endpoint carries it. */
+export function joinPlan(netns: string, joined: JoinResult, gatewayEndpoint: boolean): KernelOp[] {
+  const route = gatewayEndpoint ? joined.info.defaultRoute : undefined;
+  return route ? [...joined.plan, { kind: 'route-add', netns, dst: 'default', ...route }] : [...joined.plan];
 }

@@ -5,10 +5,11 @@ import type { ContainerTable } from './containers.js';
 import { describeMode, parseNetworkMode, type NetworkMode } from './modes.js';
 import type { ResolvConf } from '../dns/resolvconf.js';
 import { checkedDnsSettings, parseExtraHosts, resolveLinks } from './dns-config.js';
-import { isBridgeNetwork, isUserDefinedBridge, type BridgeNetworkRecord, type ContainerLink, type ContainerRecord, type HostEntry, type NetworkAttachment } from './model.js';
+import { hasAddresses, isUserDefined, type AddressedNetwork, type ContainerLink, type ContainerRecord, type HostEntry, type NetworkAttachment } from './model.js';
+import type { Ipam } from '../ipam/ipam.js';
 import type { NetworkTable } from './networks.js';
 import { generateName, validateContainerName } from './names.js';
-import type { PortMapping } from './portspec.js';
+import type { PortMapping } from '../common/portspec.js';
 
 /** What `run`/`create` asks for one network: Docker's EndpointSettings (--ip, --alias, --mac-address). */
 export interface EndpointRequest {
@@ -58,7 +59,11 @@ export interface ContainerNetworkConfig {
  * host and none take no ports, addresses or aliases; container: mode takes nothing of its
  * own (not even a hostname) and must name an existing container.
  */
-export function resolveContainerConfig(request: CreateContainerRequest, tables: { networks: NetworkTable; containers: ContainerTable }, id: string): ContainerNetworkConfig {
+export async function resolveContainerConfig(
+  request: CreateContainerRequest,
+  tables: { networks: NetworkTable; containers: ContainerTable; ipam: Ipam },
+  id: string,
+): Promise<ContainerNetworkConfig> {
   const name = containerName(request.name, tables.containers);
   // Docker's rule: the hostname is the id's first 12 hex digits unless one is given. A name
   // is no hostname: generated names and compose's (proj_web_1) hold underscores.
@@ -78,15 +83,16 @@ export function resolveContainerConfig(request: CreateContainerRequest, tables: 
   if (mode.kind !== 'bridge' && names.links.length > 0) throw new InvalidArgumentError(`conflicting options: --link and ${describeMode(mode)}`, 'links need a bridge network');
   switch (mode.kind) {
     case 'bridge': {
-      const network = bridgeNetwork(tables.networks, mode.network);
-      const attachment = checkedAttachment(network, request.endpoint, tables.networks);
-      const warnings = network.internal && request.portMappings.length > 0 ? [`Published ports are discarded on the internal network ${network.name}`] : [];
+      const network = attachableNetwork(tables.networks, mode.network);
+      const attachment = await checkedAttachment(network, request.endpoint, tables.ipam);
+      const publishes = tables.networks.publishesPorts(network);
+      const warnings = !publishes && request.portMappings.length > 0 ? [portsDiscardedWarning(network)] : [];
       return {
         name,
         hostname: request.hostname ?? defaultHostname,
         networkMode: network.name,
         networks: [attachment],
-        portMappings: network.internal ? [] : request.portMappings,
+        portMappings: publishes ? request.portMappings : [],
         ...names,
         warnings,
       };
@@ -139,12 +145,18 @@ function rejectEndpointOptions(endpoint: EndpointRequest, mode: NetworkMode): vo
     endpoint.macAddress !== undefined ? '--mac-address' : undefined,
     endpoint.aliases.length > 0 ? '--network-alias' : undefined,
   ].filter((f) => f !== undefined);
-  if (given.length > 0) throw new InvalidArgumentError(`conflicting options: ${given.join(', ')} and ${describeMode(mode)}`, 'these options apply to bridge networks only');
+  if (given.length > 0) throw new InvalidArgumentError(`conflicting options: ${given.join(', ')} and ${describeMode(mode)}`, 'these options apply to networks with addresses (bridge, macvlan, ipvlan) only');
 }
 
-export function bridgeNetwork(networks: NetworkTable, ref: string): BridgeNetworkRecord {
+/** Docker's create warning when `-p` cannot be honoured on the container's network. */
+function portsDiscardedWarning(network: AddressedNetwork): string {
+  return network.internal ? `Published ports are discarded on the internal network ${network.name}` : `Published ports are discarded on the ${network.driver} network ${network.name}: it has no port mapping`;
+}
+
+/** A network a container can have an endpoint on: any but the built-in host and none. */
+export function attachableNetwork(networks: NetworkTable, ref: string): AddressedNetwork {
   const network = networks.get(ref);
-  if (!isBridgeNetwork(network)) {
+  if (!hasAddresses(network)) {
     throw new InvalidArgumentError(`network ${network.name} cannot be attached to: it is the built-in ${network.name} network`, `use --network ${network.name} when running a container`);
   }
   return network;
@@ -157,8 +169,8 @@ const MAC = /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/;
  * addresses and aliases need a user-defined network, a static address a user-given subnet
  * and a free address in it; a MAC must be a unicast Ethernet address.
  */
-export function checkedAttachment(network: BridgeNetworkRecord, endpoint: EndpointRequest, networks: NetworkTable): NetworkAttachment {
-  const isDefault = !isUserDefinedBridge(network);
+export async function checkedAttachment(network: AddressedNetwork, endpoint: EndpointRequest, ipam: Ipam): Promise<NetworkAttachment> {
+  const isDefault = !isUserDefined(network);
   if (endpoint.aliases.length > 0 && isDefault) {
     throw new InvalidArgumentError('network-scoped aliases are supported only for containers on user-defined networks', 'create one with: berth network create NAME');
   }
@@ -167,15 +179,15 @@ export function checkedAttachment(network: BridgeNetworkRecord, endpoint: Endpoi
   }
   if (endpoint.ipv4Address !== undefined) {
     if (isDefault) throw new InvalidArgumentError('a user-specified IP address is supported on user-defined networks only', 'create one with: berth network create --subnet CIDR NAME');
-    if (!network.userSubnet) {
-      throw new InvalidArgumentError(`a user-specified IP address needs a network with a user-configured subnet; ${network.name} got ${network.subnet} from the pools`, 'create the network with --subnet');
+    if (!network.ipam.userSubnet) {
+      throw new InvalidArgumentError(`a user-specified IP address needs a network with a user-configured subnet; ${network.name} got ${network.ipam.subnet} from the pools`, 'create the network with --subnet');
     }
     const ip = parseIpv4(endpoint.ipv4Address);
-    if (!cidrContains(parseCidr(network.subnet), ip)) {
-      throw new InvalidArgumentError(`address ${formatIpv4(ip)} is outside network ${network.name} (${network.subnet})`, `choose an address in ${network.subnet}`);
+    if (!cidrContains(parseCidr(network.ipam.subnet), ip)) {
+      throw new InvalidArgumentError(`address ${formatIpv4(ip)} is outside network ${network.name} (${network.ipam.subnet})`, `choose an address in ${network.ipam.subnet}`);
     }
-    // The pool's own checks (network, broadcast, gateway, aux, in use), now rather than at start.
-    networks.pool(network.id).checkReservable(ip);
+    // IPAM's own checks (network, broadcast, gateway, aux, in use), now rather than at start.
+    await ipam.checkAllocatable(network.id, formatIpv4(ip));
   }
   if (endpoint.macAddress !== undefined) {
     // The kernel refuses an all-zero address on a link: say so at create, not at start.

@@ -1,11 +1,13 @@
 import { join } from 'node:path';
-import type { NetworkDriver } from '../drivers/driver.js';
+import type { DriverRegistry } from '../drivers/registry.js';
+import type { Ipam } from '../ipam/ipam.js';
 import type { NameService, ResolverSource } from '../dns/resolver.js';
 import type { FirewallBackend } from '../firewall/backend.js';
 import type { Executor } from '../kernel/exec.js';
 import type { Store } from '../store/store.js';
 import type { ContainerTable } from './containers.js';
-import type { DefaultBridgeOptions, NetworkTable } from './networks.js';
+import type { DefaultBridgeOptions } from './default-bridge.js';
+import type { NetworkTable } from './networks.js';
 import type { PortPublisher } from './publisher.js';
 
 export interface EngineConfig {
@@ -24,7 +26,9 @@ export interface EngineConfig {
 export interface EngineDeps {
   readonly store: Store;
   readonly executor: Executor;
-  readonly drivers: ReadonlyMap<string, NetworkDriver>;
+  readonly drivers: DriverRegistry;
+  /** Where endpoint addresses come from. */
+  readonly ipam: Ipam;
   readonly firewall: FirewallBackend;
   /** The backends not in use: their leftovers (an earlier run with another --firewall) are removed at start. */
   readonly retiredFirewalls: readonly FirewallBackend[];

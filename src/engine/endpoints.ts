@@ -1,50 +1,45 @@
 import { InvalidArgumentError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
-import { formatIpv4, parseIpv4 } from '../common/ipv4.js';
-import { hostVethName, macForAddress } from '../drivers/bridge.js';
-import type { NetworkDriver } from '../drivers/driver.js';
-import type { BridgeNetworkRecord, EndpointRecord, NetworkAttachment } from './model.js';
-import { driverFor, networkSpec, type NetworkTable } from './networks.js';
+import { parseCidr } from '../common/ipv4.js';
+import type { DriverEndpoint } from '../drivers/driver.js';
+import type { Ipam } from '../ipam/ipam.js';
 import type { Plan } from '../kernel/ops.js';
+import type { EndpointRecord, NetworkAttachment } from './model.js';
+import { driverNetwork, type NetworkTable } from './networks.js';
 import { sandboxName, sandboxUpPlan, type Attachment } from './sandbox.js';
 
 /**
- * Takes an address from the network's pool (the static one asked for, or the lowest free)
- * and names the endpoint: `ifname` inside, a fresh veth name outside, the MAC asked for or
- * Docker's derived from the address.
+ * Makes an endpoint: an address from IPAM (the static one asked for, or the lowest free),
+ * then the names and MAC from the network's driver (the engine chooses neither).
  */
-export function allocateEndpoint(
+export async function allocateEndpoint(
   networks: NetworkTable,
+  ipam: Ipam,
   attachment: NetworkAttachment,
   where: { readonly ifname: string; readonly gatewayEndpoint: boolean },
   takenHostNames: ReadonlySet<string>,
-): EndpointRecord {
-  const network = networks.bridgeById(attachment.networkId);
-  const pool = networks.pool(network.id);
-  let address: string;
-  if (attachment.ipv4Address === undefined) {
-    address = formatIpv4(pool.allocate());
-  } else {
-    pool.reserve(parseIpv4(attachment.ipv4Address));
-    address = attachment.ipv4Address;
+): Promise<EndpointRecord> {
+  const network = networks.addressedById(attachment.networkId);
+  const address = await ipam.allocate(network.id, attachment.ipv4Address);
+  try {
+    const names = networks.driverOf(network).createEndpoint(driverNetwork(network), { ifname: where.ifname, address, mac: attachment.macAddress, takenHostNames });
+    return {
+      id: newId(),
+      networkId: network.id,
+      ...names,
+      address,
+      prefixLength: parseCidr(network.ipam.subnet).prefixLength,
+      gateway: network.ipam.gateway ?? '',
+      gatewayEndpoint: where.gatewayEndpoint,
+    };
+  } catch (err) {
+    await ipam.release(network.id, address);
+    throw err;
   }
-  let hostIfname = hostVethName();
-  while (takenHostNames.has(hostIfname)) hostIfname = hostVethName();
-  return {
-    id: newId(),
-    networkId: network.id,
-    ifname: where.ifname,
-    hostIfname,
-    address,
-    prefixLength: pool.subnet.prefixLength,
-    mac: attachment.macAddress ?? macForAddress(address),
-    gateway: network.gateway,
-    gatewayEndpoint: where.gatewayEndpoint,
-  };
 }
 
-export function releaseEndpoint(networks: NetworkTable, endpoint: EndpointRecord): void {
-  networks.pool(endpoint.networkId).release(parseIpv4(endpoint.address));
+export function releaseEndpoint(ipam: Ipam, endpoint: EndpointRecord): Promise<void> {
+  return ipam.release(endpoint.networkId, endpoint.address);
 }
 
 /** eth0, eth1, ...: the lowest index no endpoint of the sandbox uses. */
@@ -59,38 +54,41 @@ export function nextIfname(endpoints: readonly Pick<EndpointRecord, 'ifname'>[])
  * internal carries the default route (an internal network has no way out to route to).
  * All or nothing: on an error the addresses taken so far are given back.
  */
-export function allocateEndpoints(networks: NetworkTable, attachments: readonly NetworkAttachment[], takenHostNames: ReadonlySet<string>): EndpointRecord[] {
+export async function allocateEndpoints(networks: NetworkTable, ipam: Ipam, attachments: readonly NetworkAttachment[], takenHostNames: ReadonlySet<string>): Promise<EndpointRecord[]> {
   const out: EndpointRecord[] = [];
   const taken = new Set(takenHostNames);
   try {
     for (const attachment of attachments) {
-      const network = networks.bridgeById(attachment.networkId);
+      const network = networks.addressedById(attachment.networkId);
       const gatewayEndpoint = !network.internal && !out.some((e) => e.gatewayEndpoint);
-      const ep = allocateEndpoint(networks, attachment, { ifname: nextIfname(out), gatewayEndpoint }, taken);
-      taken.add(ep.hostIfname);
+      const ep = await allocateEndpoint(networks, ipam, attachment, { ifname: nextIfname(out), gatewayEndpoint }, taken);
+      if (ep.hostIfname !== undefined) taken.add(ep.hostIfname);
       out.push(ep);
     }
   } catch (err) {
-    for (const ep of out) releaseEndpoint(networks, ep);
+    for (const ep of out) await releaseEndpoint(ipam, ep);
     throw err;
   }
   return out;
 }
 
+export function driverEndpoint(ep: EndpointRecord): DriverEndpoint {
+  return {
+    id: ep.id,
+    ifname: ep.ifname,
+    address: ep.address,
+    prefixLength: ep.prefixLength,
+    ...(ep.hostIfname !== undefined ? { hostIfname: ep.hostIfname } : {}),
+    ...(ep.mac !== undefined ? { mac: ep.mac } : {}),
+  };
+}
+
 /** Pairs each endpoint with its network and driver. */
-export function attachmentsFor(
-  networks: NetworkTable,
-  drivers: ReadonlyMap<string, NetworkDriver>,
-  endpoints: readonly EndpointRecord[],
-): Attachment[] {
+export function attachmentsFor(networks: NetworkTable, endpoints: readonly EndpointRecord[]): Attachment[] {
   return endpoints.map((ep) => {
-    const network: BridgeNetworkRecord | undefined = networks.bridges().find((n) => n.id === ep.networkId);
-    if (!network) throw new InvalidArgumentError(`endpoint ${ep.id} refers to unknown network ${ep.networkId}`);
-    return {
-      network: networkSpec(network),
-      driver: driverFor(drivers, network),
-      endpoint: { ...ep, isGatewayEndpoint: ep.gatewayEndpoint },
-    };
+    const network = networks.byIdExact(ep.networkId);
+    if (!network || network.ipam === undefined) throw new InvalidArgumentError(`endpoint ${ep.id} refers to unknown network ${ep.networkId}`);
+    return { network: driverNetwork(networks.addressedById(network.id)), driver: networks.driverOf(network), endpoint: driverEndpoint(ep), gatewayEndpoint: ep.gatewayEndpoint };
   });
 }
 
@@ -99,14 +97,14 @@ export function attachmentsFor(
  * with lo only), and its endpoints, computed without changing anything: the addresses are
  * taken and given back.
  */
-export function planNewContainer(
+export async function planNewContainer(
   networks: NetworkTable,
-  drivers: ReadonlyMap<string, NetworkDriver>,
+  ipam: Ipam,
   attachments: readonly NetworkAttachment[],
   takenHostNames: ReadonlySet<string>,
   containerId = newId(),
-): { plan: Plan; endpoints: EndpointRecord[] } {
-  const endpoints = allocateEndpoints(networks, attachments, takenHostNames);
-  for (const ep of endpoints) releaseEndpoint(networks, ep);
-  return { plan: sandboxUpPlan(sandboxName(containerId), attachmentsFor(networks, drivers, endpoints), { createNetns: true }), endpoints };
+): Promise<{ plan: Plan; endpoints: EndpointRecord[] }> {
+  const endpoints = await allocateEndpoints(networks, ipam, attachments, takenHostNames);
+  for (const ep of endpoints) await releaseEndpoint(ipam, ep);
+  return { plan: sandboxUpPlan(sandboxName(containerId), attachmentsFor(networks, endpoints), { createNetns: true }), endpoints };
 }

@@ -20,7 +20,7 @@ import { containersSharing, resolveContainerConfig, type CreateContainerRequest 
 import { ContainerTable } from './containers.js';
 import { containerDir, exitCodePath, type EngineConfig, type EngineContext, type EngineDeps } from './context.js';
 import { OperationQueue } from './lock.js';
-import { initialState, type BridgeNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
+import { initialState, type AddressedNetwork, type ContainerRecord, type NetworkRecord } from './model.js';
 import { ownsSandbox, parseNetworkMode } from './modes.js';
 import { attachmentsFor, planNewContainer, releaseEndpoint } from './endpoints.js';
 import type { CreateNetworkRequest } from './network-create.js';
@@ -52,7 +52,7 @@ const KILLED_EXIT_CODE = 137;
  * then persistence; all undone if a step fails).
  */
 export class Engine {
-  readonly networks = new NetworkTable();
+  readonly networks: NetworkTable;
   readonly containers = new ContainerTable();
   private readonly queue = new OperationQueue();
   private readonly ports: PortPublisher;
@@ -68,6 +68,7 @@ export class Engine {
     private readonly deps: EngineDeps,
   ) {
     this.exits.setMaxListeners(0);
+    this.networks = new NetworkTable(deps.drivers);
     this.ports = new PortPublisher(this.networks, this.containers, deps.executor, deps.firewall);
     this.names = deps.nameService(new TableNameSource(this.networks, this.containers, config));
     this.context = { config, deps, networks: this.networks, containers: this.containers, ports: this.ports, names: this.names };
@@ -81,6 +82,7 @@ export class Engine {
       store: deps.store,
       executor: deps.executor,
       drivers: deps.drivers,
+      ipam: deps.ipam,
       firewall: deps.firewall,
       retiredFirewalls: deps.retiredFirewalls,
       networks: engine.networks,
@@ -119,8 +121,8 @@ export class Engine {
     }
   }
 
-  defaultNetwork(): BridgeNetworkRecord {
-    return this.networks.bridgeById(this.networks.get('bridge').id);
+  defaultNetwork(): AddressedNetwork {
+    return this.networks.addressedById(this.networks.get('bridge').id);
   }
 
   containerDir(id: string): string {
@@ -134,7 +136,7 @@ export class Engine {
 
   // ---- networks ------------------------------------------------------------------------
 
-  createNetwork(request: CreateNetworkRequest): Promise<BridgeNetworkRecord> {
+  createNetwork(request: CreateNetworkRequest): Promise<AddressedNetwork> {
     return this.queue.run(() => this.networkService.create(request));
   }
 
@@ -200,7 +202,7 @@ export class Engine {
     if (request.command.length === 0) {
       throw new InvalidArgumentError('no command given', 'put the command after "--", e.g. berth run -d -- sleep 1000');
     }
-    const config = resolveContainerConfig(request, { networks: this.networks, containers: this.containers }, id);
+    const config = await resolveContainerConfig(request, { networks: this.networks, containers: this.containers, ipam: this.deps.ipam }, id);
     await resolveExecutable(request.command[0]!);
     return config;
   }
@@ -284,7 +286,7 @@ export class Engine {
     return this.queue.run(async () => {
       const config = await this.validateCreate(request, newId());
       if (!ownsSandbox(parseNetworkMode(config.networkMode))) return [];
-      const { plan, endpoints } = planNewContainer(this.networks, this.deps.drivers, config.networks, takenHostNames(this.containers));
+      const { plan, endpoints } = await planNewContainer(this.networks, this.deps.ipam, config.networks, takenHostNames(this.containers));
       const gatewayEndpoint = endpoints.find((e) => e.gatewayEndpoint);
       if (!gatewayEndpoint) return plan;
       const ports = await this.ports.allocate(config.portMappings);
@@ -399,8 +401,8 @@ export class Engine {
   async teardownSandbox(container: ContainerRecord): Promise<void> {
     const live = { links: await hostLinkNames(), netns: new Set(await listNetns()) };
     const known = container.endpoints.filter((ep) => this.networks.byIdExact(ep.networkId) !== undefined);
-    await this.deps.executor.apply(sandboxDownPlan(container.netns, attachmentsFor(this.networks, this.deps.drivers, known), live));
-    for (const ep of known) releaseEndpoint(this.networks, ep);
+    await this.deps.executor.apply(sandboxDownPlan(container.netns, attachmentsFor(this.networks, known), live));
+    for (const ep of known) await releaseEndpoint(this.deps.ipam, ep);
   }
 }
 

@@ -1,50 +1,47 @@
 import { BerthError } from '../common/errors.js';
 import { EMPTY_RESOLV_CONF, type ResolvConf } from '../dns/resolvconf.js';
 import type { PublishedPort } from './ports.js';
-import type { PortMapping } from './portspec.js';
+import type { PortMapping } from '../common/portspec.js';
+import type { DriverData, DriverScope, NetworkAddressing } from '../drivers/driver.js';
 
 /**
  * The records the engine persists. They are the source of truth for what berth owns;
  * the kernel is made to match them (engine/reconcile.ts).
  */
-interface NetworkRecordBase {
+
+/** A network's addresses as IPAM settled them, and whether the subnet was the user's. */
+export interface IpamRecord extends NetworkAddressing {
+  /** Whether the subnet was given by the user: Docker accepts a static `--ip` only then. */
+  readonly userSubnet: boolean;
+}
+
+/**
+ * A network of any driver: generic fields, the addresses IPAM settled, and what its driver
+ * keeps about it (driverData, which only the driver reads).
+ */
+export interface NetworkRecord {
   readonly id: string;
   readonly name: string;
+  readonly driver: string;
+  readonly scope: DriverScope;
   readonly created: string; // RFC 3339
   readonly internal: boolean;
   readonly attachable: boolean;
   /** Driver options as given (`-o`), Docker's Options. */
   readonly options: Readonly<Record<string, string>>;
   readonly labels: Readonly<Record<string, string>>;
+  /** Absent on the built-in host and none networks: they hold no addresses and no endpoints. */
+  readonly ipam?: IpamRecord;
+  readonly driverData: DriverData;
 }
 
-/** A network of the bridge driver: the default `bridge` or one made by `network create`. */
-export interface BridgeNetworkRecord extends NetworkRecordBase {
-  readonly driver: 'bridge';
-  readonly bridge: string;
-  readonly subnet: string; // CIDR
-  readonly gateway: string;
-  /** Where dynamic addresses come from (`--ip-range`); the whole subnet when absent. */
-  readonly ipRange?: string;
-  /** Addresses never handed out (`--aux-address name=ip`). */
-  readonly auxAddresses: Readonly<Record<string, string>>;
-  /** Whether the subnet was given by the user: Docker accepts a static `--ip` only then. */
-  readonly userSubnet: boolean;
-  readonly mtu?: number;
+/** A network with addresses: every network but host and none. */
+export interface AddressedNetwork extends NetworkRecord {
+  readonly ipam: IpamRecord;
 }
 
-/**
- * The built-in `host` and `none` networks: no objects of their own. A container "on" them
- * uses the host's network stack, or a namespace with only lo. Docker names none's driver "null".
- */
-export interface NullNetworkRecord extends NetworkRecordBase {
-  readonly driver: 'host' | 'null';
-}
-
-export type NetworkRecord = BridgeNetworkRecord | NullNetworkRecord;
-
-export function isBridgeNetwork(n: NetworkRecord): n is BridgeNetworkRecord {
-  return n.driver === 'bridge';
+export function hasAddresses(n: NetworkRecord): n is AddressedNetwork {
+  return n.ipam !== undefined;
 }
 
 /** The names Docker reserves: these networks always exist and cannot be removed. */
@@ -54,21 +51,29 @@ export const BUILTIN_NETWORKS = ['bridge', 'host', 'none'] as const;
 export const DEFAULT_NETWORK = 'bridge';
 
 /**
- * A bridge network made by `network create`. Only these resolve container names and take
- * static addresses and aliases; the default bridge does neither, as in Docker.
+ * A network made by `network create` (of any driver with addresses). Only these resolve
+ * container names and take static addresses and aliases; the default bridge does neither,
+ * as in Docker.
  */
-export function isUserDefinedBridge(n: NetworkRecord | undefined): n is BridgeNetworkRecord {
-  return n !== undefined && isBridgeNetwork(n) && n.name !== DEFAULT_NETWORK;
+export function isUserDefined(n: NetworkRecord | undefined): n is AddressedNetwork {
+  return n !== undefined && hasAddresses(n) && n.name !== DEFAULT_NETWORK;
 }
 
+/**
+ * One endpoint of a container on a network: the address IPAM gave it and the names and MAC
+ * its driver chose. Kept in its container's record (one atomic write per container change).
+ */
 export interface EndpointRecord {
   readonly id: string;
   readonly networkId: string;
   readonly ifname: string;
-  readonly hostIfname: string;
+  /** Its link on the host side, if its driver has one (bridge: the veth's host end). */
+  readonly hostIfname?: string;
   readonly address: string;
   readonly prefixLength: number;
-  readonly mac: string;
+  /** Undefined when the kernel chose it (ipvlan shares the parent's). */
+  readonly mac?: string;
+  /** The network's gateway, "" when it has none. */
   readonly gateway: string;
   /** Whether this endpoint carries the default route (and the published ports). */
   readonly gatewayEndpoint: boolean;
@@ -130,7 +135,7 @@ export interface ContainerRecord {
    * berth-<id>, another container's for container: mode, "" for the host's own.
    */
   readonly netns: string;
-  /** The networks it is configured for, in attach order (bridge networks only). */
+  /** The networks it is configured for, in attach order (networks with addresses only). */
   readonly networks: readonly NetworkAttachment[];
   /** Its interfaces, while it has a sandbox (from first start to rm). */
   readonly endpoints: readonly EndpointRecord[];
@@ -169,10 +174,20 @@ function hasStrings(v: Record<string, unknown>, keys: readonly string[]): boolea
 
 export function parseNetworkRecord(v: unknown): NetworkRecord {
   if (!isObject(v) || !hasStrings(v, ['id', 'name', 'driver', 'created']) || typeof v.internal !== 'boolean') fail('network', v);
-  if (v.driver === 'host' || v.driver === 'null') return { attachable: false, ...v } as unknown as NullNetworkRecord;
+  const common = { attachable: false, options: {}, labels: {}, scope: 'local', ...v };
+  if (isObject(v.driverData)) {
+    if (v.ipam !== undefined && (!isObject(v.ipam) || !hasStrings(v.ipam, ['subnet']) || !isObject(v.ipam.auxAddresses))) fail('network', v);
+    return common as unknown as NetworkRecord;
+  }
+  // Records written before the driver contract (part 6) kept the bridge's fields at the top.
+  if (v.driver === 'host' || v.driver === 'null') return { ...common, driverData: {} } as unknown as NetworkRecord;
   if (v.driver !== 'bridge' || !hasStrings(v, ['bridge', 'subnet', 'gateway'])) fail('network', v);
-  // Records written before user-defined networks existed lack the newer fields.
-  return { attachable: false, auxAddresses: {}, userSubnet: false, ...v } as unknown as BridgeNetworkRecord;
+  const { bridge, subnet, gateway, ipRange, auxAddresses, userSubnet, mtu, ...rest } = common as Record<string, unknown>;
+  return {
+    ...rest,
+    ipam: { subnet, gateway, ...(ipRange !== undefined ? { ipRange } : {}), auxAddresses: auxAddresses ?? {}, userSubnet: userSubnet ?? false },
+    driverData: typeof mtu === 'number' ? { bridge, mtu } : { bridge },
+  } as unknown as NetworkRecord;
 }
 
 export function parseContainerRecord(v: unknown): ContainerRecord {
@@ -188,7 +203,7 @@ export function parseContainerRecord(v: unknown): ContainerRecord {
     fail('container', v);
   }
   const endpoints = (v.endpoints as unknown[]).map((ep, index) => {
-    if (!isObject(ep) || !hasStrings(ep, ['id', 'networkId', 'ifname', 'hostIfname', 'address', 'mac', 'gateway'])) fail('endpoint', ep);
+    if (!isObject(ep) || !hasStrings(ep, ['id', 'networkId', 'ifname', 'address', 'gateway'])) fail('endpoint', ep);
     return { gatewayEndpoint: index === 0, ...ep } as unknown as EndpointRecord;
   });
   // Records written before ports, user-defined networks, DNS settings and labels existed lack them.

@@ -3,7 +3,7 @@ import { buildNameIndex, type DnsEndpoint, type NameIndex } from '../dns/names.j
 import type { ResolverSource } from '../dns/resolver.js';
 import { FALLBACK_NAMESERVERS, parseResolvConf, type ResolvConf } from '../dns/resolvconf.js';
 import type { ContainerTable } from './containers.js';
-import { isUserDefinedBridge, type ContainerRecord } from './model.js';
+import type { ContainerRecord } from './model.js';
 import type { NetworkTable } from './networks.js';
 
 /** How long the host's resolv.conf is trusted before it is read again for upstream servers. */
@@ -28,7 +28,7 @@ export class TableNameSource implements ResolverSource {
   index(): NameIndex {
     const key = `${this.containers.version}/${this.networks.version}`;
     if (this.cached?.key !== key) {
-      const networkNames = this.networks.all().filter(isUserDefinedBridge).map((n) => n.name);
+      const networkNames = this.networks.all().filter((n) => this.networks.servesNames(n)).map((n) => n.name);
       this.cached = { key, index: buildNameIndex(this.endpoints(), networkNames) };
     }
     return this.cached.index;
@@ -37,7 +37,7 @@ export class TableNameSource implements ResolverSource {
   networksOf(containerId: string): readonly string[] {
     const c = this.containers.byIdExact(containerId);
     if (!c) return [];
-    return c.endpoints.map((e) => e.networkId).filter((id) => isUserDefinedBridge(this.networks.byIdExact(id)));
+    return c.endpoints.map((e) => e.networkId).filter((id) => this.networks.servesNames(this.networks.byIdExact(id)));
   }
 
   /**
@@ -64,7 +64,7 @@ export class TableNameSource implements ResolverSource {
     for (const c of this.containers.all().filter((x: ContainerRecord) => x.state.status === 'running')) {
       for (const ep of c.endpoints) {
         const network = this.networks.byIdExact(ep.networkId);
-        if (!isUserDefinedBridge(network)) continue;
+        if (!this.networks.servesNames(network)) continue;
         const aliases = c.networks.find((a) => a.networkId === ep.networkId)?.aliases ?? [];
         out.push({ containerId: c.id, containerName: c.name, networkId: network.id, networkName: network.name, address: ep.address, aliases });
       }

@@ -1,12 +1,15 @@
 import { ConflictError, InvalidArgumentError, quotePrefix } from '../common/errors.js';
-import { newId, shortId } from '../common/ids.js';
+import { newId } from '../common/ids.js';
+import type { DriverRegistry } from '../drivers/registry.js';
+import type { KernelView } from '../kernel/view.js';
 import { broadcastOf, cidrContains, cidrsOverlap, formatCidr, formatIpv4, parseCidr, parseIpv4, type Ipv4Cidr } from '../common/ipv4.js';
 import { candidatesOf, firstFreeSubnet, type AddressPoolSpec, checkUsableSubnet } from '../ipam/subnets.js';
 import type { HostRoute } from '../kernel/read.js';
-import { BUILTIN_NETWORKS, isBridgeNetwork, type BridgeNetworkRecord, type NetworkRecord } from './model.js';
+import { BUILTIN_NETWORKS, hasAddresses, type AddressedNetwork, type IpamRecord, type NetworkRecord } from './model.js';
+import { driverNetwork } from './networks.js';
 
 /**
- * `network create`: turning a request into the record of a new bridge network, or a
+ * `network create`: turning a request into the record of a new network, or a
  * specific error. Pure: everything it checks against (other networks, host routes and
  * links, nameservers, address pools) is passed in, so every rule here has a unit test.
  */
@@ -33,34 +36,41 @@ export interface NetworkCreateContext {
   readonly routes: readonly HostRoute[];
   /** Nameservers containers will use: a subnet chosen from the pools must not hide one. */
   readonly nameservers: readonly string[];
-  readonly hostLinks: ReadonlySet<string>;
   readonly pools: readonly AddressPoolSpec[];
+  readonly drivers: DriverRegistry;
+  readonly live: KernelView;
 }
-
-export const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
-export const MTU_OPTION = 'com.docker.network.driver.mtu';
-const KNOWN_OPTIONS = [BRIDGE_NAME_OPTION, MTU_OPTION];
 
 // Docker's rule for network names (the same as for container names).
 const VALID_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-const VALID_LINK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/;
 
-export function newBridgeNetwork(request: CreateNetworkRequest, ctx: NetworkCreateContext, id = newId()): BridgeNetworkRecord {
+/**
+ * The record of a new network: the generic checks here (name, addresses), the driver's
+ * own in its validateOptions, which may reserve addresses for itself or drop the gateway.
+ */
+export function newNetwork(request: CreateNetworkRequest, ctx: NetworkCreateContext, id = newId()): AddressedNetwork {
   const name = validateName(request.name, ctx.existing);
-  validateDriver(request.driver);
-  const bridge = bridgeName(request.options, id, ctx);
-  const mtu = mtuOption(request.options);
-  const ipam = ipamConfig(request.ipam, ctx);
+  const driver = ctx.drivers.forCreate(request.driver === '' ? 'bridge' : request.driver);
+  const ipam = ipamConfig(request.ipam, ctx, driver.capabilities.needsParent);
+  const { userSubnet, ...addressing } = ipam;
+  const others = ctx.existing.filter(hasAddresses).map(driverNetwork);
+  const config = driver.validateOptions(request.options, { id, name, internal: request.internal, addressing, others, live: ctx.live });
+  const { gateway, ...rest } = addressing;
   return {
     id,
     name,
-    driver: 'bridge',
+    driver: driver.name,
+    scope: driver.capabilities.scope,
     created: new Date().toISOString(),
-    bridge,
-    ...ipam,
-    mtu,
     internal: request.internal,
     attachable: request.attachable,
+    ipam: {
+      ...rest,
+      ...(config.withoutGateway ? {} : { gateway }),
+      auxAddresses: { ...addressing.auxAddresses, ...config.reservedAddresses },
+      userSubnet,
+    },
+    driverData: config.data,
     options: { ...request.options },
     labels: { ...request.labels },
   };
@@ -77,43 +87,14 @@ function validateName(name: string, existing: readonly NetworkRecord[]): string 
   return name;
 }
 
-function validateDriver(driver: string): void {
-  if (driver === '' || driver === 'bridge') return;
-  if (driver === 'host' || driver === 'null' || driver === 'none') {
-    throw new InvalidArgumentError(`only one instance of the "${quotePrefix(driver)}" network is allowed: it is built in`, 'use --network host or --network none when running a container');
-  }
-  throw new InvalidArgumentError(`unknown network driver "${quotePrefix(driver)}"`, 'accepted drivers: bridge');
-}
+type IpamFields = IpamRecord & { readonly gateway: string };
 
-function bridgeName(options: Readonly<Record<string, string>>, id: string, ctx: NetworkCreateContext): string {
-  const unknown = Object.keys(options).filter((k) => !KNOWN_OPTIONS.includes(k));
-  if (unknown.length > 0) {
-    throw new InvalidArgumentError(`unknown bridge driver option "${unknown[0]!}"`, `accepted options: ${KNOWN_OPTIONS.join(', ')}`);
-  }
-  const given = options[BRIDGE_NAME_OPTION];
-  if (given === undefined) return `br-${shortId(id)}`;
-  if (!VALID_LINK_NAME.test(given)) {
-    throw new InvalidArgumentError(`invalid ${BRIDGE_NAME_OPTION} "${quotePrefix(given)}"`, 'a link name of 1-15 characters from [a-zA-Z0-9_.-]');
-  }
-  const owner = ctx.existing.filter(isBridgeNetwork).find((n) => n.bridge === given);
-  if (owner) throw new ConflictError(`bridge name ${given} is already used by network ${owner.name}`, 'choose another bridge name');
-  if (ctx.hostLinks.has(given)) throw new ConflictError(`a link named ${given} already exists on this host`, 'choose another bridge name; berth does not take over links it did not create');
-  return given;
-}
-
-function mtuOption(options: Readonly<Record<string, string>>): number | undefined {
-  const text = options[MTU_OPTION];
-  if (text === undefined) return undefined;
-  const mtu = Number(text);
-  if (!/^\d+$/.test(text) || mtu < 68 || mtu > 65535) {
-    throw new InvalidArgumentError(`invalid ${MTU_OPTION} "${quotePrefix(text)}"`, 'an MTU from 68 to 65535');
-  }
-  return mtu;
-}
-
-type IpamFields = Pick<BridgeNetworkRecord, 'subnet' | 'gateway' | 'ipRange' | 'auxAddresses' | 'userSubnet'>;
-
-function ipamConfig(configs: readonly IpamConfigRequest[], ctx: NetworkCreateContext): IpamFields {
+/**
+ * The network's addresses: the subnet given (checked against reserved ranges, other
+ * networks and, unless it lives on a parent's LAN, the host's routes) or the next free one
+ * of the pools, with its gateway, range and auxiliary addresses.
+ */
+function ipamConfig(configs: readonly IpamConfigRequest[], ctx: NetworkCreateContext, onParentLan: boolean): IpamFields {
   if (configs.length > 1) throw new InvalidArgumentError('berth supports one IPv4 subnet per network', 'give --subnet once');
   const config: IpamConfigRequest = configs[0] ?? { auxAddresses: {} };
   if (config.subnet === undefined) {
@@ -125,9 +106,9 @@ function ipamConfig(configs: readonly IpamConfigRequest[], ctx: NetworkCreateCon
     return { subnet: formatCidr(subnet), gateway: formatIpv4(subnet.network + 1), auxAddresses: {}, userSubnet: false };
   }
   const subnet = parseCidr(config.subnet, { strict: true });
-  if (subnet.prefixLength > 30) throw new InvalidArgumentError(`subnet ${config.subnet} is too small`, 'a bridge network needs at least a /30: the gateway and one container');
+  if (subnet.prefixLength > 30) throw new InvalidArgumentError(`subnet ${config.subnet} is too small`, 'a network needs at least a /30: the gateway and one container');
   checkUsableSubnet(subnet, 'subnet');
-  checkOverlaps(subnet, ctx);
+  checkOverlaps(subnet, ctx, onParentLan);
   const where = `subnet ${formatCidr(subnet)}`;
   const usable = (ip: number) => cidrContains(subnet, ip) && ip !== subnet.network && ip !== broadcastOf(subnet);
   const gateway = config.gateway === undefined ? subnet.network + 1 : parseIpv4(config.gateway);
@@ -152,12 +133,17 @@ function ipamConfig(configs: readonly IpamConfigRequest[], ctx: NetworkCreateCon
   return { subnet: formatCidr(subnet), gateway: formatIpv4(gateway), ipRange, auxAddresses, userSubnet: true };
 }
 
-/** A given subnet may overlap neither another network nor a route of this host. */
-function checkOverlaps(subnet: Ipv4Cidr, ctx: NetworkCreateContext): void {
-  const network = ctx.existing.filter(isBridgeNetwork).find((n) => cidrsOverlap(parseCidr(n.subnet), subnet));
+/**
+ * A given subnet may overlap no other network, nor a route of this host — except for a
+ * network on a parent's LAN (macvlan, ipvlan), whose subnet is the LAN's, which the host
+ * routes on that parent as a matter of course.
+ */
+function checkOverlaps(subnet: Ipv4Cidr, ctx: NetworkCreateContext, onParentLan: boolean): void {
+  const network = ctx.existing.filter(hasAddresses).find((n) => cidrsOverlap(parseCidr(n.ipam.subnet), subnet));
   if (network) {
-    throw new ConflictError(`subnet ${formatCidr(subnet)} overlaps network ${network.name} (${network.subnet})`, 'choose a subnet no other network uses, or leave --subnet out to get a free one');
+    throw new ConflictError(`subnet ${formatCidr(subnet)} overlaps network ${network.name} (${network.ipam.subnet})`, 'choose a subnet no other network uses, or leave --subnet out to get a free one');
   }
+  if (onParentLan) return;
   const route = ctx.routes.find((r) => cidrsOverlap(r.subnet, subnet));
   if (route) {
     throw new ConflictError(
@@ -169,6 +155,6 @@ function checkOverlaps(subnet: Ipv4Cidr, ctx: NetworkCreateContext): void {
 
 function freeSubnet(ctx: NetworkCreateContext): Ipv4Cidr {
   const nameservers = ctx.nameservers.filter((ns) => /^\d+\.\d+\.\d+\.\d+$/.test(ns) && !ns.startsWith('127.')).map((ns) => parseCidr(`${ns}/32`));
-  const taken = [...ctx.existing.filter(isBridgeNetwork).map((n) => parseCidr(n.subnet)), ...ctx.routes.map((r) => r.subnet), ...nameservers];
+  const taken = [...ctx.existing.filter(hasAddresses).map((n) => parseCidr(n.ipam.subnet)), ...ctx.routes.map((r) => r.subnet), ...nameservers];
   return firstFreeSubnet(candidatesOf(ctx.pools), taken, 'give one with --subnet, or more pools with berth daemon --default-address-pool base=CIDR,size=N');
 }

@@ -2,15 +2,16 @@ import { ConflictError, NotFoundError } from '../common/errors.js';
 import { parseResolvConf } from '../dns/resolvconf.js';
 import { routeClaimsSubnet } from '../ipam/subnets.js';
 import { hostLinkNames, hostRoutes } from '../kernel/read.js';
-import { withoutAbsentLinks, type Plan } from '../kernel/ops.js';
-import { bridgeNetwork, checkedAttachment, type EndpointRequest } from './container-config.js';
+import type { KernelOp } from '../kernel/ops.js';
+import { readKernelView } from '../kernel/view.js';
+import { attachableNetwork, checkedAttachment, type EndpointRequest } from './container-config.js';
 import { readHostFile } from './container-files.js';
 import type { EngineContext } from './context.js';
-import { allocateEndpoint, attachmentsFor, nextIfname, releaseEndpoint } from './endpoints.js';
+import { allocateEndpoint, attachmentsFor, driverEndpoint, nextIfname, releaseEndpoint } from './endpoints.js';
 import { describeMode, parseNetworkMode } from './modes.js';
-import { BUILTIN_NETWORKS, isBridgeNetwork, isUserDefinedBridge, type BridgeNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
-import { newBridgeNetwork, type CreateNetworkRequest } from './network-create.js';
-import { driverFor, networkSpec } from './networks.js';
+import { BUILTIN_NETWORKS, hasAddresses, isUserDefined, type AddressedNetwork, type ContainerRecord, type EndpointRecord, type NetworkRecord } from './model.js';
+import { newNetwork, type CreateNetworkRequest } from './network-create.js';
+import { driverNetwork } from './networks.js';
 import { sandboxUpPlan } from './sandbox.js';
 import { takenHostNames } from './sandbox-setup.js';
 import { inTransaction } from './transaction.js';
@@ -24,28 +25,29 @@ import { inTransaction } from './transaction.js';
 export class NetworkService {
   constructor(private readonly ctx: EngineContext) {}
 
-  async create(request: CreateNetworkRequest): Promise<BridgeNetworkRecord> {
+  /** A new network of any driver: the driver's objects, the firewall's share, IPAM's pool, the record. */
+  async create(request: CreateNetworkRequest): Promise<AddressedNetwork> {
     const { networks, deps } = this.ctx;
-    const record = newBridgeNetwork(request, {
+    const record = newNetwork(request, {
       existing: networks.all(),
       routes: (await hostRoutes()).filter(routeClaimsSubnet),
-      hostLinks: await hostLinkNames(),
       nameservers: [...this.ctx.config.dnsServers, ...parseResolvConf(await readHostFile(this.ctx.config.hostResolvConfPath)).nameservers],
       pools: this.ctx.config.defaultBridge.pools,
+      drivers: deps.drivers,
+      live: await readKernelView(),
     });
+    const driver = networks.driverOf(record);
     const before = this.ctx.ports.firewallModel();
     networks.add(record);
     try {
-      const plan: Plan = [
-        ...driverFor(deps.drivers, record).createNetwork(networkSpec(record)),
-        // As for the default bridge: the host reaches published ports through 127.0.0.1.
-        { kind: 'sysctl', key: `net.ipv4.conf.${record.bridge}.route_localnet`, value: '1' },
-        deps.firewall.replaceAll(`add network ${record.name}`, this.ctx.ports.firewallModel(), before),
-      ];
+      const plan: KernelOp[] = [...driver.createNetwork(driverNetwork(record))];
+      if (driver.firewall) plan.push(deps.firewall.replaceAll(`add network ${record.name}`, this.ctx.ports.firewallModel(), before));
       await inTransaction(deps.executor, async (tx) => {
         await tx.apply(plan);
         deps.faultHook?.('network-created');
-        await deps.store.put('networks', record.id, record);
+        await deps.ipam.addPool(record.id, record.ipam);
+        tx.onRollback(() => deps.ipam.removePool(record.id));
+        await deps.store.create('networks', record.id, record);
       });
     } catch (err) {
       networks.remove(record.id);
@@ -57,7 +59,7 @@ export class NetworkService {
   async remove(ref: string): Promise<NetworkRecord> {
     const { networks, deps } = this.ctx;
     const network = networks.get(ref);
-    if ((BUILTIN_NETWORKS as readonly string[]).includes(network.name) || !isBridgeNetwork(network)) {
+    if ((BUILTIN_NETWORKS as readonly string[]).includes(network.name) || !hasAddresses(network)) {
       throw new ConflictError(`${network.name} is a pre-defined network and cannot be removed`);
     }
     const users = this.usersOf(network.id);
@@ -67,16 +69,19 @@ export class NetworkService {
         `disconnect them first (berth network disconnect ${network.name} NAME) or remove those containers`,
       );
     }
+    const driver = networks.driverOf(network);
     const before = this.ctx.ports.firewallModel();
     networks.remove(network.id);
     try {
-      // A bridge someone already deleted is not an error: the network goes all the same.
-      const deletion = withoutAbsentLinks(driverFor(deps.drivers, network).deleteNetwork(networkSpec(network)), await hostLinkNames());
+      // Objects someone already deleted are not an error: the network goes all the same.
+      const deletion = driver.deleteNetwork(driverNetwork(network), await readKernelView());
+      const rules = driver.firewall ? [deps.firewall.replaceAll(`remove network ${network.name}`, this.ctx.ports.firewallModel(), before)] : [];
       await inTransaction(deps.executor, async (tx) => {
-        // Rules first (undoable), the bridge last: deleting a link cannot be undone.
-        await tx.apply([deps.firewall.replaceAll(`remove network ${network.name}`, this.ctx.ports.firewallModel(), before), ...deletion]);
+        // Rules first (undoable), links last: deleting a link cannot be undone.
+        await tx.apply([...rules, ...deletion]);
         await deps.store.delete('networks', network.id);
       });
+      await deps.ipam.removePool(network.id);
     } catch (err) {
       networks.add(network);
       throw err;
@@ -86,7 +91,7 @@ export class NetworkService {
 
   /** Removes every user-defined network no container uses that `selects` picks; returns their names. */
   async prune(selects: (n: NetworkRecord) => boolean): Promise<string[]> {
-    const unused = this.ctx.networks.bridges().filter((n) => isUserDefinedBridge(n) && this.usersOf(n.id).length === 0 && selects(n));
+    const unused = this.ctx.networks.all().filter((n) => isUserDefined(n) && this.usersOf(n.id).length === 0 && selects(n));
     const removed: string[] = [];
     for (const n of unused) removed.push((await this.remove(n.id)).name);
     return removed;
@@ -96,20 +101,20 @@ export class NetworkService {
     const { networks, containers, deps } = this.ctx;
     const container = containers.get(containerRef);
     this.checkMovable(container, 'connected to');
-    const network = bridgeNetwork(networks, networkRef);
+    const network = attachableNetwork(networks, networkRef);
     if (container.networks.some((a) => a.networkId === network.id)) {
       throw new ConflictError(`container ${container.name} is already connected to network ${network.name}`);
     }
-    const attachment = checkedAttachment(network, endpoint, networks);
+    const attachment = await checkedAttachment(network, endpoint, deps.ipam);
     if (container.state.status === 'created') {
       // No sandbox yet: the endpoint is made at start, with the others.
       return this.save({ ...container, networks: [...container.networks, attachment] });
     }
     return inTransaction(deps.executor, async (tx) => {
       const gatewayEndpoint = !network.internal && !container.endpoints.some((e) => e.gatewayEndpoint);
-      const ep = allocateEndpoint(networks, attachment, { ifname: nextIfname(container.endpoints), gatewayEndpoint }, takenHostNames(containers));
-      tx.onRollback(() => releaseEndpoint(networks, ep));
-      await tx.apply(sandboxUpPlan(container.netns, attachmentsFor(networks, deps.drivers, [ep]), { createNetns: false }));
+      const ep = await allocateEndpoint(networks, deps.ipam, attachment, { ifname: nextIfname(container.endpoints), gatewayEndpoint }, takenHostNames(containers));
+      tx.onRollback(() => releaseEndpoint(deps.ipam, ep));
+      await tx.apply(sandboxUpPlan(container.netns, attachmentsFor(networks, [ep]), { createNetns: false }));
       return this.save({ ...container, networks: [...container.networks, attachment], endpoints: [...container.endpoints, ep] });
     });
   }
@@ -123,7 +128,7 @@ export class NetworkService {
     const { networks, containers, deps } = this.ctx;
     const container = containers.get(containerRef);
     const network = networks.get(networkRef);
-    if (!isBridgeNetwork(network)) throw new ConflictError(`container ${container.name} cannot be disconnected from the built-in ${network.name} network`, 'remove the container instead');
+    if (!hasAddresses(network)) throw new ConflictError(`container ${container.name} cannot be disconnected from the built-in ${network.name} network`, 'remove the container instead');
     this.checkMovable(container, 'disconnected from');
     if (!container.networks.some((a) => a.networkId === network.id)) {
       throw new NotFoundError(`container ${container.name} is not connected to network ${network.name}`);
@@ -133,28 +138,41 @@ export class NetworkService {
     if (!endpoint) return this.save({ ...container, networks: networksLeft });
 
     const rest = container.endpoints.filter((e) => e !== endpoint);
-    const heir = endpoint.gatewayEndpoint ? rest.find((e) => !networks.bridgeById(e.networkId).internal) : undefined;
+    const heir = endpoint.gatewayEndpoint ? rest.find((e) => !networks.addressedById(e.networkId).internal) : undefined;
     const endpointsLeft = rest.map((e) => (e === heir ? { ...e, gatewayEndpoint: true } : e));
     const carriesPorts = endpoint.gatewayEndpoint && container.ports.length > 0 && container.state.status === 'running';
-    const moved: ContainerRecord = { ...container, networks: networksLeft, endpoints: endpointsLeft, ports: carriesPorts && !heir ? [] : container.ports };
+    // The ports follow the new gateway endpoint if its network maps ports; otherwise they go.
+    const portsFollow = heir !== undefined && networks.publishesPorts(networks.addressedById(heir.networkId));
+    const moved: ContainerRecord = { ...container, networks: networksLeft, endpoints: endpointsLeft, ports: carriesPorts && !portsFollow ? [] : container.ports };
     // One transaction, undoable steps first: the ports move (or go), the default route
     // moves, and only then the interface goes (a deleted link cannot be brought back).
     return inTransaction(deps.executor, async (tx) => {
       if (carriesPorts) await tx.apply([this.ctx.ports.movePlan(container, moved)]);
-      if (heir) {
-        await tx.apply([
-          { kind: 'route-del', netns: container.netns, dst: 'default', via: endpoint.gateway },
-          { kind: 'route-add', netns: container.netns, dst: 'default', via: heir.gateway },
-          ...(carriesPorts ? [{ kind: 'port-hairpin', dev: heir.hostIfname } as const] : []),
-        ]);
-      }
-      if ((await hostLinkNames()).has(endpoint.hostIfname)) {
-        await tx.apply(driverFor(deps.drivers, network).leave(networkSpec(network), container.netns, { ...endpoint, isGatewayEndpoint: endpoint.gatewayEndpoint }));
-      }
+      if (heir) await tx.apply(this.moveDefaultRoute(container.netns, endpoint, heir, carriesPorts && portsFollow));
+      const leaving = networks.driverOf(network).leave(driverNetwork(network), container.netns, driverEndpoint(endpoint), { sandboxGoing: false });
+      const hostLinks = await hostLinkNames();
+      // A host link someone already deleted is not planned again (its peer went with it).
+      if (endpoint.hostIfname === undefined || hostLinks.has(endpoint.hostIfname)) await tx.apply(leaving);
       const saved = await this.save(moved);
-      releaseEndpoint(networks, endpoint);
+      await releaseEndpoint(deps.ipam, endpoint);
       return saved;
     });
+  }
+
+  /** The default route moves from `from` to `heir` (with its published ports' hairpin), as each one's join info says. */
+  private moveDefaultRoute(netns: string, from: EndpointRecord, heir: EndpointRecord, carriesPorts: boolean): KernelOp[] {
+    const routeOf = (ep: EndpointRecord) => {
+      const network = this.ctx.networks.addressedById(ep.networkId);
+      return this.ctx.networks.driverOf(network).join(driverNetwork(network), netns, driverEndpoint(ep)).info.defaultRoute;
+    };
+    const ops: KernelOp[] = [];
+    const old = routeOf(from);
+    const next = routeOf(heir);
+    if (old) ops.push({ kind: 'route-del', netns, dst: 'default', ...old });
+    if (next) ops.push({ kind: 'route-add', netns, dst: 'default', ...next });
+    const heirNetwork = this.ctx.networks.addressedById(heir.networkId);
+    if (carriesPorts) ops.push(...(this.ctx.networks.driverOf(heirNetwork).externalConnectivity?.(driverNetwork(heirNetwork), driverEndpoint(heir)) ?? []));
+    return ops;
   }
 
   /** Host-, none- and container-mode containers have no endpoints of their own to move. */
@@ -162,7 +180,7 @@ export class NetworkService {
     const mode = parseNetworkMode(container.networkMode);
     if (mode.kind === 'bridge') return;
     const shared = mode.kind === 'container' ? `container:${this.ctx.containers.byIdExact(mode.container)?.name ?? mode.container}` : describeMode(mode);
-    throw new ConflictError(`container ${container.name} uses ${shared}: it cannot be ${verb} networks`, 'only containers on bridge networks (the default or user-defined) can be');
+    throw new ConflictError(`container ${container.name} uses ${shared}: it cannot be ${verb} networks`, 'only containers on networks with addresses (bridge, macvlan, ipvlan) can be');
   }
 
   /** Containers configured for or attached to the network. */

@@ -3,7 +3,7 @@ import { ConflictError, ExhaustedError, InvalidArgumentError } from '../common/e
 import type { FirewallPort } from '../firewall/model.js';
 import type { HostPorts } from '../kernel/host-ports.js';
 import type { ContainerRecord } from './model.js';
-import type { PortMapping, Protocol } from './portspec.js';
+import type { PortMapping, Protocol } from '../common/portspec.js';
 
 /** A port as published: what `berth port` lists and the firewall maps. */
 export interface PublishedPort {

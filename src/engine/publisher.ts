@@ -4,10 +4,11 @@ import type { Executor } from '../kernel/exec.js';
 import type { KernelOp, Plan } from '../kernel/ops.js';
 import type { ContainerTable } from './containers.js';
 import type { ContainerRecord, EndpointRecord } from './model.js';
-import type { NetworkTable } from './networks.js';
+import { driverNetwork, type NetworkTable } from './networks.js';
+import { driverEndpoint } from './endpoints.js';
 import { readHostPorts } from '../kernel/host-ports.js';
 import { allocateHostPorts, ephemeralRange, firewallPortsOf, type PublishedPort } from './ports.js';
-import type { PortMapping } from './portspec.js';
+import type { PortMapping } from '../common/portspec.js';
 
 /**
  * Published ports between the engine's model and the firewall backend: which host ports a
@@ -32,8 +33,12 @@ export class PortPublisher {
     return this.networks.firewallModel(this.containers.all().filter((c) => c.id !== except).flatMap(firewallPortsOf));
   }
 
-  publishPlan(name: string, endpoint: Pick<EndpointRecord, 'hostIfname' | 'address'>, ports: readonly PublishedPort[]): Plan {
-    return publishPlan(this.firewall, this.firewallModel(), name, endpoint, ports);
+  /** Publishing on the endpoint's network: the firewall change, and what its driver needs for it (the bridge: hairpin). */
+  publishPlan(name: string, endpoint: EndpointRecord, ports: readonly PublishedPort[]): Plan {
+    if (ports.length === 0) return [];
+    const network = this.networks.addressedById(endpoint.networkId);
+    const connectivity = this.networks.driverOf(network).externalConnectivity?.(driverNetwork(network), driverEndpoint(endpoint)) ?? [];
+    return [...connectivity, ...publishPlan(this.firewall, this.firewallModel(), name, endpoint.address, ports)];
   }
 
   /**
@@ -68,21 +73,11 @@ export class PortPublisher {
 
 /**
  * Publishing a container's ports is one firewall change of just those ports (nftables:
- * map elements, O(the change)) on top of `before`. Hairpin on its bridge port lets it
- * reach its own published ports through a host address.
+ * map elements, O(the change)) on top of `before`.
  */
-export function publishPlan(
-  firewall: FirewallBackend,
-  before: FirewallModel,
-  name: string,
-  endpoint: Pick<EndpointRecord, 'hostIfname' | 'address'>,
-  ports: readonly PublishedPort[],
-): Plan {
+export function publishPlan(firewall: FirewallBackend, before: FirewallModel, name: string, containerIp: string, ports: readonly PublishedPort[]): Plan {
   if (ports.length === 0) return [];
-  const added: FirewallPort[] = ports.map((p) => ({ ...p, containerIp: endpoint.address }));
+  const added: FirewallPort[] = ports.map((p) => ({ ...p, containerIp }));
   const after = { ...before, ports: [...before.ports, ...added] };
-  return [
-    { kind: 'port-hairpin', dev: endpoint.hostIfname },
-    firewall.changePorts(`publish ports of ${name}`, { before, after, added, removed: [] }),
-  ];
+  return [firewall.changePorts(`publish ports of ${name}`, { before, after, added, removed: [] })];
 }

@@ -4,7 +4,7 @@ import { ConflictError } from '../common/errors.js';
 import type { ContainerTable } from './containers.js';
 import { containerDir, type EngineContext } from './context.js';
 import { allocateEndpoints, attachmentsFor, releaseEndpoint } from './endpoints.js';
-import { DEFAULT_NETWORK, isBridgeNetwork, isUserDefinedBridge, type ContainerRecord, type EndpointRecord } from './model.js';
+import { DEFAULT_NETWORK, hasAddresses, type ContainerRecord, type EndpointRecord } from './model.js';
 import { parseNetworkMode } from './modes.js';
 import { sandboxUpPlan } from './sandbox.js';
 import { extraHostLines, hostModeHostsFile, hostsFileContent, linkLine, readHostFile, resolvConfFor, type HostsLine } from './container-files.js';
@@ -24,8 +24,8 @@ export interface SandboxSetup {
 /**
  * The network side of starting a container, by mode, each step undone by `tx` if a later
  * one fails:
- *  - bridge: its own namespace, one endpoint per configured network; on a user-defined
- *    network, the embedded resolver listens inside it;
+ *  - bridge (any network with addresses): its own namespace, one endpoint per configured
+ *    network; on a user-defined network, the embedded resolver listens inside it;
  *  - none: its own namespace with lo only;
  *  - host: the host's stack, with copies of the host's hosts and resolv.conf (its loopback
  *    nameservers work there);
@@ -42,12 +42,14 @@ export async function setUpSandbox(ctx: EngineContext, container: ContainerRecor
     case 'bridge':
     case 'none': {
       const links = linkLines(ctx, container);
-      const endpoints = allocateEndpoints(ctx.networks, container.networks, takenHostNames(ctx.containers));
-      tx.onRollback(() => endpoints.forEach((ep) => releaseEndpoint(ctx.networks, ep)));
-      const embeddedDns = endpoints.some((ep) => isUserDefinedBridge(ctx.networks.byIdExact(ep.networkId)));
+      const endpoints = await allocateEndpoints(ctx.networks, ctx.deps.ipam, container.networks, takenHostNames(ctx.containers));
+      tx.onRollback(async () => {
+        for (const ep of endpoints) await releaseEndpoint(ctx.deps.ipam, ep);
+      });
+      const embeddedDns = endpoints.some((ep) => ctx.networks.servesNames(ctx.networks.byIdExact(ep.networkId)));
       await writeFile(join(dir, 'hosts'), hostsFileContent(container.hostname, endpoints.map((e) => e.address), [...extraHosts, ...links]));
       await writeFile(join(dir, 'resolv.conf'), resolvConfFor(embeddedDns ? 'embedded' : 'direct', hostResolv, ctx.config.dnsServers, container.dns));
-      await tx.apply(sandboxUpPlan(container.netns, attachmentsFor(ctx.networks, ctx.deps.drivers, endpoints), { createNetns: true }));
+      await tx.apply(sandboxUpPlan(container.netns, attachmentsFor(ctx.networks, endpoints), { createNetns: true }));
       if (embeddedDns) {
         ctx.names.attach(container.id, container.netns);
         tx.onRollback(() => ctx.names.detach(container.id));
@@ -94,10 +96,10 @@ function linkLines(ctx: EngineContext, container: ContainerRecord): HostsLine[] 
 /** What host-gateway means in `--add-host`: the default bridge's address, as in Docker. */
 function defaultGateway(ctx: EngineContext): string {
   const bridge = ctx.networks.find(DEFAULT_NETWORK);
-  return bridge && isBridgeNetwork(bridge) ? bridge.gateway : '';
+  return bridge && hasAddresses(bridge) ? (bridge.ipam.gateway ?? '') : '';
 }
 
 /** Host-side veth names in use, so a new one never clashes. */
 export function takenHostNames(containers: ContainerTable): Set<string> {
-  return new Set(containers.all().flatMap((c) => c.endpoints.map((e) => e.hostIfname)));
+  return new Set(containers.all().flatMap((c) => c.endpoints.flatMap((e) => (e.hostIfname === undefined ? [] : [e.hostIfname]))));
 }

@@ -1,5 +1,5 @@
 import { shortId } from '../common/ids.js';
-import type { EndpointSpec, NetworkDriver, NetworkSpec } from '../drivers/driver.js';
+import { joinPlan, type DriverEndpoint, type DriverNetwork, type NetworkDriver } from '../drivers/driver.js';
 import { withoutAbsentLinks, type KernelOp, type Plan } from '../kernel/ops.js';
 import { channelOf } from '../kernel/render.js';
 
@@ -16,40 +16,47 @@ export function sandboxName(containerId: string): string {
 }
 
 export interface Attachment {
-  readonly network: NetworkSpec;
+  readonly network: DriverNetwork;
   readonly driver: NetworkDriver;
-  readonly endpoint: EndpointSpec;
+  readonly endpoint: DriverEndpoint;
+  /** It carries the sandbox's default route. */
+  readonly gatewayEndpoint: boolean;
 }
 
 /**
- * Everything needed to bring a sandbox up. Host-side ops go first and namespace-side ops
- * after, each in their original order: namespace ops depend on host ops (the veth peer is
- * born there), never the reverse, and this order lets the executor apply an attach with
- * two processes (one `ip -batch` per side).
+ * Everything needed to bring a sandbox up: each driver's join, and the default route the
+ * gateway endpoint's join info names. Host-side ops go first and namespace-side ops after,
+ * each in their original order: namespace ops depend on host ops (the veth peer or the
+ * macvlan link is born there), never the reverse, and this order lets the executor apply
+ * an attach with two processes (one `ip -batch` per side).
  */
 export function sandboxUpPlan(netns: string, attachments: readonly Attachment[], opts: { createNetns: boolean }): Plan {
   const ops: KernelOp[] = opts.createNetns
     ? [{ kind: 'netns-add', name: netns }, { kind: 'link-up', netns, dev: 'lo' }]
     : [];
-  for (const a of attachments) ops.push(...a.driver.join(a.network, netns, a.endpoint));
+  for (const a of attachments) ops.push(...joinPlan(netns, a.driver.join(a.network, netns, a.endpoint), a.gatewayEndpoint));
   return hostSideFirst(ops);
 }
 
 /**
  * Tearing a sandbox down. Deleting the namespace takes every interface in it, and with
- * each its veth peer on the host, so when the namespace exists that is the whole plan:
- * `ip netns del` returns in ~3 ms and the kernel removes the pairs asynchronously (gone
- * ~100 ms later), whereas deleting a veth synchronously costs 13-35 ms of RCU grace
- * periods on these VMs (docs/benchmarks.md). Without the namespace, endpoints leave one
- * by one. Only what still exists is planned, so a repeated rm or one after a crash succeeds.
+ * each its veth peer on the host, so when the namespace exists that is the plan, with
+ * only what drivers say outlives it: `ip netns del` returns in ~3 ms and the kernel
+ * removes the pairs asynchronously (gone ~100 ms later), whereas deleting a veth
+ * synchronously costs 13-35 ms of RCU grace periods on these VMs (docs/benchmarks.md).
+ * Without the namespace, endpoints leave one by one. Only what still exists is planned,
+ * so a repeated rm or one after a crash succeeds.
  */
 export function sandboxDownPlan(
   netns: string,
   attachments: readonly Attachment[],
   live: { readonly links: ReadonlySet<string>; readonly netns: ReadonlySet<string> },
 ): Plan {
-  if (live.netns.has(netns)) return [{ kind: 'netns-del', name: netns }];
-  return withoutAbsentLinks(attachments.flatMap((a) => a.driver.leave(a.network, netns, a.endpoint)), live.links);
+  const sandboxGoing = live.netns.has(netns);
+  const leaves = attachments.flatMap((a) => a.driver.leave(a.network, netns, a.endpoint, { sandboxGoing }));
+  if (sandboxGoing) return [...leaves, { kind: 'netns-del', name: netns }];
+  // No namespace: nothing inside one can be deleted; host links only if they are there.
+  return withoutAbsentLinks(leaves.filter((op) => !('netns' in op) || op.netns === undefined), live.links);
 }
 
 function hostSideFirst(ops: readonly KernelOp[]): KernelOp[] {

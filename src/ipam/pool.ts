@@ -27,10 +27,10 @@ export class AddressPool {
 
   constructor(
     readonly subnet: Ipv4Cidr,
-    readonly gateway: Ipv4,
+    readonly gateway: Ipv4 | undefined,
     opts: { range?: Ipv4Cidr; aux?: Readonly<Record<string, Ipv4>> } = {},
   ) {
-    if (!cidrContains(subnet, gateway)) {
+    if (gateway !== undefined && !cidrContains(subnet, gateway)) {
       throw new InvalidArgumentError(`gateway ${formatIpv4(gateway)} is outside subnet ${formatCidr(subnet)}`);
     }
     // /31 and /32 have no network/broadcast addresses to skip (RFC 3021).
@@ -40,7 +40,7 @@ export class AddressPool {
     const range = opts.range ?? subnet;
     this.rangeFirst = Math.max(this.first, range.network);
     this.rangeLast = Math.min(this.last, broadcastOf(range));
-    this.reserved.set(gateway, 'the gateway');
+    if (gateway !== undefined) this.reserved.set(gateway, 'the gateway');
     for (const [name, ip] of Object.entries(opts.aux ?? {})) this.reserved.set(ip, `auxiliary address "${name}"`);
   }
 

@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { BerthError, KernelError, MissingFeatureError } from '../common/errors.js';
 import { inversePlan, type IptablesRemove, type KernelOp, type Plan } from './ops.js';
 import { channelOf, ipBatchLine, renderOp, sameChannel, type Channel } from './render.js';
+import { LINK_KIND_SUPPORT, type LinkKind } from './features.js';
 import { runTool } from './spawn.js';
 
 /**
@@ -183,12 +184,47 @@ function firstLine(text: string): string {
 /** The error for a failed op; names the missing kernel feature when that is why a link could not be created. */
 export function kernelErrorFor(op: KernelOp, stderr: string): BerthError {
   const command = renderOp(op).split('\n')[0]!;
-  if (/Unknown device type/i.test(stderr) && (op.kind === 'veth-add' || op.kind === 'bridge-add')) {
-    const type = op.kind === 'veth-add' ? 'veth' : 'bridge';
-    return new MissingFeatureError(
-      `this kernel lacks ${type} support (CONFIG_${type.toUpperCase()}): "${command}" failed`,
-      `berth needs a kernel with ${type} devices`,
-    );
-  }
+  const kind = linkKindCreatedBy(op);
+  if (/Unknown device type/i.test(stderr) && kind !== undefined) return missingLinkKind(kind, command);
   return new KernelError(`kernel operation failed: ${command}: ${firstLine(stderr)}`, command, stderr);
+}
+
+/** The link kind an op creates, if it creates one. */
+export function linkKindCreatedBy(op: KernelOp): LinkKind | undefined {
+  switch (op.kind) {
+    case 'veth-add':
+      return 'veth';
+    case 'bridge-add':
+      return 'bridge';
+    case 'macvlan-add':
+      return 'macvlan';
+    case 'ipvlan-add':
+      return 'ipvlan';
+    case 'vlan-add':
+      return 'vlan';
+    case 'dummy-add':
+      return 'dummy';
+    case 'netns-add':
+    case 'netns-attach':
+    case 'netns-del':
+    case 'link-up':
+    case 'link-alias':
+    case 'port-attach':
+    case 'port-hairpin':
+    case 'link-del':
+    case 'addr-add':
+    case 'addr-del':
+    case 'route-add':
+    case 'route-del':
+    case 'sysctl':
+    case 'nft-apply':
+    case 'iptables-apply':
+    case 'iptables-remove':
+      return undefined;
+  }
+}
+
+/** The error for a link the kernel cannot create because its support is missing. */
+export function missingLinkKind(kind: LinkKind, command: string): MissingFeatureError {
+  return new MissingFeatureError(`this kernel lacks ${LINK_KIND_SUPPORT[kind]}: "${command}" failed`, `berth needs a kernel with ${kind} links for this`);
 }

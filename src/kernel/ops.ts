@@ -13,6 +13,10 @@ export type KernelOp =
   | NetnsDel
   | BridgeAdd
   | VethAdd
+  | MacvlanAdd
+  | IpvlanAdd
+  | VlanAdd
+  | DummyAdd
   | LinkUp
   | LinkAlias
   | PortAttach
@@ -45,6 +49,40 @@ export interface VethAdd {
   readonly peerNetns: string;
   readonly mtu?: number;
 }
+export const MACVLAN_MODES = ['bridge', 'private', 'vepa', 'passthru'] as const;
+export type MacvlanMode = (typeof MACVLAN_MODES)[number];
+export const IPVLAN_MODES = ['l2', 'l3', 'l3s'] as const;
+export type IpvlanMode = (typeof IPVLAN_MODES)[number];
+export const IPVLAN_FLAGS = ['bridge', 'private', 'vepa'] as const;
+export type IpvlanFlag = (typeof IPVLAN_FLAGS)[number];
+
+/**
+ * A macvlan link on host link `parent`, born inside `netns` (when given) with its final
+ * name and MAC: the parent is looked up in the host namespace, the new link lives in the
+ * sandbox from its first moment, as a veth peer does.
+ */
+export interface MacvlanAdd {
+  readonly kind: 'macvlan-add';
+  readonly name: string;
+  readonly parent: string;
+  readonly mode: MacvlanMode;
+  readonly netns?: string;
+  readonly mac?: string;
+  readonly mtu?: number;
+}
+/** An ipvlan link on `parent`, born inside `netns` when given. Its MAC is the parent's: ipvlan shares it. */
+export interface IpvlanAdd {
+  readonly kind: 'ipvlan-add';
+  readonly name: string;
+  readonly parent: string;
+  readonly mode: IpvlanMode;
+  readonly flag: IpvlanFlag;
+  readonly netns?: string;
+}
+/** An 802.1q sub-interface `name` of `parent` tagging with `vlanId` (e.g. eth0.10). */
+export interface VlanAdd { readonly kind: 'vlan-add'; readonly name: string; readonly parent: string; readonly vlanId: number }
+/** A dummy link: a parent with no wire, for networks that must have no way out. */
+export interface DummyAdd { readonly kind: 'dummy-add'; readonly name: string }
 export interface LinkUp { readonly kind: 'link-up'; readonly netns?: string; readonly dev: string }
 /**
  * A host link's alias (IFLA_IFALIAS). berth marks the bridges it creates with the owning
@@ -59,8 +97,11 @@ export interface PortHairpin { readonly kind: 'port-hairpin'; readonly dev: stri
 export interface LinkDel { readonly kind: 'link-del'; readonly netns?: string; readonly dev: string }
 export interface AddrAdd { readonly kind: 'addr-add'; readonly netns?: string; readonly dev: string; readonly cidr: string }
 export interface AddrDel { readonly kind: 'addr-del'; readonly netns?: string; readonly dev: string; readonly cidr: string }
-export interface RouteAdd { readonly kind: 'route-add'; readonly netns?: string; readonly dst: string; readonly via: string }
-export interface RouteDel { readonly kind: 'route-del'; readonly netns?: string; readonly dst: string; readonly via: string }
+/** A route to `dst` ("default" or a CIDR) through a gateway, or straight out of a device (on-link), or both. */
+export type RouteTarget = { readonly via: string; readonly dev?: string } | { readonly via?: undefined; readonly dev: string };
+/** `replace`: the route may exist already (then it is overwritten), as `ip route replace`. */
+export type RouteAdd = { readonly kind: 'route-add'; readonly netns?: string; readonly dst: string; readonly replace?: boolean } & RouteTarget;
+export type RouteDel = { readonly kind: 'route-del'; readonly netns?: string; readonly dst: string } & RouteTarget;
 /** A sysctl of the host namespace. `restore` is the value to put back on rollback, if any. */
 export interface Sysctl { readonly kind: 'sysctl'; readonly key: string; readonly value: string; readonly restore?: string }
 /**
@@ -112,13 +153,22 @@ export function inverseOf(op: KernelOp): KernelOp | undefined {
       return { kind: 'link-del', dev: op.name };
     case 'veth-add':
       return { kind: 'link-del', dev: op.hostName };
+    case 'macvlan-add':
+    case 'ipvlan-add':
+      return { kind: 'link-del', netns: op.netns, dev: op.name };
+    case 'vlan-add':
+    case 'dummy-add':
+      return { kind: 'link-del', dev: op.name };
     case 'addr-add':
       return { kind: 'addr-del', netns: op.netns, dev: op.dev, cidr: op.cidr };
-    case 'route-add':
-      return { kind: 'route-del', netns: op.netns, dst: op.dst, via: op.via };
+    case 'route-add': {
+      const where = { kind: 'route-del', netns: op.netns, dst: op.dst } as const;
+      if (op.via === undefined) return { ...where, dev: op.dev };
+      return op.dev === undefined ? { ...where, via: op.via } : { ...where, via: op.via, dev: op.dev };
+    }
     // A route a transaction removed (a default route moving to another interface) comes back.
     case 'route-del':
-      return { kind: 'route-add', netns: op.netns, dst: op.dst, via: op.via };
+      return { ...op, kind: 'route-add' };
     case 'sysctl':
       return op.restore === undefined ? undefined : { kind: 'sysctl', key: op.key, value: op.restore };
     case 'nft-apply':

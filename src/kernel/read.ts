@@ -26,13 +26,7 @@ export async function listNetns(): Promise<string[]> {
  * right inside test sandboxes too, and costs no process.
  */
 export async function hostLinkNames(): Promise<Set<string>> {
-  const text = await readFile('/proc/self/net/dev', 'utf8');
-  const names = text
-    .split('\n')
-    .slice(2)
-    .map((line) => line.split(':')[0]!.trim())
-    .filter((name) => name !== '');
-  return new Set(names);
+  return parseNetDev(await readFile('/proc/self/net/dev', 'utf8'));
 }
 
 async function ipJson(args: string[]): Promise<unknown[]> {
@@ -71,17 +65,23 @@ export async function hostRoutes(): Promise<HostRoute[]> {
   return out;
 }
 
-/** IPv4 addresses (CIDR form) on a host link; empty if the link is absent. */
-export async function linkAddresses(dev: string): Promise<string[]> {
-  const links = await ipJson(['-4', 'addr', 'show']);
-  const link = links.find((l) => stringField(l, 'ifname') === dev);
-  const infos = (link as { addr_info?: unknown } | undefined)?.addr_info;
-  if (!Array.isArray(infos)) return [];
-  return infos.flatMap((info: unknown) => {
-    const local = stringField(info, 'local');
-    const prefix = (info as { prefixlen?: unknown }).prefixlen;
-    return local && typeof prefix === 'number' ? [`${local}/${prefix}`] : [];
-  });
+/** IPv4 addresses (CIDR form) of every host link that has one (one `ip -j -4 addr show`). */
+export async function hostAddresses(): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (const link of await ipJson(['-4', 'addr', 'show'])) {
+    const name = stringField(link, 'ifname');
+    const infos = (link as { addr_info?: unknown }).addr_info;
+    if (name === undefined || !Array.isArray(infos)) continue;
+    out.set(
+      name,
+      infos.flatMap((info: unknown) => {
+        const local = stringField(info, 'local');
+        const prefix = (info as { prefixlen?: unknown }).prefixlen;
+        return local && typeof prefix === 'number' ? [`${local}/${prefix}`] : [];
+      }),
+    );
+  }
+  return out;
 }
 
 /** A sysctl of the namespace this process runs in, e.g. "net.ipv4.ip_forward". */
@@ -89,13 +89,16 @@ export async function readSysctl(key: string): Promise<string> {
   return (await readFile(`/proc/sys/${key.replaceAll('.', '/')}`, 'utf8')).trim();
 }
 
-/** A host link as reconcile needs it: its kind, its bridge (for a port), its alias. */
+/** A host link as reconcile needs it: its kind, its bridge (for a port), its parent, its alias. */
 export interface HostLink {
   readonly name: string;
   /** "bridge", "veth", ... ("" when the kernel reports none). */
   readonly kind: string;
   readonly master: string | undefined;
+  /** The link it is stacked on (a VLAN's or macvlan's parent; a veth's peer), when in this namespace. */
+  readonly parent: string | undefined;
   readonly alias: string | undefined;
+  readonly up: boolean;
 }
 
 /** Every link of the host namespace with its kind, master and alias (one `ip -j -d link show`). */
@@ -105,6 +108,38 @@ export async function hostLinks(): Promise<HostLink[]> {
     const name = stringField(l, 'ifname');
     if (name === undefined) return [];
     const linkinfo = (l as { linkinfo?: unknown }).linkinfo;
-    return [{ name, kind: stringField(linkinfo, 'info_kind') ?? '', master: stringField(l, 'master'), alias: stringField(l, 'ifalias') }];
+    const flags = (l as { flags?: unknown }).flags;
+    return [
+      {
+        name,
+        kind: stringField(linkinfo, 'info_kind') ?? '',
+        master: stringField(l, 'master'),
+        parent: stringField(l, 'link'),
+        alias: stringField(l, 'ifalias'),
+        up: Array.isArray(flags) && flags.includes('UP'),
+      },
+    ];
   });
+}
+
+/**
+ * The links inside the network namespace of process `pid`, read from /proc/<pid>/net/dev
+ * (no process spawned, no setns). Undefined when the process is gone.
+ */
+export async function linksOfProcess(pid: number): Promise<Set<string> | undefined> {
+  try {
+    return parseNetDev(await readFile(`/proc/${pid}/net/dev`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function parseNetDev(text: string): Set<string> {
+  return new Set(
+    text
+      .split('\n')
+      .slice(2)
+      .map((line) => line.split(':')[0]!.trim())
+      .filter((name) => name !== ''),
+  );
 }

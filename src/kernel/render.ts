@@ -17,6 +17,10 @@ export function channelOf(op: KernelOp): Channel {
     case 'netns-del':
     case 'bridge-add':
     case 'veth-add':
+    case 'macvlan-add':
+    case 'ipvlan-add':
+    case 'vlan-add':
+    case 'dummy-add':
     case 'link-alias':
     case 'port-attach':
     case 'port-hairpin':
@@ -62,6 +66,17 @@ export function ipBatchLine(op: KernelOp): string {
         `peer name ${op.peerName}${mtu} address ${op.peerMac} netns ${op.peerNetns}`
       );
     }
+    case 'macvlan-add':
+      return (
+        `link add link ${op.parent} name ${op.name}${op.netns ? ` netns ${op.netns}` : ''}${op.mac ? ` address ${op.mac}` : ''}` +
+        `${op.mtu ? ` mtu ${op.mtu}` : ''} type macvlan mode ${op.mode}`
+      );
+    case 'ipvlan-add':
+      return `link add link ${op.parent} name ${op.name}${op.netns ? ` netns ${op.netns}` : ''} type ipvlan mode ${op.mode} ${op.flag}`;
+    case 'vlan-add':
+      return `link add link ${op.parent} name ${op.name} type vlan id ${op.vlanId}`;
+    case 'dummy-add':
+      return `link add ${op.name} type dummy`;
     case 'link-up':
       return `link set ${op.dev} up`;
     case 'link-alias':
@@ -77,9 +92,8 @@ export function ipBatchLine(op: KernelOp): string {
     case 'addr-del':
       return `addr del ${op.cidr} dev ${op.dev}`;
     case 'route-add':
-      return `route add ${op.dst} via ${op.via}`;
     case 'route-del':
-      return `route del ${op.dst} via ${op.via}`;
+      return `route ${op.kind === 'route-del' ? 'del' : op.replace ? 'replace' : 'add'} ${op.dst}${op.via !== undefined ? ` via ${op.via}` : ''}${op.dev !== undefined ? ` dev ${op.dev}` : ''}`;
     case 'sysctl':
     case 'nft-apply':
     case 'iptables-apply':

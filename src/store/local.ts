@@ -1,12 +1,14 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BerthError } from '../common/errors.js';
-import type { Collection, Store } from './store.js';
+import { BerthError, ConflictError } from '../common/errors.js';
+import { revisionConflictMessage, type Collection, type PutOptions, type Store, type StoredValue } from './store.js';
 
 /**
- * The embedded store: one JSON file per object under `<data-root>/store/<collection>/`.
- * Writes go to a temporary file first and are renamed into place, so a crash leaves
- * either the old or the new version, never half of one.
+ * The embedded store: one JSON file per object under `<data-root>/store/<collection>/`,
+ * holding `{ "revision": n, "value": ... }`. Writes go to a temporary file first and are
+ * renamed into place, so a crash leaves either the old or the new version, never half of
+ * one. One daemon writes the store, so revisions are checked against what it read last.
+ * Files written before revisions existed hold the bare value: they read as revision 1.
  */
 export class LocalStore implements Store {
   constructor(private readonly root: string) {}
@@ -15,7 +17,7 @@ export class LocalStore implements Store {
     return join(this.root, collection);
   }
 
-  async list(collection: Collection): Promise<unknown[]> {
+  async list(collection: Collection): Promise<StoredValue[]> {
     let names: string[];
     try {
       names = (await readdir(this.dir(collection))).filter((n) => n.endsWith('.json'));
@@ -23,27 +25,54 @@ export class LocalStore implements Store {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
-    const values: unknown[] = [];
+    const values: StoredValue[] = [];
     for (const name of names) {
-      const path = join(this.dir(collection), name);
-      try {
-        values.push(JSON.parse(await readFile(path, 'utf8')));
-      } catch (err) {
-        throw new BerthError('internal', `store file ${path} is unreadable: ${(err as Error).message}`, 'move it away and restart the daemon; reconcile removes what it described', { cause: err });
-      }
+      const stored = await this.get(collection, name.slice(0, -'.json'.length));
+      if (stored) values.push(stored);
     }
     return values;
   }
 
-  async put(collection: Collection, id: string, value: unknown): Promise<void> {
+  async get(collection: Collection, id: string): Promise<StoredValue | undefined> {
+    const path = join(this.dir(collection), `${id}.json`);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    try {
+      const parsed: unknown = JSON.parse(text);
+      return isEnvelope(parsed) ? { id, value: parsed.value, revision: parsed.revision } : { id, value: parsed, revision: 1 };
+    } catch (err) {
+      throw new BerthError('internal', `store file ${path} is unreadable: ${(err as Error).message}`, 'move it away and restart the daemon; reconcile removes what it described', { cause: err });
+    }
+  }
+
+  async put(collection: Collection, id: string, value: unknown, opts: PutOptions = {}): Promise<number> {
+    const current = (await this.get(collection, id))?.revision ?? 0;
+    if (opts.expectedRevision !== undefined && opts.expectedRevision !== current) {
+      throw new ConflictError(revisionConflictMessage(collection, id, opts.expectedRevision, current));
+    }
     const dir = this.dir(collection);
     await mkdir(dir, { recursive: true });
     const tmp = join(dir, `.${id}.tmp`);
-    await writeFile(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
+    const revision = current + 1;
+    await writeFile(tmp, JSON.stringify({ revision, value }, null, 2) + '\n', { mode: 0o600 });
     await rename(tmp, join(dir, `${id}.json`));
+    return revision;
+  }
+
+  create(collection: Collection, id: string, value: unknown): Promise<number> {
+    return this.put(collection, id, value, { expectedRevision: 0 });
   }
 
   async delete(collection: Collection, id: string): Promise<void> {
     await rm(join(this.dir(collection), `${id}.json`), { force: true });
   }
+}
+
+function isEnvelope(v: unknown): v is { revision: number; value: unknown } {
+  return typeof v === 'object' && v !== null && Object.keys(v).length === 2 && typeof (v as { revision?: unknown }).revision === 'number' && 'value' in v;
 }

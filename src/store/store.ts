@@ -1,13 +1,39 @@
 /**
- * Persistence behind one interface, so the embedded local store and (for overlay
- * networks, later) etcd are interchangeable. Values are plain JSON; the engine validates
- * what it reads back, since a store file is data entering the program.
+ * Persistence behind one interface, so the embedded local store and (for networks that
+ * span hosts, part 7) etcd are interchangeable. Values are plain JSON; the engine validates
+ * what it reads back, since a stored value is data entering the program.
+ *
+ * Every value has a revision, bumped by each write. A write may demand the revision it
+ * read (compare-and-swap; 0 = absent), which is how two daemons sharing etcd keep from
+ * overwriting each other; `create` is the common case: only if absent.
  */
 export type Collection = 'networks' | 'containers';
 
+export interface StoredValue {
+  readonly id: string;
+  readonly value: unknown;
+  readonly revision: number;
+}
+
+export interface PutOptions {
+  /** Write only if the stored revision is this one (0: only if absent); else a ConflictError. */
+  readonly expectedRevision?: number;
+}
+
 export interface Store {
-  list(collection: Collection): Promise<unknown[]>;
-  put(collection: Collection, id: string, value: unknown): Promise<void>;
+  list(collection: Collection): Promise<StoredValue[]>;
+  get(collection: Collection, id: string): Promise<StoredValue | undefined>;
+  /** Returns the value's new revision. */
+  put(collection: Collection, id: string, value: unknown, opts?: PutOptions): Promise<number>;
+  /** Writes only if `id` is absent (a ConflictError otherwise); returns its revision. */
+  create(collection: Collection, id: string, value: unknown): Promise<number>;
   /** Deleting what is not there succeeds. */
   delete(collection: Collection, id: string): Promise<void>;
+}
+
+/** The conflict both stores report when a conditional write finds another revision. */
+export function revisionConflictMessage(collection: Collection, id: string, expected: number, found: number): string {
+  return expected === 0
+    ? `${collection}/${id} exists already (revision ${found})`
+    : `${collection}/${id} changed underneath: expected revision ${expected}, found ${found === 0 ? 'none' : found}`;
 }

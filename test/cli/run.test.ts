@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { portFlags } from '../../src/cli/commands/run.js';
-import { parsePortBindings } from '../../src/engine/portspec.js';
+import { parsePortBindings } from '../../src/common/portspec.js';
 
 test('-p and --expose become Docker\'s ExposedPorts and PortBindings, and parse back to the same mappings', () => {
   const publish = ['8000-8010:80', '9000-9001:7000-7001/udp', '127.0.0.1::53', '1180:5000'];

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, symlink } from 'node:fs/promises';
+import { chmod, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BERTH_BIN, listBerthNetns, must, run, sandboxSkip, World } from '../world/world.js';
@@ -93,6 +93,33 @@ describe('bad input gets a specific error and changes nothing', { skip: sandboxS
     const withPorts = await run('setpriv', [...asNobody, '-H', `unix://${w.dir}/absent.sock`, 'run', '--dry-run', '-p', '80:5000', '--', 'sh']);
     assert.equal(withPorts.code, 0, withPorts.stderr);
     assert.match(withPorts.stdout, /^add element ip berth pub_any \{ tcp \. 80 : 172\.17\.0\.2 \. 5000 \}$/m);
+  });
+
+  test('offline --dry-run is the engine\'s own planning: the last daemon\'s settings, and every check run does', async () => {
+    const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BERTH_BIN, '-H', `unix://${w.dir}/absent.sock`];
+    // A daemon that ran with the iptables backend and another default bridge left its settings behind.
+    await mkdir('/var/lib/berth', { recursive: true });
+    // The sandbox's tmpfs is 0700; a daemon's data root on a real host is 0755 (mkdir with umask 022).
+    await chmod('/var/lib/berth', 0o755);
+    const settings = { bridge: 'docker0', bip: '10.66.0.1/24', addressPools: [], dnsServers: [], firewall: 'iptables' };
+    await writeFile('/var/lib/berth/daemon.json', JSON.stringify(settings), { mode: 0o644 });
+    try {
+      const plan = await run('setpriv', [...asNobody, 'run', '--dry-run', '-p', '80:5000', '--', 'sh']);
+      assert.equal(plan.code, 0, plan.stderr);
+      assert.match(plan.stderr, /with the settings of the last daemon \(\/var\/lib\/berth\/daemon\.json\): default bridge docker0 10\.66\.0\.0\/24, iptables/);
+      assert.match(plan.stdout, /master docker0 up type veth peer name eth0 address 02:42:0a:42:00:02/);
+      assert.match(plan.stdout, /^iptables-restore --noflush/m);
+      assert.doesNotMatch(plan.stdout, /^add element ip berth/m);
+    } finally {
+      await rm('/var/lib/berth/daemon.json', { force: true });
+    }
+    // The checks of `run` itself: a --link to nothing, a bad --dns (the old offline path skipped both).
+    const link = await run('setpriv', [...asNobody, 'run', '--dry-run', '--link', 'nope', '--', 'sh']);
+    assert.equal(link.code, 1);
+    assert.match(link.stderr, /^Error: .*nope/m);
+    const dns = await run('setpriv', [...asNobody, 'run', '--dry-run', '--dns', 'not-an-ip', '--', 'sh']);
+    assert.equal(dns.code, 1);
+    assert.match(dns.stderr, /^Error: .*not-an-ip/m);
   });
 
   test('a missing tool (nft) stops the daemon before it changes anything', async () => {

@@ -2,30 +2,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCidr } from '../../src/common/ipv4.js';
 import { ConflictError, ExhaustedError, InvalidArgumentError } from '../../src/common/errors.js';
-import { newBridgeNetwork, type CreateNetworkRequest, type NetworkCreateContext } from '../../src/engine/network-create.js';
-import { defaultBridgeRecord, nullNetworkRecord } from '../../src/engine/networks.js';
+import { newNetwork, type CreateNetworkRequest, type NetworkCreateContext } from '../../src/engine/network-create.js';
+import { defaultBridgeRecord } from '../../src/engine/default-bridge.js';
 import { DOCKER_DEFAULT_POOLS, parseAddressPoolSpec, routeClaimsSubnet } from '../../src/ipam/subnets.js';
-import type { NetworkRecord } from '../../src/engine/model.js';
+import { builtinNetworks, createContext, networkRequest } from './fixtures.js';
 
 const ID = 'a19ca8dcfc5a'.padEnd(64, '0');
 
-function request(over: Partial<CreateNetworkRequest> = {}): CreateNetworkRequest {
-  return { name: 'bridge2', driver: 'bridge', internal: false, attachable: false, labels: {}, options: {}, ipam: [], ...over };
-}
+const request = (over: Partial<CreateNetworkRequest> = {}): CreateNetworkRequest => networkRequest(over);
 
 function context(over: Partial<NetworkCreateContext> = {}): NetworkCreateContext {
-  const existing: NetworkRecord[] = [
-    defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, []),
-    nullNetworkRecord('host'),
-    nullNetworkRecord('none'),
-  ];
-  return { existing, routes: [{ subnet: parseCidr('198.51.100.0/24'), dev: 'uplink0', onLink: true }], hostLinks: new Set(['lo', 'uplink0', 'berth0']), nameservers: [], pools: DOCKER_DEFAULT_POOLS, ...over };
+  return createContext(builtinNetworks(), { routes: [{ subnet: parseCidr('198.51.100.0/24'), dev: 'uplink0', onLink: true }], ...over });
 }
 
 test('a network without options takes the next free pool subnet, its first address as gateway and br-<12 hex> as bridge', () => {
-  const n = newBridgeNetwork(request(), context(), ID);
+  const n = newNetwork(request(), context(), ID);
   assert.deepEqual(
-    { subnet: n.subnet, gateway: n.gateway, bridge: n.bridge, userSubnet: n.userSubnet, ipRange: n.ipRange, driver: n.driver },
+    { subnet: n.ipam.subnet, gateway: n.ipam.gateway, bridge: n.driverData.bridge, userSubnet: n.ipam.userSubnet, ipRange: n.ipam.ipRange, driver: n.driver },
     { subnet: '172.18.0.0/16', gateway: '172.18.0.1', bridge: 'br-a19ca8dcfc5a', userSubnet: false, ipRange: undefined, driver: 'bridge' },
   );
 });
@@ -33,54 +26,55 @@ test('a network without options takes the next free pool subnet, its first addre
 test('pool selection skips other networks and host routes, then moves to 192.168.0.0/20 blocks', () => {
   const ctx = context();
   const routes = Array.from({ length: 14 }, (_, i) => ({ subnet: parseCidr(`172.${18 + i}.0.0/16`), dev: 'eth9', onLink: true }));
-  assert.equal(newBridgeNetwork(request(), { ...ctx, routes }, ID).subnet, '192.168.0.0/20');
-  assert.equal(newBridgeNetwork(request(), { ...ctx, routes: [...routes, { subnet: parseCidr('192.168.1.0/24'), dev: 'wlan0', onLink: true }] }, ID).subnet, '192.168.16.0/20');
+  assert.equal(newNetwork(request(), { ...ctx, routes }, ID).ipam.subnet, '192.168.0.0/20');
+  assert.equal(newNetwork(request(), { ...ctx, routes: [...routes, { subnet: parseCidr('192.168.1.0/24'), dev: 'wlan0', onLink: true }] }, ID).ipam.subnet, '192.168.16.0/20');
 });
 
 test('a pool subnet holding a nameserver containers use is skipped (a loopback one is not in any pool)', () => {
-  assert.equal(newBridgeNetwork(request(), context({ nameservers: ['127.0.0.53', '172.18.0.2', '::1'] }), ID).subnet, '172.19.0.0/16');
+  assert.equal(newNetwork(request(), context({ nameservers: ['127.0.0.53', '172.18.0.2', '::1'] }), ID).ipam.subnet, '172.19.0.0/16');
 });
 
 test('configured pools (--default-address-pool) are used, and their exhaustion is a specific error', () => {
   const pools = [parseAddressPoolSpec('base=10.77.0.0/23,size=24')];
-  const first = newBridgeNetwork(request({ name: 'p1' }), context({ pools }), ID);
-  assert.equal(first.subnet, '10.77.0.0/24');
-  const second = newBridgeNetwork(request({ name: 'p2' }), context({ pools, existing: [...context().existing, first] }), ID);
-  assert.equal(second.subnet, '10.77.1.0/24');
+  const first = newNetwork(request({ name: 'p1' }), context({ pools }), ID);
+  assert.equal(first.ipam.subnet, '10.77.0.0/24');
+  const second = newNetwork(request({ name: 'p2' }), context({ pools, existing: [...context().existing, first] }), ID);
+  assert.equal(second.ipam.subnet, '10.77.1.0/24');
   assert.throws(
-    () => newBridgeNetwork(request({ name: 'p3' }), context({ pools, existing: [...context().existing, first, second] })),
+    () => newNetwork(request({ name: 'p3' }), context({ pools, existing: [...context().existing, first, second] })),
     (e: unknown) => e instanceof ExhaustedError && /no free subnet in the address pools/.test(e.message) && /--default-address-pool/.test(e.hint ?? ''),
   );
 });
 
 test('--subnet, --gateway, --ip-range and --aux-address are kept as given', () => {
-  const n = newBridgeNetwork(
+  const n = newNetwork(
     request({ name: 'n3', ipam: [{ subnet: '10.10.0.0/24', gateway: '10.10.0.254', ipRange: '10.10.0.128/25', auxAddresses: { router: '10.10.0.253' } }] }),
     context(),
     ID,
   );
   assert.deepEqual(
-    { subnet: n.subnet, gateway: n.gateway, ipRange: n.ipRange, aux: n.auxAddresses, userSubnet: n.userSubnet },
+    { subnet: n.ipam.subnet, gateway: n.ipam.gateway, ipRange: n.ipam.ipRange, aux: n.ipam.auxAddresses, userSubnet: n.ipam.userSubnet },
     { subnet: '10.10.0.0/24', gateway: '10.10.0.254', ipRange: '10.10.0.128/25', aux: { router: '10.10.0.253' }, userSubnet: true },
   );
 });
 
 test('driver options: bridge name and MTU are applied; labels, internal and attachable are kept', () => {
-  const n = newBridgeNetwork(
+  const n = newNetwork(
     request({ options: { 'com.docker.network.bridge.name': 'br-custom', 'com.docker.network.driver.mtu': '1400' }, labels: { team: 'a' }, internal: true, attachable: true }),
     context(),
     ID,
   );
-  assert.deepEqual({ bridge: n.bridge, mtu: n.mtu, labels: n.labels, internal: n.internal, attachable: n.attachable }, { bridge: 'br-custom', mtu: 1400, labels: { team: 'a' }, internal: true, attachable: true });
+  assert.deepEqual({ bridge: n.driverData.bridge, mtu: n.driverData.mtu, labels: n.labels, internal: n.internal, attachable: n.attachable }, { bridge: 'br-custom', mtu: 1400, labels: { team: 'a' }, internal: true, attachable: true });
 });
 
 test('every bad request is refused with what was wrong', () => {
-  const withBridge2 = context({ existing: [...context().existing, newBridgeNetwork(request(), context(), ID)] });
+  const withBridge2 = context({ existing: [...context().existing, newNetwork(request(), context(), ID)] });
   const cases: [string, CreateNetworkRequest, NetworkCreateContext, new (...a: never[]) => Error, RegExp][] = [
     ['duplicate name', request(), withBridge2, ConflictError, /^network with name bridge2 already exists$/],
     ['built-in name', request({ name: 'host' }), context(), ConflictError, /network name "host" is reserved for a built-in network/],
     ['invalid name', request({ name: '-x' }), context(), InvalidArgumentError, /invalid network name "-x"/],
     ['unknown driver', request({ driver: 'weave' }), context(), InvalidArgumentError, /unknown network driver "weave"/],
+    ['second none network', request({ driver: 'null' }), context(), InvalidArgumentError, /only one instance of the "null" network is allowed/],
     ['second host network', request({ driver: 'host' }), context(), InvalidArgumentError, /only one instance of the "host" network is allowed/],
     ['unknown option', request({ options: { 'com.docker.network.bridge.enable_icc': 'false' } }), context(), InvalidArgumentError, /unknown bridge driver option "com\.docker\.network\.bridge\.enable_icc"/],
     ['bad mtu', request({ options: { 'com.docker.network.driver.mtu': '9x' } }), context(), InvalidArgumentError, /invalid com\.docker\.network\.driver\.mtu "9x"/],
@@ -103,7 +97,7 @@ test('every bad request is refused with what was wrong', () => {
     ['subnet too small', request({ ipam: [{ subnet: '10.2.0.0/31', auxAddresses: {} }] }), context(), InvalidArgumentError, /subnet 10\.2\.0\.0\/31 is too small/],
   ];
   for (const [what, req, ctx, type, message] of cases) {
-    assert.throws(() => newBridgeNetwork(req, ctx), (e: unknown) => e instanceof type && message.test(e.message), what);
+    assert.throws(() => newNetwork(req, ctx), (e: unknown) => e instanceof type && message.test(e.message), what);
   }
 });
 
@@ -117,8 +111,8 @@ test('only on-link routes claim subnets: a VPN\'s 0.0.0.0/1 + 128.0.0.0/1 and ro
   ];
   assert.deepEqual(vpn.filter(routeClaimsSubnet).map((r) => r.dev), ['eth1']);
   const routes = vpn.filter(routeClaimsSubnet);
-  assert.equal(newBridgeNetwork(request(), context({ routes }), ID).subnet, '172.18.0.0/16');
-  assert.equal(defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, routes).subnet, '172.17.0.0/16');
+  assert.equal(newNetwork(request(), context({ routes }), ID).ipam.subnet, '172.18.0.0/16');
+  assert.equal(defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, routes).ipam.subnet, '172.17.0.0/16');
 });
 
 test('subnets no container network can live in are refused at create, naming the range', () => {
@@ -130,7 +124,7 @@ test('subnets no container network can live in are refused at create, naming the
     ['0.0.0.0/1', /0\.0\.0\.0\/8 means "this network"/],
   ];
   for (const [subnet, message] of cases) {
-    assert.throws(() => newBridgeNetwork(request({ ipam: [{ subnet, auxAddresses: {} }] }), context(), ID), (e: unknown) => e instanceof InvalidArgumentError && message.test(e.message), subnet);
+    assert.throws(() => newNetwork(request({ ipam: [{ subnet, auxAddresses: {} }] }), context(), ID), (e: unknown) => e instanceof InvalidArgumentError && message.test(e.message), subnet);
   }
   assert.throws(() => parseAddressPoolSpec('base=127.0.0.0/8,size=24'), /address pool 127\.0\.0\.0\/8 cannot hold containers/);
 });

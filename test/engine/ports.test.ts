@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { allocateHostPorts } from '../../src/engine/ports.js';
 import { parseSockets, UNKNOWN_HOST_PORTS, type HostPorts } from '../../src/kernel/host-ports.js';
-import { parsePortSpec } from '../../src/engine/portspec.js';
+import { parsePortSpec } from '../../src/common/portspec.js';
 import { ConflictError, ExhaustedError, InvalidArgumentError } from '../../src/common/errors.js';
 
 const free: HostPorts = UNKNOWN_HOST_PORTS;

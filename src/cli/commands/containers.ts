@@ -1,5 +1,5 @@
 import { BerthError } from '../../common/errors.js';
-import { boolFlag, flag, flagList, parseArgs, usageError, type CommandInfo, type Parsed } from '../args.js';
+import { boolFlag, flag, flagList, parseArgs, usageError, type CommandInfo, type Parsed } from '../../common/args.js';
 import { filtersParam } from '../filters.js';
 import type { ApiClient } from '../client.js';
 import { applyFormat, printFormatted, table } from '../format.js';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { BerthError } from '../../common/errors.js';
-import { flagList, parseArgs, usageError, type CommandInfo } from '../args.js';
+import { flagList, parseArgs, usageError, type CommandInfo } from '../../common/args.js';
 import type { ApiClient } from '../client.js';
 
 /**

@@ -1,5 +1,5 @@
 import { BerthError, InvalidArgumentError } from '../../common/errors.js';
-import { boolFlag, flag, flagList, HelpRequested, parseArgs, usageError, type CommandInfo, type FlagSpecs, type Parsed } from '../args.js';
+import { boolFlag, flag, flagList, HelpRequested, parseArgs, usageError, type CommandInfo, type FlagSpecs, type Parsed } from '../../common/args.js';
 import type { ApiClient } from '../client.js';
 import { filtersParam } from '../filters.js';
 import { applyFormat, printFormatted, table } from '../format.js';

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { BerthError, InvalidArgumentError } from '../../common/errors.js';
-import { hostPortText, parsePortSpec } from '../../engine/portspec.js';
-import { boolFlag, flag, flagList, parseArgs, usageError, type CommandInfo, type FlagSpecs, type Parsed } from '../args.js';
+import type { Handover } from '../handover.js';
+import { hostPortText, parsePortSpec } from '../../common/portspec.js';
+import { boolFlag, flag, flagList, parseArgs, usageError, type CommandInfo, type FlagSpecs, type Parsed } from '../../common/args.js';
 import type { ApiClient } from '../client.js';
 import { demultiplex } from '../stdcopy.js';
 
@@ -96,13 +97,13 @@ export interface CreateBody {
   NetworkingConfig: { EndpointsConfig: Record<string, EndpointSettingsBody> };
 }
 
-export async function runCommand(client: ApiClient, argv: readonly string[]): Promise<number> {
+export async function runCommand(client: ApiClient, argv: readonly string[], handover: Handover): Promise<number> {
   const parsed = parseArgs(RUN, argv, RUN_FLAGS);
   const detach = boolFlag(parsed, 'detach');
   const autoRemove = boolFlag(parsed, 'rm');
   // Attached --rm is done by this client after it has read all output (as the docker CLI does).
   const { body, query, name } = await createRequest(RUN, parsed, autoRemove && detach);
-  if (boolFlag(parsed, 'dry-run')) return dryRun(client, body, query, name);
+  if (boolFlag(parsed, 'dry-run')) return dryRun(client, handover, body, query, name);
 
   const id = await createContainer(client, body, query);
   try {
@@ -250,7 +251,7 @@ async function attach(client: ApiClient, id: string, autoRemove: boolean): Promi
 }
 
 /** `--dry-run`: the daemon's plan when it answers, else a plan against a fresh default bridge (no root needed). */
-async function dryRun(client: ApiClient, body: CreateBody, query: string, name: string | undefined): Promise<number> {
+async function dryRun(client: ApiClient, handover: Handover, body: CreateBody, query: string, name: string | undefined): Promise<number> {
   try {
     const { Script } = (await client.call('POST', `/berth/plan/run${query}`, body)) as { Script: string };
     console.log(Script);
@@ -258,6 +259,7 @@ async function dryRun(client: ApiClient, body: CreateBody, query: string, name: 
   } catch (err) {
     if (!(err instanceof BerthError) || (err.code !== 'unavailable' && err.code !== 'permission')) throw err;
   }
-  // Loaded only now: planning offline pulls in the engine's planning code the rest of the CLI never needs.
-  return (await import('./dry-run-offline.js')).planOffline(body, name);
+  // The daemon's own planning, run here without a daemon (loaded only now).
+  console.log(await handover.planOffline(body, name));
+  return 0;
 }

@@ -1,6 +1,6 @@
 import { closeSync } from 'node:fs';
-import { BerthError, KernelError, MissingFeatureError } from '../../common/errors.js';
-import { BatchExecutor, withRollbackProblems, type Executor } from '../exec.js';
+import { BerthError, KernelError } from '../../common/errors.js';
+import { BatchExecutor, missingLinkKind, withRollbackProblems, type Executor } from '../exec.js';
 import { inversePlan, type KernelOp, type Plan } from '../ops.js';
 import { renderOp } from '../render.js';
 import { addNetns, deleteNetns, inNetns, openNetns } from './namespaces.js';
@@ -80,7 +80,10 @@ export class NetlinkExecutor implements Executor {
         return inside(op.netns, (s) => s.addAddress(op.dev, address!, Number(prefix)));
       }
       case 'route-add':
-        if (op.dst === 'default') return inside(op.netns, (s) => s.addDefaultRoute(op.via));
+        if (op.dst === 'default' && op.via !== undefined && op.dev === undefined && op.replace !== true) {
+          const via = op.via;
+          return inside(op.netns, (s) => s.addDefaultRoute(via));
+        }
         return this.fallback.apply([op]);
       case 'link-alias':
         return this.host.setAlias(op.dev, op.alias);
@@ -90,6 +93,10 @@ export class NetlinkExecutor implements Executor {
         return this.host.setHairpin(op.dev);
       case 'netns-attach':
       case 'bridge-add':
+      case 'macvlan-add':
+      case 'ipvlan-add':
+      case 'vlan-add':
+      case 'dummy-add':
       case 'addr-del':
       case 'route-del':
       case 'sysctl':
@@ -121,8 +128,6 @@ export class NetlinkExecutor implements Executor {
 function errorFor(op: KernelOp, err: unknown): BerthError {
   const command = renderOp(op).split('\n')[0]!;
   const detail = err instanceof Error ? err.message : String(err);
-  if (op.kind === 'veth-add' && /EOPNOTSUPP|ENOTSUP/.test(detail)) {
-    return new MissingFeatureError(`this kernel lacks veth support (CONFIG_VETH): "${command}" failed`, 'berth needs a kernel with veth devices');
-  }
+  if (op.kind === 'veth-add' && /EOPNOTSUPP|ENOTSUP/.test(detail)) return missingLinkKind('veth', command);
   return new KernelError(`kernel operation failed: ${command}: ${detail}`, command, detail, { cause: err });
 }

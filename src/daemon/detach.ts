@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { mkdir, open, readFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { dirname } from 'node:path';
-import { BerthError } from '../../common/errors.js';
-import { ApiClient } from '../client.js';
+import { BerthError } from '../common/errors.js';
 
 /** How long `berth daemon -d` waits for the API to answer (reconcile of many containers takes a while). */
 const READY_TIMEOUT_MS = 60_000;
@@ -22,18 +22,30 @@ export async function startDetached(daemonArgv: readonly string[], socketPath: s
   await log.close();
   child.once('exit', (code, signal) => (exited = signal ?? String(code)));
   child.unref();
-  const client = new ApiClient(socketPath);
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (exited !== undefined) {
       const tail = (await readFile(logPath, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n');
       throw new BerthError('unavailable', `the daemon stopped during start-up (exit ${exited}):\n${tail}`, `its whole log: ${logPath}`);
     }
-    if (await client.call('GET', '/_ping').then(() => true, () => false)) {
+    if (await pings(socketPath)) {
       console.log(`berth daemon ready (pid ${child.pid ?? '?'}), API on unix://${socketPath}, log in ${logPath}`);
       return 0;
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
   throw new BerthError('unavailable', `the daemon (pid ${child.pid ?? '?'}) did not answer on unix://${socketPath} within ${READY_TIMEOUT_MS / 1000} s`, `its log: ${logPath}`);
+}
+
+/** Whether the API on `socketPath` answers GET /_ping with 200. */
+function pings(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path: '/_ping', method: 'GET', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
 }

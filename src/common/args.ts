@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../common/errors.js';
+import { InvalidArgumentError } from './errors.js';
 
 /**
  * A small Docker-style flag parser: `--flag value`, `--flag=value`, `-f value`, grouped

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
-import { DAEMON_DEFAULTS, EXECUTOR_KINDS, parseExecutorKind, parseFirewallName, startDaemon } from '../../daemon/daemon.js';
-import { installLastResortHandlers } from '../../daemon/last-resort.js';
-import { parseAddressPoolSpec } from '../../ipam/subnets.js';
-import { checkedDnsSettings } from '../../engine/dns-config.js';
-import { boolFlag, flag, flagList, parseArgs, usageError, type CommandInfo } from '../args.js';
-import { socketPathFrom } from '../client.js';
+import { boolFlag, flag, flagList, parseArgs, usageError, type CommandInfo } from '../common/args.js';
+import { InvalidArgumentError } from '../common/errors.js';
+import { checkedDnsSettings } from '../engine/dns-config.js';
+import { parseAddressPoolSpec } from '../ipam/subnets.js';
+import { DAEMON_DEFAULTS, EXECUTOR_KINDS, parseExecutorKind, parseFirewallName, startDaemon } from './daemon.js';
+import { installLastResortHandlers } from './last-resort.js';
 
 export const DAEMON_USAGE = `Usage: berth daemon [OPTIONS]
 
@@ -49,7 +49,7 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
   if (boolFlag(parsed, 'detach')) {
     const foreground = argv.filter((a) => a !== '-d' && a !== '--detach' && a !== '--detach=true');
     const socketPath = host ? socketPathFrom(host) : join(execRoot, 'berth.sock');
-    return (await import('./daemon-detach.js')).startDetached([...foreground, ...(host && !flag(parsed, 'host') ? ['-H', host] : [])], socketPath, join(execRoot, 'berth.log'));
+    return (await import('./detach.js')).startDetached([...foreground, ...(host && !flag(parsed, 'host') ? ['-H', host] : [])], socketPath, join(execRoot, 'berth.log'));
   }
   // A daemon serves every container's names and ports: a bug in one request must not end it.
   installLastResortHandlers();
@@ -65,7 +65,12 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     firewall: parseFirewallName(flag(parsed, 'firewall') ?? DAEMON_DEFAULTS.firewall),
   });
   const bridge = daemon.engine.defaultNetwork();
-  console.log(`berth daemon ready (pid ${process.pid}, executor ${flag(parsed, 'executor') ?? DAEMON_DEFAULTS.executor}, firewall ${flag(parsed, 'firewall') ?? DAEMON_DEFAULTS.firewall}): bridge ${bridge.bridge} ${bridge.gateway} ${bridge.subnet}, API on unix://${host ? socketPathFrom(host) : join(execRoot, 'berth.sock')}`);
+  const unavailable = daemon.engine.networks.drivers.list().filter((e) => !e.availability.available);
+  console.log(
+    `berth daemon ready (pid ${process.pid}, executor ${flag(parsed, 'executor') ?? DAEMON_DEFAULTS.executor}, firewall ${flag(parsed, 'firewall') ?? DAEMON_DEFAULTS.firewall}): ` +
+      `bridge ${String(bridge.driverData.bridge)} ${bridge.ipam.gateway ?? ''} ${bridge.ipam.subnet}, API on unix://${host ? socketPathFrom(host) : join(execRoot, 'berth.sock')}` +
+      unavailable.map((e) => `\n  driver ${e.driver.name} unavailable: ${e.availability.available ? '' : e.availability.reason}`).join(''),
+  );
   // Containers keep running when the daemon stops (like dockerd --live-restore); the next
   // daemon adopts them.
   await new Promise<void>((resolve) => {
@@ -74,4 +79,12 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
   });
   await daemon.stop();
   return 0;
+}
+
+/** The path of a `unix://` host (the daemon listens on unix sockets only). */
+function socketPathFrom(host: string): string {
+  if (!host.startsWith('unix://') || host.length <= 'unix://'.length) {
+    throw new InvalidArgumentError(`invalid host "${host}"`, 'berth listens on a unix socket: -H unix:///run/berth/berth.sock');
+  }
+  return host.slice('unix://'.length);
 }

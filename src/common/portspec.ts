@@ -1,5 +1,5 @@
-import { InvalidArgumentError, quotePrefix } from '../common/errors.js';
-import { formatIpv4, parseIpv4 } from '../common/ipv4.js';
+import { InvalidArgumentError, quotePrefix } from './errors.js';
+import { formatIpv4, parseIpv4 } from './ipv4.js';
 
 /**
  * `-p` specifications, parsed the way Docker parses them (docker/go-connections nat

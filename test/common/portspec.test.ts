@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePortBindings, parsePortSpec } from '../../src/engine/portspec.js';
+import { parsePortBindings, parsePortSpec } from '../../src/common/portspec.js';
 import { InvalidArgumentError } from '../../src/common/errors.js';
 
 test('every Docker form of -p', () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { boolFlag, flag, flagList, HelpRequested, parseArgs, UsageError } from '../../src/cli/args.js';
+import { boolFlag, flag, flagList, HelpRequested, parseArgs, UsageError } from '../../src/common/args.js';
 import { InvalidArgumentError } from '../../src/common/errors.js';
 import { applyFormat } from '../../src/cli/format.js';
 

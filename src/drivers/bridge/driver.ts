@@ -1,0 +1,161 @@
+import { randomBytes } from 'node:crypto';
+import { parseCidr } from '../../common/ipv4.js';
+import type { FirewallNetwork } from '../../firewall/model.js';
+import type { KernelFeatures } from '../../kernel/features.js';
+import { withoutAbsentLinks, type KernelOp, type Plan } from '../../kernel/ops.js';
+import type { KernelView } from '../../kernel/view.js';
+import {
+  joinPlan,
+  macForAddress,
+  ownerAlias,
+  type DriverAvailability,
+  type DriverCapabilities,
+  type DriverConfig,
+  type DriverCreateContext,
+  type DriverData,
+  type DriverEndpoint,
+  type DriverNetwork,
+  type EndpointNames,
+  type EndpointRequest,
+  type JoinResult,
+  type NetworkDriver,
+  type RecordedEndpoint,
+} from '../driver.js';
+import { bridgeData, bridgeOptionsOf, parseBridgeOptions } from './options.js';
+
+/**
+ * The bridge driver, as the seeds draw docker0: a Linux bridge holding the gateway
+ * address, one veth pair per endpoint with the host end enslaved to the bridge and the
+ * other end inside the sandbox as eth0, eth1, ... NAT, isolation and published ports are
+ * its contribution to the firewall.
+ */
+export class BridgeDriver implements NetworkDriver {
+  readonly name = 'bridge';
+  readonly capabilities: DriverCapabilities = { scope: 'local', publishesPorts: true, embeddedDns: true, needsParent: false, userCreatable: true };
+
+  probe(features: KernelFeatures): DriverAvailability {
+    for (const kind of ['bridge', 'veth'] as const) {
+      if (!features.linkKinds.has(kind)) return { available: false, reason: `this kernel has no ${kind} links` };
+    }
+    return { available: true };
+  }
+
+  validateOptions(raw: Readonly<Record<string, string>>, ctx: DriverCreateContext): DriverConfig {
+    return { data: bridgeData(parseBridgeOptions(raw, ctx)) };
+  }
+
+  createNetwork(network: DriverNetwork): Plan {
+    const { bridge, mtu } = bridgeOptionsOf(network.data);
+    const ops: KernelOp[] = [
+      { kind: 'bridge-add', name: bridge, mtu },
+      { kind: 'link-alias', dev: bridge, alias: ownerAlias(network.id) },
+    ];
+    if (network.addressing.gateway !== undefined) ops.push({ kind: 'addr-add', dev: bridge, cidr: gatewayCidr(network) });
+    ops.push(
+      { kind: 'link-up', dev: bridge },
+      // The host reaches published ports through 127.0.0.1: DNAT'd packets with a loopback
+      // source may then leave by the bridge (Docker sets the same).
+      { kind: 'sysctl', key: `net.ipv4.conf.${bridge}.route_localnet`, value: '1' },
+    );
+    return ops;
+  }
+
+  deleteNetwork(network: DriverNetwork, live: KernelView): Plan {
+    return withoutAbsentLinks([{ kind: 'link-del', dev: bridgeOptionsOf(network.data).bridge }], new Set(live.links.keys()));
+  }
+
+  createEndpoint(_network: DriverNetwork, request: EndpointRequest): EndpointNames {
+    let hostIfname = hostVethName();
+    while (request.takenHostNames.has(hostIfname)) hostIfname = hostVethName();
+    return { ifname: request.ifname, hostIfname, mac: request.mac ?? macForAddress(request.address) };
+  }
+
+  join(network: DriverNetwork, netns: string, endpoint: DriverEndpoint): JoinResult {
+    const { bridge, mtu } = bridgeOptionsOf(network.data);
+    const plan: KernelOp[] = [
+      {
+        kind: 'veth-add',
+        hostName: hostSide(endpoint),
+        master: bridge,
+        peerName: endpoint.ifname,
+        peerMac: endpoint.mac ?? macForAddress(endpoint.address),
+        peerNetns: netns,
+        mtu,
+      },
+      { kind: 'addr-add', netns, dev: endpoint.ifname, cidr: `${endpoint.address}/${endpoint.prefixLength}` },
+      { kind: 'link-up', netns, dev: endpoint.ifname },
+    ];
+    return { plan, info: network.addressing.gateway === undefined ? {} : { defaultRoute: { via: network.addressing.gateway } } };
+  }
+
+  leave(_network: DriverNetwork, _netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {
+    // Deleting one end of a veth pair deletes both, synchronously (13-35 ms of RCU grace
+    // periods); a namespace deletion takes the pair asynchronously, so then nothing is planned.
+    return opts.sandboxGoing ? [] : [{ kind: 'link-del', dev: hostSide(endpoint) }];
+  }
+
+  /**
+   * Whatever drifted: the bridge gone (re-created, and its veths re-attached: a new bridge
+   * has no ports), its address, state or alias lost, a running container's veth deleted
+   * (joined again) or detached (enslaved again), and veths on the bridge no record knows.
+   */
+  repair(network: DriverNetwork, endpoints: readonly RecordedEndpoint[], live: KernelView): Plan {
+    const { bridge } = bridgeOptionsOf(network.data);
+    const existing = live.links.get(bridge);
+    const ops: KernelOp[] = [];
+    if (!existing) {
+      ops.push(...this.createNetwork(network));
+    } else {
+      const addresses = live.addresses.get(bridge) ?? [];
+      if (network.addressing.gateway !== undefined && !addresses.includes(gatewayCidr(network))) ops.push({ kind: 'addr-add', dev: bridge, cidr: gatewayCidr(network) });
+      if (existing.alias !== ownerAlias(network.id)) ops.push({ kind: 'link-alias', dev: bridge, alias: ownerAlias(network.id) });
+      if (!existing.up) ops.push({ kind: 'link-up', dev: bridge });
+      ops.push({ kind: 'sysctl', key: `net.ipv4.conf.${bridge}.route_localnet`, value: '1' });
+    }
+    for (const e of endpoints.filter((e) => e.running)) {
+      const veth = live.links.get(hostSide(e.endpoint));
+      if (!veth) {
+        ops.push(...joinPlan(e.netns, this.join(network, e.netns, e.endpoint), e.gatewayEndpoint));
+      } else if (veth.master !== bridge) {
+        ops.push({ kind: 'port-attach', dev: veth.name, master: bridge }, { kind: 'link-up', dev: veth.name });
+      } else {
+        continue;
+      }
+      if (e.carriesPorts) ops.push(...this.externalConnectivity(network, e.endpoint));
+    }
+    const known = new Set(endpoints.map((e) => hostSide(e.endpoint)));
+    for (const link of live.links.values()) {
+      if (link.master === bridge && /^veth[0-9a-f]{7}$/.test(link.name) && !known.has(link.name)) ops.push({ kind: 'link-del', dev: link.name });
+    }
+    return ops;
+  }
+
+  firewall(network: DriverNetwork): FirewallNetwork {
+    return { bridge: bridgeOptionsOf(network.data).bridge, subnet: network.addressing.subnet, internal: network.internal };
+  }
+
+  externalConnectivity(_network: DriverNetwork, endpoint: DriverEndpoint): Plan {
+    // Hairpin lets the container reach its own published ports through a host address.
+    return [{ kind: 'port-hairpin', dev: hostSide(endpoint) }];
+  }
+}
+
+function gatewayCidr(network: DriverNetwork): string {
+  return `${network.addressing.gateway!}/${parseCidr(network.addressing.subnet).prefixLength}`;
+}
+
+function hostSide(endpoint: DriverEndpoint): string {
+  if (endpoint.hostIfname === undefined) throw new Error(`bridge endpoint ${endpoint.id} has no host-side veth`);
+  return endpoint.hostIfname;
+}
+
+/** Host-side veth name: "veth" + 7 hex digits, as Docker names them (15 chars max is the kernel's IFNAMSIZ). */
+export function hostVethName(random: () => Buffer = () => randomBytes(4)): string {
+  return `veth${random().toString('hex').slice(0, 7)}`;
+}
+
+/** The Linux bridge of a bridge network, from its driver data. */
+export function bridgeOf(data: DriverData): string {
+  return bridgeOptionsOf(data).bridge;
+}
+

@@ -1,0 +1,103 @@
+import { InvalidArgumentError } from '../../common/errors.js';
+import type { KernelFeatures } from '../../kernel/features.js';
+import { IPVLAN_FLAGS, IPVLAN_MODES, type IpvlanFlag, type IpvlanMode, type KernelOp, type Plan } from '../../kernel/ops.js';
+import type { KernelView } from '../../kernel/view.js';
+import { checkKnownOptions, dataOneOf, oneOfOption } from '../data.js';
+import {
+  joinPlan,
+  type DriverAvailability,
+  type DriverCapabilities,
+  type DriverConfig,
+  type DriverCreateContext,
+  type DriverData,
+  type DriverEndpoint,
+  type DriverNetwork,
+  type EndpointNames,
+  type EndpointRequest,
+  type JoinResult,
+  type NetworkDriver,
+  type RecordedEndpoint,
+} from '../driver.js';
+import { createParentPlan, deleteParentPlan, PARENT_OPTION, parentData, parentOf, repairParentPlan, resolveParent, type ParentLink } from '../parent.js';
+
+interface IpvlanOptions extends ParentLink {
+  readonly mode: IpvlanMode;
+  readonly flag: IpvlanFlag;
+}
+
+export const IPVLAN_MODE_OPTION = 'ipvlan_mode';
+export const IPVLAN_FLAG_OPTION = 'ipvlan_flag';
+
+/**
+ * The ipvlan driver, as Docker's: endpoints are ipvlan links on the parent, sharing its
+ * MAC. l2 mode behaves as macvlan on the LAN (a gateway, ARP); l3 and l3s route instead:
+ * no gateway, the default route goes straight out of the device, and the parent routes
+ * between the network's endpoints.
+ */
+export class IpvlanDriver implements NetworkDriver {
+  readonly name = 'ipvlan';
+  readonly capabilities: DriverCapabilities = { scope: 'local', publishesPorts: false, embeddedDns: true, needsParent: true, userCreatable: true };
+
+  constructor(private readonly features: KernelFeatures) {}
+
+  probe(features: KernelFeatures): DriverAvailability {
+    return features.linkKinds.has('ipvlan') ? { available: true } : { available: false, reason: 'this kernel lacks ipvlan support (CONFIG_IPVLAN)' };
+  }
+
+  validateOptions(raw: Readonly<Record<string, string>>, ctx: DriverCreateContext): DriverConfig {
+    checkKnownOptions('ipvlan', raw, [PARENT_OPTION, IPVLAN_MODE_OPTION, IPVLAN_FLAG_OPTION]);
+    const mode = oneOfOption(raw, IPVLAN_MODE_OPTION, IPVLAN_MODES, 'l2');
+    const flag = oneOfOption(raw, IPVLAN_FLAG_OPTION, IPVLAN_FLAGS, 'bridge');
+    const options: IpvlanOptions = { ...resolveParent('ipvlan', raw, ctx, this.features), mode, flag };
+    const data: DriverData = { ...parentData(options), mode, flag };
+    // l3: the parent routes; there is no gateway on the network to point at (Docker ignores --gateway).
+    return { data, withoutGateway: mode !== 'l2' };
+  }
+
+  createNetwork(network: DriverNetwork): Plan {
+    return createParentPlan(network.id, optionsOf(network.data));
+  }
+
+  deleteNetwork(network: DriverNetwork, live: KernelView): Plan {
+    return deleteParentPlan(optionsOf(network.data), live);
+  }
+
+  createEndpoint(_network: DriverNetwork, request: EndpointRequest): EndpointNames {
+    if (request.mac !== undefined) {
+      throw new InvalidArgumentError('an ipvlan endpoint cannot have its own MAC address (--mac-address)', 'ipvlan links share the MAC of their parent; use a macvlan network for distinct MACs');
+    }
+    return { ifname: request.ifname };
+  }
+
+  join(network: DriverNetwork, netns: string, endpoint: DriverEndpoint): JoinResult {
+    const options = optionsOf(network.data);
+    const plan: KernelOp[] = [
+      { kind: 'ipvlan-add', name: endpoint.ifname, parent: options.parent, mode: options.mode, flag: options.flag, netns },
+      { kind: 'addr-add', netns, dev: endpoint.ifname, cidr: `${endpoint.address}/${endpoint.prefixLength}` },
+      { kind: 'link-up', netns, dev: endpoint.ifname },
+    ];
+    if (network.internal) return { plan, info: {} };
+    const gateway = network.addressing.gateway;
+    if (options.mode === 'l2') return { plan, info: gateway === undefined ? {} : { defaultRoute: { via: gateway } } };
+    return { plan, info: { defaultRoute: { dev: endpoint.ifname } } };
+  }
+
+  leave(_network: DriverNetwork, netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {
+    return opts.sandboxGoing ? [] : [{ kind: 'link-del', netns, dev: endpoint.ifname }];
+  }
+
+  repair(network: DriverNetwork, endpoints: readonly RecordedEndpoint[], live: KernelView): Plan {
+    const options = optionsOf(network.data);
+    const ops: KernelOp[] = [...repairParentPlan(network.id, options, live)];
+    if (!live.links.has(options.parent) && ops.length === 0) return [];
+    for (const e of endpoints.filter((e) => e.running)) {
+      const inside = live.sandboxLinks.get(e.netns);
+      if (inside && !inside.has(e.endpoint.ifname)) ops.push(...joinPlan(e.netns, this.join(network, e.netns, e.endpoint), e.gatewayEndpoint));
+    }
+    return ops;
+  }
+}
+
+function optionsOf(data: DriverData): IpvlanOptions {
+  return { ...parentOf('ipvlan', data), mode: dataOneOf('ipvlan', data, 'mode', IPVLAN_MODES), flag: dataOneOf('ipvlan', data, 'flag', IPVLAN_FLAGS) };
+}

@@ -1,0 +1,113 @@
+import type { KernelFeatures } from '../../kernel/features.js';
+import { withoutAbsentLinks, type KernelOp, type Plan } from '../../kernel/ops.js';
+import type { KernelView } from '../../kernel/view.js';
+import {
+  joinPlan,
+  macForAddress,
+  ownerAlias,
+  type DriverAvailability,
+  type DriverCapabilities,
+  type DriverConfig,
+  type DriverCreateContext,
+  type DriverEndpoint,
+  type DriverNetwork,
+  type EndpointNames,
+  type EndpointRequest,
+  type JoinResult,
+  type NetworkDriver,
+  type RecordedEndpoint,
+} from '../driver.js';
+import { createParentPlan, deleteParentPlan, repairParentPlan } from '../parent.js';
+import { HOST_ACCESS_AUX_NAME, macvlanData, macvlanOptionsOf, parseMacvlanOptions, type MacvlanOptions } from './options.js';
+
+/**
+ * The macvlan driver (seed 004): each endpoint is a macvlan link on the parent, born in the
+ * sandbox as eth0/ethN with its own MAC, so the container is a host of the parent's LAN:
+ * LAN hosts reach it directly, no NAT, no port mapping. The kernel never switches frames
+ * between a macvlan link and its parent, so the host cannot reach its own containers —
+ * unless `berth.host_access` gives the host a macvlan link of its own on the parent, with
+ * one /32 route per container through it (what people otherwise do by hand).
+ */
+export class MacvlanDriver implements NetworkDriver {
+  readonly name = 'macvlan';
+  readonly capabilities: DriverCapabilities = { scope: 'local', publishesPorts: false, embeddedDns: true, needsParent: true, userCreatable: true };
+
+  constructor(private readonly features: KernelFeatures) {}
+
+  probe(features: KernelFeatures): DriverAvailability {
+    return features.linkKinds.has('macvlan') ? { available: true } : { available: false, reason: 'this kernel lacks macvlan support (CONFIG_MACVLAN)' };
+  }
+
+  validateOptions(raw: Readonly<Record<string, string>>, ctx: DriverCreateContext): DriverConfig {
+    const options = parseMacvlanOptions(raw, ctx, this.features);
+    return { data: macvlanData(options), reservedAddresses: options.hostAccess ? { [HOST_ACCESS_AUX_NAME]: options.hostAccess.address } : {} };
+  }
+
+  createNetwork(network: DriverNetwork): Plan {
+    const options = macvlanOptionsOf(network.data);
+    return [...createParentPlan(network.id, options), ...hostAccessPlan(network, options)];
+  }
+
+  deleteNetwork(network: DriverNetwork, live: KernelView): Plan {
+    const options = macvlanOptionsOf(network.data);
+    // The host's link first: a parent berth created takes its children with it anyway.
+    const host = options.hostAccess ? withoutAbsentLinks([{ kind: 'link-del', dev: options.hostAccess.link }], new Set(live.links.keys())) : [];
+    return [...host, ...deleteParentPlan(options, live)];
+  }
+
+  createEndpoint(_network: DriverNetwork, request: EndpointRequest): EndpointNames {
+    return { ifname: request.ifname, mac: request.mac ?? macForAddress(request.address) };
+  }
+
+  join(network: DriverNetwork, netns: string, endpoint: DriverEndpoint): JoinResult {
+    const options = macvlanOptionsOf(network.data);
+    const plan: KernelOp[] = [
+      { kind: 'macvlan-add', name: endpoint.ifname, parent: options.parent, mode: options.mode, netns, mac: endpoint.mac ?? macForAddress(endpoint.address) },
+      { kind: 'addr-add', netns, dev: endpoint.ifname, cidr: `${endpoint.address}/${endpoint.prefixLength}` },
+      { kind: 'link-up', netns, dev: endpoint.ifname },
+    ];
+    // Replace, not add: a route left by an earlier holder of the address points the same way.
+    if (options.hostAccess) plan.push({ kind: 'route-add', replace: true, dst: `${endpoint.address}/32`, dev: options.hostAccess.link });
+    const gateway = network.addressing.gateway;
+    return { plan, info: gateway === undefined || network.internal ? {} : { defaultRoute: { via: gateway } } };
+  }
+
+  leave(_network: DriverNetwork, netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {
+    // The link lives in the sandbox: deleting the namespace deletes it. A host-access
+    // route may stay: it leads to this network, where the address belongs.
+    return opts.sandboxGoing ? [] : [{ kind: 'link-del', netns, dev: endpoint.ifname }];
+  }
+
+  /**
+   * A parent berth created and lost is made again (which takes nothing: its children died
+   * with it and are re-created below); the host's link likewise; a running container's
+   * endpoint missing from its namespace is joined again. A user's parent that is gone
+   * cannot be repaired here: its endpoints stay down until it is back and the daemon restarts.
+   */
+  repair(network: DriverNetwork, endpoints: readonly RecordedEndpoint[], live: KernelView): Plan {
+    const options = macvlanOptionsOf(network.data);
+    const ops: KernelOp[] = [...repairParentPlan(network.id, options, live)];
+    if (!live.links.has(options.parent) && ops.length === 0) return [];
+    if (options.hostAccess && !live.links.has(options.hostAccess.link)) {
+      ops.push(...hostAccessPlan(network, options));
+      for (const e of endpoints.filter((e) => e.running)) ops.push({ kind: 'route-add', replace: true, dst: `${e.endpoint.address}/32`, dev: options.hostAccess.link });
+    }
+    for (const e of endpoints.filter((e) => e.running)) {
+      const inside = live.sandboxLinks.get(e.netns);
+      if (inside && !inside.has(e.endpoint.ifname)) ops.push(...joinPlan(e.netns, this.join(network, e.netns, e.endpoint), e.gatewayEndpoint));
+    }
+    return ops;
+  }
+}
+
+/** The host's own macvlan link on the parent (bridge mode), with its /32 address. */
+function hostAccessPlan(network: DriverNetwork, options: MacvlanOptions): KernelOp[] {
+  if (!options.hostAccess) return [];
+  const { link, address } = options.hostAccess;
+  return [
+    { kind: 'macvlan-add', name: link, parent: options.parent, mode: 'bridge' },
+    { kind: 'link-alias', dev: link, alias: ownerAlias(network.id) },
+    { kind: 'addr-add', dev: link, cidr: `${address}/32` },
+    { kind: 'link-up', dev: link },
+  ];
+}

@@ -1,0 +1,35 @@
+import { hostAddresses, hostLinks, linksOfProcess, type HostLink } from './read.js';
+
+/**
+ * A snapshot of the live kernel state drivers compare their networks against: the host's
+ * links with their kind, master, parent and alias, the host's IPv4 addresses, and the
+ * links inside each running sandbox. Read once per reconcile (two `ip -j` processes and
+ * one /proc read per sandbox), then handed to every driver's pure `repair`.
+ */
+export interface KernelView {
+  readonly links: ReadonlyMap<string, HostLink>;
+  /** IPv4 addresses (CIDR) per host link. */
+  readonly addresses: ReadonlyMap<string, readonly string[]>;
+  /** Link names inside each sandbox namespace, by namespace name; absent when unknown. */
+  readonly sandboxLinks: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+/** Reads the view; `sandboxes` names each namespace with a process that lives in it. */
+export async function readKernelView(sandboxes: readonly { readonly netns: string; readonly pid: number }[] = []): Promise<KernelView> {
+  const [links, addresses] = await Promise.all([hostLinks(), hostAddresses()]);
+  const sandboxLinks = new Map<string, ReadonlySet<string>>();
+  for (const s of sandboxes) {
+    const inside = await linksOfProcess(s.pid);
+    if (inside) sandboxLinks.set(s.netns, inside);
+  }
+  return { links: new Map(links.map((l) => [l.name, l])), addresses, sandboxLinks };
+}
+
+/** A view of a host with only the given links (and nothing inside any sandbox): for planning and tests. */
+export function viewOf(links: readonly Partial<HostLink>[] = [], addresses: Readonly<Record<string, readonly string[]>> = {}, sandboxLinks: Readonly<Record<string, readonly string[]>> = {}): KernelView {
+  return {
+    links: new Map(links.map((l) => [l.name ?? '', { name: l.name ?? '', kind: l.kind ?? '', master: l.master, parent: l.parent, alias: l.alias, up: l.up ?? true }])),
+    addresses: new Map(Object.entries(addresses)),
+    sandboxLinks: new Map(Object.entries(sandboxLinks).map(([k, v]) => [k, new Set(v)])),
+  };
+}

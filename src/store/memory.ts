@@ -1,0 +1,35 @@
+import { ConflictError } from '../common/errors.js';
+import { revisionConflictMessage, type Collection, type PutOptions, type Store, type StoredValue } from './store.js';
+
+/** A store that lives as long as the process: for planning without a daemon (--dry-run) and for tests. */
+export class MemoryStore implements Store {
+  private readonly data = new Map<string, StoredValue>();
+
+  list(collection: Collection): Promise<StoredValue[]> {
+    const prefix = `${collection}/`;
+    return Promise.resolve([...this.data.entries()].filter(([k]) => k.startsWith(prefix)).map(([, v]) => v));
+  }
+
+  get(collection: Collection, id: string): Promise<StoredValue | undefined> {
+    return Promise.resolve(this.data.get(`${collection}/${id}`));
+  }
+
+  put(collection: Collection, id: string, value: unknown, opts: PutOptions = {}): Promise<number> {
+    const current = this.data.get(`${collection}/${id}`)?.revision ?? 0;
+    if (opts.expectedRevision !== undefined && opts.expectedRevision !== current) {
+      return Promise.reject(new ConflictError(revisionConflictMessage(collection, id, opts.expectedRevision, current)));
+    }
+    // A deep copy, as a real store keeps: later changes to `value` must not change what is stored.
+    this.data.set(`${collection}/${id}`, { id, value: JSON.parse(JSON.stringify(value)) as unknown, revision: current + 1 });
+    return Promise.resolve(current + 1);
+  }
+
+  create(collection: Collection, id: string, value: unknown): Promise<number> {
+    return this.put(collection, id, value, { expectedRevision: 0 });
+  }
+
+  delete(collection: Collection, id: string): Promise<void> {
+    this.data.delete(`${collection}/${id}`);
+    return Promise.resolve();
+  }
+}
