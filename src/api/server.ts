@@ -195,6 +195,10 @@ export function apiRoutes(engine: Engine, build: BuildInfo): Route[] {
       json(res, 200, {});
     }),
     // berth-only: the exact commands `run` would execute, for --dry-run.
+    route('POST', '/berth/plan/network', async ({ req, res }) => {
+      const planned = await engine.planNetwork(parseCreateNetwork(await readJsonBody(req)));
+      json(res, 200, { Script: renderPlan(planned.network), FirstEndpointScript: renderPlan(planned.firstEndpoint), Warnings: planned.warnings });
+    }),
     route('POST', '/berth/plan/run', async ({ req, res, query }) => {
       const plan = await engine.planRun(parseCreateContainer(await readJsonBody(req), query.get('name') ?? undefined));
       json(res, 200, { Script: renderPlan(plan) });

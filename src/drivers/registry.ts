@@ -30,20 +30,27 @@ export class DriverRegistry {
     return entry.driver;
   }
 
-  /** The driver for a new network: it must exist, be one users create networks of, and run on this kernel. */
-  forCreate(name: string): NetworkDriver {
+  /**
+   * The driver for a new network: it must exist, be one users create networks of, and run
+   * on this kernel (unless only planning: a plan can be shown where it cannot be applied).
+   */
+  forCreate(name: string, opts: { readonly planOnly?: boolean } = {}): NetworkDriver {
     if (name === 'none' || this.entries.get(name)?.driver.capabilities.userCreatable === false) {
       throw new InvalidArgumentError(`only one instance of the "${name}" network is allowed: it is built in`, 'use --network host or --network none when running a container');
     }
     const driver = this.get(name);
     const entry = this.entries.get(name)!;
-    if (!entry.availability.available) {
+    if (!entry.availability.available && opts.planOnly !== true) {
       throw new MissingFeatureError(`cannot create a network of driver ${name}: ${entry.availability.reason}`, `drivers available on this host: ${this.creatable().join(', ')}`);
     }
     return driver;
   }
 
-  /** Every driver with its availability, for `berth info` and the docs. */
+  availability(name: string): DriverAvailability {
+    return this.entries.get(name)?.availability ?? { available: false, reason: `no driver named ${name}` };
+  }
+
+  /** Every driver with its availability, for the daemon's start-up line and the docs. */
   list(): readonly DriverEntry[] {
     return [...this.entries.values()];
   }

@@ -140,6 +140,11 @@ export class Engine {
     return this.queue.run(() => this.networkService.create(request));
   }
 
+  /** What `network create` would do, without doing it (`network create --dry-run`). */
+  planNetwork(request: CreateNetworkRequest): Promise<{ network: Plan; firstEndpoint: Plan; warnings: string[] }> {
+    return this.queue.run(() => this.networkService.plan(request));
+  }
+
   removeNetwork(ref: string): Promise<void> {
     return this.queue.run(async () => void (await this.networkService.remove(ref)));
   }

@@ -39,6 +39,8 @@ export interface NetworkCreateContext {
   readonly pools: readonly AddressPoolSpec[];
   readonly drivers: DriverRegistry;
   readonly live: KernelView;
+  /** Only planning (--dry-run): a driver this kernel cannot run still plans. */
+  readonly planOnly?: boolean;
 }
 
 // Docker's rule for network names (the same as for container names).
@@ -50,7 +52,7 @@ const VALID_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
  */
 export function newNetwork(request: CreateNetworkRequest, ctx: NetworkCreateContext, id = newId()): AddressedNetwork {
   const name = validateName(request.name, ctx.existing);
-  const driver = ctx.drivers.forCreate(request.driver === '' ? 'bridge' : request.driver);
+  const driver = ctx.drivers.forCreate(request.driver === '' ? 'bridge' : request.driver, { planOnly: ctx.planOnly });
   const ipam = ipamConfig(request.ipam, ctx, driver.capabilities.needsParent);
   const { userSubnet, ...addressing } = ipam;
   const others = ctx.existing.filter(hasAddresses).map(driverNetwork);

@@ -2,7 +2,10 @@ import { ConflictError, NotFoundError } from '../common/errors.js';
 import { parseResolvConf } from '../dns/resolvconf.js';
 import { routeClaimsSubnet } from '../ipam/subnets.js';
 import { hostLinkNames, hostRoutes } from '../kernel/read.js';
-import type { KernelOp } from '../kernel/ops.js';
+import type { KernelOp, Plan } from '../kernel/ops.js';
+import { parseCidr } from '../common/ipv4.js';
+import { joinPlan } from '../drivers/driver.js';
+import { LocalIpam } from '../ipam/local.js';
 import { readKernelView } from '../kernel/view.js';
 import { attachableNetwork, checkedAttachment, type EndpointRequest } from './container-config.js';
 import { readHostFile } from './container-files.js';
@@ -10,9 +13,9 @@ import type { EngineContext } from './context.js';
 import { allocateEndpoint, attachmentsFor, driverEndpoint, nextIfname, releaseEndpoint } from './endpoints.js';
 import { describeMode, parseNetworkMode } from './modes.js';
 import { BUILTIN_NETWORKS, hasAddresses, isUserDefined, type AddressedNetwork, type ContainerRecord, type EndpointRecord, type NetworkRecord } from './model.js';
-import { newNetwork, type CreateNetworkRequest } from './network-create.js';
+import { newNetwork, type CreateNetworkRequest, type NetworkCreateContext } from './network-create.js';
 import { driverNetwork } from './networks.js';
-import { sandboxUpPlan } from './sandbox.js';
+import { sandboxName, sandboxUpPlan } from './sandbox.js';
 import { takenHostNames } from './sandbox-setup.js';
 import { inTransaction } from './transaction.js';
 
@@ -25,17 +28,47 @@ import { inTransaction } from './transaction.js';
 export class NetworkService {
   constructor(private readonly ctx: EngineContext) {}
 
-  /** A new network of any driver: the driver's objects, the firewall's share, IPAM's pool, the record. */
-  async create(request: CreateNetworkRequest): Promise<AddressedNetwork> {
-    const { networks, deps } = this.ctx;
-    const record = newNetwork(request, {
-      existing: networks.all(),
+  /** What `network create` checks a request against: the other networks, the host's routes, links and nameservers. */
+  private async createContext(planOnly = false): Promise<NetworkCreateContext> {
+    return {
+      existing: this.ctx.networks.all(),
       routes: (await hostRoutes()).filter(routeClaimsSubnet),
       nameservers: [...this.ctx.config.dnsServers, ...parseResolvConf(await readHostFile(this.ctx.config.hostResolvConfPath)).nameservers],
       pools: this.ctx.config.defaultBridge.pools,
-      drivers: deps.drivers,
+      drivers: this.ctx.deps.drivers,
       live: await readKernelView(),
-    });
+      planOnly,
+    };
+  }
+
+  /**
+   * `network create --dry-run`: the network's plan, and what a first container on it would
+   * get (its endpoint joined, default route included), without changing anything. A driver
+   * this kernel cannot run still plans, with a warning saying why it could not be applied.
+   */
+  async plan(request: CreateNetworkRequest): Promise<{ network: Plan; firstEndpoint: Plan; warnings: string[] }> {
+    const record = newNetwork(request, await this.createContext(true));
+    const driver = this.ctx.networks.driverOf(record);
+    const network = driverNetwork(record);
+    const firewall = driver.firewall ? [this.ctx.deps.firewall.replaceAll(`add network ${record.name}`, { ...this.ctx.ports.firewallModel(), networks: [...this.ctx.ports.firewallModel().networks, driver.firewall(network)] })] : [];
+    const pool = new LocalIpam();
+    await pool.addPool(record.id, record.ipam);
+    const address = await pool.allocate(record.id);
+    const names = driver.createEndpoint(network, { ifname: 'eth0', address, takenHostNames: takenHostNames(this.ctx.containers) });
+    const endpoint = { id: 'planned', ...names, address, prefixLength: parseCidr(record.ipam.subnet).prefixLength };
+    const netns = sandboxName(record.id);
+    const availability = this.ctx.deps.drivers.availability(record.driver);
+    return {
+      network: [...driver.createNetwork(network), ...firewall],
+      firstEndpoint: joinPlan(netns, driver.join(network, netns, endpoint), !record.internal),
+      warnings: availability.available ? [] : [`${availability.reason}: this plan cannot be applied on this host`],
+    };
+  }
+
+  /** A new network of any driver: the driver's objects, the firewall's share, IPAM's pool, the record. */
+  async create(request: CreateNetworkRequest): Promise<AddressedNetwork> {
+    const { networks, deps } = this.ctx;
+    const record = newNetwork(request, await this.createContext());
     const driver = networks.driverOf(record);
     const before = this.ctx.ports.firewallModel();
     networks.add(record);

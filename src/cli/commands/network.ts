@@ -8,8 +8,11 @@ const CREATE: CommandInfo = {
   name: 'network create',
   usage: `Usage: berth network create [OPTIONS] NETWORK
 
-Create a bridge network: a Linux bridge with the gateway address, NAT unless --internal,
-isolated from every other bridge network. Prints its id.
+Create a network and print its id. Drivers (docs/drivers.md):
+  bridge   a Linux bridge with the gateway address, NAT unless --internal, isolated
+           from every other bridge network (the default)
+  macvlan  containers as hosts of the parent's LAN, each with its own MAC (-o parent=IF)
+  ipvlan   the same, sharing the parent's MAC; l2, l3 or l3s mode (-o parent=IF)
 
 Options:
   -d, --driver NAME          Driver (default "bridge")
@@ -17,11 +20,19 @@ Options:
       --gateway ADDR         Gateway address (default: the first address of the subnet)
       --ip-range CIDR        Allocate container addresses from this part of the subnet
       --aux-address NAME=IP  Never hand out this address (repeatable)
-      --internal             No way in or out: no NAT, no published ports
+      --internal             No way in or out: no NAT, no published ports (macvlan/ipvlan:
+                             no default route; without a parent, an isolated parent link)
       --attachable           Accepted for compatibility (local networks always are)
       --label KEY=VALUE      Set a label (repeatable)
-  -o, --opt KEY=VALUE        Driver option: com.docker.network.bridge.name=NAME,
-                             com.docker.network.driver.mtu=N (repeatable)`,
+  -o, --opt KEY=VALUE        Driver option (repeatable):
+                               bridge:  com.docker.network.bridge.name=NAME,
+                                        com.docker.network.driver.mtu=N
+                               macvlan: parent=IF[.VLAN], macvlan_mode=bridge|private|vepa|passthru,
+                                        berth.host_access=true, berth.host_access_address=IP
+                               ipvlan:  parent=IF[.VLAN], ipvlan_mode=l2|l3|l3s,
+                                        ipvlan_flag=bridge|private|vepa
+      --dry-run              Print the ip/nft commands for the network and for its first
+                             container's endpoint; change nothing`,
 };
 
 const CONNECT: CommandInfo = {
@@ -120,6 +131,7 @@ interface NetworkView {
   Labels: Record<string, string>;
   IPAM: { Config: { Subnet: string; Gateway: string }[] };
   BerthBridge?: string;
+  BerthDriverData?: Record<string, string | number | boolean>;
 }
 
 const CREATE_FLAGS: FlagSpecs = {
@@ -133,6 +145,7 @@ const CREATE_FLAGS: FlagSpecs = {
   label: { value: true, repeat: true },
   opt: { short: 'o', value: true, repeat: true },
   ipv6: { value: false },
+  'dry-run': { value: false },
 };
 
 const CONNECT_FLAGS: FlagSpecs = {
@@ -207,6 +220,12 @@ async function createNetwork(client: ApiClient, argv: readonly string[]): Promis
     Options: keyValues(flagList(parsed, 'opt'), '--opt'),
     IPAM: { Driver: 'default', Config: given ? [config] : [] },
   };
+  if (boolFlag(parsed, 'dry-run')) {
+    const planned = (await client.call('POST', '/berth/plan/network', body)) as { Script: string; FirstEndpointScript: string; Warnings: string[] };
+    for (const warning of planned.Warnings) console.error(`WARNING: ${warning}`);
+    console.log(`# network ${name}\n${planned.Script}\n# its first container's endpoint\n${planned.FirstEndpointScript}`);
+    return 0;
+  }
   const { Id } = (await client.call('POST', '/networks/create', body)) as { Id: string };
   console.log(Id);
   return 0;
@@ -228,8 +247,10 @@ async function listNetworks(client: ApiClient, argv: readonly string[]): Promise
     printFormatted(format, list.map((n) => ({ ID: n.Id.slice(0, 12), Name: n.Name, Driver: n.Driver, Scope: n.Scope, Internal: String(n.Internal), Labels: Object.entries(n.Labels).map(([k, v]) => `${k}=${v}`).join(',') })));
     return 0;
   }
-  const rows = list.map((n) => [n.Id.slice(0, 12), n.Name, n.Driver, n.Scope, n.IPAM.Config.map((c) => c.Subnet).join(','), n.BerthBridge ?? '']);
-  console.log(table(['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE', 'SUBNET', 'BRIDGE'], rows));
+  // The host link the network is built on: its bridge, or the parent of a macvlan/ipvlan network.
+  const link = (n: NetworkView) => n.BerthBridge ?? String(n.BerthDriverData?.parent ?? '');
+  const rows = list.map((n) => [n.Id.slice(0, 12), n.Name, n.Driver, n.Scope, n.IPAM.Config.map((c) => c.Subnet).join(','), link(n)]);
+  console.log(table(['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE', 'SUBNET', 'LINK'], rows));
   return 0;
 }
 

@@ -82,8 +82,9 @@ export class IpvlanDriver implements NetworkDriver {
     return { plan, info: { defaultRoute: { dev: endpoint.ifname } } };
   }
 
-  leave(_network: DriverNetwork, netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {
-    return opts.sandboxGoing ? [] : [{ kind: 'link-del', netns, dev: endpoint.ifname }];
+  leave(_network: DriverNetwork, netns: string, endpoint: DriverEndpoint): Plan {
+    // Now, not with the namespace (asynchronously): ipvlan keys its endpoints by address on the parent.
+    return [{ kind: 'link-del', netns, dev: endpoint.ifname }];
   }
 
   repair(network: DriverNetwork, endpoints: readonly RecordedEndpoint[], live: KernelView): Plan {

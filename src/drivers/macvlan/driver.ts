@@ -72,10 +72,12 @@ export class MacvlanDriver implements NetworkDriver {
     return { plan, info: gateway === undefined || network.internal ? {} : { defaultRoute: { via: gateway } } };
   }
 
-  leave(_network: DriverNetwork, netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {
-    // The link lives in the sandbox: deleting the namespace deletes it. A host-access
-    // route may stay: it leads to this network, where the address belongs.
-    return opts.sandboxGoing ? [] : [{ kind: 'link-del', netns, dev: endpoint.ifname }];
+  leave(_network: DriverNetwork, netns: string, endpoint: DriverEndpoint): Plan {
+    // Deleted now even when the namespace goes too: the kernel tears a namespace down
+    // asynchronously, and until then its macvlan link holds the MAC on the parent, so the
+    // next container given the same address (and MAC) would fail with EADDRINUSE. A
+    // host-access route may stay: it leads to this network, where the address belongs.
+    return [{ kind: 'link-del', netns, dev: endpoint.ifname }];
   }
 
   /**
