@@ -36,7 +36,7 @@ describe('ipvlan networks', { skip: sandboxSkip }, () => {
     assert.equal(plan.code, 0, plan.stderr);
     assert.match(plan.stderr, /^WARNING: this kernel lacks ipvlan support \(CONFIG_IPVLAN\): this plan cannot be applied on this host$/m);
     assert.match(plan.stdout, /^ip link add link uplink0 name eth0 netns berth-[0-9a-f]{12} type ipvlan mode l3 bridge$/m);
-    assert.match(plan.stdout, /^ip -n berth-[0-9a-f]{12} addr add 203\.0\.113\.2\/24 dev eth0$/m);
+    assert.match(plan.stdout, /^ip -n berth-[0-9a-f]{12} addr add 203\.0\.113\.1\/24 dev eth0$/m);
     assert.match(plan.stdout, /^ip -n berth-[0-9a-f]{12} route add default dev eth0$/m);
     assert.deepEqual(await hostLinkNames(w), before, 'planning changed nothing');
   });
@@ -62,7 +62,7 @@ describe('ipvlan networks', { skip: sandboxSkip }, () => {
     assert.match(await w.berthOk('exec', 'v3', 'ip', 'route'), /^default dev eth0/m);
     // The LAN routes the network's subnet to the host (what an l3 ipvlan network asks of its LAN).
     await run('ip', ['-n', w.outside, 'route', 'add', '203.0.113.0/24', 'via', '198.51.100.1']);
-    assert.equal((await w.inOutside('ping', '-c1', '-W2', '203.0.113.2')).code, 0);
+    assert.equal((await w.inOutside('ping', '-c1', '-W2', '203.0.113.1')).code, 0);
     await w.berthOk('rm', '-f', 'v3');
     await w.berthOk('network', 'rm', 'ipv3');
   });

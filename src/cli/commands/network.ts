@@ -223,7 +223,8 @@ async function createNetwork(client: ApiClient, argv: readonly string[]): Promis
   if (boolFlag(parsed, 'dry-run')) {
     const planned = (await client.call('POST', '/berth/plan/network', body)) as { Script: string; FirstEndpointScript: string; Warnings: string[] };
     for (const warning of planned.Warnings) console.error(`WARNING: ${warning}`);
-    console.log(`# network ${name}\n${planned.Script}\n# its first container's endpoint\n${planned.FirstEndpointScript}`);
+    const network = planned.Script === '' ? `# network ${name}: nothing to create on the host (its parent link is used as it is)` : `# network ${name}\n${planned.Script}`;
+    console.log(`${network}\n# its first container's endpoint\n${planned.FirstEndpointScript}`);
     return 0;
   }
   const { Id } = (await client.call('POST', '/networks/create', body)) as { Id: string };
