@@ -61,17 +61,17 @@ test('repair: each kind of drift gets its own fix, and no drift none', () => {
   const driver = new BridgeDriver();
   const running = [{ netns: 'berth-1', endpoint: EP, running: true, gatewayEndpoint: true, carriesPorts: true }];
   const healthy = viewOf([{ name: 'berth0', kind: 'bridge', alias: 'berth-network:n1' }, { name: 'veth1234567', kind: 'veth', master: 'berth0' }], { berth0: ['172.17.0.1/16'] });
-  assert.deepEqual(driver.repair(NET, running, healthy).filter((op) => op.kind !== 'sysctl'), []);
+  assert.deepEqual(driver.repair(NET, running, healthy), []);
   // The bridge is gone: re-created, and the veth that survived enslaved again (with hairpin: it carries ports).
   const noBridge = driver.repair(NET, running, viewOf([{ name: 'veth1234567', kind: 'veth' }]));
   assert.deepEqual(noBridge.map((op) => op.kind), ['bridge-add', 'link-alias', 'addr-add', 'link-up', 'sysctl', 'port-attach', 'link-up', 'port-hairpin']);
   // The address was removed and the bridge set down.
   const stripped = driver.repair(NET, running, viewOf([{ name: 'berth0', kind: 'bridge', alias: 'berth-network:n1', up: false }, { name: 'veth1234567', kind: 'veth', master: 'berth0' }]));
-  assert.deepEqual(stripped.map((op) => op.kind), ['addr-add', 'link-up', 'sysctl']);
+  assert.deepEqual(stripped.map((op) => op.kind), ['addr-add', 'link-up']);
   // The veth was deleted: the endpoint is joined again, default route included.
   const noVeth = driver.repair(NET, running, viewOf([{ name: 'berth0', kind: 'bridge', alias: 'berth-network:n1' }], { berth0: ['172.17.0.1/16'] }));
-  assert.deepEqual(noVeth.map((op) => op.kind), ['sysctl', 'veth-add', 'addr-add', 'link-up', 'route-add', 'port-hairpin']);
+  assert.deepEqual(noVeth.map((op) => op.kind), ['veth-add', 'addr-add', 'link-up', 'route-add', 'port-hairpin']);
   // A stopped container's endpoint is left alone; a veth no record knows is removed.
   const stray = driver.repair(NET, [{ ...running[0]!, running: false }], viewOf([{ name: 'berth0', kind: 'bridge', alias: 'berth-network:n1' }, { name: 'vethabcdef0', master: 'berth0' }], { berth0: ['172.17.0.1/16'] }));
-  assert.deepEqual(stray.filter((op) => op.kind !== 'sysctl'), [{ kind: 'link-del', dev: 'vethabcdef0' }]);
+  assert.deepEqual(stray, [{ kind: 'link-del', dev: 'vethabcdef0' }]);
 });

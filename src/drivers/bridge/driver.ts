@@ -110,7 +110,6 @@ export class BridgeDriver implements NetworkDriver {
       if (network.addressing.gateway !== undefined && !addresses.includes(gatewayCidr(network))) ops.push({ kind: 'addr-add', dev: bridge, cidr: gatewayCidr(network) });
       if (existing.alias !== ownerAlias(network.id)) ops.push({ kind: 'link-alias', dev: bridge, alias: ownerAlias(network.id) });
       if (!existing.up) ops.push({ kind: 'link-up', dev: bridge });
-      ops.push({ kind: 'sysctl', key: `net.ipv4.conf.${bridge}.route_localnet`, value: '1' });
     }
     for (const e of endpoints.filter((e) => e.running)) {
       const veth = live.links.get(hostSide(e.endpoint));

@@ -90,9 +90,16 @@ export class MacvlanDriver implements NetworkDriver {
     const options = macvlanOptionsOf(network.data);
     const ops: KernelOp[] = [...repairParentPlan(network.id, options, live)];
     if (!live.links.has(options.parent) && ops.length === 0) return [];
-    if (options.hostAccess && !live.links.has(options.hostAccess.link)) {
-      ops.push(...hostAccessPlan(network, options));
-      for (const e of endpoints.filter((e) => e.running)) ops.push({ kind: 'route-add', replace: true, dst: `${e.endpoint.address}/32`, dev: options.hostAccess.link });
+    if (options.hostAccess) {
+      const { link, address } = options.hostAccess;
+      const shim = live.links.get(link);
+      if (!shim) {
+        ops.push(...hostAccessPlan(network, options));
+        for (const e of endpoints.filter((e) => e.running)) ops.push({ kind: 'route-add', replace: true, dst: `${e.endpoint.address}/32`, dev: link });
+      } else {
+        if (!(live.addresses.get(link) ?? []).includes(`${address}/32`)) ops.push({ kind: 'addr-add', dev: link, cidr: `${address}/32` });
+        if (!shim.up) ops.push({ kind: 'link-up', dev: link });
+      }
     }
     for (const e of endpoints.filter((e) => e.running)) {
       const inside = live.sandboxLinks.get(e.netns);
