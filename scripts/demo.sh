@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # demo.sh — the seeds' walkthroughs: the default bridge (docker0, veth pairs, IPAM,
-# MASQUERADE, -p 1180:5000), then user-defined networks and the modes (seed 002),
-# done for real by berth inside a private sandbox (scripts/sandbox.sh), printing every
+# MASQUERADE, -p 1180:5000), then user-defined networks and the modes (seed 002), then
+# macvlan and ipvlan (seed 004), done for real by berth inside a private sandbox (scripts/sandbox.sh), printing every
 # command it runs. Nothing touches this machine's own network. Needs scripts/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ work=$(mktemp -d /tmp/berth-demo.XXXXXX)
 daemon_pid=
 cleanup() {
   set +e
-  [[ -n "$daemon_pid" ]] && { berth rm -f bb1-1 bb bb1 bb3 bb4 a1 b1 web >/dev/null 2>&1; kill "$daemon_pid"; wait "$daemon_pid"; }
+  [[ -n "$daemon_pid" ]] && { berth rm -f bb1-1 bb bb1 bb3 bb4 a1 b1 web m1 m2 >/dev/null 2>&1; berth network rm lan >/dev/null 2>&1; kill "$daemon_pid"; wait "$daemon_pid"; }
   [[ -n "${listener_pid:-}" ]] && kill "$listener_pid" 2>/dev/null
   ip netns del outside 2>/dev/null
   rm -rf "$work"
@@ -103,6 +103,31 @@ run berth network rm bridge2 || true
 run berth network disconnect bridge2 bb1
 run berth rm -f bb
 run berth network rm bridge2
+
+LAN=(--subnet 198.51.100.0/24 --gateway 198.51.100.254 --ip-range 198.51.100.64/26 -o parent=uplink0)
+say "Seed 004: macvlan makes a container a host of the LAN, with its own MAC: no bridge, no NAT"
+run berth network create -d macvlan "${LAN[@]}" lan
+run berth run -d --name m1 --network lan -- sleep 1000
+run berth exec m1 ip -d link show eth0
+run ip netns exec outside ping -c1 -W2 198.51.100.64
+run ip -n outside neigh show 198.51.100.64
+say "The host cannot reach its own macvlan container: the kernel keeps a parent from its children (expect 100% loss)"
+run ping -c1 -W1 198.51.100.64 || true
+run berth rm -f m1
+run berth network rm lan
+
+say "berth.host_access=true: berth gives the host a macvlan link of its own on the parent, and a route per container"
+run berth network create -d macvlan "${LAN[@]}" -o berth.host_access=true lan
+run berth run -d --name m2 --network lan -- sleep 1000
+run ping -c1 -W2 198.51.100.64
+run ip -br addr show type macvlan
+run ip route show dev "$(ip -br link show type macvlan | awk '{sub(/@.*/, "", $1); print $1; exit}')"
+run berth rm -f m2
+run berth network rm lan
+
+say "ipvlan: this kernel may lack it; berth says so and creates nothing, --dry-run still shows the plan"
+run berth network create -d ipvlan --subnet 203.0.113.0/24 -o parent=uplink0 ipv || true
+run berth network create --dry-run -d ipvlan --subnet 203.0.113.0/24 -o parent=uplink0 -o ipvlan_mode=l3 ipv
 
 say "Removing the containers removes their processes, namespaces and veths"
 run berth rm -f bb1-1 bb1 bb3 bb4 a1 b1 web

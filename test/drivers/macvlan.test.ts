@@ -138,8 +138,12 @@ test('repair: a lost VLAN parent and host link are made again; a running contain
   const driver = new MacvlanDriver(ALL_FEATURES);
   const net = network({ parent: 'uplink0.10', 'berth.host_access': 'true' });
   const eps = [{ netns: 'berth-c1', endpoint: EP, running: true, gatewayEndpoint: true, carriesPorts: false }];
-  const healthy = viewOf([{ name: 'uplink0' }, { name: 'uplink0.10', kind: 'vlan' }, { name: 'mh-5e1f2a3b4c5d', kind: 'macvlan' }], {}, { 'berth-c1': ['lo', 'eth0'] });
+  const links = [{ name: 'uplink0' }, { name: 'uplink0.10', kind: 'vlan' }, { name: 'mh-5e1f2a3b4c5d', kind: 'macvlan' }];
+  const healthy = viewOf(links, { 'mh-5e1f2a3b4c5d': ['198.51.100.253/32'] }, { 'berth-c1': ['lo', 'eth0'] });
   assert.deepEqual(driver.repair(net, eps, healthy), []);
+  // The host's link lost its address and went down: both come back, nothing else is touched.
+  const stripped = viewOf(links.map((l) => (l.name.startsWith('mh-') ? { ...l, up: false } : l)), {}, { 'berth-c1': ['lo', 'eth0'] });
+  assert.deepEqual(driver.repair(net, eps, stripped), [{ kind: 'addr-add', dev: 'mh-5e1f2a3b4c5d', cidr: '198.51.100.253/32' }, { kind: 'link-up', dev: 'mh-5e1f2a3b4c5d' }]);
   const lost = driver.repair(net, eps, viewOf([{ name: 'uplink0' }], {}, { 'berth-c1': ['lo'] }));
   assert.deepEqual(lost.map((op) => op.kind), ['vlan-add', 'link-alias', 'link-up', 'macvlan-add', 'link-alias', 'addr-add', 'link-up', 'route-add', 'macvlan-add', 'addr-add', 'link-up', 'route-add', 'route-add']);
   // A user's parent that is gone cannot be repaired: nothing is planned (the attempt would fail).
