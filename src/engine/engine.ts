@@ -16,6 +16,7 @@ import {
   signalContainer,
 } from '../kernel/process.js';
 import { hostLinkNames, listNetns } from '../kernel/read.js';
+import { linkNamesIn } from '../kernel/netlink/links.js';
 import { containersSharing, resolveContainerConfig, type CreateContainerRequest } from './container-config.js';
 import { ContainerTable } from './containers.js';
 import { containerDir, exitCodePath, type EngineConfig, type EngineContext, type EngineDeps } from './context.js';
@@ -404,9 +405,13 @@ export class Engine {
 
   /** Removes a container's endpoints and namespace and frees its addresses. Idempotent. */
   async teardownSandbox(container: ContainerRecord): Promise<void> {
-    const live = { links: await hostLinkNames(), netns: new Set(await listNetns()) };
     const known = container.endpoints.filter((ep) => this.networks.byIdExact(ep.networkId) !== undefined);
-    await this.deps.executor.apply(sandboxDownPlan(container.netns, attachmentsFor(this.networks, known), live));
+    const attachments = attachmentsFor(this.networks, known);
+    const netns = new Set(await listNetns());
+    // Drivers whose endpoints live only in the sandbox (macvlan, ipvlan) delete them there: ask what is there.
+    const inside = attachments.some((a) => !a.endpoint.hostIfname) && netns.has(container.netns) ? await linkNamesIn(container.netns) : undefined;
+    const live = { links: await hostLinkNames(), netns, ...(inside ? { sandboxLinks: inside } : {}) };
+    await this.deps.executor.apply(sandboxDownPlan(container.netns, attachments, live));
     for (const ep of known) await releaseEndpoint(this.deps.ipam, ep);
   }
 }

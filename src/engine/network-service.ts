@@ -6,7 +6,7 @@ import type { KernelOp, Plan } from '../kernel/ops.js';
 import { parseCidr } from '../common/ipv4.js';
 import { joinPlan } from '../drivers/driver.js';
 import { LocalIpam } from '../ipam/local.js';
-import { readKernelView } from '../kernel/view.js';
+import { readLinkNamesView } from '../kernel/view.js';
 import { attachableNetwork, checkedAttachment, type EndpointRequest } from './container-config.js';
 import { readHostFile } from './container-files.js';
 import type { EngineContext } from './context.js';
@@ -36,7 +36,8 @@ export class NetworkService {
       nameservers: [...this.ctx.config.dnsServers, ...parseResolvConf(await readHostFile(this.ctx.config.hostResolvConfPath)).nameservers],
       pools: this.ctx.config.defaultBridge.pools,
       drivers: this.ctx.deps.drivers,
-      live: await readKernelView(),
+      // Options ask only whether links exist: names from /proc, no `ip` process.
+      live: await readLinkNamesView(),
       planOnly,
     };
   }
@@ -50,7 +51,8 @@ export class NetworkService {
     const record = newNetwork(request, await this.createContext(true));
     const driver = this.ctx.networks.driverOf(record);
     const network = driverNetwork(record);
-    const firewall = driver.firewall ? [this.ctx.deps.firewall.replaceAll(`add network ${record.name}`, { ...this.ctx.ports.firewallModel(), networks: [...this.ctx.ports.firewallModel().networks, driver.firewall(network)] })] : [];
+    const now = this.ctx.ports.firewallModel();
+    const firewall = driver.firewall ? [this.ctx.deps.firewall.replaceAll(`add network ${record.name}`, { ...now, networks: [...now.networks, driver.firewall(network)] })] : [];
     const pool = new LocalIpam();
     await pool.addPool(record.id, record.ipam);
     const address = await pool.allocate(record.id);
@@ -107,7 +109,7 @@ export class NetworkService {
     networks.remove(network.id);
     try {
       // Objects someone already deleted are not an error: the network goes all the same.
-      const deletion = driver.deleteNetwork(driverNetwork(network), await readKernelView());
+      const deletion = driver.deleteNetwork(driverNetwork(network), await readLinkNamesView());
       const rules = driver.firewall ? [deps.firewall.replaceAll(`remove network ${network.name}`, this.ctx.ports.firewallModel(), before)] : [];
       await inTransaction(deps.executor, async (tx) => {
         // Rules first (undoable), links last: deleting a link cannot be undone.

@@ -9,7 +9,7 @@ import type { Executor } from '../kernel/exec.js';
 import type { KernelOp } from '../kernel/ops.js';
 import { isSameProcessAlive } from '../kernel/process.js';
 import { hostRoutes, listNetns, readSysctl } from '../kernel/read.js';
-import { readKernelView, type KernelView } from '../kernel/view.js';
+import { readKernelView, readLinkNamesView, type KernelView } from '../kernel/view.js';
 import type { Store } from '../store/store.js';
 import type { ContainerTable } from './containers.js';
 import { checkBipIsFree, defaultBridgeRecord, type DefaultBridgeOptions } from './default-bridge.js';
@@ -96,7 +96,7 @@ async function loadNetworks(ctx: ReconcileContext, stored: NetworkRecord[], cont
 
   const ops: KernelOp[] = [];
   if (storedDefault && bridgeOf(storedDefault.driverData) !== bridgeOf(desiredDefault.driverData)) {
-    ops.push(...ctx.networks.driverOf(storedDefault).deleteNetwork(driverNetwork(storedDefault), await readKernelView()));
+    ops.push(...ctx.networks.driverOf(storedDefault).deleteNetwork(driverNetwork(storedDefault), await readLinkNamesView()));
   }
   const forwarding = await readSysctl('net.ipv4.ip_forward');
   if (forwarding !== '1') ops.push({ kind: 'sysctl', key: 'net.ipv4.ip_forward', value: '1', restore: forwarding });

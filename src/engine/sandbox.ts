@@ -50,11 +50,18 @@ export function sandboxUpPlan(netns: string, attachments: readonly Attachment[],
 export function sandboxDownPlan(
   netns: string,
   attachments: readonly Attachment[],
-  live: { readonly links: ReadonlySet<string>; readonly netns: ReadonlySet<string> },
+  live: { readonly links: ReadonlySet<string>; readonly netns: ReadonlySet<string>; readonly sandboxLinks?: ReadonlySet<string> },
 ): Plan {
   const sandboxGoing = live.netns.has(netns);
   const leaves = attachments.flatMap((a) => a.driver.leave(a.network, netns, a.endpoint, { sandboxGoing }));
-  if (sandboxGoing) return [...leaves, { kind: 'netns-del', name: netns }];
+  if (sandboxGoing) {
+    // A link someone already deleted inside the sandbox is not touched again.
+    const present = (op: KernelOp) => {
+      const dev = 'dev' in op && 'netns' in op && op.netns === netns ? op.dev : undefined;
+      return dev === undefined || live.sandboxLinks === undefined || live.sandboxLinks.has(dev);
+    };
+    return [...leaves.filter(present), { kind: 'netns-del', name: netns }];
+  }
   // No namespace: nothing inside one can be deleted; host links only if they are there.
   return withoutAbsentLinks(leaves.filter((op) => !('netns' in op) || op.netns === undefined), live.links);
 }

@@ -208,6 +208,7 @@ export function linkKindCreatedBy(op: KernelOp): LinkKind | undefined {
     case 'netns-attach':
     case 'netns-del':
     case 'link-up':
+    case 'link-down':
     case 'link-alias':
     case 'port-attach':
     case 'port-hairpin':

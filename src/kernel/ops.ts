@@ -18,6 +18,7 @@ export type KernelOp =
   | VlanAdd
   | DummyAdd
   | LinkUp
+  | LinkDown
   | LinkAlias
   | PortAttach
   | PortHairpin
@@ -84,6 +85,8 @@ export interface VlanAdd { readonly kind: 'vlan-add'; readonly name: string; rea
 /** A dummy link: a parent with no wire, for networks that must have no way out. */
 export interface DummyAdd { readonly kind: 'dummy-add'; readonly name: string }
 export interface LinkUp { readonly kind: 'link-up'; readonly netns?: string; readonly dev: string }
+/** Takes a link down: a macvlan link leaves its parent's address table at once (deleting it costs an RCU grace period). */
+export interface LinkDown { readonly kind: 'link-down'; readonly netns?: string; readonly dev: string }
 /**
  * A host link's alias (IFLA_IFALIAS). berth marks the bridges it creates with the owning
  * network's id, so reconcile can tell its leftovers from another tool's bridges (Docker's
@@ -169,6 +172,8 @@ export function inverseOf(op: KernelOp): KernelOp | undefined {
     // A route a transaction removed (a default route moving to another interface) comes back.
     case 'route-del':
       return { ...op, kind: 'route-add' };
+    case 'link-down':
+      return { kind: 'link-up', netns: op.netns, dev: op.dev };
     case 'sysctl':
       return op.restore === undefined ? undefined : { kind: 'sysctl', key: op.key, value: op.restore };
     case 'nft-apply':

@@ -26,6 +26,7 @@ export function channelOf(op: KernelOp): Channel {
     case 'port-hairpin':
       return { tool: 'ip' };
     case 'link-up':
+    case 'link-down':
     case 'link-del':
     case 'addr-add':
     case 'addr-del':
@@ -79,6 +80,8 @@ export function ipBatchLine(op: KernelOp): string {
       return `link add ${op.name} type dummy`;
     case 'link-up':
       return `link set ${op.dev} up`;
+    case 'link-down':
+      return `link set ${op.dev} down`;
     case 'link-alias':
       return `link set dev ${op.dev} alias ${op.alias}`;
     case 'port-attach':

@@ -1,4 +1,4 @@
-import { hostAddresses, hostLinks, linksOfProcess, type HostLink } from './read.js';
+import { hostAddresses, hostLinkNames, hostLinks, linksOfProcess, type HostLink } from './read.js';
 
 /**
  * A snapshot of the live kernel state drivers compare their networks against: the host's
@@ -23,6 +23,15 @@ export async function readKernelView(sandboxes: readonly { readonly netns: strin
     if (inside) sandboxLinks.set(s.netns, inside);
   }
   return { links: new Map(links.map((l) => [l.name, l])), addresses, sandboxLinks };
+}
+
+/**
+ * The host's link names only (kind, master and alias unknown; no addresses), read from
+ * /proc without a process: enough to validate a new network's options and to plan a
+ * deletion, which ask only whether a link exists. Reconcile reads the whole view.
+ */
+export async function readLinkNamesView(): Promise<KernelView> {
+  return viewOf([...(await hostLinkNames())].map((name) => ({ name })));
 }
 
 /** A view of a host with only the given links (and nothing inside any sandbox): for planning and tests. */

@@ -155,8 +155,16 @@ describe('macvlan networks (seed 004)', { skip: sandboxSkip }, () => {
     assert.match(await w.berthOk('exec', 'm2', 'getent', 'hosts', 'm1'), /^198\.51\.100\.64\s+m1/);
   });
 
-  test('network rm after the containers leaves no macvlan link and the parent as it was', async () => {
+  test('rm works when an endpoint was already deleted by hand; network rm then leaves no macvlan link and the parent as it was', async () => {
+    const ns1 = (await inspect(w, 'm1')).NetworkSettings.SandboxKey.replace('/run/netns/', '');
+    await must('ip', ['-n', ns1, 'link', 'del', 'eth0']);
     await w.berthOk('rm', '-f', 'm1', 'm2');
+    // The next container takes the lowest address again, so the same MAC, at once: the
+    // removed endpoints gave it up (the kernel frees their namespaces only later).
+    await w.berthOk('run', '-d', '--name', 'm3', '--network', 'lan', '--', 'sleep', '1000');
+    assert.deepEqual(await addressOn(w, 'm3', 'lan'), { ip: '198.51.100.64', mac: '02:42:c6:33:64:40' });
+    assert.equal(await pings(w.inOutside('ping', '-c1', '-W2', '198.51.100.64')), true);
+    await w.berthOk('rm', '-f', 'm3');
     await w.berthOk('network', 'rm', 'lan');
     const links = await hostLinks(w);
     assert.deepEqual([...links.keys()].filter((n) => !['lo', 'uplink0', 'berth0'].includes(n)), []);

@@ -45,6 +45,13 @@ test('an endpoint is a macvlan link born in the sandbox as eth0, with its MAC, a
   assert.deepEqual(driver.createEndpoint(net, { ifname: 'eth0', address: '198.51.100.2', takenHostNames: new Set() }), { ifname: 'eth0', mac: '02:42:c6:33:64:02' });
 });
 
+test('leaving: the link is deleted, or only taken down when its namespace is about to go (the MAC is free at once, no RCU wait)', () => {
+  const driver = new MacvlanDriver(ALL_FEATURES);
+  const net = network({ parent: 'uplink0' });
+  assert.deepEqual(driver.leave(net, 'ns', EP, { sandboxGoing: false }), [{ kind: 'link-del', netns: 'ns', dev: 'eth0' }]);
+  assert.deepEqual(driver.leave(net, 'ns', EP, { sandboxGoing: true }), [{ kind: 'link-down', netns: 'ns', dev: 'eth0' }]);
+});
+
 test('modes are passed to the kernel; an internal network has no default route', () => {
   const driver = new MacvlanDriver(ALL_FEATURES);
   for (const mode of ['private', 'vepa', 'passthru'] as const) {

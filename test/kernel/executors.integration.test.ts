@@ -114,10 +114,38 @@ describe('executor conformance', { skip: sandboxSkip }, () => {
         await run('ip', ['link', 'del', br]);
       }
     });
+
+    test(`${name}: a macvlan endpoint born in its namespace, with its MAC and mode, and one on the host`, async () => {
+      const executor = make();
+      const ns = `berth-conf${name === 'netlink' ? 'nl' : 'ip'}macv0`;
+      await must('ip', ['link', 'add', 'confup0', 'type', 'veth', 'peer', 'name', 'conflan0']);
+      try {
+        await executor.apply([
+          { kind: 'netns-add', name: ns },
+          { kind: 'macvlan-add', name: 'eth0', parent: 'confup0', mode: 'private', netns: ns, mac: '02:42:c0:00:02:07', mtu: 1400 },
+          { kind: 'addr-add', netns: ns, dev: 'eth0', cidr: '192.0.2.7/24' },
+          { kind: 'link-up', netns: ns, dev: 'eth0' },
+          { kind: 'macvlan-add', name: 'confmh0', parent: 'confup0', mode: 'bridge' },
+        ]);
+        const inside = (JSON.parse(await must('ip', ['-n', ns, '-j', '-d', 'addr', 'show', 'eth0'])) as any[])[0];
+        const state = { mac: inside.address, mtu: inside.mtu, mode: inside.linkinfo.info_data.mode, up: inside.flags.includes('UP'), v4: inside.addr_info.find((a: any) => a.family === 'inet')?.local };
+        assert.deepEqual(state, { mac: '02:42:c0:00:02:07', mtu: 1400, mode: 'private', up: true, v4: '192.0.2.7' });
+        const host = (JSON.parse(await must('ip', ['-j', '-d', 'link', 'show', 'confmh0'])) as any[])[0];
+        assert.deepEqual([host.link, host.linkinfo.info_data.mode], ['confup0', 'bridge']);
+        results.set(`${name} macvlan`, state);
+        // A parent that does not exist: the error names the command, nothing is left.
+        await assert.rejects(executor.apply([{ kind: 'macvlan-add', name: 'eth1', parent: 'nosuch0', mode: 'bridge', netns: ns }]), (e: unknown) =>
+          e instanceof KernelError && e.message.startsWith(`kernel operation failed: ip link add link nosuch0 name eth1 netns ${ns} type macvlan mode bridge: `));
+      } finally {
+        await run('ip', ['netns', 'del', ns]);
+        await run('ip', ['link', 'del', 'confup0']);
+      }
+    });
   }
 
   test('both executors leave identical state', () => {
-    assert.equal(results.size, 2);
+    assert.equal(results.size, 4);
     assert.deepEqual(results.get('netlink'), results.get('ip -batch'));
+    assert.deepEqual(results.get('netlink macvlan'), results.get('ip -batch macvlan'));
   });
 });

@@ -82,8 +82,10 @@ export class IpvlanDriver implements NetworkDriver {
     return { plan, info: { defaultRoute: { dev: endpoint.ifname } } };
   }
 
-  leave(_network: DriverNetwork, netns: string, endpoint: DriverEndpoint): Plan {
-    // Now, not with the namespace (asynchronously): ipvlan keys its endpoints by address on the parent.
+  leave(_network: DriverNetwork, netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {
+    // ipvlan keys its endpoints by address on the parent: with the namespace going (torn
+    // down asynchronously), the address is removed now so the next endpoint may take it.
+    if (opts.sandboxGoing) return [{ kind: 'addr-del', netns, dev: endpoint.ifname, cidr: `${endpoint.address}/${endpoint.prefixLength}` }];
     return [{ kind: 'link-del', netns, dev: endpoint.ifname }];
   }
 

@@ -72,12 +72,14 @@ export class MacvlanDriver implements NetworkDriver {
     return { plan, info: gateway === undefined || network.internal ? {} : { defaultRoute: { via: gateway } } };
   }
 
-  leave(_network: DriverNetwork, netns: string, endpoint: DriverEndpoint): Plan {
-    // Deleted now even when the namespace goes too: the kernel tears a namespace down
-    // asynchronously, and until then its macvlan link holds the MAC on the parent, so the
-    // next container given the same address (and MAC) would fail with EADDRINUSE. A
-    // host-access route may stay: it leads to this network, where the address belongs.
-    return [{ kind: 'link-del', netns, dev: endpoint.ifname }];
+  leave(_network: DriverNetwork, netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {
+    // With the namespace going, the link goes with it, but only when the kernel finally
+    // tears the namespace down (asynchronously); until then an up macvlan link holds its
+    // MAC on the parent, and the next container given the same address (and MAC) would
+    // fail with EADDRINUSE. Taking it down releases the MAC at once (~0.5 ms; deleting it
+    // costs an RCU grace period, 13-22 ms). A host-access route may stay: it leads to this
+    // network, where the address belongs.
+    return [{ kind: opts.sandboxGoing ? 'link-down' : 'link-del', netns, dev: endpoint.ifname }];
   }
 
   /**

@@ -71,8 +71,19 @@ export class NetlinkExecutor implements Executor {
           closeSync(fd);
         }
       }
+      case 'macvlan-add': {
+        if (op.netns === undefined) return this.host.addMacvlan(op);
+        const fd = openNetns(op.netns);
+        try {
+          return await this.host.addMacvlan({ ...op, netnsFd: fd });
+        } finally {
+          closeSync(fd);
+        }
+      }
       case 'link-up':
         return inside(op.netns, (s) => s.setUp(op.dev));
+      case 'link-down':
+        return inside(op.netns, (s) => s.setDown(op.dev));
       case 'link-del':
         return inside(op.netns, (s) => s.deleteLink(op.dev));
       case 'addr-add': {
@@ -93,7 +104,6 @@ export class NetlinkExecutor implements Executor {
         return this.host.setHairpin(op.dev);
       case 'netns-attach':
       case 'bridge-add':
-      case 'macvlan-add':
       case 'ipvlan-add':
       case 'vlan-add':
       case 'dummy-add':
@@ -128,6 +138,6 @@ export class NetlinkExecutor implements Executor {
 function errorFor(op: KernelOp, err: unknown): BerthError {
   const command = renderOp(op).split('\n')[0]!;
   const detail = err instanceof Error ? err.message : String(err);
-  if (op.kind === 'veth-add' && /EOPNOTSUPP|ENOTSUP/.test(detail)) return missingLinkKind('veth', command);
+  if ((op.kind === 'veth-add' || op.kind === 'macvlan-add') && /EOPNOTSUPP|ENOTSUP/.test(detail)) return missingLinkKind(op.kind === 'veth-add' ? 'veth' : 'macvlan', command);
   return new KernelError(`kernel operation failed: ${command}: ${detail}`, command, detail, { cause: err });
 }

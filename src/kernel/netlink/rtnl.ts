@@ -36,6 +36,35 @@ export interface VethRequest {
   readonly mtu?: number;
 }
 
+export interface MacvlanRequest {
+  readonly name: string;
+  readonly parent: string;
+  readonly mode: 'bridge' | 'private' | 'vepa' | 'passthru';
+  readonly mac?: string;
+  /** An open fd of the namespace the link is born in; absent: this socket's namespace. */
+  readonly netnsFd?: number;
+  readonly mtu?: number;
+}
+
+/** linux/if_link.h: enum macvlan_mode. */
+const MACVLAN_MODE = { private: 1, vepa: 2, bridge: 4, passthru: 8 } as const;
+const IFLA_MACVLAN_MODE = 1;
+
+/** One netlink attribute holding a u32 (the package has no macvlan encoder). */
+function u32Attr(type: number, value: number): Buffer {
+  const attr = Buffer.alloc(8);
+  attr.writeUInt16LE(8, 0);
+  attr.writeUInt16LE(type, 2);
+  attr.writeUInt32LE(value, 4);
+  return attr;
+}
+
+function u32Bytes(value: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(value, 0);
+  return b;
+}
+
 export class Rtnl {
   // Unreferenced by default: an idle socket does not keep the daemon alive.
   private readonly socket = nl.createRtNetlink();
@@ -65,9 +94,40 @@ export class Rtnl {
     );
   }
 
+  /** = ip link show: every link's name in this socket's namespace. */
+  async linkNames(): Promise<string[]> {
+    return (await this.socket.getLinks()).flatMap((l) => (l.attrs.ifname === undefined ? [] : [l.attrs.ifname]));
+  }
+
+  /**
+   * = ip link add link PARENT name NAME [netns NS] [address MAC] [mtu M] type macvlan mode MODE:
+   * the parent is looked up in this socket's namespace, the link is born in NS.
+   */
+  async addMacvlan(req: MacvlanRequest): Promise<void> {
+    const linkinfo = attrBytes(ifla.formatInfo({ kind: 'macvlan', data: u32Attr(IFLA_MACVLAN_MODE, MACVLAN_MODE[req.mode]) }));
+    await this.socket.newLink(
+      {},
+      {
+        ifname: req.name,
+        link: u32Bytes(await this.linkIndex(req.parent)),
+        ...(req.mac !== undefined ? { address: macBytes(req.mac) } : {}),
+        ...(req.netnsFd !== undefined ? { netNsFd: req.netnsFd } : {}),
+        mtu: req.mtu,
+        linkinfo,
+      },
+      CREATE_EXCL,
+    );
+  }
+
   /** = ip link set DEV up */
   async setUp(name: string): Promise<void> {
     await this.socket.setLink({ index: await this.linkIndex(name), change: { up: true }, flags: { up: true } });
+  }
+
+  /** = ip link set DEV down */
+  async setDown(name: string): Promise<void> {
+    // The UP bit in the change mask, cleared in the flags.
+    await this.socket.setLink({ index: await this.linkIndex(name), change: { up: true }, flags: {} });
   }
 
   /**
