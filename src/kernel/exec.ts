@@ -190,7 +190,7 @@ export function kernelErrorFor(op: KernelOp, stderr: string): BerthError {
 }
 
 /** The link kind an op creates, if it creates one. */
-export function linkKindCreatedBy(op: KernelOp): LinkKind | undefined {
+function linkKindCreatedBy(op: KernelOp): LinkKind | undefined {
   switch (op.kind) {
     case 'veth-add':
       return 'veth';

@@ -6,7 +6,7 @@ import { newNetwork, type CreateNetworkRequest, type NetworkCreateContext } from
 import { NetworkTable, nullNetworkRecord } from '../../src/engine/networks.js';
 import { LocalIpam } from '../../src/ipam/local.js';
 import { DOCKER_DEFAULT_POOLS } from '../../src/ipam/subnets.js';
-import { ALL_FEATURES, type KernelFeatures } from '../../src/kernel/features.js';
+import { ALL_FEATURES } from '../../src/kernel/features.js';
 import { viewOf } from '../../src/kernel/view.js';
 
 /**
@@ -14,10 +14,6 @@ import { viewOf } from '../../src/kernel/view.js';
  * otherwise), the built-in networks, and a host with lo, uplink0 and berth0.
  */
 export const TEST_DRIVERS = builtinDrivers(ALL_FEATURES);
-
-export function driversFor(features: KernelFeatures) {
-  return builtinDrivers(features);
-}
 
 export const TEST_LIVE = viewOf([{ name: 'lo' }, { name: 'uplink0', kind: 'veth' }, { name: 'berth0', kind: 'bridge' }]);
 

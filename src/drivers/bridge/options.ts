@@ -10,8 +10,8 @@ export interface BridgeOptions {
   readonly mtu?: number;
 }
 
-export const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
-export const MTU_OPTION = 'com.docker.network.driver.mtu';
+const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
+const MTU_OPTION = 'com.docker.network.driver.mtu';
 /** Docker writes these on its default bridge; accepted (and kept) so its records and requests pass. */
 const DEFAULT_BRIDGE_OPTIONS = ['com.docker.network.bridge.default_bridge', 'com.docker.network.bridge.enable_ip_masquerade'];
 const ACCEPTED = [BRIDGE_NAME_OPTION, MTU_OPTION, ...DEFAULT_BRIDGE_OPTIONS];

@@ -25,8 +25,8 @@ interface IpvlanOptions extends ParentLink {
   readonly flag: IpvlanFlag;
 }
 
-export const IPVLAN_MODE_OPTION = 'ipvlan_mode';
-export const IPVLAN_FLAG_OPTION = 'ipvlan_flag';
+const IPVLAN_MODE_OPTION = 'ipvlan_mode';
+const IPVLAN_FLAG_OPTION = 'ipvlan_flag';
 
 /**
  * The ipvlan driver, as Docker's: endpoints are ipvlan links on the parent, sharing its

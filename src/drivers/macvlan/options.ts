@@ -14,9 +14,9 @@ export interface MacvlanOptions extends ParentLink {
   readonly hostAccess?: { readonly link: string; readonly address: string };
 }
 
-export const MACVLAN_MODE_OPTION = 'macvlan_mode';
-export const HOST_ACCESS_OPTION = 'berth.host_access';
-export const HOST_ACCESS_ADDRESS_OPTION = 'berth.host_access_address';
+const MACVLAN_MODE_OPTION = 'macvlan_mode';
+const HOST_ACCESS_OPTION = 'berth.host_access';
+const HOST_ACCESS_ADDRESS_OPTION = 'berth.host_access_address';
 /** The auxiliary-address name under which the host's address on the network is kept out of the pool. */
 export const HOST_ACCESS_AUX_NAME = 'berth-host-access';
 const ACCEPTED = [PARENT_OPTION, MACVLAN_MODE_OPTION, HOST_ACCESS_OPTION, HOST_ACCESS_ADDRESS_OPTION];
