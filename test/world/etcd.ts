@@ -6,9 +6,9 @@ import { sleep } from './world.js';
 
 /**
  * A real etcd cluster (Debian's etcd-server) for the tests, started and stopped by them:
- * 1 or 3 members on loopback ports of the sandbox's namespace, data under /tmp. Members
- * can be stopped and started again (quorum tests). Each is ended by its PID; nothing
- * outlives `stop()`.
+ * 1 or 3 members listening on `address` (loopback by default; a cluster world's underlay
+ * address) in the sandbox's namespace, data under /tmp. Members can be stopped and
+ * started again (quorum tests). Each is ended by its PID; nothing outlives `stop()`.
  */
 export interface EtcdMember {
   readonly name: string;
@@ -24,20 +24,20 @@ export class EtcdCluster {
   readonly dir = `/tmp/berth-etcd-${this.id}`;
   readonly members: EtcdMember[];
 
-  private constructor(size: number) {
+  private constructor(size: number, address: string) {
     // Ports from this cluster's own block, so clusters of concurrent suites never meet.
     const base = 20000 + (parseInt(this.id, 16) % 2000) * 10;
     this.members = Array.from({ length: size }, (_, i) => ({
       name: `m${i}`,
-      clientUrl: `http://127.0.0.1:${base + 2 * i}`,
-      peerUrl: `http://127.0.0.1:${base + 2 * i + 1}`,
+      clientUrl: `http://${address}:${base + 2 * i}`,
+      peerUrl: `http://${address}:${base + 2 * i + 1}`,
       dataDir: `${this.dir}/m${i}`,
       log: '',
     }));
   }
 
-  static async start(size: 1 | 3 = 1): Promise<EtcdCluster> {
-    const cluster = new EtcdCluster(size);
+  static async start(size: 1 | 3 = 1, address = '127.0.0.1'): Promise<EtcdCluster> {
+    const cluster = new EtcdCluster(size, address);
     await mkdir(cluster.dir, { recursive: true });
     try {
       for (const m of cluster.members) cluster.launch(m);
