@@ -5,6 +5,7 @@ import { checkedDnsSettings } from '../engine/dns-config.js';
 import { parseAddressPoolSpec } from '../ipam/subnets.js';
 import { DAEMON_DEFAULTS, EXECUTOR_KINDS, parseExecutorKind, parseFirewallName, startDaemon } from './daemon.js';
 import { installLastResortHandlers } from './last-resort.js';
+import { DEFAULT_LEASE_TTL_SECONDS, parseClusterOptions } from './cluster.js';
 
 export const DAEMON_USAGE = `Usage: berth daemon [OPTIONS]
 
@@ -26,7 +27,14 @@ Options:
                         iptables (Docker's DOCKER-chain layout with BERTH names)
   -H, --host URL        Socket to listen on (default unix://<exec-root>/berth.sock)
   -d, --detach          Run in the background: return once the API answers (output in
-                        <exec-root>/berth.log)`;
+                        <exec-root>/berth.log)
+      --cluster-store etcd://HOST:PORT[,etcd://HOST:PORT...]
+                        Join a cluster of hosts sharing this etcd (the host is present
+                        under a lease while the daemon lives)
+      --cluster-advertise ADDR
+                        This host's address on the network the hosts share
+      --cluster-lease-ttl SECONDS
+                        How long a dead or cut-off host stays present (default ${DEFAULT_LEASE_TTL_SECONDS}, 2-60)`;
 
 const DAEMON: CommandInfo = { name: 'daemon', usage: DAEMON_USAGE };
 
@@ -42,6 +50,9 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     firewall: { value: true },
     host: { short: 'H', value: true },
     detach: { short: 'd', value: false },
+    'cluster-store': { value: true },
+    'cluster-advertise': { value: true },
+    'cluster-lease-ttl': { value: true },
   });
   const execRoot = flag(parsed, 'exec-root') ?? DAEMON_DEFAULTS.execRoot;
   const host = flag(parsed, 'host') ?? globalHost ?? process.env.BERTH_HOST;
@@ -51,6 +62,7 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     const socketPath = host ? socketPathFrom(host) : join(execRoot, 'berth.sock');
     return (await import('./detach.js')).startDetached([...foreground, ...(host && !flag(parsed, 'host') ? ['-H', host] : [])], socketPath, join(execRoot, 'berth.log'));
   }
+  const cluster = parseClusterOptions(flag(parsed, 'cluster-store'), flag(parsed, 'cluster-advertise'), flag(parsed, 'cluster-lease-ttl'));
   // A daemon serves every container's names and ports: a bug in one request must not end it.
   installLastResortHandlers();
   const daemon = await startDaemon({
@@ -63,12 +75,14 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     dnsServers: checkedDnsSettings({ nameservers: flagList(parsed, 'dns'), search: [], options: [] }).nameservers,
     executor: parseExecutorKind(flag(parsed, 'executor') ?? DAEMON_DEFAULTS.executor),
     firewall: parseFirewallName(flag(parsed, 'firewall') ?? DAEMON_DEFAULTS.firewall),
+    ...(cluster ? { cluster } : {}),
   });
   const bridge = daemon.engine.defaultNetwork();
   const unavailable = daemon.engine.networks.drivers.list().filter((e) => !e.availability.available);
   console.log(
     `berth daemon ready (pid ${process.pid}, executor ${flag(parsed, 'executor') ?? DAEMON_DEFAULTS.executor}, firewall ${flag(parsed, 'firewall') ?? DAEMON_DEFAULTS.firewall}): ` +
       `bridge ${String(bridge.driverData.bridge)} ${bridge.ipam.gateway ?? ''} ${bridge.ipam.subnet}, API on unix://${host ? socketPathFrom(host) : join(execRoot, 'berth.sock')}` +
+      (cluster ? `\n  cluster store ${cluster.endpoints.join(',')}, this host ${cluster.advertise} (lease ${cluster.leaseTtlSeconds} s)` : '') +
       unavailable.map((e) => `\n  driver ${e.driver.name} unavailable: ${e.availability.available ? '' : e.availability.reason}`).join(''),
   );
   // Containers keep running when the daemon stops (like dockerd --live-restore); the next

@@ -11,6 +11,7 @@ import { Engine, type EngineConfig, type FaultHook } from '../engine/engine.js';
 import { LocalIpam } from '../ipam/local.js';
 import { probeKernelFeatures } from '../kernel/features.js';
 import { writeDaemonSettings, type DaemonSettings } from './settings.js';
+import { joinCluster, type ClusterOptions } from './cluster.js';
 import { BatchExecutor, type Executor } from '../kernel/exec.js';
 import { NetlinkExecutor } from '../kernel/netlink/executor.js';
 import { runTool } from '../kernel/spawn.js';
@@ -25,6 +26,8 @@ export interface DaemonOptions extends DaemonSettings {
   readonly socketPath: string;
   /** How plans reach the kernel: in-process rtnetlink (default) or `ip -batch` processes. */
   readonly executor: ExecutorKind;
+  /** Part of a cluster of hosts sharing an etcd cluster store (--cluster-store). */
+  readonly cluster?: ClusterOptions;
 }
 
 export function parseFirewallName(value: string): FirewallBackendName {
@@ -78,10 +81,15 @@ export async function startDaemon(
       nameService: (source) => new EmbeddedResolver(source),
       ...(faultHook ? { faultHook } : {}),
     });
+    const cluster = options.cluster ? await joinCluster(options.cluster, (m) => console.error(m)).catch((err: unknown) => {
+      engine.close();
+      throw err;
+    }) : undefined;
     const server = await listenUnix(engine, options.socketPath, await readBuildInfo());
     return {
       engine,
       async stop() {
+        await cluster?.leave();
         engine.close();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();

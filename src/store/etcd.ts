@@ -1,4 +1,4 @@
-import { Etcd3, type IKeyValue } from 'etcd3';
+import { Etcd3, type IKeyValue, type Lease } from 'etcd3';
 import { BerthError, ConflictError } from '../common/errors.js';
 import { revisionConflictMessage, type Collection, type PutOptions, type Store, type StoredValue } from './store.js';
 
@@ -19,6 +19,14 @@ export interface EtcdStoreOptions {
   readonly prefix?: string;
   /** Deadline of each call to etcd. */
   readonly timeoutMs?: number;
+}
+
+/** A value held by a lease (EtcdStore.holdWhileAlive). */
+export interface HeldValue {
+  /** Deletes it now (revokes the lease). */
+  release(): Promise<void>;
+  /** Called when etcd says the lease is gone while this process lives. */
+  onLost(handler: (reason: string) => void): void;
 }
 
 export class EtcdStore implements Store {
@@ -75,6 +83,28 @@ export class EtcdStore implements Store {
 
   create(collection: Collection, id: string, value: unknown): Promise<number> {
     return this.put(collection, id, value, { expectedRevision: 0 });
+  }
+
+  /**
+   * Writes a value that lives only as long as this process keeps its lease alive (a host's
+   * presence; in part 7 its endpoints): the client renews the lease, and when the process
+   * dies or is cut off from the quorum for `ttlSeconds`, etcd deletes the value for every
+   * reader. `release` revokes it at once (a clean stop); `lost` fires when etcd says the
+   * lease is gone while the process lives (a partition longer than the TTL).
+   */
+  async holdWhileAlive(collection: Collection, id: string, value: unknown, ttlSeconds: number): Promise<HeldValue> {
+    const lease: Lease = this.client.lease(ttlSeconds, { autoKeepAlive: true });
+    try {
+      await this.call('lease grant', () => lease.grant());
+      await this.call('put', () => lease.put(this.key(collection, id)).value(JSON.stringify(value)).exec());
+    } catch (err) {
+      lease.release();
+      throw err;
+    }
+    return {
+      release: () => this.call('lease revoke', () => lease.revoke()),
+      onLost: (handler) => void lease.on('lost', (err) => handler(err.message)),
+    };
   }
 
   async delete(collection: Collection, id: string): Promise<void> {

@@ -38,7 +38,7 @@ describe('a cluster world of three hosts', { skip: sandboxSkip }, () => {
     for (const h of w.hosts) assert.equal((await sandboxes(h.index)).length, 1, `host ${h.index} sees only its own sandbox`);
     const before1 = await sandboxes(1);
     await w.killDaemon(0);
-    await w.startDaemon(0);
+    assert.equal(await w.startDaemon(0), undefined);
     assert.deepEqual(await sandboxes(1), before1, 'host 1 keeps its sandbox');
     assert.equal((await w.berth(1, 'exec', 'c1', 'ping', '-c1', '-W2', '172.17.0.1')).code, 0);
     assert.equal((await w.berth(0, 'exec', 'c0', 'ping', '-c1', '-W2', '172.17.0.1')).code, 0, 'host 0 adopted its container');

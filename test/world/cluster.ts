@@ -36,7 +36,7 @@ export class ClusterWorld {
   readonly hosts: ClusterHost[] = [];
   etcd: EtcdCluster | undefined;
 
-  static async create(options: { readonly hosts: number; readonly etcdMembers?: 1 | 3 }): Promise<ClusterWorld> {
+  static async create(options: { readonly hosts: number; readonly etcdMembers?: 1 | 3; readonly daemonArgs?: (w: ClusterWorld, host: ClusterHost) => readonly string[] }): Promise<ClusterWorld> {
     const w = new ClusterWorld();
     try {
       await mkdir(w.dir, { recursive: true });
@@ -45,7 +45,10 @@ export class ClusterWorld {
       await must('ip', ['link', 'set', w.underlay, 'up']);
       w.etcd = await EtcdCluster.start(options.etcdMembers ?? 1, `${UNDERLAY_PREFIX}.1`);
       for (let i = 0; i < options.hosts; i++) await w.addHost();
-      for (const h of w.hosts) await w.startDaemon(h.index);
+      for (const h of w.hosts) {
+        const failed = await w.startDaemon(h.index, options.daemonArgs?.(w, h) ?? []);
+        if (failed !== undefined) throw new Error(`daemon of host ${h.index} exited: ${failed}`);
+      }
     } catch (err) {
       await w.dispose();
       throw err;
@@ -73,8 +76,11 @@ export class ClusterWorld {
     return host;
   }
 
-  /** Starts host `index`'s daemon in its network namespace and a mount namespace with a private /run. */
-  async startDaemon(index: number, extraArgs: readonly string[] = []): Promise<void> {
+  /**
+   * Starts host `index`'s daemon in its network namespace and a mount namespace with a
+   * private /run; resolves once it is ready, or with its output when it exits instead.
+   */
+  async startDaemon(index: number, extraArgs: readonly string[] = []): Promise<string | undefined> {
     const h = this.hosts[index]!;
     const daemonArgs = [BERTH_BIN, 'daemon', '--data-root', `${h.dir}/data`, '--exec-root', `${h.dir}/exec`, ...extraArgs];
     const script = 'mount -t tmpfs tmpfs /run && mkdir -p /run/netns && exec "$@"';
@@ -87,9 +93,9 @@ export class ClusterWorld {
     for (let i = 0; i < 400; i++) {
       if (h.output.includes('berth daemon ready')) {
         h.daemon = child;
-        return;
+        return undefined;
       }
-      if (child.exitCode !== null) break;
+      if (child.exitCode !== null) return h.output;
       await sleep(25);
     }
     child.kill('SIGKILL');
