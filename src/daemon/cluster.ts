@@ -1,5 +1,4 @@
 import { InvalidArgumentError, quotePrefix } from '../common/errors.js';
-import { parseIpv4 } from '../common/ipv4.js';
 import { EtcdStore, type HeldValue } from '../store/etcd.js';
 
 /**
@@ -36,7 +35,9 @@ export function parseClusterOptions(store: string | undefined, advertise: string
     return undefined;
   }
   if (advertise === undefined) throw new InvalidArgumentError('--cluster-store needs --cluster-advertise', "give this host's address on the network the hosts share, e.g. --cluster-advertise 203.0.113.10");
-  parseIpv4(advertise);
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(advertise) || advertise.split('.').some((b) => Number(b) > 255)) {
+    throw new InvalidArgumentError(`invalid --cluster-advertise "${quotePrefix(advertise)}"`, "this host's IPv4 address on the network the hosts share, e.g. 203.0.113.10");
+  }
   const seconds = ttl === undefined ? DEFAULT_LEASE_TTL_SECONDS : Number(ttl);
   if (!/^\d+$/.test(ttl ?? '10') || seconds < 2 || seconds > 60) throw new InvalidArgumentError(`invalid --cluster-lease-ttl "${quotePrefix(ttl ?? '')}"`, 'a whole number of seconds from 2 to 60');
   return { endpoints: parseClusterStore(store), advertise, leaseTtlSeconds: seconds };

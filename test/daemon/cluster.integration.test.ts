@@ -57,6 +57,7 @@ describe('cluster membership (--cluster-store, --cluster-advertise)', { skip: sa
     const cases: [string[], RegExp][] = [
       [['--cluster-store', 'http://203.0.113.1:2379', '--cluster-advertise', '203.0.113.10'], /Error: invalid --cluster-store "http:\/\/203\.0\.113\.1:2379"/],
       [['--cluster-store', 'etcd://203.0.113.1:2379'], /Error: --cluster-store needs --cluster-advertise/],
+      [['--cluster-store', 'etcd://203.0.113.1:2379', '--cluster-advertise', 'eth0'], /Error: invalid --cluster-advertise "eth0"/],
       [['--cluster-advertise', '203.0.113.10'], /Error: --cluster-advertise and --cluster-lease-ttl need --cluster-store/],
       [[...clusterArgs(w, '203.0.113.10').slice(0, 4), '--cluster-lease-ttl', '0'], /Error: invalid --cluster-lease-ttl "0"/],
       [['--cluster-store', 'etcd://203.0.113.1:9', '--cluster-advertise', '203.0.113.10'], /Error: the cluster store \(etcd at http:\/\/203\.0\.113\.1:9\) did not answer/],
