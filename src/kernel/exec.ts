@@ -86,6 +86,8 @@ export class BatchExecutor implements Executor {
     switch (channel.tool) {
       case 'ip':
         return runIpBatch(channel.netns, ops, keepGoing);
+      case 'bridge':
+        return runBatchOf('bridge', [], ops, keepGoing);
       case 'nft':
         return runNft(channel.netns, ops[0]!);
       case 'iptables':
@@ -110,9 +112,14 @@ export class BatchExecutor implements Executor {
   }
 }
 
-async function runIpBatch(netns: string | undefined, ops: KernelOp[], keepGoing: boolean): Promise<void> {
-  const args = [...(netns ? ['-n', netns] : []), ...(keepGoing ? ['-force'] : []), '-batch', '-'];
-  const result = await runTool('ip', args, ops.map(ipBatchLine).join('\n') + '\n');
+function runIpBatch(netns: string | undefined, ops: KernelOp[], keepGoing: boolean): Promise<void> {
+  return runBatchOf('ip', netns ? ['-n', netns] : [], ops, keepGoing);
+}
+
+/** One `ip -batch -` or `bridge -batch -` process for `ops` (both tools report a failed line the same way). */
+async function runBatchOf(tool: 'ip' | 'bridge', prefix: readonly string[], ops: KernelOp[], keepGoing: boolean): Promise<void> {
+  const args = [...prefix, ...(keepGoing ? ['-force'] : []), '-batch', '-'];
+  const result = await runTool(tool, args, ops.map(ipBatchLine).join('\n') + '\n');
   if (result.code === 0) return;
   // `ip -batch` stops at the first failing line and reports it as "Command failed -:N".
   const failedLine = /Command failed -:(\d+)/.exec(result.stderr);
@@ -204,6 +211,12 @@ function linkKindCreatedBy(op: KernelOp): LinkKind | undefined {
       return 'vlan';
     case 'dummy-add':
       return 'dummy';
+    case 'vxlan-add':
+      return 'vxlan';
+    case 'fdb-append':
+    case 'fdb-del':
+    case 'neigh-replace':
+    case 'neigh-del':
     case 'netns-add':
     case 'netns-attach':
     case 'netns-del':

@@ -17,6 +17,11 @@ export type KernelOp =
   | IpvlanAdd
   | VlanAdd
   | DummyAdd
+  | VxlanAdd
+  | FdbAppend
+  | FdbDel
+  | NeighReplace
+  | NeighDel
   | LinkUp
   | LinkDown
   | LinkAlias
@@ -84,6 +89,25 @@ export interface IpvlanAdd {
 export interface VlanAdd { readonly kind: 'vlan-add'; readonly name: string; readonly parent: string; readonly vlanId: number }
 /** A dummy link: a parent with no wire, for networks that must have no way out. */
 export interface DummyAdd { readonly kind: 'dummy-add'; readonly name: string }
+/**
+ * A VXLAN link (overlay networks): VNI `vni`, sending from `local` to UDP `dstport`,
+ * learning off (peers come from static FDB entries, not from flooded traffic) and ARP
+ * proxy on (neighbour entries on the link answer containers' ARP locally).
+ */
+export interface VxlanAdd {
+  readonly kind: 'vxlan-add';
+  readonly name: string;
+  readonly vni: number;
+  readonly local: string;
+  readonly dstport: number;
+  readonly mtu?: number;
+}
+/** A static forwarding entry on a VXLAN link: frames for `mac` go to the VTEP `dst`. */
+export interface FdbAppend { readonly kind: 'fdb-append'; readonly dev: string; readonly mac: string; readonly dst: string }
+export interface FdbDel { readonly kind: 'fdb-del'; readonly dev: string; readonly mac: string; readonly dst: string }
+/** A permanent neighbour entry: `address` is at `mac` on `dev` (answered by the VXLAN link's ARP proxy). */
+export interface NeighReplace { readonly kind: 'neigh-replace'; readonly dev: string; readonly address: string; readonly mac: string }
+export interface NeighDel { readonly kind: 'neigh-del'; readonly dev: string; readonly address: string }
 export interface LinkUp { readonly kind: 'link-up'; readonly netns?: string; readonly dev: string }
 /** Takes a link down: a macvlan link leaves its parent's address table at once (deleting it costs an RCU grace period). */
 export interface LinkDown { readonly kind: 'link-down'; readonly netns?: string; readonly dev: string }
@@ -161,7 +185,16 @@ export function inverseOf(op: KernelOp): KernelOp | undefined {
       return { kind: 'link-del', netns: op.netns, dev: op.name };
     case 'vlan-add':
     case 'dummy-add':
+    case 'vxlan-add':
       return { kind: 'link-del', dev: op.name };
+    case 'fdb-append':
+      return { kind: 'fdb-del', dev: op.dev, mac: op.mac, dst: op.dst };
+    // A replaced entry's previous value is not known: undoing removes it.
+    case 'neigh-replace':
+      return { kind: 'neigh-del', dev: op.dev, address: op.address };
+    case 'fdb-del':
+    case 'neigh-del':
+      return undefined;
     case 'addr-add':
       return { kind: 'addr-del', netns: op.netns, dev: op.dev, cidr: op.cidr };
     case 'route-add': {

@@ -7,6 +7,7 @@ import type { KernelOp, Plan } from './ops.js';
 export type Channel =
   | { readonly tool: 'ip'; readonly netns?: string }
   | { readonly tool: 'nft'; readonly netns?: string }
+  | { readonly tool: 'bridge' }
   | { readonly tool: 'iptables' }
   | { readonly tool: 'sysctl' };
 
@@ -21,6 +22,9 @@ export function channelOf(op: KernelOp): Channel {
     case 'ipvlan-add':
     case 'vlan-add':
     case 'dummy-add':
+    case 'vxlan-add':
+    case 'neigh-replace':
+    case 'neigh-del':
     case 'link-alias':
     case 'port-attach':
     case 'port-hairpin':
@@ -33,6 +37,9 @@ export function channelOf(op: KernelOp): Channel {
     case 'route-add':
     case 'route-del':
       return { tool: 'ip', netns: op.netns };
+    case 'fdb-append':
+    case 'fdb-del':
+      return { tool: 'bridge' };
     case 'sysctl':
       return { tool: 'sysctl' };
     case 'nft-apply':
@@ -45,11 +52,13 @@ export function channelOf(op: KernelOp): Channel {
 
 export function sameChannel(a: Channel, b: Channel): boolean {
   if (a.tool !== b.tool) return false;
-  if (a.tool === 'sysctl' || a.tool === 'iptables' || b.tool === 'sysctl' || b.tool === 'iptables') return true;
+  // One bridge, iptables or sysctl run takes any number of ops; ip and nft are per namespace.
+  if (a.tool === 'bridge' || a.tool === 'iptables' || a.tool === 'sysctl') return true;
+  if (b.tool === 'bridge' || b.tool === 'iptables' || b.tool === 'sysctl') return true; // (narrows b as well)
   return a.netns === b.netns;
 }
 
-/** The arguments after `ip` for one op: exactly one line of an `ip -batch` file. */
+/** The arguments after `ip` (after `bridge` for FDB ops) for one op: exactly one line of a `-batch` file. */
 export function ipBatchLine(op: KernelOp): string {
   switch (op.kind) {
     case 'netns-add':
@@ -78,6 +87,16 @@ export function ipBatchLine(op: KernelOp): string {
       return `link add link ${op.parent} name ${op.name} type vlan id ${op.vlanId}`;
     case 'dummy-add':
       return `link add ${op.name} type dummy`;
+    case 'vxlan-add':
+      return `link add ${op.name}${op.mtu ? ` mtu ${op.mtu}` : ''} type vxlan id ${op.vni} local ${op.local} dstport ${op.dstport} nolearning proxy`;
+    case 'neigh-replace':
+      return `neigh replace ${op.address} lladdr ${op.mac} dev ${op.dev} nud permanent`;
+    case 'neigh-del':
+      return `neigh del ${op.address} dev ${op.dev}`;
+    case 'fdb-append':
+      return `fdb append ${op.mac} dev ${op.dev} dst ${op.dst}`;
+    case 'fdb-del':
+      return `fdb del ${op.mac} dev ${op.dev} dst ${op.dst}`;
     case 'link-up':
       return `link set ${op.dev} up`;
     case 'link-down':
@@ -101,7 +120,7 @@ export function ipBatchLine(op: KernelOp): string {
     case 'nft-apply':
     case 'iptables-apply':
     case 'iptables-remove':
-      throw new Error(`op ${op.kind} is not an ip command`);
+      throw new Error(`op ${op.kind} is not an ip or bridge command`);
   }
 }
 
@@ -111,6 +130,8 @@ export function renderOp(op: KernelOp): string {
   switch (channel.tool) {
     case 'ip':
       return `ip ${channel.netns ? `-n ${channel.netns} ` : ''}${ipBatchLine(op)}`;
+    case 'bridge':
+      return `bridge ${ipBatchLine(op)}`;
     case 'sysctl':
       if (op.kind !== 'sysctl') throw new Error('unreachable');
       return `sysctl -w ${op.key}=${op.value}`;

@@ -65,3 +65,26 @@ test('a kernel without veth or bridge support gets an error naming the feature, 
   assert.equal(other.code, 'kernel');
   assert.equal(other.message, 'kernel operation failed: ip -n berth-0123456789ab addr add 172.17.0.2/16 dev eth0: Error: ipv4: Address already assigned.');
 });
+
+test('overlay data-plane ops render as the commands a person would type, and undo themselves', () => {
+  const plan: Plan = [
+    { kind: 'vxlan-add', name: 'vx0', vni: 4242, local: '203.0.113.10', dstport: 4789, mtu: 1450 },
+    { kind: 'fdb-append', dev: 'vx0', mac: '02:42:0a:1e:00:03', dst: '203.0.113.11' },
+    { kind: 'neigh-replace', dev: 'vx0', address: '10.30.0.3', mac: '02:42:0a:1e:00:03' },
+  ];
+  assert.equal(
+    renderPlan(plan),
+    [
+      'ip link add vx0 mtu 1450 type vxlan id 4242 local 203.0.113.10 dstport 4789 nolearning proxy',
+      'bridge fdb append 02:42:0a:1e:00:03 dev vx0 dst 203.0.113.11',
+      'ip neigh replace 10.30.0.3 lladdr 02:42:0a:1e:00:03 dev vx0 nud permanent',
+    ].join('\n'),
+  );
+  assert.deepEqual(inversePlan(plan), [
+    { kind: 'neigh-del', dev: 'vx0', address: '10.30.0.3' },
+    { kind: 'fdb-del', dev: 'vx0', mac: '02:42:0a:1e:00:03', dst: '203.0.113.11' },
+    { kind: 'link-del', dev: 'vx0' },
+  ]);
+  // FDB entries go through one `bridge -batch` process, apart from the `ip` ones around them.
+  assert.deepEqual(batchesOf(plan).map((b) => [b.channel.tool, b.ops.length]), [['ip', 1], ['bridge', 1], ['ip', 1]]);
+});

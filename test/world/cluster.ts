@@ -36,7 +36,13 @@ export class ClusterWorld {
   readonly hosts: ClusterHost[] = [];
   etcd: EtcdCluster | undefined;
 
-  static async create(options: { readonly hosts: number; readonly etcdMembers?: 1 | 3; readonly daemonArgs?: (w: ClusterWorld, host: ClusterHost) => readonly string[] }): Promise<ClusterWorld> {
+  static async create(options: {
+    readonly hosts: number;
+    readonly etcdMembers?: 1 | 3;
+    readonly daemonArgs?: (w: ClusterWorld, host: ClusterHost) => readonly string[];
+    /** Hosts only: no daemons (kernel-level tests drive the hosts themselves). */
+    readonly withoutDaemons?: boolean;
+  }): Promise<ClusterWorld> {
     const w = new ClusterWorld();
     try {
       await mkdir(w.dir, { recursive: true });
@@ -45,7 +51,7 @@ export class ClusterWorld {
       await must('ip', ['link', 'set', w.underlay, 'up']);
       w.etcd = await EtcdCluster.start(options.etcdMembers ?? 1, `${UNDERLAY_PREFIX}.1`);
       for (let i = 0; i < options.hosts; i++) await w.addHost();
-      for (const h of w.hosts) {
+      for (const h of options.withoutDaemons ? [] : w.hosts) {
         const failed = await w.startDaemon(h.index, options.daemonArgs?.(w, h) ?? []);
         if (failed !== undefined) throw new Error(`daemon of host ${h.index} exited: ${failed}`);
       }

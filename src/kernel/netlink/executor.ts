@@ -105,6 +105,11 @@ export class NetlinkExecutor implements Executor {
       case 'netns-attach':
       case 'bridge-add':
       case 'ipvlan-add':
+      case 'vxlan-add':
+      case 'fdb-append':
+      case 'fdb-del':
+      case 'neigh-replace':
+      case 'neigh-del':
       case 'vlan-add':
       case 'dummy-add':
       case 'addr-del':
