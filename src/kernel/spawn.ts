@@ -10,6 +10,7 @@ export interface ToolResult {
 /** Debian package that provides each tool berth spawns, for the "not installed" hint. */
 const PACKAGE_OF: Record<string, string> = {
   ip: 'iproute2',
+  bridge: 'iproute2',
   nft: 'nftables',
   iptables: 'iptables',
   'iptables-restore': 'iptables',
