@@ -21,7 +21,7 @@ class BuiltinOnlyDriver implements NetworkDriver {
   }
 
   validateOptions(): DriverConfig {
-    throw new InvalidArgumentError(`only one instance of the "${quotePrefix(this.name)}" network is allowed: it is built in`, `use --network ${this.network} when running a container`);
+    throw builtInOnly(this.name);
   }
 
   createNetwork(): Plan {
@@ -47,6 +47,11 @@ class BuiltinOnlyDriver implements NetworkDriver {
   repair(): Plan {
     return [];
   }
+}
+
+/** The refusal of a second network of a built-in driver (`none` is Docker's other name for null). */
+export function builtInOnly(driver: string): InvalidArgumentError {
+  return new InvalidArgumentError(`only one instance of the "${quotePrefix(driver)}" network is allowed: it is built in`, 'use --network host or --network none when running a container');
 }
 
 export const hostDriver = (): NetworkDriver => new BuiltinOnlyDriver('host', 'host');

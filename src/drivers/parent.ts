@@ -4,7 +4,7 @@ import { LINK_KIND_SUPPORT, type KernelFeatures } from '../kernel/features.js';
 import { withoutAbsentLinks, type KernelOp, type Plan } from '../kernel/ops.js';
 import type { KernelView } from '../kernel/view.js';
 import { dataOneOf, dataString, VALID_LINK_NAME } from './data.js';
-import { ownerAlias, type DriverCreateContext, type DriverData } from './driver.js';
+import { joinPlan, ownerAlias, type DriverCreateContext, type DriverData, type DriverNetwork, type NetworkDriver, type RecordedEndpoint } from './driver.js';
 
 /**
  * The parent link of a macvlan or ipvlan network, as Docker handles `-o parent=`:
@@ -92,4 +92,29 @@ export function repairParentPlan(networkId: string, link: ParentLink, live: Kern
   if (link.created === 'none') return [];
   if (!existing) return createParentPlan(networkId, link);
   return existing.up ? [] : [{ kind: 'link-up', dev: link.parent }];
+}
+
+/**
+ * What a driver whose endpoints live only inside sandboxes on a parent (macvlan, ipvlan)
+ * repairs around its own objects: a parent berth owns (re-created or brought up), and
+ * every running container's endpoint missing from its namespace, joined again with the
+ * default route it carries. `own` adds the driver's other host objects between the two.
+ * A user's parent that is gone cannot be repaired: nothing is planned (applying would fail).
+ */
+export function repairOnParent(
+  driver: Pick<NetworkDriver, 'join'>,
+  network: DriverNetwork,
+  link: ParentLink,
+  endpoints: readonly RecordedEndpoint[],
+  live: KernelView,
+  own: () => readonly KernelOp[] = () => [],
+): KernelOp[] {
+  const ops: KernelOp[] = [...repairParentPlan(network.id, link, live)];
+  if (!live.links.has(link.parent) && ops.length === 0) return [];
+  ops.push(...own());
+  for (const e of endpoints.filter((e) => e.running)) {
+    const inside = live.sandboxLinks.get(e.netns);
+    if (inside && !inside.has(e.endpoint.ifname)) ops.push(...joinPlan(e.netns, driver.join(network, e.netns, e.endpoint), e.gatewayEndpoint));
+  }
+  return ops;
 }

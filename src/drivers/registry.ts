@@ -1,7 +1,7 @@
 import { InvalidArgumentError, MissingFeatureError, quotePrefix } from '../common/errors.js';
 import type { KernelFeatures } from '../kernel/features.js';
 import { BridgeDriver } from './bridge/driver.js';
-import { hostDriver, nullDriver } from './builtin.js';
+import { builtInOnly, hostDriver, nullDriver } from './builtin.js';
 import type { DriverAvailability, NetworkDriver } from './driver.js';
 import { IpvlanDriver } from './ipvlan/driver.js';
 import { MacvlanDriver } from './macvlan/driver.js';
@@ -35,9 +35,7 @@ export class DriverRegistry {
    * on this kernel (unless only planning: a plan can be shown where it cannot be applied).
    */
   forCreate(name: string, opts: { readonly planOnly?: boolean } = {}): NetworkDriver {
-    if (name === 'none' || this.entries.get(name)?.driver.capabilities.userCreatable === false) {
-      throw new InvalidArgumentError(`only one instance of the "${name}" network is allowed: it is built in`, 'use --network host or --network none when running a container');
-    }
+    if (name === 'none' || this.entries.get(name)?.driver.capabilities.userCreatable === false) throw builtInOnly(name);
     const driver = this.get(name);
     const entry = this.entries.get(name)!;
     if (!entry.availability.available && opts.planOnly !== true) {

@@ -51,11 +51,9 @@ export function channelOf(op: KernelOp): Channel {
 }
 
 export function sameChannel(a: Channel, b: Channel): boolean {
-  if (a.tool !== b.tool) return false;
-  // One bridge, iptables or sysctl run takes any number of ops; ip and nft are per namespace.
-  if (a.tool === 'bridge' || a.tool === 'iptables' || a.tool === 'sysctl') return true;
-  if (b.tool === 'bridge' || b.tool === 'iptables' || b.tool === 'sysctl') return true; // (narrows b as well)
-  return a.netns === b.netns;
+  // ip and nft run per namespace; one bridge, iptables or sysctl run takes any of its ops.
+  const netnsOf = (c: Channel) => (c.tool === 'ip' || c.tool === 'nft' ? c.netns : undefined);
+  return a.tool === b.tool && netnsOf(a) === netnsOf(b);
 }
 
 /** The arguments after `ip` (after `bridge` for FDB ops) for one op: exactly one line of a `-batch` file. */

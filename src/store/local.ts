@@ -11,6 +11,9 @@ import { revisionConflictMessage, type Collection, type PutOptions, type Store, 
  * Files written before revisions existed hold the bare value: they read as revision 1.
  */
 export class LocalStore implements Store {
+  /** The revision of every value this store read or wrote, so a write needs no read first (the daemon is the only writer). */
+  private readonly revisions = new Map<string, number>();
+
   constructor(private readonly root: string) {}
 
   private dir(collection: Collection): string {
@@ -44,14 +47,17 @@ export class LocalStore implements Store {
     }
     try {
       const parsed: unknown = JSON.parse(text);
-      return isEnvelope(parsed) ? { id, value: parsed.value, revision: parsed.revision } : { id, value: parsed, revision: 1 };
+      const stored = isEnvelope(parsed) ? { id, value: parsed.value, revision: parsed.revision } : { id, value: parsed, revision: 1 };
+      this.revisions.set(`${collection}/${id}`, stored.revision);
+      return stored;
     } catch (err) {
       throw new BerthError('internal', `store file ${path} is unreadable: ${(err as Error).message}`, 'move it away and restart the daemon; reconcile removes what it described', { cause: err });
     }
   }
 
   async put(collection: Collection, id: string, value: unknown, opts: PutOptions = {}): Promise<number> {
-    const current = (await this.get(collection, id))?.revision ?? 0;
+    const cached = this.revisions.get(`${collection}/${id}`);
+    const current = cached ?? (await this.get(collection, id))?.revision ?? 0;
     if (opts.expectedRevision !== undefined && opts.expectedRevision !== current) {
       throw new ConflictError(revisionConflictMessage(collection, id, opts.expectedRevision, current));
     }
@@ -61,6 +67,7 @@ export class LocalStore implements Store {
     const revision = current + 1;
     await writeFile(tmp, JSON.stringify({ revision, value }, null, 2) + '\n', { mode: 0o600 });
     await rename(tmp, join(dir, `${id}.json`));
+    this.revisions.set(`${collection}/${id}`, revision);
     return revision;
   }
 
@@ -70,6 +77,7 @@ export class LocalStore implements Store {
 
   async delete(collection: Collection, id: string): Promise<void> {
     await rm(join(this.dir(collection), `${id}.json`), { force: true });
+    this.revisions.set(`${collection}/${id}`, 0);
   }
 }
 

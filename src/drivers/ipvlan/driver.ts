@@ -4,7 +4,6 @@ import { IPVLAN_FLAGS, IPVLAN_MODES, type IpvlanFlag, type IpvlanMode, type Kern
 import type { KernelView } from '../../kernel/view.js';
 import { checkKnownOptions, dataOneOf, oneOfOption } from '../data.js';
 import {
-  joinPlan,
   type DriverAvailability,
   type DriverCapabilities,
   type DriverConfig,
@@ -18,7 +17,7 @@ import {
   type NetworkDriver,
   type RecordedEndpoint,
 } from '../driver.js';
-import { createParentPlan, deleteParentPlan, PARENT_OPTION, parentData, parentOf, repairParentPlan, resolveParent, type ParentLink } from '../parent.js';
+import { createParentPlan, deleteParentPlan, PARENT_OPTION, parentData, parentOf, repairOnParent, resolveParent, type ParentLink } from '../parent.js';
 
 interface IpvlanOptions extends ParentLink {
   readonly mode: IpvlanMode;
@@ -90,14 +89,7 @@ export class IpvlanDriver implements NetworkDriver {
   }
 
   repair(network: DriverNetwork, endpoints: readonly RecordedEndpoint[], live: KernelView): Plan {
-    const options = optionsOf(network.data);
-    const ops: KernelOp[] = [...repairParentPlan(network.id, options, live)];
-    if (!live.links.has(options.parent) && ops.length === 0) return [];
-    for (const e of endpoints.filter((e) => e.running)) {
-      const inside = live.sandboxLinks.get(e.netns);
-      if (inside && !inside.has(e.endpoint.ifname)) ops.push(...joinPlan(e.netns, this.join(network, e.netns, e.endpoint), e.gatewayEndpoint));
-    }
-    return ops;
+    return repairOnParent(this, network, optionsOf(network.data), endpoints, live);
   }
 }
 

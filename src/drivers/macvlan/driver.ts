@@ -2,7 +2,6 @@ import type { KernelFeatures } from '../../kernel/features.js';
 import { withoutAbsentLinks, type KernelOp, type Plan } from '../../kernel/ops.js';
 import type { KernelView } from '../../kernel/view.js';
 import {
-  joinPlan,
   macForAddress,
   ownerAlias,
   type DriverAvailability,
@@ -17,7 +16,7 @@ import {
   type NetworkDriver,
   type RecordedEndpoint,
 } from '../driver.js';
-import { createParentPlan, deleteParentPlan, repairParentPlan } from '../parent.js';
+import { createParentPlan, deleteParentPlan, repairOnParent } from '../parent.js';
 import { HOST_ACCESS_AUX_NAME, macvlanData, macvlanOptionsOf, parseMacvlanOptions, type MacvlanOptions } from './options.js';
 
 /**
@@ -90,25 +89,23 @@ export class MacvlanDriver implements NetworkDriver {
    */
   repair(network: DriverNetwork, endpoints: readonly RecordedEndpoint[], live: KernelView): Plan {
     const options = macvlanOptionsOf(network.data);
-    const ops: KernelOp[] = [...repairParentPlan(network.id, options, live)];
-    if (!live.links.has(options.parent) && ops.length === 0) return [];
-    if (options.hostAccess) {
-      const { link, address } = options.hostAccess;
-      const shim = live.links.get(link);
-      if (!shim) {
-        ops.push(...hostAccessPlan(network, options));
-        for (const e of endpoints.filter((e) => e.running)) ops.push({ kind: 'route-add', replace: true, dst: `${e.endpoint.address}/32`, dev: link });
-      } else {
-        if (!(live.addresses.get(link) ?? []).includes(`${address}/32`)) ops.push({ kind: 'addr-add', dev: link, cidr: `${address}/32` });
-        if (!shim.up) ops.push({ kind: 'link-up', dev: link });
-      }
-    }
-    for (const e of endpoints.filter((e) => e.running)) {
-      const inside = live.sandboxLinks.get(e.netns);
-      if (inside && !inside.has(e.endpoint.ifname)) ops.push(...joinPlan(e.netns, this.join(network, e.netns, e.endpoint), e.gatewayEndpoint));
-    }
-    return ops;
+    return repairOnParent(this, network, options, endpoints, live, () => repairHostAccess(network, options, endpoints, live));
   }
+}
+
+/** The host's link: made again when gone (with a route per running endpoint), or given its address and state back. */
+function repairHostAccess(network: DriverNetwork, options: MacvlanOptions, endpoints: readonly RecordedEndpoint[], live: KernelView): KernelOp[] {
+  if (!options.hostAccess) return [];
+  const { link, address } = options.hostAccess;
+  const shim = live.links.get(link);
+  if (!shim) {
+    const routes = endpoints.filter((e) => e.running).map((e): KernelOp => ({ kind: 'route-add', replace: true, dst: `${e.endpoint.address}/32`, dev: link }));
+    return [...hostAccessPlan(network, options), ...routes];
+  }
+  const ops: KernelOp[] = [];
+  if (!(live.addresses.get(link) ?? []).includes(`${address}/32`)) ops.push({ kind: 'addr-add', dev: link, cidr: `${address}/32` });
+  if (!shim.up) ops.push({ kind: 'link-up', dev: link });
+  return ops;
 }
 
 /** The host's own macvlan link on the parent (bridge mode), with its /32 address. */
