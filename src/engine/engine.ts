@@ -408,8 +408,10 @@ export class Engine {
     const known = container.endpoints.filter((ep) => this.networks.byIdExact(ep.networkId) !== undefined);
     const attachments = attachmentsFor(this.networks, known);
     const netns = new Set(await listNetns());
-    // Drivers whose endpoints live only in the sandbox (macvlan, ipvlan) delete them there: ask what is there.
-    const inside = attachments.some((a) => !a.endpoint.hostIfname) && netns.has(container.netns) ? await linkNamesIn(container.netns) : undefined;
+    // When a driver's leave touches links inside the sandbox (macvlan, ipvlan), ask which are
+    // there: one someone deleted by hand is not touched again. A bridge's leave asks nothing.
+    const touchesInside = attachments.some((a) => a.driver.leave(a.network, container.netns, a.endpoint, { sandboxGoing: true }).some((op) => 'netns' in op && op.netns === container.netns));
+    const inside = touchesInside && netns.has(container.netns) ? await linkNamesIn(container.netns) : undefined;
     const live = { links: await hostLinkNames(), netns, ...(inside ? { sandboxLinks: inside } : {}) };
     await this.deps.executor.apply(sandboxDownPlan(container.netns, attachments, live));
     for (const ep of known) await releaseEndpoint(this.deps.ipam, ep);
