@@ -52,7 +52,7 @@ const networks = new NetworkTable(builtinDrivers(await probeKernelFeatures()));
 const ipam = new LocalIpam();
 const bridgeNetwork = defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, []);
 networks.add(bridgeNetwork);
-await ipam.addPool(bridgeNetwork.id, bridgeNetwork.ipam);
+await ipam.addPool(bridgeNetwork.id, bridgeNetwork.ipam.subnets);
 // The macvlan network's parent: one end of a veth pair made for the run (its LAN is the other end).
 spawnSync('ip', ['link', 'add', 'benchup0', 'type', 'veth', 'peer', 'name', 'benchlan0']);
 spawnSync('ip', ['link', 'set', 'benchup0', 'up']);
@@ -62,7 +62,7 @@ const macvlanNetwork = newNetwork(
   { existing: networks.all(), routes: [], nameservers: [], pools: DOCKER_DEFAULT_POOLS, drivers: networks.drivers, live: await readKernelView() },
 );
 networks.add(macvlanNetwork);
-await ipam.addPool(macvlanNetwork.id, macvlanNetwork.ipam);
+await ipam.addPool(macvlanNetwork.id, macvlanNetwork.ipam.subnets);
 let network: AddressedNetwork = bridgeNetwork;
 
 interface Live {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { shortId } from '../common/ids.js';
 import { parseNetworkMode } from '../engine/modes.js';
-import { DEFAULT_NETWORK, hasAddresses, isUserDefined, type AddressedNetwork, type ContainerRecord, type NetworkAttachment, type NetworkRecord } from '../engine/model.js';
+import { DEFAULT_NETWORK, hasAddresses, isUserDefined, type ContainerRecord, type IpamRecord, type NetworkAttachment, type NetworkRecord } from '../engine/model.js';
 import { hostPortText } from '../common/portspec.js';
 import { NETNS_DIR } from '../kernel/read.js';
 import { join } from 'node:path';
@@ -209,7 +209,7 @@ export function networkInspect(n: NetworkRecord, containers: readonly ContainerR
     Scope: n.scope,
     Driver: n.driver,
     EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: hasAddresses(n) ? [ipamConfigView(n)] : [] },
+    IPAM: { Driver: 'default', Options: null, Config: hasAddresses(n) ? n.ipam.subnets.map(ipamConfigView) : [] },
     Internal: n.internal,
     Attachable: n.attachable,
     Ingress: false,
@@ -230,12 +230,11 @@ function bridgeField(n: NetworkRecord): { BerthBridge?: string } {
 }
 
 /** Docker leaves Gateway (ipvlan l3), IPRange and AuxiliaryAddresses out when they are not set. */
-function ipamConfigView(n: AddressedNetwork) {
-  const { ipam } = n;
+function ipamConfigView(subnet: IpamRecord['subnets'][number]) {
   return {
-    Subnet: ipam.subnet,
-    ...(ipam.gateway !== undefined ? { Gateway: ipam.gateway } : {}),
-    ...(ipam.ipRange !== undefined ? { IPRange: ipam.ipRange } : {}),
-    ...(Object.keys(ipam.auxAddresses).length > 0 ? { AuxiliaryAddresses: ipam.auxAddresses } : {}),
+    Subnet: subnet.subnet,
+    ...(subnet.gateway !== undefined ? { Gateway: subnet.gateway } : {}),
+    ...(subnet.ipRange !== undefined ? { IPRange: subnet.ipRange } : {}),
+    ...(Object.keys(subnet.auxAddresses).length > 0 ? { AuxiliaryAddresses: subnet.auxAddresses } : {}),
   };
 }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { boolFlag, flag, flagList, parseArgs, usageError, type CommandInfo } from '../common/args.js';
 import { InvalidArgumentError } from '../common/errors.js';
 import { checkedDnsSettings } from '../engine/dns-config.js';
+import { firstSubnet } from '../engine/model.js';
 import { parseAddressPoolSpec } from '../ipam/subnets.js';
 import { DAEMON_DEFAULTS, EXECUTOR_KINDS, parseExecutorKind, parseFirewallName, startDaemon } from './daemon.js';
 import { installLastResortHandlers } from './last-resort.js';
@@ -81,7 +82,7 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
   const unavailable = daemon.engine.networks.drivers.list().filter((e) => !e.availability.available);
   console.log(
     `berth daemon ready (pid ${process.pid}, executor ${flag(parsed, 'executor') ?? DAEMON_DEFAULTS.executor}, firewall ${flag(parsed, 'firewall') ?? DAEMON_DEFAULTS.firewall}): ` +
-      `bridge ${String(bridge.driverData.bridge)} ${bridge.ipam.gateway ?? ''} ${bridge.ipam.subnet}, API on unix://${host ? socketPathFrom(host) : join(execRoot, 'berth.sock')}` +
+      `bridge ${String(bridge.driverData.bridge)} ${firstSubnet(bridge).gateway ?? ''} ${firstSubnet(bridge).subnet}, API on unix://${host ? socketPathFrom(host) : join(execRoot, 'berth.sock')}` +
       (cluster ? `\n  cluster store ${cluster.endpoints.join(',')}, this host ${cluster.advertise} (lease ${cluster.leaseTtlSeconds} s)` : '') +
       unavailable.map((e) => `\n  driver ${e.driver.name} unavailable: ${e.availability.available ? '' : e.availability.reason}`).join(''),
   );

@@ -1,6 +1,7 @@
 import { parseCreateContainer } from '../api/requests.js';
 import { builtinDrivers } from '../drivers/registry.js';
 import { Engine } from '../engine/engine.js';
+import { subnetsText } from '../engine/model.js';
 import { LocalIpam } from '../ipam/local.js';
 import { ALL_FEATURES, probeKernelFeatures } from '../kernel/features.js';
 import { RecordingExecutor } from '../kernel/recording.js';
@@ -41,7 +42,7 @@ export async function planOffline(body: unknown, name: string | undefined, dataR
     const bridge = engine.defaultNetwork();
     console.error(
       `# the berth daemon is not reachable: planning ${saved ? `with the settings of the last daemon (${dataRoot}/daemon.json)` : "with a fresh daemon's defaults"}: ` +
-        `default bridge ${String(bridge.driverData.bridge)} ${bridge.ipam.subnet}, ${settings.firewall}, ${networks.length > 0 ? `${networks.length} stored networks` : 'no stored networks'}`,
+        `default bridge ${String(bridge.driverData.bridge)} ${subnetsText(bridge)}, ${settings.firewall}, ${networks.length > 0 ? `${networks.length} stored networks` : 'no stored networks'}`,
     );
     return renderPlan(await engine.planRun(parseCreateContainer(body, name)));
   } finally {

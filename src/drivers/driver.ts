@@ -1,3 +1,4 @@
+import { cidrContains, parseCidr, parseIpv4 } from '../common/ipv4.js';
 import type { FirewallNetwork } from '../firewall/model.js';
 import type { KernelFeatures } from '../kernel/features.js';
 import type { KernelOp, Plan, RouteTarget } from '../kernel/ops.js';
@@ -24,6 +25,8 @@ export interface DriverCapabilities {
   readonly needsParent: boolean;
   /** Whether `network create -d` makes networks of it; host and null have one built-in network each. */
   readonly userCreatable: boolean;
+  /** Whether its networks may have several IPv4 subnets (`--subnet` given more than once). */
+  readonly multipleSubnets: boolean;
 }
 
 export type DriverAvailability = { readonly available: true } | { readonly available: false; readonly reason: string };
@@ -46,7 +49,8 @@ export interface DriverNetwork {
   readonly name: string;
   readonly driver: string;
   readonly internal: boolean;
-  readonly addressing: NetworkAddressing;
+  /** At least one; more only for a driver with the multipleSubnets capability. */
+  readonly subnets: readonly NetworkAddressing[];
   readonly data: DriverData;
 }
 
@@ -55,7 +59,7 @@ export interface DriverCreateContext {
   readonly id: string;
   readonly name: string;
   readonly internal: boolean;
-  readonly addressing: NetworkAddressing;
+  readonly subnets: readonly NetworkAddressing[];
   /** Every other network with addresses, of any driver (a parent link is one network's only). */
   readonly others: readonly DriverNetwork[];
   readonly live: KernelView;
@@ -163,6 +167,14 @@ export const OWNER_ALIAS_PREFIX = 'berth-network:';
 
 export function ownerAlias(networkId: string): string {
   return `${OWNER_ALIAS_PREFIX}${networkId}`;
+}
+
+/** The subnet of `network` an address is in (its endpoints' addresses always are in one). */
+export function subnetHolding(subnets: readonly NetworkAddressing[], address: string): NetworkAddressing {
+  const ip = parseIpv4(address);
+  const found = subnets.find((s) => cidrContains(parseCidr(s.subnet), ip));
+  if (!found) throw new Error(`address ${address} is in none of the subnets ${subnets.map((s) => s.subnet).join(', ')}`);
+  return found;
 }
 
 /** Docker's MAC for an IPv4 endpoint: 02:42 followed by the four address bytes. */

@@ -5,7 +5,7 @@ import type { ContainerTable } from './containers.js';
 import { describeMode, parseNetworkMode, type NetworkMode } from './modes.js';
 import type { ResolvConf } from '../dns/resolvconf.js';
 import { checkedDnsSettings, parseExtraHosts, resolveLinks } from './dns-config.js';
-import { hasAddresses, isUserDefined, type AddressedNetwork, type ContainerLink, type ContainerRecord, type HostEntry, type NetworkAttachment } from './model.js';
+import { hasAddresses, isUserDefined, subnetsText, type AddressedNetwork, type ContainerLink, type ContainerRecord, type HostEntry, type NetworkAttachment } from './model.js';
 import type { Ipam } from '../ipam/ipam.js';
 import type { NetworkTable } from './networks.js';
 import { generateName, validateContainerName } from './names.js';
@@ -180,11 +180,11 @@ export async function checkedAttachment(network: AddressedNetwork, endpoint: End
   if (endpoint.ipv4Address !== undefined) {
     if (isDefault) throw new InvalidArgumentError('a user-specified IP address is supported on user-defined networks only', 'create one with: berth network create --subnet CIDR NAME');
     if (!network.ipam.userSubnet) {
-      throw new InvalidArgumentError(`a user-specified IP address needs a network with a user-configured subnet; ${network.name} got ${network.ipam.subnet} from the pools`, 'create the network with --subnet');
+      throw new InvalidArgumentError(`a user-specified IP address needs a network with a user-configured subnet; ${network.name} got ${subnetsText(network)} from the pools`, 'create the network with --subnet');
     }
     const ip = parseIpv4(endpoint.ipv4Address);
-    if (!cidrContains(parseCidr(network.ipam.subnet), ip)) {
-      throw new InvalidArgumentError(`address ${formatIpv4(ip)} is outside network ${network.name} (${network.ipam.subnet})`, `choose an address in ${network.ipam.subnet}`);
+    if (!network.ipam.subnets.some((s) => cidrContains(parseCidr(s.subnet), ip))) {
+      throw new InvalidArgumentError(`address ${formatIpv4(ip)} is outside network ${network.name} (${subnetsText(network)})`, `choose an address in ${subnetsText(network)}`);
     }
     // IPAM's own checks (network, broadcast, gateway, aux, in use), now rather than at start.
     await ipam.checkAllocatable(network.id, formatIpv4(ip));

@@ -5,7 +5,7 @@ import { bridgeOf } from '../drivers/bridge/driver.js';
 import { bridgeData } from '../drivers/bridge/options.js';
 import { candidatesOf, firstFreeSubnet, type AddressPoolSpec } from '../ipam/subnets.js';
 import type { HostRoute } from '../kernel/read.js';
-import type { AddressedNetwork } from './model.js';
+import { firstSubnet, type AddressedNetwork } from './model.js';
 
 /**
  * The built-in `bridge` network, from the daemon's flags as dockerd's: --bridge names the
@@ -40,7 +40,7 @@ export function defaultBridgeRecord(opts: DefaultBridgeOptions, routes: readonly
     subnet = formatCidr(free);
     gateway = formatIpv4(free.network + 1);
   }
-  if (existing && existing.ipam.subnet === subnet && existing.ipam.gateway === gateway && existingBridge === opts.bridge) return existing;
+  if (existing && firstSubnet(existing).subnet === subnet && firstSubnet(existing).gateway === gateway && existingBridge === opts.bridge) return existing;
   return {
     id: existing?.id ?? newId(),
     name: 'bridge',
@@ -49,7 +49,7 @@ export function defaultBridgeRecord(opts: DefaultBridgeOptions, routes: readonly
     created: existing?.created ?? new Date().toISOString(),
     internal: false,
     attachable: false,
-    ipam: { subnet, gateway, auxAddresses: {}, userSubnet: opts.bip !== undefined },
+    ipam: { subnets: [{ subnet, gateway, auxAddresses: {} }], userSubnet: opts.bip !== undefined },
     driverData: bridgeData({ bridge: opts.bridge }),
     options: {
       'com.docker.network.bridge.default_bridge': 'true',
@@ -62,12 +62,13 @@ export function defaultBridgeRecord(opts: DefaultBridgeOptions, routes: readonly
 
 /** Refuses a default bridge whose subnet a host route already claims (only with an explicit --bip). */
 export function checkBipIsFree(record: AddressedNetwork, routes: readonly HostRoute[]): void {
-  const subnet = parseCidr(record.ipam.subnet);
+  const { subnet: subnetText, gateway } = firstSubnet(record);
+  const subnet = parseCidr(subnetText);
   const bridge = bridgeOf(record.driverData);
   const clash = routes.find((r) => r.dev !== bridge && cidrsOverlap(r.subnet, subnet));
   if (clash) {
     throw new ConflictError(
-      `--bip ${record.ipam.gateway ?? ''} (${record.ipam.subnet}) overlaps the host route ${formatCidr(clash.subnet)}${clash.dev ? ` on ${clash.dev}` : ''}`,
+      `--bip ${gateway ?? ''} (${subnetText}) overlaps the host route ${formatCidr(clash.subnet)}${clash.dev ? ` on ${clash.dev}` : ''}`,
       'choose a subnet this host does not route',
     );
   }

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
 import { parseCidr } from '../common/ipv4.js';
-import type { DriverEndpoint } from '../drivers/driver.js';
+import { subnetHolding, type DriverEndpoint } from '../drivers/driver.js';
 import type { Ipam } from '../ipam/ipam.js';
 import type { Plan } from '../kernel/ops.js';
 import type { EndpointRecord, NetworkAttachment } from './model.js';
@@ -22,14 +22,16 @@ export async function allocateEndpoint(
   const network = networks.addressedById(attachment.networkId);
   const address = await ipam.allocate(network.id, attachment.ipv4Address);
   try {
+    const subnet = subnetHolding(network.ipam.subnets, address);
     const names = networks.driverOf(network).createEndpoint(driverNetwork(network), { ifname: where.ifname, address, mac: attachment.macAddress, takenHostNames });
     return {
       id: newId(),
       networkId: network.id,
       ...names,
       address,
-      prefixLength: parseCidr(network.ipam.subnet).prefixLength,
-      gateway: network.ipam.gateway ?? '',
+      // Its subnet's, when the network has several.
+      prefixLength: parseCidr(subnet.subnet).prefixLength,
+      gateway: subnet.gateway ?? '',
       gatewayEndpoint: where.gatewayEndpoint,
     };
   } catch (err) {

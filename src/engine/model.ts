@@ -9,9 +9,14 @@ import type { DriverData, DriverScope, NetworkAddressing } from '../drivers/driv
  * the kernel is made to match them (engine/reconcile.ts).
  */
 
-/** A network's addresses as IPAM settled them, and whether the subnet was the user's. */
-export interface IpamRecord extends NetworkAddressing {
-  /** Whether the subnet was given by the user: Docker accepts a static `--ip` only then. */
+/** A network's addresses as IPAM settled them, and whether the subnets were the user's. */
+export interface IpamRecord {
+  /**
+   * At least one; several when `--subnet` was given several times (Docker's IPAM.Config).
+   * Dynamic addresses come from the first with room; each endpoint's gateway is its subnet's.
+   */
+  readonly subnets: readonly NetworkAddressing[];
+  /** Whether the subnets were given by the user: Docker accepts a static `--ip` only then. */
   readonly userSubnet: boolean;
 }
 
@@ -42,6 +47,16 @@ export interface AddressedNetwork extends NetworkRecord {
 
 export function hasAddresses(n: NetworkRecord): n is AddressedNetwork {
   return n.ipam !== undefined;
+}
+
+/** The first of a network's subnets: the only one of a bridge network, the default bridge's. */
+export function firstSubnet(n: AddressedNetwork): NetworkAddressing {
+  return n.ipam.subnets[0]!;
+}
+
+/** Its subnets as a user reads them: "10.1.0.0/24, 10.2.0.0/24". */
+export function subnetsText(n: AddressedNetwork): string {
+  return n.ipam.subnets.map((s) => s.subnet).join(', ');
 }
 
 /** The names Docker reserves: these networks always exist and cannot be removed. */
@@ -176,8 +191,13 @@ export function parseNetworkRecord(v: unknown): NetworkRecord {
   if (!isObject(v) || !hasStrings(v, ['id', 'name', 'driver', 'created']) || typeof v.internal !== 'boolean') fail('network', v);
   const common = { attachable: false, options: {}, labels: {}, scope: 'local', ...v };
   if (isObject(v.driverData)) {
-    if (v.ipam !== undefined && (!isObject(v.ipam) || !hasStrings(v.ipam, ['subnet']) || !isObject(v.ipam.auxAddresses))) fail('network', v);
-    return common as unknown as NetworkRecord;
+    if (v.ipam === undefined) return common as unknown as NetworkRecord;
+    if (!isObject(v.ipam)) fail('network', v);
+    // Records of part 6 held one subnet's fields in ipam itself.
+    const { userSubnet, ...single } = v.ipam;
+    const subnets: unknown = Array.isArray(v.ipam.subnets) ? v.ipam.subnets : [single];
+    if (!Array.isArray(subnets) || subnets.length === 0 || !subnets.every((a) => isObject(a) && hasStrings(a, ['subnet']) && isObject(a.auxAddresses))) fail('network', v);
+    return { ...common, ipam: { subnets, userSubnet: userSubnet ?? false } } as unknown as NetworkRecord;
   }
   // Records written before the driver contract (part 6) kept the bridge's fields at the top.
   if (v.driver === 'host' || v.driver === 'null') return { ...common, driverData: {} } as unknown as NetworkRecord;
@@ -185,7 +205,7 @@ export function parseNetworkRecord(v: unknown): NetworkRecord {
   const { bridge, subnet, gateway, ipRange, auxAddresses, userSubnet, mtu, ...rest } = common as Record<string, unknown>;
   return {
     ...rest,
-    ipam: { subnet, gateway, ...(ipRange !== undefined ? { ipRange } : {}), auxAddresses: auxAddresses ?? {}, userSubnet: userSubnet ?? false },
+    ipam: { subnets: [{ subnet, gateway, ...(ipRange !== undefined ? { ipRange } : {}), auxAddresses: auxAddresses ?? {} }], userSubnet: userSubnet ?? false },
     driverData: typeof mtu === 'number' ? { bridge, mtu } : { bridge },
   } as unknown as NetworkRecord;
 }

@@ -1,11 +1,12 @@
 import { ConflictError, InvalidArgumentError, quotePrefix } from '../common/errors.js';
 import { newId } from '../common/ids.js';
+import type { NetworkAddressing, NetworkDriver } from '../drivers/driver.js';
 import type { DriverRegistry } from '../drivers/registry.js';
 import type { KernelView } from '../kernel/view.js';
 import { broadcastOf, cidrContains, cidrsOverlap, formatCidr, formatIpv4, parseCidr, parseIpv4, type Ipv4Cidr } from '../common/ipv4.js';
 import { candidatesOf, firstFreeSubnet, type AddressPoolSpec, checkUsableSubnet } from '../ipam/subnets.js';
 import type { HostRoute } from '../kernel/read.js';
-import { BUILTIN_NETWORKS, hasAddresses, type AddressedNetwork, type IpamRecord, type NetworkRecord } from './model.js';
+import { BUILTIN_NETWORKS, hasAddresses, subnetsText, type AddressedNetwork, type NetworkRecord } from './model.js';
 import { driverNetwork } from './networks.js';
 
 /**
@@ -53,11 +54,10 @@ const VALID_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 export function newNetwork(request: CreateNetworkRequest, ctx: NetworkCreateContext, id = newId()): AddressedNetwork {
   const name = validateName(request.name, ctx.existing);
   const driver = ctx.drivers.forCreate(request.driver === '' ? 'bridge' : request.driver, { planOnly: ctx.planOnly });
-  const ipam = ipamConfig(request.ipam, ctx, driver.capabilities.needsParent);
-  const { userSubnet, ...addressing } = ipam;
+  const { subnets, userSubnet } = ipamConfig(request.ipam, ctx, driver);
   const others = ctx.existing.filter(hasAddresses).map(driverNetwork);
-  const config = driver.validateOptions(request.options, { id, name, internal: request.internal, addressing, others, live: ctx.live });
-  const { gateway, ...rest } = addressing;
+  const config = driver.validateOptions(request.options, { id, name, internal: request.internal, subnets, others, live: ctx.live });
+  const reserved = Object.entries(config.reservedAddresses ?? {});
   return {
     id,
     name,
@@ -67,9 +67,10 @@ export function newNetwork(request: CreateNetworkRequest, ctx: NetworkCreateCont
     internal: request.internal,
     attachable: request.attachable,
     ipam: {
-      ...rest,
-      ...(config.withoutGateway ? {} : { gateway }),
-      auxAddresses: { ...addressing.auxAddresses, ...config.reservedAddresses },
+      subnets: subnets.map(({ gateway, ...rest }) => {
+        const inThisSubnet = reserved.filter(([, ip]) => cidrContains(parseCidr(rest.subnet), parseIpv4(ip)));
+        return { ...rest, ...(config.withoutGateway ? {} : { gateway }), auxAddresses: { ...rest.auxAddresses, ...Object.fromEntries(inThisSubnet) } };
+      }),
       userSubnet,
     },
     driverData: config.data,
@@ -89,24 +90,40 @@ function validateName(name: string, existing: readonly NetworkRecord[]): string 
   return name;
 }
 
-type IpamFields = IpamRecord & { readonly gateway: string };
+/** A subnet as settled at create: it has a gateway until its driver says it routes without one. */
+type SettledSubnet = NetworkAddressing & { readonly gateway: string };
 
 /**
- * The network's addresses: the subnet given (checked against reserved ranges, other
- * networks and, unless it lives on a parent's LAN, the host's routes) or the next free one
- * of the pools, with its gateway, range and auxiliary addresses.
+ * The network's addresses: the subnets given (each checked against reserved ranges, other
+ * networks, each other and, unless it lives on a parent's LAN, the host's routes) or the
+ * next free one of the pools. Several subnets only for drivers that take them, as Docker.
  */
-function ipamConfig(configs: readonly IpamConfigRequest[], ctx: NetworkCreateContext, onParentLan: boolean): IpamFields {
-  if (configs.length > 1) throw new InvalidArgumentError('berth supports one IPv4 subnet per network', 'give --subnet once');
+function ipamConfig(configs: readonly IpamConfigRequest[], ctx: NetworkCreateContext, driver: NetworkDriver): { subnets: SettledSubnet[]; userSubnet: boolean } {
+  if (configs.length > 1 && !driver.capabilities.multipleSubnets) {
+    throw new InvalidArgumentError(`the ${driver.name} driver takes one IPv4 subnet per network, ${configs.length} were given`, 'give --subnet once (macvlan and ipvlan networks take several)');
+  }
   const config: IpamConfigRequest = configs[0] ?? { auxAddresses: {} };
-  if (config.subnet === undefined) {
+  if (configs.length <= 1 && config.subnet === undefined) {
     for (const [flag, given] of [['--gateway', config.gateway], ['--ip-range', config.ipRange]] as const) {
       if (given !== undefined) throw new InvalidArgumentError(`${flag} needs --subnet`, 'give the subnet it belongs to, e.g. --subnet 10.10.0.0/24');
     }
     if (Object.keys(config.auxAddresses).length > 0) throw new InvalidArgumentError('--aux-address needs --subnet', 'give the subnet it belongs to, e.g. --subnet 10.10.0.0/24');
     const subnet = freeSubnet(ctx);
-    return { subnet: formatCidr(subnet), gateway: formatIpv4(subnet.network + 1), auxAddresses: {}, userSubnet: false };
+    return { subnets: [{ subnet: formatCidr(subnet), gateway: formatIpv4(subnet.network + 1), auxAddresses: {} }], userSubnet: false };
   }
+  const subnets: SettledSubnet[] = [];
+  configs.forEach((c, index) => {
+    if (c.subnet === undefined) throw new InvalidArgumentError(`IPAM config ${index + 1} of ${configs.length} has no subnet`, 'with several IPAM configs, each needs its --subnet');
+    const settled = subnetConfig({ ...c, subnet: c.subnet }, ctx, driver.capabilities.needsParent);
+    const twin = subnets.find((other) => cidrsOverlap(parseCidr(other.subnet), parseCidr(settled.subnet)));
+    if (twin) throw new InvalidArgumentError(`subnets ${twin.subnet} and ${settled.subnet} overlap`, 'the subnets of one network must be disjoint');
+    subnets.push(settled);
+  });
+  return { subnets, userSubnet: true };
+}
+
+/** One subnet the user gave, with its gateway (default: its first address), range and auxiliary addresses. */
+function subnetConfig(config: IpamConfigRequest & { readonly subnet: string }, ctx: NetworkCreateContext, onParentLan: boolean): SettledSubnet {
   const subnet = parseCidr(config.subnet, { strict: true });
   if (subnet.prefixLength > 30) throw new InvalidArgumentError(`subnet ${config.subnet} is too small`, 'a network needs at least a /30: the gateway and one container');
   checkUsableSubnet(subnet, 'subnet');
@@ -132,7 +149,7 @@ function ipamConfig(configs: readonly IpamConfigRequest[], ctx: NetworkCreateCon
     if (twice) throw new InvalidArgumentError(`auxiliary addresses ${twice[0]} and ${host} are both ${text}`);
     auxAddresses[host] = text;
   }
-  return { subnet: formatCidr(subnet), gateway: formatIpv4(gateway), ipRange, auxAddresses, userSubnet: true };
+  return { subnet: formatCidr(subnet), gateway: formatIpv4(gateway), ...(ipRange !== undefined ? { ipRange } : {}), auxAddresses };
 }
 
 /**
@@ -141,9 +158,9 @@ function ipamConfig(configs: readonly IpamConfigRequest[], ctx: NetworkCreateCon
  * routes on that parent as a matter of course.
  */
 function checkOverlaps(subnet: Ipv4Cidr, ctx: NetworkCreateContext, onParentLan: boolean): void {
-  const network = ctx.existing.filter(hasAddresses).find((n) => cidrsOverlap(parseCidr(n.ipam.subnet), subnet));
+  const network = ctx.existing.filter(hasAddresses).find((n) => n.ipam.subnets.some((s) => cidrsOverlap(parseCidr(s.subnet), subnet)));
   if (network) {
-    throw new ConflictError(`subnet ${formatCidr(subnet)} overlaps network ${network.name} (${network.ipam.subnet})`, 'choose a subnet no other network uses, or leave --subnet out to get a free one');
+    throw new ConflictError(`subnet ${formatCidr(subnet)} overlaps network ${network.name} (${subnetsText(network)})`, 'choose a subnet no other network uses, or leave --subnet out to get a free one');
   }
   if (onParentLan) return;
   const route = ctx.routes.find((r) => cidrsOverlap(r.subnet, subnet));
@@ -157,6 +174,6 @@ function checkOverlaps(subnet: Ipv4Cidr, ctx: NetworkCreateContext, onParentLan:
 
 function freeSubnet(ctx: NetworkCreateContext): Ipv4Cidr {
   const nameservers = ctx.nameservers.filter((ns) => /^\d+\.\d+\.\d+\.\d+$/.test(ns) && !ns.startsWith('127.')).map((ns) => parseCidr(`${ns}/32`));
-  const taken = [...ctx.existing.filter(hasAddresses).map((n) => parseCidr(n.ipam.subnet)), ...ctx.routes.map((r) => r.subnet), ...nameservers];
+  const taken = [...ctx.existing.filter(hasAddresses).flatMap((n) => n.ipam.subnets.map((s) => parseCidr(s.subnet))), ...ctx.routes.map((r) => r.subnet), ...nameservers];
   return firstFreeSubnet(candidatesOf(ctx.pools), taken, 'give one with --subnet, or more pools with berth daemon --default-address-pool base=CIDR,size=N');
 }

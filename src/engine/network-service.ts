@@ -4,7 +4,7 @@ import { routeClaimsSubnet } from '../ipam/subnets.js';
 import { hostLinkNames, hostRoutes } from '../kernel/read.js';
 import type { KernelOp, Plan } from '../kernel/ops.js';
 import { parseCidr } from '../common/ipv4.js';
-import { joinPlan } from '../drivers/driver.js';
+import { joinPlan, subnetHolding } from '../drivers/driver.js';
 import { LocalIpam } from '../ipam/local.js';
 import { readLinkNamesView } from '../kernel/view.js';
 import { attachableNetwork, checkedAttachment, type EndpointRequest } from './container-config.js';
@@ -54,10 +54,10 @@ export class NetworkService {
     const now = this.ctx.ports.firewallModel();
     const firewall = driver.firewall ? [this.ctx.deps.firewall.replaceAll(`add network ${record.name}`, { ...now, networks: [...now.networks, driver.firewall(network)] })] : [];
     const pool = new LocalIpam();
-    await pool.addPool(record.id, record.ipam);
+    await pool.addPool(record.id, record.ipam.subnets);
     const address = await pool.allocate(record.id);
     const names = driver.createEndpoint(network, { ifname: 'eth0', address, takenHostNames: takenHostNames(this.ctx.containers) });
-    const endpoint = { id: 'planned', ...names, address, prefixLength: parseCidr(record.ipam.subnet).prefixLength };
+    const endpoint = { id: 'planned', ...names, address, prefixLength: parseCidr(subnetHolding(record.ipam.subnets, address).subnet).prefixLength };
     const netns = sandboxName(record.id);
     const availability = this.ctx.deps.drivers.availability(record.driver);
     return {
@@ -80,7 +80,7 @@ export class NetworkService {
       await inTransaction(deps.executor, async (tx) => {
         await tx.apply(plan);
         deps.faultHook?.('network-created');
-        await deps.ipam.addPool(record.id, record.ipam);
+        await deps.ipam.addPool(record.id, record.ipam.subnets);
         tx.onRollback(() => deps.ipam.removePool(record.id));
         await deps.store.create('networks', record.id, record);
       });

@@ -83,9 +83,7 @@ export class NetworkTable {
 
 /** What a driver is told about one of its networks. */
 export function driverNetwork(record: AddressedNetwork): DriverNetwork {
-  const { subnet, gateway, ipRange, auxAddresses } = record.ipam;
-  const addressing = { subnet, auxAddresses, ...(gateway !== undefined ? { gateway } : {}), ...(ipRange !== undefined ? { ipRange } : {}) };
-  return { id: record.id, name: record.name, driver: record.driver, internal: record.internal, addressing, data: record.driverData };
+  return { id: record.id, name: record.name, driver: record.driver, internal: record.internal, subnets: record.ipam.subnets, data: record.driverData };
 }
 
 function uniquePrefixMatch(entries: NetworkRecord[], ref: string): NetworkRecord | undefined {

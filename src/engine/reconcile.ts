@@ -14,7 +14,7 @@ import type { Store } from '../store/store.js';
 import type { ContainerTable } from './containers.js';
 import { checkBipIsFree, defaultBridgeRecord, type DefaultBridgeOptions } from './default-bridge.js';
 import { driverEndpoint } from './endpoints.js';
-import { DEFAULT_NETWORK, hasAddresses, parseContainerRecord, parseNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
+import { DEFAULT_NETWORK, hasAddresses, subnetsText, parseContainerRecord, parseNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
 import { ownsSandbox, parseNetworkMode } from './modes.js';
 import { driverNetwork, nullNetworkRecord, type NetworkTable } from './networks.js';
 import { firewallPortsOf } from './ports.js';
@@ -81,7 +81,7 @@ async function loadNetworks(ctx: ReconcileContext, stored: NetworkRecord[], cont
     const users = containers.filter((c) => c.endpoints.some((e) => e.networkId === storedDefault.id));
     if (users.length > 0) {
       throw new ConflictError(
-        `cannot change the default bridge to ${bridgeOf(desiredDefault.driverData)} ${desiredDefault.ipam.subnet}: containers ${users.map((c) => c.name).join(', ')} are attached to ${bridgeOf(storedDefault.driverData)} ${storedDefault.ipam.subnet}`,
+        `cannot change the default bridge to ${bridgeOf(desiredDefault.driverData)} ${subnetsText(desiredDefault)}: containers ${users.map((c) => c.name).join(', ')} are attached to ${bridgeOf(storedDefault.driverData)} ${subnetsText(storedDefault)}`,
         'remove them first, or start the daemon with the previous --bip/--bridge',
       );
     }
@@ -92,7 +92,7 @@ async function loadNetworks(ctx: ReconcileContext, stored: NetworkRecord[], cont
   const addressed = [desiredDefault, ...stored.filter(hasAddresses).filter((n) => n.name !== DEFAULT_NETWORK)];
   const newRecords = [...builtins.filter((n) => !stored.includes(n)), ...(desiredDefault !== storedDefault ? [desiredDefault] : [])];
   for (const n of [...addressed, ...builtins]) ctx.networks.add(n);
-  for (const n of addressed) await ctx.ipam.addPool(n.id, n.ipam);
+  for (const n of addressed) await ctx.ipam.addPool(n.id, n.ipam.subnets);
 
   const ops: KernelOp[] = [];
   if (storedDefault && bridgeOf(storedDefault.driverData) !== bridgeOf(desiredDefault.driverData)) {

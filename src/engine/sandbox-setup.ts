@@ -4,7 +4,7 @@ import { ConflictError } from '../common/errors.js';
 import type { ContainerTable } from './containers.js';
 import { containerDir, type EngineContext } from './context.js';
 import { allocateEndpoints, attachmentsFor, releaseEndpoint } from './endpoints.js';
-import { DEFAULT_NETWORK, hasAddresses, type ContainerRecord, type EndpointRecord } from './model.js';
+import { DEFAULT_NETWORK, firstSubnet, hasAddresses, type ContainerRecord, type EndpointRecord } from './model.js';
 import { parseNetworkMode } from './modes.js';
 import { sandboxUpPlan } from './sandbox.js';
 import { extraHostLines, hostModeHostsFile, hostsFileContent, linkLine, readHostFile, resolvConfFor, type HostsLine } from './container-files.js';
@@ -96,7 +96,7 @@ function linkLines(ctx: EngineContext, container: ContainerRecord): HostsLine[] 
 /** What host-gateway means in `--add-host`: the default bridge's address, as in Docker. */
 function defaultGateway(ctx: EngineContext): string {
   const bridge = ctx.networks.find(DEFAULT_NETWORK);
-  return bridge && hasAddresses(bridge) ? (bridge.ipam.gateway ?? '') : '';
+  return bridge && hasAddresses(bridge) ? (firstSubnet(bridge).gateway ?? '') : '';
 }
 
 /** Host-side veth names in use, so a new one never clashes. */

@@ -13,11 +13,14 @@ export interface IpamPoolConfig {
 }
 
 export interface Ipam {
-  /** Makes the network's pool; one per network. */
-  addPool(networkId: string, config: IpamPoolConfig): Promise<void>;
+  /**
+   * Makes the network's pool: one subnet per config (`--subnet` given several times), in
+   * order. Dynamic addresses come from the first subnet with one free, as libnetwork's.
+   */
+  addPool(networkId: string, subnets: readonly IpamPoolConfig[]): Promise<void>;
   /** Forgets it (and every address it handed out). */
   removePool(networkId: string): Promise<void>;
-  /** `requested` (a static --ip, or one restored from the store) or the lowest free address of the range. */
+  /** `requested` (a static --ip, or one restored from the store) or the lowest free address of the first subnet with room. */
   allocate(networkId: string, requested?: string): Promise<string>;
   /** Throws what allocate(requested) would throw, taking nothing (to check a request early). */
   checkAllocatable(networkId: string, requested: string): Promise<void>;

@@ -45,17 +45,32 @@ export class AddressPool {
   }
 
   allocate(): Ipv4 {
-    for (let ip = this.rangeFirst; ip <= this.rangeLast; ip++) {
-      if (!this.used.has(ip) && !this.reserved.has(ip)) {
-        this.used.add(ip);
-        return ip;
-      }
+    const ip = this.lowestFree();
+    if (ip !== undefined) {
+      this.used.add(ip);
+      return ip;
     }
     const where = this.rangeFirst === this.first && this.rangeLast === this.last ? formatCidr(this.subnet) : `${formatIpv4(this.rangeFirst)}-${formatIpv4(this.rangeLast)}`;
     throw new ExhaustedError(
       `no free IPv4 address left in ${where}`,
       'remove containers from this network or use a network with a larger subnet or range',
     );
+  }
+
+  /** Whether `allocate` would find an address. */
+  hasFree(): boolean {
+    return this.lowestFree() !== undefined;
+  }
+
+  get subnetText(): string {
+    return formatCidr(this.subnet);
+  }
+
+  private lowestFree(): Ipv4 | undefined {
+    for (let ip = this.rangeFirst; ip <= this.rangeLast; ip++) {
+      if (!this.used.has(ip) && !this.reserved.has(ip)) return ip;
+    }
+    return undefined;
   }
 
   /** Claims a specific address (a static `--ip`, or one restored from the store). */

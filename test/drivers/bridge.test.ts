@@ -4,7 +4,7 @@ import { BridgeDriver, hostVethName } from '../../src/drivers/bridge/driver.js';
 import { joinPlan, macForAddress, type DriverNetwork } from '../../src/drivers/driver.js';
 import { viewOf } from '../../src/kernel/view.js';
 
-const NET: DriverNetwork = { id: 'n1', name: 'bridge', driver: 'bridge', internal: false, addressing: { subnet: '172.17.0.0/16', gateway: '172.17.0.1', auxAddresses: {} }, data: { bridge: 'berth0' } };
+const NET: DriverNetwork = { id: 'n1', name: 'bridge', driver: 'bridge', internal: false, subnets: [{ subnet: '172.17.0.0/16', gateway: '172.17.0.1', auxAddresses: {} }], data: { bridge: 'berth0' } };
 const EP = { id: 'e', ifname: 'eth0', hostIfname: 'veth1234567', address: '172.17.0.2', prefixLength: 16, mac: '02:42:ac:11:00:02' };
 
 test('MAC is 02:42 followed by the IPv4 bytes (as the seeds show for docker0)', () => {

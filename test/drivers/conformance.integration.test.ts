@@ -148,9 +148,10 @@ describe('driver conformance (every driver, on the real kernel)', { skip: sandbo
         await executor.apply(driver.createNetwork(network));
         assert.deepEqual(driver.repair(network, [], await readKernelView()), [], 'a network just created needs no repair');
 
-        const address = record.ipam.ipRange ? '192.0.2.10' : record.ipam.subnet.replace(/0\/\d+$/, '10');
+        const [subnet] = record.ipam.subnets;
+        const address = subnet!.ipRange ? '192.0.2.10' : subnet!.subnet.replace(/0\/\d+$/, '10');
         const names = driver.createEndpoint(network, { ifname: 'eth0', address, takenHostNames: new Set() });
-        const endpoint: DriverEndpoint = { id: 'ep', ...names, address, prefixLength: Number(record.ipam.subnet.split('/')[1]) };
+        const endpoint: DriverEndpoint = { id: 'ep', ...names, address, prefixLength: Number(subnet!.subnet.split('/')[1]) };
         const joined = driver.join(network, netns, endpoint);
         const gatewayEndpoint = !record.internal;
         await executor.apply(joinPlan(netns, joined, gatewayEndpoint));

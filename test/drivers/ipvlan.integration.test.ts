@@ -66,4 +66,16 @@ describe('ipvlan networks', { skip: sandboxSkip }, () => {
     await w.berthOk('rm', '-f', 'v3');
     await w.berthOk('network', 'rm', 'ipv3');
   });
+
+  test('l3 with several subnets: containers on different subnets of one network reach each other (the parent routes between its ipvlan links)', { skip: noIpvlan }, async () => {
+    await w.berthOk('network', 'create', '-d', 'ipvlan', '--subnet', '203.0.113.0/24', '--subnet', '192.0.2.0/24', '-o', 'parent=uplink0', '-o', 'ipvlan_mode=l3', 'ipv4');
+    await w.berthOk('run', '-d', '--name', 'v4', '--network', 'ipv4', '--ip', '203.0.113.10', '--', 'sleep', '1000');
+    await w.berthOk('run', '-d', '--name', 'v5', '--network', 'ipv4', '--ip', '192.0.2.10', '--', 'sleep', '1000');
+    assert.match(await w.berthOk('exec', 'v5', 'ip', 'addr', 'show', 'eth0'), /inet 192\.0\.2\.10\/24/);
+    assert.equal((await w.berth('exec', 'v4', 'ping', '-c1', '-W2', '192.0.2.10')).code, 0);
+    assert.equal((await w.berth('exec', 'v5', 'ping', '-c1', '-W2', '203.0.113.10')).code, 0);
+    assert.equal((await w.berth('exec', 'v5', 'ping', '-c1', '-W2', 'v4')).code, 0, 'by name too');
+    await w.berthOk('rm', '-f', 'v4', 'v5');
+    await w.berthOk('network', 'rm', 'ipv4');
+  });
 });

@@ -13,10 +13,10 @@ const ADDRESSING = { subnet: '203.0.113.0/24', gateway: '203.0.113.1', auxAddres
 const EP = { id: 'e', ifname: 'eth0', address: '203.0.113.5', prefixLength: 24 };
 
 function network(raw: Record<string, string>, over: Partial<DriverCreateContext> = {}): DriverNetwork {
-  const c: DriverCreateContext = { id: ID, name: 'ipv', internal: false, addressing: ADDRESSING, others: [], live: viewOf([{ name: 'uplink0' }]), ...over };
+  const c: DriverCreateContext = { id: ID, name: 'ipv', internal: false, subnets: [ADDRESSING], others: [], live: viewOf([{ name: 'uplink0' }]), ...over };
   const config = new IpvlanDriver(ALL_FEATURES).validateOptions(raw, c);
-  const { gateway, ...rest } = c.addressing;
-  return { id: ID, name: c.name, driver: 'ipvlan', internal: c.internal, addressing: config.withoutGateway ? rest : { ...rest, gateway }, data: config.data };
+  const subnets = c.subnets.map(({ gateway, ...rest }) => (config.withoutGateway ? rest : { ...rest, gateway }));
+  return { id: ID, name: c.name, driver: 'ipvlan', internal: c.internal, subnets, data: config.data };
 }
 
 test('l2 (the default): an ipvlan link born in the sandbox, sharing the parent\'s MAC, default route via the gateway', () => {
@@ -38,7 +38,7 @@ test('l2 (the default): an ipvlan link born in the sandbox, sharing the parent\'
 test('l3: no gateway on the network, the default route goes out of the device', () => {
   const driver = new IpvlanDriver(ALL_FEATURES);
   const net = network({ parent: 'uplink0', ipvlan_mode: 'l3', ipvlan_flag: 'private' });
-  assert.equal(net.addressing.gateway, undefined);
+  assert.equal(net.subnets[0]!.gateway, undefined);
   assert.equal(
     renderPlan(joinPlan('ns', driver.join(net, 'ns', EP), true)),
     ['ip link add link uplink0 name eth0 netns ns type ipvlan mode l3 private', 'ip -n ns addr add 203.0.113.5/24 dev eth0', 'ip -n ns link set eth0 up', 'ip -n ns route add default dev eth0'].join('\n'),

@@ -207,6 +207,48 @@ describe('macvlan networks (seed 004)', { skip: sandboxSkip }, () => {
     assert.equal(await parentState(w), parentBefore);
   });
 
+  test('several subnets (--subnet given twice): each container takes its subnet\'s gateway; the LAN reaches both; the gateway routes between them', async () => {
+    const second = ['--subnet', '192.0.2.0/24', '--gateway', '192.0.2.254'];
+    // Refused for the bridge driver (as Docker), and nothing is made.
+    const bridge = await w.berth('network', 'create', '--subnet', '10.77.0.0/24', '--subnet', '10.78.0.0/24', 'two');
+    assert.equal(bridge.code, 1);
+    assert.match(bridge.stderr, /^Error: the bridge driver takes one IPv4 subnet per network, 2 were given$/m);
+    const overlap = await w.berth('network', 'create', '-d', 'macvlan', ...LAN, '--subnet', '198.51.100.128/25', '-o', 'parent=uplink0', 'two');
+    assert.equal(overlap.code, 1);
+    assert.match(overlap.stderr, /subnets 198\.51\.100\.0\/24 and 198\.51\.100\.128\/25 overlap/);
+    assert.doesNotMatch(await w.berthOk('network', 'ls'), /\btwo\b/);
+
+    await w.berthOk('network', 'create', '-d', 'macvlan', ...LAN, ...second, '-o', 'parent=uplink0', 'two');
+    const net = JSON.parse(await w.berthOk('network', 'inspect', 'two'))[0];
+    assert.deepEqual(net.IPAM.Config, [
+      { Subnet: '198.51.100.0/24', Gateway: OUTSIDE_IP, IPRange: '198.51.100.64/26' },
+      { Subnet: '192.0.2.0/24', Gateway: '192.0.2.254' },
+    ]);
+    // The LAN's router: the outside host has an address in each subnet and forwards between them.
+    await must('ip', ['-n', w.outside, 'addr', 'add', '192.0.2.254/24', 'dev', 'wan0']);
+    await must('ip', ['netns', 'exec', w.outside, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    try {
+      await w.berthOk('run', '-d', '--name', 's1', '--network', 'two', '--', 'sleep', '1000');
+      await w.berthOk('run', '-d', '--name', 's2', '--network', 'two', '--ip', '192.0.2.20', '--', 'sleep', '1000');
+      assert.equal((await addressOn(w, 's1', 'two')).ip, '198.51.100.64', 'dynamic addresses come from the first subnet');
+      const s2 = (await inspect(w, 's2')).NetworkSettings.Networks.two;
+      assert.deepEqual([s2.IPAddress, s2.IPPrefixLen, s2.Gateway], ['192.0.2.20', 24, '192.0.2.254']);
+      assert.match(await w.berthOk('exec', 's2', 'ip', 'route'), /^default via 192\.0\.2\.254 dev eth0/m);
+      assert.equal(await pings(w.inOutside('ping', '-c1', '-W2', '192.0.2.20')), true, 'the LAN reaches the second subnet');
+      assert.equal(await pings(w.berth('exec', 's1', 'ping', '-c1', '-W2', '192.0.2.20')), true, 'across subnets through the gateway');
+      assert.equal(await pings(w.berth('exec', 's2', 'ping', '-c1', '-W2', 's1')), true, 'names resolve across subnets');
+      const outside = await w.berth('run', '--rm', '--network', 'two', '--ip', '203.0.113.9', '--', 'true');
+      assert.equal(outside.code, 1);
+      assert.match(outside.stderr, /address 203\.0\.113\.9 is outside network two \(198\.51\.100\.0\/24, 192\.0\.2\.0\/24\)/);
+      await w.berthOk('rm', '-f', 's1', 's2');
+    } finally {
+      await run('ip', ['netns', 'exec', w.outside, 'sysctl', '-qw', 'net.ipv4.ip_forward=0']);
+      await run('ip', ['-n', w.outside, 'addr', 'del', '192.0.2.254/24', 'dev', 'wan0']);
+    }
+    await w.berthOk('network', 'rm', 'two');
+    assert.equal(await parentState(w), parentBefore);
+  });
+
   test('--internal without a parent: containers reach each other and nothing else; the isolated parent is berth\'s and goes with the network', async () => {
     await w.berthOk('network', 'create', '-d', 'macvlan', '--internal', '--subnet', '192.0.2.0/24', 'iso');
     const id = JSON.parse(await w.berthOk('network', 'inspect', 'iso'))[0].Id as string;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConflictError, InvalidArgumentError, MissingFeatureError } from '../../src/common/errors.js';
-import type { DriverCreateContext, DriverNetwork } from '../../src/drivers/driver.js';
+import { macForAddress, type DriverCreateContext, type DriverNetwork } from '../../src/drivers/driver.js';
 import { MacvlanDriver } from '../../src/drivers/macvlan/driver.js';
 import { ALL_FEATURES, LINK_KINDS, type LinkKind } from '../../src/kernel/features.js';
 import { renderPlan } from '../../src/kernel/render.js';
@@ -16,13 +16,13 @@ function without(...kinds: LinkKind[]) {
 }
 
 function ctx(over: Partial<DriverCreateContext> = {}): DriverCreateContext {
-  return { id: ID, name: 'lan', internal: false, addressing: ADDRESSING, others: [], live: LIVE, ...over };
+  return { id: ID, name: 'lan', internal: false, subnets: [ADDRESSING], others: [], live: LIVE, ...over };
 }
 
 function network(raw: Record<string, string>, over: Partial<DriverCreateContext> = {}, features = ALL_FEATURES): DriverNetwork {
   const c = ctx(over);
   const config = new MacvlanDriver(features).validateOptions(raw, c);
-  return { id: ID, name: c.name, driver: 'macvlan', internal: c.internal, addressing: { ...c.addressing, auxAddresses: { ...c.addressing.auxAddresses, ...config.reservedAddresses } }, data: config.data };
+  return { id: ID, name: c.name, driver: 'macvlan', internal: c.internal, subnets: [{ ...ADDRESSING, auxAddresses: { ...ADDRESSING.auxAddresses, ...config.reservedAddresses } }], data: config.data };
 }
 
 const EP = { id: 'e', ifname: 'eth0', address: '198.51.100.2', prefixLength: 24, mac: '02:42:c6:33:64:02' };
@@ -96,7 +96,7 @@ test('host access: a bridge-mode macvlan link of the host with the highest free 
   const driver = new MacvlanDriver(ALL_FEATURES);
   const net = network({ parent: 'uplink0', 'berth.host_access': 'true' });
   // .255 is broadcast, .254 the gateway: .253 it is, kept out of the pool.
-  assert.deepEqual(net.addressing.auxAddresses, { 'berth-host-access': '198.51.100.253' });
+  assert.deepEqual(net.subnets[0]!.auxAddresses, { 'berth-host-access': '198.51.100.253' });
   assert.equal(
     renderPlan(driver.createNetwork(net)),
     ['ip link add link uplink0 name mh-5e1f2a3b4c5d type macvlan mode bridge', `ip link set dev mh-5e1f2a3b4c5d alias berth-network:${ID}`, 'ip addr add 198.51.100.253/32 dev mh-5e1f2a3b4c5d', 'ip link set mh-5e1f2a3b4c5d up'].join('\n'),
@@ -104,11 +104,11 @@ test('host access: a bridge-mode macvlan link of the host with the highest free 
   assert.match(renderPlan(driver.join(net, 'ns', EP).plan), /^ip route replace 198\.51\.100\.2\/32 dev mh-5e1f2a3b4c5d$/m);
   assert.deepEqual(driver.deleteNetwork(net, viewOf([{ name: 'uplink0' }, { name: 'mh-5e1f2a3b4c5d' }])), [{ kind: 'link-del', dev: 'mh-5e1f2a3b4c5d' }]);
   const chosen = network({ parent: 'uplink0', 'berth.host_access': 'true', 'berth.host_access_address': '198.51.100.100' });
-  assert.deepEqual(chosen.addressing.auxAddresses, { 'berth-host-access': '198.51.100.100' });
+  assert.deepEqual(chosen.subnets[0]!.auxAddresses, { 'berth-host-access': '198.51.100.100' });
 });
 
 test('bad options are refused with what was wrong and what is accepted', () => {
-  const used: DriverNetwork = { id: 'x', name: 'lan1', driver: 'macvlan', internal: false, addressing: ADDRESSING, data: { parent: 'uplink0', createdParent: 'none', mode: 'bridge' } };
+  const used: DriverNetwork = { id: 'x', name: 'lan1', driver: 'macvlan', internal: false, subnets: [ADDRESSING], data: { parent: 'uplink0', createdParent: 'none', mode: 'bridge' } };
   const cases: [string, Record<string, string>, Partial<DriverCreateContext>, new (...a: never[]) => Error, RegExp][] = [
     ['no parent', {}, {}, InvalidArgumentError, /the macvlan driver needs a parent link: -o parent=IF/],
     ['missing parent', { parent: 'eth9' }, {}, InvalidArgumentError, /parent link eth9 does not exist on this host/],
@@ -156,4 +156,12 @@ test('repair: a lost VLAN parent and host link are made again; a running contain
   // A user's parent that is gone cannot be repaired: nothing is planned (the attempt would fail).
   const users = network({ parent: 'uplink0' });
   assert.deepEqual(driver.repair(users, eps, viewOf([], {}, { 'berth-c1': ['lo'] })), []);
+});
+
+test('with several subnets, an endpoint routes via the gateway of its own subnet', () => {
+  const driver = new MacvlanDriver(ALL_FEATURES);
+  const net: DriverNetwork = { ...network({ parent: 'uplink0' }), subnets: [ADDRESSING, { subnet: '192.0.2.0/24', gateway: '192.0.2.254', auxAddresses: {} }] };
+  const second = { ...EP, address: '192.0.2.7', mac: macForAddress('192.0.2.7') };
+  assert.deepEqual(driver.join(net, 'ns', second).info, { defaultRoute: { via: '192.0.2.254' } });
+  assert.deepEqual(driver.join(net, 'ns', EP).info, { defaultRoute: { via: ADDRESSING.gateway } });
 });

@@ -36,7 +36,7 @@ export async function engineTables() {
   const containers = new ContainerTable();
   const add = async (record: NetworkRecord) => {
     networks.add(record);
-    if (record.ipam) await ipam.addPool(record.id, record.ipam);
+    if (record.ipam) await ipam.addPool(record.id, record.ipam.subnets);
   };
   for (const n of builtinNetworks()) await add(n);
   const create = async (request: Partial<CreateNetworkRequest>): Promise<AddressedNetwork> => {

@@ -18,7 +18,7 @@ function context(over: Partial<NetworkCreateContext> = {}): NetworkCreateContext
 test('a network without options takes the next free pool subnet, its first address as gateway and br-<12 hex> as bridge', () => {
   const n = newNetwork(request(), context(), ID);
   assert.deepEqual(
-    { subnet: n.ipam.subnet, gateway: n.ipam.gateway, bridge: n.driverData.bridge, userSubnet: n.ipam.userSubnet, ipRange: n.ipam.ipRange, driver: n.driver },
+    { subnet: n.ipam.subnets[0]!.subnet, gateway: n.ipam.subnets[0]!.gateway, bridge: n.driverData.bridge, userSubnet: n.ipam.userSubnet, ipRange: n.ipam.subnets[0]!.ipRange, driver: n.driver },
     { subnet: '172.18.0.0/16', gateway: '172.18.0.1', bridge: 'br-a19ca8dcfc5a', userSubnet: false, ipRange: undefined, driver: 'bridge' },
   );
 });
@@ -26,20 +26,20 @@ test('a network without options takes the next free pool subnet, its first addre
 test('pool selection skips other networks and host routes, then moves to 192.168.0.0/20 blocks', () => {
   const ctx = context();
   const routes = Array.from({ length: 14 }, (_, i) => ({ subnet: parseCidr(`172.${18 + i}.0.0/16`), dev: 'eth9', onLink: true }));
-  assert.equal(newNetwork(request(), { ...ctx, routes }, ID).ipam.subnet, '192.168.0.0/20');
-  assert.equal(newNetwork(request(), { ...ctx, routes: [...routes, { subnet: parseCidr('192.168.1.0/24'), dev: 'wlan0', onLink: true }] }, ID).ipam.subnet, '192.168.16.0/20');
+  assert.equal(newNetwork(request(), { ...ctx, routes }, ID).ipam.subnets[0]!.subnet, '192.168.0.0/20');
+  assert.equal(newNetwork(request(), { ...ctx, routes: [...routes, { subnet: parseCidr('192.168.1.0/24'), dev: 'wlan0', onLink: true }] }, ID).ipam.subnets[0]!.subnet, '192.168.16.0/20');
 });
 
 test('a pool subnet holding a nameserver containers use is skipped (a loopback one is not in any pool)', () => {
-  assert.equal(newNetwork(request(), context({ nameservers: ['127.0.0.53', '172.18.0.2', '::1'] }), ID).ipam.subnet, '172.19.0.0/16');
+  assert.equal(newNetwork(request(), context({ nameservers: ['127.0.0.53', '172.18.0.2', '::1'] }), ID).ipam.subnets[0]!.subnet, '172.19.0.0/16');
 });
 
 test('configured pools (--default-address-pool) are used, and their exhaustion is a specific error', () => {
   const pools = [parseAddressPoolSpec('base=10.77.0.0/23,size=24')];
   const first = newNetwork(request({ name: 'p1' }), context({ pools }), ID);
-  assert.equal(first.ipam.subnet, '10.77.0.0/24');
+  assert.equal(first.ipam.subnets[0]!.subnet, '10.77.0.0/24');
   const second = newNetwork(request({ name: 'p2' }), context({ pools, existing: [...context().existing, first] }), ID);
-  assert.equal(second.ipam.subnet, '10.77.1.0/24');
+  assert.equal(second.ipam.subnets[0]!.subnet, '10.77.1.0/24');
   assert.throws(
     () => newNetwork(request({ name: 'p3' }), context({ pools, existing: [...context().existing, first, second] })),
     (e: unknown) => e instanceof ExhaustedError && /no free subnet in the address pools/.test(e.message) && /--default-address-pool/.test(e.hint ?? ''),
@@ -53,9 +53,43 @@ test('--subnet, --gateway, --ip-range and --aux-address are kept as given', () =
     ID,
   );
   assert.deepEqual(
-    { subnet: n.ipam.subnet, gateway: n.ipam.gateway, ipRange: n.ipam.ipRange, aux: n.ipam.auxAddresses, userSubnet: n.ipam.userSubnet },
+    { subnet: n.ipam.subnets[0]!.subnet, gateway: n.ipam.subnets[0]!.gateway, ipRange: n.ipam.subnets[0]!.ipRange, aux: n.ipam.subnets[0]!.auxAddresses, userSubnet: n.ipam.userSubnet },
     { subnet: '10.10.0.0/24', gateway: '10.10.0.254', ipRange: '10.10.0.128/25', aux: { router: '10.10.0.253' }, userSubnet: true },
   );
+});
+
+function macvlan(ipam: CreateNetworkRequest['ipam'], options: Record<string, string> = { parent: 'uplink0' }): CreateNetworkRequest {
+  return request({ name: 'lan', driver: 'macvlan', options, ipam });
+}
+
+test('macvlan with several subnets: each keeps its gateway, range and aux addresses; the driver\'s reserved address goes to its own subnet', () => {
+  const n = newNetwork(
+    macvlan(
+      [
+        { subnet: '198.51.100.0/24', gateway: '198.51.100.254', ipRange: '198.51.100.64/26', auxAddresses: {} },
+        { subnet: '192.0.2.0/24', auxAddresses: { printer: '192.0.2.9' } },
+      ],
+      { parent: 'uplink0', 'berth.host_access': 'true', 'berth.host_access_address': '192.0.2.200' },
+    ),
+    context(),
+    ID,
+  );
+  assert.deepEqual(n.ipam, {
+    subnets: [
+      { subnet: '198.51.100.0/24', gateway: '198.51.100.254', ipRange: '198.51.100.64/26', auxAddresses: {} },
+      { subnet: '192.0.2.0/24', gateway: '192.0.2.1', auxAddresses: { printer: '192.0.2.9', 'berth-host-access': '192.0.2.200' } },
+    ],
+    userSubnet: true,
+  });
+});
+
+test('ipvlan l3 with several subnets: no gateway in any of them', () => {
+  const n = newNetwork(
+    request({ name: 'l3', driver: 'ipvlan', options: { parent: 'uplink0', ipvlan_mode: 'l3' }, ipam: [{ subnet: '203.0.113.0/24', auxAddresses: {} }, { subnet: '192.0.2.0/24', auxAddresses: {} }] }),
+    { ...context(), planOnly: true },
+    ID,
+  );
+  assert.deepEqual(n.ipam.subnets.map((s) => [s.subnet, s.gateway]), [['203.0.113.0/24', undefined], ['192.0.2.0/24', undefined]]);
 });
 
 test('driver options: bridge name and MTU are applied; labels, internal and attachable are kept', () => {
@@ -93,7 +127,10 @@ test('every bad request is refused with what was wrong', () => {
     ['ip-range larger than the subnet', request({ ipam: [{ subnet: '10.2.0.0/24', ipRange: '10.2.0.0/23', auxAddresses: {} }] }), context(), InvalidArgumentError, /ip range 10\.2\.0\.0\/23 is outside/],
     ['aux outside', request({ ipam: [{ subnet: '10.2.0.0/24', auxAddresses: { r: '10.4.0.1' } }] }), context(), InvalidArgumentError, /auxiliary address r=10\.4\.0\.1 is not a usable address/],
     ['aux = gateway', request({ ipam: [{ subnet: '10.2.0.0/24', auxAddresses: { r: '10.2.0.1' } }] }), context(), InvalidArgumentError, /auxiliary address r=10\.2\.0\.1 is the gateway/],
-    ['two subnets', request({ ipam: [{ subnet: '10.2.0.0/24', auxAddresses: {} }, { subnet: '10.3.0.0/24', auxAddresses: {} }] }), context(), InvalidArgumentError, /one IPv4 subnet per network/],
+    ['two subnets on a bridge', request({ ipam: [{ subnet: '10.2.0.0/24', auxAddresses: {} }, { subnet: '10.3.0.0/24', auxAddresses: {} }] }), context(), InvalidArgumentError, /^the bridge driver takes one IPv4 subnet per network, 2 were given$/],
+    ['overlapping subnets', macvlan([{ subnet: '10.2.0.0/24', auxAddresses: {} }, { subnet: '10.2.0.128/25', auxAddresses: {} }]), context(), InvalidArgumentError, /^subnets 10\.2\.0\.0\/24 and 10\.2\.0\.128\/25 overlap$/],
+    ['a second config without subnet', macvlan([{ subnet: '10.2.0.0/24', auxAddresses: {} }, { gateway: '10.3.0.1', auxAddresses: {} }]), context(), InvalidArgumentError, /^IPAM config 2 of 2 has no subnet$/],
+    ['a second subnet overlapping a network', macvlan([{ subnet: '10.2.0.0/24', auxAddresses: {} }, { subnet: '172.17.3.0/24', auxAddresses: {} }]), context(), ConflictError, /overlaps network bridge/],
     ['subnet too small', request({ ipam: [{ subnet: '10.2.0.0/31', auxAddresses: {} }] }), context(), InvalidArgumentError, /subnet 10\.2\.0\.0\/31 is too small/],
   ];
   for (const [what, req, ctx, type, message] of cases) {
@@ -111,8 +148,8 @@ test('only on-link routes claim subnets: a VPN\'s 0.0.0.0/1 + 128.0.0.0/1 and ro
   ];
   assert.deepEqual(vpn.filter(routeClaimsSubnet).map((r) => r.dev), ['eth1']);
   const routes = vpn.filter(routeClaimsSubnet);
-  assert.equal(newNetwork(request(), context({ routes }), ID).ipam.subnet, '172.18.0.0/16');
-  assert.equal(defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, routes).ipam.subnet, '172.17.0.0/16');
+  assert.equal(newNetwork(request(), context({ routes }), ID).ipam.subnets[0]!.subnet, '172.18.0.0/16');
+  assert.equal(defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, routes).ipam.subnets[0]!.subnet, '172.17.0.0/16');
 });
 
 test('subnets no container network can live in are refused at create, naming the range', () => {

@@ -22,10 +22,10 @@ test('the plan of a container attach on the default bridge (golden dry-run text)
 
 test('the default bridge takes the next /16 when the host routes 172.17/16, ignoring its own bridge', () => {
   const routes = [{ subnet: parseCidr('172.17.0.0/16'), dev: 'eth0', onLink: true }];
-  assert.equal(defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, routes).ipam.subnet, '172.18.0.0/16');
-  assert.equal(defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, [{ subnet: parseCidr('172.17.0.0/16'), dev: 'berth0', onLink: true }]).ipam.subnet, '172.17.0.0/16');
+  assert.equal(defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, routes).ipam.subnets[0]!.subnet, '172.18.0.0/16');
+  assert.equal(defaultBridgeRecord({ bridge: 'berth0', pools: DOCKER_DEFAULT_POOLS }, [{ subnet: parseCidr('172.17.0.0/16'), dev: 'berth0', onLink: true }]).ipam.subnets[0]!.subnet, '172.17.0.0/16');
   const bip = defaultBridgeRecord({ bridge: 'br9', bip: '10.99.0.1/24', pools: DOCKER_DEFAULT_POOLS }, []);
-  assert.deepEqual([bip.ipam.subnet, bip.ipam.gateway, bip.driverData.bridge], ['10.99.0.0/24', '10.99.0.1', 'br9']);
+  assert.deepEqual([bip.ipam.subnets[0]!.subnet, bip.ipam.subnets[0]!.gateway, bip.driverData.bridge], ['10.99.0.0/24', '10.99.0.1', 'br9']);
 });
 
 test('teardown plans only what still exists, so rm is idempotent', async () => {

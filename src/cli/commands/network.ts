@@ -1,6 +1,7 @@
 import { BerthError, InvalidArgumentError } from '../../common/errors.js';
 import { boolFlag, flag, flagList, HelpRequested, parseArgs, usageError, type CommandInfo, type FlagSpecs, type Parsed } from '../../common/args.js';
 import type { ApiClient } from '../client.js';
+import { ipamConfigsOf } from '../ipam-flags.js';
 import { filtersParam } from '../filters.js';
 import { applyFormat, printFormatted, table } from '../format.js';
 
@@ -16,9 +17,10 @@ Create a network and print its id. Drivers (docs/drivers.md):
 
 Options:
   -d, --driver NAME          Driver (default "bridge")
-      --subnet CIDR          Subnet (default: the next free one of the address pools)
-      --gateway ADDR         Gateway address (default: the first address of the subnet)
-      --ip-range CIDR        Allocate container addresses from this part of the subnet
+      --subnet CIDR          Subnet (default: the next free one of the address pools);
+                             macvlan and ipvlan take several (repeat the flag)
+      --gateway ADDR         Gateway address (default: the first address of its subnet)
+      --ip-range CIDR        Allocate container addresses from this part of its subnet
       --aux-address NAME=IP  Never hand out this address (repeatable)
       --internal             No way in or out: no NAT, no published ports (macvlan/ipvlan:
                              no default route; without a parent, an isolated parent link)
@@ -193,23 +195,15 @@ function keyValues(values: readonly string[], flagName: string): Record<string, 
   return out;
 }
 
-function atMostOne(parsed: Parsed, name: string): string | undefined {
-  const values = flagList(parsed, name);
-  if (values.length > 1) throw new InvalidArgumentError(`--${name} given ${values.length} times: berth supports one IPv4 subnet per network`);
-  return values[0];
-}
-
 async function createNetwork(client: ApiClient, argv: readonly string[]): Promise<number> {
   const parsed = parseArgs(CREATE, argv, CREATE_FLAGS);
   const name = exactlyOne(parsed, CREATE);
-  const subnet = atMostOne(parsed, 'subnet');
-  const config = {
-    Subnet: subnet,
-    Gateway: atMostOne(parsed, 'gateway'),
-    IPRange: atMostOne(parsed, 'ip-range'),
-    AuxiliaryAddresses: keyValues(flagList(parsed, 'aux-address'), '--aux-address'),
-  };
-  const given = config.Subnet !== undefined || config.Gateway !== undefined || config.IPRange !== undefined || Object.keys(config.AuxiliaryAddresses).length > 0;
+  const ipamConfigs = ipamConfigsOf({
+    subnets: flagList(parsed, 'subnet'),
+    gateways: flagList(parsed, 'gateway'),
+    ipRanges: flagList(parsed, 'ip-range'),
+    auxAddresses: keyValues(flagList(parsed, 'aux-address'), '--aux-address'),
+  });
   const body = {
     Name: name,
     Driver: flag(parsed, 'driver') ?? 'bridge',
@@ -218,7 +212,7 @@ async function createNetwork(client: ApiClient, argv: readonly string[]): Promis
     EnableIPv6: boolFlag(parsed, 'ipv6'),
     Labels: keyValues(flagList(parsed, 'label'), '--label'),
     Options: keyValues(flagList(parsed, 'opt'), '--opt'),
-    IPAM: { Driver: 'default', Config: given ? [config] : [] },
+    IPAM: { Driver: 'default', Config: ipamConfigs },
   };
   if (boolFlag(parsed, 'dry-run')) {
     const planned = (await client.call('POST', '/berth/plan/network', body)) as { Script: string; FirstEndpointScript: string; Warnings: string[] };

@@ -18,6 +18,7 @@ import {
   type EndpointNames,
   type EndpointRequest,
   type JoinResult,
+  type NetworkAddressing,
   type NetworkDriver,
   type RecordedEndpoint,
 } from '../driver.js';
@@ -31,7 +32,7 @@ import { bridgeData, bridgeOptionsOf, parseBridgeOptions } from './options.js';
  */
 export class BridgeDriver implements NetworkDriver {
   readonly name = 'bridge';
-  readonly capabilities: DriverCapabilities = { scope: 'local', publishesPorts: true, embeddedDns: true, needsParent: false, userCreatable: true };
+  readonly capabilities: DriverCapabilities = { scope: 'local', publishesPorts: true, embeddedDns: true, needsParent: false, userCreatable: true, multipleSubnets: false };
 
   probe(features: KernelFeatures): DriverAvailability {
     for (const kind of ['bridge', 'veth'] as const) {
@@ -50,7 +51,8 @@ export class BridgeDriver implements NetworkDriver {
       { kind: 'bridge-add', name: bridge, mtu },
       { kind: 'link-alias', dev: bridge, alias: ownerAlias(network.id) },
     ];
-    if (network.addressing.gateway !== undefined) ops.push({ kind: 'addr-add', dev: bridge, cidr: gatewayCidr(network) });
+    const gateway = gatewayCidr(network);
+    if (gateway !== undefined) ops.push({ kind: 'addr-add', dev: bridge, cidr: gateway });
     ops.push(
       { kind: 'link-up', dev: bridge },
       // The host reaches published ports through 127.0.0.1: DNAT'd packets with a loopback
@@ -85,7 +87,8 @@ export class BridgeDriver implements NetworkDriver {
       { kind: 'addr-add', netns, dev: endpoint.ifname, cidr: `${endpoint.address}/${endpoint.prefixLength}` },
       { kind: 'link-up', netns, dev: endpoint.ifname },
     ];
-    return { plan, info: network.addressing.gateway === undefined ? {} : { defaultRoute: { via: network.addressing.gateway } } };
+    const { gateway } = onlySubnet(network);
+    return { plan, info: gateway === undefined ? {} : { defaultRoute: { via: gateway } } };
   }
 
   leave(_network: DriverNetwork, _netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {
@@ -107,7 +110,8 @@ export class BridgeDriver implements NetworkDriver {
       ops.push(...this.createNetwork(network));
     } else {
       const addresses = live.addresses.get(bridge) ?? [];
-      if (network.addressing.gateway !== undefined && !addresses.includes(gatewayCidr(network))) ops.push({ kind: 'addr-add', dev: bridge, cidr: gatewayCidr(network) });
+      const gateway = gatewayCidr(network);
+      if (gateway !== undefined && !addresses.includes(gateway)) ops.push({ kind: 'addr-add', dev: bridge, cidr: gateway });
       if (existing.alias !== ownerAlias(network.id)) ops.push({ kind: 'link-alias', dev: bridge, alias: ownerAlias(network.id) });
       if (!existing.up) ops.push({ kind: 'link-up', dev: bridge });
     }
@@ -130,7 +134,7 @@ export class BridgeDriver implements NetworkDriver {
   }
 
   firewall(network: DriverNetwork): FirewallNetwork {
-    return { bridge: bridgeOptionsOf(network.data).bridge, subnet: network.addressing.subnet, internal: network.internal };
+    return { bridge: bridgeOptionsOf(network.data).bridge, subnet: onlySubnet(network).subnet, internal: network.internal };
   }
 
   externalConnectivity(_network: DriverNetwork, endpoint: DriverEndpoint): Plan {
@@ -139,8 +143,15 @@ export class BridgeDriver implements NetworkDriver {
   }
 }
 
-function gatewayCidr(network: DriverNetwork): string {
-  return `${network.addressing.gateway!}/${parseCidr(network.addressing.subnet).prefixLength}`;
+/** A bridge network has one subnet (multipleSubnets is false, as in Docker's bridge driver). */
+function onlySubnet(network: DriverNetwork): NetworkAddressing {
+  return network.subnets[0]!;
+}
+
+/** The gateway's address on the bridge, with the subnet's prefix; undefined when it has none. */
+function gatewayCidr(network: DriverNetwork): string | undefined {
+  const { gateway, subnet } = onlySubnet(network);
+  return gateway === undefined ? undefined : `${gateway}/${parseCidr(subnet).prefixLength}`;
 }
 
 function hostSide(endpoint: DriverEndpoint): string {

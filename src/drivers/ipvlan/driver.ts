@@ -4,6 +4,7 @@ import { IPVLAN_FLAGS, IPVLAN_MODES, type IpvlanFlag, type IpvlanMode, type Kern
 import type { KernelView } from '../../kernel/view.js';
 import { checkKnownOptions, dataOneOf, oneOfOption } from '../data.js';
 import {
+  subnetHolding,
   type DriverAvailability,
   type DriverCapabilities,
   type DriverConfig,
@@ -35,7 +36,7 @@ const IPVLAN_FLAG_OPTION = 'ipvlan_flag';
  */
 export class IpvlanDriver implements NetworkDriver {
   readonly name = 'ipvlan';
-  readonly capabilities: DriverCapabilities = { scope: 'local', publishesPorts: false, embeddedDns: true, needsParent: true, userCreatable: true };
+  readonly capabilities: DriverCapabilities = { scope: 'local', publishesPorts: false, embeddedDns: true, needsParent: true, userCreatable: true, multipleSubnets: true };
 
   constructor(private readonly features: KernelFeatures) {}
 
@@ -76,7 +77,7 @@ export class IpvlanDriver implements NetworkDriver {
       { kind: 'link-up', netns, dev: endpoint.ifname },
     ];
     if (network.internal) return { plan, info: {} };
-    const gateway = network.addressing.gateway;
+    const { gateway } = subnetHolding(network.subnets, endpoint.address);
     if (options.mode === 'l2') return { plan, info: gateway === undefined ? {} : { defaultRoute: { via: gateway } } };
     return { plan, info: { defaultRoute: { dev: endpoint.ifname } } };
   }

@@ -4,6 +4,7 @@ import type { KernelView } from '../../kernel/view.js';
 import {
   macForAddress,
   ownerAlias,
+  subnetHolding,
   type DriverAvailability,
   type DriverCapabilities,
   type DriverConfig,
@@ -29,7 +30,7 @@ import { HOST_ACCESS_AUX_NAME, macvlanData, macvlanOptionsOf, parseMacvlanOption
  */
 export class MacvlanDriver implements NetworkDriver {
   readonly name = 'macvlan';
-  readonly capabilities: DriverCapabilities = { scope: 'local', publishesPorts: false, embeddedDns: true, needsParent: true, userCreatable: true };
+  readonly capabilities: DriverCapabilities = { scope: 'local', publishesPorts: false, embeddedDns: true, needsParent: true, userCreatable: true, multipleSubnets: true };
 
   constructor(private readonly features: KernelFeatures) {}
 
@@ -67,7 +68,7 @@ export class MacvlanDriver implements NetworkDriver {
     ];
     // Replace, not add: a route left by an earlier holder of the address points the same way.
     if (options.hostAccess) plan.push({ kind: 'route-add', replace: true, dst: `${endpoint.address}/32`, dev: options.hostAccess.link });
-    const gateway = network.addressing.gateway;
+    const { gateway } = subnetHolding(network.subnets, endpoint.address);
     return { plan, info: gateway === undefined || network.internal ? {} : { defaultRoute: { via: gateway } } };
   }
 

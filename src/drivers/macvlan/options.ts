@@ -36,15 +36,17 @@ export function parseMacvlanOptions(raw: Readonly<Record<string, string>>, ctx: 
   }
   const parent = resolveParent('macvlan', raw, ctx, features);
   if (!hostAccess) return { ...parent, mode };
-  return { ...parent, mode, hostAccess: { link: `mh-${shortId(ctx.id)}`, address: hostAccessAddress(raw[HOST_ACCESS_ADDRESS_OPTION], ctx.addressing) } };
+  return { ...parent, mode, hostAccess: { link: `mh-${shortId(ctx.id)}`, address: hostAccessAddress(raw[HOST_ACCESS_ADDRESS_OPTION], ctx.subnets) } };
 }
 
 /**
- * The host's own address on the network: the one given, or the highest usable address of
- * the subnet that is not the gateway or an auxiliary address (containers take the lowest
- * first, so the two ends meet last).
+ * The host's own address on the network: the one given (in any of its subnets), or the
+ * highest usable address of the first subnet that is not the gateway or an auxiliary
+ * address (containers take the lowest first, so the two ends meet last). One address is
+ * enough: the host reaches each container by a /32 route, whatever its subnet.
  */
-function hostAccessAddress(given: string | undefined, addressing: NetworkAddressing): string {
+function hostAccessAddress(given: string | undefined, subnets: readonly NetworkAddressing[]): string {
+  const addressing = given === undefined ? subnets[0]! : (subnets.find((s) => cidrContains(parseCidr(s.subnet), parseIpv4(given))) ?? subnets[0]!);
   const subnet = parseCidr(addressing.subnet);
   const taken = new Set([addressing.gateway, ...Object.values(addressing.auxAddresses)].filter((a) => a !== undefined).map((a) => parseIpv4(a)));
   if (given !== undefined) {
