@@ -5,6 +5,7 @@ import type { NameService, ResolverSource } from '../dns/resolver.js';
 import type { FirewallBackend } from '../firewall/backend.js';
 import type { Executor } from '../kernel/exec.js';
 import type { Store } from '../store/store.js';
+import type { ContainerRecords } from './container-records.js';
 import type { ContainerTable } from './containers.js';
 import type { DefaultBridgeOptions } from './default-bridge.js';
 import type { NetworkTable } from './networks.js';
@@ -51,6 +52,8 @@ export interface EngineContext {
   readonly deps: EngineDeps;
   readonly networks: NetworkTable;
   readonly containers: ContainerTable;
+  /** Where containers and their endpoints are persisted. */
+  readonly records: ContainerRecords;
   readonly ports: PortPublisher;
   readonly names: NameService;
 }

@@ -18,6 +18,7 @@ import {
 import { hostLinkNames, listNetns } from '../kernel/read.js';
 import { linkNamesIn } from '../kernel/netlink/links.js';
 import { containersSharing, resolveContainerConfig, type CreateContainerRequest } from './container-config.js';
+import { ContainerRecords } from './container-records.js';
 import { ContainerTable } from './containers.js';
 import { containerDir, exitCodePath, type EngineConfig, type EngineContext, type EngineDeps } from './context.js';
 import { OperationQueue } from './lock.js';
@@ -55,6 +56,7 @@ const KILLED_EXIT_CODE = 137;
 export class Engine {
   readonly networks: NetworkTable;
   readonly containers = new ContainerTable();
+  private readonly records: ContainerRecords;
   private readonly queue = new OperationQueue();
   private readonly ports: PortPublisher;
   private readonly context: EngineContext;
@@ -70,9 +72,10 @@ export class Engine {
   ) {
     this.exits.setMaxListeners(0);
     this.networks = new NetworkTable(deps.drivers);
+    this.records = new ContainerRecords(deps.store);
     this.ports = new PortPublisher(this.networks, this.containers, deps.executor, deps.firewall);
     this.names = deps.nameService(new TableNameSource(this.networks, this.containers, config));
-    this.context = { config, deps, networks: this.networks, containers: this.containers, ports: this.ports, names: this.names };
+    this.context = { config, deps, networks: this.networks, containers: this.containers, records: this.records, ports: this.ports, names: this.names };
     this.networkService = new NetworkService(this.context);
   }
 
@@ -81,6 +84,7 @@ export class Engine {
     const engine = new Engine(config, deps);
     const { runningAdopted } = await reconcile({
       store: deps.store,
+      records: engine.records,
       executor: deps.executor,
       drivers: deps.drivers,
       ipam: deps.ipam,
@@ -198,7 +202,7 @@ export class Engine {
         ports: [],
         state: initialState(),
       };
-      await this.deps.store.put('containers', id, record);
+      await this.records.save(record);
       this.containers.set(record);
       return { record, warnings: config.warnings };
     });
@@ -227,7 +231,7 @@ export class Engine {
       } catch (err) {
         // Docker keeps why a start failed in State.Error; the container stays created.
         const failed: ContainerRecord = { ...container, state: { ...container.state, error: err instanceof Error ? err.message : String(err) } };
-        await this.deps.store.put('containers', failed.id, failed);
+        await this.records.save(failed);
         this.containers.set(failed);
         throw err;
       }
@@ -279,7 +283,7 @@ export class Engine {
         ports,
         state: { ...initialState(), status: 'running', pid: launched.pid, startTime: launched.startTime, startedAt: new Date().toISOString() },
       };
-      await this.deps.store.put('containers', started.id, started);
+      await this.records.save(started);
       this.containers.set(started);
       launched.exited.then((code) => this.queue.run(() => this.recordExit(started.id, code))).catch((err: unknown) => this.logFailure(`recording the exit of container ${started.name}`, err));
       return started;
@@ -352,7 +356,7 @@ export class Engine {
     await this.ports.unpublish(container);
     this.names.detach(id);
     const exited: ContainerRecord = { ...container, ports: [], state: { ...container.state, status: 'exited', exitCode, finishedAt: new Date().toISOString() } };
-    await this.deps.store.put('containers', id, exited);
+    await this.records.save(exited);
     this.containers.set(exited);
     this.exits.emit(id, exitCode);
     if (exited.autoRemove) await this.removeStopped(exited);
@@ -395,7 +399,7 @@ export class Engine {
   private async removeStopped(container: ContainerRecord): Promise<void> {
     this.names.detach(container.id);
     if (ownsSandbox(parseNetworkMode(container.networkMode))) await this.teardownSandbox(container);
-    await this.deps.store.delete('containers', container.id);
+    await this.records.remove(container);
     this.containers.remove(container.id);
     await rm(this.containerDir(container.id), { recursive: true, force: true });
     // Waiters for an exit that can no longer come (next-exit) are answered too.

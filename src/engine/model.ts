@@ -76,7 +76,7 @@ export function isUserDefined(n: NetworkRecord | undefined): n is AddressedNetwo
 
 /**
  * One endpoint of a container on a network: the address IPAM gave it and the names and MAC
- * its driver chose. Kept in its container's record (one atomic write per container change).
+ * its driver chose. Stored as a record of its own (engine/container-records.ts).
  */
 export interface EndpointRecord {
   readonly id: string;
@@ -210,24 +210,48 @@ export function parseNetworkRecord(v: unknown): NetworkRecord {
   } as unknown as NetworkRecord;
 }
 
-export function parseContainerRecord(v: unknown): ContainerRecord {
+/** An endpoint's own record (collection `endpoints`): the endpoint and the container it belongs to. */
+export function parseEndpointRecord(v: unknown): EndpointRecord & { readonly containerId: string } {
+  if (!isObject(v) || !hasStrings(v, ['containerId'])) fail('endpoint', v);
+  return { ...checkedEndpoint(v, false), containerId: v.containerId as string };
+}
+
+function checkedEndpoint(v: unknown, gatewayByDefault: boolean): EndpointRecord {
+  if (!isObject(v) || !hasStrings(v, ['id', 'networkId', 'ifname', 'address', 'gateway'])) fail('endpoint', v);
+  // Endpoints written before the default route could move lacked gatewayEndpoint: the first had it.
+  const endpoint: Record<string, unknown> = { gatewayEndpoint: gatewayByDefault, ...v };
+  delete endpoint.containerId;
+  return endpoint as unknown as EndpointRecord;
+}
+
+/**
+ * A container's record, with its endpoints from their own records (`endpointIds`, in
+ * order); records written before endpoints had their own hold them inline (`endpoints`).
+ */
+export function parseContainerRecord(v: unknown, storedEndpoints: ReadonlyMap<string, EndpointRecord & { readonly containerId: string }>): ContainerRecord {
   if (
     !isObject(v) ||
     !hasStrings(v, ['id', 'name', 'created', 'hostname', 'networkMode', 'netns']) ||
     !Array.isArray(v.command) ||
     !Array.isArray(v.env) ||
-    !Array.isArray(v.endpoints) ||
+    !(Array.isArray(v.endpoints) || Array.isArray(v.endpointIds)) ||
     !isObject(v.state) ||
     !hasStrings(v.state, ['status', 'startTime', 'startedAt', 'finishedAt'])
   ) {
     fail('container', v);
   }
-  const endpoints = (v.endpoints as unknown[]).map((ep, index) => {
-    if (!isObject(ep) || !hasStrings(ep, ['id', 'networkId', 'ifname', 'address', 'gateway'])) fail('endpoint', ep);
-    return { gatewayEndpoint: index === 0, ...ep } as unknown as EndpointRecord;
-  });
+  const endpoints = Array.isArray(v.endpointIds)
+    ? (v.endpointIds as unknown[]).map((id) => {
+        const stored = typeof id === 'string' ? storedEndpoints.get(id) : undefined;
+        // Endpoints are written before the container that lists them: one missing was removed by hand.
+        if (!stored || stored.containerId !== v.id) fail(`container (its endpoint ${String(id)} has no record)`, v);
+        const { containerId: _owner, ...endpoint } = stored;
+        return endpoint;
+      })
+    : (v.endpoints as unknown[]).map((ep, index) => checkedEndpoint(ep, index === 0));
+  const { endpointIds: _ids, ...rest } = v;
   // Records written before ports, user-defined networks, DNS settings and labels existed lack them.
   const networks = endpoints.map((e): NetworkAttachment => ({ networkId: e.networkId, aliases: [] }));
   const dnsDefaults = { dns: EMPTY_RESOLV_CONF, extraHosts: [], links: [], embeddedDns: false, labels: {} };
-  return { portMappings: [], ports: [], networks, ...dnsDefaults, ...(v as object), endpoints } as unknown as ContainerRecord;
+  return { portMappings: [], ports: [], networks, ...dnsDefaults, ...rest, endpoints } as unknown as ContainerRecord;
 }

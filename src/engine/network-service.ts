@@ -224,7 +224,7 @@ export class NetworkService {
   }
 
   private async save(record: ContainerRecord): Promise<ContainerRecord> {
-    await this.ctx.deps.store.put('containers', record.id, record);
+    await this.ctx.records.save(record);
     this.ctx.containers.set(record);
     return record;
   }

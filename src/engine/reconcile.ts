@@ -11,10 +11,11 @@ import { isSameProcessAlive } from '../kernel/process.js';
 import { hostRoutes, listNetns, readSysctl } from '../kernel/read.js';
 import { readKernelView, readLinkNamesView, type KernelView } from '../kernel/view.js';
 import type { Store } from '../store/store.js';
+import type { ContainerRecords } from './container-records.js';
 import type { ContainerTable } from './containers.js';
 import { checkBipIsFree, defaultBridgeRecord, type DefaultBridgeOptions } from './default-bridge.js';
 import { driverEndpoint } from './endpoints.js';
-import { DEFAULT_NETWORK, hasAddresses, subnetsText, parseContainerRecord, parseNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
+import { DEFAULT_NETWORK, hasAddresses, subnetsText, parseNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
 import { ownsSandbox, parseNetworkMode } from './modes.js';
 import { driverNetwork, nullNetworkRecord, type NetworkTable } from './networks.js';
 import { firewallPortsOf } from './ports.js';
@@ -23,6 +24,7 @@ import { inTransaction } from './transaction.js';
 
 export interface ReconcileContext {
   readonly store: Store;
+  readonly records: ContainerRecords;
   readonly executor: Executor;
   readonly drivers: DriverRegistry;
   readonly ipam: Ipam;
@@ -49,7 +51,9 @@ export interface ReconcileContext {
  * (moby/moby#15151).
  */
 export async function reconcile(ctx: ReconcileContext): Promise<{ runningAdopted: string[] }> {
-  const stored = (await ctx.store.list('containers')).map((s) => parseContainerRecord(s.value));
+  const { containers: stored, strayEndpoints } = await ctx.records.load();
+  // Endpoint records of a save cut short: no container lists them, no address is theirs.
+  await ctx.records.deleteStrays(strayEndpoints);
   const networks = (await ctx.store.list('networks')).map((s) => parseNetworkRecord(s.value));
   await loadNetworks(ctx, networks, stored);
   const containers = stored.map((c) => withConfiguredNetwork(ctx.networks, c));

@@ -138,6 +138,8 @@ describe('default bridge network on the real kernel', { skip: sandboxSkip }, () 
     const before = await listBerthNetns();
     const sandboxKey: string = a.NetworkSettings.SandboxKey;
     assert.ok(before.includes(sandboxKey.slice('/run/netns/'.length)));
+    const endpointRecords = (await run('ls', [`${w.dir}/data/store/endpoints`])).stdout.trim().split('\n');
+    assert.equal(endpointRecords.length, 2, 'one record per endpoint');
     await w.berthOk('rm', '-f', 'a', 'b');
     assert.deepEqual(await listBerthNetns(), []);
     // The kernel removes the veth pairs of a deleted namespace asynchronously (~100 ms).
@@ -146,6 +148,7 @@ describe('default bridge network on the real kernel', { skip: sandboxSkip }, () 
     assert.throws(() => process.kill(pid, 0), /ESRCH/);
     assert.equal((await w.berthOk('ps', '-a', '-q')).trim(), '');
     assert.equal((await run('ls', [`${w.dir}/data/store/containers`])).stdout.trim(), '');
+    assert.equal((await run('ls', [`${w.dir}/data/store/endpoints`])).stdout.trim(), '', 'their endpoint records went with them');
     // The freed address is handed out again.
     await w.berthOk('run', '-d', '--name', 'c', '--', 'sleep', '1000');
     assert.equal((await w.berthOk('inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'c')).trim(), '172.17.0.2');
