@@ -93,6 +93,15 @@ describe('daemon crash and restart: containers keep their network, reconcile rep
     assert.match(await w.berthOk('exec', 'old', 'ip', '-br', 'addr', 'show', 'eth0'), /^eth0@\S+\s+UP\s+172\.17\.0\.\d+\/16/);
   });
 
+  test('an endpoint record no container lists (a save cut short) is deleted at restart', async () => {
+    await w.killDaemon('SIGTERM');
+    const id = 'e5d0'.padEnd(64, '3');
+    const stray = { id, containerId: 'f'.repeat(64), networkId: 'a'.repeat(64), ifname: 'eth0', address: '172.17.0.50', prefixLength: 16, gateway: '172.17.0.1', gatewayEndpoint: true };
+    await writeFile(`${w.dir}/data/store/endpoints/${id}.json`, JSON.stringify({ revision: 1, value: stray }));
+    assert.equal(await w.startDaemon(), undefined, w.daemonOutput);
+    assert.equal((await run('ls', [`${w.dir}/data/store/endpoints/${id}.json`])).code, 2, 'deleted');
+  });
+
   /** The named namespace a container's process lives in, from its inspect snapshot "PID IP MAC EP". */
   async function sandboxOf(snap: string): Promise<string> {
     return (await must('ip', ['netns', 'identify', snap.split(' ')[0]!])).trim();
