@@ -1,5 +1,6 @@
 import { Etcd3, type IKeyValue, type Lease } from 'etcd3';
 import { BerthError, ConflictError } from '../common/errors.js';
+import { EtcdCollectionWatch, type CollectionWatch, type WatchEvent, type WatchOptions } from './etcd-watch.js';
 import { revisionConflictMessage, type Collection, type PutOptions, type Store, type StoredValue } from './store.js';
 
 /**
@@ -105,6 +106,15 @@ export class EtcdStore implements Store {
       release: () => this.call('lease revoke', () => lease.revoke()),
       onLost: (handler) => void lease.on('lost', (err) => handler(err.message)),
     };
+  }
+
+  /**
+   * Every value of `collection` as it changes (etcd-watch.ts): first the whole collection,
+   * then each change, resynced whole after a compaction or a cancelled stream.
+   */
+  watch(collection: Collection, handler: (events: readonly WatchEvent[]) => void, options: WatchOptions = {}): Promise<CollectionWatch> {
+    const prefix = this.key(collection, '');
+    return this.call('watch', () => EtcdCollectionWatch.start(this.client, prefix, handler, options, (kv) => this.stored(kv, '').value));
   }
 
   async delete(collection: Collection, id: string): Promise<void> {

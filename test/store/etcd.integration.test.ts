@@ -1,7 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BerthError, ConflictError } from '../../src/common/errors.js';
+import { Etcd3 } from 'etcd3';
 import { EtcdStore } from '../../src/store/etcd.js';
+import type { WatchEvent } from '../../src/store/etcd-watch.js';
 import { EtcdCluster } from '../world/etcd.js';
 import { sandboxSkip } from '../world/world.js';
 import { checkStoreBehaviour } from './behaviour.js';
@@ -66,5 +68,52 @@ describe('the etcd store (part 7\'s cluster store)', { skip: sandboxSkip }, () =
     assert.ok(after, `the store did not come back: ${String(lastError)}`);
     assert.ok([JSON.stringify({ ok: true }), JSON.stringify({ ok: false })].includes(JSON.stringify(after.value)), JSON.stringify(after));
     assert.equal(await store.put('networks', 'q1', { ok: 'again' }, { expectedRevision: after.revision }), after.revision + 1, 'compare-and-swap works again');
+  });
+
+  test('watch: the whole collection first, then each change; resuming from a compacted revision it reads everything again', async () => {
+    const store = open();
+    await store.put('hosts', 'w-a', { n: 1 });
+    await store.put('hosts', 'w-b', { n: 1 });
+    const seen = new Map<string, unknown>();
+    const batches: string[][] = [];
+    const resyncs: string[] = [];
+    const record = (events: readonly WatchEvent[]) => {
+      batches.push(events.map((e) => (e.type === 'reset' ? `reset ${[...e.values.keys()].join(',')}` : `${e.type} ${e.id}`)));
+      for (const e of events) {
+        if (e.type === 'reset') {
+          seen.clear();
+          for (const [id, value] of e.values) seen.set(id, value);
+        } else if (e.type === 'put') seen.set(e.id, e.value);
+        else seen.delete(e.id);
+      }
+    };
+    const until = async (what: string, done: () => boolean) => {
+      for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(done(), `${what}: ${JSON.stringify(batches)}`);
+    };
+    const watch = await store.watch('hosts', record);
+    assert.deepEqual(batches, [['reset w-a,w-b']], 'a full read first');
+    await store.put('hosts', 'w-c', { n: 1 });
+    await store.delete('hosts', 'w-a');
+    await until('changes arrive', () => seen.has('w-c') && !seen.has('w-a'));
+    await watch.stop();
+
+    // A watcher resuming from a revision etcd compacted away: it reads the collection whole again.
+    const from = watch.revision + 1;
+    await store.put('hosts', 'w-b', { n: 2 });
+    await store.delete('hosts', 'w-c');
+    await store.put('hosts', 'w-d', { n: 1 });
+    const raw = new Etcd3({ hosts: [...cluster.endpoints] });
+    const head = await raw.get('x').exec();
+    await raw.kv.compact({ revision: head.header.revision, physical: true });
+    raw.close();
+    batches.length = 0;
+    const resumed = await store.watch('hosts', record, { fromRevision: from, onResync: (reason) => resyncs.push(reason) });
+    await until('the resync arrives', () => seen.has('w-d'));
+    assert.match(resyncs[0] ?? '', /compacted/, 'it says why it read everything again');
+    assert.deepEqual(Object.fromEntries(seen), { 'w-b': { n: 2 }, 'w-d': { n: 1 } });
+    await store.put('hosts', 'w-e', { n: 1 });
+    await until('it follows again after the resync', () => seen.has('w-e'));
+    await resumed.stop();
   });
 });
