@@ -12,12 +12,15 @@ export interface IpamPoolConfig {
   readonly auxAddresses: Readonly<Record<string, string>>;
 }
 
+/** local: the network lives on this host; global: it spans the hosts of a cluster (overlay). */
+export type PoolScope = 'local' | 'global';
+
 export interface Ipam {
   /**
    * Makes the network's pool: one subnet per config (`--subnet` given several times), in
    * order. Dynamic addresses come from the first subnet with one free, as libnetwork's.
    */
-  addPool(networkId: string, subnets: readonly IpamPoolConfig[]): Promise<void>;
+  addPool(networkId: string, subnets: readonly IpamPoolConfig[], scope?: PoolScope): Promise<void>;
   /** Forgets it (and every address it handed out). */
   removePool(networkId: string): Promise<void>;
   /** `requested` (a static --ip, or one restored from the store) or the lowest free address of the first subnet with room. */

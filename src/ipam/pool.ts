@@ -57,6 +57,11 @@ export class AddressPool {
     );
   }
 
+  /** Addresses `allocate` could hand out, lowest first (a cluster allocator claims them in this order). */
+  *candidates(): Generator<Ipv4> {
+    for (let ip = this.rangeFirst; ip <= this.rangeLast; ip++) if (!this.used.has(ip) && !this.reserved.has(ip)) yield ip;
+  }
+
   /** Whether `allocate` would find an address. */
   hasFree(): boolean {
     return this.lowestFree() !== undefined;

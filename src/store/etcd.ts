@@ -53,9 +53,9 @@ export class EtcdStore implements Store {
     return `${this.prefix}${collection}/${id}`;
   }
 
-  async list(collection: Collection): Promise<StoredValue[]> {
+  async list(collection: Collection, idPrefix = ''): Promise<StoredValue[]> {
     const prefix = this.key(collection, '');
-    const response = await this.call('list', () => this.client.getAll().prefix(prefix).exec());
+    const response = await this.call('list', () => this.client.getAll().prefix(prefix + idPrefix).exec());
     return response.kvs.map((kv) => this.stored(kv, kv.key.toString().slice(prefix.length)));
   }
 

@@ -20,10 +20,10 @@ export class LocalStore implements Store {
     return join(this.root, collection);
   }
 
-  async list(collection: Collection): Promise<StoredValue[]> {
+  async list(collection: Collection, idPrefix = ''): Promise<StoredValue[]> {
     let names: string[];
     try {
-      names = (await readdir(this.dir(collection))).filter((n) => n.endsWith('.json'));
+      names = (await readdir(this.dir(collection))).filter((n) => n.endsWith('.json') && n.startsWith(idPrefix));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;

@@ -5,8 +5,8 @@ import { revisionConflictMessage, type Collection, type PutOptions, type Store, 
 export class MemoryStore implements Store {
   private readonly data = new Map<string, StoredValue>();
 
-  list(collection: Collection): Promise<StoredValue[]> {
-    const prefix = `${collection}/`;
+  list(collection: Collection, idPrefix = ''): Promise<StoredValue[]> {
+    const prefix = `${collection}/${idPrefix}`;
     return Promise.resolve([...this.data.entries()].filter(([k]) => k.startsWith(prefix)).map(([, v]) => v));
   }
 

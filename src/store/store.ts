@@ -7,7 +7,7 @@
  * read (compare-and-swap; 0 = absent), which is how two daemons sharing etcd keep from
  * overwriting each other; `create` is the common case: only if absent.
  */
-export type Collection = 'networks' | 'containers' | 'endpoints' | 'hosts';
+export type Collection = 'networks' | 'containers' | 'endpoints' | 'hosts' | 'addresses';
 
 export interface StoredValue {
   readonly id: string;
@@ -21,7 +21,8 @@ export interface PutOptions {
 }
 
 export interface Store {
-  list(collection: Collection): Promise<StoredValue[]>;
+  /** Every value of the collection, or those whose id starts with `idPrefix`. */
+  list(collection: Collection, idPrefix?: string): Promise<StoredValue[]>;
   get(collection: Collection, id: string): Promise<StoredValue | undefined>;
   /** Returns the value's new revision. */
   put(collection: Collection, id: string, value: unknown, opts?: PutOptions): Promise<number>;

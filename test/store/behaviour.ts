@@ -13,6 +13,10 @@ export async function checkStoreBehaviour(store: Store): Promise<void> {
   assert.deepEqual(await store.get('networks', 'n1'), { id: 'n1', value: { name: 'e' }, revision: 3 });
   assert.deepEqual(await store.list('networks'), [{ id: 'n1', value: { name: 'e' }, revision: 3 }]);
   assert.deepEqual(await store.list('containers'), []);
+  await store.create('networks', 'n2', { name: 'f' });
+  assert.deepEqual((await store.list('networks', 'n2')).map((s) => s.id), ['n2'], 'only ids with the prefix');
+  assert.deepEqual(await store.list('networks', 'x'), []);
+  await store.delete('networks', 'n2');
   await store.delete('networks', 'n1');
   await store.delete('networks', 'n1');
   assert.equal(await store.get('networks', 'n1'), undefined, 'deleting twice succeeds');
