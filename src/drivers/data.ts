@@ -21,6 +21,12 @@ export function dataOptionalString(driver: string, data: DriverData, key: string
   return value;
 }
 
+export function dataNumber(driver: string, data: DriverData, key: string): number {
+  const value = data[key];
+  if (typeof value !== 'number') malformed(driver, key, data);
+  return value;
+}
+
 export function dataOptionalNumber(driver: string, data: DriverData, key: string): number | undefined {
   const value = data[key];
   if (value !== undefined && typeof value !== 'number') malformed(driver, key, data);

@@ -110,6 +110,14 @@ export interface JoinResult {
   readonly info: JoinInfo;
 }
 
+/** An endpoint of a global network on another host, as the cluster store shows it. */
+export interface RemoteEndpoint {
+  readonly address: string;
+  readonly mac: string;
+  /** Its host's VTEP (the host's --cluster-advertise address). */
+  readonly vtep: string;
+}
+
 /** One endpoint on a network as repair sees it. */
 export interface RecordedEndpoint {
   readonly netns: string;
@@ -156,10 +164,12 @@ export interface NetworkDriver {
   /** What an endpoint needs to carry published ports (the bridge: hairpin on its port). */
   externalConnectivity?(network: DriverNetwork, endpoint: DriverEndpoint): Plan;
   /**
-   * Part 7: a long-lived loop that learns remote peers (flannel's Run) and feeds plans
-   * through `apply`, which runs them in the engine's operation queue. Resolves when `signal` aborts.
+   * Global drivers: the plan that takes this host's forwarding to the network's endpoints on
+   * other hosts from `before` to `after`, both as the cluster store showed them. The engine
+   * watches the store and calls it (in its operation queue) on every change, and with
+   * `before` empty after a restart or a repair; the plan must be idempotent for that.
    */
-  watchPeers?(network: DriverNetwork, apply: (plan: Plan) => Promise<void>, signal: AbortSignal): Promise<void>;
+  peersChanged?(network: DriverNetwork, before: readonly RemoteEndpoint[], after: readonly RemoteEndpoint[]): Plan;
 }
 
 /** The alias berth gives every host link it creates for a network: reconcile removes those no network record owns. */

@@ -5,6 +5,7 @@ import { builtInOnly, hostDriver, nullDriver } from './builtin.js';
 import type { DriverAvailability, NetworkDriver } from './driver.js';
 import { IpvlanDriver } from './ipvlan/driver.js';
 import { MacvlanDriver } from './macvlan/driver.js';
+import { OverlayDriver } from './overlay/driver.js';
 
 export interface DriverEntry {
   readonly driver: NetworkDriver;
@@ -61,6 +62,6 @@ export class DriverRegistry {
 }
 
 /** The drivers this build of berth has. */
-export function builtinDrivers(features: KernelFeatures): DriverRegistry {
-  return new DriverRegistry([new BridgeDriver(), new MacvlanDriver(features), new IpvlanDriver(features), hostDriver(), nullDriver()], features);
+export function builtinDrivers(features: KernelFeatures, cluster: { readonly vtep?: string } = {}): DriverRegistry {
+  return new DriverRegistry([new BridgeDriver(), new MacvlanDriver(features), new IpvlanDriver(features), new OverlayDriver(features, cluster.vtep), hostDriver(), nullDriver()], features);
 }

@@ -213,7 +213,7 @@ function linkKindCreatedBy(op: KernelOp): LinkKind | undefined {
       return 'dummy';
     case 'vxlan-add':
       return 'vxlan';
-    case 'fdb-append':
+    case 'fdb-replace':
     case 'fdb-del':
     case 'neigh-replace':
     case 'neigh-del':

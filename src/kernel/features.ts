@@ -24,10 +24,21 @@ export const LINK_KIND_SUPPORT: Readonly<Record<LinkKind, string>> = {
 
 export interface KernelFeatures {
   readonly linkKinds: ReadonlySet<LinkKind>;
+  /** Whether the kernel has IPsec ESP with AES-GCM, as an encrypted overlay needs (CONFIG_INET_ESP). Absent: not asked. */
+  readonly ipsecEsp?: boolean;
 }
 
+/** What to call IPsec's kernel support in an error. */
+export const IPSEC_ESP_SUPPORT = 'IPsec ESP support (CONFIG_INET_ESP, CONFIG_XFRM_USER)';
+
 /** Every kind present: for planning without a kernel to ask (unit tests). */
-export const ALL_FEATURES: KernelFeatures = { linkKinds: new Set(LINK_KINDS) };
+export const ALL_FEATURES: KernelFeatures = { linkKinds: new Set(LINK_KINDS), ipsecEsp: true };
+
+/**
+ * An ESP security association of the kind Docker's encrypted overlay installs (AES-GCM):
+ * `ip` prints nothing when the kernel takes it, "Requested type not found" without ESP.
+ */
+const ESP_PROBE = "xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x100 mode transport aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128";
 
 /** One `ip link add` per kind, each needing no other link than lo. */
 const PROBE_COMMANDS: Readonly<Record<LinkKind, string>> = {
@@ -42,13 +53,19 @@ const PROBE_COMMANDS: Readonly<Record<LinkKind, string>> = {
 
 /** Runs every probe in one process (a fresh namespace each time, so names never clash). */
 export async function probeKernelFeatures(): Promise<KernelFeatures> {
-  const script = LINK_KINDS.map((kind) => `echo "#${kind}"; ip ${PROBE_COMMANDS[kind]} 2>&1; ip link del p 2>/dev/null`).join('\n');
+  const script = [...LINK_KINDS.map((kind) => `echo "#${kind}"; ip ${PROBE_COMMANDS[kind]} 2>&1; ip link del p 2>/dev/null`), `echo "#esp"; ip ${ESP_PROBE} 2>&1`].join('\n');
   const result = await runTool('unshare', ['--net', 'sh', '-c', script]);
   // No sections at all: unshare itself failed (not root), so nothing was asked.
   if (!result.stdout.includes(`#${LINK_KINDS[0]}`)) {
     throw new KernelError(`cannot probe the kernel's link kinds: unshare --net failed: ${result.stderr.trim()}`, 'unshare --net', result.stderr);
   }
-  return { linkKinds: parseProbeOutput(result.stdout) };
+  return { linkKinds: parseProbeOutput(result.stdout), ipsecEsp: parseEspProbe(result.stdout) };
+}
+
+/** Whether the ESP probe's section is silent (the kernel took the security association). */
+export function parseEspProbe(output: string): boolean {
+  const section = output.split('#esp\n')[1];
+  return section !== undefined && section.trim() === '';
 }
 
 /** The kinds whose probe did not answer "Unknown device type". */

@@ -18,7 +18,7 @@ export type KernelOp =
   | VlanAdd
   | DummyAdd
   | VxlanAdd
-  | FdbAppend
+  | FdbReplace
   | FdbDel
   | NeighReplace
   | NeighDel
@@ -102,8 +102,8 @@ export interface VxlanAdd {
   readonly dstport: number;
   readonly mtu?: number;
 }
-/** A static forwarding entry on a VXLAN link: frames for `mac` go to the VTEP `dst`. */
-export interface FdbAppend { readonly kind: 'fdb-append'; readonly dev: string; readonly mac: string; readonly dst: string }
+/** A static forwarding entry on a VXLAN link: frames for `mac` go to the VTEP `dst` (replacing any other, so applying it twice is harmless). */
+export interface FdbReplace { readonly kind: 'fdb-replace'; readonly dev: string; readonly mac: string; readonly dst: string }
 export interface FdbDel { readonly kind: 'fdb-del'; readonly dev: string; readonly mac: string; readonly dst: string }
 /** A permanent neighbour entry: `address` is at `mac` on `dev` (answered by the VXLAN link's ARP proxy). */
 export interface NeighReplace { readonly kind: 'neigh-replace'; readonly dev: string; readonly address: string; readonly mac: string }
@@ -187,7 +187,7 @@ export function inverseOf(op: KernelOp): KernelOp | undefined {
     case 'dummy-add':
     case 'vxlan-add':
       return { kind: 'link-del', dev: op.name };
-    case 'fdb-append':
+    case 'fdb-replace':
       return { kind: 'fdb-del', dev: op.dev, mac: op.mac, dst: op.dst };
     // A replaced entry's previous value is not known: undoing removes it.
     case 'neigh-replace':

@@ -37,7 +37,7 @@ export function channelOf(op: KernelOp): Channel {
     case 'route-add':
     case 'route-del':
       return { tool: 'ip', netns: op.netns };
-    case 'fdb-append':
+    case 'fdb-replace':
     case 'fdb-del':
       return { tool: 'bridge' };
     case 'sysctl':
@@ -91,8 +91,8 @@ export function ipBatchLine(op: KernelOp): string {
       return `neigh replace ${op.address} lladdr ${op.mac} dev ${op.dev} nud permanent`;
     case 'neigh-del':
       return `neigh del ${op.address} dev ${op.dev}`;
-    case 'fdb-append':
-      return `fdb append ${op.mac} dev ${op.dev} dst ${op.dst}`;
+    case 'fdb-replace':
+      return `fdb replace ${op.mac} dev ${op.dev} dst ${op.dst}`;
     case 'fdb-del':
       return `fdb del ${op.mac} dev ${op.dev} dst ${op.dst}`;
     case 'link-up':

@@ -69,14 +69,14 @@ test('a kernel without veth or bridge support gets an error naming the feature, 
 test('overlay data-plane ops render as the commands a person would type, and undo themselves', () => {
   const plan: Plan = [
     { kind: 'vxlan-add', name: 'vx0', vni: 4242, local: '203.0.113.10', dstport: 4789, mtu: 1450 },
-    { kind: 'fdb-append', dev: 'vx0', mac: '02:42:0a:1e:00:03', dst: '203.0.113.11' },
+    { kind: 'fdb-replace', dev: 'vx0', mac: '02:42:0a:1e:00:03', dst: '203.0.113.11' },
     { kind: 'neigh-replace', dev: 'vx0', address: '10.30.0.3', mac: '02:42:0a:1e:00:03' },
   ];
   assert.equal(
     renderPlan(plan),
     [
       'ip link add vx0 mtu 1450 type vxlan id 4242 local 203.0.113.10 dstport 4789 nolearning proxy',
-      'bridge fdb append 02:42:0a:1e:00:03 dev vx0 dst 203.0.113.11',
+      'bridge fdb replace 02:42:0a:1e:00:03 dev vx0 dst 203.0.113.11',
       'ip neigh replace 10.30.0.3 lladdr 02:42:0a:1e:00:03 dev vx0 nud permanent',
     ].join('\n'),
   );

@@ -44,7 +44,7 @@ describe('VXLAN data plane across two hosts', { skip: sandboxSkip }, () => {
         { kind: 'link-up', netns: ct(i), dev: 'lo' },
         { kind: 'addr-add', netns: ct(i), dev: 'eth0', cidr: `${IP[i]!}/24` },
         { kind: 'link-up', netns: ct(i), dev: 'eth0' },
-        { kind: 'fdb-append', dev: 'vx0', mac: MAC[other]!, dst: w.hosts[other]!.address },
+        { kind: 'fdb-replace', dev: 'vx0', mac: MAC[other]!, dst: w.hosts[other]!.address },
         { kind: 'neigh-replace', dev: 'vx0', address: IP[other]!, mac: MAC[other]! },
       ]);
     }
@@ -76,7 +76,7 @@ describe('VXLAN data plane across two hosts', { skip: sandboxSkip }, () => {
   test('the static FDB entry is what carries the traffic: without it, nothing crosses', async () => {
     await applyOn(0, 'BatchExecutor', [{ kind: 'fdb-del', dev: 'vx0', mac: MAC[1]!, dst: w.hosts[1]!.address }]);
     assert.notEqual((await inContainer(0, 'ping', '-c1', '-W1', IP[1]!)).code, 0);
-    await applyOn(0, 'NetlinkExecutor', [{ kind: 'fdb-append', dev: 'vx0', mac: MAC[1]!, dst: w.hosts[1]!.address }]);
+    await applyOn(0, 'NetlinkExecutor', [{ kind: 'fdb-replace', dev: 'vx0', mac: MAC[1]!, dst: w.hosts[1]!.address }]);
     assert.equal((await inContainer(0, 'ping', '-c1', '-W2', IP[1]!)).code, 0);
   });
 });

@@ -106,7 +106,7 @@ export class NetlinkExecutor implements Executor {
       case 'bridge-add':
       case 'ipvlan-add':
       case 'vxlan-add':
-      case 'fdb-append':
+      case 'fdb-replace':
       case 'fdb-del':
       case 'neigh-replace':
       case 'neigh-del':

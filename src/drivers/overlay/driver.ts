@@ -1,0 +1,163 @@
+import { MissingFeatureError } from '../../common/errors.js';
+import type { KernelFeatures } from '../../kernel/features.js';
+import { withoutAbsentLinks, type KernelOp, type Plan } from '../../kernel/ops.js';
+import type { KernelView } from '../../kernel/view.js';
+import { hostVethName } from '../bridge/driver.js';
+import {
+  joinPlan,
+  macForAddress,
+  ownerAlias,
+  type DriverAvailability,
+  type DriverCapabilities,
+  type DriverConfig,
+  type DriverCreateContext,
+  type DriverEndpoint,
+  type DriverNetwork,
+  type EndpointNames,
+  type EndpointRequest,
+  type JoinResult,
+  type NetworkDriver,
+  type RecordedEndpoint,
+  type RemoteEndpoint,
+} from '../driver.js';
+import { overlayData, overlayOptionsOf, parseOverlayOptions, type OverlayOptions } from './options.js';
+
+/** VXLAN's IANA port, as Docker's overlay and flannel's vxlan backend use. */
+export const VXLAN_PORT = 4789;
+
+/**
+ * The overlay driver (seeds 001, 004; part 7): one network across the hosts of a cluster.
+ * On each host, a Linux bridge `ov-<id>` and a VXLAN link `vx-<id>` enslaved to it (the
+ * network's VNI, this host's VTEP address, UDP 4789, learning off, ARP proxy on); each
+ * endpoint a veth on the bridge, as with the bridge driver, with the VXLAN MTU. Nothing is
+ * learned by flooding: for every endpoint on another host, the engine (watching the
+ * cluster store) has this driver plan a static FDB entry (its MAC → its host's VTEP) and a
+ * permanent neighbour entry (its address → its MAC), which the VXLAN link's ARP proxy
+ * answers from — Docker's overlay does the same, per endpoint.
+ *
+ * The bridge holds no address, so the host has no route into the network and the
+ * network's subnet never meets the host's routing table: Docker gets the same by putting
+ * the bridge in a namespace of its own, at the cost of one more namespace per network;
+ * berth keeps one namespace fewer and lets the kernel view and repair see the links.
+ */
+export class OverlayDriver implements NetworkDriver {
+  readonly name = 'overlay';
+  readonly capabilities: DriverCapabilities = { scope: 'global', publishesPorts: false, embeddedDns: true, needsParent: false, userCreatable: true, multipleSubnets: false };
+
+  constructor(
+    private readonly features: KernelFeatures,
+    /** This host's VTEP: its `--cluster-advertise` address; undefined when the daemon joined no cluster. */
+    private readonly vtep: string | undefined,
+  ) {}
+
+  probe(features: KernelFeatures): DriverAvailability {
+    for (const kind of ['vxlan', 'bridge', 'veth'] as const) {
+      if (!features.linkKinds.has(kind)) return { available: false, reason: `this kernel has no ${kind} links` };
+    }
+    return { available: true };
+  }
+
+  validateOptions(raw: Readonly<Record<string, string>>, ctx: DriverCreateContext): DriverConfig {
+    if (this.vtep === undefined) throw needsCluster();
+    return { data: overlayData(parseOverlayOptions(raw, ctx, this.features)) };
+  }
+
+  createNetwork(network: DriverNetwork): Plan {
+    const options = overlayOptionsOf(network.data);
+    return [...bridgePlan(network, options), ...this.vxlanPlan(network, options)];
+  }
+
+  deleteNetwork(network: DriverNetwork, live: KernelView): Plan {
+    const { bridge, vxlan } = overlayOptionsOf(network.data);
+    return withoutAbsentLinks([{ kind: 'link-del', dev: vxlan }, { kind: 'link-del', dev: bridge }], new Set(live.links.keys()));
+  }
+
+  createEndpoint(_network: DriverNetwork, request: EndpointRequest): EndpointNames {
+    let hostIfname = hostVethName();
+    while (request.takenHostNames.has(hostIfname)) hostIfname = hostVethName();
+    return { ifname: request.ifname, hostIfname, mac: request.mac ?? macForAddress(request.address) };
+  }
+
+  join(network: DriverNetwork, netns: string, endpoint: DriverEndpoint): JoinResult {
+    const { bridge, mtu } = overlayOptionsOf(network.data);
+    const plan: KernelOp[] = [
+      { kind: 'veth-add', hostName: endpoint.hostIfname!, master: bridge, peerName: endpoint.ifname, peerMac: endpoint.mac ?? macForAddress(endpoint.address), peerNetns: netns, mtu },
+      { kind: 'addr-add', netns, dev: endpoint.ifname, cidr: `${endpoint.address}/${endpoint.prefixLength}` },
+      { kind: 'link-up', netns, dev: endpoint.ifname },
+    ];
+    // No default route through the overlay: the bridge has no gateway address on this host.
+    return { plan, info: {} };
+  }
+
+  leave(_network: DriverNetwork, _netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {
+    return opts.sandboxGoing ? [] : [{ kind: 'link-del', dev: endpoint.hostIfname! }];
+  }
+
+  /**
+   * The bridge or the VXLAN link gone (re-created: a new VXLAN link has an empty FDB, which
+   * the engine programs again from the cluster store after repair), down, or detached; a
+   * running container's veth gone (joined again) or detached (enslaved again).
+   */
+  repair(network: DriverNetwork, endpoints: readonly RecordedEndpoint[], live: KernelView): Plan {
+    const options = overlayOptionsOf(network.data);
+    const ops: KernelOp[] = [];
+    const bridge = live.links.get(options.bridge);
+    if (!bridge) ops.push(...bridgePlan(network, options));
+    else if (!bridge.up) ops.push({ kind: 'link-up', dev: options.bridge });
+    const vxlan = live.links.get(options.vxlan);
+    if (!vxlan) ops.push(...this.vxlanPlan(network, options));
+    else if (vxlan.master !== options.bridge) ops.push({ kind: 'port-attach', dev: options.vxlan, master: options.bridge }, { kind: 'link-up', dev: options.vxlan });
+    else if (!vxlan.up) ops.push({ kind: 'link-up', dev: options.vxlan });
+    for (const e of endpoints.filter((e) => e.running)) {
+      const veth = live.links.get(e.endpoint.hostIfname!);
+      if (!veth) ops.push(...joinPlan(e.netns, this.join(network, e.netns, e.endpoint), e.gatewayEndpoint));
+      else if (veth.master !== options.bridge) ops.push({ kind: 'port-attach', dev: veth.name, master: options.bridge }, { kind: 'link-up', dev: veth.name });
+    }
+    return ops;
+  }
+
+  /**
+   * Forwarding to the endpoints on other hosts: for each one gone (or moved), its FDB and
+   * neighbour entries removed; for each one new (or moved), added. An address reused by a
+   * new endpoint gets its new MAC and VTEP, never a stale pair (moby/moby#52661).
+   */
+  peersChanged(network: DriverNetwork, before: readonly RemoteEndpoint[], after: readonly RemoteEndpoint[]): Plan {
+    const { vxlan } = overlayOptionsOf(network.data);
+    const key = (e: RemoteEndpoint) => `${e.address} ${e.mac} ${e.vtep}`;
+    const kept = new Set(after.map(key));
+    const had = new Set(before.map(key));
+    const ops: KernelOp[] = [];
+    const readdressed = new Set(after.map((e) => e.address));
+    for (const gone of before.filter((e) => !kept.has(key(e)))) {
+      ops.push({ kind: 'fdb-del', dev: vxlan, mac: gone.mac, dst: gone.vtep });
+      // An address taken over by another endpoint is replaced below, not deleted.
+      if (!readdressed.has(gone.address)) ops.push({ kind: 'neigh-del', dev: vxlan, address: gone.address });
+    }
+    for (const added of after.filter((e) => !had.has(key(e)))) {
+      ops.push({ kind: 'fdb-replace', dev: vxlan, mac: added.mac, dst: added.vtep }, { kind: 'neigh-replace', dev: vxlan, address: added.address, mac: added.mac });
+    }
+    return ops;
+  }
+
+  private vxlanPlan(network: DriverNetwork, options: OverlayOptions): KernelOp[] {
+    if (this.vtep === undefined) throw needsCluster();
+    return [
+      { kind: 'vxlan-add', name: options.vxlan, vni: options.vni, local: this.vtep, dstport: VXLAN_PORT, mtu: options.mtu },
+      { kind: 'link-alias', dev: options.vxlan, alias: ownerAlias(network.id) },
+      { kind: 'port-attach', dev: options.vxlan, master: options.bridge },
+      { kind: 'link-up', dev: options.vxlan },
+    ];
+  }
+}
+
+function bridgePlan(network: DriverNetwork, options: OverlayOptions): KernelOp[] {
+  return [
+    { kind: 'bridge-add', name: options.bridge, mtu: options.mtu },
+    { kind: 'link-alias', dev: options.bridge, alias: ownerAlias(network.id) },
+    { kind: 'link-up', dev: options.bridge },
+  ];
+}
+
+function needsCluster(): MissingFeatureError {
+  return new MissingFeatureError('overlay networks need a cluster store: start the daemon with --cluster-store', 'berth daemon --cluster-store etcd://HOST:PORT --cluster-advertise ADDR (docs/drivers.md)');
+}
