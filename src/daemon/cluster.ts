@@ -1,5 +1,8 @@
 import { InvalidArgumentError, quotePrefix } from '../common/errors.js';
-import { EtcdStore, type HeldValue } from '../store/etcd.js';
+import type { ClusterLink } from '../engine/context.js';
+import { EtcdStore, type StoreLease } from '../store/etcd.js';
+import type { CollectionWatch, WatchEvent } from '../store/etcd-watch.js';
+import type { Collection } from '../store/store.js';
 
 /**
  * Joining a cluster of berth hosts (part 7): `--cluster-store etcd://HOST:PORT[,...]` and
@@ -51,42 +54,80 @@ export interface HostPresence {
 }
 
 /**
- * Registers this host under a lease; if etcd ever drops the lease while the daemon lives
- * (a partition longer than the TTL), registers again every half TTL until it succeeds.
+ * This host's membership: its presence and everything it holds (its endpoints) under one
+ * lease, so a host that dies or is cut off vanishes from every peer's view in one step.
+ * If etcd ever drops the lease while the daemon lives (a partition longer than the TTL),
+ * a new lease is taken every half TTL until it works, and everything held is put again.
  */
-export async function joinCluster(options: ClusterOptions, log: (message: string) => void): Promise<{ leave(): Promise<void> }> {
-  const store = new EtcdStore({ endpoints: options.endpoints, timeoutMs: 5000 });
-  const presence: HostPresence = { address: options.advertise, pid: process.pid, started: new Date().toISOString() };
-  let stopped = false;
-  let retry: NodeJS.Timeout | undefined;
-  const hold = async (): Promise<HeldValue> => {
-    const held = await store.holdWhileAlive('hosts', options.advertise, presence, options.leaseTtlSeconds);
-    held.onLost((reason) => {
-      if (stopped) return;
-      log(`berth: this host's lease in the cluster store was lost (${reason}); registering again`);
-      const again = (): void => {
-        retry = setTimeout(() => {
-          if (stopped) return;
-          hold().then((h) => (current = h), again);
-        }, (options.leaseTtlSeconds * 1000) / 2);
-      };
-      again();
-    });
-    return held;
-  };
-  let current: HeldValue;
-  try {
-    current = await hold();
-  } catch (err) {
-    store.close();
-    throw err;
+export class ClusterMembership implements ClusterLink {
+  private readonly held = new Map<string, { collection: Collection; id: string; value: unknown }>();
+  private lease: StoreLease | undefined;
+  private stopped = false;
+  private retry: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly options: ClusterOptions,
+    readonly store: EtcdStore,
+    private readonly log: (message: string) => void,
+  ) {}
+
+  get hostAddress(): string {
+    return this.options.advertise;
   }
-  return {
-    async leave() {
-      stopped = true;
-      if (retry) clearTimeout(retry);
-      await current.release().catch(() => undefined);
+
+  static async join(options: ClusterOptions, log: (message: string) => void): Promise<ClusterMembership> {
+    const store = new EtcdStore({ endpoints: options.endpoints, timeoutMs: 5000 });
+    const membership = new ClusterMembership(options, store, log);
+    const presence: HostPresence = { address: options.advertise, pid: process.pid, started: new Date().toISOString() };
+    membership.held.set('hosts/' + options.advertise, { collection: 'hosts', id: options.advertise, value: presence });
+    try {
+      await membership.register();
+    } catch (err) {
       store.close();
-    },
-  };
+      throw err;
+    }
+    return membership;
+  }
+
+  /** A new lease with everything held put under it. */
+  private async register(): Promise<void> {
+    const lease = await this.store.openLease(this.options.leaseTtlSeconds);
+    for (const { collection, id, value } of this.held.values()) await lease.put(collection, id, value);
+    lease.onLost((reason) => {
+      if (this.stopped || this.lease !== lease) return;
+      this.log(`berth: this host's lease in the cluster store was lost (${reason}); registering again`);
+      this.lease = undefined;
+      this.registerLater();
+    });
+    this.lease = lease;
+  }
+
+  private registerLater(): void {
+    this.retry = setTimeout(() => {
+      if (!this.stopped) this.register().catch(() => this.registerLater());
+    }, (this.options.leaseTtlSeconds * 1000) / 2);
+  }
+
+  watch(collection: Collection, handler: (events: readonly WatchEvent[]) => void): Promise<CollectionWatch> {
+    return this.store.watch(collection, handler, { onResync: (reason) => this.log(`berth: re-reading ${collection} from the cluster store (${reason})`) });
+  }
+
+  async putHeld(collection: Collection, id: string, value: unknown): Promise<void> {
+    this.held.set(`${collection}/${id}`, { collection, id, value });
+    // Without a lease (being re-taken), the value goes in with the next one.
+    await this.lease?.put(collection, id, value);
+  }
+
+  async deleteHeld(collection: Collection, id: string): Promise<void> {
+    this.held.delete(`${collection}/${id}`);
+    await this.store.delete(collection, id);
+  }
+
+  /** Leaves the cluster: the lease is revoked, so this host and its endpoints vanish at once. */
+  async leave(): Promise<void> {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    await this.lease?.revoke().catch(() => undefined);
+    this.store.close();
+  }
 }

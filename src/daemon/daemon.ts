@@ -8,10 +8,13 @@ import { FIREWALL_BACKENDS, type FirewallBackend, type FirewallBackendName } fro
 import { iptablesBackend } from '../firewall/iptables.js';
 import { nftablesBackend } from '../firewall/nftables.js';
 import { Engine, type EngineConfig, type FaultHook } from '../engine/engine.js';
+import { ClusterIpam } from '../ipam/cluster.js';
 import { LocalIpam } from '../ipam/local.js';
+import { ScopedIpam } from '../ipam/scoped.js';
+import { StoredAddressClaims } from '../engine/address-claims.js';
 import { probeKernelFeatures } from '../kernel/features.js';
 import { writeDaemonSettings, type DaemonSettings } from './settings.js';
-import { joinCluster, type ClusterOptions } from './cluster.js';
+import { ClusterMembership, type ClusterOptions } from './cluster.js';
 import { BatchExecutor, type Executor } from '../kernel/exec.js';
 import { NetlinkExecutor } from '../kernel/netlink/executor.js';
 import { runTool } from '../kernel/spawn.js';
@@ -71,26 +74,28 @@ export async function startDaemon(
     const features = await probeKernelFeatures();
     await mkdir(options.dataRoot, { recursive: true });
     await writeDaemonSettings(options.dataRoot, options);
+    // Joined first: global networks and their endpoints are part of what the engine loads.
+    const cluster = options.cluster ? await ClusterMembership.join(options.cluster, (m) => console.error(m)) : undefined;
     const engine = await Engine.open(engineConfig(options), {
       store: new LocalStore(join(options.dataRoot, 'store')),
       executor,
-      drivers: builtinDrivers(features),
-      ipam: new LocalIpam(),
+      drivers: builtinDrivers(features, { vtep: cluster?.hostAddress }),
+      ipam: new ScopedIpam(new LocalIpam(), cluster ? new ClusterIpam(new StoredAddressClaims(cluster.store), cluster.hostAddress) : undefined),
       firewall: firewallBackend(options.firewall),
       retiredFirewalls: FIREWALL_BACKENDS.filter((b) => b !== options.firewall).map(firewallBackend),
       nameService: (source) => new EmbeddedResolver(source),
+      ...(cluster ? { cluster } : {}),
       ...(faultHook ? { faultHook } : {}),
-    });
-    const cluster = options.cluster ? await joinCluster(options.cluster, (m) => console.error(m)).catch((err: unknown) => {
-      engine.close();
+    }).catch(async (err: unknown) => {
+      await cluster?.leave();
       throw err;
-    }) : undefined;
+    });
     const server = await listenUnix(engine, options.socketPath, await readBuildInfo());
     return {
       engine,
       async stop() {
-        await cluster?.leave();
         engine.close();
+        await cluster?.leave();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await rm(options.socketPath, { force: true });

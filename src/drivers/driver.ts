@@ -60,6 +60,8 @@ export interface DriverCreateContext {
   readonly name: string;
   readonly internal: boolean;
   readonly subnets: readonly NetworkAddressing[];
+  /** For a global network: the VXLAN id the cluster reserved for it, used unless its options name one. */
+  readonly vni?: number;
   /** Every other network with addresses, of any driver (a parent link is one network's only). */
   readonly others: readonly DriverNetwork[];
   readonly live: KernelView;
@@ -72,6 +74,8 @@ export interface DriverConfig {
   readonly reservedAddresses?: Readonly<Record<string, string>>;
   /** The driver routes without a gateway: the network records none. */
   readonly withoutGateway?: boolean;
+  /** Options the driver settled that the request left out, shown with the given ones (the overlay's VXLAN id, as Docker shows it). */
+  readonly impliedOptions?: Readonly<Record<string, string>>;
 }
 
 export interface EndpointRequest {

@@ -17,7 +17,14 @@ export class ContainerRecords {
   /** What was last written (or read) of each container's endpoints: id → JSON, so unchanged endpoints are not rewritten. */
   private readonly written = new Map<string, Map<string, string>>();
 
+  /** Told of every container saved or removed (the cluster publishes endpoints on global networks). */
+  private observer: ((record: ContainerRecord, removed: boolean) => Promise<void>) | undefined;
+
   constructor(private readonly store: Store) {}
+
+  observe(observer: (record: ContainerRecord, removed: boolean) => Promise<void>): void {
+    this.observer = observer;
+  }
 
   async save(record: ContainerRecord): Promise<void> {
     const before = this.written.get(record.id) ?? new Map<string, string>();
@@ -32,6 +39,7 @@ export class ContainerRecords {
     await this.store.put('containers', record.id, { ...container, endpointIds: endpoints.map((e) => e.id) });
     this.written.set(record.id, after);
     for (const id of before.keys()) if (!after.has(id)) await this.store.delete('endpoints', id);
+    await this.observer?.(record, false);
   }
 
   /** The container first: once it is gone, its endpoints are strays even if deleting them is cut short. */
@@ -40,6 +48,7 @@ export class ContainerRecords {
     const ids = new Set([...record.endpoints.map((e) => e.id), ...(this.written.get(record.id)?.keys() ?? [])]);
     for (const id of ids) await this.store.delete('endpoints', id);
     this.written.delete(record.id);
+    await this.observer?.(record, true);
   }
 
   /**

@@ -4,7 +4,8 @@ import type { Ipam } from '../ipam/ipam.js';
 import type { NameService, ResolverSource } from '../dns/resolver.js';
 import type { FirewallBackend } from '../firewall/backend.js';
 import type { Executor } from '../kernel/exec.js';
-import type { Store } from '../store/store.js';
+import type { CollectionWatch, WatchEvent } from '../store/etcd-watch.js';
+import type { Collection, Store } from '../store/store.js';
 import type { ContainerRecords } from './container-records.js';
 import type { ContainerTable } from './containers.js';
 import type { DefaultBridgeOptions } from './default-bridge.js';
@@ -24,6 +25,22 @@ export interface EngineConfig {
   readonly stopTimeoutMs: number;
 }
 
+/**
+ * This host's membership of a cluster (`--cluster-store`): what networks that span hosts
+ * (overlay) are kept in and learn each other's endpoints from.
+ */
+export interface ClusterLink {
+  /** This host's --cluster-advertise address: its VTEP, and its name in the cluster. */
+  readonly hostAddress: string;
+  /** What the hosts share (etcd): global networks, address claims, VNIs. */
+  readonly store: Store;
+  /** A collection of the shared store as it changes (a full read first, resynced after compactions). */
+  watch(collection: Collection, handler: (events: readonly WatchEvent[]) => void): Promise<CollectionWatch>;
+  /** A value that lives as long as this host's membership (its endpoints): gone from every peer's view when it dies. */
+  putHeld(collection: Collection, id: string, value: unknown): Promise<void>;
+  deleteHeld(collection: Collection, id: string): Promise<void>;
+}
+
 export interface EngineDeps {
   readonly store: Store;
   readonly executor: Executor;
@@ -35,6 +52,8 @@ export interface EngineDeps {
   readonly retiredFirewalls: readonly FirewallBackend[];
   /** Makes the embedded DNS resolver, given the engine's view of names. */
   readonly nameService: (source: ResolverSource) => NameService;
+  /** The cluster this host belongs to, if any: without it, overlay networks cannot be made. */
+  readonly cluster?: ClusterLink;
   /** Tests only: called at the points where a crash is hardest to recover from. */
   readonly faultHook?: FaultHook;
 }

@@ -18,11 +18,12 @@ import {
 import { hostLinkNames, listNetns } from '../kernel/read.js';
 import { linkNamesIn } from '../kernel/netlink/links.js';
 import { containersSharing, resolveContainerConfig, type CreateContainerRequest } from './container-config.js';
+import { ClusterSync } from './cluster-sync.js';
 import { ContainerRecords } from './container-records.js';
 import { ContainerTable } from './containers.js';
 import { containerDir, exitCodePath, type EngineConfig, type EngineContext, type EngineDeps } from './context.js';
 import { OperationQueue } from './lock.js';
-import { initialState, type AddressedNetwork, type ContainerRecord, type NetworkRecord } from './model.js';
+import { initialState, parseNetworkRecord, type AddressedNetwork, type ContainerRecord, type NetworkRecord } from './model.js';
 import { ownsSandbox, parseNetworkMode } from './modes.js';
 import { attachmentsFor, planNewContainer, releaseEndpoint } from './endpoints.js';
 import type { CreateNetworkRequest } from './network-create.js';
@@ -62,6 +63,8 @@ export class Engine {
   private readonly context: EngineContext;
   private readonly names: NameService;
   private readonly networkService: NetworkService;
+  /** This host's side of the cluster, when it joined one. */
+  private readonly cluster: ClusterSync | undefined;
   private readonly exits = new EventEmitter();
   private readonly adopted = new Set<string>();
   private poller: NodeJS.Timeout | undefined;
@@ -74,9 +77,14 @@ export class Engine {
     this.networks = new NetworkTable(deps.drivers);
     this.records = new ContainerRecords(deps.store);
     this.ports = new PortPublisher(this.networks, this.containers, deps.executor, deps.firewall);
-    this.names = deps.nameService(new TableNameSource(this.networks, this.containers, config));
+    this.names = deps.nameService(new TableNameSource(this.networks, this.containers, config, () => this.cluster));
     this.context = { config, deps, networks: this.networks, containers: this.containers, records: this.records, ports: this.ports, names: this.names };
-    this.networkService = new NetworkService(this.context);
+    if (deps.cluster) {
+      const cluster = new ClusterSync(this.context, deps.cluster, (op) => this.queue.run(op), (m) => console.error(m));
+      this.records.observe((record, removed) => cluster.publish(record, removed));
+      this.cluster = cluster;
+    }
+    this.networkService = new NetworkService(this.context, this.cluster);
   }
 
   /** Loads the store, makes the kernel match it (and it the kernel), and starts watching containers. */
@@ -85,6 +93,7 @@ export class Engine {
     const { runningAdopted } = await reconcile({
       store: deps.store,
       records: engine.records,
+      globalNetworks: deps.cluster ? (await deps.cluster.store.list('networks')).map((s) => parseNetworkRecord(s.value)) : [],
       executor: deps.executor,
       drivers: deps.drivers,
       ipam: deps.ipam,
@@ -97,6 +106,7 @@ export class Engine {
       discardUnfinishedStarts: (cs) => engine.discardUnfinishedStarts(cs),
     });
     for (const id of runningAdopted) engine.adopted.add(id);
+    await engine.cluster?.start();
     engine.resumeResolvers(runningAdopted);
     engine.poller = setInterval(() => void engine.pollAdopted().catch((err: unknown) => engine.logFailure('checking adopted containers', err)), ADOPTED_POLL_MS);
     engine.poller.unref();
@@ -110,6 +120,7 @@ export class Engine {
 
   close(): void {
     if (this.poller) clearInterval(this.poller);
+    void this.cluster?.stop();
     this.names.close();
   }
 

@@ -23,10 +23,12 @@ export class TableNameSource implements ResolverSource {
     private readonly networks: NetworkTable,
     private readonly containers: ContainerTable,
     private readonly config: { readonly hostResolvConfPath: string; readonly dnsServers: readonly string[] },
+    /** Other hosts' containers on global networks (absent outside a cluster). */
+    private readonly remote: () => { readonly version: number; remoteNames(): DnsEndpoint[] } | undefined = () => undefined,
   ) {}
 
   index(): NameIndex {
-    const key = `${this.containers.version}/${this.networks.version}`;
+    const key = `${this.containers.version}/${this.networks.version}/${this.remote()?.version ?? 0}`;
     if (this.cached?.key !== key) {
       const networkNames = this.networks.all().filter((n) => this.networks.servesNames(n)).map((n) => n.name);
       this.cached = { key, index: buildNameIndex(this.endpoints(), networkNames) };
@@ -69,7 +71,7 @@ export class TableNameSource implements ResolverSource {
         out.push({ containerId: c.id, containerName: c.name, networkId: network.id, networkName: network.name, address: ep.address, aliases });
       }
     }
-    return out;
+    return [...out, ...(this.remote()?.remoteNames() ?? [])];
   }
 
   private hostResolvConf(): ResolvConf {

@@ -40,6 +40,8 @@ export interface NetworkCreateContext {
   readonly pools: readonly AddressPoolSpec[];
   readonly drivers: DriverRegistry;
   readonly live: KernelView;
+  /** For a global network: the VXLAN id the cluster reserved for it. */
+  readonly vni?: number;
   /** Only planning (--dry-run): a driver this kernel cannot run still plans. */
   readonly planOnly?: boolean;
 }
@@ -56,7 +58,7 @@ export function newNetwork(request: CreateNetworkRequest, ctx: NetworkCreateCont
   const driver = ctx.drivers.forCreate(request.driver === '' ? 'bridge' : request.driver, { planOnly: ctx.planOnly });
   const { subnets, userSubnet } = ipamConfig(request.ipam, ctx, driver);
   const others = ctx.existing.filter(hasAddresses).map(driverNetwork);
-  const config = driver.validateOptions(request.options, { id, name, internal: request.internal, subnets, others, live: ctx.live });
+  const config = driver.validateOptions(request.options, { id, name, internal: request.internal, subnets, others, live: ctx.live, ...(ctx.vni !== undefined ? { vni: ctx.vni } : {}) });
   const reserved = Object.entries(config.reservedAddresses ?? {});
   return {
     id,
@@ -74,7 +76,7 @@ export function newNetwork(request: CreateNetworkRequest, ctx: NetworkCreateCont
       userSubnet,
     },
     driverData: config.data,
-    options: { ...request.options },
+    options: { ...request.options, ...config.impliedOptions },
     labels: { ...request.labels },
   };
 }

@@ -18,6 +18,8 @@ import { driverNetwork } from './networks.js';
 import { sandboxName, sandboxUpPlan } from './sandbox.js';
 import { takenHostNames } from './sandbox-setup.js';
 import { inTransaction } from './transaction.js';
+import type { ClusterSync } from './cluster-sync.js';
+import { createGlobalNetwork, removeGlobalNetwork } from './global-networks.js';
 
 /**
  * Networks as users manage them: `network create | rm | prune | connect | disconnect`.
@@ -26,7 +28,11 @@ import { inTransaction } from './transaction.js';
  * its operation queue.
  */
 export class NetworkService {
-  constructor(private readonly ctx: EngineContext) {}
+  constructor(
+    private readonly ctx: EngineContext,
+    /** This host's side of the cluster; absent outside one. */
+    private readonly cluster?: ClusterSync,
+  ) {}
 
   /** What `network create` checks a request against: the other networks, the host's routes, links and nameservers. */
   private async createContext(planOnly = false): Promise<NetworkCreateContext> {
@@ -70,6 +76,9 @@ export class NetworkService {
   /** A new network of any driver: the driver's objects, the firewall's share, IPAM's pool, the record. */
   async create(request: CreateNetworkRequest): Promise<AddressedNetwork> {
     const { networks, deps } = this.ctx;
+    if (this.cluster && deps.drivers.get(request.driver === '' ? 'bridge' : request.driver).capabilities.scope === 'global') {
+      return createGlobalNetwork(this.ctx, this.cluster, request, await this.createContext());
+    }
     const record = newNetwork(request, await this.createContext());
     const driver = networks.driverOf(record);
     const before = this.ctx.ports.firewallModel();
@@ -98,6 +107,10 @@ export class NetworkService {
       throw new ConflictError(`${network.name} is a pre-defined network and cannot be removed`);
     }
     const users = this.usersOf(network.id);
+    if (network.scope === 'global' && this.cluster) {
+      await removeGlobalNetwork(this.ctx, this.cluster, network, users.map((c) => c.name));
+      return network;
+    }
     if (users.length > 0) {
       throw new ConflictError(
         `network ${network.name} has active endpoints: ${users.map((c) => c.name).join(', ')}`,

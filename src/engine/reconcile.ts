@@ -25,6 +25,8 @@ import { inTransaction } from './transaction.js';
 export interface ReconcileContext {
   readonly store: Store;
   readonly records: ContainerRecords;
+  /** Networks that span hosts, from the cluster store (none without a cluster). */
+  readonly globalNetworks: readonly NetworkRecord[];
   readonly executor: Executor;
   readonly drivers: DriverRegistry;
   readonly ipam: Ipam;
@@ -94,9 +96,11 @@ async function loadNetworks(ctx: ReconcileContext, stored: NetworkRecord[], cont
   // host and none always exist; made once, they keep their ids.
   const builtins = (['host', 'none'] as const).map((name) => stored.find((n) => n.name === name) ?? nullNetworkRecord(name));
   const addressed = [desiredDefault, ...stored.filter(hasAddresses).filter((n) => n.name !== DEFAULT_NETWORK)];
+  const global = ctx.globalNetworks.filter(hasAddresses);
   const newRecords = [...builtins.filter((n) => !stored.includes(n)), ...(desiredDefault !== storedDefault ? [desiredDefault] : [])];
-  for (const n of [...addressed, ...builtins]) ctx.networks.add(n);
+  for (const n of [...addressed, ...global, ...builtins]) ctx.networks.add(n);
   for (const n of addressed) await ctx.ipam.addPool(n.id, n.ipam.subnets);
+  for (const n of global) await ctx.ipam.addPool(n.id, n.ipam.subnets, 'global');
 
   const ops: KernelOp[] = [];
   if (storedDefault && bridgeOf(storedDefault.driverData) !== bridgeOf(desiredDefault.driverData)) {

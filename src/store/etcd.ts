@@ -22,11 +22,12 @@ export interface EtcdStoreOptions {
   readonly timeoutMs?: number;
 }
 
-/** A value held by a lease (EtcdStore.holdWhileAlive). */
-export interface HeldValue {
-  /** Deletes it now (revokes the lease). */
-  release(): Promise<void>;
-  /** Called when etcd says the lease is gone while this process lives. */
+/** A lease this process keeps alive (EtcdStore.openLease): the values put under it live as long as it does. */
+export interface StoreLease {
+  put(collection: Collection, id: string, value: unknown): Promise<void>;
+  /** Ends the lease now: every value under it is deleted for every reader. */
+  revoke(): Promise<void>;
+  /** Called when etcd says the lease is gone while this process lives (cut off longer than the TTL). */
   onLost(handler: (reason: string) => void): void;
 }
 
@@ -87,23 +88,23 @@ export class EtcdStore implements Store {
   }
 
   /**
-   * Writes a value that lives only as long as this process keeps its lease alive (a host's
-   * presence; in part 7 its endpoints): the client renews the lease, and when the process
-   * dies or is cut off from the quorum for `ttlSeconds`, etcd deletes the value for every
-   * reader. `release` revokes it at once (a clean stop); `lost` fires when etcd says the
-   * lease is gone while the process lives (a partition longer than the TTL).
+   * A lease the client keeps alive: values put under it (a host's presence, its endpoints)
+   * vanish for every reader when the process dies or is cut off from the quorum for
+   * `ttlSeconds`; `revoke` removes them at once (a clean stop).
    */
-  async holdWhileAlive(collection: Collection, id: string, value: unknown, ttlSeconds: number): Promise<HeldValue> {
+  async openLease(ttlSeconds: number): Promise<StoreLease> {
     const lease: Lease = this.client.lease(ttlSeconds, { autoKeepAlive: true });
     try {
       await this.call('lease grant', () => lease.grant());
-      await this.call('put', () => lease.put(this.key(collection, id)).value(JSON.stringify(value)).exec());
     } catch (err) {
       lease.release();
       throw err;
     }
     return {
-      release: () => this.call('lease revoke', () => lease.revoke()),
+      put: async (collection, id, value) => {
+        await this.call('put', () => lease.put(this.key(collection, id)).value(JSON.stringify(value)).exec());
+      },
+      revoke: () => this.call('lease revoke', () => lease.revoke()),
       onLost: (handler) => void lease.on('lost', (err) => handler(err.message)),
     };
   }

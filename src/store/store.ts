@@ -7,7 +7,7 @@
  * read (compare-and-swap; 0 = absent), which is how two daemons sharing etcd keep from
  * overwriting each other; `create` is the common case: only if absent.
  */
-export type Collection = 'networks' | 'containers' | 'endpoints' | 'hosts' | 'addresses';
+export type Collection = 'networks' | 'containers' | 'endpoints' | 'hosts' | 'addresses' | 'network-names' | 'vnis' | 'peers';
 
 export interface StoredValue {
   readonly id: string;

@@ -20,7 +20,7 @@ import {
   type RecordedEndpoint,
   type RemoteEndpoint,
 } from '../driver.js';
-import { overlayData, overlayOptionsOf, parseOverlayOptions, type OverlayOptions } from './options.js';
+import { overlayData, overlayOptionsOf, parseOverlayOptions, VXLANID_OPTION, type OverlayOptions } from './options.js';
 
 /** VXLAN's IANA port, as Docker's overlay and flannel's vxlan backend use. */
 export const VXLAN_PORT = 4789;
@@ -59,7 +59,8 @@ export class OverlayDriver implements NetworkDriver {
 
   validateOptions(raw: Readonly<Record<string, string>>, ctx: DriverCreateContext): DriverConfig {
     if (this.vtep === undefined) throw needsCluster();
-    return { data: overlayData(parseOverlayOptions(raw, ctx, this.features)) };
+    const options = parseOverlayOptions(raw, ctx, this.features);
+    return { data: overlayData(options), impliedOptions: { [VXLANID_OPTION]: String(options.vni) } };
   }
 
   createNetwork(network: DriverNetwork): Plan {

@@ -36,13 +36,18 @@ export function parseOverlayOptions(raw: Readonly<Record<string, string>>, ctx: 
     }
     throw new InvalidArgumentError('encrypted overlay networks are not built yet', `leave -o ${ENCRYPTED_OPTION} out (docs/drivers.md)`);
   }
-  return { vni: vniOption(raw), mtu: mtuOption(raw), bridge: `ov-${shortId(ctx.id)}`, vxlan: `vx-${shortId(ctx.id)}` };
+  return { vni: vniOption(raw) ?? vniReserved(ctx), mtu: mtuOption(raw), bridge: `ov-${shortId(ctx.id)}`, vxlan: `vx-${shortId(ctx.id)}` };
 }
 
 /** Docker's option holds a list (one VNI per subnet); berth's overlay has one subnet, so one VNI. */
-function vniOption(raw: Readonly<Record<string, string>>): number {
+function vniReserved(ctx: DriverCreateContext): number {
+  if (ctx.vni === undefined) throw new InvalidArgumentError(`an overlay network needs ${VXLANID_OPTION}`, 'the daemon reserves one in the cluster when the request leaves it out');
+  return ctx.vni;
+}
+
+function vniOption(raw: Readonly<Record<string, string>>): number | undefined {
   const text = raw[VXLANID_OPTION];
-  if (text === undefined) throw new InvalidArgumentError(`an overlay network needs ${VXLANID_OPTION}`, 'the daemon allocates one when the request leaves it out');
+  if (text === undefined) return undefined;
   const vni = Number(text);
   if (!/^\d+$/.test(text) || vni < 1 || vni > MAX_VNI) throw new InvalidArgumentError(`invalid ${VXLANID_OPTION} "${quotePrefix(text)}"`, `one VXLAN id from 1 to ${MAX_VNI}`);
   return vni;

@@ -1,0 +1,70 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ClusterWorld } from '../world/cluster.js';
+import { sandboxSkip, sleep } from '../world/world.js';
+
+/**
+ * Overlay networks across three hosts on a real etcd (part 7): a network made on one
+ * host is on every host; containers on different hosts reach each other at their own
+ * addresses and by name, with the VXLAN MTU; `network rm` is refused while any host uses
+ * the network, naming the containers and their hosts, and then leaves every host.
+ */
+describe('overlay networks across hosts', { skip: sandboxSkip }, () => {
+  let w: ClusterWorld;
+  const clusterArgs = (cw: ClusterWorld, address: string) => ['--cluster-store', `etcd://${cw.etcd!.endpoints[0]!.replace('http://', '')}`, '--cluster-advertise', address, '--cluster-lease-ttl', '3'];
+  /** Polls `check` for up to 5 s: how long the cluster may take to converge. */
+  const eventually = async (what: string, check: () => Promise<boolean>) => {
+    const started = Date.now();
+    while (!(await check())) {
+      if (Date.now() - started > 5000) assert.fail(`${what}: not within 5 s`);
+      await sleep(50);
+    }
+  };
+  const lists = async (i: number, name: string) => (await w.berthOk(i, 'network', 'ls', '--format', '{{.Name}}')).split('\n').includes(name);
+  const ipOf = async (i: number, name: string) => (await w.berthOk(i, 'inspect', '-f', '{{.NetworkSettings.Networks.ov.IPAddress}}', name)).trim();
+  const hostLinks = async (i: number) => (await w.onHost(i, 'ip', '-br', 'link', 'show')).stdout;
+
+  before(async () => {
+    w = await ClusterWorld.create({ hosts: 3, daemonArgs: (cw, h) => clusterArgs(cw, h.address) });
+  });
+  after(() => w?.dispose());
+
+  test('made on one host, the network is on every host within seconds: overlay, global, its VNI', async () => {
+    const id = (await w.berthOk(0, 'network', 'create', '-d', 'overlay', '--subnet', '10.30.0.0/24', 'ov')).trim();
+    for (const i of [1, 2]) await eventually(`host ${i} lists ov`, () => lists(i, 'ov'));
+    const net = JSON.parse(await w.berthOk(2, 'network', 'inspect', 'ov'))[0];
+    assert.deepEqual([net.Id, net.Driver, net.Scope], [id, 'overlay', 'global']);
+    assert.equal(net.Options['com.docker.network.driver.overlay.vxlanid_list'], '4096');
+    assert.deepEqual(net.IPAM.Config, [{ Subnet: '10.30.0.0/24', Gateway: '10.30.0.1' }]);
+    // Each host has the network's bridge and VXLAN link.
+    for (const i of [0, 1, 2]) await eventually(`host ${i} has the VXLAN link`, async () => (await hostLinks(i)).includes(`vx-${id.slice(0, 12)}`));
+    const again = await w.berth(1, 'network', 'create', '-d', 'overlay', 'ov');
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /network with name ov already exists/);
+  });
+
+  test('containers on three hosts reach each other at their own addresses and by name; a 1422-byte DF ping crosses', async () => {
+    for (const i of [0, 1, 2]) await w.berthOk(i, 'run', '-d', '--name', `c${i}`, '--network', 'ov', '--', 'sleep', '1000');
+    const ips = await Promise.all([0, 1, 2].map((i) => ipOf(i, `c${i}`)));
+    assert.equal(new Set(ips).size, 3, `distinct addresses across hosts: ${ips.join(' ')}`);
+    assert.match(await w.berthOk(0, 'exec', 'c0', 'ip', '-br', 'link', 'show', 'eth0'), /eth0@\S+\s+UP/);
+    assert.match(await w.berthOk(0, 'exec', 'c0', 'cat', '/sys/class/net/eth0/mtu'), /^1450$/m);
+    await eventually('c0 reaches c1', async () => (await w.berth(0, 'exec', 'c0', 'ping', '-c1', '-W1', ips[1]!)).code === 0);
+    await eventually('c1 reaches c2 by name', async () => (await w.berth(1, 'exec', 'c1', 'ping', '-c1', '-W1', 'c2')).code === 0);
+    assert.equal((await w.berth(2, 'exec', 'c2', 'ping', '-c1', '-W2', '-M', 'do', '-s', '1422', ips[0]!)).code, 0);
+  });
+
+  test('network rm is refused while any host uses it, naming the containers and their hosts', async () => {
+    const r = await w.berth(2, 'network', 'rm', 'ov');
+    assert.equal(r.code, 1);
+    for (const i of [0, 1, 2]) assert.match(r.stderr, new RegExp(`c${i} \\(on 203\\.0\\.113\\.${10 + i}\\)`));
+  });
+
+  test('with its containers gone, network rm on any host removes it from every host', async () => {
+    const id = JSON.parse(await w.berthOk(0, 'network', 'inspect', 'ov'))[0].Id as string;
+    for (const i of [0, 1, 2]) await w.berthOk(i, 'rm', '-f', `c${i}`);
+    await eventually('the containers are gone from the cluster', async () => (await w.berth(1, 'network', 'rm', 'ov')).code === 0);
+    for (const i of [0, 2]) await eventually(`host ${i} no longer lists ov`, async () => !(await lists(i, 'ov')));
+    for (const i of [0, 1, 2]) await eventually(`host ${i} has no overlay links left`, async () => !(await hostLinks(i)).includes(id.slice(0, 12)));
+  });
+});
