@@ -67,4 +67,16 @@ describe('overlay networks across hosts', { skip: sandboxSkip }, () => {
     for (const i of [0, 2]) await eventually(`host ${i} no longer lists ov`, async () => !(await lists(i, 'ov')));
     for (const i of [0, 1, 2]) await eventually(`host ${i} has no overlay links left`, async () => !(await hostLinks(i)).includes(id.slice(0, 12)));
   });
+
+  test('-o encrypted on a kernel without ESP: an error naming the missing support; nothing created, no claim kept', async () => {
+    const r = await w.berth(0, 'network', 'create', '-d', 'overlay', '-o', 'encrypted', 'sealed');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^Error: an encrypted overlay network needs IPsec ESP support \(CONFIG_INET_ESP, CONFIG_XFRM_USER\), which this kernel lacks$/m);
+    for (const i of [0, 1, 2]) assert.equal(await lists(i, 'sealed'), false);
+    // The VXLAN id the failed create had reserved was given back: the next network gets it.
+    await w.berthOk(1, 'network', 'create', '-d', 'overlay', 'ov2');
+    const net = JSON.parse(await w.berthOk(1, 'network', 'inspect', 'ov2'))[0];
+    assert.equal(net.Options['com.docker.network.driver.overlay.vxlanid_list'], '4096');
+    await w.berthOk(1, 'network', 'rm', 'ov2');
+  });
 });

@@ -89,6 +89,12 @@ test('repair: a lost VXLAN link is made again and attached; a detached one re-at
   assert.deepEqual(driver.deleteNetwork(net, viewOf([{ name: 'ov-0a1b2c3d4e5f' }])), [{ kind: 'link-del', dev: 'ov-0a1b2c3d4e5f' }]);
 });
 
+test('without a cluster the driver is unavailable, saying why; with one, where the kernel has VXLAN', () => {
+  assert.deepEqual(new OverlayDriver(ALL_FEATURES, undefined).probe(ALL_FEATURES), { available: false, reason: 'overlay networks need a cluster store: start the daemon with --cluster-store' });
+  assert.deepEqual(new OverlayDriver(ALL_FEATURES, VTEP).probe(ALL_FEATURES), { available: true });
+  assert.deepEqual(new OverlayDriver(ALL_FEATURES, VTEP).probe({ linkKinds: new Set(['bridge', 'veth']) }), { available: false, reason: 'this kernel has no vxlan links' });
+});
+
 test('errors: no cluster store, -o encrypted without ESP, bad VNI or MTU, unknown options', () => {
   const noEsp = { ...ALL_FEATURES, ipsecEsp: false };
   const cases: [string, OverlayDriver, Record<string, string>, new (...a: never[]) => Error, RegExp][] = [

@@ -67,6 +67,7 @@ describe('network errors are specific and change nothing', { skip: sandboxSkip }
     ['disconnecting from a network it is not on', ['network', 'disconnect', 'bridge2', 'a1'], /^Error: container a1 is not connected to network bridge2$/m],
     ['removing a container whose namespace is shared', ['rm', '-f', 'a1'], /^Error: cannot remove container "a1": running containers share its network namespace \(shared\)$/m],
     ['unknown driver', ['network', 'create', '-d', 'weave', 'x'], /^Error: unknown network driver "weave"\nHint: accepted drivers: bridge, macvlan(, ipvlan)?$/m],
+    ['overlay without a cluster store', ['network', 'create', '-d', 'overlay', 'ov'], /^Error: cannot create a network of driver overlay: overlay networks need a cluster store: start the daemon with --cluster-store$/m],
   ];
   for (const [what, args, message] of cases) {
     test(what, async () => {

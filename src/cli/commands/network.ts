@@ -184,11 +184,15 @@ function exactlyOne(parsed: Parsed, command: CommandInfo): string {
   return parsed.positionals[0]!;
 }
 
-/** KEY=VALUE flags into a map; the flag name makes the error specific. */
-function keyValues(values: readonly string[], flagName: string): Record<string, string> {
+/** KEY=VALUE flags into a map; with `bareKeys`, a KEY alone means an empty value (Docker's `-o encrypted`, `--label x`). */
+function keyValues(values: readonly string[], flagName: string, opts: { readonly bareKeys?: boolean } = {}): Record<string, string> {
   const out: Record<string, string> = {};
   for (const v of values) {
     const eq = v.indexOf('=');
+    if (eq === -1 && opts.bareKeys && v !== '') {
+      out[v] = '';
+      continue;
+    }
     if (eq <= 0) throw new InvalidArgumentError(`invalid ${flagName} "${v}"`, `use ${flagName} KEY=VALUE`);
     out[v.slice(0, eq)] = v.slice(eq + 1);
   }
@@ -210,8 +214,8 @@ async function createNetwork(client: ApiClient, argv: readonly string[]): Promis
     Internal: boolFlag(parsed, 'internal'),
     Attachable: boolFlag(parsed, 'attachable'),
     EnableIPv6: boolFlag(parsed, 'ipv6'),
-    Labels: keyValues(flagList(parsed, 'label'), '--label'),
-    Options: keyValues(flagList(parsed, 'opt'), '--opt'),
+    Labels: keyValues(flagList(parsed, 'label'), '--label', { bareKeys: true }),
+    Options: keyValues(flagList(parsed, 'opt'), '--opt', { bareKeys: true }),
     IPAM: { Driver: 'default', Config: ipamConfigs },
   };
   if (boolFlag(parsed, 'dry-run')) {

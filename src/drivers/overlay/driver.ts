@@ -50,11 +50,12 @@ export class OverlayDriver implements NetworkDriver {
     private readonly vtep: string | undefined,
   ) {}
 
+  /** Available where the kernel has VXLAN links and the daemon joined a cluster: both are asked before anything else of a create. */
   probe(features: KernelFeatures): DriverAvailability {
     for (const kind of ['vxlan', 'bridge', 'veth'] as const) {
       if (!features.linkKinds.has(kind)) return { available: false, reason: `this kernel has no ${kind} links` };
     }
-    return { available: true };
+    return this.vtep === undefined ? { available: false, reason: NEEDS_CLUSTER } : { available: true };
   }
 
   validateOptions(raw: Readonly<Record<string, string>>, ctx: DriverCreateContext): DriverConfig {
@@ -159,6 +160,8 @@ function bridgePlan(network: DriverNetwork, options: OverlayOptions): KernelOp[]
   ];
 }
 
+const NEEDS_CLUSTER = 'overlay networks need a cluster store: start the daemon with --cluster-store';
+
 function needsCluster(): MissingFeatureError {
-  return new MissingFeatureError('overlay networks need a cluster store: start the daemon with --cluster-store', 'berth daemon --cluster-store etcd://HOST:PORT --cluster-advertise ADDR (docs/drivers.md)');
+  return new MissingFeatureError(NEEDS_CLUSTER, 'berth daemon --cluster-store etcd://HOST:PORT --cluster-advertise ADDR (docs/drivers.md)');
 }
