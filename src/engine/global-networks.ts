@@ -80,6 +80,14 @@ export async function removeGlobalNetwork(ctx: EngineContext, cluster: ClusterSy
   await store.delete('network-names', network.name);
 }
 
+/** The lowest VXLAN id from 4096 no network of the cluster holds now (what a plan shows; nothing is reserved). */
+export async function firstFreeVni(store: Store): Promise<number> {
+  const taken = new Set((await store.list('vnis')).map((v) => Number(v.id)));
+  let vni = FIRST_VNI;
+  while (taken.has(vni)) vni++;
+  return vni;
+}
+
 /** The lowest VXLAN id from 4096 no network of the cluster holds, claimed for a network being made. */
 async function reserveVni(store: Store): Promise<number> {
   const taken = new Set((await store.list('vnis')).map((v) => Number(v.id)));

@@ -19,7 +19,7 @@ import { sandboxName, sandboxUpPlan } from './sandbox.js';
 import { takenHostNames } from './sandbox-setup.js';
 import { inTransaction } from './transaction.js';
 import type { ClusterSync } from './cluster-sync.js';
-import { createGlobalNetwork, removeGlobalNetwork } from './global-networks.js';
+import { createGlobalNetwork, FIRST_VNI, firstFreeVni, removeGlobalNetwork } from './global-networks.js';
 
 /**
  * Networks as users manage them: `network create | rm | prune | connect | disconnect`.
@@ -54,7 +54,9 @@ export class NetworkService {
    * this kernel cannot run still plans, with a warning saying why it could not be applied.
    */
   async plan(request: CreateNetworkRequest): Promise<{ network: Plan; firstEndpoint: Plan; warnings: string[] }> {
-    const record = newNetwork(request, await this.createContext(true));
+    // A global network's plan shows the VXLAN id it would get now; none is reserved.
+    const vni = this.cluster ? await firstFreeVni(this.cluster.link.store) : FIRST_VNI;
+    const record = newNetwork(request, { ...(await this.createContext(true)), vni });
     const driver = this.ctx.networks.driverOf(record);
     const network = driverNetwork(record);
     const now = this.ctx.ports.firewallModel();

@@ -43,6 +43,13 @@ describe('overlay networks across hosts', { skip: sandboxSkip }, () => {
     assert.match(again.stderr, /network with name ov already exists/);
   });
 
+  test('network create --dry-run prints the overlay\'s plan on this host and creates nothing anywhere', async () => {
+    const plan = await w.berthOk(0, 'network', 'create', '--dry-run', '-d', 'overlay', '--subnet', '10.31.0.0/24', 'planned');
+    assert.match(plan, /^ip link add vx-[0-9a-f]{12} mtu 1450 type vxlan id 4097 local 203\.0\.113\.10 dstport 4789 nolearning proxy$/m);
+    assert.match(plan, /^ip link add veth[0-9a-f]{7} mtu 1450 master ov-[0-9a-f]{12} up type veth peer name eth0 mtu 1450 address 02:42:0a:1f:00:02 netns berth-[0-9a-f]{12}$/m);
+    for (const i of [0, 1, 2]) assert.equal(await lists(i, 'planned'), false);
+  });
+
   test('containers on three hosts reach each other at their own addresses and by name; a 1422-byte DF ping crosses', async () => {
     for (const i of [0, 1, 2]) await w.berthOk(i, 'run', '-d', '--name', `c${i}`, '--network', 'ov', '--', 'sleep', '1000');
     const ips = await Promise.all([0, 1, 2].map((i) => ipOf(i, `c${i}`)));
@@ -52,6 +59,33 @@ describe('overlay networks across hosts', { skip: sandboxSkip }, () => {
     await eventually('c0 reaches c1', async () => (await w.berth(0, 'exec', 'c0', 'ping', '-c1', '-W1', ips[1]!)).code === 0);
     await eventually('c1 reaches c2 by name', async () => (await w.berth(1, 'exec', 'c1', 'ping', '-c1', '-W1', 'c2')).code === 0);
     assert.equal((await w.berth(2, 'exec', 'c2', 'ping', '-c1', '-W2', '-M', 'do', '-s', '1422', ips[0]!)).code, 0);
+  });
+
+  test('a daemon killed with -9 and restarted: its containers keep their addresses and connectivity; it publishes them again', async () => {
+    const before = await ipOf(1, 'c1');
+    await w.killDaemon(1, 'SIGKILL');
+    // The data plane does not depend on the daemon: traffic keeps flowing while it is down.
+    assert.equal((await w.berth(0, 'exec', 'c0', 'ping', '-c1', '-W2', before)).code, 0);
+    assert.equal(await w.startDaemon(1, clusterArgs(w, w.hosts[1]!.address)), undefined, w.hosts[1]!.output);
+    assert.equal(await ipOf(1, 'c1'), before);
+    await eventually('c1 reaches c2 by name after the restart', async () => (await w.berth(1, 'exec', 'c1', 'ping', '-c1', '-W1', 'c2')).code === 0);
+    await eventually('c0 still resolves c1', async () => (await w.berth(0, 'exec', 'c0', 'ping', '-c1', '-W1', 'c1')).code === 0);
+  });
+
+  test('a host that dies leaves every peer\'s names, FDB and neighbours within the lease TTL; back, its containers rejoin', async () => {
+    const c2 = { ip: await ipOf(2, 'c2'), mac: (await w.berthOk(2, 'inspect', '-f', '{{.NetworkSettings.Networks.ov.MacAddress}}', 'c2')).trim() };
+    const vxlan = `vx-${(JSON.parse(await w.berthOk(0, 'network', 'inspect', 'ov'))[0].Id as string).slice(0, 12)}`;
+    const fdbHas = async () => new RegExp(`^${c2.mac} dst`, 'm').test((await w.onHost(0, 'bridge', 'fdb', 'show', 'dev', vxlan)).stdout);
+    assert.equal(await fdbHas(), true);
+    await w.killDaemon(2, 'SIGKILL');
+    const killed = Date.now();
+    await eventually('host 2\'s endpoint leaves host 0\'s FDB', async () => !(await fdbHas()));
+    assert.ok(Date.now() - killed < 3000 + 2500, `took ${Date.now() - killed} ms for a 3 s lease`);
+    assert.doesNotMatch((await w.onHost(0, 'ip', 'neigh', 'show', 'dev', vxlan)).stdout, new RegExp(`^${c2.ip.replaceAll('.', '\\.')} `, 'm'));
+    assert.notEqual((await w.berth(0, 'exec', 'c0', 'getent', 'hosts', 'c2')).code, 0, 'its name is gone');
+    assert.equal(await w.startDaemon(2, clusterArgs(w, w.hosts[2]!.address)), undefined, w.hosts[2]!.output);
+    await eventually('host 2\'s endpoint is back in host 0\'s FDB', fdbHas);
+    await eventually('c0 reaches c2 by name again', async () => (await w.berth(0, 'exec', 'c0', 'ping', '-c1', '-W1', 'c2')).code === 0);
   });
 
   test('network rm is refused while any host uses it, naming the containers and their hosts', async () => {
