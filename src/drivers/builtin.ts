@@ -9,7 +9,7 @@ import type { DriverAvailability, DriverCapabilities, DriverConfig, DriverNetwor
  * cannot make more networks of them.
  */
 class BuiltinOnlyDriver implements NetworkDriver {
-  readonly capabilities: DriverCapabilities = { scope: 'local', publishesPorts: false, embeddedDns: false, needsParent: false, userCreatable: false, multipleSubnets: false };
+  readonly capabilities: DriverCapabilities = { scope: 'local', publishesPorts: false, embeddedDns: false, needsParent: false, userCreatable: false, multipleSubnets: false, routesOut: false };
 
   constructor(
     readonly name: 'host' | 'null',

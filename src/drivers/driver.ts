@@ -27,6 +27,12 @@ export interface DriverCapabilities {
   readonly userCreatable: boolean;
   /** Whether its networks may have several IPv4 subnets (`--subnet` given more than once). */
   readonly multipleSubnets: boolean;
+  /**
+   * Whether its endpoints can carry the sandbox's way out: the default route and published
+   * ports. The overlay's cannot (no gateway on this host); a container on it gets a second
+   * endpoint on the gateway bridge for both, as Docker's docker_gwbridge.
+   */
+  readonly routesOut: boolean;
 }
 
 export type DriverAvailability = { readonly available: true } | { readonly available: false; readonly reason: string };

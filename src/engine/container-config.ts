@@ -85,7 +85,8 @@ export async function resolveContainerConfig(
     case 'bridge': {
       const network = attachableNetwork(tables.networks, mode.network);
       const attachment = await checkedAttachment(network, request.endpoint, tables.ipam);
-      const publishes = tables.networks.publishesPorts(network);
+      // An overlay container's ports are published on its gateway bridge endpoint.
+      const publishes = tables.networks.publishesPorts(network) || tables.networks.exitsThroughGatewayBridge(network);
       const warnings = !publishes && request.portMappings.length > 0 ? [portsDiscardedWarning(network)] : [];
       return {
         name,

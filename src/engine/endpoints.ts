@@ -52,8 +52,9 @@ export function nextIfname(endpoints: readonly Pick<EndpointRecord, 'ifname'>[])
 }
 
 /**
- * Allocates endpoints for every attachment, in order. The first on a network that is not
- * internal carries the default route (an internal network has no way out to route to).
+ * Allocates endpoints for every attachment, in order. The first on a network that leads
+ * out carries the default route (an internal network has no way out to route to, an
+ * overlay none on this host).
  * All or nothing: on an error the addresses taken so far are given back.
  */
 export async function allocateEndpoints(networks: NetworkTable, ipam: Ipam, attachments: readonly NetworkAttachment[], takenHostNames: ReadonlySet<string>): Promise<EndpointRecord[]> {
@@ -62,7 +63,7 @@ export async function allocateEndpoints(networks: NetworkTable, ipam: Ipam, atta
   try {
     for (const attachment of attachments) {
       const network = networks.addressedById(attachment.networkId);
-      const gatewayEndpoint = !network.internal && !out.some((e) => e.gatewayEndpoint);
+      const gatewayEndpoint = networks.leadsOut(network) && !out.some((e) => e.gatewayEndpoint);
       const ep = await allocateEndpoint(networks, ipam, attachment, { ifname: nextIfname(out), gatewayEndpoint }, taken);
       if (ep.hostIfname !== undefined) taken.add(ep.hostIfname);
       out.push(ep);

@@ -267,7 +267,7 @@ export class Engine {
   private async startCreated(container: ContainerRecord): Promise<ContainerRecord> {
     if (ownsSandbox(parseNetworkMode(container.networkMode)) && (await listNetns()).includes(container.netns)) await this.discardUnfinishedStarts([container]);
     return inTransaction(this.deps.executor, async (tx) => {
-      const sandbox = await setUpSandbox(this.context, container, tx);
+      const sandbox = await setUpSandbox(this.context, container, tx, () => this.networkService.gatewayBridge());
       const gatewayEndpoint = sandbox.endpoints.find((e) => e.gatewayEndpoint);
       const ports = gatewayEndpoint ? await this.ports.allocate(container.portMappings) : [];
       if (gatewayEndpoint) await tx.apply(this.ports.publishPlan(container.name, gatewayEndpoint, ports));

@@ -14,7 +14,7 @@ import { allocateEndpoint, attachmentsFor, driverEndpoint, nextIfname, releaseEn
 import { describeMode, parseNetworkMode } from './modes.js';
 import { BUILTIN_NETWORKS, hasAddresses, isUserDefined, type AddressedNetwork, type ContainerRecord, type EndpointRecord, type NetworkRecord } from './model.js';
 import { newNetwork, type CreateNetworkRequest, type NetworkCreateContext } from './network-create.js';
-import { driverNetwork } from './networks.js';
+import { driverNetwork, GATEWAY_BRIDGE } from './networks.js';
 import { sandboxName, sandboxUpPlan } from './sandbox.js';
 import { takenHostNames } from './sandbox-setup.js';
 import { inTransaction } from './transaction.js';
@@ -102,6 +102,24 @@ export class NetworkService {
     return record;
   }
 
+  /**
+   * The gateway bridge (berth_gwbridge): a local bridge network with NAT out, made the
+   * first time a container needs it and then kept, as Docker keeps docker_gwbridge.
+   */
+  async gatewayBridge(): Promise<AddressedNetwork> {
+    const existing = this.ctx.networks.find(GATEWAY_BRIDGE);
+    if (existing && hasAddresses(existing)) return existing;
+    return this.create({
+      name: GATEWAY_BRIDGE,
+      driver: 'bridge',
+      internal: false,
+      attachable: false,
+      labels: {},
+      options: { 'com.docker.network.bridge.name': GATEWAY_BRIDGE },
+      ipam: [],
+    });
+  }
+
   async remove(ref: string): Promise<NetworkRecord> {
     const { networks, deps } = this.ctx;
     const network = networks.get(ref);
@@ -161,7 +179,7 @@ export class NetworkService {
       return this.save({ ...container, networks: [...container.networks, attachment] });
     }
     return inTransaction(deps.executor, async (tx) => {
-      const gatewayEndpoint = !network.internal && !container.endpoints.some((e) => e.gatewayEndpoint);
+      const gatewayEndpoint = networks.leadsOut(network) && !container.endpoints.some((e) => e.gatewayEndpoint);
       const ep = await allocateEndpoint(networks, deps.ipam, attachment, { ifname: nextIfname(container.endpoints), gatewayEndpoint }, takenHostNames(containers));
       tx.onRollback(() => releaseEndpoint(deps.ipam, ep));
       await tx.apply(sandboxUpPlan(container.netns, attachmentsFor(networks, [ep]), { createNetns: false }));
@@ -188,7 +206,7 @@ export class NetworkService {
     if (!endpoint) return this.save({ ...container, networks: networksLeft });
 
     const rest = container.endpoints.filter((e) => e !== endpoint);
-    const heir = endpoint.gatewayEndpoint ? rest.find((e) => !networks.addressedById(e.networkId).internal) : undefined;
+    const heir = endpoint.gatewayEndpoint ? rest.find((e) => networks.leadsOut(networks.addressedById(e.networkId))) : undefined;
     const endpointsLeft = rest.map((e) => (e === heir ? { ...e, gatewayEndpoint: true } : e));
     const carriesPorts = endpoint.gatewayEndpoint && container.ports.length > 0 && container.state.status === 'running';
     // The ports follow the new gateway endpoint if its network maps ports; otherwise they go.

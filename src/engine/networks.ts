@@ -63,7 +63,18 @@ export class NetworkTable {
 
   /** Whether the embedded DNS resolver serves names on `network` (user-defined networks of drivers that have it). */
   servesNames(network: NetworkRecord | undefined): network is AddressedNetwork {
-    return isUserDefined(network) && this.driverOf(network).capabilities.embeddedDns;
+    // The gateway bridge is only a way out: no names, as Docker's docker_gwbridge.
+    return isUserDefined(network) && network.name !== GATEWAY_BRIDGE && this.driverOf(network).capabilities.embeddedDns;
+  }
+
+  /** Whether an endpoint on `network` can carry the sandbox's default route and published ports. */
+  leadsOut(network: NetworkRecord): boolean {
+    return !network.internal && this.driverOf(network).capabilities.routesOut;
+  }
+
+  /** Whether a container on `network` goes out through the gateway bridge: it wants a way out its driver cannot give (an overlay). */
+  exitsThroughGatewayBridge(network: NetworkRecord): boolean {
+    return !network.internal && !this.driverOf(network).capabilities.routesOut;
   }
 
   /** Whether `-p` can publish ports to endpoints on `network`. */
@@ -80,6 +91,9 @@ export class NetworkTable {
     return { networks, ports };
   }
 }
+
+/** The local bridge network that gives containers on overlay networks their way out (Docker: docker_gwbridge). */
+export const GATEWAY_BRIDGE = 'berth_gwbridge';
 
 /** What a driver is told about one of its networks. */
 export function driverNetwork(record: AddressedNetwork): DriverNetwork {

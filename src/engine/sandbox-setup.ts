@@ -4,7 +4,7 @@ import { ConflictError } from '../common/errors.js';
 import type { ContainerTable } from './containers.js';
 import { containerDir, type EngineContext } from './context.js';
 import { allocateEndpoints, attachmentsFor, releaseEndpoint } from './endpoints.js';
-import { DEFAULT_NETWORK, firstSubnet, hasAddresses, type ContainerRecord, type EndpointRecord } from './model.js';
+import { DEFAULT_NETWORK, firstSubnet, hasAddresses, type AddressedNetwork, type ContainerRecord, type EndpointRecord } from './model.js';
 import { parseNetworkMode } from './modes.js';
 import { sandboxUpPlan } from './sandbox.js';
 import { extraHostLines, hostModeHostsFile, hostsFileContent, linkLine, readHostFile, resolvConfFor, type HostsLine } from './container-files.js';
@@ -31,7 +31,13 @@ export interface SandboxSetup {
  *    nameservers work there);
  *  - container: the namespace and files of another container, which must be running.
  */
-export async function setUpSandbox(ctx: EngineContext, container: ContainerRecord, tx: Transaction): Promise<SandboxSetup> {
+export async function setUpSandbox(
+  ctx: EngineContext,
+  container: ContainerRecord,
+  tx: Transaction,
+  /** The gateway bridge network, made if it does not exist yet. */
+  gatewayBridge: () => Promise<AddressedNetwork>,
+): Promise<SandboxSetup> {
   const dir = containerDir(ctx.config, container.id);
   await mkdir(dir, { recursive: true });
   tx.onRollback(() => rm(dir, { recursive: true, force: true }));
@@ -42,7 +48,8 @@ export async function setUpSandbox(ctx: EngineContext, container: ContainerRecor
     case 'bridge':
     case 'none': {
       const links = linkLines(ctx, container);
-      const endpoints = await allocateEndpoints(ctx.networks, ctx.deps.ipam, container.networks, takenHostNames(ctx.containers));
+      const attachments = [...container.networks, ...(needsGatewayBridge(ctx, container) ? [{ networkId: (await gatewayBridge()).id, aliases: [] }] : [])];
+      const endpoints = await allocateEndpoints(ctx.networks, ctx.deps.ipam, attachments, takenHostNames(ctx.containers));
       tx.onRollback(async () => {
         for (const ep of endpoints) await releaseEndpoint(ctx.deps.ipam, ep);
       });
@@ -72,6 +79,17 @@ export async function setUpSandbox(ctx: EngineContext, container: ContainerRecor
       return { netns: peer.netns, endpoints: [], filesDir: containerDir(ctx.config, peer.id), embeddedDns: false };
     }
   }
+}
+
+/**
+ * A container on a network that wants a way out its driver cannot give (an overlay not
+ * `--internal`), and on no network that gives one, gets an endpoint on the gateway bridge
+ * for its default route and published ports; it is not one of its configured networks,
+ * as Docker's docker_gwbridge endpoint is not.
+ */
+function needsGatewayBridge(ctx: EngineContext, container: ContainerRecord): boolean {
+  const networks = container.networks.map((a) => ctx.networks.addressedById(a.networkId));
+  return networks.some((n) => ctx.networks.exitsThroughGatewayBridge(n)) && !networks.some((n) => ctx.networks.leadsOut(n));
 }
 
 /**

@@ -9,6 +9,14 @@ import { sandboxSkip, sleep } from '../world/world.js';
  * addresses and by name, with the VXLAN MTU; `network rm` is refused while any host uses
  * the network, naming the containers and their hosts, and then leaves every host.
  */
+/** A TCP server on port 80 that answers with the address it saw. */
+const SERVER = "require('net').createServer((s) => { s.on('error', () => {}); s.end(`80 saw ${s.remoteAddress.replace('::ffff:', '')}\\n`); }).listen(80);";
+
+/** A TCP client printing the reply (or the error code). */
+function client(address: string, port: number): string {
+  return `const s=require('net').connect(${port},'${address}');let d='';s.on('data',(c)=>(d+=c));s.on('end',()=>{console.log(d.trim());process.exit(0)});s.on('error',(e)=>{console.log(e.code);process.exit(0)});setTimeout(()=>{console.log('TIMEOUT');process.exit(0)},2000);`;
+}
+
 describe('overlay networks across hosts', { skip: sandboxSkip }, () => {
   let w: ClusterWorld;
   const clusterArgs = (cw: ClusterWorld, address: string) => ['--cluster-store', `etcd://${cw.etcd!.endpoints[0]!.replace('http://', '')}`, '--cluster-advertise', address, '--cluster-lease-ttl', '3'];
@@ -59,6 +67,21 @@ describe('overlay networks across hosts', { skip: sandboxSkip }, () => {
     await eventually('c0 reaches c1', async () => (await w.berth(0, 'exec', 'c0', 'ping', '-c1', '-W1', ips[1]!)).code === 0);
     await eventually('c1 reaches c2 by name', async () => (await w.berth(1, 'exec', 'c1', 'ping', '-c1', '-W1', 'c2')).code === 0);
     assert.equal((await w.berth(2, 'exec', 'c2', 'ping', '-c1', '-W2', '-M', 'do', '-s', '1422', ips[0]!)).code, 0);
+  });
+
+  test('overlay containers go out through their host (NAT on the gateway bridge) and publish ports there; across the overlay, no NAT', async () => {
+    // The underlay's router has no route to any container subnet: only NAT brings the reply back.
+    assert.equal((await w.berth(0, 'exec', 'c0', 'ping', '-c1', '-W2', '203.0.113.1')).code, 0);
+    assert.match(await w.berthOk(0, 'exec', 'c0', 'ip', 'route'), /^default via \S+ dev eth1/m);
+    assert.equal(await lists(0, 'berth_gwbridge'), true, 'the gateway bridge is a network of its own, as docker_gwbridge');
+    assert.deepEqual(Object.keys(JSON.parse(await w.berthOk(0, 'inspect', 'c0'))[0].NetworkSettings.Networks), ['ov'], 'and not one of the container\'s networks');
+    const run = await w.berth(1, 'run', '-d', '--name', 'web', '--network', 'ov', '-p', '8080:80', '--', process.execPath, '-e', SERVER);
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stderr, /discarded/);
+    const ask = (from: number, address: string, port: number) => w.berth(from, 'exec', `c${from}`, process.execPath, '-e', client(address, port)).then((r) => r.stdout.trim());
+    await eventually('the published port answers on host 1', async () => (await ask(2, w.hosts[1]!.address, 8080)) === `80 saw ${w.hosts[2]!.address}`);
+    assert.equal(await ask(2, await ipOf(1, 'web'), 80), `80 saw ${await ipOf(2, 'c2')}`, 'the server sees the overlay address');
+    await w.berthOk(1, 'rm', '-f', 'web');
   });
 
   test('a daemon killed with -9 and restarted: its containers keep their addresses and connectivity; it publishes them again', async () => {

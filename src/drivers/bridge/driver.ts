@@ -32,7 +32,7 @@ import { bridgeData, bridgeOptionsOf, parseBridgeOptions } from './options.js';
  */
 export class BridgeDriver implements NetworkDriver {
   readonly name = 'bridge';
-  readonly capabilities: DriverCapabilities = { scope: 'local', publishesPorts: true, embeddedDns: true, needsParent: false, userCreatable: true, multipleSubnets: false };
+  readonly capabilities: DriverCapabilities = { scope: 'local', publishesPorts: true, embeddedDns: true, needsParent: false, userCreatable: true, multipleSubnets: false, routesOut: true };
 
   probe(features: KernelFeatures): DriverAvailability {
     for (const kind of ['bridge', 'veth'] as const) {

@@ -36,7 +36,7 @@ const IPVLAN_FLAG_OPTION = 'ipvlan_flag';
  */
 export class IpvlanDriver implements NetworkDriver {
   readonly name = 'ipvlan';
-  readonly capabilities: DriverCapabilities = { scope: 'local', publishesPorts: false, embeddedDns: true, needsParent: true, userCreatable: true, multipleSubnets: true };
+  readonly capabilities: DriverCapabilities = { scope: 'local', publishesPorts: false, embeddedDns: true, needsParent: true, userCreatable: true, multipleSubnets: true, routesOut: true };
 
   constructor(private readonly features: KernelFeatures) {}
 

@@ -30,7 +30,7 @@ import { HOST_ACCESS_AUX_NAME, macvlanData, macvlanOptionsOf, parseMacvlanOption
  */
 export class MacvlanDriver implements NetworkDriver {
   readonly name = 'macvlan';
-  readonly capabilities: DriverCapabilities = { scope: 'local', publishesPorts: false, embeddedDns: true, needsParent: true, userCreatable: true, multipleSubnets: true };
+  readonly capabilities: DriverCapabilities = { scope: 'local', publishesPorts: false, embeddedDns: true, needsParent: true, userCreatable: true, multipleSubnets: true, routesOut: true };
 
   constructor(private readonly features: KernelFeatures) {}
 

@@ -42,7 +42,7 @@ export const VXLAN_PORT = 4789;
  */
 export class OverlayDriver implements NetworkDriver {
   readonly name = 'overlay';
-  readonly capabilities: DriverCapabilities = { scope: 'global', publishesPorts: false, embeddedDns: true, needsParent: false, userCreatable: true, multipleSubnets: false };
+  readonly capabilities: DriverCapabilities = { scope: 'global', publishesPorts: false, embeddedDns: true, needsParent: false, userCreatable: true, multipleSubnets: false, routesOut: false };
 
   constructor(
     private readonly features: KernelFeatures,
