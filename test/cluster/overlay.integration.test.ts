@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClusterWorld } from '../world/cluster.js';
-import { sandboxSkip, sleep } from '../world/world.js';
+import { must, sandboxSkip, sleep } from '../world/world.js';
 
 /**
  * Overlay networks across three hosts on a real etcd (part 7): a network made on one
@@ -20,11 +20,11 @@ function client(address: string, port: number): string {
 describe('overlay networks across hosts', { skip: sandboxSkip }, () => {
   let w: ClusterWorld;
   const clusterArgs = (cw: ClusterWorld, address: string) => ['--cluster-store', `etcd://${cw.etcd!.endpoints[0]!.replace('http://', '')}`, '--cluster-advertise', address, '--cluster-lease-ttl', '3'];
-  /** Polls `check` for up to 5 s: how long the cluster may take to converge. */
-  const eventually = async (what: string, check: () => Promise<boolean>) => {
+  /** Polls `check` for up to `timeoutMs` (5 s: how long the cluster may take to converge). */
+  const eventually = async (what: string, check: () => Promise<boolean>, timeoutMs = 5000) => {
     const started = Date.now();
     while (!(await check())) {
-      if (Date.now() - started > 5000) assert.fail(`${what}: not within 5 s`);
+      if (Date.now() - started > timeoutMs) assert.fail(`${what}: not within ${timeoutMs} ms`);
       await sleep(50);
     }
   };
@@ -109,6 +109,22 @@ describe('overlay networks across hosts', { skip: sandboxSkip }, () => {
     assert.equal(await w.startDaemon(2, clusterArgs(w, w.hosts[2]!.address)), undefined, w.hosts[2]!.output);
     await eventually('host 2\'s endpoint is back in host 0\'s FDB', fdbHas);
     await eventually('c0 reaches c2 by name again', async () => (await w.berth(0, 'exec', 'c0', 'ping', '-c1', '-W1', 'c2')).code === 0);
+  });
+
+  test('a host cut off from the network leaves its peers within the lease TTL; reconnected, it registers again and its containers rejoin', async () => {
+    const mac = (await w.berthOk(2, 'inspect', '-f', '{{.NetworkSettings.Networks.ov.MacAddress}}', 'c2')).trim();
+    const vxlan = `vx-${(JSON.parse(await w.berthOk(0, 'network', 'inspect', 'ov'))[0].Id as string).slice(0, 12)}`;
+    const fdbHas = async () => new RegExp(`^${mac} dst`, 'm').test((await w.onHost(0, 'bridge', 'fdb', 'show', 'dev', vxlan)).stdout);
+    const uplink = `v${w.id}h2`;
+    await must('ip', ['link', 'set', uplink, 'down']);
+    try {
+      await eventually('the cut-off host\'s endpoint leaves host 0\'s FDB', async () => !(await fdbHas()), 3000 + 3000);
+      assert.equal((await w.berth(0, 'exec', 'c0', 'getent', 'hosts', 'c2')).code !== 0, true, 'its name is gone');
+    } finally {
+      await must('ip', ['link', 'set', uplink, 'up']);
+    }
+    await eventually('host 2 registers again and c0 reaches c2 by name', async () => (await w.berth(0, 'exec', 'c0', 'ping', '-c1', '-W1', 'c2')).code === 0, 20_000);
+    assert.equal(await fdbHas(), true);
   });
 
   test('network rm is refused while any host uses it, naming the containers and their hosts', async () => {
