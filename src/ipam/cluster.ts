@@ -21,6 +21,8 @@ export interface AddressClaims {
 
 /** How many addresses one allocation tries before giving up to contention (each loss means another host took one). */
 const MAX_LOST_CLAIMS = 64;
+/** How many free addresses an allocation considers: the lowest, and the ones it spreads to under contention. */
+const CANDIDATES = 256;
 
 /**
  * IPAM for networks that span hosts (overlay): the pools' rules (range, gateway, aux
@@ -60,16 +62,15 @@ export class ClusterIpam implements Ipam {
       return requested;
     }
     const held = new Map(await this.claims.held(networkId));
+    const free = this.freeCandidates(networkId, held);
     let lost = 0;
-    for (const pool of this.freshPools(networkId)) {
-      for (const ip of pool.candidates()) {
-        const address = formatIpv4(ip);
-        if (held.has(address)) continue;
-        const result = await this.claims.claim(networkId, address, this.owner);
-        if (result.won) return address;
-        held.set(address, result.holder);
-        if (++lost >= MAX_LOST_CLAIMS) throw new ExhaustedError(`no address won on network ${networkId} after ${lost} claims lost to other hosts`, 'try again: other hosts are allocating on this network at the same moment');
-      }
+    // The lowest free address first, as on one host; after a lost race, a random one of the
+    // next free addresses, so hosts allocating at the same moment stop colliding.
+    for (let pick = 0; free.length > 0; pick = Math.floor(Math.random() * free.length)) {
+      const [address] = free.splice(pick, 1) as [string];
+      const result = await this.claims.claim(networkId, address, this.owner);
+      if (result.won) return address;
+      if (++lost >= MAX_LOST_CLAIMS) throw new ExhaustedError(`no address won on network ${networkId} after ${lost} claims lost to other hosts`, 'try again: other hosts are allocating on this network at the same moment');
     }
     const subnets = this.poolsOf(networkId).map((s) => s.subnet).join(', ');
     throw new ExhaustedError(`no free IPv4 address left in ${subnets} (held across the cluster)`, 'remove containers from this network on any host, or use a network with a larger subnet');
@@ -83,6 +84,19 @@ export class ClusterIpam implements Ipam {
 
   release(networkId: string, address: string): Promise<void> {
     return this.claims.release(networkId, address, this.owner);
+  }
+
+  /** Up to CANDIDATES free addresses, lowest first, across the network's subnets in order. */
+  private freeCandidates(networkId: string, held: ReadonlyMap<string, string>): string[] {
+    const out: string[] = [];
+    for (const pool of this.freshPools(networkId)) {
+      for (const ip of pool.candidates()) {
+        const address = formatIpv4(ip);
+        if (!held.has(address)) out.push(address);
+        if (out.length >= CANDIDATES) return out;
+      }
+    }
+    return out;
   }
 
   private poolsOf(networkId: string): readonly IpamPoolConfig[] {
