@@ -12,6 +12,13 @@ import { must, sandboxSkip, sleep } from '../world/world.js';
 /** A TCP server on port 80 that answers with the address it saw. */
 const SERVER = "require('net').createServer((s) => { s.on('error', () => {}); s.end(`80 saw ${s.remoteAddress.replace('::ffff:', '')}\\n`); }).listen(80);";
 
+/** A UDP server on port 5353 that answers with the address it saw (53 is the embedded resolver's inside the container). */
+const UDP_ECHO = "const u=require('dgram').createSocket('udp4');u.on('message',(m,r)=>u.send(`udp saw ${r.address}`,r.port,r.address));u.bind(5353);";
+
+/** A UDP client: resolves `name` through the container's resolver, sends one datagram, prints the answer. */
+const UDP_CLIENT = (name: string) =>
+  `require('dns').lookup('${name}',4,(e,a)=>{if(e){console.log(e.code);process.exit(0)}const s=require('dgram').createSocket('udp4');s.on('message',(m)=>{console.log(String(m));process.exit(0)});s.send('hi',5353,a);setTimeout(()=>{console.log('TIMEOUT');process.exit(0)},1500);});`;
+
 /** A TCP client printing the reply (or the error code). */
 function client(address: string, port: number): string {
   return `const s=require('net').connect(${port},'${address}');let d='';s.on('data',(c)=>(d+=c));s.on('end',()=>{console.log(d.trim());process.exit(0)});s.on('error',(e)=>{console.log(e.code);process.exit(0)});setTimeout(()=>{console.log('TIMEOUT');process.exit(0)},2000);`;
@@ -82,6 +89,14 @@ describe('overlay networks across hosts', { skip: sandboxSkip }, () => {
     await eventually('the published port answers on host 1', async () => (await ask(2, w.hosts[1]!.address, 8080)) === `80 saw ${w.hosts[2]!.address}`);
     assert.equal(await ask(2, await ipOf(1, 'web'), 80), `80 saw ${await ipOf(2, 'c2')}`, 'the server sees the overlay address');
     await w.berthOk(1, 'rm', '-f', 'web');
+  });
+
+  test('aliases resolve across hosts, and UDP crosses with the sender\'s own overlay address', async () => {
+    await w.berthOk(2, 'run', '-d', '--name', 'echo', '--network', 'ov', '--network-alias', 'udp-echo', '--', process.execPath, '-e', UDP_ECHO);
+    const reply = async () => (await w.berth(0, 'exec', 'c0', process.execPath, '-e', UDP_CLIENT('udp-echo'))).stdout.trim();
+    await eventually('c0 gets an answer from udp-echo on host 2', async () => (await reply()).startsWith('udp saw'));
+    assert.equal(await reply(), `udp saw ${await ipOf(0, 'c0')}`);
+    await w.berthOk(2, 'rm', '-f', 'echo');
   });
 
   test('a daemon killed with -9 and restarted: its containers keep their addresses and connectivity; it publishes them again', async () => {
