@@ -1,7 +1,7 @@
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listenUnix } from '../api/server.js';
-import { BerthError } from '../common/errors.js';
+import { BerthError, InvalidArgumentError } from '../common/errors.js';
 import { parseCidr } from '../common/ipv4.js';
 import { builtinDrivers } from '../drivers/registry.js';
 import { FIREWALL_BACKENDS, type FirewallBackend, type FirewallBackendName } from '../firewall/backend.js';
@@ -17,6 +17,7 @@ import { writeDaemonSettings, type DaemonSettings } from './settings.js';
 import { ClusterMembership, type ClusterOptions } from './cluster.js';
 import { BatchExecutor, type Executor } from '../kernel/exec.js';
 import { NetlinkExecutor } from '../kernel/netlink/executor.js';
+import { linkOfAddress } from '../kernel/read.js';
 import { runTool } from '../kernel/spawn.js';
 import { LocalStore } from '../store/local.js';
 import { EmbeddedResolver } from '../dns/resolver.js';
@@ -74,12 +75,14 @@ export async function startDaemon(
     const features = await probeKernelFeatures();
     await mkdir(options.dataRoot, { recursive: true });
     await writeDaemonSettings(options.dataRoot, options);
+    // The overlay's MTU follows the link the VTEP address is on (the underlay's minus VXLAN's 50 bytes).
+    const underlay = options.cluster ? await advertisedLink(options.cluster.advertise) : undefined;
     // Joined first: global networks and their endpoints are part of what the engine loads.
     const cluster = options.cluster ? await ClusterMembership.join(options.cluster, (m) => console.error(m)) : undefined;
     const engine = await Engine.open(engineConfig(options), {
       store: new LocalStore(join(options.dataRoot, 'store')),
       executor,
-      drivers: builtinDrivers(features, { vtep: cluster?.hostAddress }),
+      drivers: builtinDrivers(features, { vtep: cluster?.hostAddress, underlayMtu: underlay?.mtu }),
       ipam: new ScopedIpam(new LocalIpam(), cluster ? new ClusterIpam(new StoredAddressClaims(cluster.store), cluster.hostAddress) : undefined),
       firewall: firewallBackend(options.firewall),
       retiredFirewalls: FIREWALL_BACKENDS.filter((b) => b !== options.firewall).map(firewallBackend),
@@ -106,6 +109,13 @@ export async function startDaemon(
     await releasePidfile();
     throw err;
   }
+}
+
+/** The link holding the --cluster-advertise address: other hosts send VXLAN traffic to it, so it must be this host's. */
+async function advertisedLink(address: string): Promise<{ readonly name: string; readonly mtu: number }> {
+  const link = await linkOfAddress(address);
+  if (!link) throw new InvalidArgumentError(`--cluster-advertise ${address} is not an address of this host`, "give this host's IPv4 address on the network the hosts share (ip -4 addr show)");
+  return link;
 }
 
 /** The engine's configuration for these settings (the daemon's, or the offline planner's copy of them). */

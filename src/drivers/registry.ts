@@ -62,6 +62,6 @@ export class DriverRegistry {
 }
 
 /** The drivers this build of berth has. */
-export function builtinDrivers(features: KernelFeatures, cluster: { readonly vtep?: string } = {}): DriverRegistry {
-  return new DriverRegistry([new BridgeDriver(), new MacvlanDriver(features), new IpvlanDriver(features), new OverlayDriver(features, cluster.vtep), hostDriver(), nullDriver()], features);
+export function builtinDrivers(features: KernelFeatures, cluster: { readonly vtep?: string; readonly underlayMtu?: number } = {}): DriverRegistry {
+  return new DriverRegistry([new BridgeDriver(), new MacvlanDriver(features), new IpvlanDriver(features), new OverlayDriver(features, cluster.vtep, cluster.underlayMtu), hostDriver(), nullDriver()], features);
 }

@@ -84,6 +84,18 @@ export async function hostAddresses(): Promise<Map<string, string[]>> {
   return out;
 }
 
+/** The host link holding the IPv4 `address`, with its MTU (one `ip -j -4 addr show`); undefined when no link has it. */
+export async function linkOfAddress(address: string): Promise<{ readonly name: string; readonly mtu: number } | undefined> {
+  for (const link of await ipJson(['-4', 'addr', 'show'])) {
+    const name = stringField(link, 'ifname');
+    const mtu = (link as { mtu?: unknown }).mtu;
+    const infos = (link as { addr_info?: unknown }).addr_info;
+    if (name === undefined || typeof mtu !== 'number' || !Array.isArray(infos)) continue;
+    if (infos.some((info: unknown) => stringField(info, 'local') === address)) return { name, mtu };
+  }
+  return undefined;
+}
+
 /** A sysctl of the namespace this process runs in, e.g. "net.ipv4.ip_forward". */
 export async function readSysctl(key: string): Promise<string> {
   return (await readFile(`/proc/sys/${key.replaceAll('.', '/')}`, 'utf8')).trim();

@@ -59,6 +59,7 @@ describe('cluster membership (--cluster-store, --cluster-advertise)', { skip: sa
       [['--cluster-store', 'etcd://203.0.113.1:2379'], /Error: --cluster-store needs --cluster-advertise/],
       [['--cluster-store', 'etcd://203.0.113.1:2379', '--cluster-advertise', 'eth0'], /Error: invalid --cluster-advertise "eth0"/],
       [['--cluster-advertise', '203.0.113.10'], /Error: --cluster-advertise and --cluster-lease-ttl need --cluster-store/],
+      [[...clusterArgs(w, '203.0.113.99').slice(0, 4)], /Error: --cluster-advertise 203\.0\.113\.99 is not an address of this host/],
       [[...clusterArgs(w, '203.0.113.10').slice(0, 4), '--cluster-lease-ttl', '0'], /Error: invalid --cluster-lease-ttl "0"/],
       [['--cluster-store', 'etcd://203.0.113.1:9', '--cluster-advertise', '203.0.113.10'], /Error: the cluster store \(etcd at http:\/\/203\.0\.113\.1:9\) did not answer/],
     ];

@@ -95,6 +95,13 @@ test('without a cluster the driver is unavailable, saying why; with one, where t
   assert.deepEqual(new OverlayDriver(ALL_FEATURES, VTEP).probe({ linkKinds: new Set(['bridge', 'veth']) }), { available: false, reason: 'this kernel has no vxlan links' });
 });
 
+test('the MTU follows the underlay: its MTU minus 50, unless -o com.docker.network.driver.mtu says otherwise', () => {
+  const jumbo = new OverlayDriver(ALL_FEATURES, VTEP, 9000);
+  assert.equal(jumbo.validateOptions({}, { ...CTX, vni: 4096 }).data.mtu, 8950);
+  assert.equal(jumbo.validateOptions({ 'com.docker.network.driver.mtu': '1400' }, { ...CTX, vni: 4096 }).data.mtu, 1400);
+  assert.equal(new OverlayDriver(ALL_FEATURES, VTEP).validateOptions({}, { ...CTX, vni: 4096 }).data.mtu, 1450, 'unknown underlay: 1500 assumed');
+});
+
 test('errors: no cluster store, -o encrypted without ESP, bad VNI or MTU, unknown options', () => {
   const noEsp = { ...ALL_FEATURES, ipsecEsp: false };
   const cases: [string, OverlayDriver, Record<string, string>, new (...a: never[]) => Error, RegExp][] = [

@@ -20,7 +20,7 @@ import {
   type RecordedEndpoint,
   type RemoteEndpoint,
 } from '../driver.js';
-import { overlayData, overlayOptionsOf, parseOverlayOptions, VXLANID_OPTION, type OverlayOptions } from './options.js';
+import { overlayData, overlayOptionsOf, parseOverlayOptions, VXLAN_OVERHEAD, VXLANID_OPTION, type OverlayOptions } from './options.js';
 
 /** VXLAN's IANA port, as Docker's overlay and flannel's vxlan backend use. */
 export const VXLAN_PORT = 4789;
@@ -48,6 +48,8 @@ export class OverlayDriver implements NetworkDriver {
     private readonly features: KernelFeatures,
     /** This host's VTEP: its `--cluster-advertise` address; undefined when the daemon joined no cluster. */
     private readonly vtep: string | undefined,
+    /** The MTU of the link the VTEP address is on, when known: the overlay's default MTU is 50 less. */
+    private readonly underlayMtu?: number,
   ) {}
 
   /** Available where the kernel has VXLAN links and the daemon joined a cluster: both are asked before anything else of a create. */
@@ -60,7 +62,7 @@ export class OverlayDriver implements NetworkDriver {
 
   validateOptions(raw: Readonly<Record<string, string>>, ctx: DriverCreateContext): DriverConfig {
     if (this.vtep === undefined) throw needsCluster();
-    const options = parseOverlayOptions(raw, ctx, this.features);
+    const options = parseOverlayOptions(raw, ctx, this.features, this.underlayMtu === undefined ? undefined : this.underlayMtu - VXLAN_OVERHEAD);
     return { data: overlayData(options), impliedOptions: { [VXLANID_OPTION]: String(options.vni) } };
   }
 

@@ -28,7 +28,8 @@ export const DEFAULT_OVERLAY_MTU = 1500 - VXLAN_OVERHEAD;
 export const FIRST_VNI = 4096;
 const MAX_VNI = 16_777_215;
 
-export function parseOverlayOptions(raw: Readonly<Record<string, string>>, ctx: DriverCreateContext, features: KernelFeatures): OverlayOptions {
+/** `defaultMtu`: the underlay's MTU minus VXLAN's overhead, as the daemon found it. */
+export function parseOverlayOptions(raw: Readonly<Record<string, string>>, ctx: DriverCreateContext, features: KernelFeatures, defaultMtu = DEFAULT_OVERLAY_MTU): OverlayOptions {
   checkKnownOptions('overlay', raw, ACCEPTED);
   if (raw[ENCRYPTED_OPTION] !== undefined) {
     if (features.ipsecEsp === false) {
@@ -36,7 +37,7 @@ export function parseOverlayOptions(raw: Readonly<Record<string, string>>, ctx: 
     }
     throw new InvalidArgumentError('encrypted overlay networks are not built yet', `leave -o ${ENCRYPTED_OPTION} out (docs/drivers.md)`);
   }
-  return { vni: vniOption(raw) ?? vniReserved(ctx), mtu: mtuOption(raw), bridge: `ov-${shortId(ctx.id)}`, vxlan: `vx-${shortId(ctx.id)}` };
+  return { vni: vniOption(raw) ?? vniReserved(ctx), mtu: mtuOption(raw) ?? defaultMtu, bridge: `ov-${shortId(ctx.id)}`, vxlan: `vx-${shortId(ctx.id)}` };
 }
 
 /** Docker's option holds a list (one VNI per subnet); berth's overlay has one subnet, so one VNI. */
@@ -53,9 +54,9 @@ function vniOption(raw: Readonly<Record<string, string>>): number | undefined {
   return vni;
 }
 
-function mtuOption(raw: Readonly<Record<string, string>>): number {
+function mtuOption(raw: Readonly<Record<string, string>>): number | undefined {
   const text = raw[MTU_OPTION];
-  if (text === undefined) return DEFAULT_OVERLAY_MTU;
+  if (text === undefined) return undefined;
   const mtu = Number(text);
   if (!/^\d+$/.test(text) || mtu < 68 || mtu > 65535 - VXLAN_OVERHEAD) {
     throw new InvalidArgumentError(`invalid ${MTU_OPTION} "${quotePrefix(text)}"`, `an MTU from 68 to ${65535 - VXLAN_OVERHEAD}: the underlay's MTU minus ${VXLAN_OVERHEAD}`);
