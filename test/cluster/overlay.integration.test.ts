@@ -69,6 +69,9 @@ describe('overlay networks across hosts', { skip: sandboxSkip }, () => {
     for (const i of [0, 1, 2]) await w.berthOk(i, 'run', '-d', '--name', `c${i}`, '--network', 'ov', '--', 'sleep', '1000');
     const ips = await Promise.all([0, 1, 2].map((i) => ipOf(i, `c${i}`)));
     assert.equal(new Set(ips).size, 3, `distinct addresses across hosts: ${ips.join(' ')}`);
+    // Each host's inspect lists its own containers on the network, as Docker's does for a swarm overlay.
+    const local = JSON.parse(await w.berthOk(1, 'network', 'inspect', 'ov'))[0].Containers as Record<string, { Name: string }>;
+    assert.deepEqual(Object.values(local).map((c) => c.Name), ['c1']);
     assert.match(await w.berthOk(0, 'exec', 'c0', 'ip', '-br', 'link', 'show', 'eth0'), /eth0@\S+\s+UP/);
     assert.match(await w.berthOk(0, 'exec', 'c0', 'cat', '/sys/class/net/eth0/mtu'), /^1450$/m);
     await eventually('c0 reaches c1', async () => (await w.berth(0, 'exec', 'c0', 'ping', '-c1', '-W1', ips[1]!)).code === 0);
