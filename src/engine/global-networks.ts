@@ -24,18 +24,21 @@ const MAX_LOST_VNIS = 64;
 export async function createGlobalNetwork(ctx: EngineContext, cluster: ClusterSync, request: CreateNetworkRequest, createContext: NetworkCreateContext): Promise<AddressedNetwork> {
   const store = cluster.link.store;
   const reserved = await reserveVni(store);
-  const undo: (() => Promise<void>)[] = [() => store.delete('vnis', String(reserved))];
+  const undo: (() => Promise<void>)[] = [];
+  let vni = reserved;
   try {
+    undo.push(() => store.delete('vnis', String(vni)));
     const record = newNetwork(request, { ...createContext, vni: reserved });
-    const vni = Number(record.driverData.vni);
-    if (vni !== reserved) {
-      // The request named its own VXLAN id: that one is claimed instead.
+    if (record.driverData.vni === reserved) {
+      await store.put('vnis', String(vni), { network: record.id });
+    } else {
+      // The request named its own VXLAN id: the reserved one goes back, that one is claimed.
       await store.delete('vnis', String(reserved));
-      undo.length = 0;
-      await claim(store, 'vnis', String(vni), record.id, `VXLAN id ${vni} is used by another network of the cluster`);
-      undo.push(() => store.delete('vnis', String(vni)));
+      const named = Number(record.driverData.vni);
+      await claim(store, 'vnis', String(named), record.id, `VXLAN id ${named} is used by another network of the cluster`);
+      // Only now is it ours to give back: a lost claim is another network's.
+      vni = named;
     }
-    await store.put('vnis', String(vni), { network: record.id });
     await claim(store, 'network-names', record.name, record.id, `network with name ${record.name} already exists in the cluster`);
     undo.push(() => store.delete('network-names', record.name));
     const driver = ctx.networks.driverOf(record);

@@ -56,6 +56,12 @@ describe('overlay networks across hosts', { skip: sandboxSkip }, () => {
     const again = await w.berth(1, 'network', 'create', '-d', 'overlay', 'ov');
     assert.equal(again.code, 1);
     assert.match(again.stderr, /network with name ov already exists/);
+    // A VXLAN id another network holds is refused, twice: the failed attempt gave back nothing of ov's.
+    for (const attempt of [1, 2]) {
+      const taken = await w.berth(attempt, 'network', 'create', '-d', 'overlay', '-o', 'com.docker.network.driver.overlay.vxlanid_list=4096', `ov-dup${attempt}`);
+      assert.equal(taken.code, 1, `attempt ${attempt}`);
+      assert.match(taken.stderr, /^Error: VXLAN id 4096 is used by another network of the cluster$/m);
+    }
   });
 
   test('network create --dry-run prints the overlay\'s plan on this host and creates nothing anywhere', async () => {
