@@ -63,16 +63,23 @@ export async function createGlobalNetwork(ctx: EngineContext, cluster: ClusterSy
 
 /**
  * Removes a global network from the cluster: refused while a container on any host uses
- * it (the error names them and their hosts); then the record and its claims go, and every
+ * it (the error names them and their hosts, and hosts not in the cluster now whose
+ * containers still hold addresses on it); then the record and its claims go, and every
  * host's ClusterSync removes its bridge and VXLAN link.
  */
 export async function removeGlobalNetwork(ctx: EngineContext, cluster: ClusterSync, network: AddressedNetwork, localUsers: readonly string[]): Promise<void> {
-  const remote = cluster.remoteEndpointsOf(network.id).map((p) => `${p.containerName} (on ${p.vtep})`);
-  const users = [...localUsers.map((name) => `${name} (on ${cluster.link.hostAddress})`), ...remote];
+  const store = cluster.link.store;
+  const peers = cluster.remoteEndpointsOf(network.id);
+  // A host that is down or cut off publishes nothing, but its containers still hold their addresses.
+  const silent = [...new Set((await new StoredAddressClaims(store).held(network.id)).values())].filter((host) => host !== cluster.link.hostAddress && !peers.some((p) => p.vtep === host));
+  const users = [
+    ...localUsers.map((name) => `${name} (on ${cluster.link.hostAddress})`),
+    ...peers.map((p) => `${p.containerName} (on ${p.vtep})`),
+    ...silent.map((host) => `containers on ${host}, which holds addresses on it but is not in the cluster now`),
+  ];
   if (users.length > 0) {
     throw new ConflictError(`network ${network.name} has active endpoints: ${users.join(', ')}`, 'remove those containers or disconnect them from it, on their hosts');
   }
-  const store = cluster.link.store;
   const plan: Plan = ctx.networks.driverOf(network).deleteNetwork(driverNetwork(network), await readLinkNamesView());
   await store.delete('networks', network.id);
   await ctx.deps.executor.apply(plan);

@@ -130,6 +130,9 @@ describe('overlay networks across hosts', { skip: sandboxSkip }, () => {
     assert.ok(Date.now() - killed < 3000 + 2500, `took ${Date.now() - killed} ms for a 3 s lease`);
     assert.doesNotMatch((await w.onHost(0, 'ip', 'neigh', 'show', 'dev', vxlan)).stdout, new RegExp(`^${c2.ip.replaceAll('.', '\\.')} `, 'm'));
     assert.notEqual((await w.berth(0, 'exec', 'c0', 'getent', 'hosts', 'c2')).code, 0, 'its name is gone');
+    const rm = await w.berth(0, 'network', 'rm', 'ov');
+    assert.equal(rm.code, 1, 'a host that is down still has containers on the network');
+    assert.match(rm.stderr, /containers on 203\.0\.113\.12, which holds addresses on it but is not in the cluster now/);
     assert.equal(await w.startDaemon(2, clusterArgs(w, w.hosts[2]!.address)), undefined, w.hosts[2]!.output);
     await eventually('host 2\'s endpoint is back in host 0\'s FDB', fdbHas);
     await eventually('c0 reaches c2 by name again', async () => (await w.berth(0, 'exec', 'c0', 'ping', '-c1', '-W1', 'c2')).code === 0);
