@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh — the seeds' walkthroughs: the default bridge (docker0, veth pairs, IPAM,
 # MASQUERADE, -p 1180:5000), then user-defined networks and the modes (seed 002), then
-# macvlan and ipvlan (seed 004), done for real by berth inside a private sandbox (scripts/sandbox.sh), printing every
+# macvlan and ipvlan (seed 004), then an overlay network across two hosts on etcd (part 7),
+# done for real by berth inside a private sandbox (scripts/sandbox.sh), printing every
 # command it runs. Nothing touches this machine's own network. Needs scripts/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,9 @@ cleanup() {
   set +e
   [[ -n "$daemon_pid" ]] && { berth rm -f bb1-1 bb bb1 bb3 bb4 a1 b1 web m1 m2 >/dev/null 2>&1; berth network rm lan >/dev/null 2>&1; kill "$daemon_pid"; wait "$daemon_pid"; }
   [[ -n "${listener_pid:-}" ]] && kill "$listener_pid" 2>/dev/null
+  for pid in ${cluster_pids:-}; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
   ip netns del outside 2>/dev/null
+  for h in host1 host2; do ip netns del "$h" 2>/dev/null; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -134,4 +137,49 @@ run berth rm -f bb1-1 bb1 bb3 bb4 a1 b1 web
 sleep 0.3
 run ip netns list
 run bridge link show master berth0
+say "Part 7: an overlay network across two hosts. Two more hosts (namespaces) on an underlay, etcd on it, a daemon each"
+run ip link add ul0 type bridge
+run ip addr add 203.0.113.1/24 dev ul0
+run ip link set ul0 up
+printf '%s$ etcd --listen-client-urls http://203.0.113.1:2379 ... &%s\n' "$dim" "$off"
+etcd --name demo --data-dir "$work/etcd" --listen-client-urls http://203.0.113.1:2379 --advertise-client-urls http://203.0.113.1:2379 \
+  --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 --initial-cluster demo=http://127.0.0.1:2380 --log-level error >"$work/etcd.log" 2>&1 &
+cluster_pids=$!
+for i in 1 2; do
+  run ip netns add "host$i"
+  run ip link add "ul-host$i" master ul0 up type veth peer name eth0 netns "host$i"
+  run ip -n "host$i" addr add "203.0.113.1$i/24" dev eth0
+  run ip -n "host$i" link set eth0 up
+  run ip -n "host$i" link set lo up
+  mkdir -p "$work/host$i"
+  printf '%s$ (in host%s) berth daemon --cluster-store etcd://203.0.113.1:2379 --cluster-advertise 203.0.113.1%s &%s\n' "$dim" "$i" "$i" "$off"
+  # Each host's daemon in its own network namespace, with a /run of its own (its /run/netns).
+  nsenter --net="/run/netns/host$i" unshare --mount --propagation private sh -c 'mount -t tmpfs tmpfs /run && mkdir -p /run/netns && exec "$@"' sh \
+    berth daemon --data-root "$work/host$i/data" --exec-root "$work/host$i/exec" --cluster-store etcd://203.0.113.1:2379 --cluster-advertise "203.0.113.1$i" >"$work/host$i/daemon.log" 2>&1 &
+  cluster_pids="$cluster_pids $!"
+done
+for i in 1 2; do for _ in $(seq 200); do grep -q ready "$work/host$i/daemon.log" 2>/dev/null && break; sleep 0.05; done; cat "$work/host$i/daemon.log"; done
+on() { local h=$1; shift; printf '%s$ (host%s) berth %s%s\n' "$dim" "$h" "$*" "$off"; berth -H "unix://$work/host$h/exec/berth.sock" "$@"; }
+on 1 network create -d overlay --subnet 10.30.0.0/24 ov
+sleep 0.5
+on 2 network ls
+on 1 run -d --name c1 --network ov -- sleep 1000
+on 2 run -d --name c2 --network ov -- sleep 1000
+say "c2 on host2 reaches c1 on host1 by name, across VXLAN (MTU 1450: a 1422-byte don't-fragment ping fits)"
+on 2 exec c2 ping -c1 -W2 -M do -s 1422 c1
+say "What berth programmed on host2: the VXLAN link, and one FDB and neighbour entry for c1"
+run ip -n host2 -d link show type vxlan
+run bridge -n host2 fdb show dev "$(ip -n host2 -br link show type vxlan | awk '{print $1; exit}')"
+say "Overlay containers go out through their own host (berth_gwbridge, NAT)"
+on 1 exec c1 ip route
+on 1 exec c1 ping -c1 -W2 203.0.113.1
+on 1 rm -f c1
+on 2 rm -f c2
+on 2 network rm ov
+say "The hosts' daemons stop (containers would keep running; there are none), etcd stops"
+for pid in $cluster_pids; do kill "$pid"; wait "$pid" 2>/dev/null || true; done
+cluster_pids=
+run ip netns del host1
+run ip netns del host2
+
 say "Done: everything happened inside a private namespace and is gone with it."
