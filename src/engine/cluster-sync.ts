@@ -104,7 +104,7 @@ export class ClusterSync {
   }
 
   /** A network made again on this host (repair, create) has an empty FDB: its peers are programmed from nothing. */
-  forgetProgrammed(networkId: string): void {
+  private forgetProgrammed(networkId: string): void {
     this.programmed.delete(networkId);
   }
 
@@ -112,11 +112,23 @@ export class ClusterSync {
     for (const e of events) {
       if (e.type === 'reset') {
         this.peers.clear();
-        for (const [id, value] of e.values) this.peers.set(id, value as PeerRecord);
-      } else if (e.type === 'put') this.peers.set(e.id, e.value as PeerRecord);
+        for (const [id, value] of e.values) this.remember(id, value);
+      } else if (e.type === 'put') this.remember(e.id, e.value);
       else this.peers.delete(e.id);
     }
     this.version++;
+  }
+
+  /** A peer as another host wrote it: data entering the program, so checked; a malformed one is logged and left out. */
+  private remember(id: string, value: unknown): void {
+    const v = value as Record<string, unknown> | null;
+    const fields = ['network', 'endpoint', 'container', 'containerName', 'address', 'mac', 'vtep'];
+    if (typeof v === 'object' && v !== null && fields.every((f) => typeof v[f] === 'string') && Array.isArray(v.aliases)) {
+      this.peers.set(id, v as unknown as PeerRecord);
+    } else {
+      this.peers.delete(id);
+      this.log(`berth: the cluster store holds a malformed endpoint at peers/${id}: ${JSON.stringify(value).slice(0, 200)}`);
+    }
   }
 
   /** Each global network's remote endpoints into the kernel, as a difference to what it has. */
