@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BridgeDriver, hostVethName } from '../../src/drivers/bridge/driver.js';
+import { BridgeDriver } from '../../src/drivers/bridge/driver.js';
+import { hostVethName } from '../../src/drivers/veth.js';
 import { joinPlan, macForAddress, type DriverNetwork } from '../../src/drivers/driver.js';
 import { viewOf } from '../../src/kernel/view.js';
 

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { parseCidr } from '../../common/ipv4.js';
 import type { FirewallNetwork } from '../../firewall/model.js';
 import type { KernelFeatures } from '../../kernel/features.js';
@@ -6,7 +5,6 @@ import { withoutAbsentLinks, type KernelOp, type Plan } from '../../kernel/ops.j
 import type { KernelView } from '../../kernel/view.js';
 import {
   joinPlan,
-  macForAddress,
   ownerAlias,
   type DriverAvailability,
   type DriverCapabilities,
@@ -22,6 +20,7 @@ import {
   type NetworkDriver,
   type RecordedEndpoint,
 } from '../driver.js';
+import { hostSide, vethEndpointNames, vethJoinOps, vethLeaveOps } from '../veth.js';
 import { bridgeData, bridgeOptionsOf, parseBridgeOptions } from './options.js';
 
 /**
@@ -67,34 +66,17 @@ export class BridgeDriver implements NetworkDriver {
   }
 
   createEndpoint(_network: DriverNetwork, request: EndpointRequest): EndpointNames {
-    let hostIfname = hostVethName();
-    while (request.takenHostNames.has(hostIfname)) hostIfname = hostVethName();
-    return { ifname: request.ifname, hostIfname, mac: request.mac ?? macForAddress(request.address) };
+    return vethEndpointNames(request);
   }
 
   join(network: DriverNetwork, netns: string, endpoint: DriverEndpoint): JoinResult {
     const { bridge, mtu } = bridgeOptionsOf(network.data);
-    const plan: KernelOp[] = [
-      {
-        kind: 'veth-add',
-        hostName: hostSide(endpoint),
-        master: bridge,
-        peerName: endpoint.ifname,
-        peerMac: endpoint.mac ?? macForAddress(endpoint.address),
-        peerNetns: netns,
-        mtu,
-      },
-      { kind: 'addr-add', netns, dev: endpoint.ifname, cidr: `${endpoint.address}/${endpoint.prefixLength}` },
-      { kind: 'link-up', netns, dev: endpoint.ifname },
-    ];
     const { gateway } = onlySubnet(network);
-    return { plan, info: gateway === undefined ? {} : { defaultRoute: { via: gateway } } };
+    return { plan: vethJoinOps(bridge, mtu, netns, endpoint), info: gateway === undefined ? {} : { defaultRoute: { via: gateway } } };
   }
 
   leave(_network: DriverNetwork, _netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {
-    // Deleting one end of a veth pair deletes both, synchronously (13-35 ms of RCU grace
-    // periods); a namespace deletion takes the pair asynchronously, so then nothing is planned.
-    return opts.sandboxGoing ? [] : [{ kind: 'link-del', dev: hostSide(endpoint) }];
+    return vethLeaveOps(endpoint, opts.sandboxGoing);
   }
 
   /**
@@ -152,16 +134,6 @@ function onlySubnet(network: DriverNetwork): NetworkAddressing {
 function gatewayCidr(network: DriverNetwork): string | undefined {
   const { gateway, subnet } = onlySubnet(network);
   return gateway === undefined ? undefined : `${gateway}/${parseCidr(subnet).prefixLength}`;
-}
-
-function hostSide(endpoint: DriverEndpoint): string {
-  if (endpoint.hostIfname === undefined) throw new Error(`bridge endpoint ${endpoint.id} has no host-side veth`);
-  return endpoint.hostIfname;
-}
-
-/** Host-side veth name: "veth" + 7 hex digits, as Docker names them (15 chars max is the kernel's IFNAMSIZ). */
-export function hostVethName(random: () => Buffer = () => randomBytes(4)): string {
-  return `veth${random().toString('hex').slice(0, 7)}`;
 }
 
 /** The Linux bridge of a bridge network, from its driver data. */

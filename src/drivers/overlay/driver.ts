@@ -2,10 +2,8 @@ import { MissingFeatureError } from '../../common/errors.js';
 import type { KernelFeatures } from '../../kernel/features.js';
 import { withoutAbsentLinks, type KernelOp, type Plan } from '../../kernel/ops.js';
 import type { KernelView } from '../../kernel/view.js';
-import { hostVethName } from '../bridge/driver.js';
 import {
   joinPlan,
-  macForAddress,
   ownerAlias,
   type DriverAvailability,
   type DriverCapabilities,
@@ -20,6 +18,7 @@ import {
   type RecordedEndpoint,
   type RemoteEndpoint,
 } from '../driver.js';
+import { hostSide, vethEndpointNames, vethJoinOps, vethLeaveOps } from '../veth.js';
 import { overlayData, overlayOptionsOf, parseOverlayOptions, VXLAN_OVERHEAD, VXLANID_OPTION, type OverlayOptions } from './options.js';
 
 /** VXLAN's IANA port, as Docker's overlay and flannel's vxlan backend use. */
@@ -77,24 +76,17 @@ export class OverlayDriver implements NetworkDriver {
   }
 
   createEndpoint(_network: DriverNetwork, request: EndpointRequest): EndpointNames {
-    let hostIfname = hostVethName();
-    while (request.takenHostNames.has(hostIfname)) hostIfname = hostVethName();
-    return { ifname: request.ifname, hostIfname, mac: request.mac ?? macForAddress(request.address) };
+    return vethEndpointNames(request);
   }
 
   join(network: DriverNetwork, netns: string, endpoint: DriverEndpoint): JoinResult {
     const { bridge, mtu } = overlayOptionsOf(network.data);
-    const plan: KernelOp[] = [
-      { kind: 'veth-add', hostName: endpoint.hostIfname!, master: bridge, peerName: endpoint.ifname, peerMac: endpoint.mac ?? macForAddress(endpoint.address), peerNetns: netns, mtu },
-      { kind: 'addr-add', netns, dev: endpoint.ifname, cidr: `${endpoint.address}/${endpoint.prefixLength}` },
-      { kind: 'link-up', netns, dev: endpoint.ifname },
-    ];
     // No default route through the overlay: the bridge has no gateway address on this host.
-    return { plan, info: {} };
+    return { plan: vethJoinOps(bridge, mtu, netns, endpoint), info: {} };
   }
 
   leave(_network: DriverNetwork, _netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {
-    return opts.sandboxGoing ? [] : [{ kind: 'link-del', dev: endpoint.hostIfname! }];
+    return vethLeaveOps(endpoint, opts.sandboxGoing);
   }
 
   /**
@@ -113,7 +105,7 @@ export class OverlayDriver implements NetworkDriver {
     else if (vxlan.master !== options.bridge) ops.push({ kind: 'port-attach', dev: options.vxlan, master: options.bridge }, { kind: 'link-up', dev: options.vxlan });
     else if (!vxlan.up) ops.push({ kind: 'link-up', dev: options.vxlan });
     for (const e of endpoints.filter((e) => e.running)) {
-      const veth = live.links.get(e.endpoint.hostIfname!);
+      const veth = live.links.get(hostSide(e.endpoint));
       if (!veth) ops.push(...joinPlan(e.netns, this.join(network, e.netns, e.endpoint), e.gatewayEndpoint));
       else if (veth.master !== options.bridge) ops.push({ kind: 'port-attach', dev: veth.name, master: options.bridge }, { kind: 'link-up', dev: veth.name });
     }
