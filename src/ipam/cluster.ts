@@ -1,7 +1,7 @@
 import { ConflictError, ExhaustedError, InvalidArgumentError, NotFoundError } from '../common/errors.js';
-import { cidrContains, formatIpv4, parseCidr, parseIpv4, type Ipv4 } from '../common/ipv4.js';
+import { cidrContains, formatIpv4, parseIpv4, type Ipv4 } from '../common/ipv4.js';
 import type { Ipam, IpamPoolConfig } from './ipam.js';
-import { AddressPool } from './pool.js';
+import { poolOf, type AddressPool } from './pool.js';
 
 /**
  * Addresses held across a cluster, one record per address (the cluster store's
@@ -107,11 +107,7 @@ export class ClusterIpam implements Ipam {
 
   /** The pools' rules with nothing marked used: what is held lives in the cluster store. */
   private freshPools(networkId: string): AddressPool[] {
-    return this.poolsOf(networkId).map((config) => {
-      const aux = Object.fromEntries(Object.entries(config.auxAddresses).map(([k, ip]) => [k, parseIpv4(ip)]));
-      const gateway = config.gateway === undefined ? undefined : parseIpv4(config.gateway);
-      return new AddressPool(parseCidr(config.subnet), gateway, { range: config.ipRange === undefined ? undefined : parseCidr(config.ipRange), aux });
-    });
+    return this.poolsOf(networkId).map(poolOf);
   }
 
   /** A static address must be a usable one of a subnet: not network, broadcast, gateway or aux. */

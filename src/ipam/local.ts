@@ -1,7 +1,7 @@
 import { InvalidArgumentError, NotFoundError } from '../common/errors.js';
-import { cidrContains, formatIpv4, parseCidr, parseIpv4, type Ipv4 } from '../common/ipv4.js';
+import { cidrContains, formatIpv4, parseIpv4, type Ipv4 } from '../common/ipv4.js';
 import type { Ipam, IpamPoolConfig } from './ipam.js';
-import { AddressPool } from './pool.js';
+import { poolOf, type AddressPool } from './pool.js';
 
 /** The allocator of one host: AddressPools per network, in memory (the store's endpoints rebuild it at start). */
 export class LocalIpam implements Ipam {
@@ -58,12 +58,6 @@ export class LocalIpam implements Ipam {
     // With one subnet, its own error says which addresses are usable.
     return pools.find((p) => cidrContains(p.subnet, ip)) ?? (pools.length === 1 ? pools[0]! : noSubnetFor(ip, pools));
   }
-}
-
-function poolOf(config: IpamPoolConfig): AddressPool {
-  const aux = Object.fromEntries(Object.entries(config.auxAddresses).map(([k, ip]) => [k, parseIpv4(ip)]));
-  const gateway = config.gateway === undefined ? undefined : parseIpv4(config.gateway);
-  return new AddressPool(parseCidr(config.subnet), gateway, { range: config.ipRange === undefined ? undefined : parseCidr(config.ipRange), aux });
 }
 
 function noSubnetFor(ip: Ipv4, pools: readonly AddressPool[]): never {

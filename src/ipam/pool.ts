@@ -4,9 +4,12 @@ import {
   cidrContains,
   formatCidr,
   formatIpv4,
+  parseCidr,
+  parseIpv4,
   type Ipv4,
   type Ipv4Cidr,
 } from '../common/ipv4.js';
+import type { IpamPoolConfig } from './ipam.js';
 
 /**
  * The addresses of one subnet: who holds which. The network address, the broadcast
@@ -111,4 +114,11 @@ export class AddressPool {
   get allocatedCount(): number {
     return this.used.size;
   }
+}
+
+/** A subnet's pool as its IPAM config describes it (addresses as dotted quads, as at the Ipam boundary). */
+export function poolOf(config: IpamPoolConfig): AddressPool {
+  const aux = Object.fromEntries(Object.entries(config.auxAddresses).map(([k, ip]) => [k, parseIpv4(ip)]));
+  const gateway = config.gateway === undefined ? undefined : parseIpv4(config.gateway);
+  return new AddressPool(parseCidr(config.subnet), gateway, { range: config.ipRange === undefined ? undefined : parseCidr(config.ipRange), aux });
 }
