@@ -92,27 +92,31 @@ export async function removeGlobalNetwork(ctx: EngineContext, cluster: ClusterSy
 
 /** The lowest VXLAN id from 4096 no network of the cluster holds now (what a plan shows; nothing is reserved). */
 export async function firstFreeVni(store: Store): Promise<number> {
-  const taken = new Set((await store.list('vnis')).map((v) => Number(v.id)));
-  let vni = FIRST_VNI;
-  while (taken.has(vni)) vni++;
-  return vni;
+  return nextFreeVni(await takenVnis(store), FIRST_VNI);
 }
 
 /** The lowest VXLAN id from 4096 no network of the cluster holds, claimed for a network being made. */
 async function reserveVni(store: Store): Promise<number> {
-  const taken = new Set((await store.list('vnis')).map((v) => Number(v.id)));
-  let lost = 0;
-  for (let vni = FIRST_VNI; lost < MAX_LOST_VNIS; vni++) {
-    if (taken.has(vni)) continue;
+  const taken = await takenVnis(store);
+  for (let lost = 0, vni = nextFreeVni(taken, FIRST_VNI); lost < MAX_LOST_VNIS; lost++, vni = nextFreeVni(taken, vni + 1)) {
     try {
       await store.create('vnis', String(vni), { network: 'being created' });
       return vni;
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
-      lost++;
     }
   }
   throw new ExhaustedError(`no VXLAN id won after ${MAX_LOST_VNIS} tries`, 'try again: other hosts are creating networks at the same moment');
+}
+
+async function takenVnis(store: Store): Promise<Set<number>> {
+  return new Set((await store.list('vnis')).map((v) => Number(v.id)));
+}
+
+function nextFreeVni(taken: ReadonlySet<number>, from: number): number {
+  let vni = from;
+  while (taken.has(vni)) vni++;
+  return vni;
 }
 
 async function claim(store: Store, collection: 'vnis' | 'network-names', id: string, networkId: string, taken: string): Promise<void> {
