@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClusterWorld } from '../world/cluster.js';
-import { sandboxSkip, sleep } from '../world/world.js';
+import { mustEventually, sandboxSkip } from '../world/world.js';
 
 /**
  * The overlay when etcd fails (three members, three hosts): one member down changes
@@ -12,14 +12,8 @@ import { sandboxSkip, sleep } from '../world/world.js';
 describe('overlay networks while etcd fails', { skip: sandboxSkip }, () => {
   let w: ClusterWorld;
   const clusterArgs = (cw: ClusterWorld, address: string) => ['--cluster-store', cw.etcd!.endpoints.map((e) => e.replace('http://', 'etcd://')).join(','), '--cluster-advertise', address, '--cluster-lease-ttl', '5'];
-  const eventually = async (what: string, check: () => Promise<boolean>, timeoutMs = 15_000) => {
-    const started = Date.now();
-    while (!(await check())) {
-      if (Date.now() - started > timeoutMs) assert.fail(`${what}: not within ${timeoutMs} ms`);
-      await sleep(100);
-    }
-  };
-  const lists = async (i: number, name: string) => (await w.berthOk(i, 'network', 'ls', '--format', '{{.Name}}')).split('\n').includes(name);
+  const eventually = (what: string, check: () => Promise<boolean>, timeoutMs = 15_000) => mustEventually(what, check, timeoutMs);
+  const lists = (i: number, name: string) => w.lists(i, name);
   const pings = async (from: number, target: string) => (await w.berth(from, 'exec', `c${from}`, 'ping', '-c1', '-W1', target)).code === 0;
 
   before(async () => {

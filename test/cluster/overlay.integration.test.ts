@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClusterWorld } from '../world/cluster.js';
-import { must, sandboxSkip, sleep } from '../world/world.js';
+import { must, mustEventually, sandboxSkip } from '../world/world.js';
 
 /**
  * Overlay networks across three hosts on a real etcd (part 7): a network made on one
@@ -27,15 +27,9 @@ function client(address: string, port: number): string {
 describe('overlay networks across hosts', { skip: sandboxSkip }, () => {
   let w: ClusterWorld;
   const clusterArgs = (cw: ClusterWorld, address: string) => ['--cluster-store', `etcd://${cw.etcd!.endpoints[0]!.replace('http://', '')}`, '--cluster-advertise', address, '--cluster-lease-ttl', '3'];
-  /** Polls `check` for up to `timeoutMs` (5 s: how long the cluster may take to converge). */
-  const eventually = async (what: string, check: () => Promise<boolean>, timeoutMs = 5000) => {
-    const started = Date.now();
-    while (!(await check())) {
-      if (Date.now() - started > timeoutMs) assert.fail(`${what}: not within ${timeoutMs} ms`);
-      await sleep(50);
-    }
-  };
-  const lists = async (i: number, name: string) => (await w.berthOk(i, 'network', 'ls', '--format', '{{.Name}}')).split('\n').includes(name);
+  /** Waits up to `timeoutMs` (5 s: how long the cluster may take to converge) for `check`. */
+  const eventually = (what: string, check: () => Promise<boolean>, timeoutMs = 5000) => mustEventually(what, check, timeoutMs);
+  const lists = (i: number, name: string) => w.lists(i, name);
   const ipOf = async (i: number, name: string) => (await w.berthOk(i, 'inspect', '-f', '{{.NetworkSettings.Networks.ov.IPAddress}}', name)).trim();
   const hostLinks = async (i: number) => (await w.onHost(i, 'ip', '-br', 'link', 'show')).stdout;
 

@@ -130,6 +130,11 @@ export class ClusterWorld {
     return r.stdout;
   }
 
+  /** Whether host `index`'s daemon lists a network of that name. */
+  async lists(index: number, network: string): Promise<boolean> {
+    return (await this.berthOk(index, 'network', 'ls', '--format', '{{.Name}}')).split('\n').includes(network);
+  }
+
   /** A command on host `index`: its network namespace and its daemon's mount namespace (its /run/netns). */
   onHost(index: number, ...cmd: string[]): Promise<Result> {
     const pid = this.hosts[index]!.daemon?.pid;

@@ -325,6 +325,11 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 2000
   return false;
 }
 
+/** `eventually`, failing the test with `what` when `check` never held within `timeoutMs`. */
+export async function mustEventually(what: string, check: () => Promise<boolean>, timeoutMs = 2000): Promise<void> {
+  if (!(await eventually(check, timeoutMs))) throw new Error(`${what}: not within ${timeoutMs} ms`);
+}
+
 /** Polls for leaks that the kernel removes asynchronously (a namespace's veth peers go ~100 ms after it). */
 export async function settledLeaks(find: () => Promise<string[]>, timeoutMs = 2000): Promise<string[]> {
   let found: string[] = [];
