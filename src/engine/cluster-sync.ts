@@ -1,7 +1,7 @@
 import type { DnsEndpoint } from '../dns/names.js';
 import type { RemoteEndpoint } from '../drivers/driver.js';
 import type { Plan } from '../kernel/ops.js';
-import { readKernelView } from '../kernel/view.js';
+import { readKernelView, readLinkNamesView } from '../kernel/view.js';
 import type { CollectionWatch, WatchEvent } from '../store/etcd-watch.js';
 import type { ClusterLink, EngineContext } from './context.js';
 import { hasAddresses, parseNetworkRecord, type AddressedNetwork, type ContainerRecord } from './model.js';
@@ -186,7 +186,8 @@ export class ClusterSync {
       this.log(`berth: network ${network.name} was removed from the cluster while containers here use it (${users.map((c) => c.name).join(', ')}); it stays on this host until they are removed`);
       return;
     }
-    await this.ctx.deps.executor.apply(this.ctx.networks.driverOf(network).deleteNetwork(driverNetwork(network), await readKernelView()));
+    // Deleting asks only which links exist: their names from /proc, no `ip` process.
+    await this.ctx.deps.executor.apply(this.ctx.networks.driverOf(network).deleteNetwork(driverNetwork(network), await readLinkNamesView()));
     this.ctx.networks.remove(network.id);
     await this.ctx.deps.ipam.removePool(network.id);
     this.programmed.delete(network.id);
