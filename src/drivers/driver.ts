@@ -169,6 +169,15 @@ export interface NetworkDriver {
    * strays of its own removed. Empty when nothing drifted.
    */
   repair(network: DriverNetwork, endpoints: readonly RecordedEndpoint[], live: KernelView): Plan;
+  /**
+   * Sandboxes another runtime owns (dockerd, with berth as its network plugin): the
+   * endpoint's sandbox-side link is made in the host namespace as `endpoint.ifname`, down
+   * and without an address, for that runtime to move into its sandbox, rename and address.
+   * The info says where the sandbox's default route goes. Absent: the driver cannot serve them.
+   */
+  joinExternal?(network: DriverNetwork, endpoint: DriverEndpoint): JoinResult;
+  /** Removes what joinExternal made, as far as `live` still shows it in the host namespace. */
+  removeExternal?(network: DriverNetwork, endpoint: DriverEndpoint, live: KernelView): Plan;
   /** Its contribution to the firewall's desired state (NAT, isolation); none: the firewall leaves it alone. */
   firewall?(network: DriverNetwork): FirewallNetwork;
   /** What an endpoint needs to carry published ports (the bridge: hairpin on its port). */

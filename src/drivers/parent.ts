@@ -4,7 +4,7 @@ import { LINK_KIND_SUPPORT, type KernelFeatures } from '../kernel/features.js';
 import { withoutAbsentLinks, type KernelOp, type Plan } from '../kernel/ops.js';
 import type { KernelView } from '../kernel/view.js';
 import { dataOneOf, dataString, VALID_LINK_NAME } from './data.js';
-import { joinPlan, ownerAlias, type DriverCreateContext, type DriverData, type DriverNetwork, type NetworkDriver, type RecordedEndpoint } from './driver.js';
+import { joinPlan, ownerAlias, type DriverCreateContext, type DriverData, type DriverEndpoint, type DriverNetwork, type NetworkDriver, type RecordedEndpoint } from './driver.js';
 
 /**
  * The parent link of a macvlan or ipvlan network, as Docker handles `-o parent=`:
@@ -117,4 +117,12 @@ export function repairOnParent(
     if (inside && !inside.has(e.endpoint.ifname)) ops.push(...joinPlan(e.netns, driver.join(network, e.netns, e.endpoint), e.gatewayEndpoint));
   }
   return ops;
+}
+
+/**
+ * A link made on a parent for a sandbox another runtime owns is back in the host namespace
+ * once that runtime let go of it (dockerd moves it back), and gone with the sandbox otherwise.
+ */
+export function removeExternalLink(endpoint: DriverEndpoint, live: KernelView): KernelOp[] {
+  return live.links.has(endpoint.ifname) ? [{ kind: 'link-del', dev: endpoint.ifname }] : [];
 }

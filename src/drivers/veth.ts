@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { KernelOp } from '../kernel/ops.js';
+import type { KernelView } from '../kernel/view.js';
 import { macForAddress, type DriverEndpoint, type EndpointNames, type EndpointRequest } from './driver.js';
 
 /**
@@ -32,6 +33,19 @@ export function vethJoinOps(bridge: string, mtu: number | undefined, netns: stri
     { kind: 'addr-add', netns, dev: endpoint.ifname, cidr: `${endpoint.address}/${endpoint.prefixLength}` },
     { kind: 'link-up', netns, dev: endpoint.ifname },
   ];
+}
+
+/**
+ * The pair for a sandbox another runtime owns: the host end on `bridge`, the other end
+ * left in the host namespace (down, unaddressed) for that runtime to move in.
+ */
+export function vethExternalOps(bridge: string, mtu: number | undefined, endpoint: DriverEndpoint): KernelOp[] {
+  return [{ kind: 'veth-add', hostName: hostSide(endpoint), master: bridge, peerName: endpoint.ifname, peerMac: endpoint.mac ?? macForAddress(endpoint.address), mtu }];
+}
+
+/** Deleting either end deletes both, wherever the other end is; nothing when the pair is gone already. */
+export function vethExternalRemoveOps(endpoint: DriverEndpoint, live: KernelView): KernelOp[] {
+  return live.links.has(hostSide(endpoint)) ? [{ kind: 'link-del', dev: hostSide(endpoint) }] : [];
 }
 
 /**

@@ -71,7 +71,7 @@ export function ipBatchLine(op: KernelOp): string {
       const mtu = op.mtu ? ` mtu ${op.mtu}` : '';
       return (
         `link add ${op.hostName}${mtu} master ${op.master} up type veth ` +
-        `peer name ${op.peerName}${mtu} address ${op.peerMac} netns ${op.peerNetns}`
+        `peer name ${op.peerName}${mtu} address ${op.peerMac}${op.peerNetns === undefined ? '' : ` netns ${op.peerNetns}`}`
       );
     }
     case 'macvlan-add':

@@ -20,7 +20,7 @@ import {
   type NetworkDriver,
   type RecordedEndpoint,
 } from '../driver.js';
-import { hostSide, vethEndpointNames, vethJoinOps, vethLeaveOps } from '../veth.js';
+import { hostSide, vethEndpointNames, vethExternalOps, vethExternalRemoveOps, vethJoinOps, vethLeaveOps } from '../veth.js';
 import { bridgeData, bridgeOptionsOf, parseBridgeOptions } from './options.js';
 
 /**
@@ -77,6 +77,16 @@ export class BridgeDriver implements NetworkDriver {
 
   leave(_network: DriverNetwork, _netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {
     return vethLeaveOps(endpoint, opts.sandboxGoing);
+  }
+
+  joinExternal(network: DriverNetwork, endpoint: DriverEndpoint): JoinResult {
+    const { bridge, mtu } = bridgeOptionsOf(network.data);
+    const { gateway } = onlySubnet(network);
+    return { plan: vethExternalOps(bridge, mtu, endpoint), info: gateway === undefined || network.internal ? {} : { defaultRoute: { via: gateway } } };
+  }
+
+  removeExternal(_network: DriverNetwork, endpoint: DriverEndpoint, live: KernelView): Plan {
+    return vethExternalRemoveOps(endpoint, live);
   }
 
   /**

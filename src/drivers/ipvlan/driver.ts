@@ -18,7 +18,7 @@ import {
   type NetworkDriver,
   type RecordedEndpoint,
 } from '../driver.js';
-import { createParentPlan, deleteParentPlan, PARENT_OPTION, parentData, parentOf, repairOnParent, resolveParent, type ParentLink } from '../parent.js';
+import { createParentPlan, deleteParentPlan, PARENT_OPTION, parentData, parentOf, removeExternalLink, repairOnParent, resolveParent, type ParentLink } from '../parent.js';
 
 interface IpvlanOptions extends ParentLink {
   readonly mode: IpvlanMode;
@@ -80,6 +80,16 @@ export class IpvlanDriver implements NetworkDriver {
     const { gateway } = subnetHolding(network.subnets, endpoint.address);
     if (options.mode === 'l2') return { plan, info: gateway === undefined ? {} : { defaultRoute: { via: gateway } } };
     return { plan, info: { defaultRoute: { dev: endpoint.ifname } } };
+  }
+
+  joinExternal(network: DriverNetwork, endpoint: DriverEndpoint): JoinResult {
+    const options = optionsOf(network.data);
+    const plan: KernelOp[] = [{ kind: 'ipvlan-add', name: endpoint.ifname, parent: options.parent, mode: options.mode, flag: options.flag }];
+    return { plan, info: this.join(network, '', endpoint).info };
+  }
+
+  removeExternal(_network: DriverNetwork, endpoint: DriverEndpoint, live: KernelView): Plan {
+    return removeExternalLink(endpoint, live);
   }
 
   leave(_network: DriverNetwork, netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {

@@ -17,7 +17,7 @@ import {
   type NetworkDriver,
   type RecordedEndpoint,
 } from '../driver.js';
-import { createParentPlan, deleteParentPlan, repairOnParent } from '../parent.js';
+import { createParentPlan, deleteParentPlan, removeExternalLink, repairOnParent } from '../parent.js';
 import { HOST_ACCESS_AUX_NAME, macvlanData, macvlanOptionsOf, parseMacvlanOptions, type MacvlanOptions } from './options.js';
 
 /**
@@ -70,6 +70,18 @@ export class MacvlanDriver implements NetworkDriver {
     if (options.hostAccess) plan.push({ kind: 'route-add', replace: true, dst: `${endpoint.address}/32`, dev: options.hostAccess.link });
     const { gateway } = subnetHolding(network.subnets, endpoint.address);
     return { plan, info: gateway === undefined || network.internal ? {} : { defaultRoute: { via: gateway } } };
+  }
+
+  joinExternal(network: DriverNetwork, endpoint: DriverEndpoint): JoinResult {
+    const options = macvlanOptionsOf(network.data);
+    const plan: KernelOp[] = [{ kind: 'macvlan-add', name: endpoint.ifname, parent: options.parent, mode: options.mode, mac: endpoint.mac ?? macForAddress(endpoint.address) }];
+    if (options.hostAccess) plan.push({ kind: 'route-add', replace: true, dst: `${endpoint.address}/32`, dev: options.hostAccess.link });
+    const { gateway } = subnetHolding(network.subnets, endpoint.address);
+    return { plan, info: gateway === undefined || network.internal ? {} : { defaultRoute: { via: gateway } } };
+  }
+
+  removeExternal(_network: DriverNetwork, endpoint: DriverEndpoint, live: KernelView): Plan {
+    return removeExternalLink(endpoint, live);
   }
 
   leave(_network: DriverNetwork, netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {

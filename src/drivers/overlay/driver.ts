@@ -18,7 +18,7 @@ import {
   type RecordedEndpoint,
   type RemoteEndpoint,
 } from '../driver.js';
-import { hostSide, vethEndpointNames, vethJoinOps, vethLeaveOps } from '../veth.js';
+import { hostSide, vethEndpointNames, vethExternalOps, vethExternalRemoveOps, vethJoinOps, vethLeaveOps } from '../veth.js';
 import { overlayData, overlayOptionsOf, parseOverlayOptions, VXLAN_OVERHEAD, VXLANID_OPTION, type OverlayOptions } from './options.js';
 
 /** VXLAN's IANA port, as Docker's overlay and flannel's vxlan backend use. */
@@ -87,6 +87,16 @@ export class OverlayDriver implements NetworkDriver {
 
   leave(_network: DriverNetwork, _netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {
     return vethLeaveOps(endpoint, opts.sandboxGoing);
+  }
+
+  /** No default route here either: dockerd then gives the sandbox its docker_gwbridge, as for its own overlay. */
+  joinExternal(network: DriverNetwork, endpoint: DriverEndpoint): JoinResult {
+    const { bridge, mtu } = overlayOptionsOf(network.data);
+    return { plan: vethExternalOps(bridge, mtu, endpoint), info: {} };
+  }
+
+  removeExternal(_network: DriverNetwork, endpoint: DriverEndpoint, live: KernelView): Plan {
+    return vethExternalRemoveOps(endpoint, live);
   }
 
   /**

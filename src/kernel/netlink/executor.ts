@@ -64,6 +64,7 @@ export class NetlinkExecutor implements Executor {
         sockets.delete(op.name);
         return deleteNetns(op.name);
       case 'veth-add': {
+        if (op.peerNetns === undefined) return this.host.addVeth(op);
         const fd = openNetns(op.peerNetns);
         try {
           return await this.host.addVeth({ ...op, peerNetnsFd: fd });

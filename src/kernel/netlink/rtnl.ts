@@ -31,8 +31,8 @@ export interface VethRequest {
   readonly master: string;
   readonly peerName: string;
   readonly peerMac: string;
-  /** An open fd of the namespace the peer is born in. */
-  readonly peerNetnsFd: number;
+  /** An open fd of the namespace the peer is born in; absent: this socket's. */
+  readonly peerNetnsFd?: number;
   readonly mtu?: number;
 }
 
@@ -84,7 +84,7 @@ export class Rtnl {
   async addVeth(req: VethRequest): Promise<void> {
     const peer = Buffer.concat([
       rt.formatLink({}),
-      attrBytes(ifla.formatLinkAttrs({ ifname: req.peerName, address: macBytes(req.peerMac), netNsFd: req.peerNetnsFd, mtu: req.mtu })),
+      attrBytes(ifla.formatLinkAttrs({ ifname: req.peerName, address: macBytes(req.peerMac), ...(req.peerNetnsFd !== undefined ? { netNsFd: req.peerNetnsFd } : {}), mtu: req.mtu })),
     ]);
     const linkinfo = attrBytes(ifla.formatInfo({ kind: 'veth', data: attrBytes(ifla.formatVethInfo({ peer })) }));
     await this.socket.newLink(
