@@ -9,7 +9,8 @@ import { API_VERSION } from './api-version.js';
 import { versionView, type BuildInfo } from './version.js';
 import { renderPlan } from '../kernel/render.js';
 import { streamLogs } from './logs.js';
-import { parseConnect, parseCreateContainer, parseCreateNetwork, queryFlag, readJsonBody } from './requests.js';
+import { readJsonBody } from '../common/json-body.js';
+import { parseConnect, parseCreateContainer, parseCreateNetwork, queryFlag } from './requests.js';
 import { containerInspect, containerSummary, networkInspect } from './views.js';
 
 const STATUS_OF: Record<ErrorCode, number> = {
@@ -165,11 +166,11 @@ export function apiRoutes(engine: Engine, build: BuildInfo): Route[] {
     }),
     route('GET', '/networks', ({ res, query }) => {
       const matches = networkListFilter(parseFilters(query.get('filters'), NETWORK_LIST_FILTERS), (n) => engine.networkInUse(n.id));
-      json(res, 200, engine.networks.all().filter(matches).map((n) => networkInspect(n, engine.containers.all())));
+      json(res, 200, engine.networks.all().filter(matches).map((n) => networkInspect(n, engine.containers.all(), engine.externalEndpoints.all())));
       return Promise.resolve();
     }),
     route('GET', '/networks/{id}', ({ res, params }) => {
-      json(res, 200, networkInspect(engine.networks.get(params[0]!), engine.containers.all()));
+      json(res, 200, networkInspect(engine.networks.get(params[0]!), engine.containers.all(), engine.externalEndpoints.all()));
       return Promise.resolve();
     }),
     route('POST', '/networks/create', async ({ req, res }) => {

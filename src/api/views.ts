@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { shortId } from '../common/ids.js';
+import type { ExternalEndpointRecord } from '../engine/external/endpoints.js';
 import { parseNetworkMode } from '../engine/modes.js';
 import { DEFAULT_NETWORK, hasAddresses, isUserDefined, type ContainerRecord, type IpamRecord, type NetworkAttachment, type NetworkRecord } from '../engine/model.js';
 import { hostPortText } from '../common/portspec.js';
@@ -192,8 +193,12 @@ export function containerInspect(c: ContainerRecord, networks: readonly NetworkR
 }
 
 /** GET /networks/{id} */
-export function networkInspect(n: NetworkRecord, containers: readonly ContainerRecord[]) {
+export function networkInspect(n: NetworkRecord, containers: readonly ContainerRecord[], external: readonly ExternalEndpointRecord[] = []) {
   const attached: Record<string, unknown> = {};
+  // dockerd's containers (berth being its plugin) are known by their endpoint alone: dockerd tells a plugin no container names.
+  for (const { endpoint: ep, sandboxKey } of external.filter((r) => r.endpoint.networkId === n.id)) {
+    attached[`ep-${ep.id}`] = { Name: `dockerd:${ep.id.slice(0, 12)}`, EndpointID: ep.id, MacAddress: ep.mac ?? '', IPv4Address: `${ep.address}/${ep.prefixLength}`, IPv6Address: '', BerthSandboxKey: sandboxKey ?? '' };
+  }
   for (const c of containers) {
     for (const ep of c.endpoints.filter((e) => e.networkId === n.id)) {
       attached[c.id] = { Name: c.name, EndpointID: ep.id, MacAddress: ep.mac ?? '', IPv4Address: `${ep.address}/${ep.prefixLength}`, IPv6Address: '' };

@@ -4,7 +4,8 @@ import type { Plan } from '../kernel/ops.js';
 import { readKernelView, readLinkNamesView } from '../kernel/view.js';
 import type { CollectionWatch, WatchEvent } from '../store/etcd-watch.js';
 import type { ClusterLink, EngineContext } from './context.js';
-import { hasAddresses, parseNetworkRecord, type AddressedNetwork, type ContainerRecord } from './model.js';
+import type { ExternalEndpointRecord } from './external/endpoints.js';
+import { hasAddresses, parseNetworkRecord, type AddressedNetwork, type ContainerRecord, type EndpointRecord } from './model.js';
 import { driverNetwork } from './networks.js';
 
 /** What a host publishes of each of its endpoints on a global network (`peers/<network>.<endpoint>`, under its lease). */
@@ -37,7 +38,7 @@ export class ClusterSync {
   private readonly peers = new Map<string, PeerRecord>();
   /** What the kernel has been given, per network: the remote endpoints programmed. */
   private readonly programmed = new Map<string, readonly RemoteEndpoint[]>();
-  /** This host's published endpoints, per container: peer id → the JSON published. */
+  /** This host's published endpoints, per container (or external endpoint): peer id → the JSON published. */
   private readonly published = new Map<string, Map<string, string>>();
   private readonly watches: CollectionWatch[] = [];
   /** Bumped by every change to the peers, so the name index knows when to rebuild. */
@@ -53,6 +54,7 @@ export class ClusterSync {
   /** After reconcile: publish this host's endpoints (a restart holds a new lease) and follow the store. */
   async start(): Promise<void> {
     for (const c of this.ctx.containers.all()) await this.publish(c);
+    for (const r of this.ctx.external.all()) await this.publishExternal(r);
     this.watches.push(await this.link.watch('networks', (events) => this.queue('following the cluster\'s networks', () => this.networksChanged(events))));
     this.watches.push(
       await this.link.watch('peers', (events) => {
@@ -72,21 +74,39 @@ export class ClusterSync {
 
   /** A container's endpoints on global networks as published: those of a running container, none otherwise. */
   async publish(container: ContainerRecord, removed = false): Promise<void> {
-    const desired = new Map<string, string>();
+    const desired = new Map<string, PeerRecord>();
     if (!removed && container.state.status === 'running') {
       for (const ep of container.endpoints) {
-        const network = this.ctx.networks.byIdExact(ep.networkId);
-        if (network?.scope !== 'global' || ep.mac === undefined) continue;
         const aliases = container.networks.find((a) => a.networkId === ep.networkId)?.aliases ?? [];
-        const record: PeerRecord = { network: network.id, endpoint: ep.id, container: container.id, containerName: container.name, aliases, address: ep.address, mac: ep.mac, vtep: this.link.hostAddress };
-        desired.set(peerId(network.id, ep.id), JSON.stringify(record));
+        const peer = this.peerOf(ep, { container: container.id, containerName: container.name, aliases });
+        if (peer) desired.set(peerId(peer.network, ep.id), peer);
       }
     }
-    const before = this.published.get(container.id) ?? new Map<string, string>();
-    for (const [id, json] of desired) if (before.get(id) !== json) await this.link.putHeld('peers', id, JSON.parse(json));
-    for (const id of before.keys()) if (!desired.has(id)) await this.link.deleteHeld('peers', id);
-    if (desired.size > 0) this.published.set(container.id, desired);
-    else this.published.delete(container.id);
+    await this.publishAs(container.id, desired);
+  }
+
+  /** Another runtime's endpoint (dockerd's, on an overlay through the plugin): published while joined. */
+  async publishExternal(record: ExternalEndpointRecord, removed = false): Promise<void> {
+    const { endpoint } = record;
+    const peer = !removed && record.sandboxKey !== undefined ? this.peerOf(endpoint, { container: endpoint.id, containerName: `endpoint-${endpoint.id.slice(0, 12)}`, aliases: [] }) : undefined;
+    await this.publishAs(endpoint.id, new Map(peer ? [[peerId(peer.network, endpoint.id), peer]] : []));
+  }
+
+  /** The peer record of an endpoint on a global network; undefined for any other network. */
+  private peerOf(ep: EndpointRecord, owner: Pick<PeerRecord, 'container' | 'containerName' | 'aliases'>): PeerRecord | undefined {
+    const network = this.ctx.networks.byIdExact(ep.networkId);
+    if (network?.scope !== 'global' || ep.mac === undefined) return undefined;
+    return { network: network.id, endpoint: ep.id, ...owner, address: ep.address, mac: ep.mac, vtep: this.link.hostAddress };
+  }
+
+  /** Makes the store hold exactly `desired` of what `owner` published. */
+  private async publishAs(owner: string, desired: ReadonlyMap<string, PeerRecord>): Promise<void> {
+    const before = this.published.get(owner) ?? new Map<string, string>();
+    const now = new Map([...desired].map(([id, peer]) => [id, JSON.stringify(peer)]));
+    for (const [id, json] of now) if (before.get(id) !== json) await this.link.putHeld('peers', id, JSON.parse(json));
+    for (const id of before.keys()) if (!now.has(id)) await this.link.deleteHeld('peers', id);
+    if (now.size > 0) this.published.set(owner, now);
+    else this.published.delete(owner);
   }
 
   /** Endpoints of `networkId` on other hosts (for `network rm`'s check, and the names). */

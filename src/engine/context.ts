@@ -9,6 +9,7 @@ import type { Collection, Store } from '../store/store.js';
 import type { ContainerRecords } from './container-records.js';
 import type { ContainerTable } from './containers.js';
 import type { DefaultBridgeOptions } from './default-bridge.js';
+import type { ExternalEndpointTable } from './external/endpoints.js';
 import type { NetworkTable } from './networks.js';
 import type { PortPublisher } from './publisher.js';
 
@@ -23,6 +24,8 @@ export interface EngineConfig {
   readonly dnsServers: readonly string[];
   /** How long `stop` waits after SIGTERM before SIGKILL (Docker: 10 s). */
   readonly stopTimeoutMs: number;
+  /** dockerd runs (or will) on this host: its FORWARD chain must let berth's traffic through (firewall/dockerd.ts). */
+  readonly dockerCoexistence?: boolean;
 }
 
 /**
@@ -73,6 +76,8 @@ export interface EngineContext {
   readonly containers: ContainerTable;
   /** Where containers and their endpoints are persisted. */
   readonly records: ContainerRecords;
+  /** Endpoints of sandboxes another runtime owns (dockerd's, berth being its plugin). */
+  readonly external: ExternalEndpointTable;
   readonly ports: PortPublisher;
   readonly names: NameService;
 }

@@ -21,6 +21,8 @@ import { containersSharing, resolveContainerConfig, type CreateContainerRequest 
 import { ClusterSync } from './cluster-sync.js';
 import { ContainerRecords } from './container-records.js';
 import { ContainerTable } from './containers.js';
+import { ExternalEndpointTable } from './external/endpoints.js';
+import { ExternalRuntime } from './external/runtime.js';
 import { containerDir, exitCodePath, type EngineConfig, type EngineContext, type EngineDeps } from './context.js';
 import { OperationQueue } from './lock.js';
 import { initialState, parseNetworkRecord, type AddressedNetwork, type ContainerRecord, type NetworkRecord } from './model.js';
@@ -57,6 +59,10 @@ const KILLED_EXIT_CODE = 137;
 export class Engine {
   readonly networks: NetworkTable;
   readonly containers = new ContainerTable();
+  /** Endpoints of dockerd's containers, berth being its network plugin. */
+  readonly externalEndpoints = new ExternalEndpointTable();
+  /** What dockerd asks through berth's plugin sockets. */
+  readonly external: ExternalRuntime;
   private readonly records: ContainerRecords;
   private readonly queue = new OperationQueue();
   private readonly ports: PortPublisher;
@@ -76,21 +82,23 @@ export class Engine {
     this.exits.setMaxListeners(0);
     this.networks = new NetworkTable(deps.drivers);
     this.records = new ContainerRecords(deps.store);
-    this.ports = new PortPublisher(this.networks, this.containers, deps.executor, deps.firewall);
+    this.ports = new PortPublisher(this.networks, this.containers, this.externalEndpoints, deps.executor, deps.firewall);
     this.names = deps.nameService(new TableNameSource(this.networks, this.containers, config, () => this.cluster));
-    this.context = { config, deps, networks: this.networks, containers: this.containers, records: this.records, ports: this.ports, names: this.names };
+    this.context = { config, deps, networks: this.networks, containers: this.containers, records: this.records, external: this.externalEndpoints, ports: this.ports, names: this.names };
     if (deps.cluster) {
       const cluster = new ClusterSync(this.context, deps.cluster, (op) => this.queue.run(op), (m) => console.error(m));
       this.records.observe((record, removed) => cluster.publish(record, removed));
       this.cluster = cluster;
     }
     this.networkService = new NetworkService(this.context, this.cluster);
+    this.external = new ExternalRuntime(this.context, this.networkService, this.cluster, (op) => this.queue.run(op));
   }
 
   /** Loads the store, makes the kernel match it (and it the kernel), and starts watching containers. */
   static async open(config: EngineConfig, deps: EngineDeps): Promise<Engine> {
     const engine = new Engine(config, deps);
     const { runningAdopted } = await reconcile({
+      externalEndpoints: await engine.external.load(),
       store: deps.store,
       records: engine.records,
       globalNetworks: deps.cluster ? (await deps.cluster.store.list('networks')).map((s) => parseNetworkRecord(s.value)) : [],
@@ -102,6 +110,7 @@ export class Engine {
       networks: engine.networks,
       containers: engine.containers,
       defaultBridge: config.defaultBridge,
+      dockerCoexistence: config.dockerCoexistence === true,
       markExited: (c) => engine.recordExit(c, undefined),
       discardUnfinishedStarts: (cs) => engine.discardUnfinishedStarts(cs),
     });
@@ -135,6 +144,11 @@ export class Engine {
         console.error(`berth: the embedded resolver of container ${c.name} could not listen: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
+  }
+
+  /** A driver's scope: global for one whose networks span hosts (overlay). */
+  driverScope(driver: string): 'local' | 'global' {
+    return this.deps.drivers.get(driver).capabilities.scope;
   }
 
   defaultNetwork(): AddressedNetwork {
@@ -172,7 +186,7 @@ export class Engine {
 
   /** Whether any container is configured for or attached to the network. */
   networkInUse(networkId: string): boolean {
-    return this.networkService.usersOf(networkId).length > 0;
+    return this.networkService.usersOf(networkId).length > 0 || this.externalEndpoints.onNetwork(networkId).length > 0;
   }
 
   connectNetwork(network: string, container: string, endpoint: CreateContainerRequest['endpoint']): Promise<void> {

@@ -19,6 +19,7 @@ import { sandboxName, sandboxUpPlan } from './sandbox.js';
 import { takenHostNames } from './sandbox-setup.js';
 import { inTransaction } from './transaction.js';
 import type { ClusterSync } from './cluster-sync.js';
+import { EXTERNAL_OWNER_LABEL } from './external/networks.js';
 import { createGlobalNetwork, FIRST_VNI, firstFreeVni, removeGlobalNetwork } from './global-networks.js';
 
 /**
@@ -120,11 +121,20 @@ export class NetworkService {
     });
   }
 
-  async remove(ref: string): Promise<NetworkRecord> {
+  /** `byOwner`: the runtime that made the network through berth's plugin removes it (dockerd's `network rm`). */
+  async remove(ref: string, opts: { readonly byOwner?: boolean } = {}): Promise<NetworkRecord> {
     const { networks, deps } = this.ctx;
     const network = networks.get(ref);
     if ((BUILTIN_NETWORKS as readonly string[]).includes(network.name) || !hasAddresses(network)) {
       throw new ConflictError(`${network.name} is a pre-defined network and cannot be removed`);
+    }
+    const owner = network.labels[EXTERNAL_OWNER_LABEL];
+    if (owner !== undefined && !opts.byOwner) {
+      throw new ConflictError(`network ${network.name} belongs to ${owner}, which made it through berth's plugin`, `remove it there (docker network rm)`);
+    }
+    const external = this.ctx.external.onNetwork(network.id);
+    if (external.length > 0) {
+      throw new ConflictError(`network ${network.name} has active endpoints of ${owner ?? 'another runtime'}: ${external.map((r) => r.endpoint.id.slice(0, 12)).join(', ')}`, 'remove those containers first');
     }
     const users = this.usersOf(network.id);
     if (network.scope === 'global' && this.cluster) {
@@ -157,9 +167,9 @@ export class NetworkService {
     return network;
   }
 
-  /** Removes every user-defined network no container uses that `selects` picks; returns their names. */
+  /** Removes every user-defined network no container uses that `selects` picks (but those another runtime owns); returns their names. */
   async prune(selects: (n: NetworkRecord) => boolean): Promise<string[]> {
-    const unused = this.ctx.networks.all().filter((n) => isUserDefined(n) && this.usersOf(n.id).length === 0 && selects(n));
+    const unused = this.ctx.networks.all().filter((n) => isUserDefined(n) && n.labels[EXTERNAL_OWNER_LABEL] === undefined && this.usersOf(n.id).length === 0 && selects(n));
     const removed: string[] = [];
     for (const n of unused) removed.push((await this.remove(n.id)).name);
     return removed;

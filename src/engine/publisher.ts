@@ -9,28 +9,35 @@ import { driverEndpoint } from './endpoints.js';
 import { readHostPorts } from '../kernel/host-ports.js';
 import { allocateHostPorts, ephemeralRange, firewallPortsOf, type PublishedPort } from './ports.js';
 import type { PortMapping } from '../common/portspec.js';
+import type { ExternalEndpointTable } from './external/endpoints.js';
 
 /**
  * Published ports between the engine's model and the firewall backend: which host ports a
- * container gets, the plan that publishes them, and withdrawing them when it stops.
+ * container (or another runtime's endpoint) gets, the plan that publishes them, and
+ * withdrawing them when it stops.
  */
 export class PortPublisher {
   constructor(
     private readonly networks: NetworkTable,
     private readonly containers: ContainerTable,
+    private readonly external: ExternalEndpointTable,
     private readonly executor: Executor,
     private readonly firewall: FirewallBackend,
   ) {}
 
   async allocate(mappings: readonly PortMapping[]): Promise<PublishedPort[]> {
     if (mappings.length === 0) return [];
-    const taken = this.containers.all().flatMap((c) => c.ports.map((p) => ({ ...p, owner: c.name })));
+    const taken = [
+      ...this.containers.all().flatMap((c) => c.ports.map((p) => ({ ...p, owner: c.name }))),
+      ...this.external.all().flatMap((r) => r.ports.map((p) => ({ ...p, owner: `endpoint ${r.endpoint.id.slice(0, 12)}` }))),
+    ];
     return allocateHostPorts(mappings, taken, await readHostPorts(), await ephemeralRange());
   }
 
-  /** The firewall's desired state now: every network, every running container's ports (but `except`'s). */
+  /** The firewall's desired state now: every network, every running container's and external endpoint's ports (but `except`'s). */
   firewallModel(except?: string): FirewallModel {
-    return this.networks.firewallModel(this.containers.all().filter((c) => c.id !== except).flatMap(firewallPortsOf));
+    const external = this.external.all().filter((r) => r.endpoint.id !== except).flatMap((r) => r.ports.map((p) => ({ ...p, containerIp: r.endpoint.address })));
+    return this.networks.firewallModel([...this.containers.all().filter((c) => c.id !== except).flatMap(firewallPortsOf), ...external]);
   }
 
   /** Publishing on the endpoint's network: the firewall change, and what its driver needs for it (the bridge: hairpin). */
@@ -57,14 +64,18 @@ export class PortPublisher {
     });
   }
 
-  /** Withdraws a container's ports; if the rules are not as expected, rewrites them all from the model. */
-  async unpublish(container: ContainerRecord): Promise<void> {
-    const removed = firewallPortsOf(container);
+  /** Withdraws a container's ports. */
+  unpublish(container: ContainerRecord): Promise<void> {
+    return this.unpublishPorts(container.id, container.name, firewallPortsOf(container));
+  }
+
+  /** Withdraws the ports `owner` (a container or external endpoint id) holds; if the rules are not as expected, rewrites them all from the model. */
+  async unpublishPorts(owner: string, name: string, removed: readonly FirewallPort[]): Promise<void> {
     if (removed.length === 0) return;
     const before = this.firewallModel();
-    const after = this.firewallModel(container.id);
+    const after = this.firewallModel(owner);
     try {
-      await this.executor.apply([this.firewall.changePorts(`unpublish ports of ${container.name}`, { before, after, added: [], removed })]);
+      await this.executor.apply([this.firewall.changePorts(`unpublish ports of ${name}`, { before, after, added: [], removed })]);
     } catch {
       await this.executor.apply([this.firewall.replaceAll('reload berth rules', after)]);
     }

@@ -3,6 +3,7 @@ import { bridgeOf } from '../drivers/bridge/driver.js';
 import { OWNER_ALIAS_PREFIX, type RecordedEndpoint } from '../drivers/driver.js';
 import type { DriverRegistry } from '../drivers/registry.js';
 import type { FirewallBackend } from '../firewall/backend.js';
+import { dockerCoexistenceOp } from '../firewall/dockerd.js';
 import type { Ipam } from '../ipam/ipam.js';
 import { routeClaimsSubnet } from '../ipam/subnets.js';
 import type { Executor } from '../kernel/exec.js';
@@ -15,6 +16,7 @@ import type { ContainerRecords } from './container-records.js';
 import type { ContainerTable } from './containers.js';
 import { checkBipIsFree, defaultBridgeRecord, type DefaultBridgeOptions } from './default-bridge.js';
 import { driverEndpoint } from './endpoints.js';
+import type { ExternalEndpointRecord } from './external/endpoints.js';
 import { DEFAULT_NETWORK, hasAddresses, subnetsText, parseNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
 import { ownsSandbox, parseNetworkMode } from './modes.js';
 import { driverNetwork, nullNetworkRecord, type NetworkTable } from './networks.js';
@@ -25,6 +27,8 @@ import { inTransaction } from './transaction.js';
 export interface ReconcileContext {
   readonly store: Store;
   readonly records: ContainerRecords;
+  /** Endpoints of dockerd's containers (berth being its plugin): their addresses, links and ports are berth's to keep. */
+  readonly externalEndpoints: readonly ExternalEndpointRecord[];
   /** Networks that span hosts, from the cluster store (none without a cluster). */
   readonly globalNetworks: readonly NetworkRecord[];
   readonly executor: Executor;
@@ -35,6 +39,8 @@ export interface ReconcileContext {
   readonly networks: NetworkTable;
   readonly containers: ContainerTable;
   readonly defaultBridge: DefaultBridgeOptions;
+  /** Whether to open dockerd's FORWARD chain to berth's traffic. */
+  readonly dockerCoexistence: boolean;
   markExited(id: string): Promise<void>;
   /** Kills what starts cut short by a crash left of created containers (their processes, their namespaces). */
   discardUnfinishedStarts(containers: readonly ContainerRecord[]): Promise<void>;
@@ -112,7 +118,9 @@ async function loadNetworks(ctx: ReconcileContext, stored: NetworkRecord[], cont
   // to addresses the next containers will get: they go before berth's rules are written.
   for (const retired of ctx.retiredFirewalls) ops.push(retired.removeAll(`remove the rules of the ${retired.name} backend (not in use)`));
   // Ports of containers recorded as running; those found dead later are unpublished then.
-  ops.push(ctx.firewall.replaceAll('berth networks and published ports', ctx.networks.firewallModel(containers.flatMap(firewallPortsOf))));
+  const externalPorts = ctx.externalEndpoints.flatMap((r) => r.ports.map((p) => ({ ...p, containerIp: r.endpoint.address })));
+  ops.push(ctx.firewall.replaceAll('berth networks and published ports', ctx.networks.firewallModel([...containers.flatMap(firewallPortsOf), ...externalPorts])));
+  if (ctx.dockerCoexistence) ops.push(dockerCoexistenceOp());
 
   await inTransaction(ctx.executor, async (tx) => {
     await tx.apply(ops);
@@ -138,10 +146,9 @@ function withConfiguredNetwork(networks: NetworkTable, c: ContainerRecord): Cont
 }
 
 async function reserveAddresses(ctx: ReconcileContext, containers: ContainerRecord[]): Promise<void> {
-  for (const c of containers) {
-    for (const ep of c.endpoints) {
-      if (ctx.networks.byIdExact(ep.networkId)) await ctx.ipam.allocate(ep.networkId, ep.address);
-    }
+  const endpoints = [...containers.flatMap((c) => c.endpoints), ...ctx.externalEndpoints.map((r) => r.endpoint)];
+  for (const ep of endpoints) {
+    if (ctx.networks.byIdExact(ep.networkId)) await ctx.ipam.allocate(ep.networkId, ep.address);
   }
 }
 
@@ -164,6 +171,10 @@ async function repairNetworks(ctx: ReconcileContext, sandboxes: readonly Contain
         .filter((e) => e.networkId === network.id)
         .map((e) => ({ netns: c.netns, endpoint: driverEndpoint(e), running: runningIds.has(c.id), gatewayEndpoint: e.gatewayEndpoint, carriesPorts: e.gatewayEndpoint && c.ports.length > 0 })),
     );
+    // dockerd's endpoints are known (their links are not strays) but never joined again here: their sandboxes are dockerd's.
+    for (const r of ctx.externalEndpoints.filter((r) => r.endpoint.networkId === network.id)) {
+      endpoints.push({ netns: '', endpoint: driverEndpoint(r.endpoint), running: false, gatewayEndpoint: false, carriesPorts: false });
+    }
     try {
       await ctx.executor.apply(ctx.networks.driverOf(network).repair(driverNetwork(network), endpoints, live));
     } catch (err) {

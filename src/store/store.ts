@@ -7,7 +7,19 @@
  * read (compare-and-swap; 0 = absent), which is how two daemons sharing etcd keep from
  * overwriting each other; `create` is the common case: only if absent.
  */
-export type Collection = 'networks' | 'containers' | 'endpoints' | 'hosts' | 'addresses' | 'network-names' | 'vnis' | 'peers';
+export type Collection =
+  | 'networks'
+  | 'containers'
+  | 'endpoints'
+  | 'hosts'
+  | 'addresses'
+  | 'network-names'
+  | 'vnis'
+  | 'peers'
+  // Another runtime's (dockerd's) endpoints, network ids and IPAM pools, berth being its plugin.
+  | 'external-endpoints'
+  | 'external-networks'
+  | 'external-pools';
 
 export interface StoredValue {
   readonly id: string;
