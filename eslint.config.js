@@ -15,8 +15,10 @@ const MAY_IMPORT = {
   dns: ['common', 'kernel'],
   engine: ['common', 'kernel', 'store', 'ipam', 'firewall', 'drivers', 'dns'],
   api: ['common', 'kernel', 'engine'],
+  // dockerd's network and IPAM plugin protocol: a sibling of the API, over the same engine.
+  plugin: ['common', 'engine'],
   // The composition root: it picks and wires the implementations below it.
-  daemon: ['common', 'kernel', 'store', 'ipam', 'firewall', 'drivers', 'dns', 'engine', 'api'],
+  daemon: ['common', 'kernel', 'store', 'ipam', 'firewall', 'drivers', 'dns', 'engine', 'api', 'plugin'],
   // The CLI speaks the API over its socket; what it runs of the daemon's side is handed to it (cli/handover.ts).
   cli: ['common'],
 };

@@ -35,7 +35,11 @@ Options:
       --cluster-advertise ADDR
                         This host's address on the network the hosts share
       --cluster-lease-ttl SECONDS
-                        How long a dead or cut-off host stays present (default ${DEFAULT_LEASE_TTL_SECONDS}, 2-60)`;
+                        How long a dead or cut-off host stays present (default ${DEFAULT_LEASE_TTL_SECONDS}, 2-60)
+      --docker-plugins DIR
+                        Also serve dockerd as its network and IPAM plugin: sockets
+                        berth, berth-macvlan, berth-ipvlan, berth-overlay in DIR
+                        (dockerd looks in /run/docker/plugins)`;
 
 const DAEMON: CommandInfo = { name: 'daemon', usage: DAEMON_USAGE };
 
@@ -54,6 +58,7 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     'cluster-store': { value: true },
     'cluster-advertise': { value: true },
     'cluster-lease-ttl': { value: true },
+    'docker-plugins': { value: true },
   });
   const execRoot = flag(parsed, 'exec-root') ?? DAEMON_DEFAULTS.execRoot;
   const host = flag(parsed, 'host') ?? globalHost ?? process.env.BERTH_HOST;
@@ -77,12 +82,14 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     executor: parseExecutorKind(flag(parsed, 'executor') ?? DAEMON_DEFAULTS.executor),
     firewall: parseFirewallName(flag(parsed, 'firewall') ?? DAEMON_DEFAULTS.firewall),
     ...(cluster ? { cluster } : {}),
+    ...(flag(parsed, 'docker-plugins') ? { dockerPluginDir: flag(parsed, 'docker-plugins') } : {}),
   });
   const bridge = daemon.engine.defaultNetwork();
   const unavailable = daemon.engine.networks.drivers.list().filter((e) => !e.availability.available);
   console.log(
     `berth daemon ready (pid ${process.pid}, executor ${flag(parsed, 'executor') ?? DAEMON_DEFAULTS.executor}, firewall ${flag(parsed, 'firewall') ?? DAEMON_DEFAULTS.firewall}): ` +
       `bridge ${String(bridge.driverData.bridge)} ${firstSubnet(bridge).gateway ?? ''} ${firstSubnet(bridge).subnet}, API on unix://${host ? socketPathFrom(host) : join(execRoot, 'berth.sock')}` +
+      (flag(parsed, 'docker-plugins') ? `\n  dockerd plugins in ${flag(parsed, 'docker-plugins') ?? ''}: berth (network + IPAM), berth-macvlan, berth-ipvlan, berth-overlay` : '') +
       (cluster ? `\n  cluster store ${cluster.endpoints.join(',')}, this host ${cluster.advertise} (lease ${cluster.leaseTtlSeconds} s)` : '') +
       unavailable.map((e) => `\n  driver ${e.driver.name} unavailable: ${e.availability.available ? '' : e.availability.reason}`).join(''),
   );

@@ -1,6 +1,7 @@
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listenUnix } from '../api/server.js';
+import { listenPlugins } from '../plugin/server.js';
 import { BerthError, InvalidArgumentError } from '../common/errors.js';
 import { parseCidr } from '../common/ipv4.js';
 import { builtinDrivers } from '../drivers/registry.js';
@@ -32,6 +33,8 @@ export interface DaemonOptions extends DaemonSettings {
   readonly executor: ExecutorKind;
   /** Part of a cluster of hosts sharing an etcd cluster store (--cluster-store). */
   readonly cluster?: ClusterOptions;
+  /** Where to serve dockerd as its network and IPAM plugin (--docker-plugins). */
+  readonly dockerPluginDir?: string;
 }
 
 export function parseFirewallName(value: string): FirewallBackendName {
@@ -79,7 +82,9 @@ export async function startDaemon(
     const underlay = options.cluster ? await advertisedLink(options.cluster.advertise) : undefined;
     // Joined first: global networks and their endpoints are part of what the engine loads.
     const cluster = options.cluster ? await ClusterMembership.join(options.cluster, (m) => console.error(m)) : undefined;
-    const engine = await Engine.open(engineConfig(options), {
+    // Beside dockerd (its plugin, or its chains found): open its FORWARD chain to berth's traffic.
+    const dockerCoexistence = options.dockerPluginDir !== undefined || (await dockerChainsPresent());
+    const engine = await Engine.open({ ...engineConfig(options), dockerCoexistence }, {
       store: new LocalStore(join(options.dataRoot, 'store')),
       executor,
       drivers: builtinDrivers(features, { vtep: cluster?.hostAddress, underlayMtu: underlay?.mtu }),
@@ -94,9 +99,11 @@ export async function startDaemon(
       throw err;
     });
     const server = await listenUnix(engine, options.socketPath, await readBuildInfo());
+    const plugins = options.dockerPluginDir ? await listenPlugins(options.dockerPluginDir, engine) : undefined;
     return {
       engine,
       async stop() {
+        await plugins?.close();
         engine.close();
         await cluster?.leave();
         await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -109,6 +116,12 @@ export async function startDaemon(
     await releasePidfile();
     throw err;
   }
+}
+
+/** Whether dockerd's DOCKER-USER chain exists (dockerd ran or runs here); false without iptables. */
+async function dockerChainsPresent(): Promise<boolean> {
+  const result = await runTool('iptables', ['-w', '-n', '-L', 'DOCKER-USER']).catch(() => undefined);
+  return result?.code === 0;
 }
 
 /** The link holding the --cluster-advertise address: other hosts send VXLAN traffic to it, so it must be this host's. */
