@@ -1,5 +1,6 @@
 import type { NftApply } from '../kernel/ops.js';
 import type { FirewallBackend } from './backend.js';
+import { MARK_ACCEPTED } from './dockerd.js';
 import type { FirewallModel, FirewallNetwork, FirewallPort } from './model.js';
 
 /** berth's own table: berth never touches a rule outside it. */
@@ -68,20 +69,23 @@ export function compileNftables(model: FirewallModel): string {
     ...chain('loopback_guard', 'type filter hook prerouting priority raw; policy accept;', [LOOPBACK_GUARD]),
     ...chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat),
     ...chain('output', 'type nat hook output priority -100; policy accept;', dnat),
-    ...chain('forward', 'type filter hook forward priority filter; policy accept;', forward),
+    // Just before iptables' filter chains (priority filter), so dockerd's FORWARD sees berth's mark.
+    ...chain('forward', 'type filter hook forward priority filter - 1; policy accept;', forward),
     ...chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', postrouting),
     '}',
     '',
   ].join('\n');
 }
 
+/** Every accept marks the packet, for dockerd's FORWARD chain to let it through too (firewall/dockerd.ts). */
 function forwardRules(net: FirewallNetwork): string[] {
   const b = `"${net.bridge}"`;
-  if (net.internal) return [`iifname ${b} oifname ${b} accept`, `iifname ${b} drop`, `oifname ${b} drop`];
+  const accept = `${MARK_ACCEPTED} accept`;
+  if (net.internal) return [`iifname ${b} oifname ${b} ${accept}`, `iifname ${b} drop`, `oifname ${b} drop`];
   return [
-    `oifname ${b} ct state established,related accept`,
-    `oifname ${b} ct status dnat accept`,
-    `iifname ${b} accept`,
+    `oifname ${b} ct state established,related ${accept}`,
+    `oifname ${b} ct status dnat ${accept}`,
+    `iifname ${b} ${accept}`,
     `oifname ${b} drop`,
   ];
 }
