@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
 # setup.sh [--with-peers] — everything berth needs on a fresh Debian 12 machine, as root:
 # system packages (apt-get), npm packages (npm ci) and the build (tsc). etcd-server is for
-# overlay networks (their cluster store); the tests start their own etcd members, so the
-# package's service is never started here.
-#   --with-peers  also Docker 20.10 (docker.io), Podman 4.3 with netavark and aardvark-dns, and busybox,
-#                 for the side-by-side benchmarks
-#                 (../shared/peers/docker-lab.sh, podman-lab.sh); docker.io's service is never started by us.
+# overlay networks (their cluster store); docker.io (dockerd 20.10 and its CLI), busybox-static
+# (the tests' image), python3-docker and docker-compose are the real Docker clients and the
+# dockerd berth serves as a plugin. The tests start their own etcd members and dockerds, so
+# no package's service is ever started here.
+#   --with-peers  also Podman 4.3 with netavark and aardvark-dns, for the side-by-side benchmarks
+#                 (../shared/peers/podman-lab.sh; docker-lab.sh uses docker.io).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(iproute2 nftables iptables util-linux iputils-ping procps python3 etcd-server)
-[[ "${1:-}" == --with-peers ]] && packages+=(docker.io busybox-static aardvark-dns podman netavark)
+packages=(iproute2 nftables iptables util-linux iputils-ping procps python3 etcd-server docker.io busybox-static python3-docker docker-compose)
+[[ "${1:-}" == --with-peers ]] && packages+=(aardvark-dns podman netavark)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then
   apt-get update -q
-  # No package's service may start as a side effect (etcd-server ships one): a temporary
+  # No package's service may start as a side effect (etcd-server and docker.io ship one): a temporary
   # policy-rc.d refuses every start during the install, unless the machine has its own.
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { BerthError, ConflictError, InvalidArgumentError, NotFoundError, quotePrefix } from '../../common/errors.js';
+import { BerthError, InvalidArgumentError, NotFoundError, quotePrefix } from '../../common/errors.js';
 import { cidrContains, parseCidr, parseIpv4 } from '../../common/ipv4.js';
 import type { PortMapping } from '../../common/portspec.js';
 import { subnetHolding, type JoinInfo } from '../../drivers/driver.js';
@@ -78,7 +78,11 @@ function handOverName(): string {
 
 /** The engine's side of another runtime's endpoints. Every method runs inside the engine's operation queue. */
 export class ExternalEndpoints {
-  constructor(private readonly ctx: EngineContext) {}
+  constructor(
+    private readonly ctx: EngineContext,
+    /** Whether berth's IPAM plugin handed this address out for the endpoint being made (it holds it already). */
+    private readonly handedOutByPlugin: (networkId: string, address: string) => boolean,
+  ) {}
 
   private get table(): ExternalEndpointTable {
     return this.ctx.external;
@@ -116,8 +120,9 @@ export class ExternalEndpoints {
   }
 
   /**
-   * The runtime's address is reserved here, unless berth's IPAM plugin handed it out (then
-   * it is held already, by no endpoint yet). Without one, berth's IPAM chooses.
+   * The runtime's address is reserved here (an address another endpoint holds, on this
+   * host or another, is a conflict), unless berth's IPAM plugin handed it out for this
+   * endpoint (then it is held already). Without one, berth's IPAM chooses.
    */
   private async takeAddress(network: AddressedNetwork, cidr: string | undefined): Promise<{ address: string; addressFromPlugin: boolean }> {
     const { ipam } = this.ctx.deps;
@@ -127,20 +132,9 @@ export class ExternalEndpoints {
     if (!network.ipam.subnets.some((s) => cidrContains(parseCidr(s.subnet), ip))) {
       throw new InvalidArgumentError(`address ${cidr} is outside network ${network.name} (${network.ipam.subnets.map((s) => s.subnet).join(', ')})`);
     }
-    try {
-      await ipam.allocate(network.id, address);
-      return { address, addressFromPlugin: false };
-    } catch (err) {
-      if (!(err instanceof ConflictError) || this.holderOf(network.id, address) !== undefined) throw err;
-      return { address, addressFromPlugin: true };
-    }
-  }
-
-  /** Who holds an address of the network: a container's name or an external endpoint's id. */
-  private holderOf(networkId: string, address: string): string | undefined {
-    const container = this.ctx.containers.all().find((c) => c.endpoints.some((e) => e.networkId === networkId && e.address === address));
-    if (container) return container.name;
-    return this.table.onNetwork(networkId).find((r) => r.endpoint.address === address)?.endpoint.id;
+    if (this.handedOutByPlugin(network.id, address)) return { address, addressFromPlugin: true };
+    await ipam.allocate(network.id, address);
+    return { address, addressFromPlugin: false };
   }
 
   async join(id: string, sandboxKey: string): Promise<ExternalJoin> {

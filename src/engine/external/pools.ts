@@ -29,6 +29,8 @@ export interface PoolRequest {
 
 export class ExternalPools {
   private readonly pools = new Map<string, PoolRecord>();
+  /** Endpoint addresses handed to dockerd that no endpoint took yet ("network id/address"). */
+  private readonly handedOut = new Set<string>();
 
   constructor(private readonly ctx: EngineContext) {}
 
@@ -92,7 +94,9 @@ export class ExternalPools {
     if (network) {
       const gateway = network.ipam.subnets.find((s) => s.subnet === pool.subnet)?.gateway;
       if (isGateway && gateway !== undefined) return cidr(gateway);
-      return cidr(await this.ctx.deps.ipam.allocate(network.id, requested));
+      const address = await this.ctx.deps.ipam.allocate(network.id, requested);
+      this.handedOut.add(`${network.id}/${address}`);
+      return cidr(address);
     }
     // Before the network exists dockerd asks for its gateway (and auxiliary addresses): the
     // network's create reserves them; the pool remembers the gateway until then.
@@ -110,7 +114,16 @@ export class ExternalPools {
     const network = this.networkOf(pool);
     const subnet = network?.ipam.subnets.find((s) => s.subnet === pool.subnet);
     if (!network || !subnet || subnet.gateway === address || Object.values(subnet.auxAddresses).includes(address)) return;
+    this.handedOut.delete(`${network.id}/${address}`);
     await this.ctx.deps.ipam.release(network.id, address);
+  }
+
+  /**
+   * Whether this plugin handed `address` out for an endpoint that is being made now; the
+   * endpoint takes it (true once). An address held otherwise is another's: a conflict.
+   */
+  takeHandedOut(networkId: string, address: string): boolean {
+    return this.handedOut.delete(`${networkId}/${address}`);
   }
 
   /** Forgets the pool once no berth network uses its subnet (dockerd releases it after removing its network, and after a create that failed). */

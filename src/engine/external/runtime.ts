@@ -23,9 +23,9 @@ export class ExternalRuntime {
     private readonly cluster: ClusterSync | undefined,
     private readonly inQueue: <T>(operation: () => Promise<T>) => Promise<T>,
   ) {
-    this.endpoints = new ExternalEndpoints(ctx);
-    this.networks = new ExternalNetworks(ctx, networkService);
     this.pools = new ExternalPools(ctx);
+    this.endpoints = new ExternalEndpoints(ctx, (networkId, address) => this.pools.takeHandedOut(networkId, address));
+    this.networks = new ExternalNetworks(ctx, networkService);
   }
 
   /** At start, before reconcile reads the endpoints' addresses and ports. */
