@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OUTSIDE_IP, run, sandboxSkip, UPLINK_IP, World } from '../world/world.js';
+import { OUTSIDE_IP, REPO, run, sandboxSkip, UPLINK_IP, World } from '../world/world.js';
 import { Dockerd } from '../world/dockerd.js';
 
 /**
@@ -106,6 +106,26 @@ describe('berth as dockerd\'s network and IPAM plugin', { skip: sandboxSkip }, (
     assert.match(taken.stderr, /in use|reserved/);
     await docker.dockerOk('rm', '-f', 'onlan');
     await docker.dockerOk('network', 'rm', 'lan');
+  });
+
+  test('docker-compose (1.29, python3-docker) runs examples/compose on a berth network; down removes it from berth', async () => {
+    const compose = (...args: string[]) =>
+      run('docker-compose', ['-f', `${REPO}examples/compose/docker-compose.yml`, '-p', 'demo', ...args], { env: { ...process.env, DOCKER_HOST: `unix://${docker.socket}`, IMAGE: 'bb' }, timeoutMs: 120_000 });
+    const up = await compose('up', '-d');
+    assert.equal(up.code, 0, up.stderr);
+    const network = await berthNetwork(w, docker, 'demo_app');
+    assert.equal(network.IPAM.Config[0].Subnet, '10.80.0.0/24');
+    assert.equal(Object.keys(network.Containers).length, 2);
+    const ping = await compose('exec', '-T', 'client', 'ping', '-c', '1', '-W', '2', 'web');
+    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+    assert.match(ping.stdout, /\(10\.80\.0\.\d+\)/);
+    const page = await w.inOutside('wget', '-qO-', '-T', '3', `http://${UPLINK_IP}:8088/hostname`);
+    assert.equal(page.code, 0, page.stderr);
+    const down = await compose('down');
+    assert.equal(down.code, 0, down.stderr);
+    const names = (await w.berthOk('network', 'ls', '--format', '{{.Name}}')).split('\n');
+    assert.ok(!names.includes(network.Name), names.join(' '));
+    assert.doesNotMatch((await run('ip', ['netns', 'exec', w.host, 'nft', 'list', 'map', 'ip', 'berth', 'pub_any'])).stdout, /8088/);
   });
 
   test('docker rm and docker network rm leave nothing in berth or the kernel', async () => {
