@@ -1,6 +1,7 @@
 import { InvalidArgumentError, quotePrefix } from '../common/errors.js';
 import type { CreateContainerRequest, EndpointRequest } from '../engine/container-config.js';
 import type { CreateNetworkRequest, IpamConfigRequest } from '../engine/network-create.js';
+import type { ExecConfig } from '../engine/execs.js';
 import { parsePortBindings } from '../common/portspec.js';
 
 /**
@@ -26,8 +27,26 @@ function optionalString(v: unknown, field: string): string | undefined {
   return v;
 }
 
+/**
+ * berth's own containers run host commands, not images: "host" (or "berth/host") is the
+ * one image name it takes, so `docker run host ip addr` works from a stock client.
+ */
+export const HOST_IMAGE = 'host';
+const HOST_IMAGE_NAMES = new Set(['', HOST_IMAGE, `${HOST_IMAGE}:latest`, `berth/${HOST_IMAGE}`, `berth/${HOST_IMAGE}:latest`]);
+
+export function imageRefusal(image: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `berth runs host commands, not images: image "${quotePrefix(image)}" cannot be run here`,
+    `use the image name "${HOST_IMAGE}" for a host command (docker run ${HOST_IMAGE} ip addr), or run images with dockerd and berth as its network plugin (berth daemon --docker-plugins /run/docker/plugins; docker network create -d berth ...)`,
+  );
+}
+
 export function parseCreateContainer(body: unknown, name: string | undefined): CreateContainerRequest {
   if (!isObject(body)) throw new InvalidArgumentError('invalid request: the body must be a JSON object');
+  const image = optionalString(body.Image, 'Image') ?? '';
+  if (!HOST_IMAGE_NAMES.has(image)) throw imageRefusal(image);
+  if (body.Tty === true) throw new InvalidArgumentError('berth containers run without a terminal (-t)', 'leave -t out, or use docker exec -it CONTAINER sh in a running one');
+  if (body.OpenStdin === true) throw new InvalidArgumentError('berth containers read no stdin (-i)', 'leave -i out, or use docker exec -i CONTAINER ... in a running one');
   const hostConfig = body.HostConfig === undefined || body.HostConfig === null ? {} : body.HostConfig;
   if (!isObject(hostConfig)) throw new InvalidArgumentError('invalid request: HostConfig must be an object');
   const autoRemove = hostConfig.AutoRemove ?? false;
@@ -146,4 +165,40 @@ function stringMap(v: unknown, field: string): Record<string, string> {
 export function queryFlag(params: URLSearchParams, name: string): boolean {
   const v = params.get(name);
   return v === '1' || v === 'true' || v === 'True';
+}
+
+/** Docker's ExecConfig (POST /containers/{id}/exec). */
+export function parseExecConfig(body: unknown): ExecConfig {
+  if (!isObject(body)) throw new InvalidArgumentError('invalid request: the body must be a JSON object');
+  const flag = (field: string): boolean => {
+    const v = body[field] ?? false;
+    if (typeof v !== 'boolean') throw new InvalidArgumentError(`invalid request: ${field} must be a boolean`);
+    return v;
+  };
+  const workingDir = optionalString(body.WorkingDir, 'WorkingDir');
+  return {
+    command: stringArray(body.Cmd, 'Cmd'),
+    env: stringArray(body.Env, 'Env'),
+    tty: flag('Tty'),
+    attachStdin: flag('AttachStdin'),
+    attachStdout: flag('AttachStdout'),
+    attachStderr: flag('AttachStderr'),
+    ...(workingDir ? { workingDir } : {}),
+  };
+}
+
+/** POST /exec/{id}/start: whether to run it detached (no stream). */
+export function parseExecStart(body: unknown): { detach: boolean } {
+  if (!isObject(body)) return { detach: false };
+  return { detach: body.Detach === true };
+}
+
+/** A terminal size from ?h=ROWS&w=COLS. */
+export function parseTerminalSize(query: URLSearchParams): { rows: number; cols: number } {
+  const rows = Number(query.get('h'));
+  const cols = Number(query.get('w'));
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0 || rows > 65535 || cols > 65535) {
+    throw new InvalidArgumentError(`invalid terminal size h=${query.get('h') ?? ''} w=${query.get('w') ?? ''}`, 'give whole numbers of rows and columns, e.g. ?h=24&w=80');
+  }
+  return { rows, cols };
 }

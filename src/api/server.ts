@@ -7,11 +7,14 @@ import { parseFilters } from './filters.js';
 import { asksForStopped, CONTAINER_LIST_FILTERS, containerListFilter, NETWORK_LIST_FILTERS, NETWORK_PRUNE_FILTERS, networkListFilter, networkPruneFilter } from './list-filters.js';
 import { API_VERSION } from './api-version.js';
 import { versionView, type BuildInfo } from './version.js';
+import { infoView, type DaemonFacts } from './info.js';
 import { renderPlan } from '../kernel/render.js';
-import { streamLogs } from './logs.js';
+import { ensureLogFiles, streamLogs } from './logs.js';
 import { readJsonBody } from '../common/json-body.js';
-import { parseConnect, parseCreateContainer, parseCreateNetwork, queryFlag } from './requests.js';
-import { containerInspect, containerSummary, networkInspect } from './views.js';
+import { imageRefusal, parseConnect, parseCreateContainer, parseCreateNetwork, parseExecConfig, parseExecStart, parseTerminalSize, queryFlag } from './requests.js';
+import { acceptUpgrade, MULTIPLEXED_STREAM, RAW_STREAM, readUpgradeBody, refuseUpgrade, relayExec } from './hijack.js';
+import type { Duplex } from 'node:stream';
+import { containerInspect, containerSummary, execInspect, networkInspect } from './views.js';
 
 const STATUS_OF: Record<ErrorCode, number> = {
   not_found: 404,
@@ -93,7 +96,7 @@ function parseWaitCondition(raw: string | null): WaitCondition {
  * (an optional /v1.NN prefix is accepted, as the docker CLI sends one); berth-only
  * features live under /berth/.
  */
-export function apiRoutes(engine: Engine, build: BuildInfo): Route[] {
+export function apiRoutes(engine: Engine, build: BuildInfo, facts: DaemonFacts): Route[] {
   const route = (method: string, path: string, handler: Handler): Route => ({
     method,
     pattern: new RegExp(`^${path.replaceAll('{id}', '([^/]+)')}$`),
@@ -111,6 +114,17 @@ export function apiRoutes(engine: Engine, build: BuildInfo): Route[] {
       json(res, 200, versionView(build));
       return Promise.resolve();
     }),
+    route('GET', '/info', ({ res }) => {
+      json(res, 200, infoView(engine, build, facts));
+      return Promise.resolve();
+    }),
+    // berth runs no images: the lists are empty, an image asked for by name is explained, a pull refused.
+    route('GET', '/images/json', ({ res }) => {
+      json(res, 200, []);
+      return Promise.resolve();
+    }),
+    route('GET', '/images/{id}/json', ({ params }) => Promise.reject(imageRefusal(params[0]!))),
+    route('POST', '/images/create', ({ query }) => Promise.reject(imageRefusal(query.get('fromImage') ?? ''))),
     route('POST', '/containers/create', async ({ req, res, query }) => {
       const request = parseCreateContainer(await readJsonBody(req), query.get('name') ?? undefined);
       const { record, warnings } = await engine.createContainer(request);
@@ -130,8 +144,13 @@ export function apiRoutes(engine: Engine, build: BuildInfo): Route[] {
       await engine.killContainer(params[0]!, query.get('signal') ?? 'SIGKILL');
       noContent(res);
     }),
+    // Headers go out at once, the body at the exit: Docker's client returns from ContainerWait
+    // only once the headers arrive, and `docker run` starts the container after that.
     route('POST', '/containers/{id}/wait', async ({ res, params, query }) => {
-      json(res, 200, { StatusCode: await engine.waitContainer(params[0]!, parseWaitCondition(query.get('condition'))), Error: null });
+      const exited = engine.waitContainer(params[0]!, parseWaitCondition(query.get('condition')));
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.flushHeaders();
+      res.end(JSON.stringify({ StatusCode: await exited, Error: null }));
     }),
     route('GET', '/containers/json', ({ res, query }) => {
       const filters = parseFilters(query.get('filters'), CONTAINER_LIST_FILTERS);
@@ -146,7 +165,8 @@ export function apiRoutes(engine: Engine, build: BuildInfo): Route[] {
       return Promise.resolve();
     }),
     route('GET', '/containers/{id}/json', ({ res, params }) => {
-      json(res, 200, containerInspect(engine.containers.get(params[0]!), engine.networks.all(), engine.containers.all()));
+      const c = engine.containers.get(params[0]!);
+      json(res, 200, containerInspect(c, engine.networks.all(), engine.containers.all(), engine.containerFiles(c), engine.execs.ofContainer(c.id)));
       return Promise.resolve();
     }),
     route('GET', '/containers/{id}/logs', async ({ res, params, query }) => {
@@ -159,6 +179,40 @@ export function apiRoutes(engine: Engine, build: BuildInfo): Route[] {
         queryFlag(query, 'follow') ? { exited: engine.waitContainer(c.id) } : undefined,
       );
       res.end();
+    }),
+    route('POST', '/containers/{id}/exec', async ({ req, res, params }) => {
+      const session = engine.execs.create(params[0]!, parseExecConfig(await readJsonBody(req)));
+      json(res, 201, { Id: session.id });
+    }),
+    // Clients that do not hijack (or ask for a detached exec) land here; the others in upgradeRoutes.
+    route('POST', '/exec/{id}/start', async ({ req, res, params }) => {
+      const { detach } = parseExecStart(await readJsonBody(req));
+      const session = engine.execs.get(params[0]!);
+      const proc = engine.execs.start(session.id);
+      if (detach) {
+        proc.stdin.end();
+        res.writeHead(200).end();
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': session.config.tty ? RAW_STREAM : MULTIPLEXED_STREAM });
+      await relayExec(proc, res, undefined, { tty: session.config.tty, stdout: session.config.attachStdout, stderr: session.config.attachStderr });
+      res.end();
+    }),
+    route('GET', '/exec/{id}/json', ({ res, params }) => {
+      json(res, 200, execInspect(engine.execs.get(params[0]!)));
+      return Promise.resolve();
+    }),
+    route('POST', '/exec/{id}/resize', ({ res, params, query }) => {
+      const { rows, cols } = parseTerminalSize(query);
+      engine.execs.get(params[0]!).process?.resize(rows, cols);
+      res.writeHead(200).end();
+      return Promise.resolve();
+    }),
+    // Containers have no terminal of their own (create refuses Tty): nothing to resize.
+    route('POST', '/containers/{id}/resize', ({ res, params }) => {
+      engine.containers.get(params[0]!);
+      res.writeHead(200).end();
+      return Promise.resolve();
     }),
     route('DELETE', '/containers/{id}', async ({ res, params, query }) => {
       await engine.removeContainer(params[0]!, { force: queryFlag(query, 'force') });
@@ -207,6 +261,70 @@ export function apiRoutes(engine: Engine, build: BuildInfo): Route[] {
   ];
 }
 
+type UpgradeHandler = (ctx: { req: IncomingMessage; socket: Duplex; head: Buffer; params: string[]; query: URLSearchParams }) => Promise<void>;
+
+/** The hijacked calls: exec start and attach (hijack.ts). */
+export function upgradeRoutes(engine: Engine): { method: string; pattern: RegExp; handler: UpgradeHandler }[] {
+  return [
+    {
+      method: 'POST',
+      pattern: /^\/exec\/([^/]+)\/start$/,
+      handler: async ({ req, socket, head, params }) => {
+        const { body, rest } = await readUpgradeBody(req, socket, head);
+        parseExecStart(body);
+        const session = engine.execs.get(params[0]!);
+        const proc = engine.execs.start(session.id);
+        acceptUpgrade(socket, session.config.tty);
+        if (rest.length > 0 && session.config.attachStdin) proc.stdin.write(rest);
+        await relayExec(proc, socket, session.config.attachStdin ? socket : undefined, { tty: session.config.tty, stdout: session.config.attachStdout, stderr: session.config.attachStderr });
+        socket.end();
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/containers\/([^/]+)\/attach$/,
+      handler: async ({ req, socket, head, params, query }) => {
+        await readUpgradeBody(req, socket, head);
+        const c = engine.containers.get(params[0]!);
+        // A container attached before its start (foreground `docker run`) streams until its next exit.
+        const exited = engine.waitContainer(c.id, c.state.status === 'running' ? 'not-running' : 'next-exit');
+        acceptUpgrade(socket, false);
+        const paths = engine.logPaths(c.id);
+        await ensureLogFiles(paths);
+        const stream = queryFlag(query, 'stream');
+        await streamLogs(
+          socket,
+          { stdoutPath: queryFlag(query, 'stdout') ? paths.stdoutPath : undefined, stderrPath: queryFlag(query, 'stderr') ? paths.stderrPath : undefined },
+          stream ? { exited } : undefined,
+          queryFlag(query, 'logs') ? 'start' : 'now',
+        );
+        socket.end();
+      },
+    },
+  ];
+}
+
+/** The 'upgrade' listener: hijacked calls, and a plain HTTP error for anything that fails before the switch. */
+export function handleUpgrade(engine: Engine): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  const routes = upgradeRoutes(engine);
+  return (req, socket, head) => {
+    socket.on('error', () => undefined);
+    const handled = Promise.resolve().then(() => {
+      const { path, query } = parseTarget(req.url ?? '/');
+      for (const r of routes) {
+        const m = r.method === req.method ? r.pattern.exec(path) : null;
+        if (m) return r.handler({ req, socket, head, params: m.slice(1).map(decodePathSegment), query });
+      }
+      throw new NotFoundError(`page not found: ${req.method ?? ''} ${quotePrefix(path)} (with Upgrade)`);
+    });
+    handled.catch((err: unknown) => {
+      const e = asBerthError(err);
+      if (e.code === 'internal') console.error(err);
+      refuseUpgrade(socket, STATUS_OF[e.code], e.toJSON());
+    });
+  };
+}
+
 /**
  * Every request gets an answer and none can stop the daemon: the request line, path and
  * query are data entering the program, so a malformed one (an absolute-form target with a
@@ -233,10 +351,11 @@ export function handleRequest(routes: Route[]): (req: IncomingMessage, res: Serv
 }
 
 /** Listens on `socketPath` (root-only, like docker.sock without a docker group). */
-export async function listenUnix(engine: Engine, socketPath: string, build: BuildInfo): Promise<Server> {
+export async function listenUnix(engine: Engine, socketPath: string, build: BuildInfo, facts: DaemonFacts): Promise<Server> {
   await mkdir(dirname(socketPath), { recursive: true });
   await rm(socketPath, { force: true });
-  const server = createServer(handleRequest(apiRoutes(engine, build)));
+  const server = createServer(handleRequest(apiRoutes(engine, build, facts)));
+  server.on('upgrade', handleUpgrade(engine));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socketPath, resolve);

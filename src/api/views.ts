@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { shortId } from '../common/ids.js';
 import type { ExternalEndpointRecord } from '../engine/external/endpoints.js';
+import type { ExecSession } from '../engine/execs.js';
 import { parseNetworkMode } from '../engine/modes.js';
 import { DEFAULT_NETWORK, hasAddresses, isUserDefined, type ContainerRecord, type IpamRecord, type NetworkAttachment, type NetworkRecord } from '../engine/model.js';
 import { hostPortText } from '../common/portspec.js';
+import { HOST_IMAGE } from './requests.js';
 import { NETNS_DIR } from '../kernel/read.js';
 import { join } from 'node:path';
 
@@ -117,7 +119,7 @@ export function containerSummary(c: ContainerRecord, networks: readonly NetworkR
   return {
     Id: c.id,
     Names: [`/${c.name}`],
-    Image: '',
+    Image: HOST_IMAGE,
     ImageID: '',
     Command: c.command.join(' '),
     Created: Math.floor(Date.parse(c.created) / 1000),
@@ -131,8 +133,12 @@ export function containerSummary(c: ContainerRecord, networks: readonly NetworkR
   };
 }
 
-/** GET /containers/{id}/json */
-export function containerInspect(c: ContainerRecord, networks: readonly NetworkRecord[], containers: readonly ContainerRecord[]) {
+/**
+ * GET /containers/{id}/json, with every field of Docker's ContainerInspectResponse that
+ * clients read (the python SDK indexes Image, Config.Tty, HostConfig.LogConfig...): those
+ * berth has no concept for carry Docker's empty or default values.
+ */
+export function containerInspect(c: ContainerRecord, networks: readonly NetworkRecord[], containers: readonly ContainerRecord[], files: ContainerFiles, execIds: readonly string[] = []) {
   // The legacy top-level fields describe the default-bridge endpoint only, as in Docker.
   const defaultBridge = networks.find((n) => n.name === DEFAULT_NETWORK);
   const primary = c.endpoints.find((e) => e.networkId === defaultBridge?.id);
@@ -156,40 +162,117 @@ export function containerInspect(c: ContainerRecord, networks: readonly NetworkR
       StartedAt: c.state.startedAt,
       FinishedAt: c.state.finishedAt,
     },
+    Image: HOST_IMAGE,
+    ResolvConfPath: files.resolvConfPath,
+    HostnamePath: '',
+    HostsPath: files.hostsPath,
+    LogPath: files.stdoutPath,
     Name: `/${c.name}`,
     RestartCount: 0,
     Driver: 'berth',
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: execIds.length > 0 ? execIds : null,
+    GraphDriver: { Name: 'berth', Data: null },
+    Mounts: [],
     Config: {
       Hostname: c.hostname,
+      Domainname: '',
+      User: '',
+      AttachStdin: false,
+      AttachStdout: false,
+      AttachStderr: false,
+      ExposedPorts: exposedPortsView(c),
+      Tty: false,
+      OpenStdin: false,
+      StdinOnce: false,
       Env: c.env,
       Cmd: c.command,
-      Image: '',
+      Image: HOST_IMAGE,
+      Volumes: null,
+      WorkingDir: '',
+      Entrypoint: null,
+      OnBuild: null,
       Labels: c.labels,
+      StopSignal: 'SIGTERM',
     },
     HostConfig: {
+      Binds: null,
+      ContainerIDFile: '',
+      LogConfig: { Type: 'json-file', Config: {} },
       NetworkMode: c.networkMode,
-      AutoRemove: c.autoRemove,
       PortBindings: portBindingsView(c),
+      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+      AutoRemove: c.autoRemove,
+      VolumeDriver: '',
+      VolumesFrom: null,
+      CapAdd: null,
+      CapDrop: null,
       Dns: c.dns.nameservers,
       DnsSearch: c.dns.search,
       DnsOptions: c.dns.options,
       ExtraHosts: c.extraHosts.map((h) => `${h.name}:${h.address}`),
+      GroupAdd: null,
+      IpcMode: 'host',
+      Cgroup: '',
       // Docker's form: "/target:/container/alias".
       Links: c.links.map((l) => `/${containers.find((x) => x.id === l.containerId)?.name ?? l.containerId}:/${c.name}/${l.alias}`),
+      OomScoreAdj: 0,
+      PidMode: 'host',
+      Privileged: false,
+      PublishAllPorts: false,
+      ReadonlyRootfs: false,
+      SecurityOpt: null,
+      UTSMode: '',
+      UsernsMode: '',
+      ShmSize: 0,
+      Runtime: 'berth',
+      Isolation: '',
+      CpuShares: 0,
+      Memory: 0,
+      NanoCpus: 0,
+      CgroupParent: '',
+      Devices: [],
+      Ulimits: null,
+      MaskedPaths: null,
+      ReadonlyPaths: null,
     },
     NetworkSettings: {
       Bridge: '',
       SandboxID: ownSandbox ? c.id : '',
+      HairpinMode: false,
+      LinkLocalIPv6Address: '',
+      LinkLocalIPv6PrefixLen: 0,
       SandboxKey: ownSandbox ? join(NETNS_DIR, c.netns) : '',
       Ports: portsView(c),
+      SecondaryIPAddresses: null,
+      SecondaryIPv6Addresses: null,
       EndpointID: primary?.id ?? '',
       Gateway: primary?.gateway ?? '',
+      GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0,
       IPAddress: primary?.address ?? '',
       IPPrefixLen: primary?.prefixLength ?? 0,
+      IPv6Gateway: '',
       MacAddress: primary?.mac ?? '',
       Networks: networksOf(c, networks),
     },
   };
+}
+
+/** Where a container's files are, for inspect's *Path fields. */
+export interface ContainerFiles {
+  readonly hostsPath: string;
+  readonly resolvConfPath: string;
+  readonly stdoutPath: string;
+}
+
+/** Config.ExposedPorts: Docker's {"80/tcp": {}} for every published container port. */
+function exposedPortsView(c: ContainerRecord): Record<string, object> | null {
+  const ports = Object.fromEntries(c.portMappings.map((p) => [`${p.containerPort}/${p.protocol}`, {}]));
+  return Object.keys(ports).length > 0 ? ports : null;
 }
 
 /** GET /networks/{id} */
@@ -241,5 +324,23 @@ function ipamConfigView(subnet: IpamRecord['subnets'][number]) {
     ...(subnet.gateway !== undefined ? { Gateway: subnet.gateway } : {}),
     ...(subnet.ipRange !== undefined ? { IPRange: subnet.ipRange } : {}),
     ...(Object.keys(subnet.auxAddresses).length > 0 ? { AuxiliaryAddresses: subnet.auxAddresses } : {}),
+  };
+}
+
+/** GET /exec/{id}/json */
+export function execInspect(session: ExecSession) {
+  const [entrypoint, ...args] = session.config.command;
+  return {
+    ID: session.id,
+    Running: session.process !== undefined && session.exitCode === null,
+    ExitCode: session.exitCode,
+    ProcessConfig: { tty: session.config.tty, entrypoint: entrypoint ?? '', arguments: args, privileged: false, user: '' },
+    OpenStdin: session.config.attachStdin,
+    OpenStderr: session.config.attachStderr,
+    OpenStdout: session.config.attachStdout,
+    CanRemove: false,
+    ContainerID: session.containerId,
+    DetachKeys: '',
+    Pid: session.process?.pid ?? 0,
   };
 }

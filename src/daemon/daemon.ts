@@ -1,4 +1,5 @@
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { newId } from '../common/ids.js';
 import { join } from 'node:path';
 import { listenUnix } from '../api/server.js';
 import { listenPlugins } from '../plugin/server.js';
@@ -98,7 +99,14 @@ export async function startDaemon(
       await cluster?.leave();
       throw err;
     });
-    const server = await listenUnix(engine, options.socketPath, await readBuildInfo());
+    const server = await listenUnix(engine, options.socketPath, await readBuildInfo(), {
+      id: await daemonId(options.dataRoot),
+      dataRoot: options.dataRoot,
+      firewall: options.firewall,
+      executor: options.executor,
+      ...(options.cluster ? { clusterStore: options.cluster.endpoints.join(','), clusterAdvertise: options.cluster.advertise } : {}),
+      ...(options.dockerPluginDir ? { dockerPluginDir: options.dockerPluginDir } : {}),
+    });
     const plugins = options.dockerPluginDir ? await listenPlugins(options.dockerPluginDir, engine) : undefined;
     return {
       engine,
@@ -116,6 +124,16 @@ export async function startDaemon(
     await releasePidfile();
     throw err;
   }
+}
+
+/** The daemon's id (`docker info` ID): made once, kept in the data root. */
+async function daemonId(dataRoot: string): Promise<string> {
+  const path = join(dataRoot, 'engine-id');
+  const stored = (await readFile(path, 'utf8').catch(() => '')).trim();
+  if (/^[0-9a-f]{64}$/.test(stored)) return stored;
+  const id = newId();
+  await writeFile(path, `${id}\n`);
+  return id;
 }
 
 /** Whether dockerd's DOCKER-USER chain exists (dockerd ran or runs here); false without iptables. */

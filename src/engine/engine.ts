@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { AddressPoolSpec } from '../ipam/subnets.js';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants } from 'node:os';
@@ -21,6 +22,7 @@ import { containersSharing, resolveContainerConfig, type CreateContainerRequest 
 import { ClusterSync } from './cluster-sync.js';
 import { ContainerRecords } from './container-records.js';
 import { ContainerTable } from './containers.js';
+import { ExecSessions } from './execs.js';
 import { ExternalEndpointTable } from './external/endpoints.js';
 import { ExternalRuntime } from './external/runtime.js';
 import { containerDir, exitCodePath, type EngineConfig, type EngineContext, type EngineDeps } from './context.js';
@@ -63,6 +65,8 @@ export class Engine {
   readonly externalEndpoints = new ExternalEndpointTable();
   /** What dockerd asks through berth's plugin sockets. */
   readonly external: ExternalRuntime;
+  /** Processes run in running containers (exec). */
+  readonly execs = new ExecSessions(this.containers);
   private readonly records: ContainerRecords;
   private readonly queue = new OperationQueue();
   private readonly ports: PortPublisher;
@@ -146,6 +150,11 @@ export class Engine {
     }
   }
 
+  /** Where network subnets come from (the daemon's --default-address-pool, or Docker's). */
+  addressPools(): readonly AddressPoolSpec[] {
+    return this.config.defaultBridge.pools;
+  }
+
   /** A driver's scope: global for one whose networks span hosts (overlay). */
   driverScope(driver: string): 'local' | 'global' {
     return this.deps.drivers.get(driver).capabilities.scope;
@@ -157,6 +166,13 @@ export class Engine {
 
   containerDir(id: string): string {
     return containerDir(this.config, id);
+  }
+
+  /** The files a container sees as /etc/hosts and /etc/resolv.conf (a container: mode one shares its peer's), and its output. */
+  containerFiles(c: ContainerRecord): { hostsPath: string; resolvConfPath: string; stdoutPath: string } {
+    const mode = parseNetworkMode(c.networkMode);
+    const filesDir = this.containerDir(mode.kind === 'container' ? mode.container : c.id);
+    return { hostsPath: join(filesDir, 'hosts'), resolvConfPath: join(filesDir, 'resolv.conf'), stdoutPath: this.logPaths(c.id).stdoutPath };
   }
 
   logPaths(id: string): { stdoutPath: string; stderrPath: string } {

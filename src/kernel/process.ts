@@ -143,7 +143,7 @@ async function lastLine(path: string): Promise<string> {
   return text.trim().split('\n').at(-1) || '(nothing on stderr)';
 }
 
-function envObject(env: readonly string[]): Record<string, string> {
+export function envObject(env: readonly string[]): Record<string, string> {
   const out: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
   for (const entry of env) {
     const eq = entry.indexOf('=');
