@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { InvalidArgumentError, quotePrefix } from '../common/errors.js';
 import type { CreateContainerRequest, EndpointRequest } from '../engine/container-config.js';
 import type { CreateNetworkRequest, IpamConfigRequest } from '../engine/network-create.js';
@@ -33,6 +34,14 @@ function optionalString(v: unknown, field: string): string | undefined {
  */
 export const HOST_IMAGE = 'host';
 const HOST_IMAGE_NAMES = new Set(['', HOST_IMAGE, `${HOST_IMAGE}:latest`, `berth/${HOST_IMAGE}`, `berth/${HOST_IMAGE}:latest`]);
+
+/** The pseudo-image's id, as inspect's Image field carries an id (SDKs split it at the colon). */
+export const HOST_IMAGE_ID = `sha256:${createHash('sha256').update('berth host commands').digest('hex')}`;
+
+/** Whether a name or id refers to the pseudo-image. */
+export function isHostImage(ref: string): boolean {
+  return HOST_IMAGE_NAMES.has(ref) || ref === HOST_IMAGE_ID || ref === HOST_IMAGE_ID.slice('sha256:'.length);
+}
 
 export function imageRefusal(image: string): InvalidArgumentError {
   return new InvalidArgumentError(

@@ -1,7 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { asBerthError, InvalidArgumentError, NotFoundError, quotePrefix, type ErrorCode } from '../common/errors.js';
+import { asBerthError, BerthError, ConflictError, InvalidArgumentError, NotFoundError, quotePrefix, type ErrorCode } from '../common/errors.js';
+import { sessionProcesses } from '../kernel/process.js';
+import { streamStats } from './stats.js';
+import { EVENT_FILTERS, eventFilter, eventTime, streamEvents } from './events.js';
 import { WAIT_CONDITIONS, type Engine, type WaitCondition } from '../engine/engine.js';
 import { parseFilters } from './filters.js';
 import { asksForStopped, CONTAINER_LIST_FILTERS, containerListFilter, NETWORK_LIST_FILTERS, NETWORK_PRUNE_FILTERS, networkListFilter, networkPruneFilter } from './list-filters.js';
@@ -11,10 +14,10 @@ import { infoView, type DaemonFacts } from './info.js';
 import { renderPlan } from '../kernel/render.js';
 import { ensureLogFiles, streamLogs } from './logs.js';
 import { readJsonBody } from '../common/json-body.js';
-import { imageRefusal, parseConnect, parseCreateContainer, parseCreateNetwork, parseExecConfig, parseExecStart, parseTerminalSize, queryFlag } from './requests.js';
+import { imageRefusal, isHostImage, parseConnect, parseCreateContainer, parseCreateNetwork, parseExecConfig, parseExecStart, parseTerminalSize, queryFlag } from './requests.js';
 import { acceptUpgrade, MULTIPLEXED_STREAM, RAW_STREAM, readUpgradeBody, refuseUpgrade, relayExec } from './hijack.js';
 import type { Duplex } from 'node:stream';
-import { containerInspect, containerSummary, execInspect, networkInspect } from './views.js';
+import { containerInspect, containerSummary, execInspect, hostImageInspect, networkInspect } from './views.js';
 
 const STATUS_OF: Record<ErrorCode, number> = {
   not_found: 404,
@@ -118,12 +121,16 @@ export function apiRoutes(engine: Engine, build: BuildInfo, facts: DaemonFacts):
       json(res, 200, infoView(engine, build, facts));
       return Promise.resolve();
     }),
-    // berth runs no images: the lists are empty, an image asked for by name is explained, a pull refused.
+    // berth runs no images: the lists are empty, the pseudo-image "host" can be inspected, any other is explained, a pull refused.
     route('GET', '/images/json', ({ res }) => {
       json(res, 200, []);
       return Promise.resolve();
     }),
-    route('GET', '/images/{id}/json', ({ params }) => Promise.reject(imageRefusal(params[0]!))),
+    route('GET', '/images/{id}/json', ({ res, params }) => {
+      if (!isHostImage(params[0]!)) return Promise.reject(imageRefusal(params[0]!));
+      json(res, 200, hostImageInspect());
+      return Promise.resolve();
+    }),
     route('POST', '/images/create', ({ query }) => Promise.reject(imageRefusal(query.get('fromImage') ?? ''))),
     route('POST', '/containers/create', async ({ req, res, query }) => {
       const request = parseCreateContainer(await readJsonBody(req), query.get('name') ?? undefined);
@@ -139,6 +146,41 @@ export function apiRoutes(engine: Engine, build: BuildInfo, facts: DaemonFacts):
       if (t !== null && !/^\d+$/.test(t)) throw new InvalidArgumentError(`invalid stop timeout "${quotePrefix(t)}": give whole seconds, e.g. t=10`);
       await engine.stopContainer(params[0]!, t === null ? undefined : Number(t) * 1000);
       noContent(res);
+    }),
+    route('POST', '/containers/{id}/restart', async ({ res, params, query }) => {
+      const t = query.get('t');
+      if (t !== null && !/^\d+$/.test(t)) throw new InvalidArgumentError(`invalid stop timeout "${quotePrefix(t)}": give whole seconds, e.g. t=10`);
+      await engine.restartContainer(params[0]!, t === null ? undefined : Number(t) * 1000);
+      noContent(res);
+    }),
+    route('POST', '/containers/{id}/rename', async ({ res, params, query }) => {
+      const name = query.get('name');
+      if (!name) throw new InvalidArgumentError('rename needs ?name=NEW_NAME');
+      await engine.renameContainer(params[0]!, name);
+      noContent(res);
+    }),
+    route('GET', '/containers/{id}/top', async ({ res, params }) => {
+      const c = engine.containers.get(params[0]!);
+      if (c.state.status !== 'running') throw new ConflictError(`container ${c.name} is not running`);
+      const { titles, processes } = await sessionProcesses(c.state.pid);
+      json(res, 200, { Titles: titles, Processes: processes });
+    }),
+    route('GET', '/containers/{id}/stats', async ({ res, params, query }) => {
+      const c = engine.containers.get(params[0]!);
+      // Docker's stream defaults to true; one-shot and stream=0 ask for one sample.
+      const stream = query.get('stream') === null ? !queryFlag(query, 'one-shot') : queryFlag(query, 'stream');
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      await streamStats(res, () => engine.containers.byIdExact(c.id), stream);
+      res.end();
+    }),
+    route('GET', '/events', async ({ res, query }) => {
+      const matches = eventFilter(parseFilters(query.get('filters'), EVENT_FILTERS));
+      const since = eventTime('since', query.get('since'));
+      const until = eventTime('until', query.get('until'));
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.flushHeaders();
+      await streamEvents(res, engine.events, matches, since, until);
+      res.end();
     }),
     route('POST', '/containers/{id}/kill', async ({ res, params, query }) => {
       await engine.killContainer(params[0]!, query.get('signal') ?? 'SIGKILL');
@@ -320,7 +362,7 @@ export function handleUpgrade(engine: Engine): (req: IncomingMessage, socket: Du
     handled.catch((err: unknown) => {
       const e = asBerthError(err);
       if (e.code === 'internal') console.error(err);
-      refuseUpgrade(socket, STATUS_OF[e.code], e.toJSON());
+      refuseUpgrade(socket, STATUS_OF[e.code], errorBody(e, req.headers['user-agent']));
     });
   };
 }
@@ -345,9 +387,21 @@ export function handleRequest(routes: Route[]): (req: IncomingMessage, res: Serv
       const e = asBerthError(err);
       if (e.code === 'internal') console.error(err);
       if (res.headersSent) res.end();
-      else json(res, STATUS_OF[e.code], e.toJSON()); // {message} is what Docker clients read; code and hint are berth's
+      else json(res, STATUS_OF[e.code], errorBody(e, req.headers['user-agent'])); // {message} is what Docker clients read; code and hint are berth's
     });
   };
+}
+
+/** Docker's own clients (CLI, SDKs, compose), which show an error's `message` and nothing else. */
+const DOCKER_CLIENT_AGENT = /^(Docker-Client\/|docker-sdk-|docker-compose\/|Go-http-client\/)/;
+
+/**
+ * An error as the API answers it: {code, message, hint}. Docker's clients show `message`
+ * alone, so for them the hint (what to do instead) is part of it.
+ */
+function errorBody(e: BerthError, userAgent: string | undefined) {
+  const body = e.toJSON();
+  return body.hint !== undefined && DOCKER_CLIENT_AGENT.test(userAgent ?? '') ? { ...body, message: `${body.message} (${body.hint})` } : body;
 }
 
 /** Listens on `socketPath` (root-only, like docker.sock without a docker group). */

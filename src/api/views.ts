@@ -5,7 +5,7 @@ import type { ExecSession } from '../engine/execs.js';
 import { parseNetworkMode } from '../engine/modes.js';
 import { DEFAULT_NETWORK, hasAddresses, isUserDefined, type ContainerRecord, type IpamRecord, type NetworkAttachment, type NetworkRecord } from '../engine/model.js';
 import { hostPortText } from '../common/portspec.js';
-import { HOST_IMAGE } from './requests.js';
+import { HOST_IMAGE, HOST_IMAGE_ID } from './requests.js';
 import { NETNS_DIR } from '../kernel/read.js';
 import { join } from 'node:path';
 
@@ -120,7 +120,7 @@ export function containerSummary(c: ContainerRecord, networks: readonly NetworkR
     Id: c.id,
     Names: [`/${c.name}`],
     Image: HOST_IMAGE,
-    ImageID: '',
+    ImageID: HOST_IMAGE_ID,
     Command: c.command.join(' '),
     Created: Math.floor(Date.parse(c.created) / 1000),
     Ports: c.ports.map((p) => ({ IP: p.hostIp || '0.0.0.0', PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.protocol })),
@@ -162,7 +162,7 @@ export function containerInspect(c: ContainerRecord, networks: readonly NetworkR
       StartedAt: c.state.startedAt,
       FinishedAt: c.state.finishedAt,
     },
-    Image: HOST_IMAGE,
+    Image: HOST_IMAGE_ID,
     ResolvConfPath: files.resolvConfPath,
     HostnamePath: '',
     HostsPath: files.hostsPath,
@@ -342,5 +342,31 @@ export function execInspect(session: ExecSession) {
     ContainerID: session.containerId,
     DetachKeys: '',
     Pid: session.process?.pid ?? 0,
+  };
+}
+
+/**
+ * GET /images/{host}/json: the one pseudo-image berth's containers name (host commands, no
+ * filesystem of its own), so SDKs that look up a container's image find something.
+ */
+export function hostImageInspect() {
+  return {
+    Id: HOST_IMAGE_ID,
+    RepoTags: [`${HOST_IMAGE}:latest`],
+    RepoDigests: [],
+    Parent: '',
+    Comment: 'berth runs host commands in network namespaces: this image has no filesystem',
+    Created: '1970-01-01T00:00:00Z',
+    Container: '',
+    DockerVersion: '',
+    Author: 'berth',
+    Config: { Env: null, Cmd: null, Entrypoint: null, Labels: null, WorkingDir: '', ExposedPorts: null, Volumes: null },
+    Architecture: process.arch === 'x64' ? 'amd64' : process.arch,
+    Os: 'linux',
+    Size: 0,
+    VirtualSize: 0,
+    GraphDriver: { Name: 'berth', Data: null },
+    RootFS: { Type: 'layers', Layers: [] },
+    Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
   };
 }

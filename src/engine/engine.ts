@@ -23,6 +23,8 @@ import { ClusterSync } from './cluster-sync.js';
 import { ContainerRecords } from './container-records.js';
 import { ContainerTable } from './containers.js';
 import { ExecSessions } from './execs.js';
+import { EventLog } from './events.js';
+import { validateContainerName } from './names.js';
 import { ExternalEndpointTable } from './external/endpoints.js';
 import { ExternalRuntime } from './external/runtime.js';
 import { containerDir, exitCodePath, type EngineConfig, type EngineContext, type EngineDeps } from './context.js';
@@ -67,6 +69,8 @@ export class Engine {
   readonly external: ExternalRuntime;
   /** Processes run in running containers (exec). */
   readonly execs = new ExecSessions(this.containers);
+  /** What happened, for `docker events`. */
+  readonly events = new EventLog();
   private readonly records: ContainerRecords;
   private readonly queue = new OperationQueue();
   private readonly ports: PortPublisher;
@@ -183,7 +187,11 @@ export class Engine {
   // ---- networks ------------------------------------------------------------------------
 
   createNetwork(request: CreateNetworkRequest): Promise<AddressedNetwork> {
-    return this.queue.run(() => this.networkService.create(request));
+    return this.queue.run(async () => {
+      const created = await this.networkService.create(request);
+      this.events.record('network', 'create', created.id, { name: created.name, type: created.driver });
+      return created;
+    });
   }
 
   /** What `network create` would do, without doing it (`network create --dry-run`). */
@@ -192,7 +200,10 @@ export class Engine {
   }
 
   removeNetwork(ref: string): Promise<void> {
-    return this.queue.run(async () => void (await this.networkService.remove(ref)));
+    return this.queue.run(async () => {
+      const removed = await this.networkService.remove(ref);
+      this.events.record('network', 'destroy', removed.id, { name: removed.name, type: removed.driver });
+    });
   }
 
   /** Removes the unused user-defined networks that `selects` picks (the API's prune filters). */
@@ -206,11 +217,22 @@ export class Engine {
   }
 
   connectNetwork(network: string, container: string, endpoint: CreateContainerRequest['endpoint']): Promise<void> {
-    return this.queue.run(async () => void (await this.networkService.connect(network, container, endpoint)));
+    return this.queue.run(async () => {
+      const connected = await this.networkService.connect(network, container, endpoint);
+      this.recordNetworkEvent('connect', network, connected);
+    });
   }
 
   disconnectNetwork(network: string, container: string): Promise<void> {
-    return this.queue.run(async () => void (await this.networkService.disconnect(network, container)));
+    return this.queue.run(async () => {
+      const disconnected = await this.networkService.disconnect(network, container);
+      this.recordNetworkEvent('disconnect', network, disconnected);
+    });
+  }
+
+  private recordNetworkEvent(action: 'connect' | 'disconnect', networkRef: string, container: ContainerRecord): void {
+    const network = this.networks.get(networkRef);
+    this.events.record('network', action, network.id, { name: network.name, type: network.driver, container: container.id });
   }
 
   // ---- create -----------------------------------------------------------------------
@@ -245,6 +267,7 @@ export class Engine {
       };
       await this.records.save(record);
       this.containers.set(record);
+      this.events.record('container', 'create', record.id, { name: record.name, image: 'host' });
       return { record, warnings: config.warnings };
     });
   }
@@ -262,13 +285,13 @@ export class Engine {
 
   startContainer(ref: string): Promise<ContainerRecord> {
     return this.queue.run(async () => {
-      const container = this.containers.get(ref);
-      if (container.state.status === 'running') return container;
-      if (container.state.status === 'exited') {
-        throw new ConflictError(`container ${container.name} has exited; restarting is not supported yet`, 'remove it and run a new one');
-      }
+      const found = this.containers.get(ref);
+      if (found.state.status === 'running') return found;
+      const container = found.state.status === 'exited' ? await this.resetExited(found) : found;
       try {
-        return await this.startCreated(container);
+        const started = await this.startCreated(container);
+        this.events.record('container', 'start', started.id, { name: started.name, image: 'host' });
+        return started;
       } catch (err) {
         // Docker keeps why a start failed in State.Error; the container stays created.
         const failed: ContainerRecord = { ...container, state: { ...container.state, error: err instanceof Error ? err.message : String(err) } };
@@ -276,6 +299,43 @@ export class Engine {
         this.containers.set(failed);
         throw err;
       }
+    });
+  }
+
+  /**
+   * An exited container starts again from nothing, as Docker's do: its old sandbox (and the
+   * addresses its endpoints held) goes first, its configuration stays.
+   */
+  private async resetExited(container: ContainerRecord): Promise<ContainerRecord> {
+    if (ownsSandbox(parseNetworkMode(container.networkMode))) await this.teardownSandbox(container);
+    const reset: ContainerRecord = { ...container, endpoints: [], ports: [], embeddedDns: false, state: { ...initialState(), exitCode: container.state.exitCode, finishedAt: container.state.finishedAt } };
+    await this.records.save(reset);
+    this.containers.set(reset);
+    return reset;
+  }
+
+  /** Stops (SIGTERM, then SIGKILL after the timeout) and starts again. */
+  async restartContainer(ref: string, timeoutMs?: number): Promise<ContainerRecord> {
+    const container = this.containers.get(ref);
+    await this.stopContainer(container.id, timeoutMs);
+    const started = await this.startContainer(container.id);
+    this.events.record('container', 'restart', started.id, { name: started.name, image: 'host' });
+    return started;
+  }
+
+  /** A new name; the embedded DNS answers to it from now on (its names come from the live table). */
+  renameContainer(ref: string, newName: string): Promise<ContainerRecord> {
+    return this.queue.run(async () => {
+      const container = this.containers.get(ref);
+      const name = validateContainerName(newName);
+      if (name === container.name) throw new ConflictError(`container ${container.name} already has that name`);
+      const holder = this.containers.all().find((c) => c.name === name);
+      if (holder) throw new ConflictError(`the name "${name}" is already in use by container ${holder.id.slice(0, 12)}`, 'choose another name, or remove that container');
+      const renamed: ContainerRecord = { ...container, name };
+      await this.records.save(renamed);
+      this.containers.set(renamed);
+      this.events.record('container', 'rename', renamed.id, { name, oldName: `/${container.name}`, image: 'host' });
+      return renamed;
     });
   }
 
@@ -358,6 +418,7 @@ export class Engine {
       signalContainer(container.state.pid, 'SIGKILL');
       await exited;
     }
+    this.events.record('container', 'stop', container.id, { name: container.name, image: 'host' });
     return this.containers.get(container.id);
   }
 
@@ -371,6 +432,7 @@ export class Engine {
       return Promise.reject(new ConflictError(`container ${container.name} is not running`));
     }
     signalContainer(container.state.pid, name as NodeJS.Signals);
+    this.events.record('container', 'kill', container.id, { name: container.name, image: 'host', signal: name });
     return Promise.resolve();
   }
 
@@ -399,6 +461,7 @@ export class Engine {
     const exited: ContainerRecord = { ...container, ports: [], state: { ...container.state, status: 'exited', exitCode, finishedAt: new Date().toISOString() } };
     await this.records.save(exited);
     this.containers.set(exited);
+    this.events.record('container', 'die', id, { name: exited.name, image: 'host', exitCode: String(exitCode) });
     this.exits.emit(id, exitCode);
     if (exited.autoRemove) await this.removeStopped(exited);
   }
@@ -443,6 +506,7 @@ export class Engine {
     await this.records.remove(container);
     this.containers.remove(container.id);
     await rm(this.containerDir(container.id), { recursive: true, force: true });
+    this.events.record('container', 'destroy', container.id, { name: container.name, image: 'host' });
     // Waiters for an exit that can no longer come (next-exit) are answered too.
     this.exits.emit(container.id, container.state.exitCode);
     this.exits.emit(`removed:${container.id}`, container.state.exitCode);

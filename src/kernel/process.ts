@@ -5,6 +5,7 @@ import { constants as osConstants } from 'node:os';
 import type { Readable } from 'node:stream';
 import { BerthError, InvalidArgumentError } from '../common/errors.js';
 import { NETNS_DIR } from './read.js';
+import { runTool } from './spawn.js';
 
 /**
  * Container processes. A container is a host command started inside its sandbox's network
@@ -247,4 +248,22 @@ export async function killProcessGroups(pids: readonly number[], timeoutMs = 5_0
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && (await processStartTime(pid)) === startTime) await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * `docker top`: the processes of a container's session (its wrapper leads one: it was
+ * started with setsid), as `ps -f` shows them, the wrapper left out. Titles and one row of
+ * columns per process; the last column (the command) keeps its spaces.
+ */
+export async function sessionProcesses(sid: number): Promise<{ titles: string[]; processes: string[][] }> {
+  const result = await runTool('ps', ['-s', String(sid), '-o', 'uid,pid,ppid,c,stime,tty,time,cmd']);
+  const [header = '', ...rows] = result.stdout.split('\n').filter((l) => l.trim() !== '');
+  const titles = header.trim().split(/\s+/);
+  const processes = rows.map((row) => {
+    const fields = row.trim().split(/\s+/);
+    return [...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')];
+  });
+  // The session leader is berth's wrapper shell (it records the exit code), not the container's command.
+  const pidColumn = titles.indexOf('PID');
+  return { titles, processes: processes.filter((p) => p[pidColumn] !== String(sid)) };
 }
