@@ -1,4 +1,5 @@
 import { request, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { BerthError, type ErrorCode } from '../common/errors.js';
 
 export const DEFAULT_SOCKET = '/run/berth/berth.sock';
@@ -37,6 +38,31 @@ export class ApiClient {
       throw errorFromResponse(res.statusCode ?? 500, safeJson(text), text);
     }
     return res;
+  }
+
+  /**
+   * A hijacked call (exec start): the connection upgraded to a raw two-way stream, as
+   * dockerd's clients do it. Resolves with the socket once the daemon answered 101.
+   */
+  hijack(path: string, body: unknown): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      const payload = JSON.stringify(body);
+      const req = request({
+        socketPath: this.socketPath,
+        method: 'POST',
+        path,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload), Connection: 'Upgrade', Upgrade: 'tcp' },
+      });
+      req.on('upgrade', (_res, socket, head) => {
+        if (head.length > 0) socket.unshift(head);
+        resolve(socket);
+      });
+      req.on('response', (res) => {
+        void readAll(res).then((text) => reject(errorFromResponse(res.statusCode ?? 500, safeJson(text), text)));
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => reject(this.connectionError(err)));
+      req.end(payload);
+    });
   }
 
   private open(method: string, path: string, body: unknown): Promise<IncomingMessage> {

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { run, sandboxSkip, World, type Result } from '../world/world.js';
+import { BERTH_BIN, run, sandboxSkip, World, type Result } from '../world/world.js';
 
 /**
  * The stock docker CLI (Debian's 20.10, and a current one where the machine has it) and
@@ -152,5 +152,33 @@ print('sdk ok')
     const r = await run('/usr/bin/python3', ['-c', script], { timeoutMs: 60_000 });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /sdk ok/);
+  });
+});
+
+describe('berth exec uses the same exec endpoints', { skip: sandboxSkip }, () => {
+  let w: World;
+  before(async () => {
+    w = await World.create();
+    await w.berthOk('run', '-d', '--name', 'box', '--', 'sleep', '600');
+  });
+  after(() => w?.dispose());
+
+  test('stdout and stderr apart, the exit code, stdin with -i, a terminal with -t', async () => {
+    const r = await w.berth('exec', 'box', 'sh', '-c', 'echo out; echo err >&2; exit 6');
+    assert.deepEqual([r.code, r.stdout, r.stderr], [6, 'out\n', 'err\n']);
+    const cat = await run(process.execPath, [BERTH_BIN, '-H', `unix://${w.socket}`, 'exec', '-i', 'box', 'cat'], { input: 'piped\n' });
+    assert.equal(cat.stdout, 'piped\n');
+    const tty = await run('script', ['-qec', `${process.execPath} ${BERTH_BIN} -H unix://${w.socket} exec -t box sh -c 'tty; exit 2'`, '/dev/null']);
+    assert.match(tty.stdout, /\/dev\/pts\/\d+/);
+    assert.equal(tty.code, 2);
+    // It goes through the API: while it runs, the daemon lists it (a direct nsenter would leave no trace).
+    const running = w.berth('exec', 'box', 'sleep', '1');
+    let listed: unknown = null;
+    for (let i = 0; i < 40 && listed === null; i++) {
+      listed = JSON.parse(await w.berthOk('inspect', 'box'))[0].ExecIDs;
+      if (listed === null) await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assert.equal((listed as string[]).length, 1);
+    assert.equal((await running).code, 0);
   });
 });
