@@ -27,9 +27,10 @@ async function berthNetwork(w: World, docker: Dockerd, name: string): Promise<an
 describe('berth as dockerd\'s network and IPAM plugin', { skip: sandboxSkip }, () => {
   let w: World;
   let docker: Dockerd;
+  let plugins = '';
   before(async () => {
     w = await World.create({ withoutDaemon: true });
-    const plugins = `${w.dir}/plugins`;
+    plugins = `${w.dir}/plugins`;
     const started = await w.startDaemon(['--docker-plugins', plugins]);
     if (started) throw new Error(`daemon did not start: ${started.stdout}`);
     docker = await Dockerd.start(w.host, `${w.dir}/dockerd`, plugins);
@@ -62,6 +63,21 @@ describe('berth as dockerd\'s network and IPAM plugin', { skip: sandboxSkip }, (
     assert.equal(out.code, 0, out.stdout + out.stderr);
   });
 
+  test('berth killed (-9) and restarted under running dockerd containers: they keep their network, a new one gets a free address', async () => {
+    const addresses = await Promise.all(['web', 'client'].map((c) => docker.dockerOk('inspect', '-f', '{{.NetworkSettings.Networks.bn.IPAddress}}', c)));
+    await w.killDaemon('SIGKILL');
+    const failed = await w.startDaemon(['--docker-plugins', plugins]);
+    assert.equal(failed, undefined, failed?.stdout);
+    const ping = await docker.docker('exec', 'client', 'ping', '-c', '1', '-W', '2', 'web');
+    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+    await docker.dockerOk('run', '-d', '--name', 'third', '--network', 'bn', 'bb', 'sleep', '600');
+    const third = await docker.dockerOk('inspect', '-f', '{{.NetworkSettings.Networks.bn.IPAddress}}', 'third');
+    assert.ok(!addresses.includes(third), `${third} was handed out again (${addresses.join(', ')} are in use)`);
+    const reach = await docker.docker('exec', 'third', 'ping', '-c', '1', '-W', '2', 'web');
+    assert.equal(reach.code, 0, reach.stdout + reach.stderr);
+    await docker.dockerOk('rm', '-f', 'third');
+  });
+
   test('docker run -p publishes through berth\'s nftables map: the outside host reaches the container', async () => {
     await docker.dockerOk('run', '-d', '--name', 'httpd', '--network', 'bn', '-p', '8080:80', 'bb', 'httpd', '-f', '-p', '80', '-h', '/etc');
     const id = await docker.dockerOk('inspect', '-f', '{{.Id}}', 'httpd');
@@ -84,6 +100,21 @@ describe('berth as dockerd\'s network and IPAM plugin', { skip: sandboxSkip }, (
     assert.equal(await w.berthOk('network', 'ls', '-q'), before);
     assert.equal((await docker.docker('network', 'inspect', 'clash')).code, 1);
     await w.berthOk('network', 'rm', 'mine');
+  });
+
+  test('--ipam-driver berth under dockerd\'s own bridge driver: the pool hands out its addresses itself', async () => {
+    await docker.dockerOk('network', 'create', '-d', 'bridge', '--ipam-driver', 'berth', '--subnet', '10.55.0.0/24', 'dockerown');
+    await docker.dockerOk('run', '-d', '--name', 'own1', '--network', 'dockerown', 'bb', 'sleep', '600');
+    await docker.dockerOk('run', '-d', '--name', 'own2', '--network', 'dockerown', 'bb', 'sleep', '600');
+    const ips = await Promise.all(['own1', 'own2'].map((c) => docker.dockerOk('inspect', '-f', '{{.NetworkSettings.Networks.dockerown.IPAddress}}', c)));
+    assert.deepEqual(ips, ['10.55.0.2', '10.55.0.3']);
+    const ping = await docker.docker('exec', 'own1', 'ping', '-c', '1', '-W', '2', 'own2');
+    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+    // berth's own networks keep out of its subnet (dockerd's bridge routes it on the host).
+    const clash = await w.berth('network', 'create', '--subnet', '10.55.0.0/16', 'over');
+    assert.notEqual(clash.code, 0);
+    await docker.dockerOk('rm', '-f', 'own1', 'own2');
+    await docker.dockerOk('network', 'rm', 'dockerown');
   });
 
   test('berth network rm refuses a network dockerd owns', async () => {

@@ -1,6 +1,7 @@
 import { BerthError, ConflictError, InvalidArgumentError, NotFoundError, quotePrefix } from '../../common/errors.js';
 import { broadcastOf, cidrContains, cidrsOverlap, formatCidr, formatIpv4, parseCidr, parseIpv4, type Ipv4Cidr } from '../../common/ipv4.js';
 import { candidatesOf, checkUsableSubnet, firstFreeSubnet, routeClaimsSubnet } from '../../ipam/subnets.js';
+import { poolOf } from '../../ipam/pool.js';
 import { hostRoutes } from '../../kernel/read.js';
 import type { EngineContext } from '../context.js';
 import { hasAddresses, type AddressedNetwork } from '../model.js';
@@ -8,9 +9,11 @@ import { hasAddresses, type AddressedNetwork } from '../model.js';
 /**
  * berth as dockerd's IPAM plugin (IpamDriver.*): pools are subnets berth hands out and
  * checks against every berth network (and every other pool), so dockerd's networks and
- * berth's never overlap. Until dockerd creates the network a pool is for, the pool is a
- * record of its own (with the gateway dockerd asked for); from then on its addresses are
- * the berth network's, allocated by berth's IPAM (cluster-wide for an overlay).
+ * berth's never overlap. A pool is a record of its own (with the gateway dockerd asked
+ * for) until a berth network with its subnet exists; from then on its addresses are the
+ * berth network's, allocated by berth's IPAM (cluster-wide for an overlay). For a network
+ * of dockerd's own drivers (`-d bridge --ipam-driver berth`) no berth network ever comes,
+ * and the pool hands out its addresses itself.
  */
 export const POOL_ID_PREFIX = 'berth/';
 
@@ -19,6 +22,11 @@ interface PoolRecord {
   readonly ipRange?: string;
   /** The gateway dockerd was given before the network existed. */
   readonly gateway?: string;
+  /**
+   * Addresses the pool handed out itself: while no berth network has its subnet (dockerd's
+   * own drivers with `--ipam-driver berth`, and auxiliary addresses before the network).
+   */
+  readonly addresses?: readonly string[];
 }
 
 export interface PoolRequest {
@@ -98,19 +106,36 @@ export class ExternalPools {
       this.handedOut.add(`${network.id}/${address}`);
       return cidr(address);
     }
-    // Before the network exists dockerd asks for its gateway (and auxiliary addresses): the
-    // network's create reserves them; the pool remembers the gateway until then.
-    const ip = requested ?? (isGateway ? formatIpv4(subnet.network + 1) : undefined);
-    if (ip === undefined) throw new InvalidArgumentError(`pool ${pool.subnet} has no network yet to take an address from`);
-    const value = parseIpv4(ip);
-    if (!cidrContains(subnet, value) || value === subnet.network || value === broadcastOf(subnet)) throw new InvalidArgumentError(`address ${ip} is not a usable address of subnet ${pool.subnet}`);
-    if (isGateway) await this.save({ ...pool, gateway: ip });
-    return cidr(ip);
+    if (isGateway) {
+      // Before a berth network exists dockerd asks for its gateway: the network's create
+      // reserves it; the pool remembers it until then.
+      const ip = requested ?? formatIpv4(subnet.network + 1);
+      const value = parseIpv4(ip);
+      if (!cidrContains(subnet, value) || value === subnet.network || value === broadcastOf(subnet)) throw new InvalidArgumentError(`address ${ip} is not a usable address of subnet ${pool.subnet}`);
+      await this.save({ ...pool, gateway: ip });
+      return cidr(ip);
+    }
+    // No berth network has the subnet: the pool hands out addresses itself.
+    const own = poolOf({ subnet: pool.subnet, ...(pool.gateway ? { gateway: pool.gateway } : {}), ...(pool.ipRange ? { ipRange: pool.ipRange } : {}), auxAddresses: {} });
+    for (const held of pool.addresses ?? []) own.reserve(parseIpv4(held));
+    let ip: number;
+    if (requested === undefined) {
+      ip = own.allocate();
+    } else {
+      ip = parseIpv4(requested);
+      own.reserve(ip);
+    }
+    await this.save({ ...pool, addresses: [...(pool.addresses ?? []), formatIpv4(ip)] });
+    return cidr(formatIpv4(ip));
   }
 
   /** Gives an endpoint's address back; the network's gateway and auxiliary addresses stay with the network. */
   async releaseAddress(poolId: string, address: string): Promise<void> {
     const pool = this.get(poolId);
+    if (pool.addresses?.includes(address)) {
+      await this.save({ ...pool, addresses: pool.addresses.filter((a) => a !== address) });
+      return;
+    }
     const network = this.networkOf(pool);
     const subnet = network?.ipam.subnets.find((s) => s.subnet === pool.subnet);
     if (!network || !subnet || subnet.gateway === address || Object.values(subnet.auxAddresses).includes(address)) return;
