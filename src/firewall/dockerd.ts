@@ -19,7 +19,7 @@ export const BERTH_USER_CHAIN = 'BERTH-USER';
 const DOCKER_USER_CHAIN = 'DOCKER-USER';
 
 /** The nftables statement that marks an accepted packet (other bits of the mark are kept). */
-export const MARK_ACCEPTED = `meta mark set meta mark or 0x${ACCEPTED_MARK.toString(16)}`;
+export const MARK_ACCEPTED = `meta mark set meta mark | 0x${ACCEPTED_MARK.toString(16)}`;
 
 /**
  * DOCKER-USER (made as dockerd makes it, when dockerd has not yet), berth's chain with its
