@@ -86,6 +86,13 @@ function decodePathSegment(segment: string): string {
   }
 }
 
+/** `?t=SECONDS` of stop and restart, in milliseconds; undefined: the daemon's default. */
+function parseStopTimeout(query: URLSearchParams): number | undefined {
+  const t = query.get('t');
+  if (t !== null && !/^\d+$/.test(t)) throw new InvalidArgumentError(`invalid stop timeout "${quotePrefix(t)}": give whole seconds, e.g. t=10`);
+  return t === null ? undefined : Number(t) * 1000;
+}
+
 function parseWaitCondition(raw: string | null): WaitCondition {
   const condition = raw ?? 'not-running';
   if (!(WAIT_CONDITIONS as readonly string[]).includes(condition)) {
@@ -142,15 +149,11 @@ export function apiRoutes(engine: Engine, build: BuildInfo, facts: DaemonFacts):
       noContent(res);
     }),
     route('POST', '/containers/{id}/stop', async ({ res, params, query }) => {
-      const t = query.get('t');
-      if (t !== null && !/^\d+$/.test(t)) throw new InvalidArgumentError(`invalid stop timeout "${quotePrefix(t)}": give whole seconds, e.g. t=10`);
-      await engine.stopContainer(params[0]!, t === null ? undefined : Number(t) * 1000);
+      await engine.stopContainer(params[0]!, parseStopTimeout(query));
       noContent(res);
     }),
     route('POST', '/containers/{id}/restart', async ({ res, params, query }) => {
-      const t = query.get('t');
-      if (t !== null && !/^\d+$/.test(t)) throw new InvalidArgumentError(`invalid stop timeout "${quotePrefix(t)}": give whole seconds, e.g. t=10`);
-      await engine.restartContainer(params[0]!, t === null ? undefined : Number(t) * 1000);
+      await engine.restartContainer(params[0]!, parseStopTimeout(query));
       noContent(res);
     }),
     route('POST', '/containers/{id}/rename', async ({ res, params, query }) => {

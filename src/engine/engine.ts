@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
-import type { AddressPoolSpec } from '../ipam/subnets.js';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import { ConflictError, InvalidArgumentError, quotePrefix } from '../common/errors.js';
+import type { AddressPoolSpec } from '../ipam/subnets.js';
 import { newId } from '../common/ids.js';
 import type { Plan } from '../kernel/ops.js';
 import {
