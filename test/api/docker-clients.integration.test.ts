@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { BERTH_BIN, run, sandboxSkip, World, type Result } from '../world/world.js';
+import { spawn } from 'node:child_process';
+import { BERTH_BIN, mustEventually, run, sandboxSkip, sleep, World, type Result } from '../world/world.js';
 
 /**
  * The stock docker CLI (Debian's 20.10, and a current one where the machine has it) and
@@ -64,6 +65,18 @@ function clientTests(client: { name: string; path: string }): void {
       assert.equal(r.stdout, 'out\n');
       assert.equal(r.stderr, 'err\n');
       assert.notEqual((await docker('inspect', 'fg')).code, 0);
+    });
+
+    test('--rm is honoured by the daemon when the client goes away', async () => {
+      const foreground = spawn(client.path, ['-H', `unix://${w.socket}`, 'run', '--rm', '--name', 'gone', 'host', 'sleep', '1'], { stdio: 'ignore' });
+      let listed = false;
+      for (let i = 0; i < 100 && !listed; i++) {
+        listed = (await docker('inspect', '-f', '{{.State.Status}}', 'gone')).stdout.trim() === 'running';
+        if (!listed) await sleep(20);
+      }
+      assert.ok(listed, 'the container never ran');
+      foreground.kill('SIGKILL');
+      await mustEventually('the container is removed after its exit', async () => (await docker('inspect', 'gone')).code !== 0, 5000);
     });
 
     test('an image is refused with what berth runs instead, and image lists are empty', async () => {
@@ -168,8 +181,10 @@ describe('berth exec uses the same exec endpoints', { skip: sandboxSkip }, () =>
     assert.deepEqual([r.code, r.stdout, r.stderr], [6, 'out\n', 'err\n']);
     const cat = await run(process.execPath, [BERTH_BIN, '-H', `unix://${w.socket}`, 'exec', '-i', 'box', 'cat'], { input: 'piped\n' });
     assert.equal(cat.stdout, 'piped\n');
-    const tty = await run('script', ['-qec', `${process.execPath} ${BERTH_BIN} -H unix://${w.socket} exec -t box sh -c 'tty; exit 2'`, '/dev/null']);
+    // The terminal's size follows the client's window (script's terminal, set to 30x100).
+    const tty = await run('script', ['-qec', `stty rows 30 cols 100; ${process.execPath} ${BERTH_BIN} -H unix://${w.socket} exec -t box sh -c 'tty; sleep 0.3; stty size; exit 2'`, '/dev/null']);
     assert.match(tty.stdout, /\/dev\/pts\/\d+/);
+    assert.match(tty.stdout, /^30 100\r?$/m);
     assert.equal(tty.code, 2);
     // It goes through the API: while it runs, the daemon lists it (a direct nsenter would leave no trace).
     const running = w.berth('exec', 'box', 'sleep', '1');

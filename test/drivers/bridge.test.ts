@@ -76,3 +76,15 @@ test('repair: each kind of drift gets its own fix, and no drift none', () => {
   const stray = driver.repair(NET, [{ ...running[0]!, running: false }], viewOf([{ name: 'berth0', kind: 'bridge', alias: 'berth-network:n1' }, { name: 'vethabcdef0', master: 'berth0' }], { berth0: ['172.17.0.1/16'] }));
   assert.deepEqual(stray, [{ kind: 'link-del', dev: 'vethabcdef0' }]);
 });
+
+test('an endpoint for dockerd\'s sandbox: the peer stays in the host namespace, unaddressed, for dockerd to move; the gateway is the join info', () => {
+  const driver = new BridgeDriver();
+  const ep = { ...EP, ifname: 'bx0123456789' };
+  const joined = driver.joinExternal(NET, ep);
+  assert.deepEqual(joined.plan, [{ kind: 'veth-add', hostName: 'veth1234567', master: 'berth0', peerName: 'bx0123456789', peerMac: '02:42:ac:11:00:02', mtu: undefined }]);
+  assert.deepEqual(joined.info, { defaultRoute: { via: '172.17.0.1' } });
+  assert.deepEqual(driver.joinExternal({ ...NET, internal: true }, ep).info, {});
+  // Removing it deletes the host end (the pair goes, wherever dockerd left the peer); nothing once gone.
+  assert.deepEqual(driver.removeExternal(NET, ep, viewOf([{ name: 'veth1234567', kind: 'veth', up: true }])), [{ kind: 'link-del', dev: 'veth1234567' }]);
+  assert.deepEqual(driver.removeExternal(NET, ep, viewOf([])), []);
+});
