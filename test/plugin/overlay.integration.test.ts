@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClusterWorld } from '../world/cluster.js';
 import { Dockerd } from '../world/dockerd.js';
-import { sandboxSkip } from '../world/world.js';
+import { mustEventually, REPO, run, sandboxSkip } from '../world/world.js';
 
 /**
  * Docker's multi-host networking without Swarm: two hosts, each with its own dockerd and a
@@ -55,6 +55,20 @@ describe('berth-overlay: two dockerd hosts on one overlay through berth', { skip
     assert.equal(await dockerds[1]!.dockerOk('exec', 'right', 'cat', '/sys/class/net/eth0/mtu'), '1450');
     const full = await dockerds[1]!.docker('exec', 'right', 'ping', '-c', '1', '-W', '2', '-s', '1422', left);
     assert.equal(full.code, 0, full.stdout + full.stderr);
+  });
+
+  test('docker-compose brings up one service per host on one berth-overlay (examples/compose/overlay.yml)', async () => {
+    const compose = (host: number, ...args: string[]) =>
+      run('docker-compose', ['-f', `${REPO}examples/compose/overlay.yml`, '-p', 'demo', ...args], { env: { ...process.env, DOCKER_HOST: `unix://${dockerds[host]!.socket}`, IMAGE: 'bb' }, timeoutMs: 120_000 });
+    for (const [host, service] of [[0, 'left'], [1, 'right']] as const) {
+      const up = await compose(host, 'up', '-d', service);
+      assert.equal(up.code, 0, up.stderr);
+    }
+    const right = await dockerds[1]!.dockerOk('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', 'demo_right_1');
+    assert.match(right, /^10\.71\.0\.\d+$/);
+    await mustEventually('left reaches right across hosts', async () => (await compose(0, 'exec', '-T', 'left', 'ping', '-c', '1', '-W', '1', right)).code === 0, 10_000);
+    for (const host of [0, 1]) assert.equal((await compose(host, 'down')).code, 0);
+    for (const i of [0, 1]) await mustEventually(`host ${i} lets go of the overlay`, async () => !(await w.lists(i, 'compose-shared')), 5000);
   });
 
   test('docker network rm on one host leaves the overlay to the other; on the last, it goes everywhere', async () => {
