@@ -2,7 +2,8 @@
 # demo.sh — the seeds' walkthroughs: the default bridge (docker0, veth pairs, IPAM,
 # MASQUERADE, -p 1180:5000), then user-defined networks and the modes (seed 002), then
 # macvlan and ipvlan (seed 004), then an overlay network across two hosts on etcd (part 7),
-# done for real by berth inside a private sandbox (scripts/sandbox.sh), printing every
+# then the stock docker CLI on berth's daemon and Debian's dockerd with berth as its network
+# plugin (part 8), done for real by berth inside a private sandbox (scripts/sandbox.sh), printing every
 # command it runs. Nothing touches this machine's own network. Needs scripts/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,8 @@ cleanup() {
   for pid in ${cluster_pids:-}; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
   ip netns del outside 2>/dev/null
   for h in host1 host2; do ip netns del "$h" 2>/dev/null; done
+  [[ -n "${dockerd_pid:-}" ]] && { kill "$dockerd_pid"; wait "$dockerd_pid"; }
+  find /sys/fs/cgroup/berth-demo -depth -type d -exec rmdir {} + 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -37,8 +40,8 @@ run ip -n outside link set wan0 up
 run ip route add default via 198.51.100.254
 
 say "Start the daemon: it creates the bridge berth0 (docker0 in the seeds), ip_forward and NAT"
-printf '%s$ berth daemon --data-root %s/data &%s\n' "$dim" "$work" "$off"
-berth daemon --data-root "$work/data" > "$work/daemon.log" 2>&1 &
+printf '%s$ berth daemon --data-root %s/data --docker-plugins /run/docker/plugins &%s\n' "$dim" "$work" "$off"
+berth daemon --data-root "$work/data" --docker-plugins /run/docker/plugins > "$work/daemon.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 100); do grep -q ready "$work/daemon.log" 2>/dev/null && break; sleep 0.05; done
 cat "$work/daemon.log"
@@ -181,5 +184,35 @@ for pid in $cluster_pids; do kill "$pid"; wait "$pid" 2>/dev/null || true; done
 cluster_pids=
 run ip netns del host1
 run ip netns del host2
+
+say "Part 8: the stock docker CLI drives berth's daemon (berth's containers run host commands: the image is 'host')"
+export DOCKER_HOST=unix:///run/berth/berth.sock
+run docker run -d --name web host sleep 1000
+run docker exec web ip -br addr show eth0
+run docker run --rm host sh -c 'echo hello from a foreground docker run; exit 3' || echo "(exit code $?, passed through)"
+run docker run busybox true || true
+run docker rm -f web
+
+say "Part 8: Debian's dockerd, private to this sandbox, with berth as its network and IPAM plugin"
+mkdir -p "$work/etc-docker" /etc/docker && mount --bind "$work/etc-docker" /etc/docker
+printf '%s$ dockerd --data-root %s/docker ... &%s\n' "$dim" "$work" "$off"
+dockerd --data-root "$work/docker" --exec-root "$work/docker-exec" --pidfile "$work/dockerd.pid" -H "unix://$work/docker.sock" \
+  --storage-driver vfs --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent /berth-demo >"$work/dockerd.log" 2>&1 &
+dockerd_pid=$!
+export DOCKER_HOST="unix://$work/docker.sock"
+for _ in $(seq 150); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
+rootfs="$work/rootfs"; mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp"; cp /bin/busybox "$rootfs/bin/"
+chroot "$rootfs" /bin/busybox --install -s /bin
+printf '%s$ tar -C rootfs -c . | docker import - bb   (a static busybox as the image)%s\n' "$dim" "$off"
+tar -C "$rootfs" -c . | docker import - bb:latest >/dev/null
+run docker network create -d berth --ipam-driver berth --subnet 10.50.0.0/24 bn
+run docker run -d --name db --network bn bb sleep 1000
+run docker run --rm --network bn bb ping -c1 -W2 db
+run berth network ls
+run docker rm -f db
+run docker network rm bn
+run berth network ls
+kill "$dockerd_pid"; wait "$dockerd_pid" 2>/dev/null || true
+dockerd_pid=
 
 say "Done: everything happened inside a private namespace and is gone with it."
