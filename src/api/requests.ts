@@ -55,7 +55,6 @@ export function parseCreateContainer(body: unknown, name: string | undefined): C
   const image = optionalString(body.Image, 'Image') ?? '';
   if (!HOST_IMAGE_NAMES.has(image)) throw imageRefusal(image);
   if (body.Tty === true) throw new InvalidArgumentError('berth containers run without a terminal (-t)', 'leave -t out, or use docker exec -it CONTAINER sh in a running one');
-  if (body.OpenStdin === true) throw new InvalidArgumentError('berth containers read no stdin (-i)', 'leave -i out, or use docker exec -i CONTAINER ... in a running one');
   const hostConfig = body.HostConfig === undefined || body.HostConfig === null ? {} : body.HostConfig;
   if (!isObject(hostConfig)) throw new InvalidArgumentError('invalid request: HostConfig must be an object');
   const autoRemove = hostConfig.AutoRemove ?? false;
@@ -79,6 +78,7 @@ export function parseCreateContainer(body: unknown, name: string | undefined): C
     labels: stringMap(body.Labels, 'Labels'),
     networkMode,
     autoRemove,
+    openStdin: body.OpenStdin === true,
   };
 }
 

@@ -329,11 +329,12 @@ export function upgradeRoutes(engine: Engine): { method: string; pattern: RegExp
       method: 'POST',
       pattern: /^\/containers\/([^/]+)\/attach$/,
       handler: async ({ req, socket, head, params, query }) => {
-        await readUpgradeBody(req, socket, head);
+        const { rest } = await readUpgradeBody(req, socket, head);
         const c = engine.containers.get(params[0]!);
         // A container attached before its start (foreground `docker run`) streams until its next exit.
         const exited = engine.waitContainer(c.id, c.state.status === 'running' ? 'not-running' : 'next-exit');
         acceptUpgrade(socket, false);
+        if (queryFlag(query, 'stdin') && c.openStdin) void relayStdin(engine, c.id, socket, rest);
         const paths = engine.logPaths(c.id);
         await ensureLogFiles(paths);
         const stream = queryFlag(query, 'stream');
@@ -347,6 +348,28 @@ export function upgradeRoutes(engine: Engine): { method: string; pattern: RegExp
       },
     },
   ];
+}
+
+/**
+ * An attach's stdin into a `-i` container's FIFO, in order, from the moment it runs; the
+ * client's end of input (its half-close) ends the container's input (StdinOnce).
+ */
+async function relayStdin(engine: Engine, id: string, socket: Duplex, first: Buffer): Promise<void> {
+  socket.pause();
+  let open = true;
+  socket.once('close', () => (open = false));
+  const writer = await engine.stdinWriter(id, () => open);
+  if (!writer) return;
+  let written = first.length > 0 ? writer.write(first).then(() => undefined) : Promise.resolve();
+  socket.on('data', (d: Buffer) => {
+    written = written.then(() => writer.write(d)).then(() => undefined);
+  });
+  socket.once('end', () => {
+    written = written.then(() => engine.closeStdin(id));
+  });
+  socket.resume();
+  await new Promise((resolve) => socket.once('close', resolve));
+  await written.catch(() => undefined);
 }
 
 /** The 'upgrade' listener: hijacked calls, and a plain HTTP error for anything that fails before the switch. */

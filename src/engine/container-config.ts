@@ -29,6 +29,8 @@ export interface CreateContainerRequest {
   readonly networkMode: string;
   readonly endpoint: EndpointRequest;
   readonly autoRemove: boolean;
+  /** `-i`: keep stdin open for an attach to write to. */
+  readonly openStdin?: boolean;
   readonly portMappings: readonly PortMapping[];
   /** `--dns`, `--dns-search`, `--dns-opt` as given. */
   readonly dns: ResolvConf;

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { rm } from 'node:fs/promises';
+import { rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import { ConflictError, InvalidArgumentError, quotePrefix } from '../common/errors.js';
@@ -80,6 +80,8 @@ export class Engine {
   /** This host's side of the cluster, when it joined one. */
   private readonly cluster: ClusterSync | undefined;
   private readonly exits = new EventEmitter();
+  /** The stdin writers of running `-i` containers (closed at their exit, or when the attached client ends its input). */
+  private readonly stdinWriters = new Map<string, FileHandle>();
   private readonly adopted = new Set<string>();
   private poller: NodeJS.Timeout | undefined;
 
@@ -179,6 +181,31 @@ export class Engine {
     return { hostsPath: join(filesDir, 'hosts'), resolvConfPath: join(filesDir, 'resolv.conf'), stdoutPath: this.logPaths(c.id).stdoutPath };
   }
 
+  /** The FIFO a `-i` container reads its stdin from (an attach with stdin writes to it). */
+  stdinPath(id: string): string {
+    return join(this.containerDir(id), 'stdin.fifo');
+  }
+
+  /**
+   * The writer of a running `-i` container's stdin, once it runs (an attach made before the
+   * start waits for it); undefined for a container without one, or whose input ended.
+   */
+  async stdinWriter(id: string, stillWanted: () => boolean): Promise<FileHandle | undefined> {
+    for (;;) {
+      const writer = this.stdinWriters.get(id);
+      const c = this.containers.byIdExact(id);
+      if (writer || !c?.openStdin || c.state.status === 'exited' || !stillWanted()) return writer;
+      await sleep(20);
+    }
+  }
+
+  /** Ends a container's input (Docker's StdinOnce: its attached client closed stdin). */
+  async closeStdin(id: string): Promise<void> {
+    const writer = this.stdinWriters.get(id);
+    this.stdinWriters.delete(id);
+    await writer?.close();
+  }
+
   logPaths(id: string): { stdoutPath: string; stderrPath: string } {
     const dir = this.containerDir(id);
     return { stdoutPath: join(dir, 'stdout.log'), stderrPath: join(dir, 'stderr.log') };
@@ -252,6 +279,7 @@ export class Engine {
         env: [...request.env],
         labels: { ...request.labels },
         autoRemove: request.autoRemove,
+        ...(request.openStdin ? { openStdin: true } : {}),
         networkMode: config.networkMode,
         // container: mode learns its peer's namespace at start; host mode has none.
         netns: ownsSandbox(mode) ? sandboxName(id) : '',
@@ -372,8 +400,12 @@ export class Engine {
         ...this.logPaths(container.id),
         exitCodePath: exitCodePath(this.config, container.id),
         mountTablePath: join(this.containerDir(container.id), 'mounts'),
+        ...(container.openStdin ? { stdinFifoPath: this.stdinPath(container.id) } : {}),
       });
-      tx.onRollback(() => signalContainer(launched.pid, 'SIGKILL'));
+      tx.onRollback(async () => {
+        signalContainer(launched.pid, 'SIGKILL');
+        await launched.stdin?.close();
+      });
       this.deps.faultHook?.('container-launched');
 
       const started: ContainerRecord = {
@@ -386,6 +418,7 @@ export class Engine {
       };
       await this.records.save(started);
       this.containers.set(started);
+      if (launched.stdin) this.stdinWriters.set(started.id, launched.stdin);
       launched.exited.then((code) => this.queue.run(() => this.recordExit(started.id, code))).catch((err: unknown) => this.logFailure(`recording the exit of container ${started.name}`, err));
       return started;
     });
@@ -453,6 +486,7 @@ export class Engine {
     const container = this.containers.byIdExact(id);
     if (!container || container.state.status !== 'running') return;
     this.adopted.delete(id);
+    await this.closeStdin(id);
     const recorded = await recordedExitCode(exitCodePath(this.config, id));
     const exitCode = recorded ?? childCode ?? KILLED_EXIT_CODE;
     // Like Docker, a stopped container holds no host ports and answers to no name.

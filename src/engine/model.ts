@@ -143,6 +143,8 @@ export interface ContainerRecord {
   /** Docker's Config.Labels (`--label`), for filters and tools such as compose. */
   readonly labels: Readonly<Record<string, string>>;
   readonly autoRemove: boolean;
+  /** `-i`: its stdin is a FIFO (stdin.fifo in its directory) that an attach writes to; absent in older records: false. */
+  readonly openStdin?: boolean;
   /** Docker's HostConfig.NetworkMode: "bridge", a network name, "host", "none" or "container:<id>". */
   readonly networkMode: string;
   /**

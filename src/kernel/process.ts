@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { access, constants, open, readdir, readFile, writeFile } from 'node:fs/promises';
+import { access, constants, open, readdir, readFile, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Readable } from 'node:stream';
@@ -29,11 +30,18 @@ export interface LaunchSpec {
   readonly exitCodePath: string;
   /** Where to write the mount table the wrapper applies (one `mount -a` for every mount). */
   readonly mountTablePath: string;
+  /**
+   * `-i`: the command reads stdin from this FIFO (made here), which an attach writes to;
+   * it sees end of input when that writer closes. Without it, stdin is /dev/null.
+   */
+  readonly stdinFifoPath?: string;
 }
 
 export interface LaunchedProcess {
   readonly pid: number;
   readonly startTime: string;
+  /** `-i`: the writer of the command's stdin (closing it ends the command's input). */
+  readonly stdin?: FileHandle;
   /** Resolves with the exit code once the process ends (128+n for a signal). */
   readonly exited: Promise<number>;
 }
@@ -43,7 +51,8 @@ export const SANDBOX_SETUP_FAILED = 125;
 
 /**
  * The container's first process, a POSIX shell, runs in fresh UTS and mount namespaces:
- * $1 hostname, $2 the mount table, $3 exit-code file, then the command. It reports set-up
+ * $1 hostname, $2 the mount table, $3 exit-code file, $4 the stdin FIFO ("" for none),
+ * then the command. It reports set-up
  * on fd 3 ("ok", or why it failed) so `start` fails with the reason instead of a container
  * that dies at once.
  *
@@ -65,7 +74,9 @@ const WRAPPER = [
   '{ printf %s "$1" > /proc/sys/kernel/hostname; } 2>/dev/null || fail "cannot set the hostname $1 in the container\'s UTS namespace"',
   'err=$(mount -a -T "$2" 2>&1) || fail "cannot mount the container\'s /etc/hosts, /etc/resolv.conf or /sys: $err"',
   'echo ok >&3; exec 3>&-',
-  'exitfile=$3; shift 3',
+  // Opening a FIFO for reading waits for its writer: the attach that sends stdin.
+  'if [ -n "$4" ]; then exec 0<"$4"; fi',
+  'exitfile=$3; shift 4',
   'trap : TERM INT HUP',
   '"$@"',
   'code=$?',
@@ -80,6 +91,7 @@ const WRAPPER = [
  */
 export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess> {
   await writeFile(spec.mountTablePath, mountTable(spec));
+  const stdin = spec.stdinFifoPath ? await openStdinFifo(spec.stdinFifoPath) : undefined;
   const stdout = await open(spec.stdoutPath, 'a');
   const stderr = await open(spec.stderrPath, 'a');
   try {
@@ -88,7 +100,7 @@ export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess
       ...enterNetns,
       'unshare', '--uts', '--mount', '--propagation', 'private', '--',
       '/bin/sh', '-c', WRAPPER, 'berth-init',
-      spec.hostname, spec.mountTablePath, spec.exitCodePath,
+      spec.hostname, spec.mountTablePath, spec.exitCodePath, spec.stdinFifoPath ?? '',
       ...spec.command,
     ];
     const child = spawn(tool!, args, { detached: true, stdio: ['ignore', stdout.fd, stderr.fd, 'pipe'], env: envObject(spec.env) });
@@ -107,7 +119,10 @@ export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess
       const reason = report || `its first process exited with code ${code} before the sandbox was ready: ${await lastLine(spec.stderrPath)}`;
       throw new BerthError('kernel', `cannot start the container: ${reason}`);
     }
-    return { pid, startTime: (await processStartTime(pid)) ?? '', exited };
+    return { pid, startTime: (await processStartTime(pid)) ?? '', exited, ...(stdin ? { stdin } : {}) };
+  } catch (err) {
+    await stdin?.close();
+    throw err;
   } finally {
     await stdout.close();
     await stderr.close();
@@ -266,4 +281,20 @@ export async function sessionProcesses(sid: number): Promise<{ titles: string[];
   // The session leader is berth's wrapper shell (it records the exit code), not the container's command.
   const pidColumn = titles.indexOf('PID');
   return { titles, processes: processes.filter((p) => p[pidColumn] !== String(sid)) };
+}
+
+/**
+ * The container's stdin: a FIFO at `path` (kept if it is one already: a restarted
+ * container reuses it), opened read-write by the daemon before the command starts. A
+ * read-write open never waits for the other side, and it is the writer the command's
+ * `exec 0<FIFO` waits for; writes into it (an attach's stdin) block as a pipe's should.
+ * Closing it ends the command's input (Docker's StdinOnce), as does the daemon's death.
+ */
+async function openStdinFifo(path: string): Promise<FileHandle> {
+  const existing = await stat(path).catch(() => undefined);
+  if (!existing?.isFIFO()) {
+    const made = await runTool('mkfifo', ['-m', '600', path]);
+    if (made.code !== 0) throw new BerthError('kernel', `cannot make the stdin FIFO ${path}: ${made.stderr.trim()}`);
+  }
+  return open(path, fsConstants.O_RDWR);
 }

@@ -67,6 +67,12 @@ function clientTests(client: { name: string; path: string }): void {
       assert.notEqual((await docker('inspect', 'fg')).code, 0);
     });
 
+    test('docker run -i: the attached client\'s stdin is the command\'s, and its end of input ends it', async () => {
+      const r = await run(client.path, ['-H', `unix://${w.socket}`, 'run', '-i', '--rm', 'host', 'sh', '-c', 'cat; echo done'], { input: 'line one\nline two\n', timeoutMs: 20_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'line one\nline two\ndone\n');
+    });
+
     test('--rm is honoured by the daemon when the client goes away', async () => {
       const foreground = spawn(client.path, ['-H', `unix://${w.socket}`, 'run', '--rm', '--name', 'gone', 'host', 'sleep', '1'], { stdio: 'ignore' });
       let listed = false;
