@@ -120,7 +120,7 @@ async function loadNetworks(ctx: ReconcileContext, stored: NetworkRecord[], cont
   // Ports of containers recorded as running; those found dead later are unpublished then.
   const externalPorts = ctx.externalEndpoints.flatMap((r) => r.ports.map((p) => ({ ...p, containerIp: r.endpoint.address })));
   ops.push(ctx.firewall.replaceAll('berth networks and published ports', ctx.networks.firewallModel([...containers.flatMap(firewallPortsOf), ...externalPorts])));
-  if (ctx.dockerCoexistence) ops.push(dockerCoexistenceOp());
+  if (ctx.dockerCoexistence) ops.push(dockerCoexistenceOp(ctx.firewall.name));
 
   await inTransaction(ctx.executor, async (tx) => {
     await tx.apply(ops);

@@ -1,5 +1,6 @@
 import { cidrContains, parseCidr, parseIpv4 } from '../common/ipv4.js';
 import type { IptablesApply, IptablesRemove } from '../kernel/ops.js';
+import { DOCKER_USER_CHAIN, IPTABLES_FORWARD_CHAIN } from './dockerd.js';
 import type { FirewallBackend } from './backend.js';
 import type { FirewallModel, FirewallNetwork, FirewallPort } from './model.js';
 
@@ -90,12 +91,16 @@ function apply(description: string, after: FirewallModel, before: FirewallModel,
   };
 }
 
-/** The jumps `apply` ensures, every copy removed first, then berth's chains (BERTH-USER stays: it is the user's). */
+/** The jumps `apply` ensures (and DOCKER-USER's into berth), every copy removed first, then berth's chains (BERTH-USER stays: it is the user's). */
 function removeAll(description: string): IptablesRemove {
   return {
     kind: 'iptables-remove',
     description,
-    jumps: apply('', EMPTY, EMPTY, true).ensureJumps.filter((j) => j.rule !== '-j BERTH-USER'),
+    jumps: [
+      ...apply('', EMPTY, EMPTY, true).ensureJumps.filter((j) => j.rule !== '-j BERTH-USER'),
+      // Beside dockerd, DOCKER-USER jumps to BERTH-FORWARD too (firewall/dockerd.ts).
+      { table: 'filter', chain: DOCKER_USER_CHAIN, rule: `-j ${IPTABLES_FORWARD_CHAIN}` },
+    ],
     chains: [
       ...RAW_CHAINS.map((chain) => ({ table: 'raw', chain })),
       ...NAT_CHAINS.map((chain) => ({ table: 'nat', chain })),

@@ -149,7 +149,7 @@ async function runIptables(op: KernelOp): Promise<void> {
     await must(['iptables', '-w', '-t', c.table, '-N', c.chain]);
     for (const rule of c.rules) await must(['iptables', '-w', '-t', c.table, '-A', c.chain, ...rule.split(' ')]);
   }
-  await must(['iptables-restore', '-w', '--noflush'], op.script);
+  if (op.script !== '') await must(['iptables-restore', '-w', '--noflush'], op.script);
   for (const j of op.ensureJumps) {
     const rule = j.rule.split(' ');
     if ((await runTool('iptables', ['-w', '-t', j.table, '-C', j.chain, ...rule])).code !== 0) {

@@ -22,15 +22,15 @@ async function startBerthContainers(w: World): Promise<string> {
   return inspect.NetworkSettings.IPAddress as string;
 }
 
-function coexistenceTests(order: 'dockerd first' | 'berth first'): void {
-  describe(`berth beside dockerd, ${order}`, { skip: sandboxSkip }, () => {
+function coexistenceTests(order: 'dockerd first' | 'berth first', firewall: 'nftables' | 'iptables'): void {
+  describe(`berth (${firewall}) beside dockerd, ${order}`, { skip: sandboxSkip }, () => {
     const ctx: { w?: World; docker?: Dockerd; berthIp?: string } = {};
     before(async () => {
       const w = await World.create({ withoutDaemon: true });
       ctx.w = w;
       const plugins = `${w.dir}/plugins`;
       const startBerth = async () => {
-        const failed = await w.startDaemon(['--docker-plugins', plugins]);
+        const failed = await w.startDaemon(['--docker-plugins', plugins, '--firewall', firewall]);
         if (failed) throw new Error(`daemon did not start: ${failed.stdout}`);
       };
       if (order === 'berth first') await startBerth();
@@ -78,5 +78,8 @@ function coexistenceTests(order: 'dockerd first' | 'berth first'): void {
   });
 }
 
-coexistenceTests('dockerd first');
-coexistenceTests('berth first');
+coexistenceTests('dockerd first', 'nftables');
+coexistenceTests('berth first', 'nftables');
+// The iptables backend writes its chains into the same FORWARD chain as dockerd's.
+coexistenceTests('dockerd first', 'iptables');
+coexistenceTests('berth first', 'iptables');
