@@ -294,6 +294,12 @@ export function apiRoutes(engine: Engine, build: BuildInfo, facts: DaemonFacts):
       await engine.disconnectNetwork(params[0]!, container);
       json(res, 200, {});
     }),
+    // berth-only: drift repair now (`berth system reconcile [--dry-run]`).
+    route('POST', '/berth/reconcile', async ({ res, query }) => {
+      const dryRun = queryFlag(query, 'dry-run');
+      const { steps, failures } = await engine.repairDrift({ dryRun });
+      json(res, 200, { Steps: steps.map((s) => ({ What: s.what, Script: renderPlan(s.plan) })), Failures: failures, Applied: !dryRun });
+    }),
     // berth-only: the exact commands `run` would execute, for --dry-run.
     route('POST', '/berth/plan/network', async ({ req, res }) => {
       const planned = await engine.planNetwork(parseCreateNetwork(await readJsonBody(req)));

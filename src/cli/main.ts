@@ -21,6 +21,7 @@ Commands:
   rm          Remove containers (-f: stop running ones first)
   port        List a container's published ports
   network     create | ls | inspect | rm | prune | connect | disconnect (berth network --help)
+  system      reconcile: repair drift between the kernel and the records now (--dry-run)
 
 The daemon's socket: -H unix:///path, or BERTH_HOST (default unix:///run/berth/berth.sock).`;
 
@@ -47,6 +48,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   port: async () => (await containers()).portCommand,
   exec: async () => (await import('./commands/exec.js')).execCommand,
   network: async () => (await import('./commands/network.js')).networkCommand,
+  system: async () => (await import('./commands/system.js')).systemCommand,
 };
 
 export async function main(argv: readonly string[], handover: Handover): Promise<number> {

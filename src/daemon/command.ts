@@ -36,6 +36,10 @@ Options:
                         This host's address on the network the hosts share
       --cluster-lease-ttl SECONDS
                         How long a dead or cut-off host stays present (default ${DEFAULT_LEASE_TTL_SECONDS}, 2-60)
+      --repair-interval MS
+                        How often drift from the records is looked for and repaired
+                        (deleted links, flushed rules...; default 1000, 0: only at start
+                        and with berth system reconcile)
       --docker-plugins DIR
                         Also serve dockerd as its network and IPAM plugin: sockets
                         berth, berth-macvlan, berth-ipvlan, berth-overlay in DIR
@@ -59,6 +63,7 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     'cluster-advertise': { value: true },
     'cluster-lease-ttl': { value: true },
     'docker-plugins': { value: true },
+    'repair-interval': { value: true },
   });
   const execRoot = flag(parsed, 'exec-root') ?? DAEMON_DEFAULTS.execRoot;
   const host = flag(parsed, 'host') ?? globalHost ?? process.env.BERTH_HOST;
@@ -83,6 +88,7 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     firewall: parseFirewallName(flag(parsed, 'firewall') ?? DAEMON_DEFAULTS.firewall),
     ...(cluster ? { cluster } : {}),
     ...(flag(parsed, 'docker-plugins') ? { dockerPluginDir: flag(parsed, 'docker-plugins') } : {}),
+    repairIntervalMs: parseRepairInterval(flag(parsed, 'repair-interval')),
   });
   const bridge = daemon.engine.defaultNetwork();
   const unavailable = daemon.engine.networks.drivers.list().filter((e) => !e.availability.available);
@@ -101,6 +107,17 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
   });
   await daemon.stop();
   return 0;
+}
+
+/** The default is 1 s: drift (a deleted bridge, a flushed ruleset) is repaired within about that. */
+const DEFAULT_REPAIR_INTERVAL_MS = 1000;
+
+function parseRepairInterval(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_REPAIR_INTERVAL_MS;
+  if (!/^\d+$/.test(value) || (Number(value) > 0 && Number(value) < 100) || Number(value) > 3_600_000) {
+    throw new InvalidArgumentError(`invalid --repair-interval "${value}"`, 'give milliseconds from 100 to 3600000, or 0 to repair only at start and on demand');
+  }
+  return Number(value);
 }
 
 /** The path of a `unix://` host (the daemon listens on unix sockets only). */

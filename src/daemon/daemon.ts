@@ -36,6 +36,8 @@ export interface DaemonOptions extends DaemonSettings {
   readonly cluster?: ClusterOptions;
   /** Where to serve dockerd as its network and IPAM plugin (--docker-plugins). */
   readonly dockerPluginDir?: string;
+  /** How often drift is looked for and repaired (--repair-interval); absent or 0: only at start and on demand. */
+  readonly repairIntervalMs?: number;
 }
 
 export function parseFirewallName(value: string): FirewallBackendName {
@@ -108,9 +110,11 @@ export async function startDaemon(
       ...(options.dockerPluginDir ? { dockerPluginDir: options.dockerPluginDir } : {}),
     });
     const plugins = options.dockerPluginDir ? await listenPlugins(options.dockerPluginDir, engine) : undefined;
+    const repairs = options.repairIntervalMs ? repairPeriodically(engine, options.repairIntervalMs) : undefined;
     return {
       engine,
       async stop() {
+        repairs?.stop();
         await plugins?.close();
         engine.close();
         await cluster?.leave();
@@ -124,6 +128,24 @@ export async function startDaemon(
     await releasePidfile();
     throw err;
   }
+}
+
+/**
+ * Drift repair every `intervalMs` (a check that finds nothing costs one kernel read and a
+ * firewall presence check); a check still running when the next is due is not doubled.
+ */
+function repairPeriodically(engine: Engine, intervalMs: number): { stop(): void } {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    engine
+      .repairDrift({ dryRun: false })
+      .catch((err: unknown) => console.error(`berth: drift repair failed: ${err instanceof Error ? err.message : String(err)}`))
+      .finally(() => (running = false));
+  }, intervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }
 
 /** The daemon's id (`docker info` ID): made once, kept in the data root. */

@@ -151,6 +151,12 @@ export class ClusterSync {
     }
   }
 
+  /** After a drift repair re-made global networks' links here: their peers are programmed from nothing (idempotent). Runs in the queue. */
+  async reprogram(networkIds: readonly string[]): Promise<void> {
+    for (const id of networkIds) this.forgetProgrammed(id);
+    await this.program();
+  }
+
   /** Each global network's remote endpoints into the kernel, as a difference to what it has. */
   private async program(): Promise<void> {
     for (const network of this.globalNetworks()) {

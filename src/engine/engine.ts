@@ -24,6 +24,7 @@ import { ContainerRecords } from './container-records.js';
 import { ContainerTable } from './containers.js';
 import { ExecSessions } from './execs.js';
 import { EventLog } from './events.js';
+import { driftRepairSteps, type RepairStep } from './drift.js';
 import { validateContainerName } from './names.js';
 import { ExternalEndpointTable } from './external/endpoints.js';
 import { ExternalRuntime } from './external/runtime.js';
@@ -209,6 +210,35 @@ export class Engine {
   logPaths(id: string): { stdoutPath: string; stderrPath: string } {
     const dir = this.containerDir(id);
     return { stdoutPath: join(dir, 'stdout.log'), stderrPath: join(dir, 'stderr.log') };
+  }
+
+  // ---- drift ---------------------------------------------------------------------------
+
+  /**
+   * Finds what drifted from the records (docs/architecture.md, "Drift repair") and, unless
+   * `dryRun`, repairs it, step by step: one step failing leaves the others done. Each
+   * repair is logged and is a `daemon repair` event.
+   */
+  repairDrift(opts: { readonly dryRun: boolean }): Promise<{ steps: RepairStep[]; failures: string[] }> {
+    return this.queue.run(async () => {
+      const steps = await driftRepairSteps(this.context, this.config.dockerCoexistence === true);
+      if (opts.dryRun || steps.length === 0) return { steps, failures: [] };
+      const failures: string[] = [];
+      for (const step of steps) {
+        try {
+          await this.deps.executor.apply(step.plan);
+        } catch (err) {
+          failures.push(`${step.what}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+      // A global network's links made again have an empty forwarding table: its peers go back in.
+      const global = this.networks.addressed().filter((n) => n.scope === 'global' && steps.some((s) => s.what === `network ${n.name}`));
+      if (global.length > 0) await this.cluster?.reprogram(global.map((n) => n.id));
+      const found = steps.map((s) => s.what).join('; ');
+      console.error(`berth: drift repaired: ${found}${failures.length > 0 ? ` (failed: ${failures.join('; ')})` : ''}`);
+      this.events.record('daemon', 'repair', 'berth', { found, ops: String(steps.reduce((n, s) => n + s.plan.length, 0)), failed: String(failures.length) });
+      return { steps, failures };
+    });
   }
 
   // ---- networks ------------------------------------------------------------------------

@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 
 /** One thing that happened, in Docker's event terms: what (container, network), which action, to whom. */
 export interface EngineEvent {
-  readonly type: 'container' | 'network';
-  /** Docker's action names: create, start, die, stop, kill, destroy, rename, restart, connect, disconnect. */
+  readonly type: 'container' | 'network' | 'daemon';
+  /** Docker's action names: create, start, die, stop, kill, destroy, rename, restart, connect, disconnect; berth's daemon: repair. */
   readonly action: string;
   /** The container's or network's id. */
   readonly id: string;

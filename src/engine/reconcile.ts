@@ -163,18 +163,9 @@ async function repairNetworks(ctx: ReconcileContext, sandboxes: readonly Contain
   const namespaces = new Set(await listNetns());
   const pins: KernelOp[] = sandboxes.filter((c) => !namespaces.has(c.netns)).map((c) => ({ kind: 'netns-attach', name: c.netns, pid: c.state.pid }));
   await ctx.executor.apply(pins);
-  const recorded = ctx.containers.all();
   const runningIds = new Set(sandboxes.map((c) => c.id));
   for (const network of ctx.networks.addressed()) {
-    const endpoints: RecordedEndpoint[] = recorded.flatMap((c) =>
-      c.endpoints
-        .filter((e) => e.networkId === network.id)
-        .map((e) => ({ netns: c.netns, endpoint: driverEndpoint(e), running: runningIds.has(c.id), gatewayEndpoint: e.gatewayEndpoint, carriesPorts: e.gatewayEndpoint && c.ports.length > 0 })),
-    );
-    // dockerd's endpoints are known (their links are not strays) but never joined again here: their sandboxes are dockerd's.
-    for (const r of ctx.externalEndpoints.filter((r) => r.endpoint.networkId === network.id)) {
-      endpoints.push({ netns: '', endpoint: driverEndpoint(r.endpoint), running: false, gatewayEndpoint: false, carriesPorts: false });
-    }
+    const endpoints = recordedEndpointsOf(network.id, ctx.containers.all(), runningIds, ctx.externalEndpoints);
     try {
       await ctx.executor.apply(ctx.networks.driverOf(network).repair(driverNetwork(network), endpoints, live));
     } catch (err) {
@@ -182,6 +173,28 @@ async function repairNetworks(ctx: ReconcileContext, sandboxes: readonly Contain
       console.error(`berth: network ${network.name} could not be repaired: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
+}
+
+/**
+ * A network's endpoints as its driver's repair sees them: every container's (those of
+ * running ones must exist), and dockerd's, which are known (their links are no strays) but
+ * never joined again here: their sandboxes are dockerd's.
+ */
+export function recordedEndpointsOf(
+  networkId: string,
+  containers: readonly ContainerRecord[],
+  runningIds: ReadonlySet<string>,
+  external: readonly ExternalEndpointRecord[],
+): RecordedEndpoint[] {
+  const endpoints: RecordedEndpoint[] = containers.flatMap((c) =>
+    c.endpoints
+      .filter((e) => e.networkId === networkId)
+      .map((e) => ({ netns: c.netns, endpoint: driverEndpoint(e), running: runningIds.has(c.id), gatewayEndpoint: e.gatewayEndpoint, carriesPorts: e.gatewayEndpoint && c.ports.length > 0 })),
+  );
+  for (const r of external.filter((r) => r.endpoint.networkId === networkId)) {
+    endpoints.push({ netns: '', endpoint: driverEndpoint(r.endpoint), running: false, gatewayEndpoint: false, carriesPorts: false });
+  }
+  return endpoints;
 }
 
 /**

@@ -25,6 +25,19 @@ export interface FirewallBackend {
    * --firewall never leaves the old backend's rules forwarding ports.
    */
   removeAll(description: string): KernelOp;
+  /**
+   * How to tell from the kernel whether berth's rules for `model` are still in place (drift
+   * repair): commands to run, each with text its output must contain. Coarse on purpose:
+   * it catches what wipes rules wholesale (`nft flush ruleset`, `iptables -F`, a deleted
+   * table or chain), at the price of one or two processes per check.
+   */
+  presence(model: FirewallModel): readonly PresenceCheck[];
+}
+
+/** A command whose output must hold every one of `mustContain` (and which must succeed). */
+export interface PresenceCheck {
+  readonly command: readonly string[];
+  readonly mustContain: readonly string[];
 }
 
 export interface PortChange {

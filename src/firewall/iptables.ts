@@ -115,4 +115,10 @@ export const iptablesBackend: FirewallBackend = {
   replaceAll: (description, after, before) => apply(description, after, before ?? EMPTY, true),
   changePorts: (description, { before, after }) => apply(description, after, before, false),
   removeAll,
+  presence: (model) => [
+    { command: ['iptables', '-w', '-S', 'FORWARD'], mustContain: ['-j BERTH-FORWARD'] },
+    { command: ['iptables', '-w', '-S', 'BERTH-FORWARD'], mustContain: model.networks.map((n) => `-i ${n.bridge} `) },
+    { command: ['iptables', '-w', '-t', 'nat', '-S', 'POSTROUTING'], mustContain: ['-j BERTH-POSTROUTING'] },
+    { command: ['iptables', '-w', '-t', 'nat', '-S', 'BERTH'], mustContain: model.ports.map((p) => `--to-destination ${p.containerIp}:${p.containerPort}`) },
+  ],
 };

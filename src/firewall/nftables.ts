@@ -1,5 +1,5 @@
 import type { NftApply } from '../kernel/ops.js';
-import type { FirewallBackend } from './backend.js';
+import type { FirewallBackend, PresenceCheck } from './backend.js';
 import { MARK_ACCEPTED } from './dockerd.js';
 import type { FirewallModel, FirewallNetwork, FirewallPort } from './model.js';
 
@@ -224,4 +224,21 @@ export const nftablesBackend: FirewallBackend = {
     undoScript: elementChangeScript(removed, added),
   }),
   removeAll: (description) => ({ kind: 'nft-apply', description, script: deleteTableScript() }),
+  presence: nftPresence,
 };
+
+/** berth's table with its chains, a rule per network's bridge, and every published port's container address in a map. */
+function nftPresence(model: FirewallModel): PresenceCheck[] {
+  return [
+    {
+      command: ['nft', 'list', 'table', 'ip', NFT_TABLE],
+      mustContain: [
+        'chain forward',
+        'chain postrouting',
+        'chain prerouting',
+        ...model.networks.map((n) => `iifname "${n.bridge}"`),
+        ...model.ports.map((p) => `: ${p.containerIp}`),
+      ],
+    },
+  ];
+}

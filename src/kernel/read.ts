@@ -155,3 +155,12 @@ function parseNetDev(text: string): Set<string> {
       .filter((name) => name !== ''),
   );
 }
+
+/** Whether each command succeeds and its output holds every text asked for (firewall presence checks). */
+export async function outputsContain(checks: readonly { readonly command: readonly string[]; readonly mustContain: readonly string[] }[]): Promise<boolean> {
+  for (const check of checks) {
+    const result = await runTool(check.command[0]!, check.command.slice(1)).catch(() => undefined);
+    if (!result || result.code !== 0 || !check.mustContain.every((text) => result.stdout.includes(text))) return false;
+  }
+  return true;
+}

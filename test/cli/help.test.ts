@@ -12,6 +12,7 @@ const berth = (...args: string[]) => run(process.execPath, [BERTH_BIN, '-H', 'un
 const COMMANDS = [
   'run', 'create', 'ps', 'inspect', 'exec', 'logs', 'stop', 'start', 'wait', 'rm', 'port', 'daemon', 'network',
   'network create', 'network ls', 'network inspect', 'network rm', 'network prune', 'network connect', 'network disconnect',
+  'system', 'system reconcile',
 ];
 
 test('every command and network subcommand answers --help on stdout with its usage, exit 0', async () => {

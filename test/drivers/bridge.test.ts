@@ -88,3 +88,12 @@ test('an endpoint for dockerd\'s sandbox: the peer stays in the host namespace, 
   assert.deepEqual(driver.removeExternal(NET, ep, viewOf([{ name: 'veth1234567', kind: 'veth', up: true }])), [{ kind: 'link-del', dev: 'veth1234567' }]);
   assert.deepEqual(driver.removeExternal(NET, ep, viewOf([])), []);
 });
+
+test('repair brings a running container\'s veth up again when someone took it down, and nothing else', () => {
+  const live = viewOf([
+    { name: 'berth0', kind: 'bridge', up: true, alias: 'berth-network:n1' },
+    { name: 'veth1234567', kind: 'veth', master: 'berth0', up: false },
+  ], { berth0: ['172.17.0.1/16'] });
+  const recorded = { netns: 'berth-abc', endpoint: EP, running: true, gatewayEndpoint: true, carriesPorts: false };
+  assert.deepEqual(new BridgeDriver().repair(NET, [recorded], live), [{ kind: 'link-up', dev: 'veth1234567' }]);
+});

@@ -88,7 +88,8 @@ export class ClusterWorld {
    */
   async startDaemon(index: number, extraArgs: readonly string[] = []): Promise<string | undefined> {
     const h = this.hosts[index]!;
-    const daemonArgs = [BERTH_BIN, 'daemon', '--data-root', `${h.dir}/data`, '--exec-root', `${h.dir}/exec`, ...extraArgs];
+    // Drift repair off, as in World: the cluster tests break links by hand on purpose.
+    const daemonArgs = [BERTH_BIN, 'daemon', '--data-root', `${h.dir}/data`, '--exec-root', `${h.dir}/exec`, '--repair-interval', '0', ...extraArgs];
     const script = 'mount -t tmpfs tmpfs /run && mkdir -p /run/netns && exec "$@"';
     const child = spawn('nsenter', [`--net=/run/netns/${h.netns}`, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, ...daemonArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],

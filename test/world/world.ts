@@ -54,6 +54,12 @@ export interface WorldOptions {
   readonly daemonEntry?: readonly string[];
   /** Build the hosts only; the test starts (and stops) a daemon its own way. */
   readonly withoutDaemon?: boolean;
+  /**
+   * The daemon's drift repair interval in ms. Off (0) unless a test asks: the tests that
+   * break the kernel by hand and restart the daemon test the repair at start, which a
+   * repair in between would take away from them.
+   */
+  readonly repairIntervalMs?: number;
 }
 
 export class World {
@@ -91,8 +97,10 @@ export class World {
   /** Starts the daemon in the host netns and waits until its API answers. */
   async startDaemon(extraArgs: readonly string[] = [], env: NodeJS.ProcessEnv = process.env, roots?: readonly string[]): Promise<Result | undefined> {
     const entry = this.options.daemonEntry ?? [BERTH_BIN, 'daemon'];
+    // Test composition roots (daemonEntry) take no such flag and never repair periodically.
+    const repair = this.options.daemonEntry ? [] : ['--repair-interval', String(this.options.repairIntervalMs ?? 0)];
     const args = [`--net=/run/netns/${this.host}`, process.execPath, ...entry,
-      ...(roots ?? ['--data-root', `${this.dir}/data`]), '--exec-root', `${this.dir}/exec`, ...(this.options.daemonArgs ?? []), ...extraArgs];
+      ...(roots ?? ['--data-root', `${this.dir}/data`]), '--exec-root', `${this.dir}/exec`, ...repair, ...(this.options.daemonArgs ?? []), ...extraArgs];
     this.daemonOutput = '';
     const daemon = spawn('nsenter', args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     daemon.stdout.on('data', (d: Buffer) => (this.daemonOutput += d.toString()));

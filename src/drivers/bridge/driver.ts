@@ -92,7 +92,8 @@ export class BridgeDriver implements NetworkDriver {
   /**
    * Whatever drifted: the bridge gone (re-created, and its veths re-attached: a new bridge
    * has no ports), its address, state or alias lost, a running container's veth deleted
-   * (joined again) or detached (enslaved again), and veths on the bridge no record knows.
+   * (joined again), detached (enslaved again) or down (up again), and veths on the bridge
+   * no record knows.
    */
   repair(network: DriverNetwork, endpoints: readonly RecordedEndpoint[], live: KernelView): Plan {
     const { bridge } = bridgeOptionsOf(network.data);
@@ -114,6 +115,8 @@ export class BridgeDriver implements NetworkDriver {
       } else if (veth.master !== bridge) {
         ops.push({ kind: 'port-attach', dev: veth.name, master: bridge }, { kind: 'link-up', dev: veth.name });
       } else {
+        // Taken down by hand: up again (its hairpin setting stayed with it).
+        if (!veth.up) ops.push({ kind: 'link-up', dev: veth.name });
         continue;
       }
       if (e.carriesPorts) ops.push(...this.externalConnectivity(network, e.endpoint));

@@ -102,7 +102,7 @@ export class OverlayDriver implements NetworkDriver {
   /**
    * The bridge or the VXLAN link gone (re-created: a new VXLAN link has an empty FDB, which
    * the engine programs again from the cluster store after repair), down, or detached; a
-   * running container's veth gone (joined again) or detached (enslaved again).
+   * running container's veth gone (joined again), detached (enslaved again) or down (up again).
    */
   repair(network: DriverNetwork, endpoints: readonly RecordedEndpoint[], live: KernelView): Plan {
     const options = overlayOptionsOf(network.data);
@@ -118,6 +118,7 @@ export class OverlayDriver implements NetworkDriver {
       const veth = live.links.get(hostSide(e.endpoint));
       if (!veth) ops.push(...joinPlan(e.netns, this.join(network, e.netns, e.endpoint), e.gatewayEndpoint));
       else if (veth.master !== options.bridge) ops.push({ kind: 'port-attach', dev: veth.name, master: options.bridge }, { kind: 'link-up', dev: veth.name });
+      else if (!veth.up) ops.push({ kind: 'link-up', dev: veth.name });
     }
     return ops;
   }
