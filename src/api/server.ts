@@ -297,7 +297,7 @@ export function apiRoutes(engine: Engine, build: BuildInfo, facts: DaemonFacts):
     // berth-only: drift repair now (`berth system reconcile [--dry-run]`).
     route('POST', '/berth/reconcile', async ({ res, query }) => {
       const dryRun = queryFlag(query, 'dry-run');
-      const { steps, failures } = await engine.repairDrift({ dryRun });
+      const { steps, failures } = await engine.repairDrift({ dryRun, full: true });
       json(res, 200, { Steps: steps.map((s) => ({ What: s.what, Script: renderPlan(s.plan) })), Failures: failures, Applied: !dryRun });
     }),
     // berth-only: the exact commands `run` would execute, for --dry-run.

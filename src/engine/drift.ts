@@ -2,6 +2,7 @@ import { dockerCoexistenceOp } from '../firewall/dockerd.js';
 import type { KernelOp, Plan } from '../kernel/ops.js';
 import { isSameProcessAlive } from '../kernel/process.js';
 import { listNetns, outputsContain, readSysctl } from '../kernel/read.js';
+import { networkStateDigest } from '../kernel/digest.js';
 import { readKernelView } from '../kernel/view.js';
 import type { EngineContext } from './context.js';
 import { ownsSandbox, parseNetworkMode } from './modes.js';
@@ -21,32 +22,57 @@ export interface RepairStep {
  * pins of running containers, ip_forward, and berth's firewall rules (re-written whole
  * when a presence check fails: `nft flush ruleset`, `iptables -F`). Only what berth owns
  * is looked at; another tool's tables and links are never part of a plan.
- * The steps are computed without changing anything (`system reconcile --dry-run`).
+ *
+ * A check that found nothing remembers a digest of the links, addresses and records it
+ * saw (kernel/digest.ts, in-process): the next check reads the full kernel view only when
+ * that digest changed, so a quiet host costs one firewall presence check per period.
  */
-export async function driftRepairSteps(ctx: EngineContext, dockerCoexistence: boolean): Promise<RepairStep[]> {
-  const running = [];
-  for (const c of ctx.containers.all()) {
-    if (c.state.status === 'running' && ownsSandbox(parseNetworkMode(c.networkMode)) && (await isSameProcessAlive(c.state.pid, c.state.startTime))) running.push(c);
-  }
-  const steps: RepairStep[] = [];
-  const namespaces = new Set(await listNetns());
-  const pins = running.filter((c) => !namespaces.has(c.netns)).map((c): KernelOp => ({ kind: 'netns-attach', name: c.netns, pid: c.state.pid }));
-  if (pins.length > 0) steps.push({ what: `namespace pins of ${pins.length} running container(s)`, plan: pins });
-  if ((await readSysctl('net.ipv4.ip_forward')) !== '1') steps.push({ what: 'net.ipv4.ip_forward', plan: [{ kind: 'sysctl', key: 'net.ipv4.ip_forward', value: '1' }] });
+export class DriftCheck {
+  /** The digest of the last check that found nothing to repair. */
+  private clean: string | undefined;
 
-  const live = await readKernelView(running.map((c) => ({ netns: c.netns, pid: c.state.pid })));
-  const runningIds = new Set(running.map((c) => c.id));
-  for (const network of ctx.networks.addressed()) {
-    const endpoints = recordedEndpointsOf(network.id, ctx.containers.all(), runningIds, ctx.external.all());
-    const plan = ctx.networks.driverOf(network).repair(driverNetwork(network), endpoints, live);
-    if (plan.length > 0) steps.push({ what: `network ${network.name}`, plan });
-  }
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly dockerCoexistence: boolean,
+  ) {}
 
-  const model = ctx.ports.firewallModel();
-  if (!(await outputsContain(ctx.deps.firewall.presence(model)))) {
-    const plan: KernelOp[] = [ctx.deps.firewall.replaceAll('restore berth networks and published ports', model)];
-    if (dockerCoexistence) plan.push(dockerCoexistenceOp(ctx.deps.firewall.name));
-    steps.push({ what: `the ${ctx.deps.firewall.name} rules`, plan });
+  /** What drifted, as steps; `full`: read everything whatever the digest says (system reconcile). */
+  async steps(opts: { readonly full: boolean }): Promise<RepairStep[]> {
+    const { ctx } = this;
+    const running = [];
+    for (const c of ctx.containers.all()) {
+      if (c.state.status === 'running' && ownsSandbox(parseNetworkMode(c.networkMode)) && (await isSameProcessAlive(c.state.pid, c.state.startTime))) running.push(c);
+    }
+    const steps: RepairStep[] = [];
+    const namespaces = new Set(await listNetns());
+    const pins = running.filter((c) => !namespaces.has(c.netns)).map((c): KernelOp => ({ kind: 'netns-attach', name: c.netns, pid: c.state.pid }));
+    if (pins.length > 0) steps.push({ what: `namespace pins of ${pins.length} running container(s)`, plan: pins });
+    if ((await readSysctl('net.ipv4.ip_forward')) !== '1') steps.push({ what: 'net.ipv4.ip_forward', plan: [{ kind: 'sysctl', key: 'net.ipv4.ip_forward', value: '1' }] });
+
+    const model = ctx.ports.firewallModel();
+    if (!(await outputsContain(ctx.deps.firewall.presence(model)))) {
+      const plan: KernelOp[] = [ctx.deps.firewall.replaceAll('restore berth networks and published ports', model)];
+      if (this.dockerCoexistence) plan.push(dockerCoexistenceOp(ctx.deps.firewall.name));
+      steps.push({ what: `the ${ctx.deps.firewall.name} rules`, plan });
+    }
+
+    const digest = `${await networkStateDigest(running.map((c) => c.state.pid))}|${recordsDigest(ctx)}`;
+    if (opts.full || digest !== this.clean) {
+      const live = await readKernelView(running.map((c) => ({ netns: c.netns, pid: c.state.pid })));
+      const runningIds = new Set(running.map((c) => c.id));
+      for (const network of ctx.networks.addressed()) {
+        const endpoints = recordedEndpointsOf(network.id, ctx.containers.all(), runningIds, ctx.external.all());
+        const plan = ctx.networks.driverOf(network).repair(driverNetwork(network), endpoints, live);
+        if (plan.length > 0) steps.push({ what: `network ${network.name}`, plan });
+      }
+    }
+    this.clean = steps.length === 0 ? digest : undefined;
+    return steps;
   }
-  return steps;
+}
+
+/** What of the records decides the desired kernel state: containers' states and endpoints, networks, dockerd's endpoints. */
+function recordsDigest(ctx: EngineContext): string {
+  const containers = ctx.containers.all().map((c) => [c.id, c.state.status, c.state.pid, c.endpoints.map((e) => e.id)]);
+  return JSON.stringify([containers, ctx.networks.all().map((n) => n.id), ctx.external.all().map((r) => r.endpoint.id)]);
 }

@@ -24,7 +24,7 @@ import { ContainerRecords } from './container-records.js';
 import { ContainerTable } from './containers.js';
 import { ExecSessions } from './execs.js';
 import { EventLog } from './events.js';
-import { driftRepairSteps, type RepairStep } from './drift.js';
+import { DriftCheck, type RepairStep } from './drift.js';
 import { validateContainerName } from './names.js';
 import { ExternalEndpointTable } from './external/endpoints.js';
 import { ExternalRuntime } from './external/runtime.js';
@@ -72,6 +72,7 @@ export class Engine {
   readonly execs = new ExecSessions(this.containers);
   /** What happened, for `docker events`. */
   readonly events = new EventLog();
+  private readonly drift: DriftCheck;
   private readonly records: ContainerRecords;
   private readonly queue = new OperationQueue();
   private readonly ports: PortPublisher;
@@ -103,6 +104,7 @@ export class Engine {
     }
     this.networkService = new NetworkService(this.context, this.cluster);
     this.external = new ExternalRuntime(this.context, this.networkService, this.cluster, (op) => this.queue.run(op));
+    this.drift = new DriftCheck(this.context, config.dockerCoexistence === true);
   }
 
   /** Loads the store, makes the kernel match it (and it the kernel), and starts watching containers. */
@@ -219,9 +221,9 @@ export class Engine {
    * `dryRun`, repairs it, step by step: one step failing leaves the others done. Each
    * repair is logged and is a `daemon repair` event.
    */
-  repairDrift(opts: { readonly dryRun: boolean }): Promise<{ steps: RepairStep[]; failures: string[] }> {
+  repairDrift(opts: { readonly dryRun: boolean; readonly full?: boolean }): Promise<{ steps: RepairStep[]; failures: string[] }> {
     return this.queue.run(async () => {
-      const steps = await driftRepairSteps(this.context, this.config.dockerCoexistence === true);
+      const steps = await this.drift.steps({ full: opts.dryRun || opts.full === true });
       if (opts.dryRun || steps.length === 0) return { steps, failures: [] };
       const failures: string[] = [];
       for (const step of steps) {

@@ -94,6 +94,16 @@ export class Rtnl {
     );
   }
 
+  /**
+   * A digest of this namespace's links (name, up, master, alias) and addresses, from two
+   * in-process dumps: equal digests mean nothing of that changed in between.
+   */
+  async stateDigest(): Promise<string> {
+    const links = (await this.socket.getLinks()).map((l) => [l.data.index, l.attrs.ifname, l.data.flags?.up === true, l.attrs.master, l.attrs.ifalias]);
+    const addresses = (await this.socket.getAddresses()).map((a) => [a.data.index, a.data.prefixlen, a.attrs.address?.toString('hex')]);
+    return JSON.stringify([links, addresses]);
+  }
+
   /** = ip link show: every link's name in this socket's namespace. */
   async linkNames(): Promise<string[]> {
     return (await this.socket.getLinks()).flatMap((l) => (l.attrs.ifname === undefined ? [] : [l.attrs.ifname]));
