@@ -19,6 +19,7 @@ import { writeDaemonSettings, type DaemonSettings } from './settings.js';
 import { ClusterMembership, type ClusterOptions } from './cluster.js';
 import { BatchExecutor, type Executor } from '../kernel/exec.js';
 import { NetlinkExecutor } from '../kernel/netlink/executor.js';
+import { watchLinksAndAddresses } from '../kernel/netlink/rtnl.js';
 import { linkOfAddress } from '../kernel/read.js';
 import { runTool } from '../kernel/spawn.js';
 import { LocalStore } from '../store/local.js';
@@ -131,10 +132,13 @@ export async function startDaemon(
 }
 
 /**
- * Drift repair every `intervalMs` (a check that finds nothing costs one kernel read and a
- * firewall presence check); a check still running when the next is due is not doubled.
+ * Drift repair every `intervalMs` (a check that finds nothing costs an in-process digest
+ * and a firewall presence check), and sooner after a link or address change berth did not
+ * make; a check still running when the next is due is not doubled.
  */
 function repairPeriodically(engine: Engine, intervalMs: number): { stop(): void } {
+  // Link and address changes bring a check forward; the period is the backstop (firewall, sandboxes).
+  const watch = watchLinksAndAddresses(() => engine.kernelChanged());
   let running = false;
   const timer = setInterval(() => {
     if (running) return;
@@ -145,7 +149,12 @@ function repairPeriodically(engine: Engine, intervalMs: number): { stop(): void 
       .finally(() => (running = false));
   }, intervalMs);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return {
+    stop: () => {
+      clearInterval(timer);
+      watch.close();
+    },
+  };
 }
 
 /** The daemon's id (`docker info` ID): made once, kept in the data root. */

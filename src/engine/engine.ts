@@ -53,6 +53,10 @@ export type WaitCondition = (typeof WAIT_CONDITIONS)[number];
 
 /** How often containers the daemon adopted after a restart (not its children) are checked for exit. */
 const ADOPTED_POLL_MS = 250;
+/** Kernel events this soon after an operation of berth's are taken for its own. */
+const OWN_CHANGE_QUIET_MS = 200;
+/** A burst of kernel events (a deleted bridge takes its ports with it) is one check. */
+const EVENT_DEBOUNCE_MS = 20;
 /** Docker's exit code for a process killed by SIGKILL, used when the wrapper could not record one. */
 const KILLED_EXIT_CODE = 137;
 
@@ -73,6 +77,8 @@ export class Engine {
   /** What happened, for `docker events`. */
   readonly events = new EventLog();
   private readonly drift: DriftCheck;
+  /** A drift check brought forward by a kernel event, not yet run. */
+  private driftSoon: NodeJS.Timeout | undefined;
   private readonly records: ContainerRecords;
   private readonly queue = new OperationQueue();
   private readonly ports: PortPublisher;
@@ -142,6 +148,7 @@ export class Engine {
 
   close(): void {
     if (this.poller) clearInterval(this.poller);
+    if (this.driftSoon) clearTimeout(this.driftSoon);
     void this.cluster?.stop();
     this.names.close();
   }
@@ -241,6 +248,20 @@ export class Engine {
       this.events.record('daemon', 'repair', 'berth', { found, ops: String(steps.reduce((n, s) => n + s.plan.length, 0)), failed: String(failures.length) });
       return { steps, failures };
     });
+  }
+
+  /**
+   * A link or address changed in the host namespace (the daemon's rtnetlink watch). One
+   * not caused by berth's own operations (none queued or just ended) brings the next drift
+   * check forward; berth's own changes are left to the periodic check.
+   */
+  kernelChanged(): void {
+    if (this.queue.recentlyBusy(OWN_CHANGE_QUIET_MS) || this.driftSoon) return;
+    this.driftSoon = setTimeout(() => {
+      this.driftSoon = undefined;
+      this.repairDrift({ dryRun: false }).catch((err: unknown) => this.logFailure('drift repair', err));
+    }, EVENT_DEBOUNCE_MS);
+    this.driftSoon.unref();
   }
 
   // ---- networks ------------------------------------------------------------------------

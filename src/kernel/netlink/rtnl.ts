@@ -180,3 +180,15 @@ export class Rtnl {
     );
   }
 }
+
+/**
+ * Calls `onEvent` for every link and IPv4 address change in this thread's namespace
+ * (rtnetlink's LINK and IPV4_IFADDR multicast groups, in-process), until closed.
+ */
+export function watchLinksAndAddresses(onEvent: () => void): { close(): void } {
+  const socket = nl.createRtNetlink();
+  socket.addMembership('LINK');
+  socket.addMembership('IPV4_IFADDR');
+  socket.on('message', () => onEvent());
+  return { close: () => socket.socket.close() };
+}
