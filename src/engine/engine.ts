@@ -79,6 +79,8 @@ export class Engine {
   private readonly drift: DriftCheck;
   /** A drift check brought forward by a kernel event, not yet run. */
   private driftSoon: NodeJS.Timeout | undefined;
+  /** The last repair that failed, as reported: the same failure again is not reported again. */
+  private lastFailedRepair: string | undefined;
   private readonly records: ContainerRecords;
   private readonly queue = new OperationQueue();
   private readonly ports: PortPublisher;
@@ -244,8 +246,13 @@ export class Engine {
       const global = this.networks.addressed().filter((n) => n.scope === 'global' && steps.some((s) => s.what === `network ${n.name}`));
       if (global.length > 0) await this.cluster?.reprogram(global.map((n) => n.id));
       const found = steps.map((s) => s.what).join('; ');
-      console.error(`berth: drift repaired: ${found}${failures.length > 0 ? ` (failed: ${failures.join('; ')})` : ''}`);
-      this.events.record('daemon', 'repair', 'berth', { found, ops: String(steps.reduce((n, s) => n + s.plan.length, 0)), failed: String(failures.length) });
+      const report = `${found}${failures.length > 0 ? ` (failed: ${failures.join('; ')})` : ''}`;
+      // Drift that cannot be repaired (a user's parent link gone) is reported once, not every period.
+      if (failures.length === 0 || report !== this.lastFailedRepair) {
+        console.error(`berth: drift repaired: ${report}`);
+        this.events.record('daemon', 'repair', 'berth', { found, ops: String(steps.reduce((n, s) => n + s.plan.length, 0)), failed: String(failures.length) });
+      }
+      this.lastFailedRepair = failures.length > 0 ? report : undefined;
       return { steps, failures };
     });
   }
