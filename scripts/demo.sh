@@ -3,7 +3,7 @@
 # MASQUERADE, -p 1180:5000), then user-defined networks and the modes (seed 002), then
 # macvlan and ipvlan (seed 004), then an overlay network across two hosts on etcd (part 7),
 # then the stock docker CLI on berth's daemon and Debian's dockerd with berth as its network
-# plugin (part 8), done for real by berth inside a private sandbox (scripts/sandbox.sh), printing every
+# plugin (part 8), with drift repair (part 9) after the port mapping, done for real by berth inside a private sandbox (scripts/sandbox.sh), printing every
 # command it runs. Nothing touches this machine's own network. Needs scripts/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +73,14 @@ run berth run -d --name web -p 1180:5000 -- node -e "require('net').createServer
 sleep 0.5
 run berth port web
 run nft list map ip berth pub_any
+run ip netns exec outside node -e "require('net').connect(1180,'198.51.100.1').pipe(process.stdout)"
+
+say "Part 9: something else wipes the firewall and deletes the bridge; the daemon notices and puts them back (within 1 s)"
+run nft flush ruleset
+run ip link del berth0
+sleep 1
+run ip -br link show berth0
+run berth system reconcile --dry-run
 run ip netns exec outside node -e "require('net').connect(1180,'198.51.100.1').pipe(process.stdout)"
 
 say "Docker-shaped inspect, and the plan berth would run (what the seeds type by hand)"
