@@ -13,6 +13,8 @@ import { recordedEndpointsOf } from './reconcile.js';
 export interface RepairStep {
   readonly what: string;
   readonly plan: Plan;
+  /** The network repaired, for a network's step. */
+  readonly networkId?: string;
 }
 
 /**
@@ -63,7 +65,7 @@ export class DriftCheck {
       for (const network of ctx.networks.addressed()) {
         const endpoints = recordedEndpointsOf(network.id, ctx.containers.all(), runningIds, ctx.external.all());
         const plan = ctx.networks.driverOf(network).repair(driverNetwork(network), endpoints, live);
-        if (plan.length > 0) steps.push({ what: `network ${network.name}`, plan });
+        if (plan.length > 0) steps.push({ what: `network ${network.name}`, plan, networkId: network.id });
       }
     }
     this.clean = steps.length === 0 ? digest : undefined;

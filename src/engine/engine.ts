@@ -243,8 +243,8 @@ export class Engine {
         }
       }
       // A global network's links made again have an empty forwarding table: its peers go back in.
-      const global = this.networks.addressed().filter((n) => n.scope === 'global' && steps.some((s) => s.what === `network ${n.name}`));
-      if (global.length > 0) await this.cluster?.reprogram(global.map((n) => n.id));
+      const global = steps.flatMap((s) => (s.networkId !== undefined && this.networks.byIdExact(s.networkId)?.scope === 'global' ? [s.networkId] : []));
+      if (global.length > 0) await this.cluster?.reprogram(global);
       const found = steps.map((s) => s.what).join('; ');
       const report = `${found}${failures.length > 0 ? ` (failed: ${failures.join('; ')})` : ''}`;
       // Drift that cannot be repaired (a user's parent link gone) is reported once, not every period.
