@@ -91,6 +91,12 @@ function clientTests(client: { name: string; path: string }): void {
       assert.match(r.stderr, /berth runs host commands, not images: image "busybox"/);
       assert.match(r.stderr, /--docker-plugins/);
       assert.equal((await dockerOk('images', '-q')), '');
+      // -t is refused the same way: nothing is created.
+      const before = await dockerOk('ps', '-aq');
+      const tty = await docker('run', '-t', 'host', 'true');
+      assert.equal(tty.code, 125);
+      assert.match(tty.stderr, /berth containers run without a terminal \(-t\).*exec -it/);
+      assert.equal(await dockerOk('ps', '-aq'), before);
     });
 
     test('restart, rename, start of an exited container, top and stats', async () => {

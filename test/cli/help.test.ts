@@ -49,6 +49,15 @@ test('a command line that does not parse exits 2 with what was wrong and where h
   }
 });
 
+test('a --repair-interval out of range is refused before the daemon starts, naming what is accepted', async () => {
+  for (const value of ['50', 'soon', '-1']) {
+    const r = await berth('daemon', '--repair-interval', value);
+    assert.equal(r.code, 1, `${value}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`invalid --repair-interval "${value}"`));
+    assert.match(r.stderr, /milliseconds from 100 to 3600000, or 0/);
+  }
+});
+
 test('an unreachable daemon is an error (exit 1), not a usage error', async () => {
   const r = await berth('ps');
   assert.equal(r.code, 1);
