@@ -118,11 +118,10 @@ describe('overlay networks across hosts', { skip: sandboxSkip }, () => {
     const vxlan = `vx-${(JSON.parse(await w.berthOk(0, 'network', 'inspect', 'ov'))[0].Id as string).slice(0, 12)}`;
     const fdbHas = async () => new RegExp(`^${c2.mac} dst`, 'm').test((await w.onHost(0, 'bridge', 'fdb', 'show', 'dev', vxlan)).stdout);
     assert.equal(await fdbHas(), true);
+    const neighHas = async () => new RegExp(`^${c2.ip.replaceAll('.', '\\.')} `, 'm').test((await w.onHost(0, 'ip', 'neigh', 'show', 'dev', vxlan)).stdout);
     await w.killDaemon(2, 'SIGKILL');
-    const killed = Date.now();
-    await eventually('host 2\'s endpoint leaves host 0\'s FDB', async () => !(await fdbHas()));
-    assert.ok(Date.now() - killed < 3000 + 2500, `took ${Date.now() - killed} ms for a 3 s lease`);
-    assert.doesNotMatch((await w.onHost(0, 'ip', 'neigh', 'show', 'dev', vxlan)).stdout, new RegExp(`^${c2.ip.replaceAll('.', '\\.')} `, 'm'));
+    // One plan takes the FDB entry, then the neighbour entry: both are waited for (a read in between saw one of them).
+    await eventually('host 2\'s endpoint leaves host 0\'s FDB and neighbours within the 3 s lease (and a margin)', async () => !(await fdbHas()) && !(await neighHas()), 3000 + 2500);
     assert.notEqual((await w.berth(0, 'exec', 'c0', 'getent', 'hosts', 'c2')).code, 0, 'its name is gone');
     const rm = await w.berth(0, 'network', 'rm', 'ov');
     assert.equal(rm.code, 1, 'a host that is down still has containers on the network');
