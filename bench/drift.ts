@@ -20,10 +20,16 @@ if (process.env.BERTH_SANDBOX !== '1') {
 const SAMPLES = Number(process.env.SAMPLES ?? 10);
 const TIMEOUT_MS = 10_000;
 
+/** The container the drift is made around: its host-side veth and its process (for its namespace). */
+interface Target {
+  readonly veth: string;
+  readonly pid: string;
+}
+
 interface DriftKind {
   readonly name: string;
-  readonly breakIt: (w: World, veth: string) => Promise<unknown>;
-  readonly repaired: (w: World, veth: string) => Promise<boolean>;
+  readonly breakIt: (w: World, target: Target) => Promise<unknown>;
+  readonly repaired: (w: World, target: Target) => Promise<boolean>;
 }
 
 const inHost = (w: World, ...cmd: string[]) => run('ip', ['netns', 'exec', w.host, ...cmd]);
@@ -41,17 +47,28 @@ const KINDS: readonly DriftKind[] = [
   {
     name: 'ip link del berth0',
     breakIt: (w) => must('ip', ['-n', w.host, 'link', 'del', 'berth0']),
-    repaired: async (w, veth) => (await linkJson(w, veth))?.master === 'berth0',
+    repaired: async (w, { veth }) => (await linkJson(w, veth))?.master === 'berth0',
   },
   {
     name: "a container's veth deleted",
-    breakIt: (w, veth) => must('ip', ['-n', w.host, 'link', 'del', veth]),
-    repaired: async (w, veth) => (await linkJson(w, veth))?.master === 'berth0',
+    breakIt: (w, { veth }) => must('ip', ['-n', w.host, 'link', 'del', veth]),
+    repaired: async (w, { veth }) => (await linkJson(w, veth))?.master === 'berth0',
   },
   {
     name: "a container's veth set down",
-    breakIt: (w, veth) => must('ip', ['-n', w.host, 'link', 'set', veth, 'down']),
-    repaired: async (w, veth) => (await linkJson(w, veth))?.flags?.includes('UP') === true,
+    breakIt: (w, { veth }) => must('ip', ['-n', w.host, 'link', 'set', veth, 'down']),
+    repaired: async (w, { veth }) => (await linkJson(w, veth))?.flags?.includes('UP') === true,
+  },
+  {
+    name: "a container's default route deleted",
+    breakIt: (w, { pid }) => must('ip', ['netns', 'exec', w.host, 'nsenter', '-t', pid, '-n', 'ip', 'route', 'del', 'default']),
+    repaired: async (w, { pid }) => (await inHost(w, 'nsenter', '-t', pid, '-n', 'ip', 'route', 'show', 'default')).stdout.includes('via'),
+  },
+  {
+    name: "a container's address flushed",
+    breakIt: (w, { pid }) => must('ip', ['netns', 'exec', w.host, 'nsenter', '-t', pid, '-n', 'ip', 'addr', 'flush', 'dev', 'eth0']),
+    // The address and the default route the flush took with it.
+    repaired: async (w, { pid }) => (await inHost(w, 'nsenter', '-t', pid, '-n', 'ip', 'route', 'show', 'default')).stdout.includes('via'),
   },
 ];
 
@@ -59,16 +76,19 @@ async function measure(intervalMs: number): Promise<string[][]> {
   const w = await World.create({ repairIntervalMs: intervalMs });
   try {
     await w.berthOk('run', '-d', '--name', 'c', '-p', '1180:5000', '--', 'sleep', '3600');
-    const veth = (await w.berthOk('inspect', '-f', '{{.NetworkSettings.Networks.bridge.BerthHostInterface}}', 'c')).trim();
+    const target: Target = {
+      veth: (await w.berthOk('inspect', '-f', '{{.NetworkSettings.Networks.bridge.BerthHostInterface}}', 'c')).trim(),
+      pid: (await w.berthOk('inspect', '-f', '{{.State.Pid}}', 'c')).trim(),
+    };
     const rows: string[][] = [];
     for (const kind of KINDS) {
       const samples: number[] = [];
       for (let i = 0; i < SAMPLES; i++) {
         // Start each sample at a different point of the repair period.
         await sleep(Math.random() * intervalMs);
-        await kind.breakIt(w, veth);
+        await kind.breakIt(w, target);
         const start = performance.now();
-        while (!(await kind.repaired(w, veth))) {
+        while (!(await kind.repaired(w, target))) {
           if (performance.now() - start > TIMEOUT_MS) throw new Error(`${kind.name}: not repaired within ${TIMEOUT_MS} ms`);
           await sleep(5);
         }

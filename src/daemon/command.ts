@@ -38,8 +38,9 @@ Options:
                         How long a dead or cut-off host stays present (default ${DEFAULT_LEASE_TTL_SECONDS}, 2-60)
       --repair-interval MS
                         How often drift from the records is looked for and repaired
-                        (deleted links, flushed rules...; default 500, 0: only at start
-                        and with berth system reconcile)
+                        (deleted links, flushed rules...) besides at once after a kernel
+                        change berth did not make; default 500, 0: only at start and
+                        with berth system reconcile
       --docker-plugins DIR
                         Also serve dockerd as its network and IPAM plugin: sockets
                         berth, berth-macvlan, berth-ipvlan, berth-overlay in DIR

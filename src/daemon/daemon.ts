@@ -19,7 +19,7 @@ import { writeDaemonSettings, type DaemonSettings } from './settings.js';
 import { ClusterMembership, type ClusterOptions } from './cluster.js';
 import { BatchExecutor, type Executor } from '../kernel/exec.js';
 import { NetlinkExecutor } from '../kernel/netlink/executor.js';
-import { watchLinksAndAddresses } from '../kernel/netlink/rtnl.js';
+import { watchNftables, watchRouting } from '../kernel/netlink/rtnl.js';
 import { linkOfAddress } from '../kernel/read.js';
 import { runTool } from '../kernel/spawn.js';
 import { LocalStore } from '../store/local.js';
@@ -133,12 +133,14 @@ export async function startDaemon(
 
 /**
  * Drift repair every `intervalMs` (a check that finds nothing costs an in-process digest
- * and a firewall presence check), and sooner after a link or address change berth did not
- * make; a check still running when the next is due is not doubled.
+ * and a firewall presence check), and sooner after a change berth did not make to the
+ * host's links, addresses or nftables ruleset or to a sandbox's routing; a check still
+ * running when the next is due is not doubled.
  */
 function repairPeriodically(engine: Engine, intervalMs: number): { stop(): void } {
-  // Link and address changes bring a check forward; the period is the backstop (firewall, sandboxes).
-  const watch = watchLinksAndAddresses(() => engine.kernelChanged());
+  // Netlink events bring a check forward; the period is the backstop (iptables-legacy, missed events).
+  const watches = [watchRouting(() => engine.kernelChanged()), watchNftables(() => engine.kernelChanged())];
+  engine.watchSandboxes();
   let running = false;
   const timer = setInterval(() => {
     if (running) return;
@@ -152,7 +154,7 @@ function repairPeriodically(engine: Engine, intervalMs: number): { stop(): void 
   return {
     stop: () => {
       clearInterval(timer);
-      watch.close();
+      for (const watch of watches) watch.close();
     },
   };
 }

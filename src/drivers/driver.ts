@@ -3,6 +3,7 @@ import type { FirewallNetwork } from '../firewall/model.js';
 import type { KernelFeatures } from '../kernel/features.js';
 import type { KernelOp, Plan, RouteTarget } from '../kernel/ops.js';
 import type { KernelView } from '../kernel/view.js';
+import type { RoutingState } from '../kernel/sandbox-routing.js';
 
 /**
  * The contract between the engine and a network driver, modelled on libnetwork's driverapi
@@ -210,6 +211,22 @@ export function subnetHolding(subnets: readonly NetworkAddressing[], address: st
 export function macForAddress(address: string): string {
   const bytes = [0x02, 0x42, ...address.split('.').map(Number)];
   return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/**
+ * What of a join's plan inside the sandbox is missing from the sandbox's live routing
+ * state, for an endpoint whose link is still there (a missing link is the driver's
+ * `repair`): its addresses, its up state and the default route it carries. A default
+ * route someone replaced with another is theirs and left alone; only a missing one is
+ * put back.
+ */
+export function sandboxRepairOps(netns: string, plan: Plan, live: RoutingState): KernelOp[] {
+  return plan.filter((op) => {
+    if (op.kind === 'addr-add' && op.netns === netns) return live.links.has(op.dev) && !live.links.get(op.dev)!.addresses.includes(op.cidr);
+    if (op.kind === 'link-up' && op.netns === netns) return live.links.get(op.dev)?.up === false;
+    if (op.kind === 'route-add' && op.netns === netns && op.dst === 'default') return live.defaultRoute === undefined;
+    return false;
+  });
 }
 
 /** A join's plan with the default route it implies when the endpoint carries it. */

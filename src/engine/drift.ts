@@ -4,6 +4,8 @@ import { isSameProcessAlive } from '../kernel/process.js';
 import { listNetns, outputsContain, readSysctl } from '../kernel/read.js';
 import { networkStateDigest } from '../kernel/digest.js';
 import { readKernelView } from '../kernel/view.js';
+import { readSandboxRouting, watchSandboxRouting } from '../kernel/sandbox-routing.js';
+import { joinPlan, sandboxRepairOps } from '../drivers/driver.js';
 import type { EngineContext } from './context.js';
 import { ownsSandbox, parseNetworkMode } from './modes.js';
 import { driverNetwork } from './networks.js';
@@ -25,18 +27,62 @@ export interface RepairStep {
  * when a presence check fails: `nft flush ruleset`, `iptables -F`). Only what berth owns
  * is looked at; another tool's tables and links are never part of a plan.
  *
- * A check that found nothing remembers a digest of the links, addresses and records it
- * saw (kernel/digest.ts, in-process): the next check reads the full kernel view only when
- * that digest changed, so a quiet host costs one firewall presence check per period.
+ * Inside running sandboxes, the addresses, up state and default route each endpoint's
+ * join put there are checked too (a link missing there is its driver's repair).
+ *
+ * A check that found nothing remembers a digest of the host's links, addresses and the
+ * records it saw (kernel/digest.ts, in-process): the next check reads the full kernel view
+ * only when that digest changed or a sandbox's routing changed (a netlink watch in each
+ * running sandbox, made at the first check that sees it), so a quiet host costs one
+ * firewall presence check per period.
  */
 export class DriftCheck {
   /** The digest of the last check that found nothing to repair. */
   private clean: string | undefined;
+  /** A routing watch inside each running sandbox, by namespace name (while watching). */
+  private readonly watches = new Map<string, { close(): void }>();
+  /** Called when a sandbox's links, addresses or routes changed; undefined: sandboxes are not watched. */
+  private onSandboxChange: (() => void) | undefined;
 
   constructor(
     private readonly ctx: EngineContext,
     private readonly dockerCoexistence: boolean,
   ) {}
+
+  /** From now on, every check watches the running sandboxes it sees, and a change in one calls `onChange`. */
+  watchSandboxes(onChange: () => void): void {
+    this.onSandboxChange = onChange;
+  }
+
+  /** Stops watching sandboxes. */
+  close(): void {
+    this.onSandboxChange = undefined;
+    for (const watch of this.watches.values()) watch.close();
+    this.watches.clear();
+  }
+
+  /** Watches exactly the sandboxes named; true when one is new (its state is in no digest yet). */
+  private syncSandboxWatches(netnsNames: ReadonlySet<string>): boolean {
+    const onChange = this.onSandboxChange;
+    if (!onChange) return false;
+    for (const [netns, watch] of this.watches) {
+      if (!netnsNames.has(netns)) {
+        watch.close();
+        this.watches.delete(netns);
+      }
+    }
+    let added = false;
+    for (const netns of netnsNames) {
+      if (this.watches.has(netns)) continue;
+      const watch = watchSandboxRouting(netns, () => {
+        this.clean = undefined;
+        onChange();
+      });
+      if (watch) this.watches.set(netns, watch);
+      added = true;
+    }
+    return added;
+  }
 
   /** What drifted, as steps; `full`: read everything whatever the digest says (system reconcile). */
   async steps(opts: { readonly full: boolean }): Promise<RepairStep[]> {
@@ -58,13 +104,21 @@ export class DriftCheck {
       steps.push({ what: `the ${ctx.deps.firewall.name} rules`, plan });
     }
 
+    const newSandbox = this.syncSandboxWatches(new Set(running.map((c) => c.netns)));
     const digest = `${await networkStateDigest(running.map((c) => c.state.pid))}|${recordsDigest(ctx)}`;
-    if (opts.full || digest !== this.clean) {
+    if (opts.full || newSandbox || digest !== this.clean) {
       const live = await readKernelView(running.map((c) => ({ netns: c.netns, pid: c.state.pid })));
+      const routing = new Map(await Promise.all(running.map(async (c) => [c.netns, await readSandboxRouting(c.netns)] as const)));
       const runningIds = new Set(running.map((c) => c.id));
       for (const network of ctx.networks.addressed()) {
         const endpoints = recordedEndpointsOf(network.id, ctx.containers.all(), runningIds, ctx.external.all());
-        const plan = ctx.networks.driverOf(network).repair(driverNetwork(network), endpoints, live);
+        const driver = ctx.networks.driverOf(network);
+        const plan = [...driver.repair(driverNetwork(network), endpoints, live)];
+        // Inside the sandboxes whose endpoint link is there: what its join put there.
+        for (const e of endpoints) {
+          const inside = e.running ? routing.get(e.netns) : undefined;
+          if (inside?.links.has(e.endpoint.ifname)) plan.push(...sandboxRepairOps(e.netns, joinPlan(e.netns, driver.join(driverNetwork(network), e.netns, e.endpoint), e.gatewayEndpoint), inside));
+        }
         if (plan.length > 0) steps.push({ what: `network ${network.name}`, plan, networkId: network.id });
       }
     }

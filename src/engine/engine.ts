@@ -30,6 +30,7 @@ import { ExternalEndpointTable } from './external/endpoints.js';
 import { ExternalRuntime } from './external/runtime.js';
 import { containerDir, exitCodePath, type EngineConfig, type EngineContext, type EngineDeps } from './context.js';
 import { OperationQueue } from './lock.js';
+import { OwnKernelChanges } from './own-changes.js';
 import { initialState, parseNetworkRecord, type AddressedNetwork, type ContainerRecord, type NetworkRecord } from './model.js';
 import { ownsSandbox, parseNetworkMode } from './modes.js';
 import { attachmentsFor, planNewContainer, releaseEndpoint } from './endpoints.js';
@@ -53,7 +54,7 @@ export type WaitCondition = (typeof WAIT_CONDITIONS)[number];
 
 /** How often containers the daemon adopted after a restart (not its children) are checked for exit. */
 const ADOPTED_POLL_MS = 250;
-/** Kernel events this soon after an operation of berth's are taken for its own. */
+/** Kernel events during a plan of berth's, or this soon after, may be its own: the check waits until then. */
 const OWN_CHANGE_QUIET_MS = 200;
 /** A burst of kernel events (a deleted bridge takes its ports with it) is one check. */
 const EVENT_DEBOUNCE_MS = 20;
@@ -83,6 +84,9 @@ export class Engine {
   private lastFailedRepair: string | undefined;
   private readonly records: ContainerRecords;
   private readonly queue = new OperationQueue();
+  /** When berth's own plans last changed the kernel (drift repair tells its events from others'). */
+  private readonly ownChanges = new OwnKernelChanges();
+  private readonly deps: EngineDeps;
   private readonly ports: PortPublisher;
   private readonly context: EngineContext;
   private readonly names: NameService;
@@ -97,8 +101,9 @@ export class Engine {
 
   private constructor(
     private readonly config: EngineConfig,
-    private readonly deps: EngineDeps,
+    untracked: EngineDeps,
   ) {
+    const deps = (this.deps = { ...untracked, executor: this.ownChanges.track(untracked.executor) });
     this.exits.setMaxListeners(0);
     this.networks = new NetworkTable(deps.drivers);
     this.records = new ContainerRecords(deps.store);
@@ -151,6 +156,7 @@ export class Engine {
   close(): void {
     if (this.poller) clearInterval(this.poller);
     if (this.driftSoon) clearTimeout(this.driftSoon);
+    this.drift.close();
     void this.cluster?.stop();
     this.names.close();
   }
@@ -258,16 +264,27 @@ export class Engine {
   }
 
   /**
-   * A link or address changed in the host namespace (the daemon's rtnetlink watch). One
-   * not caused by berth's own operations (none queued or just ended) brings the next drift
-   * check forward; berth's own changes are left to the periodic check.
+   * Continuous repair (the daemon's `--repair-interval`): from now on each check also
+   * watches the running sandboxes' links, addresses and routes, and a change inside one
+   * brings the next check forward as a host change does.
+   */
+  watchSandboxes(): void {
+    this.drift.watchSandboxes(() => this.kernelChanged());
+  }
+
+  /**
+   * A link, address or nftables rule changed in the host namespace, or routing inside a
+   * sandbox (the daemon's netlink watches): a drift check comes soon, once berth's own
+   * plans have been quiet for a moment (the change may be theirs; a check while they run
+   * would see a half-made state), then finds whether anything drifted.
    */
   kernelChanged(): void {
-    if (this.queue.recentlyBusy(OWN_CHANGE_QUIET_MS) || this.driftSoon) return;
+    if (this.driftSoon) return;
     this.driftSoon = setTimeout(() => {
       this.driftSoon = undefined;
+      if (this.ownChanges.untilQuiet(OWN_CHANGE_QUIET_MS) > 0) return this.kernelChanged();
       this.repairDrift({ dryRun: false }).catch((err: unknown) => this.logFailure('drift repair', err));
-    }, EVENT_DEBOUNCE_MS);
+    }, Math.max(EVENT_DEBOUNCE_MS, this.ownChanges.untilQuiet(OWN_CHANGE_QUIET_MS)));
     this.driftSoon.unref();
   }
 

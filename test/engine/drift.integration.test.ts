@@ -16,6 +16,10 @@ async function hostVeth(w: World, container: string): Promise<string> {
   return (await w.berthOk('inspect', '-f', '{{.NetworkSettings.Networks.bridge.BerthHostInterface}}', container)).trim();
 }
 
+async function pidOf(w: World, container: string): Promise<string> {
+  return (await w.berthOk('inspect', '-f', '{{.State.Pid}}', container)).trim();
+}
+
 describe('drift repair while the daemon runs', { skip: sandboxSkip }, () => {
   let w: World;
   const reachable = async () => (await w.berth('exec', 'client', 'ping', '-c', '1', '-W', '1', OUTSIDE_IP)).code === 0;
@@ -53,6 +57,16 @@ describe('drift repair while the daemon runs', { skip: sandboxSkip }, () => {
     const userBridge = (await run('ip', ['-n', w.host, '-br', 'link', 'show', 'userbr0'])).stdout;
     assert.match(userBridge, /^userbr0\s+DOWN/);
     await must('ip', ['-n', w.host, 'link', 'del', 'userbr0']);
+  });
+
+  test('inside a container: its default route deleted, its address flushed, its link set down: each is put back', async () => {
+    await must('ip', ['netns', 'exec', w.host, 'nsenter', '-t', await pidOf(w, 'client'), '-n', 'ip', 'route', 'del', 'default']);
+    await mustEventually('the default route is back', reachable, REPAIRED_WITHIN_MS);
+    // Flushing the address takes the routes through it with it.
+    await must('ip', ['netns', 'exec', w.host, 'nsenter', '-t', await pidOf(w, 'client'), '-n', 'ip', 'addr', 'flush', 'dev', 'eth0']);
+    await mustEventually('the address and the default route are back', reachable, REPAIRED_WITHIN_MS);
+    await must('ip', ['netns', 'exec', w.host, 'nsenter', '-t', await pidOf(w, 'client'), '-n', 'ip', 'link', 'set', 'eth0', 'down']);
+    await mustEventually('eth0 is up and routed again', reachable, REPAIRED_WITHIN_MS);
   });
 
   test('the repairs were events, with what was found', async () => {

@@ -104,6 +104,27 @@ export class Rtnl {
     return JSON.stringify([links, addresses]);
   }
 
+  /**
+   * = ip -4 addr; ip -4 route show default: this namespace's links (up or not), their IPv4
+   * addresses and the main table's default route, from three in-process dumps.
+   */
+  async routingState(): Promise<RoutingState> {
+    // One dump at a time: parallel dumps on one socket interleave their multipart replies.
+    const links = await this.socket.getLinks();
+    const addresses = await this.socket.getAddresses({ family: AF_INET });
+    const routes = await this.socket.getRoutes({ family: AF_INET });
+    const nameOf = new Map(links.map((l) => [l.data.index, l.attrs.ifname ?? '']));
+    const state: RoutingState = { links: new Map(links.map((l) => [l.attrs.ifname ?? '', { up: l.data.flags?.up === true, addresses: [] as string[] }])) };
+    for (const a of addresses) {
+      const bytes = a.attrs.local ?? a.attrs.address;
+      const link = state.links.get(nameOf.get(a.data.index ?? -1) ?? '');
+      if (bytes && link) (link.addresses as string[]).push(`${[...bytes].join('.')}/${a.data.prefixlen ?? 32}`);
+    }
+    const route = routes.find((r) => r.data.dstLen === 0 && (r.attrs.table ?? r.data.table) === RT_TABLE_MAIN);
+    if (!route) return state;
+    return { ...state, defaultRoute: { ...(route.attrs.gateway ? { via: [...route.attrs.gateway].join('.') } : {}), ...(route.attrs.oif !== undefined ? { dev: nameOf.get(route.attrs.oif) ?? '' } : {}) } };
+  }
+
   /** = ip link show: every link's name in this socket's namespace. */
   async linkNames(): Promise<string[]> {
     return (await this.socket.getLinks()).flatMap((l) => (l.attrs.ifname === undefined ? [] : [l.attrs.ifname]));
@@ -181,14 +202,39 @@ export class Rtnl {
   }
 }
 
+/** A namespace's links, IPv4 addresses (CIDR) and default route, as Rtnl.routingState reads them. */
+export interface RoutingState {
+  readonly links: ReadonlyMap<string, { readonly up: boolean; readonly addresses: readonly string[] }>;
+  readonly defaultRoute?: { readonly via?: string; readonly dev?: string };
+}
+
 /**
  * Calls `onEvent` for every link and IPv4 address change in this thread's namespace
- * (rtnetlink's LINK and IPV4_IFADDR multicast groups, in-process), until closed.
+ * (rtnetlink's LINK and IPV4_IFADDR multicast groups, in-process), and with `routes` for
+ * every IPv4 route change too, until closed. The socket belongs to the namespace the
+ * thread is in when this is called (see namespaces.ts: inNetns).
  */
-export function watchLinksAndAddresses(onEvent: () => void): { close(): void } {
+export function watchRouting(onEvent: () => void, opts: { readonly routes: boolean } = { routes: false }): { close(): void } {
   const socket = nl.createRtNetlink();
   socket.addMembership('LINK');
   socket.addMembership('IPV4_IFADDR');
+  if (opts.routes) socket.addMembership('IPV4_ROUTE');
+  socket.on('message', () => onEvent());
+  return { close: () => socket.socket.close() };
+}
+
+/** linux/netlink.h NETLINK_NETFILTER; linux/netfilter/nfnetlink.h NFNLGRP_NFTABLES. */
+const NETLINK_NETFILTER = 12;
+const NFNLGRP_NFTABLES = 7;
+
+/**
+ * Calls `onEvent` for every nftables ruleset change in this thread's namespace — what
+ * `nft monitor` listens to (nfnetlink's NFTABLES group), in-process. iptables-nft's
+ * changes are nftables changes too; iptables-legacy's are not seen.
+ */
+export function watchNftables(onEvent: () => void): { close(): void } {
+  const socket = nl.createNetlink(NETLINK_NETFILTER);
+  socket.addMembership(NFNLGRP_NFTABLES);
   socket.on('message', () => onEvent());
   return { close: () => socket.socket.close() };
 }
