@@ -142,7 +142,8 @@ export function containerInspect(c: ContainerRecord, networks: readonly NetworkR
   // The legacy top-level fields describe the default-bridge endpoint only, as in Docker.
   const defaultBridge = networks.find((n) => n.name === DEFAULT_NETWORK);
   const primary = c.endpoints.find((e) => e.networkId === defaultBridge?.id);
-  const ownSandbox = c.netns !== '' && !c.networkMode.startsWith('container:');
+  // Only a running container has a sandbox (Docker's stopped ones show empty keys too).
+  const ownSandbox = c.state.status === 'running' && c.netns !== '' && !c.networkMode.startsWith('container:');
   const running = c.state.status === 'running';
   return {
     Id: c.id,

@@ -566,10 +566,12 @@ export class Engine {
     await this.closeStdin(id);
     const recorded = await recordedExitCode(exitCodePath(this.config, id));
     const exitCode = recorded ?? childCode ?? KILLED_EXIT_CODE;
-    // Like Docker, a stopped container holds no host ports and answers to no name.
+    // Like Docker, a stopped container holds no host ports, answers to no name and has no
+    // sandbox: its namespace, links and addresses go; its configuration stays for a start.
     await this.ports.unpublish(container);
     this.names.detach(id);
-    const exited: ContainerRecord = { ...container, ports: [], state: { ...container.state, status: 'exited', exitCode, finishedAt: new Date().toISOString() } };
+    if (ownsSandbox(parseNetworkMode(container.networkMode))) await this.teardownSandbox(container);
+    const exited: ContainerRecord = { ...container, ports: [], endpoints: [], embeddedDns: false, state: { ...container.state, status: 'exited', exitCode, finishedAt: new Date().toISOString() } };
     await this.records.save(exited);
     this.containers.set(exited);
     this.events.record('container', 'die', id, { name: exited.name, image: 'host', exitCode: String(exitCode) });
