@@ -16,7 +16,7 @@ import { BUILTIN_NETWORKS, hasAddresses, isUserDefined, type AddressedNetwork, t
 import { newNetwork, type CreateNetworkRequest, type NetworkCreateContext } from './network-create.js';
 import { driverNetwork, GATEWAY_BRIDGE } from './networks.js';
 import { sandboxName, sandboxUpPlan } from './sandbox.js';
-import { takenHostNames } from './sandbox-setup.js';
+import { switchToEmbeddedDns, takenHostNames } from './sandbox-setup.js';
 import { inTransaction } from './transaction.js';
 import type { ClusterSync } from './cluster-sync.js';
 import { EXTERNAL_OWNER_LABEL } from './external/networks.js';
@@ -193,7 +193,8 @@ export class NetworkService {
       const ep = await allocateEndpoint(networks, deps.ipam, attachment, { ifname: nextIfname(container.endpoints), gatewayEndpoint }, takenHostNames(containers));
       tx.onRollback(() => releaseEndpoint(deps.ipam, ep));
       await tx.apply(sandboxUpPlan(container.netns, attachmentsFor(networks, [ep]), { createNetns: false }));
-      return this.save({ ...container, networks: [...container.networks, attachment], endpoints: [...container.endpoints, ep] });
+      const embeddedDns = (await switchToEmbeddedDns(this.ctx, container, network, tx)) || container.embeddedDns;
+      return this.save({ ...container, networks: [...container.networks, attachment], endpoints: [...container.endpoints, ep], embeddedDns });
     });
   }
 

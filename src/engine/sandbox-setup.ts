@@ -1,10 +1,10 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError } from '../common/errors.js';
 import type { ContainerTable } from './containers.js';
 import { containerDir, type EngineContext } from './context.js';
 import { allocateEndpoints, attachmentsFor, releaseEndpoint } from './endpoints.js';
-import { DEFAULT_NETWORK, firstSubnet, hasAddresses, type AddressedNetwork, type ContainerRecord, type EndpointRecord } from './model.js';
+import { DEFAULT_NETWORK, firstSubnet, hasAddresses, type AddressedNetwork, type ContainerRecord, type EndpointRecord, type NetworkRecord } from './model.js';
 import { parseNetworkMode } from './modes.js';
 import { sandboxUpPlan } from './sandbox.js';
 import { extraHostLines, hostModeHostsFile, hostsFileContent, linkLine, readHostFile, resolvConfFor, type HostsLine } from './container-files.js';
@@ -79,6 +79,23 @@ export async function setUpSandbox(
       return { netns: peer.netns, endpoints: [], filesDir: containerDir(ctx.config, peer.id), embeddedDns: false };
     }
   }
+}
+
+/**
+ * A running container connected to its first network that serves names (it started on
+ * the default bridge) switches to the embedded resolver, as Docker's does: the resolver
+ * listens in its namespace and its resolv.conf (a bind mount of the file rewritten here,
+ * the same inode) points at it. Returns whether it switched.
+ */
+export async function switchToEmbeddedDns(ctx: EngineContext, container: ContainerRecord, network: NetworkRecord, tx: Transaction): Promise<boolean> {
+  if (container.embeddedDns || container.state.status !== 'running' || !ctx.networks.servesNames(network)) return false;
+  const path = join(containerDir(ctx.config, container.id), 'resolv.conf');
+  const before = await readFile(path, 'utf8');
+  ctx.names.attach(container.id, container.netns);
+  tx.onRollback(() => ctx.names.detach(container.id));
+  await writeFile(path, resolvConfFor('embedded', await readHostFile(ctx.config.hostResolvConfPath), ctx.config.dnsServers, container.dns));
+  tx.onRollback(() => writeFile(path, before));
+  return true;
 }
 
 /**

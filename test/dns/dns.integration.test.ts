@@ -249,4 +249,11 @@ describe('the default bridge: host resolvers, --link, --add-host and resolver op
     }
     assert.equal(await w.berthOk('ps', '-a', '-q'), before);
   });
+
+  test('a default-bridge container connected to a user-defined network switches to the embedded resolver, as Docker\'s does', async () => {
+    await w.berthOk('network', 'connect', 'bridge2', 'bb1');
+    assert.match(await w.berthOk('exec', 'bb1', 'cat', '/etc/resolv.conf'), /^nameserver 127\.0\.0\.11$/m);
+    assert.equal(await getent(w, 'bb1', 'bb'), await ipOn(w, 'bb', 'bridge2'));
+    assert.equal(await getent(w, 'bb1', 'outside.example'), '203.0.113.7', 'other names still go to the upstream');
+  });
 });
