@@ -59,6 +59,9 @@ export function subnetsText(n: AddressedNetwork): string {
   return n.ipam.subnets.map((s) => s.subnet).join(', ');
 }
 
+/** In a record stored before user-defined networks: "the network its mode names", until reconcile resolves it. */
+export const MODE_NETWORK = '(the network of its mode)';
+
 /** The names Docker reserves: these networks always exist and cannot be removed. */
 export const BUILTIN_NETWORKS = ['bridge', 'host', 'none'] as const;
 
@@ -252,8 +255,10 @@ export function parseContainerRecord(v: unknown, storedEndpoints: ReadonlyMap<st
       })
     : (v.endpoints as unknown[]).map((ep, index) => checkedEndpoint(ep, index === 0));
   const { endpointIds: _ids, ...rest } = v;
-  // Records written before ports, user-defined networks, DNS settings and labels existed lack them.
-  const networks = endpoints.map((e): NetworkAttachment => ({ networkId: e.networkId, aliases: [] }));
+  // Records written before ports, user-defined networks, DNS settings and labels existed
+  // lack them. Such a record's networks are its endpoints' or, for one that never started,
+  // the network its mode names (resolved by reconcile, which knows the networks).
+  const networks = endpoints.length > 0 ? endpoints.map((e): NetworkAttachment => ({ networkId: e.networkId, aliases: [] })) : [{ networkId: MODE_NETWORK, aliases: [] }];
   const dnsDefaults = { dns: EMPTY_RESOLV_CONF, extraHosts: [], links: [], embeddedDns: false, labels: {} };
   return { portMappings: [], ports: [], networks, ...dnsDefaults, ...rest, endpoints } as unknown as ContainerRecord;
 }

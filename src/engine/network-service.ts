@@ -89,6 +89,9 @@ export class NetworkService {
     try {
       const plan: KernelOp[] = [...driver.createNetwork(driverNetwork(record))];
       if (driver.firewall) plan.push(deps.firewall.replaceAll(`add network ${record.name}`, this.ctx.ports.firewallModel(), before));
+      // The intent first: a crash between two of the plan's steps leaves links that carry
+      // no owner alias yet (the kernel sets none at creation), which only it can name.
+      await deps.store.put('network-intents', record.id, record);
       await inTransaction(deps.executor, async (tx) => {
         await tx.apply(plan);
         deps.faultHook?.('network-created');
@@ -98,8 +101,11 @@ export class NetworkService {
       });
     } catch (err) {
       networks.remove(record.id);
+      // The transaction undid what it made (or said what it could not).
+      await deps.store.delete('network-intents', record.id);
       throw err;
     }
+    await deps.store.delete('network-intents', record.id);
     return record;
   }
 

@@ -17,7 +17,7 @@ import type { ContainerTable } from './containers.js';
 import { checkBipIsFree, defaultBridgeRecord, type DefaultBridgeOptions } from './default-bridge.js';
 import { driverEndpoint } from './endpoints.js';
 import type { ExternalEndpointRecord } from './external/endpoints.js';
-import { DEFAULT_NETWORK, hasAddresses, subnetsText, parseNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
+import { DEFAULT_NETWORK, hasAddresses, MODE_NETWORK, subnetsText, parseNetworkRecord, type ContainerRecord, type NetworkRecord } from './model.js';
 import { ownsSandbox, parseNetworkMode } from './modes.js';
 import { driverNetwork, nullNetworkRecord, type NetworkTable } from './networks.js';
 import { firewallPortsOf } from './ports.js';
@@ -63,6 +63,7 @@ export async function reconcile(ctx: ReconcileContext): Promise<{ runningAdopted
   // Endpoint records of a save cut short: no container lists them, no address is theirs.
   await ctx.records.deleteStrays(strayEndpoints);
   const networks = (await ctx.store.list('networks')).map((s) => parseNetworkRecord(s.value));
+  await removeAbandonedNetworks(ctx, networks);
   await loadNetworks(ctx, networks, stored);
   const containers = stored.map((c) => withConfiguredNetwork(ctx.networks, c));
   for (const c of containers) ctx.containers.set(c);
@@ -78,6 +79,21 @@ export async function reconcile(ctx: ReconcileContext): Promise<{ runningAdopted
   await ctx.discardUnfinishedStarts(containers.filter((c) => c.state.status === 'created'));
   await removeOrphans(ctx, live);
   return { runningAdopted: running.map((c) => c.id) };
+}
+
+/**
+ * Networks whose creation a crash cut short: an intent without a network record. Their
+ * links go by the names the intent gives (they may lack berth's owner alias: the kernel
+ * sets none at creation, so a crash between the two steps leaves a bare link).
+ */
+async function removeAbandonedNetworks(ctx: ReconcileContext, networks: readonly NetworkRecord[]): Promise<void> {
+  const intents = await ctx.store.list('network-intents');
+  if (intents.length === 0) return;
+  const recorded = new Set(networks.map((n) => n.id));
+  const view = await readLinkNamesView();
+  const abandoned = intents.map((i) => parseNetworkRecord(i.value)).filter(hasAddresses).filter((n) => !recorded.has(n.id));
+  await ctx.executor.apply(abandoned.flatMap((n) => ctx.drivers.get(n.driver).deleteNetwork(driverNetwork(n), view)));
+  for (const i of intents) await ctx.store.delete('network-intents', i.id);
 }
 
 /**
@@ -135,14 +151,16 @@ async function loadNetworks(ctx: ReconcileContext, stored: NetworkRecord[], cont
 }
 
 /**
- * Containers stored before user-defined networks existed list no networks; one created but
- * never started gets the network its mode names, so it starts where it always would have.
+ * Containers stored before user-defined networks existed list no networks: one created but
+ * never started gets the network its mode names (parseContainerRecord marks it with
+ * MODE_NETWORK), so it starts where it always would have. A container disconnected from
+ * every network lists none and keeps none.
  */
 function withConfiguredNetwork(networks: NetworkTable, c: ContainerRecord): ContainerRecord {
+  if (!c.networks.some((a) => a.networkId === MODE_NETWORK)) return c;
   const mode = parseNetworkMode(c.networkMode);
-  if (mode.kind !== 'bridge' || c.networks.length > 0 || c.endpoints.length > 0) return c;
-  const network = networks.find(mode.network);
-  return network && hasAddresses(network) ? { ...c, networks: [{ networkId: network.id, aliases: [] }] } : c;
+  const network = mode.kind === 'bridge' ? networks.find(mode.network) : undefined;
+  return { ...c, networks: network && hasAddresses(network) ? [{ networkId: network.id, aliases: [] }] : [] };
 }
 
 async function reserveAddresses(ctx: ReconcileContext, containers: ContainerRecord[]): Promise<void> {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseNetworkRecord } from '../../src/engine/model.js';
+import { MODE_NETWORK, parseContainerRecord, parseNetworkRecord } from '../../src/engine/model.js';
 
 const COMMON = { id: 'n1', name: 'lan', created: '2026-11-01T00:00:00.000Z', internal: false };
 const SUBNET = { subnet: '10.1.0.0/24', gateway: '10.1.0.1', auxAddresses: { r: '10.1.0.9' } };
@@ -23,4 +23,10 @@ test('a malformed network record is refused, naming what it is', () => {
   for (const ipam of [{ subnets: [] }, { subnets: [{ gateway: '10.1.0.1', auxAddresses: {} }] }, 'x']) {
     assert.throws(() => parseNetworkRecord({ ...COMMON, driver: 'macvlan', driverData: {}, ipam }), /store holds a malformed network/);
   }
+});
+
+test('a container record without networks (stored before user-defined networks) gets its mode\'s; one disconnected from all keeps none', () => {
+  const record = { id: 'c1', name: 'web', created: '', hostname: 'web', networkMode: 'bridge', netns: 'berth-c1', command: ['true'], env: [], endpoints: [], state: { status: 'created', startTime: '', startedAt: '', finishedAt: '' } };
+  assert.deepEqual(parseContainerRecord(record, new Map()).networks, [{ networkId: MODE_NETWORK, aliases: [] }]);
+  assert.deepEqual(parseContainerRecord({ ...record, networks: [] }, new Map()).networks, []);
 });

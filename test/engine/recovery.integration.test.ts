@@ -7,7 +7,7 @@ import { checkLeaksThenDispose } from '../world/leaks.js';
 /** A server in a container that answers "pong" on port 80. */
 const PONG = "require('net').createServer(s=>{s.on('error',()=>{});s.end('pong')}).listen(80)";
 
-const hostLinks = async (w: World) => JSON.parse(await must('ip', ['-n', w.host, '-j', 'link', 'show'])) as { ifname: string; master?: string }[];
+const hostLinks = async (w: World) => JSON.parse(await must('ip', ['-n', w.host, '-j', 'link', 'show'])) as { ifname: string; master?: string; ifalias?: string }[];
 const inspect = async (w: World, ref: string): Promise<any> => (JSON.parse(await w.berthOk('inspect', ref)) as any[])[0];
 
 /** The host-side veth of a container's endpoint on `network`. */
@@ -78,6 +78,20 @@ describe('drift and crashes: what reconcile and idempotent deletes repair', { sk
     assert.deepEqual((await hostLinks(w)).filter((l) => /^br-/.test(l.ifname)), []);
     assert.doesNotMatch(await w.berthOk('network', 'ls'), /halfnet/);
     await w.berthOk('network', 'create', '--subnet', '10.77.0.0/24', 'halfnet');
+  });
+
+  test('a crash right after the bridge is made, before berth\'s owner alias is on it, leaks nothing either (the intent names it)', async () => {
+    // The network create plan's first step makes the bridge, the second gives it the alias.
+    const bridges = async () => (await hostLinks(w)).filter((l) => /^br-[0-9a-f]{12}$/.test(l.ifname));
+    const before = (await bridges()).map((l) => l.ifname);
+    const died = await w.crashDuring({ BERTH_TEST_CRASH_AFTER_OPS: '1' }, 'network', 'create', '--subnet', '10.78.0.0/24', 'barenet');
+    assert.notEqual(died.code, 0);
+    const bare = (await bridges()).filter((l) => !before.includes(l.ifname));
+    assert.equal(bare.length, 1, 'the crash left one bridge behind');
+    assert.equal(bare[0]!.ifalias, undefined, 'the bridge has no owner alias yet');
+    await w.startDaemon();
+    assert.deepEqual((await bridges()).map((l) => l.ifname), before);
+    await w.berthOk('network', 'create', '--subnet', '10.78.0.0/24', 'barenet');
   });
 
   test('a bridge another tool made, even one named br-<12 hex>, is never removed', async () => {
