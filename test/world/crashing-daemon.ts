@@ -1,15 +1,45 @@
 /**
- * A test-only composition root: the real daemon, which kills itself with SIGKILL the
- * first time it reaches the fault point named by BERTH_TEST_CRASH_AT (see FaultPoint):
- * a crash between a kernel change and the record of it, reproduced exactly. Restarting
- * the plain daemon on the same roots then shows what reconcile makes of it.
+ * A test-only composition root: the real daemon, which kills itself with SIGKILL at a
+ * chosen moment, reproduced exactly:
+ *  - BERTH_TEST_CRASH_AT=POINT: the first time it reaches that fault point (FaultPoint),
+ *    between a kernel change and the record of it;
+ *  - BERTH_TEST_CRASH_AFTER_OPS=N: once it has applied N kernel operations since it was
+ *    ready (start+N: since it started, its start's reconcile included), in the middle of a
+ *    plan or at its end — between two kernel steps, or after a whole plan and before its
+ *    caller writes the record.
+ * Without either it is the plain daemon. Restarting it on the same roots then shows what
+ * reconcile makes of the crash.
  *
- * Usage: BERTH_TEST_CRASH_AT=POINT node crashing-daemon.js --data-root DIR --exec-root DIR
+ * Usage: [BERTH_TEST_CRASH_...=...] node crashing-daemon.js --data-root DIR --exec-root DIR
  */
 import { join } from 'node:path';
 import { startDaemon } from '../../src/daemon/daemon.js';
 import type { FaultPoint } from '../../src/engine/engine.js';
+import type { Executor } from '../../src/kernel/exec.js';
 import { NetlinkExecutor } from '../../src/kernel/netlink/executor.js';
+import type { Plan } from '../../src/kernel/ops.js';
+
+/** Applies plans until `budget` operations are done (counting once armed), then dies where it stands. */
+class CrashingExecutor implements Executor {
+  private applied = 0;
+
+  constructor(
+    private readonly inner: Executor,
+    private readonly budget: number,
+    public armed: boolean,
+  ) {}
+
+  async apply(plan: Plan): Promise<void> {
+    if (!this.armed) return this.inner.apply(plan);
+    const left = this.budget - this.applied;
+    if (plan.length < left) {
+      this.applied += plan.length;
+      return this.inner.apply(plan);
+    }
+    if (left > 0) await this.inner.apply(plan.slice(0, left));
+    process.kill(process.pid, 'SIGKILL');
+  }
+}
 
 const arg = (name: string): string => {
   const i = process.argv.indexOf(name);
@@ -19,15 +49,19 @@ const arg = (name: string): string => {
 };
 
 const crashAt = process.env.BERTH_TEST_CRASH_AT as FaultPoint | undefined;
+const budget = /^(start\+)?(\d+)$/.exec(process.env.BERTH_TEST_CRASH_AFTER_OPS ?? '');
+const crashAfterOps = budget ? Number(budget[2]) : undefined;
 const execRoot = arg('--exec-root');
+const crashing = crashAfterOps === undefined ? undefined : new CrashingExecutor(new NetlinkExecutor(), crashAfterOps, budget?.[1] !== undefined);
 
 const daemon = await startDaemon(
   { dataRoot: arg('--data-root'), execRoot, socketPath: join(execRoot, 'berth.sock'), bridge: 'berth0', addressPools: [], dnsServers: [], executor: 'netlink', firewall: 'nftables' },
-  new NetlinkExecutor(),
+  crashing ?? new NetlinkExecutor(),
   (point) => {
     if (point === crashAt) process.kill(process.pid, 'SIGKILL');
   },
 );
-console.log(`berth daemon ready (crashes at ${crashAt ?? 'nothing'})`);
+if (crashing) crashing.armed = true;
+console.log(`berth daemon ready (crashes at ${crashAt ?? (crashAfterOps === undefined ? 'nothing' : `${process.env.BERTH_TEST_CRASH_AFTER_OPS} kernel operations`)})`);
 await new Promise((resolve) => process.once('SIGTERM', resolve));
 await daemon.stop();

@@ -76,22 +76,42 @@ export class World {
   static async create(options: WorldOptions = {}): Promise<World> {
     const w = new World(options);
     await mkdir(w.dir, { recursive: true });
+    await w.buildHosts();
+    if (!options.withoutDaemon) await w.startDaemon();
+    return w;
+  }
+
+  /** The host and outside namespaces, joined by the uplink, as a fresh machine has them. */
+  private async buildHosts(): Promise<void> {
     for (const line of [
-      `netns add ${w.host}`,
-      `netns add ${w.outside}`,
-      `link add uplink0 netns ${w.host} type veth peer name wan0 netns ${w.outside}`,
-      `-n ${w.host} link set lo up`,
-      `-n ${w.host} addr add ${UPLINK_IP}/24 dev uplink0`,
-      `-n ${w.host} link set uplink0 up`,
-      `-n ${w.host} route add default via ${OUTSIDE_IP}`,
-      `-n ${w.outside} link set lo up`,
-      `-n ${w.outside} addr add ${OUTSIDE_IP}/24 dev wan0`,
-      `-n ${w.outside} link set wan0 up`,
+      `netns add ${this.host}`,
+      `netns add ${this.outside}`,
+      `link add uplink0 netns ${this.host} type veth peer name wan0 netns ${this.outside}`,
+      `-n ${this.host} link set lo up`,
+      `-n ${this.host} addr add ${UPLINK_IP}/24 dev uplink0`,
+      `-n ${this.host} link set uplink0 up`,
+      `-n ${this.host} route add default via ${OUTSIDE_IP}`,
+      `-n ${this.outside} link set lo up`,
+      `-n ${this.outside} addr add ${OUTSIDE_IP}/24 dev wan0`,
+      `-n ${this.outside} link set wan0 up`,
     ]) {
       await must('ip', line.split(' '));
     }
-    if (!options.withoutDaemon) await w.startDaemon();
-    return w;
+  }
+
+  /**
+   * A reboot-like loss of all kernel state, the records kept: the daemon is killed, every
+   * container process of this world too, and the host's namespaces (berth's sandboxes, the
+   * host with its bridges and rules, the outside) are deleted and made fresh. Start the
+   * daemon again afterwards.
+   */
+  async loseKernelState(): Promise<void> {
+    await this.killDaemon('SIGKILL');
+    for (const pid of await processesMentioning(this.dir)) killGroupOrProcess(pid);
+    for (const ns of await listBerthNetns()) await must('ip', ['netns', 'del', ns]);
+    await must('ip', ['netns', 'del', this.host]);
+    await must('ip', ['netns', 'del', this.outside]);
+    await this.buildHosts();
   }
 
   /** Starts the daemon in the host netns and waits until its API answers. */
@@ -266,20 +286,23 @@ export class World {
     // Containers of this world that the API no longer knew (a crashed daemon): found by
     // the world's directory in their command line, so only processes this world started.
     pids.push(...(await processesMentioning(this.dir)));
-    for (const pid of pids) {
-      for (const target of [-pid, pid]) {
-        try {
-          process.kill(target, 'SIGKILL'); // the process group of a container, else the process
-          break;
-        } catch {
-          // not a group leader, or already gone
-        }
-      }
-    }
+    for (const pid of pids) killGroupOrProcess(pid);
     for (const ns of await listBerthNetns()) await run('ip', ['netns', 'del', ns]);
     await run('ip', ['netns', 'del', this.host]);
     await run('ip', ['netns', 'del', this.outside]);
     await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** SIGKILL to the process group of a container (its wrapper leads one), else to the process. */
+function killGroupOrProcess(pid: number): void {
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+      return;
+    } catch {
+      // not a group leader, or already gone
+    }
   }
 }
 
