@@ -3,7 +3,7 @@ import type { Server, Socket as TcpSocket } from 'node:net';
 import { bindUdpInNetns, listenTcpInNetns } from '../kernel/netns-sockets.js';
 import { UpstreamForwarder } from './forwarder.js';
 import { addressOfPtrName, resolveAddress, resolveName, type NameIndex } from './names.js';
-import { answer, failureFor, isResponse, parseQuery, RCODE, type Query } from './wire.js';
+import { answer, failureFor, isResponse, OPCODE_QUERY, parseQuery, RCODE, type Query } from './wire.js';
 
 /** Docker's address for the embedded resolver inside a container. */
 export const RESOLVER_ADDRESS = '127.0.0.11';
@@ -87,6 +87,10 @@ export class EmbeddedResolver implements NameService {
     if (isResponse(message)) return undefined;
     const query = parseQuery(message);
     if (!query) return failureFor(message, RCODE.FORMERR);
+    // Standard queries of class IN only: UPDATE, NOTIFY and the other opcodes are not
+    // implemented; CHAOS (version.bind) and other classes are refused, never forwarded.
+    if (query.opcode !== OPCODE_QUERY) return failureFor(message, RCODE.NOTIMP);
+    if (query.class !== 'IN') return answer(query, RCODE.REFUSED);
     const local = this.answerLocally(containerId, query, transport);
     if (local) return local;
     if (!this.source.mayForward(containerId)) return answer(query, RCODE.REFUSED);

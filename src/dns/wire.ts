@@ -10,7 +10,13 @@ export interface Query {
   readonly type: string;
   /** The query's flags, of which a response copies RD (and the opcode, always QUERY here). */
   readonly flags: number;
+  /** The header's OPCODE: 0 is a standard query; UPDATE (5), NOTIFY (4) and others are not served. */
+  readonly opcode: number;
+  /** The question's class: IN is served; CHAOS (version.bind) and others are refused. */
+  readonly class: string;
 }
+
+export const OPCODE_QUERY = 0;
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
 export type Rcode = (typeof RCODE)[keyof typeof RCODE];
@@ -30,7 +36,8 @@ export function parseQuery(message: Buffer): Query | undefined {
   }
   const question = packet.questions?.[0];
   if (packet.type !== 'query' || packet.questions?.length !== 1 || !question) return undefined;
-  return { id: packet.id ?? 0, name: question.name, type: question.type, flags: packet.flags ?? 0 };
+  const flags = packet.flags ?? 0;
+  return { id: packet.id ?? 0, name: question.name, type: question.type, flags, opcode: (flags >> 11) & 0xf, class: question.class ?? 'IN' };
 }
 
 /** The id of a message, read without decoding (forwarded answers keep their bytes). */
@@ -58,7 +65,7 @@ export function answer(query: Query, rcode: Rcode, records: readonly LocalRecord
       ? { type: 'A', name: query.name, ttl: LOCAL_TTL_S, class: 'IN', data: r.address }
       : { type: 'PTR', name: query.name, ttl: LOCAL_TTL_S, class: 'IN', data: r.name },
   );
-  const packet: dnsPacket.Packet = { type: 'response', id: query.id, flags, questions: [{ type: query.type as dnsPacket.RecordType, name: query.name, class: 'IN' }], answers };
+  const packet: dnsPacket.Packet = { type: 'response', id: query.id, flags, questions: [{ type: query.type as dnsPacket.RecordType, name: query.name, class: query.class as dnsPacket.RecordClass }], answers };
   const encoded = dnsPacket.encode(packet);
   if (transport === 'udp' && encoded.length > MAX_UDP_PLAIN) {
     return dnsPacket.encode({ ...packet, flags: flags | dnsPacket.TRUNCATED_RESPONSE, answers: [] });
@@ -66,11 +73,14 @@ export function answer(query: Query, rcode: Rcode, records: readonly LocalRecord
   return encoded;
 }
 
-/** A SERVFAIL for a message that could only be parsed as far as its id. */
+/**
+ * A bare error answer (FORMERR, NOTIMP) to a message read no further than its header:
+ * the id, the opcode and RD copied, no records. Nothing for less than a header.
+ */
 export function failureFor(message: Buffer, rcode: Rcode): Buffer | undefined {
   if (message.length < 12) return undefined;
   const header = Buffer.from(message.subarray(0, 12));
-  header.writeUInt16BE(0x8000 | (header.readUInt16BE(2) & 0x0100) | 0x0080 | rcode, 2);
+  header.writeUInt16BE(0x8000 | (header.readUInt16BE(2) & 0x7900) | 0x0080 | rcode, 2);
   header.fill(0, 4, 12); // no question, answer, authority or additional records
   return header;
 }

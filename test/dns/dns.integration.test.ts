@@ -121,6 +121,26 @@ describe('embedded DNS on user-defined networks', { skip: sandboxSkip }, () => {
     assert.deepEqual(await ask(w, 'lonely', 'db'), { rcode: 'NOERROR', answers: [await ipOn(w, 'db', 'app')] });
   });
 
+  test('strangers get no answer: a query to a container\'s address from the host or from the outside host is not served (the resolver is no open resolver)', async () => {
+    const target = await ipOn(w, 'web', 'app');
+    const fromHost = await w.inHost(process.execPath, DNS_QUERY, target, 'db', 'A', 'udp', '1500');
+    assert.equal((JSON.parse(fromHost.stdout) as Reply).rcode, 'TIMEOUT');
+    const fromOutside = await w.inOutside(process.execPath, DNS_QUERY, target, 'outside.example', 'A', 'udp', '1500');
+    assert.equal((JSON.parse(fromOutside.stdout) as Reply).rcode, 'TIMEOUT');
+  });
+
+  test('a bounded flood of 20,000 queries from one container does not stop the resolver answering another', async () => {
+    // 20,000 datagrams, each a query for a local name, as fast as one process sends them.
+    const flood =
+      "const s=require('dgram').createSocket('udp4');const q=Buffer.from('00070100000100000000000002646200000100 01'.replace(/ /g,''),'hex');" +
+      "let n=0;const go=()=>{for(let i=0;i<500&&n<20000;i++,n++)s.send(q,53,'127.0.0.11');if(n<20000)setImmediate(go);else setTimeout(()=>process.exit(0),200)};go();";
+    const flooding = w.berth('exec', 'stranger', process.execPath, '-e', flood);
+    const during = await ask(w, 'web', 'db');
+    assert.deepEqual(during, { rcode: 'NOERROR', answers: [await ipOn(w, 'db', 'app')] });
+    assert.equal((await flooding).code, 0);
+    assert.deepEqual(await ask(w, 'web', 'db'), { rcode: 'NOERROR', answers: [await ipOn(w, 'db', 'app')] });
+  });
+
   test('names survive a daemon restart (the resolver listens again in adopted containers)', async () => {
     await w.killDaemon('SIGKILL');
     assert.equal(await w.startDaemon(), undefined, w.daemonOutput);

@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as dnsPacket from 'dns-packet';
+import fc from 'fast-check';
 import { UpstreamForwarder, UpstreamUnavailableError } from '../../src/dns/forwarder.js';
 import { buildNameIndex } from '../../src/dns/names.js';
 import { EmbeddedResolver, type ResolverSource } from '../../src/dns/resolver.js';
+import { parseQuery } from '../../src/dns/wire.js';
 
 /** The resolver's answers without sockets: a fixed name view and a scripted upstream. */
 const index = buildNameIndex([
@@ -99,4 +101,56 @@ test('name.network of a network the querier is not on, or of a network without c
   const r = new EmbeddedResolver({ index: () => withEmpty, networksOf: () => ['app'], upstreamsOf: () => ['192.0.2.53'], mayForward: () => true }, upstream);
   for (const name of ['a1.neta', 'anything.empty', 'a1']) assert.equal((await ask(r, name)).rcode, 'NXDOMAIN', name);
   assert.deepEqual(upstream.asked, []);
+});
+
+test('UPDATE, NOTIFY and other opcodes get NOTIMP with their opcode echoed; CHAOS (version.bind) gets REFUSED; nothing goes upstream', async () => {
+  const upstream = new ScriptedForwarder(() => undefined);
+  const r = new EmbeddedResolver(source(), upstream);
+  for (const opcode of [1, 2, 4, 5, 15]) {
+    const message = Buffer.from(query('example.com'));
+    message.writeUInt16BE((opcode << 11) | 0x0100, 2);
+    const reply = (await r.respond('querier', message, 'udp'))!;
+    assert.deepEqual([(reply.readUInt16BE(2) >> 11) & 0xf, reply.readUInt16BE(2) & 0xf], [opcode, 4], `opcode ${opcode}`);
+  }
+  const chaos = dnsPacket.encode({ type: 'query', id: 9, questions: [{ type: 'TXT', class: 'CH', name: 'version.bind' }] });
+  const reply = dnsPacket.decode((await r.respond('querier', chaos, 'udp'))!) as dnsPacket.DecodedPacket & { rcode: string };
+  assert.equal(reply.rcode, 'REFUSED');
+  assert.deepEqual(upstream.asked, []);
+});
+
+test('10,000 hostile messages — random bytes, cut headers, compression loops, oversize, mangled queries — each get FORMERR, an answer or nothing, never a throw or a hang; garbage never goes upstream', async () => {
+  // Only standard queries may go upstream: the scripted upstream checks each it is sent.
+  const notQueries: string[] = [];
+  const upstream = new ScriptedForwarder((sent) => {
+    const q = parseQuery(sent);
+    if (!q || q.opcode !== 0 || q.class !== 'IN') notQueries.push(sent.toString('hex'));
+    return undefined;
+  });
+  const r = new EmbeddedResolver(source(), upstream);
+  const valid = Buffer.from(query('db'));
+  // A name whose compression pointer points at itself, and two pointing at each other.
+  const selfLoop = Buffer.concat([valid.subarray(0, 12), Buffer.from([0xc0, 12, 0, 1, 0, 1])]);
+  const twoLoop = Buffer.concat([valid.subarray(0, 12), Buffer.from([0xc0, 14, 0xc0, 12, 0, 1, 0, 1])]);
+  const message = fc.oneof(
+    fc.uint8Array({ maxLength: 600 }).map((b) => Buffer.from(b)),
+    fc.nat({ max: 11 }).map((n) => valid.subarray(0, n)),
+    fc.constantFrom(selfLoop, twoLoop, Buffer.alloc(65_535, 0xc0), Buffer.concat([valid, Buffer.alloc(4000)])),
+    // A real query with some bytes changed.
+    fc.array(fc.tuple(fc.nat({ max: valid.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }).map((edits) => {
+      const b = Buffer.from(valid);
+      for (const [at, value] of edits) b[at] = value;
+      return b;
+    }),
+  );
+  await fc.assert(
+    fc.asyncProperty(message, fc.constantFrom('udp' as const, 'tcp' as const), async (m, transport) => {
+      const reply = await r.respond('querier', m, transport);
+      if (reply === undefined) return;
+      const header = reply.readUInt16BE(2);
+      assert.ok((header & 0x8000) !== 0, 'a reply is a response');
+      assert.equal(reply.readUInt16BE(0), m.readUInt16BE(0), 'with the query\'s id');
+    }),
+    { numRuns: 10_000, seed: Number(process.env.BERTH_FUZZ_SEED ?? Date.now() % 2 ** 31) },
+  );
+  assert.deepEqual(notQueries, []);
 });
