@@ -17,6 +17,7 @@ import { readJsonBody } from '../common/json-body.js';
 import { imageRefusal, isHostImage, parseConnect, parseCreateContainer, parseCreateNetwork, parseExecConfig, parseExecStart, parseTerminalSize, queryFlag } from './requests.js';
 import { acceptUpgrade, MULTIPLEXED_STREAM, RAW_STREAM, readUpgradeBody, refuseUpgrade, relayExec } from './hijack.js';
 import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import { containerInspect, containerSummary, execInspect, hostImageInspect, networkInspect } from './views.js';
 
 const STATUS_OF: Record<ErrorCode, number> = {
@@ -436,16 +437,58 @@ function errorBody(e: BerthError, userAgent: string | undefined) {
   return body.hint !== undefined && DOCKER_CLIENT_AGENT.test(userAgent ?? '') ? { ...body, message: `${body.message} (${body.hint})` } : body;
 }
 
-/** Listens on `socketPath` (root-only, like docker.sock without a docker group). */
+/**
+ * What one client may cost the daemon. Bodies are capped in readJsonBody (MAX_BODY_BYTES).
+ *  - headers: 16 KiB (Node's default, said explicitly), all of them within 10 s, the whole
+ *    request within 60 s: a client that sends a byte now and then (slowloris) is cut off,
+ *    while streams the daemon sends (logs -f, events, attach, wait) are not limited, since
+ *    only the request counts;
+ *  - 4096 connections at once; the next is answered 503 with the cap and closed;
+ *  - a listen backlog of 4096 (the kernel caps it at net.core.somaxconn): a burst of a
+ *    thousand clients connecting at once waits in the queue instead of failing with EAGAIN
+ *    (Node's default backlog is 511).
+ */
+export const API_LIMITS = {
+  maxHeaderBytes: 16 << 10,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  maxConnections: 4096,
+  backlog: 4096,
+} as const;
+
+/** Listens on `socketPath` (mode 0660: root, and the group set by the daemon). */
 export async function listenUnix(engine: Engine, socketPath: string, build: BuildInfo, facts: DaemonFacts): Promise<Server> {
   await mkdir(dirname(socketPath), { recursive: true });
   await rm(socketPath, { force: true });
-  const server = createServer(handleRequest(apiRoutes(engine, build, facts)));
+  const server = createServer(
+    {
+      maxHeaderSize: API_LIMITS.maxHeaderBytes,
+      headersTimeout: API_LIMITS.headersTimeoutMs,
+      requestTimeout: API_LIMITS.requestTimeoutMs,
+      // How often those timeouts are checked (Node's default is 30 s).
+      connectionsCheckingInterval: 1000,
+    },
+    handleRequest(apiRoutes(engine, build, facts)),
+  );
   server.on('upgrade', handleUpgrade(engine));
+  refuseBeyond(server, API_LIMITS.maxConnections);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(socketPath, resolve);
+    server.listen({ path: socketPath, backlog: API_LIMITS.backlog }, resolve);
   });
   await chmod(socketPath, 0o660);
   return server;
+}
+
+/** Connections beyond `max` get a 503 naming the cap and are closed, before any request is read. */
+function refuseBeyond(server: Server, max: number): void {
+  let open = 0;
+  server.on('connection', (socket: Socket) => {
+    open++;
+    socket.once('close', () => open--);
+    if (open <= max) return;
+    socket.on('error', () => undefined);
+    const body = JSON.stringify({ code: 'unavailable', message: `too many connections to the daemon: the cap is ${max} at once`, hint: 'retry when fewer clients are connected' });
+    socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
+  });
 }

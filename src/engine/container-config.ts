@@ -1,3 +1,4 @@
+import { checkAliasCount, checkPublishedPortCount } from './limits.js';
 import { hostname as hostHostname } from 'node:os';
 import { ConflictError, InvalidArgumentError, quotePrefix } from '../common/errors.js';
 import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from '../common/ipv4.js';
@@ -73,6 +74,7 @@ export async function resolveContainerConfig(
   const names = { dns: checkedDnsSettings(request.dns), extraHosts: parseExtraHosts(request.extraHosts), links: resolveLinks(request.links, tables.containers) };
   const mode = parseNetworkMode(request.networkMode);
   validateHostname(request.hostname);
+  checkPublishedPortCount(request.portMappings.length);
   for (const entry of request.env) {
     if (!/^[^=]+=/.test(entry)) throw new InvalidArgumentError(`invalid environment variable "${quotePrefix(entry)}"`, 'use KEY=VALUE');
   }
@@ -177,6 +179,7 @@ export async function checkedAttachment(network: AddressedNetwork, endpoint: End
   if (endpoint.aliases.length > 0 && isDefault) {
     throw new InvalidArgumentError('network-scoped aliases are supported only for containers on user-defined networks', 'create one with: berth network create NAME');
   }
+  checkAliasCount(endpoint.aliases.length);
   for (const alias of endpoint.aliases) {
     if (!/^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,62})$/.test(alias)) throw new InvalidArgumentError(`invalid network alias "${quotePrefix(alias)}"`, 'letters, digits, "_", "-" and "." only, at most 63 characters');
   }

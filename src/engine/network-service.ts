@@ -1,3 +1,4 @@
+import { checkNetworkCount } from './limits.js';
 import { ConflictError, NotFoundError } from '../common/errors.js';
 import { parseResolvConf } from '../dns/resolvconf.js';
 import { routeClaimsSubnet } from '../ipam/subnets.js';
@@ -189,6 +190,7 @@ export class NetworkService {
     if (container.networks.some((a) => a.networkId === network.id)) {
       throw new ConflictError(`container ${container.name} is already connected to network ${network.name}`);
     }
+    checkNetworkCount(container.networks.length + 1, container.name);
     const attachment = await checkedAttachment(network, endpoint, deps.ipam);
     if (container.state.status === 'created') {
       // No sandbox yet: the endpoint is made at start, with the others.
