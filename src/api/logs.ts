@@ -1,3 +1,4 @@
+import { LOG_FILE_MODE } from '../kernel/process.js';
 import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -74,7 +75,7 @@ async function copyNew(source: Source, out: Writable): Promise<void> {
 /** Makes the log files exist (empty), so a stream attached before the container starts holds them from the first byte. */
 export async function ensureLogFiles(paths: { stdoutPath: string; stderrPath: string }): Promise<void> {
   for (const path of [paths.stdoutPath, paths.stderrPath]) {
-    await mkdir(dirname(path), { recursive: true });
-    await (await open(path, 'a')).close();
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    await (await open(path, 'a', LOG_FILE_MODE)).close();
   }
 }

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { asBerthError, BerthError, ConflictError, InvalidArgumentError, NotFoundError, quotePrefix, type ErrorCode } from '../common/errors.js';
 import { sessionProcesses } from '../kernel/process.js';
@@ -456,7 +456,7 @@ export const API_LIMITS = {
   backlog: 4096,
 } as const;
 
-/** Listens on `socketPath` (mode 0660: root, and the group set by the daemon). */
+/** Listens on `socketPath`: mode 0660, owner root, group `berth` when that group exists (else root's). */
 export async function listenUnix(engine: Engine, socketPath: string, build: BuildInfo, facts: DaemonFacts): Promise<Server> {
   await mkdir(dirname(socketPath), { recursive: true });
   await rm(socketPath, { force: true });
@@ -477,7 +477,21 @@ export async function listenUnix(engine: Engine, socketPath: string, build: Buil
     server.listen({ path: socketPath, backlog: API_LIMITS.backlog }, resolve);
   });
   await chmod(socketPath, 0o660);
+  // Docker's convention: members of the group (docker there, berth here) may use the API without sudo.
+  const group = await groupId(SOCKET_GROUP);
+  if (group !== undefined) await chown(socketPath, 0, group);
   return server;
+}
+
+/** The group whose members may use the API socket, when it exists; otherwise root alone may. */
+export const SOCKET_GROUP = 'berth';
+
+/** The id of group `name` in /etc/group; undefined when there is none. */
+async function groupId(name: string): Promise<number | undefined> {
+  const groups = await readFile('/etc/group', 'utf8').catch(() => '');
+  const line = groups.split('\n').find((l) => l.split(':')[0] === name);
+  const gid = Number(line?.split(':')[2]);
+  return line !== undefined && Number.isInteger(gid) ? gid : undefined;
 }
 
 /** Connections beyond `max` get a 503 naming the cap and are closed, before any request is read. */

@@ -1,6 +1,7 @@
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { newId } from '../common/ids.js';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import type { HiddenPaths } from '../kernel/process.js';
 import { listenUnix } from '../api/server.js';
 import { listenPlugins } from '../plugin/server.js';
 import { BerthError, InvalidArgumentError } from '../common/errors.js';
@@ -76,11 +77,12 @@ export async function startDaemon(
   }
   validateOptions(options);
   await checkTools(options.firewall);
-  await mkdir(options.execRoot, { recursive: true });
+  // Only root may read berth's state: records, logs, the pidfile (the API socket has its own mode).
+  await privateDirectory(options.execRoot);
   const releasePidfile = await claimPidfile(join(options.execRoot, 'berth.pid'));
   try {
     const features = await probeKernelFeatures();
-    await mkdir(options.dataRoot, { recursive: true });
+    await privateDirectory(options.dataRoot);
     await writeDaemonSettings(options.dataRoot, options);
     // The overlay's MTU follows the link the VTEP address is on (the underlay's minus VXLAN's 50 bytes).
     const underlay = options.cluster ? await advertisedLink(options.cluster.advertise) : undefined;
@@ -88,7 +90,7 @@ export async function startDaemon(
     const cluster = options.cluster ? await ClusterMembership.join(options.cluster, (m) => console.error(m)) : undefined;
     // Beside dockerd (its plugin, or its chains found): open its FORWARD chain to berth's traffic.
     const dockerCoexistence = options.dockerPluginDir !== undefined || (await dockerChainsPresent());
-    const engine = await Engine.open({ ...engineConfig(options), dockerCoexistence }, {
+    const engine = await Engine.open({ ...engineConfig(options), dockerCoexistence, hiddenFromContainers: hiddenFromContainers(options) }, {
       store: new LocalStore(join(options.dataRoot, 'store')),
       executor,
       drivers: builtinDrivers(features, { vtep: cluster?.hostAddress, underlayMtu: underlay?.mtu }),
@@ -159,6 +161,12 @@ function repairPeriodically(engine: Engine, intervalMs: number): { stop(): void 
   };
 }
 
+/** `dir`, made if missing, with mode 0700 (also when it existed with another). */
+async function privateDirectory(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+}
+
 /** The daemon's id (`docker info` ID): made once, kept in the data root. */
 async function daemonId(dataRoot: string): Promise<string> {
   const path = join(dataRoot, 'engine-id');
@@ -183,8 +191,22 @@ async function advertisedLink(address: string): Promise<{ readonly name: string;
 }
 
 /** The engine's configuration for these settings (the daemon's, or the offline planner's copy of them). */
+/**
+ * What containers must not see of berth, so none can drive the daemon: its data root, its
+ * exec root, the plugin sockets' directory, and the API socket when it is outside them.
+ * A path inside another hidden directory is covered by it already.
+ */
+export function hiddenFromContainers(options: Pick<DaemonOptions, 'dataRoot' | 'execRoot' | 'socketPath' | 'dockerPluginDir'>): HiddenPaths {
+  const dirs = [options.dataRoot, options.execRoot, ...(options.dockerPluginDir ? [options.dockerPluginDir] : [])].map((d) => resolve(d));
+  const inside = (path: string, dir: string) => path !== dir && path.startsWith(`${dir}/`);
+  const directories = [...new Set(dirs)].filter((d) => !dirs.some((other) => inside(d, other)));
+  const socket = resolve(options.socketPath);
+  return { directories, files: directories.some((d) => inside(socket, d)) ? [] : [socket] };
+}
+
 export function engineConfig(settings: DaemonSettings & { readonly dataRoot: string }): EngineConfig {
   return {
+    hiddenFromContainers: { directories: [], files: [] },
     dataRoot: settings.dataRoot,
     defaultBridge: { bridge: settings.bridge, bip: settings.bip, pools: settings.addressPools.length > 0 ? settings.addressPools : DOCKER_DEFAULT_POOLS },
     hostResolvConfPath: '/etc/resolv.conf',

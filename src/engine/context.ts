@@ -1,3 +1,4 @@
+import type { HiddenPaths } from '../kernel/process.js';
 import { join } from 'node:path';
 import type { DriverRegistry } from '../drivers/registry.js';
 import type { Ipam } from '../ipam/ipam.js';
@@ -26,6 +27,8 @@ export interface EngineConfig {
   readonly stopTimeoutMs: number;
   /** dockerd runs (or will) on this host: its FORWARD chain must let berth's traffic through (firewall/dockerd.ts). */
   readonly dockerCoexistence?: boolean;
+  /** berth's paths no container may see (its data and exec roots, API and plugin sockets). */
+  readonly hiddenFromContainers: HiddenPaths;
 }
 
 /**

@@ -477,6 +477,7 @@ export class Engine {
         ...this.logPaths(container.id),
         exitCodePath: exitCodePath(this.config, container.id),
         mountTablePath: join(this.containerDir(container.id), 'mounts'),
+        hidden: this.config.hiddenFromContainers,
         ...(container.openStdin ? { stdinFifoPath: this.stdinPath(container.id) } : {}),
       });
       tx.onRollback(async () => {

@@ -39,7 +39,7 @@ export async function setUpSandbox(
   gatewayBridge: () => Promise<AddressedNetwork>,
 ): Promise<SandboxSetup> {
   const dir = containerDir(ctx.config, container.id);
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   tx.onRollback(() => rm(dir, { recursive: true, force: true }));
   const mode = parseNetworkMode(container.networkMode);
   const hostResolv = await readHostFile(ctx.config.hostResolvConfPath);

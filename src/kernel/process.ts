@@ -31,10 +31,22 @@ export interface LaunchSpec {
   /** Where to write the mount table the wrapper applies (one `mount -a` for every mount). */
   readonly mountTablePath: string;
   /**
+   * berth's own paths, hidden in the container: directories under an empty read-only
+   * tmpfs, files (an API socket outside them) under /dev/null. The exit code and stdin
+   * FIFO paths must be in one directory (the container's, under a hidden one).
+   */
+  readonly hidden: HiddenPaths;
+  /**
    * `-i`: the command reads stdin from this FIFO (made here), which an attach writes to;
    * it sees end of input when that writer closes. Without it, stdin is /dev/null.
    */
   readonly stdinFifoPath?: string;
+}
+
+/** What a container must not see of berth: its directories, and files outside them (an API socket). */
+export interface HiddenPaths {
+  readonly directories: readonly string[];
+  readonly files: readonly string[];
 }
 
 export interface LaunchedProcess {
@@ -45,6 +57,9 @@ export interface LaunchedProcess {
   /** Resolves with the exit code once the process ends (128+n for a signal). */
   readonly exited: Promise<number>;
 }
+
+/** A container's output is root's to read (through the API), like the rest of the data root. */
+export const LOG_FILE_MODE = 0o600;
 
 /** Exit code of the wrapper when the sandbox could not be entered (Docker uses 125 for daemon-side failures). */
 export const SANDBOX_SETUP_FAILED = 125;
@@ -59,10 +74,16 @@ export const SANDBOX_SETUP_FAILED = 125;
  * - The hostname is written to /proc/sys/kernel/hostname, the UTS namespace's own value:
  *   the same kernel path as sethostname(2), with no userland check. The `hostname` binary
  *   refuses names the kernel accepts (underscores, Docker's generated names).
- * - One `mount -a` applies the whole table (mountTable): the hosts and resolv.conf binds
- *   and a fresh read-only sysfs (as Docker mounts it), which shows the container's network
- *   namespace: sysfs shows the namespace of whoever mounts it. One process instead of one
- *   per mount: each costs ~8 ms, and `start` waits for them.
+ * - One `mount -a` applies the whole table (mountTable): the hosts and resolv.conf binds,
+ *   a fresh read-only sysfs (as Docker mounts it), which shows the container's network
+ *   namespace: sysfs shows the namespace of whoever mounts it, and empty read-only tmpfs
+ *   over berth's own directories (data root, exec root with the API socket, plugin
+ *   sockets): a container must not reach the daemon. One process instead of one per
+ *   mount: each costs ~8 ms, and `start` waits for them.
+ * - The container's own directory (exit code, stdin FIFO) is under the data root, hidden
+ *   by then: the wrapper opens it as fd 5 first and reaches its files through
+ *   /proc/$$/fd/5, which leads to the directory itself whatever is mounted over its path.
+ *   The command does not inherit fd 5.
  * - The shell stays as the parent of the command to record its exit code in a file: a
  *   container outlives a daemon crash, and a restarted daemon is not its parent. It traps
  *   TERM/INT/HUP (a handler, so the command still gets default dispositions) and therefore
@@ -72,13 +93,15 @@ export const SANDBOX_SETUP_FAILED = 125;
 const WRAPPER = [
   'fail() { echo "$1" >&3; exit 125; }',
   '{ printf %s "$1" > /proc/sys/kernel/hostname; } 2>/dev/null || fail "cannot set the hostname $1 in the container\'s UTS namespace"',
-  'err=$(mount -a -T "$2" 2>&1) || fail "cannot mount the container\'s /etc/hosts, /etc/resolv.conf or /sys: $err"',
+  'exec 5<"${3%/*}" || fail "cannot open the container\'s directory ${3%/*}"',
+  'err=$(mount -a -T "$2" 2>&1) || fail "cannot mount the container\'s /etc/hosts, /etc/resolv.conf, /sys or the covers of berth\'s directories: $err"',
   'echo ok >&3; exec 3>&-',
+  'dir=/proc/$$/fd/5',
   // Opening a FIFO for reading waits for its writer: the attach that sends stdin.
-  'if [ -n "$4" ]; then exec 0<"$4"; fi',
-  'exitfile=$3; shift 4',
+  'if [ -n "$4" ]; then exec 0<"$dir/${4##*/}"; fi',
+  'exitfile=$dir/${3##*/}; shift 4',
   'trap : TERM INT HUP',
-  '"$@"',
+  '"$@" 5<&-',
   'code=$?',
   'echo "$code" > "$exitfile"',
   'exit "$code"',
@@ -92,8 +115,8 @@ const WRAPPER = [
 export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess> {
   await writeFile(spec.mountTablePath, mountTable(spec));
   const stdin = spec.stdinFifoPath ? await openStdinFifo(spec.stdinFifoPath) : undefined;
-  const stdout = await open(spec.stdoutPath, 'a');
-  const stderr = await open(spec.stderrPath, 'a');
+  const stdout = await open(spec.stdoutPath, 'a', LOG_FILE_MODE);
+  const stderr = await open(spec.stderrPath, 'a', LOG_FILE_MODE);
   try {
     const enterNetns = spec.netns === '' ? [] : ['nsenter', `--net=${join(NETNS_DIR, spec.netns)}`];
     const [tool, ...args] = [
@@ -134,10 +157,13 @@ export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess
  * network namespace of its own or a peer's) a fresh read-only sysfs; host mode keeps the
  * host's /sys, which is the right one there.
  */
-export function mountTable(spec: Pick<LaunchSpec, 'hostsFile' | 'resolvConfFile' | 'netns'>): string {
+export function mountTable(spec: Pick<LaunchSpec, 'hostsFile' | 'resolvConfFile' | 'netns' | 'hidden'>): string {
   const lines = [`${fstabField(spec.hostsFile)} /etc/hosts none bind 0 0`, `${fstabField(spec.resolvConfFile)} /etc/resolv.conf none bind 0 0`];
   // Its own source name: `mount -a` skips an entry that looks mounted already, and the host's /sys is "sysfs on /sys".
   if (spec.netns !== '') lines.push('berth-sysfs /sys sysfs ro,nosuid,nodev,noexec 0 0');
+  // After the binds, which keep the files they were made from (under the data root).
+  spec.hidden.directories.forEach((dir, i) => lines.push(`berth-hidden-${i} ${fstabField(dir)} tmpfs ro,nosuid,nodev,noexec,size=4k,mode=000 0 0`));
+  for (const file of spec.hidden.files) lines.push(`/dev/null ${fstabField(file)} none bind 0 0`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,0 +1,71 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BERTH_BIN, must, run, sandboxSkip, World } from '../world/world.js';
+import { checkLeaksThenDispose } from '../world/leaks.js';
+
+/**
+ * Security defaults (part 9): berth's files are root's, and a container cannot drive the
+ * daemon — its socket, data root and exec root are hidden in every container's mount
+ * namespace (before, a container reached the socket and made a host-mode container
+ * through it). What a container still sees is the host's other files, as a host command.
+ */
+const mode = async (path: string) => ((await stat(path)).mode & 0o777).toString(8);
+
+describe('security defaults', { skip: sandboxSkip }, () => {
+  let w: World;
+  before(async () => {
+    w = await World.create();
+    await w.berthOk('run', '-d', '--name', 'inside', '--', 'sleep', '600');
+    await w.berthOk('run', '-d', '--name', 'onhost', '--network', 'host', '--', 'sleep', '600');
+  });
+  after(() => checkLeaksThenDispose(w));
+
+  test('the API socket is 0660 and berth\'s roots, a container\'s directory and its logs are root\'s alone', async () => {
+    assert.equal(await mode(w.socket), '660');
+    assert.equal(await mode(join(w.dir, 'data')), '700');
+    assert.equal(await mode(join(w.dir, 'exec')), '700');
+    const id = (await w.berthOk('inspect', '-f', '{{.Id}}', 'inside')).trim();
+    assert.equal(await mode(join(w.dir, 'data', 'containers', id)), '700');
+    assert.equal(await mode(join(w.dir, 'data', 'containers', id, 'stdout.log')), '600');
+  });
+
+  for (const container of ['inside', 'onhost']) {
+    test(`in a container (${container === 'onhost' ? 'host mode' : 'bridge'}), the data and exec roots are empty and the API cannot be reached`, async () => {
+      for (const dir of [join(w.dir, 'data'), join(w.dir, 'exec')]) {
+        const listing = await w.berth('exec', container, 'ls', '-A', dir);
+        assert.equal(listing.stdout, '', `${dir} shows ${listing.stdout}${listing.stderr}`);
+      }
+      // berth's own CLI, run inside the container against the daemon's socket.
+      const escape = await w.berth('exec', container, process.execPath, BERTH_BIN, '-H', `unix://${w.socket}`, 'run', '-d', '--network', 'host', '--', 'sleep', '1');
+      assert.notEqual(escape.code, 0, 'a container created a container through the API');
+      assert.equal((await w.berthOk('ps', '-a', '-q')).trim().split('\n').length, 2, 'no container was made');
+    });
+  }
+
+  // -i stdin through the hidden directory: test/api/docker-clients (docker run -i).
+  test('exit codes are still recorded with the container\'s directory hidden (the wrapper reaches it through its fd)', async () => {
+    await w.berth('run', '--name', 'exits', '--', 'sh', '-c', 'exit 7');
+    assert.equal((await w.berthOk('inspect', '-f', '{{.State.ExitCode}}', 'exits')).trim(), '7');
+  });
+});
+
+describe('the API socket\'s group', { skip: sandboxSkip }, () => {
+  let w: World | undefined;
+  const groupFile = '/tmp/berth-test-group';
+  after(async () => {
+    await checkLeaksThenDispose(w);
+    await run('umount', ['/etc/group']);
+    await rm(groupFile, { force: true });
+  });
+
+  test('when a group named berth exists, the socket is root:berth 0660, so its members need no sudo (Docker\'s docker group)', async () => {
+    // In the sandbox's own mount namespace only: this machine's /etc/group is not touched.
+    await writeFile(groupFile, `${await readFile('/etc/group', 'utf8')}berth:x:4242:\n`);
+    await must('mount', ['--bind', groupFile, '/etc/group']);
+    w = await World.create();
+    const socket = await stat(w.socket);
+    assert.deepEqual([socket.uid, socket.gid, (socket.mode & 0o777).toString(8)], [0, 4242, '660']);
+  });
+});
