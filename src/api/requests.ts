@@ -79,7 +79,14 @@ export function parseCreateContainer(body: unknown, name: string | undefined): C
     networkMode,
     autoRemove,
     openStdin: body.OpenStdin === true,
+    ...userOf(body),
   };
+}
+
+/** Config.User: "" (what the docker CLI sends without --user) is root, as no field at all. */
+function userOf(body: Record<string, unknown>): { user?: string } {
+  const user = optionalString(body.User, 'User');
+  return user === undefined || user === '' ? {} : { user };
 }
 
 /**

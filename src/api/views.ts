@@ -181,7 +181,7 @@ export function containerInspect(c: ContainerRecord, networks: readonly NetworkR
     Config: {
       Hostname: c.hostname,
       Domainname: '',
-      User: '',
+      User: c.user ?? '',
       AttachStdin: false,
       AttachStdout: false,
       AttachStderr: false,

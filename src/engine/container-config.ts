@@ -32,6 +32,8 @@ export interface CreateContainerRequest {
   readonly autoRemove: boolean;
   /** `-i`: keep stdin open for an attach to write to. */
   readonly openStdin?: boolean;
+  /** `--user USER[:GROUP]` (names or ids): who the command runs as; absent: root. */
+  readonly user?: string;
   readonly portMappings: readonly PortMapping[];
   /** `--dns`, `--dns-search`, `--dns-opt` as given. */
   readonly dns: ResolvConf;
@@ -75,6 +77,7 @@ export async function resolveContainerConfig(
   const mode = parseNetworkMode(request.networkMode);
   validateHostname(request.hostname);
   checkPublishedPortCount(request.portMappings.length);
+  if (request.user !== undefined) validateUser(request.user);
   for (const entry of request.env) {
     if (!/^[^=]+=/.test(entry)) throw new InvalidArgumentError(`invalid environment variable "${quotePrefix(entry)}"`, 'use KEY=VALUE');
   }
@@ -138,6 +141,13 @@ function containerName(requested: string | undefined, containers: ContainerTable
  * The kernel takes any 1-64 bytes; Docker checks nothing but length. berth also refuses
  * what no resolver or /etc/hosts line can hold (spaces, control characters, "/").
  */
+/** Docker's `--user`: a user and optionally a group, each a name or a numeric id. */
+function validateUser(user: string): void {
+  if (!/^([a-z_][a-z0-9_.-]{0,31}|\d{1,10})(:([a-z_][a-z0-9_.-]{0,31}|\d{1,10}))?$/.test(user)) {
+    throw new InvalidArgumentError(`invalid --user "${quotePrefix(user)}"`, 'give USER[:GROUP], each a name or a numeric id, e.g. 1000:1000 or nobody');
+  }
+}
+
 function validateHostname(hostname: string | undefined): void {
   if (hostname !== undefined && !/^[a-zA-Z0-9_]([a-zA-Z0-9_.-]{0,62})$/.test(hostname)) {
     throw new InvalidArgumentError(`invalid hostname "${quotePrefix(hostname)}"`, 'letters, digits, "_", "-" and "." only, starting with a letter, digit or "_", at most 63 characters');

@@ -357,6 +357,7 @@ export class Engine {
         labels: { ...request.labels },
         autoRemove: request.autoRemove,
         ...(request.openStdin ? { openStdin: true } : {}),
+        ...(request.user !== undefined ? { user: request.user } : {}),
         networkMode: config.networkMode,
         // container: mode learns its peer's namespace at start; host mode has none.
         netns: ownsSandbox(mode) ? sandboxName(id) : '',
@@ -479,6 +480,7 @@ export class Engine {
         mountTablePath: join(this.containerDir(container.id), 'mounts'),
         hidden: this.config.hiddenFromContainers,
         ...(container.openStdin ? { stdinFifoPath: this.stdinPath(container.id) } : {}),
+        ...(container.user !== undefined ? { user: container.user } : {}),
       });
       tx.onRollback(async () => {
         signalContainer(launched.pid, 'SIGKILL');

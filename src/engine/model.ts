@@ -148,6 +148,8 @@ export interface ContainerRecord {
   readonly autoRemove: boolean;
   /** `-i`: its stdin is a FIFO (stdin.fifo in its directory) that an attach writes to; absent in older records: false. */
   readonly openStdin?: boolean;
+  /** `--user USER[:GROUP]`: who its command runs as; absent: root. */
+  readonly user?: string;
   /** Docker's HostConfig.NetworkMode: "bridge", a network name, "host", "none" or "container:<id>". */
   readonly networkMode: string;
   /**

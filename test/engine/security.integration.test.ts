@@ -44,6 +44,17 @@ describe('security defaults', { skip: sandboxSkip }, () => {
     });
   }
 
+  test('--user runs the command as that user and group (ids or names, no supplementary groups); an unknown name or bad form is refused', async () => {
+    assert.equal((await w.berthOk('run', '--rm', '-u', '65534:65533', '--', 'id')).trim(), 'uid=65534(nobody) gid=65533 groups=65533');
+    assert.equal((await w.berthOk('run', '--rm', '--user', 'nobody', '--', 'id', '-un')).trim(), 'nobody');
+    assert.equal((await w.berthOk('inspect', '-f', '{{.Config.User}}', (await w.berthOk('create', '-u', '1000', '--', 'true')).trim())).trim(), '1000');
+    const unknown = await w.berth('run', '--rm', '-u', 'nosuchuser', '--', 'true');
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /no user nosuchuser on this host/);
+    const bad = await w.berth('run', '--rm', '-u', 'a b', '--', 'true');
+    assert.match(bad.stderr, /invalid --user "a b"/);
+  });
+
   // -i stdin through the hidden directory: test/api/docker-clients (docker run -i).
   test('exit codes are still recorded with the container\'s directory hidden (the wrapper reaches it through its fd)', async () => {
     await w.berth('run', '--name', 'exits', '--', 'sh', '-c', 'exit 7');

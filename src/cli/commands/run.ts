@@ -26,6 +26,7 @@ Options:
       --dns-option OPT   resolv.conf option instead of the host's, e.g. ndots:2 (repeatable)
   -h, --hostname NAME    Container hostname (default: the first 12 hex digits of its id)
   -e, --env KEY=VAL      Set an environment variable (repeatable)
+  -u, --user USER[:GRP]  Run the command as this user and group (names or ids; default root)
   -l, --label KEY=VAL    Set a label (repeatable; filter with ps --filter label=KEY=VAL)
       --label-file FILE  Read labels from a file of KEY=VALUE lines (# starts a comment)
   -p, --publish SPEC     Publish a port: [ip:][hostPort[-end]:]containerPort[-end][/tcp|udp|sctp] (repeatable)
@@ -56,6 +57,7 @@ const RUN_FLAGS: FlagSpecs = {
   publish: { short: 'p', value: true, repeat: true },
   expose: { value: true, repeat: true },
   'publish-all': { short: 'P', value: false },
+  user: { short: 'u', value: true },
   'dry-run': { value: false },
 };
 
@@ -82,6 +84,7 @@ export interface CreateBody {
   Env: string[];
   Labels: Record<string, string>;
   Hostname?: string;
+  User: string;
   ExposedPorts: Record<string, Record<string, never>>;
   HostConfig: {
     NetworkMode: string;
@@ -156,6 +159,7 @@ async function createRequest(command: CommandInfo, parsed: Parsed, autoRemove: b
     Env: flagList(parsed, 'env'),
     Labels: await labelFlags(flagList(parsed, 'label'), flagList(parsed, 'label-file')),
     Hostname: flag(parsed, 'hostname'),
+    User: flag(parsed, 'user') ?? '',
     ExposedPorts: exposed,
     HostConfig: {
       NetworkMode: networkMode,
