@@ -236,7 +236,9 @@ function validateOptions(options: DaemonOptions): void {
 /** Every tool berth spawns, checked once at start so a missing one is a clear error, not a failed attach. */
 async function checkTools(firewall: FirewallBackendName): Promise<void> {
   const tools: [string, string[]][] = [['ip', ['-V']], ['nsenter', ['-V']], ['unshare', ['-V']]];
-  tools.push(firewall === 'iptables' ? ['iptables-restore', ['--version']] : ['nft', ['-v']]);
+  // nft with either backend: the anti-spoofing guard is a bridge-family nftables table.
+  tools.push(['nft', ['-v']]);
+  if (firewall === 'iptables') tools.push(['iptables-restore', ['--version']]);
   for (const [tool, args] of tools) await runTool(tool, args);
 }
 

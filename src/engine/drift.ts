@@ -1,3 +1,5 @@
+import { guardPresence, replaceGuards } from '../firewall/guard.js';
+import { runningGuarded } from './guards.js';
 import { dockerCoexistenceOp } from '../firewall/dockerd.js';
 import type { KernelOp, Plan } from '../kernel/ops.js';
 import { isSameProcessAlive } from '../kernel/process.js';
@@ -103,6 +105,8 @@ export class DriftCheck {
       if (this.dockerCoexistence) plan.push(dockerCoexistenceOp(ctx.deps.firewall.name));
       steps.push({ what: `the ${ctx.deps.firewall.name} rules`, plan });
     }
+    const guarded = runningGuarded(ctx.containers);
+    if (!(await outputsContain([guardPresence(guarded)]))) steps.push({ what: 'the anti-spoofing rules', plan: [replaceGuards('restore anti-spoofing for running containers', guarded)] });
 
     const newSandbox = this.syncSandboxWatches(new Set(running.map((c) => c.netns)));
     const digest = `${await networkStateDigest(running.map((c) => c.state.pid))}|${recordsDigest(ctx)}`;

@@ -1,3 +1,4 @@
+import { guardChange } from './guards.js';
 import { EventEmitter } from 'node:events';
 import { rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -638,7 +639,8 @@ export class Engine {
     const touchesInside = attachments.some((a) => a.driver.leave(a.network, container.netns, a.endpoint, { sandboxGoing: true }).some((op) => 'netns' in op && op.netns === container.netns));
     const inside = touchesInside && netns.has(container.netns) ? await linkNamesIn(container.netns) : undefined;
     const live = { links: await hostLinkNames(), netns, ...(inside ? { sandboxLinks: inside } : {}) };
-    await this.deps.executor.apply(sandboxDownPlan(container.netns, attachments, live));
+    const guard = guardChange(`container ${container.name} gone`, { removed: known });
+    await this.deps.executor.apply([...(guard ? [guard] : []), ...sandboxDownPlan(container.netns, attachments, live)]);
     for (const ep of known) await releaseEndpoint(this.deps.ipam, ep);
   }
 }

@@ -1,3 +1,4 @@
+import { guardChange } from './guards.js';
 import { checkNetworkCount } from './limits.js';
 import { ConflictError, NotFoundError } from '../common/errors.js';
 import { parseResolvConf } from '../dns/resolvconf.js';
@@ -201,6 +202,8 @@ export class NetworkService {
       const ep = await allocateEndpoint(networks, deps.ipam, attachment, { ifname: nextIfname(container.endpoints), gatewayEndpoint }, takenHostNames(containers));
       tx.onRollback(() => releaseEndpoint(deps.ipam, ep));
       await tx.apply(sandboxUpPlan(container.netns, attachmentsFor(networks, [ep]), { createNetns: false }));
+      const guard = guardChange(`container ${container.name} on ${network.name}`, { added: [ep] });
+      if (guard) await tx.apply([guard]);
       const embeddedDns = (await switchToEmbeddedDns(this.ctx, container, network, tx)) || container.embeddedDns;
       return this.save({ ...container, networks: [...container.networks, attachment], endpoints: [...container.endpoints, ep], embeddedDns });
     });
@@ -236,6 +239,8 @@ export class NetworkService {
     return inTransaction(deps.executor, async (tx) => {
       if (carriesPorts) await tx.apply([this.ctx.ports.movePlan(container, moved)]);
       if (heir) await tx.apply(this.moveDefaultRoute(container.netns, endpoint, heir, carriesPorts && portsFollow));
+      const guard = container.state.status === 'running' ? guardChange(`container ${container.name} off ${network.name}`, { removed: [endpoint] }) : undefined;
+      if (guard) await tx.apply([guard]);
       const leaving = networks.driverOf(network).leave(driverNetwork(network), container.netns, driverEndpoint(endpoint), { sandboxGoing: false });
       const hostLinks = await hostLinkNames();
       // A host link someone already deleted is not planned again (its peer went with it).

@@ -1,3 +1,5 @@
+import { replaceGuards } from '../firewall/guard.js';
+import { guardedOf } from './guards.js';
 import { ConflictError } from '../common/errors.js';
 import { bridgeOf } from '../drivers/bridge/driver.js';
 import { OWNER_ALIAS_PREFIX, type RecordedEndpoint } from '../drivers/driver.js';
@@ -137,6 +139,8 @@ async function loadNetworks(ctx: ReconcileContext, stored: NetworkRecord[], cont
   const externalPorts = ctx.externalEndpoints.flatMap((r) => r.ports.map((p) => ({ ...p, containerIp: r.endpoint.address })));
   ops.push(ctx.firewall.replaceAll('berth networks and published ports', ctx.networks.firewallModel([...containers.flatMap(firewallPortsOf), ...externalPorts])));
   if (ctx.dockerCoexistence) ops.push(dockerCoexistenceOp(ctx.firewall.name));
+  // Those found dead later stop being guarded when they are marked exited.
+  ops.push(replaceGuards('anti-spoofing for running containers', guardedOf(containers.filter((c) => c.state.status === 'running').flatMap((c) => c.endpoints))));
 
   await inTransaction(ctx.executor, async (tx) => {
     await tx.apply(ops);

@@ -1,3 +1,4 @@
+import { guardChange } from './guards.js';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError } from '../common/errors.js';
@@ -57,6 +58,8 @@ export async function setUpSandbox(
       await writeFile(join(dir, 'hosts'), hostsFileContent(container.hostname, endpoints.map((e) => e.address), [...extraHosts, ...links]));
       await writeFile(join(dir, 'resolv.conf'), resolvConfFor(embeddedDns ? 'embedded' : 'direct', hostResolv, ctx.config.dnsServers, container.dns));
       await tx.apply(sandboxUpPlan(container.netns, attachmentsFor(ctx.networks, endpoints), { createNetns: true }));
+      const guard = guardChange(`container ${container.name}`, { added: endpoints });
+      if (guard) await tx.apply([guard]);
       if (embeddedDns) {
         ctx.names.attach(container.id, container.netns);
         tx.onRollback(() => ctx.names.detach(container.id));
