@@ -31,7 +31,7 @@ const CONNECTS = Number(process.env.CONNECTS ?? 200);
 /** Rounds of CONNECTS each; the figure is the median of the rounds' medians (the client is noisy). */
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const executor = new BatchExecutor();
-const network = { bridge: 'berth0', subnet: '172.17.0.0/16', internal: false };
+const network = { bridge: 'berth0', subnet: '172.17.0.0/16', internal: false, hostAccess: false };
 const FIRST_PORT = 10000;
 
 function sh(line: string): void {

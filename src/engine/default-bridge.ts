@@ -50,7 +50,7 @@ export function defaultBridgeRecord(opts: DefaultBridgeOptions, routes: readonly
     internal: false,
     attachable: false,
     ipam: { subnets: [{ subnet, gateway, auxAddresses: {} }], userSubnet: opts.bip !== undefined },
-    driverData: bridgeData({ bridge: opts.bridge }),
+    driverData: bridgeData({ bridge: opts.bridge, hostAccess: false }),
     options: {
       'com.docker.network.bridge.default_bridge': 'true',
       'com.docker.network.bridge.name': opts.bridge,

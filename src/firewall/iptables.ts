@@ -15,12 +15,13 @@ import type { FirewallModel, FirewallNetwork, FirewallPort } from './model.js';
  *  filter  FORWARD -> BERTH-USER (created once, never flushed: the user's extension point)
  *          FORWARD -> BERTH-FORWARD: isolation stage 1/2, RELATED,ESTABLISHED, the BERTH
  *          chain (one ACCEPT per published port), out of the bridge ACCEPT, into it DROP.
+ *          INPUT -> BERTH-INPUT: from a bridge without host access, replies and ping only.
  * Every change rebuilds berth's chains with one `iptables-restore --noflush` (atomic per
  * table); rules outside berth's chains are never touched.
  */
 const RAW_CHAINS = ['BERTH-PREROUTING'] as const;
 const NAT_CHAINS = ['BERTH', 'BERTH-POSTROUTING'] as const;
-const FILTER_CHAINS = ['BERTH', 'BERTH-FORWARD', 'BERTH-ISOLATION-STAGE-1', 'BERTH-ISOLATION-STAGE-2'] as const;
+const FILTER_CHAINS = ['BERTH', 'BERTH-FORWARD', 'BERTH-ISOLATION-STAGE-1', 'BERTH-ISOLATION-STAGE-2', 'BERTH-INPUT'] as const;
 
 function match(p: FirewallPort, port: number): string {
   return `-p ${p.protocol} -m ${p.protocol} --dport ${port}`;
@@ -54,6 +55,9 @@ export function compileIptables(model: FirewallModel): string {
   filter.push('-A BERTH-ISOLATION-STAGE-1 -j RETURN');
   for (const n of model.networks) filter.push(`-A BERTH-ISOLATION-STAGE-2 -o ${n.bridge} -j DROP`);
   filter.push('-A BERTH-ISOLATION-STAGE-2 -j RETURN');
+  for (const n of model.networks.filter((net) => !net.hostAccess)) {
+    filter.push(`-A BERTH-INPUT -i ${n.bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`, `-A BERTH-INPUT -i ${n.bridge} -p icmp --icmp-type echo-request -j ACCEPT`, `-A BERTH-INPUT -i ${n.bridge} -j DROP`);
+  }
   const table = (name: string, chains: readonly string[], rules: string[]) => [
     `*${name}`,
     ...chains.map((c) => `:${c} - [0:0]`),
@@ -86,6 +90,7 @@ function apply(description: string, after: FirewallModel, before: FirewallModel,
       { table: 'nat', chain: 'OUTPUT', rule: '-m addrtype --dst-type LOCAL -j BERTH' },
       { table: 'nat', chain: 'POSTROUTING', rule: '-j BERTH-POSTROUTING' },
       { table: 'filter', chain: 'FORWARD', rule: '-j BERTH-FORWARD' },
+      { table: 'filter', chain: 'INPUT', rule: '-j BERTH-INPUT' },
       { table: 'filter', chain: 'FORWARD', rule: '-j BERTH-USER' },
     ],
   };
@@ -105,7 +110,7 @@ function removeAll(description: string): IptablesRemove {
       ...RAW_CHAINS.map((chain) => ({ table: 'raw', chain })),
       ...NAT_CHAINS.map((chain) => ({ table: 'nat', chain })),
       // The isolation stages are jumped to from BERTH-FORWARD: delete it first.
-      ...['BERTH-FORWARD', 'BERTH', 'BERTH-ISOLATION-STAGE-1', 'BERTH-ISOLATION-STAGE-2'].map((chain) => ({ table: 'filter', chain })),
+      ...['BERTH-FORWARD', 'BERTH', 'BERTH-ISOLATION-STAGE-1', 'BERTH-ISOLATION-STAGE-2', 'BERTH-INPUT'].map((chain) => ({ table: 'filter', chain })),
     ],
   };
 }
@@ -117,6 +122,7 @@ export const iptablesBackend: FirewallBackend = {
   removeAll,
   presence: (model) => [
     { command: ['iptables', '-w', '-S', 'FORWARD'], mustContain: ['-j BERTH-FORWARD'] },
+    { command: ['iptables', '-w', '-S', 'INPUT'], mustContain: ['-j BERTH-INPUT'] },
     { command: ['iptables', '-w', '-S', 'BERTH-FORWARD'], mustContain: model.networks.map((n) => `-i ${n.bridge} `) },
     { command: ['iptables', '-w', '-t', 'nat', '-S', 'POSTROUTING'], mustContain: ['-j BERTH-POSTROUTING'] },
     { command: ['iptables', '-w', '-t', 'nat', '-S', 'BERTH'], mustContain: model.ports.map((p) => `--to-destination ${p.containerIp}:${p.containerPort}`) },

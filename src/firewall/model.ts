@@ -7,6 +7,12 @@ export interface FirewallNetwork {
   readonly subnet: string; // CIDR
   /** Internal networks get no masquerade and no way out (part 3). */
   readonly internal: boolean;
+  /**
+   * Whether its containers may reach the host's own services. Without it, what a container
+   * sends to the host itself (its input path) is dropped but for replies and ping;
+   * published ports are forwarded, not input, so they answer either way.
+   */
+  readonly hostAccess: boolean;
 }
 
 export type PortProtocol = 'tcp' | 'udp' | 'sctp';

@@ -71,6 +71,7 @@ export function compileNftables(model: FirewallModel): string {
     ...chain('output', 'type nat hook output priority -100; policy accept;', dnat),
     // Just before iptables' filter chains (priority filter), so dockerd's FORWARD sees berth's mark.
     ...chain('forward', 'type filter hook forward priority filter - 1; policy accept;', forward),
+    ...chain('input', 'type filter hook input priority filter; policy accept;', model.networks.filter((n) => !n.hostAccess).flatMap(inputRules)),
     ...chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', postrouting),
     '}',
     '',
@@ -88,6 +89,12 @@ function forwardRules(net: FirewallNetwork): string[] {
     `iifname ${b} ${accept}`,
     `oifname ${b} drop`,
   ];
+}
+
+/** Containers to the host itself: replies and ping only (see FirewallNetwork.hostAccess). */
+function inputRules(net: FirewallNetwork): string[] {
+  const b = `"${net.bridge}"`;
+  return [`iifname ${b} ct state established,related accept`, `iifname ${b} icmp type echo-request accept`, `iifname ${b} drop`];
 }
 
 function postroutingRules(net: FirewallNetwork): string[] {
@@ -234,6 +241,7 @@ function nftPresence(model: FirewallModel): PresenceCheck[] {
       command: ['nft', 'list', 'table', 'ip', NFT_TABLE],
       mustContain: [
         'chain forward',
+        'chain input',
         'chain postrouting',
         'chain prerouting',
         ...model.networks.map((n) => `iifname "${n.bridge}"`),

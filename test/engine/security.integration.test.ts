@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BERTH_BIN, must, run, sandboxSkip, World } from '../world/world.js';
+import { BERTH_BIN, must, run, sandboxSkip, UPLINK_IP, World } from '../world/world.js';
 import { checkLeaksThenDispose } from '../world/leaks.js';
 
 /**
@@ -80,3 +80,33 @@ describe('the API socket\'s group', { skip: sandboxSkip }, () => {
     assert.deepEqual([socket.uid, socket.gid, (socket.mode & 0o777).toString(8)], [0, 4242, '660']);
   });
 });
+
+for (const firewall of ['nftables', 'iptables'] as const) {
+  describe(`what a container reaches of the host (--firewall ${firewall})`, { skip: sandboxSkip }, () => {
+    let w: World;
+    before(async () => {
+      w = await World.create({ daemonArgs: ['--firewall', firewall] });
+      await w.serveTcp(w.host, '0.0.0.0', 7000, "'host service'");
+      await w.berthOk('network', 'create', '-o', 'berth.host-access=true', 'trusted');
+      await w.berthOk('run', '-d', '--name', 'plain', '--', 'sleep', '600');
+      await w.berthOk('run', '-d', '--name', 'web', '-p', '1180:7001', '--', process.execPath, '-e', "require('net').createServer((s)=>s.end('published\\n')).listen(7001)");
+      await w.berthOk('run', '-d', '--name', 'admin', '--network', 'trusted', '--', 'sleep', '600');
+    });
+    after(() => checkLeaksThenDispose(w));
+
+    const fromContainer = (container: string, address: string, port: number) => w.berthOk('exec', container, process.execPath, '-e',
+      `const s=require('net').connect(${port},'${address}');let d='';s.on('data',c=>d+=c);s.on('end',()=>{console.log(d.trim());process.exit(0)});s.on('error',e=>{console.log(e.code);process.exit(0)});setTimeout(()=>{console.log('TIMEOUT');process.exit(0)},1500)`);
+
+    test('by default, not the host\'s own services (on its gateway or any host address), but ping and published ports (even its own, through a host address)', async () => {
+      assert.equal((await fromContainer('plain', '172.17.0.1', 7000)).trim(), 'TIMEOUT');
+      assert.equal((await fromContainer('plain', UPLINK_IP, 7000)).trim(), 'TIMEOUT');
+      assert.equal((await w.berth('exec', 'plain', 'ping', '-c', '1', '-W', '1', '172.17.0.1')).code, 0);
+      assert.equal((await fromContainer('plain', UPLINK_IP, 1180)).trim(), 'published');
+      assert.equal((await fromContainer('web', UPLINK_IP, 1180)).trim(), 'published');
+    });
+
+    test('on a network made with -o berth.host-access=true, the host\'s services too', async () => {
+      assert.equal((await fromContainer('admin', UPLINK_IP, 7000)).trim(), 'host service');
+    });
+  });
+}

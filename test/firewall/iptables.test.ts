@@ -6,8 +6,8 @@ import { assertGolden } from '../golden.js';
 
 const model = {
   networks: [
-    { bridge: 'berth0', subnet: '172.17.0.0/16', internal: false },
-    { bridge: 'br-0123456789ab', subnet: '172.18.0.0/16', internal: true },
+    { bridge: 'berth0', subnet: '172.17.0.0/16', internal: false, hostAccess: false },
+    { bridge: 'br-0123456789ab', subnet: '172.18.0.0/16', internal: true, hostAccess: false },
   ],
   ports: [
     { protocol: 'tcp' as const, hostIp: '', hostPort: 1180, containerIp: '172.17.0.2', containerPort: 5000 },

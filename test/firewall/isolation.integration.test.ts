@@ -13,8 +13,8 @@ import { must, run, sandboxSkip } from '../world/world.js';
  */
 const MODEL: FirewallModel = {
   networks: [
-    { bridge: 'isoA', subnet: '10.31.0.0/24', internal: false },
-    { bridge: 'isoB', subnet: '10.32.0.0/24', internal: false },
+    { bridge: 'isoA', subnet: '10.31.0.0/24', internal: false, hostAccess: false },
+    { bridge: 'isoB', subnet: '10.32.0.0/24', internal: false, hostAccess: false },
   ],
   ports: [],
 };

@@ -4,7 +4,7 @@ import { groupPorts, portElementsScript, compileNftables, nftTransition, publish
 import { assertGolden } from '../golden.js';
 
 test('ruleset for the default bridge (golden)', () => {
-  assertGolden('nft-default-bridge.nft', compileNftables({ networks: [{ bridge: 'berth0', subnet: '172.17.0.0/16', internal: false }], ports: [] }));
+  assertGolden('nft-default-bridge.nft', compileNftables({ networks: [{ bridge: 'berth0', subnet: '172.17.0.0/16', internal: false, hostAccess: false }], ports: [] }));
 });
 
 test('ruleset for two bridges, one internal (golden)', () => {
@@ -12,8 +12,8 @@ test('ruleset for two bridges, one internal (golden)', () => {
     'nft-two-bridges-internal.nft',
     compileNftables({
       networks: [
-        { bridge: 'berth0', subnet: '172.17.0.0/16', internal: false },
-        { bridge: 'br-0123456789ab', subnet: '172.18.0.0/16', internal: true },
+        { bridge: 'berth0', subnet: '172.17.0.0/16', internal: false, hostAccess: false },
+        { bridge: 'br-0123456789ab', subnet: '172.18.0.0/16', internal: true, hostAccess: false },
       ],
       ports: [],
     }),
@@ -30,7 +30,7 @@ test('published ports are map elements, by address when bound to one (golden)', 
   assertGolden(
     'nft-published-ports.nft',
     compileNftables({
-      networks: [{ bridge: 'berth0', subnet: '172.17.0.0/16', internal: false }],
+      networks: [{ bridge: 'berth0', subnet: '172.17.0.0/16', internal: false, hostAccess: false }],
       ports: [
         { protocol: 'tcp', hostIp: '', hostPort: 1180, containerIp: '172.17.0.2', containerPort: 5000 },
         { protocol: 'udp', hostIp: '', hostPort: 5353, containerIp: '172.17.0.2', containerPort: 53 },

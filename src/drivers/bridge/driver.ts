@@ -129,7 +129,8 @@ export class BridgeDriver implements NetworkDriver {
   }
 
   firewall(network: DriverNetwork): FirewallNetwork {
-    return { bridge: bridgeOptionsOf(network.data).bridge, subnet: onlySubnet(network).subnet, internal: network.internal };
+    const { bridge, hostAccess } = bridgeOptionsOf(network.data);
+    return { bridge, subnet: onlySubnet(network).subnet, internal: network.internal, hostAccess };
   }
 
   externalConnectivity(_network: DriverNetwork, endpoint: DriverEndpoint): Plan {
