@@ -141,7 +141,7 @@ export async function startDaemon(
  */
 function repairPeriodically(engine: Engine, intervalMs: number): { stop(): void } {
   // Netlink events bring a check forward; the period is the backstop (iptables-legacy, missed events).
-  const watches = [watchRouting(() => engine.kernelChanged()), watchNftables(() => engine.kernelChanged())];
+  const watches = [watchRouting(() => engine.kernelChanged()), watchNftables(() => engine.rulesChanged())];
   engine.watchSandboxes();
   let running = false;
   const timer = setInterval(() => {

@@ -43,6 +43,10 @@ export class DriftCheck {
   private clean: string | undefined;
   /** A routing watch inside each running sandbox, by namespace name (while watching). */
   private readonly watches = new Map<string, { close(): void }>();
+  /** Whether nftables ruleset changes are reported (watchRules); they are counted, and the count when the rules were last found whole kept. */
+  private rulesWatched = false;
+  private rulesGeneration = 0;
+  private rulesSeenWhole = -1;
   /** Called when a sandbox's links, addresses or routes changed; undefined: sandboxes are not watched. */
   private onSandboxChange: (() => void) | undefined;
 
@@ -54,6 +58,25 @@ export class DriftCheck {
   /** From now on, every check watches the running sandboxes it sees, and a change in one calls `onChange`. */
   watchSandboxes(onChange: () => void): void {
     this.onSandboxChange = onChange;
+  }
+
+  /**
+   * From now on the caller reports every nftables ruleset change (rulesChanged): with the
+   * nftables backend, a check then reads the rules only after one (berth's own changes
+   * included), not every period — each read is an `nft` process. iptables rules are read
+   * every period (iptables-legacy changes make no nftables event).
+   */
+  watchRules(): void {
+    this.rulesWatched = true;
+  }
+
+  /** The nftables ruleset changed (the daemon's nfnetlink watch). */
+  rulesChanged(): void {
+    this.rulesGeneration++;
+  }
+
+  private rulesMayHaveChanged(): boolean {
+    return !(this.rulesWatched && this.rulesSeenWhole === this.rulesGeneration && this.ctx.deps.firewall.name === 'nftables');
   }
 
   /** Stops watching sandboxes. */
@@ -99,14 +122,21 @@ export class DriftCheck {
     if (pins.length > 0) steps.push({ what: `namespace pins of ${pins.length} running container(s)`, plan: pins });
     if ((await readSysctl('net.ipv4.ip_forward')) !== '1') steps.push({ what: 'net.ipv4.ip_forward', plan: [{ kind: 'sysctl', key: 'net.ipv4.ip_forward', value: '1' }] });
 
-    const model = ctx.ports.firewallModel();
-    if (!(await outputsContain(ctx.deps.firewall.presence(model)))) {
-      const plan: KernelOp[] = [ctx.deps.firewall.replaceAll('restore berth networks and published ports', model)];
-      if (this.dockerCoexistence) plan.push(dockerCoexistenceOp(ctx.deps.firewall.name));
-      steps.push({ what: `the ${ctx.deps.firewall.name} rules`, plan });
+    if (opts.full || this.rulesMayHaveChanged()) {
+      const before = steps.length;
+      // A change during the reads below counts as unseen: the reads may predate it.
+      const generation = this.rulesGeneration;
+      const model = ctx.ports.firewallModel();
+      if (!(await outputsContain(ctx.deps.firewall.presence(model)))) {
+        const plan: KernelOp[] = [ctx.deps.firewall.replaceAll('restore berth networks and published ports', model)];
+        if (this.dockerCoexistence) plan.push(dockerCoexistenceOp(ctx.deps.firewall.name));
+        steps.push({ what: `the ${ctx.deps.firewall.name} rules`, plan });
+      }
+      const guarded = runningGuarded(ctx.containers);
+      if (!(await outputsContain([guardPresence(guarded)]))) steps.push({ what: 'the anti-spoofing rules', plan: [replaceGuards('restore anti-spoofing for running containers', guarded)] });
+      // Seen whole: until the next ruleset event, there is nothing to look at.
+      if (steps.length === before) this.rulesSeenWhole = generation;
     }
-    const guarded = runningGuarded(ctx.containers);
-    if (!(await outputsContain([guardPresence(guarded)]))) steps.push({ what: 'the anti-spoofing rules', plan: [replaceGuards('restore anti-spoofing for running containers', guarded)] });
 
     const newSandbox = this.syncSandboxWatches(new Set(running.map((c) => c.netns)));
     const digest = `${await networkStateDigest(running.map((c) => c.state.pid))}|${recordsDigest(ctx)}`;

@@ -267,10 +267,18 @@ export class Engine {
   /**
    * Continuous repair (the daemon's `--repair-interval`): from now on each check also
    * watches the running sandboxes' links, addresses and routes, and a change inside one
-   * brings the next check forward as a host change does.
+   * brings the next check forward as a host change does; the daemon reports nftables
+   * ruleset changes (rulesChanged), so the rules are read only after one.
    */
   watchSandboxes(): void {
     this.drift.watchSandboxes(() => this.kernelChanged());
+    this.drift.watchRules();
+  }
+
+  /** The nftables ruleset changed (the daemon's nfnetlink watch): the next check reads the rules, and comes soon. */
+  rulesChanged(): void {
+    this.drift.rulesChanged();
+    this.kernelChanged();
   }
 
   /**

@@ -113,7 +113,7 @@ class Campaign {
       default: {
         // Sometimes counted from the daemon's start: a crash inside its start's reconcile.
         // (a start's reconcile applies a handful of operations, hence the small count).
-        const budget = this.int(4) === 0 ? `start+${1 + this.int(6)}` : `${1 + this.int(40)}`;
+        const budget = this.int(4) === 0 ? `start+${1 + this.int(3)}` : `${1 + this.int(40)}`;
         return { what: `after ${budget} kernel operations`, env: { BERTH_TEST_CRASH_AFTER_OPS: budget } };
       }
     }
