@@ -1,7 +1,7 @@
-import { LOG_FILE_MODE } from '../kernel/process.js';
 import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
+import { LOG_FILE_MODE } from '../kernel/process.js';
 
 /**
  * Container output in Docker's multiplexed stream format (stdcopy): each frame is an

@@ -142,7 +142,7 @@ export async function startDaemon(
 function repairPeriodically(engine: Engine, intervalMs: number): { stop(): void } {
   // Netlink events bring a check forward; the period is the backstop (iptables-legacy, missed events).
   const watches = [watchRouting(() => engine.kernelChanged()), watchNftables(() => engine.rulesChanged())];
-  engine.watchSandboxes();
+  engine.repairContinuously();
   let running = false;
   const timer = setInterval(() => {
     if (running) return;

@@ -1,4 +1,3 @@
-import { checkAliasCount, checkPublishedPortCount } from './limits.js';
 import { hostname as hostHostname } from 'node:os';
 import { ConflictError, InvalidArgumentError, quotePrefix } from '../common/errors.js';
 import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from '../common/ipv4.js';
@@ -11,6 +10,7 @@ import type { Ipam } from '../ipam/ipam.js';
 import type { NetworkTable } from './networks.js';
 import { generateName, validateContainerName } from './names.js';
 import type { PortMapping } from '../common/portspec.js';
+import { checkAliasCount, checkPublishedPortCount } from './limits.js';
 
 /** What `run`/`create` asks for one network: Docker's EndpointSettings (--ip, --alias, --mac-address). */
 export interface EndpointRequest {

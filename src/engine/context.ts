@@ -1,4 +1,3 @@
-import type { HiddenPaths } from '../kernel/process.js';
 import { join } from 'node:path';
 import type { DriverRegistry } from '../drivers/registry.js';
 import type { Ipam } from '../ipam/ipam.js';
@@ -13,6 +12,7 @@ import type { DefaultBridgeOptions } from './default-bridge.js';
 import type { ExternalEndpointTable } from './external/endpoints.js';
 import type { NetworkTable } from './networks.js';
 import type { PortPublisher } from './publisher.js';
+import type { HiddenPaths } from '../kernel/process.js';
 
 export interface EngineConfig {
   readonly dataRoot: string;

@@ -1,6 +1,5 @@
-import { guardPresence, replaceGuards } from '../firewall/guard.js';
-import { runningGuarded } from './guards.js';
 import { dockerCoexistenceOp } from '../firewall/dockerd.js';
+import { guardPresence, replaceGuards } from '../firewall/guard.js';
 import type { KernelOp, Plan } from '../kernel/ops.js';
 import { isSameProcessAlive } from '../kernel/process.js';
 import { listNetns, outputsContain, readSysctl } from '../kernel/read.js';
@@ -11,6 +10,7 @@ import { joinPlan, sandboxRepairOps } from '../drivers/driver.js';
 import type { EngineContext } from './context.js';
 import { ownsSandbox, parseNetworkMode } from './modes.js';
 import { driverNetwork } from './networks.js';
+import { runningGuarded } from './guards.js';
 import { recordedEndpointsOf } from './reconcile.js';
 
 /** One part of a repair: what drifted (a network, the firewall, the host) and the plan that undoes it. */
@@ -35,8 +35,8 @@ export interface RepairStep {
  * A check that found nothing remembers a digest of the host's links, addresses and the
  * records it saw (kernel/digest.ts, in-process): the next check reads the full kernel view
  * only when that digest changed or a sandbox's routing changed (a netlink watch in each
- * running sandbox, made at the first check that sees it), so a quiet host costs one
- * firewall presence check per period.
+ * running sandbox, made at the first check that sees it), and the firewall rules only
+ * after a ruleset event (watchRules), so a quiet host costs two rtnetlink dumps per period.
  */
 export class DriftCheck {
   /** The digest of the last check that found nothing to repair. */
@@ -103,7 +103,8 @@ export class DriftCheck {
         this.clean = undefined;
         onChange();
       });
-      if (watch) this.watches.set(netns, watch);
+      if (!watch) continue; // gone: the pins' repair looks at it
+      this.watches.set(netns, watch);
       added = true;
     }
     return added;

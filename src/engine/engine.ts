@@ -1,4 +1,3 @@
-import { guardChange } from './guards.js';
 import { EventEmitter } from 'node:events';
 import { rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -45,6 +44,7 @@ import type { NameService } from '../dns/resolver.js';
 import { sandboxDownPlan, sandboxName } from './sandbox.js';
 import { setUpSandbox, takenHostNames } from './sandbox-setup.js';
 import { inTransaction } from './transaction.js';
+import { guardChange } from './guards.js';
 
 export type { EngineConfig, EngineDeps, FaultHook, FaultPoint } from './context.js';
 export type { CreateContainerRequest } from './container-config.js';
@@ -270,7 +270,7 @@ export class Engine {
    * brings the next check forward as a host change does; the daemon reports nftables
    * ruleset changes (rulesChanged), so the rules are read only after one.
    */
-  watchSandboxes(): void {
+  repairContinuously(): void {
     this.drift.watchSandboxes(() => this.kernelChanged());
     this.drift.watchRules();
   }

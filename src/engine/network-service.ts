@@ -1,5 +1,3 @@
-import { guardChange } from './guards.js';
-import { checkNetworkCount } from './limits.js';
 import { ConflictError, NotFoundError } from '../common/errors.js';
 import { parseResolvConf } from '../dns/resolvconf.js';
 import { routeClaimsSubnet } from '../ipam/subnets.js';
@@ -23,6 +21,8 @@ import { inTransaction } from './transaction.js';
 import type { ClusterSync } from './cluster-sync.js';
 import { EXTERNAL_OWNER_LABEL } from './external/networks.js';
 import { createGlobalNetwork, FIRST_VNI, firstFreeVni, removeGlobalNetwork } from './global-networks.js';
+import { guardChange } from './guards.js';
+import { checkNetworkCount } from './limits.js';
 
 /**
  * Networks as users manage them: `network create | rm | prune | connect | disconnect`.

@@ -1,5 +1,3 @@
-import { replaceGuards } from '../firewall/guard.js';
-import { guardedOf } from './guards.js';
 import { ConflictError } from '../common/errors.js';
 import { bridgeOf } from '../drivers/bridge/driver.js';
 import { OWNER_ALIAS_PREFIX, type RecordedEndpoint } from '../drivers/driver.js';
@@ -25,6 +23,8 @@ import { driverNetwork, nullNetworkRecord, type NetworkTable } from './networks.
 import { firewallPortsOf } from './ports.js';
 import { SANDBOX_PREFIX } from './sandbox.js';
 import { inTransaction } from './transaction.js';
+import { replaceGuards } from '../firewall/guard.js';
+import { guardedOf } from './guards.js';
 
 export interface ReconcileContext {
   readonly store: Store;

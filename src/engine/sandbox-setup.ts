@@ -1,4 +1,3 @@
-import { guardChange } from './guards.js';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError } from '../common/errors.js';
@@ -10,6 +9,7 @@ import { parseNetworkMode } from './modes.js';
 import { sandboxUpPlan } from './sandbox.js';
 import { extraHostLines, hostModeHostsFile, hostsFileContent, linkLine, readHostFile, resolvConfFor, type HostsLine } from './container-files.js';
 import type { Transaction } from './transaction.js';
+import { guardChange } from './guards.js';
 
 /** Where a starting container's processes go, and the directory of the files they see. */
 export interface SandboxSetup {

@@ -2,7 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { closeSync } from 'node:fs';
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
 import { errno, libc } from './libc.js';
-import { inNetns, openNetns } from './netlink/namespaces.js';
+import { inNamedNetns } from './netlink/namespaces.js';
 
 /**
  * Sockets that live in another network namespace but are served by this process: the
@@ -38,22 +38,13 @@ function sockaddrIn(address: string, port: number): Uint8Array {
   return b;
 }
 
-function withNetns<T>(netns: string, fn: () => T): T {
-  const fd = openNetns(netns);
-  try {
-    return inNetns(fd, fn);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** A UDP socket bound to address:port inside `netns`. */
 export function bindUdpInNetns(netns: string, address: string, port: number, onMessage: (msg: Buffer, from: { address: string; port: number }, socket: Socket) => void): Socket {
   const socket = createSocket({ type: 'udp4', lookup: (host, _opts, cb) => cb(null, host, 4) });
   let bindError: Error | undefined;
   socket.once('error', (err) => (bindError = err));
   socket.on('message', (msg, rinfo) => onMessage(msg, rinfo, socket));
-  withNetns(netns, () => socket.bind({ address, port, exclusive: true }));
+  inNamedNetns(netns, () => socket.bind({ address, port, exclusive: true }));
   if (bindError) {
     socket.close();
     throw new NetnsSocketError(`cannot bind udp ${address}:${port} in ${netns}: ${bindError.message}`);
@@ -64,7 +55,7 @@ export function bindUdpInNetns(netns: string, address: string, port: number, onM
 
 /** A TCP server listening on address:port inside `netns`. */
 export function listenTcpInNetns(netns: string, address: string, port: number, onConnection: (socket: TcpSocket) => void): Server {
-  const fd = withNetns(netns, () => {
+  const fd = inNamedNetns(netns, () => {
     const s = socketC(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) as number;
     if (s < 0) throw new NetnsSocketError(`socket() failed in ${netns}: errno ${errno()}`);
     const one = [1];

@@ -1,5 +1,4 @@
-import { closeSync } from 'node:fs';
-import { inNetns, openNetns } from './netlink/namespaces.js';
+import { inNamedNetns } from './netlink/namespaces.js';
 import { Rtnl, watchRouting, type RoutingState } from './netlink/rtnl.js';
 
 export type { RoutingState };
@@ -14,7 +13,7 @@ export type { RoutingState };
 export async function readSandboxRouting(netns: string): Promise<RoutingState | undefined> {
   let socket: Rtnl;
   try {
-    socket = inSandbox(netns, () => new Rtnl());
+    socket = inNamedNetns(netns, () => new Rtnl());
   } catch {
     return undefined;
   }
@@ -31,17 +30,9 @@ export async function readSandboxRouting(netns: string): Promise<RoutingState | 
  */
 export function watchSandboxRouting(netns: string, onEvent: () => void): { close(): void } | undefined {
   try {
-    return inSandbox(netns, () => watchRouting(onEvent, { routes: true }));
+    return inNamedNetns(netns, () => watchRouting(onEvent, { routes: true }));
   } catch {
     return undefined;
   }
 }
 
-function inSandbox<T>(netns: string, fn: () => T): T {
-  const fd = openNetns(netns);
-  try {
-    return inNetns(fd, fn);
-  } finally {
-    closeSync(fd);
-  }
-}

@@ -38,6 +38,16 @@ function check(rc: number, call: string): void {
   if (rc !== 0) throw new NamespaceSyscallError(call, errno());
 }
 
+/** Runs `fn` with this thread inside the namespace pinned as /run/netns/`name`. */
+export function inNamedNetns<T>(name: string, fn: () => T): T {
+  const fd = openNetns(name);
+  try {
+    return inNetns(fd, fn);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Runs `fn` with this thread inside the namespace open at `fd`. */
 export function inNetns<T>(fd: number, fn: () => T): T {
   const original = openSync('/proc/thread-self/ns/net', 'r');
