@@ -87,7 +87,7 @@ for (const firewall of ['nftables', 'iptables'] as const) {
     before(async () => {
       w = await World.create({ daemonArgs: ['--firewall', firewall] });
       await w.serveTcp(w.host, '0.0.0.0', 7000, "'host service'");
-      await w.berthOk('network', 'create', '-o', 'berth.host-access=true', 'trusted');
+      await w.berthOk('network', 'create', '-o', 'berth.host_access=true', 'trusted');
       await w.berthOk('run', '-d', '--name', 'plain', '--', 'sleep', '600');
       await w.berthOk('run', '-d', '--name', 'web', '-p', '1180:7001', '--', process.execPath, '-e', "require('net').createServer((s)=>s.end('published\\n')).listen(7001)");
       await w.berthOk('run', '-d', '--name', 'admin', '--network', 'trusted', '--', 'sleep', '600');
@@ -105,7 +105,7 @@ for (const firewall of ['nftables', 'iptables'] as const) {
       assert.equal((await fromContainer('web', UPLINK_IP, 1180)).trim(), 'published');
     });
 
-    test('on a network made with -o berth.host-access=true, the host\'s services too', async () => {
+    test('on a network made with -o berth.host_access=true, the host\'s services too', async () => {
       assert.equal((await fromContainer('admin', UPLINK_IP, 7000)).trim(), 'host service');
     });
   });

@@ -8,7 +8,7 @@ export interface BridgeOptions {
   /** The Linux bridge: `br-<12 hex of the id>` unless named. */
   readonly bridge: string;
   readonly mtu?: number;
-  /** `-o berth.host-access=true`: containers may reach the host's own services; by default only published ports and ping. */
+  /** `-o berth.host_access=true`: containers may reach the host's own services; by default only published ports and ping. */
   readonly hostAccess: boolean;
 }
 
@@ -16,7 +16,7 @@ const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
 const MTU_OPTION = 'com.docker.network.driver.mtu';
 /** Docker writes these on its default bridge; accepted (and kept) so its records and requests pass. */
 const DEFAULT_BRIDGE_OPTIONS = ['com.docker.network.bridge.default_bridge', 'com.docker.network.bridge.enable_ip_masquerade'];
-export const HOST_ACCESS_OPTION = 'berth.host-access';
+export const HOST_ACCESS_OPTION = 'berth.host_access';
 const ACCEPTED = [BRIDGE_NAME_OPTION, MTU_OPTION, HOST_ACCESS_OPTION, ...DEFAULT_BRIDGE_OPTIONS];
 
 export function parseBridgeOptions(raw: Readonly<Record<string, string>>, ctx: DriverCreateContext): BridgeOptions {
