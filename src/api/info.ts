@@ -42,6 +42,7 @@ export function infoView(engine: Engine, build: BuildInfo, facts: DaemonFacts) {
       ['Executor', facts.executor],
       ['Networks', String(engine.networks.all().length)],
       ['Unavailable drivers', drivers.filter((d) => !d.availability.available).map((d) => d.driver.name).join(', ') || 'none'],
+      ['Drift repairs', driftRepairs(engine)],
     ],
     Plugins: {
       Volume: [],
@@ -107,4 +108,10 @@ export function infoView(engine: Engine, build: BuildInfo, facts: DaemonFacts) {
     // berth's own: the API version it speaks, for scripts that want it without /version.
     BerthApiVersion: API_VERSION,
   };
+}
+
+/** "N", and the last repair's time and findings when there was one. */
+function driftRepairs(engine: Engine): string {
+  const { count, last } = engine.repairs();
+  return last ? `${count} (last ${last.at}: ${last.found})` : String(count);
 }

@@ -83,6 +83,9 @@ export class Engine {
   private driftSoon: NodeJS.Timeout | undefined;
   /** The last repair that failed, as reported: the same failure again is not reported again. */
   private lastFailedRepair: string | undefined;
+  /** Repairs made since the daemon started, and the last one (`docker info` shows them). */
+  private repairCount = 0;
+  private lastRepair: { readonly at: string; readonly found: string } | undefined;
   private readonly records: ContainerRecords;
   private readonly queue = new OperationQueue();
   /** When berth's own plans last changed the kernel (drift repair tells its events from others'). */
@@ -257,6 +260,8 @@ export class Engine {
       // Drift that cannot be repaired (a user's parent link gone) is reported once, not every period.
       if (failures.length === 0 || report !== this.lastFailedRepair) {
         console.error(`berth: drift repaired: ${report}`);
+        this.repairCount++;
+        this.lastRepair = { at: new Date().toISOString(), found: report };
         this.events.record('daemon', 'repair', 'berth', { found, ops: String(steps.reduce((n, s) => n + s.plan.length, 0)), failed: String(failures.length) });
       }
       this.lastFailedRepair = failures.length > 0 ? report : undefined;
@@ -279,6 +284,11 @@ export class Engine {
   rulesChanged(): void {
     this.drift.rulesChanged();
     this.kernelChanged();
+  }
+
+  /** Drift repairs since the daemon started: how many, and the last one's time and findings. */
+  repairs(): { readonly count: number; readonly last?: { readonly at: string; readonly found: string } } {
+    return { count: this.repairCount, ...(this.lastRepair ? { last: this.lastRepair } : {}) };
   }
 
   /**

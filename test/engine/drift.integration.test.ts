@@ -69,11 +69,40 @@ describe('drift repair while the daemon runs', { skip: sandboxSkip }, () => {
     await mustEventually('eth0 is up and routed again', reachable, REPAIRED_WITHIN_MS);
   });
 
-  test('the repairs were events, with what was found', async () => {
+  test('a running container\'s namespace pin deleted (ip netns del) is pinned again', async () => {
+    const netns = (await w.berthOk('inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'client')).trim().replace('/run/netns/', '');
+    await must('ip', ['netns', 'del', netns]);
+    await mustEventually('the pin is back', async () => (await run('ip', ['netns', 'list'])).stdout.includes(netns), REPAIRED_WITHIN_MS);
+    assert.ok(await reachable());
+  });
+
+  test('the repairs were events, with what was found, and docker info counts them', async () => {
+    const info = JSON.parse((await w.api('GET', '/info')).body) as { DriverStatus: [string, string][] };
+    const counted = info.DriverStatus.find(([k]) => k === 'Drift repairs')?.[1] ?? '';
+    assert.match(counted, /^\d+ \(last \d{4}-\d\d-\d\dT[^)]*: /);
+    assert.ok(Number(counted.split(' ')[0]) >= 5, counted);
     const events = JSON.parse(`[${(await w.api('GET', '/events?since=0&until=' + String(Math.ceil(Date.now() / 1000) + 1))).body.trim().split('\n').join(',')}]`) as any[];
     const repairs = events.filter((e) => e.Type === 'daemon' && e.Action === 'repair').map((e) => e.Actor.Attributes.found as string);
     assert.ok(repairs.some((f) => f.includes('the nftables rules')), repairs.join(' | '));
     assert.ok(repairs.some((f) => f.includes('network bridge')), repairs.join(' | '));
+  });
+});
+
+describe('drift repair with --firewall iptables', { skip: sandboxSkip }, () => {
+  let w: World;
+  const published = async () => (await tcpRequest(['ip', 'netns', 'exec', w.outside], UPLINK_IP, 1180, 1000).catch(() => '')).trim() === 'pong';
+  before(async () => {
+    w = await World.create({ repairIntervalMs: 1000, daemonArgs: ['--firewall', 'iptables'] });
+    await w.berthOk('run', '-d', '--name', 'server', '-p', '1180:5000', '--', process.execPath, '-e', SERVER);
+    await mustEventually('the published port answers', published);
+  });
+  after(() => checkLeaksThenDispose(w));
+
+  test('iptables -F and iptables -t nat -F: berth\'s chains, jumps and the published port come back', async () => {
+    await must('ip', ['netns', 'exec', w.host, 'iptables', '-t', 'nat', '-F']);
+    await must('ip', ['netns', 'exec', w.host, 'iptables', '-F']);
+    await mustEventually('the published port answers again', published, REPAIRED_WITHIN_MS);
+    assert.match((await run('ip', ['netns', 'exec', w.host, 'iptables', '-S', 'FORWARD'])).stdout, /-j BERTH-FORWARD/);
   });
 });
 
