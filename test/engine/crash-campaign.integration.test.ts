@@ -21,7 +21,7 @@ import { describeContainers, invariantViolations } from '../world/invariants.js'
  * BERTH_CAMPAIGN_ROUNDS=N runs more rounds (the suite runs ROUNDS_IN_SUITE).
  */
 const CRASHING_DAEMON = fileURLToPath(new URL('../world/crashing-daemon.js', import.meta.url));
-const ROUNDS_IN_SUITE = 12;
+const ROUNDS_IN_SUITE = 8;
 const SEED = Number(process.env.BERTH_CAMPAIGN_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const ROUNDS = Number(process.env.BERTH_CAMPAIGN_ROUNDS ?? ROUNDS_IN_SUITE);
 /** A small web server every container runs: a published port then answers a connect. */
