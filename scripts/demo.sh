@@ -3,8 +3,9 @@
 # MASQUERADE, -p 1180:5000), then user-defined networks and the modes (seed 002), then
 # macvlan and ipvlan (seed 004), then an overlay network across two hosts on etcd (part 7),
 # then the stock docker CLI on berth's daemon and Debian's dockerd with berth as its network
-# plugin (part 8), with drift repair (part 9) after the port mapping, done for real by berth inside a private sandbox (scripts/sandbox.sh), printing every
-# command it runs. Nothing touches this machine's own network. Needs scripts/setup.sh.
+# plugin (part 8), with drift repair and what a container cannot reach (part 9) after the
+# port mapping, done for real by berth inside a private sandbox (scripts/sandbox.sh),
+# printing every command it runs. Nothing touches this machine's own network. Needs scripts/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ "${BERTH_SANDBOX:-}" != 1 ]]; then exec scripts/sandbox.sh "$0" "$@"; fi
@@ -82,6 +83,12 @@ sleep 1
 run ip -br link show berth0
 run berth system reconcile --dry-run
 run ip netns exec outside node -e "require('net').connect(1180,'198.51.100.1').pipe(process.stdout)"
+
+say "Part 9: a container cannot reach berth's daemon: its data and exec roots and API socket are hidden inside"
+run berth exec a1 ls -A /run/berth
+run berth exec a1 ls -A "$work/data"
+say "Part 9: nor send with another's address: frames from its veth must carry its own MAC and IPv4 address"
+run nft list chain bridge berth spoofing
 
 say "Docker-shaped inspect, and the plan berth would run (what the seeds type by hand)"
 run berth inspect -f '{{json .NetworkSettings.Networks}}' a1
