@@ -79,6 +79,7 @@ export function parseCreateContainer(body: unknown, name: string | undefined): C
     networkMode,
     autoRemove,
     openStdin: body.OpenStdin === true,
+    ...(optionalBoolean(hostConfig.ReadonlyRootfs, 'HostConfig.ReadonlyRootfs') ? { readOnly: true } : {}),
     ...userOf(body),
   };
 }

@@ -224,7 +224,7 @@ export function containerInspect(c: ContainerRecord, networks: readonly NetworkR
       PidMode: 'host',
       Privileged: false,
       PublishAllPorts: false,
-      ReadonlyRootfs: false,
+      ReadonlyRootfs: c.readOnly === true,
       SecurityOpt: null,
       UTSMode: '',
       UsernsMode: '',

@@ -34,6 +34,8 @@ export interface CreateContainerRequest {
   readonly openStdin?: boolean;
   /** `--user USER[:GROUP]` (names or ids): who the command runs as; absent: root. */
   readonly user?: string;
+  /** `--read-only`: the root filesystem is read-only in the container. */
+  readonly readOnly?: boolean;
   readonly portMappings: readonly PortMapping[];
   /** `--dns`, `--dns-search`, `--dns-opt` as given. */
   readonly dns: ResolvConf;

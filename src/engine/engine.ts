@@ -377,6 +377,7 @@ export class Engine {
         autoRemove: request.autoRemove,
         ...(request.openStdin ? { openStdin: true } : {}),
         ...(request.user !== undefined ? { user: request.user } : {}),
+        ...(request.readOnly ? { readOnly: true } : {}),
         networkMode: config.networkMode,
         // container: mode learns its peer's namespace at start; host mode has none.
         netns: ownsSandbox(mode) ? sandboxName(id) : '',
@@ -500,6 +501,7 @@ export class Engine {
         hidden: this.config.hiddenFromContainers,
         ...(container.openStdin ? { stdinFifoPath: this.stdinPath(container.id) } : {}),
         ...(container.user !== undefined ? { user: container.user } : {}),
+        ...(container.readOnly ? { readOnly: true } : {}),
       });
       tx.onRollback(async () => {
         signalContainer(launched.pid, 'SIGKILL');

@@ -150,6 +150,8 @@ export interface ContainerRecord {
   readonly openStdin?: boolean;
   /** `--user USER[:GROUP]`: who its command runs as; absent: root. */
   readonly user?: string;
+  /** `--read-only`: its root filesystem (the host's) is read-only; absent: false. */
+  readonly readOnly?: boolean;
   /** Docker's HostConfig.NetworkMode: "bridge", a network name, "host", "none" or "container:<id>". */
   readonly networkMode: string;
   /**

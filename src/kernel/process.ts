@@ -43,6 +43,8 @@ export interface LaunchSpec {
   readonly stdinFifoPath?: string;
   /** `--user USER[:GROUP]`: the command runs as that user (setpriv), without supplementary groups; absent: root. */
   readonly user?: string;
+  /** `--read-only`: the host's root filesystem is read-only in the container (other mounts keep their mode). */
+  readonly readOnly?: boolean;
 }
 
 /** What a container must not see of berth: its directories, and files outside them (an API socket). */
@@ -69,9 +71,12 @@ export const SANDBOX_SETUP_FAILED = 125;
 /**
  * The container's first process, a POSIX shell, runs in fresh UTS and mount namespaces:
  * $1 hostname, $2 the mount table, $3 exit-code file, $4 the stdin FIFO ("" for none),
- * $5 the user ("" for root), then the command. With a user, the command runs through
- * setpriv(1) as that user and group (the user's own group when none is given, as Docker),
- * with no supplementary groups; the wrapper stays root to record the exit code. It reports set-up
+ * $5 the user ("" for root), $6 "ro" for a read-only root filesystem, then the command.
+ * With a user, the command runs through setpriv(1) as that user and group (the user's own
+ * group when none is given, as Docker), with no supplementary groups; the wrapper stays
+ * root to record the exit code. With "ro", / is bound onto itself recursively and that
+ * bind made read-only (the host's files; /proc, /dev, /run and other mounts keep theirs),
+ * before the mount table. It reports set-up
  * on fd 3 ("ok", or why it failed) so `start` fails with the reason instead of a container
  * that dies at once.
  *
@@ -98,6 +103,7 @@ const WRAPPER = [
   'fail() { echo "$1" >&3; exit 125; }',
   '{ printf %s "$1" > /proc/sys/kernel/hostname; } 2>/dev/null || fail "cannot set the hostname $1 in the container\'s UTS namespace"',
   'exec 5<"${3%/*}" || fail "cannot open the container\'s directory ${3%/*}"',
+  'if [ "$6" = ro ]; then err=$({ mount --rbind / / && mount -o remount,ro,bind /; } 2>&1) || fail "cannot make the root filesystem read-only: $err"; fi',
   'err=$(mount -a -T "$2" 2>&1) || fail "cannot mount the container\'s /etc/hosts, /etc/resolv.conf, /sys or the covers of berth\'s directories: $err"',
   // A user named must exist here (an id need not); its group is its own unless one is given.
   'u=${5%%:*}; g=${5#"$u"}; g=${g#:}',
@@ -109,7 +115,7 @@ const WRAPPER = [
   'dir=/proc/$$/fd/5',
   // Opening a FIFO for reading waits for its writer: the attach that sends stdin.
   'if [ -n "$4" ]; then exec 0<"$dir/${4##*/}"; fi',
-  'exitfile=$dir/${3##*/}; shift 5',
+  'exitfile=$dir/${3##*/}; shift 6',
   'if [ -n "$u" ]; then set -- setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"; fi',
   'trap : TERM INT HUP',
   '"$@" 5<&-',
@@ -134,7 +140,7 @@ export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess
       ...enterNetns,
       'unshare', '--uts', '--mount', '--propagation', 'private', '--',
       '/bin/sh', '-c', WRAPPER, 'berth-init',
-      spec.hostname, spec.mountTablePath, spec.exitCodePath, spec.stdinFifoPath ?? '', spec.user ?? '',
+      spec.hostname, spec.mountTablePath, spec.exitCodePath, spec.stdinFifoPath ?? '', spec.user ?? '', spec.readOnly ? 'ro' : '',
       ...spec.command,
     ];
     const child = spawn(tool!, args, { detached: true, stdio: ['ignore', stdout.fd, stderr.fd, 'pipe'], env: envObject(spec.env) });

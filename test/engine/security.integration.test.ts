@@ -55,6 +55,21 @@ describe('security defaults', { skip: sandboxSkip }, () => {
     assert.match(bad.stderr, /invalid --user "a b"/);
   });
 
+  test('--read-only: the host\'s files cannot be written from the container, its /dev/shm and the container\'s own files still work', async (t) => {
+    // A file of this test's on the root filesystem (the one --read-only covers).
+    if ((await run('findmnt', ['-no', 'TARGET', '-T', w.dir])).stdout.trim() !== '/') return t.skip(`${w.dir} is not on the root filesystem here`);
+    const probe = join(w.dir, 'read-only-probe');
+    const root = await w.berth('run', '--rm', '--read-only', '--', 'sh', '-c', `touch ${probe}`);
+    await rm(probe, { force: true });
+    assert.notEqual(root.code, 0, 'a read-only container wrote to the host\'s root filesystem');
+    assert.match(root.stderr, /Read-only file system/);
+    assert.equal((await w.berth('run', '--rm', '--read-only', '--', 'sh', '-c', 'touch /dev/shm/berth-probe && rm /dev/shm/berth-probe && cat /etc/hostname >/dev/null; getent hosts localhost')).code, 0);
+    const id = (await w.berthOk('create', '--read-only', '--', 'sh', '-c', 'exit 3')).trim();
+    assert.equal((await w.berthOk('inspect', '-f', '{{.HostConfig.ReadonlyRootfs}}', id)).trim(), 'true');
+    await w.berthOk('start', id);
+    assert.equal((await w.berthOk('wait', id)).trim(), '3', 'the exit code is still recorded');
+  });
+
   // -i stdin through the hidden directory: test/api/docker-clients (docker run -i).
   test('exit codes are still recorded with the container\'s directory hidden (the wrapper reaches it through its fd)', async () => {
     await w.berth('run', '--name', 'exits', '--', 'sh', '-c', 'exit 7');

@@ -27,6 +27,7 @@ Options:
   -h, --hostname NAME    Container hostname (default: the first 12 hex digits of its id)
   -e, --env KEY=VAL      Set an environment variable (repeatable)
   -u, --user USER[:GRP]  Run the command as this user and group (names or ids; default root)
+      --read-only        Make the host's root filesystem read-only in the container
   -l, --label KEY=VAL    Set a label (repeatable; filter with ps --filter label=KEY=VAL)
       --label-file FILE  Read labels from a file of KEY=VALUE lines (# starts a comment)
   -p, --publish SPEC     Publish a port: [ip:][hostPort[-end]:]containerPort[-end][/tcp|udp|sctp] (repeatable)
@@ -58,6 +59,7 @@ const RUN_FLAGS: FlagSpecs = {
   expose: { value: true, repeat: true },
   'publish-all': { short: 'P', value: false },
   user: { short: 'u', value: true },
+  'read-only': { value: false },
   'dry-run': { value: false },
 };
 
@@ -91,6 +93,7 @@ export interface CreateBody {
     AutoRemove: boolean;
     PortBindings: Record<string, { HostIp: string; HostPort: string }[]>;
     PublishAllPorts: boolean;
+    ReadonlyRootfs: boolean;
     Dns: string[];
     DnsSearch: string[];
     DnsOptions: string[];
@@ -166,6 +169,7 @@ async function createRequest(command: CommandInfo, parsed: Parsed, autoRemove: b
       AutoRemove: autoRemove,
       PortBindings: bindings,
       PublishAllPorts: boolFlag(parsed, 'publish-all'),
+      ReadonlyRootfs: boolFlag(parsed, 'read-only'),
       Dns: flagList(parsed, 'dns'),
       DnsSearch: flagList(parsed, 'dns-search'),
       DnsOptions: [...flagList(parsed, 'dns-option'), ...flagList(parsed, 'dns-opt')],
