@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { must, sandboxSkip, tcpRequest, UPLINK_IP, World } from '../world/world.js';
+import { writeFile } from 'node:fs/promises';
+import { listBerthNetns, must, sandboxSkip, tcpRequest, UPLINK_IP, World } from '../world/world.js';
 import { checkLeaksThenDispose } from '../world/leaks.js';
 
 /** A server in a container that answers "pong" on port 80. */
@@ -92,6 +93,18 @@ describe('drift and crashes: what reconcile and idempotent deletes repair', { sk
     await w.startDaemon();
     assert.deepEqual((await bridges()).map((l) => l.ifname), before);
     await w.berthOk('network', 'create', '--subnet', '10.78.0.0/24', 'barenet');
+  });
+
+  test('a crash between creating a namespace pin\'s file and binding the namespace onto it: the restart removes the bare file (found by the crash campaign)', async () => {
+    const created = (await w.berthOk('create', '--', 'sleep', '1000')).trim();
+    const pin = `/run/netns/berth-${created.slice(0, 12)}`;
+    await w.killDaemon('SIGKILL');
+    await writeFile(pin, '');
+    await must('touch', ['/run/netns/berth-deadbeef0001']);
+    assert.equal(await w.startDaemon(), undefined, w.daemonOutput);
+    assert.deepEqual((await listBerthNetns()).filter((n) => n === `berth-${created.slice(0, 12)}` || n === 'berth-deadbeef0001'), []);
+    await w.berthOk('start', created);
+    await w.berthOk('rm', '-f', created);
   });
 
   test('a bridge another tool made, even one named br-<12 hex>, is never removed', async () => {
