@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { MissingFeatureError } from '../common/errors.js';
+import { BerthError, MissingFeatureError } from '../common/errors.js';
 
 export interface ToolResult {
   readonly code: number;
@@ -18,10 +18,23 @@ const PACKAGE_OF: Record<string, string> = {
   unshare: 'util-linux',
 };
 
-/** Runs a tool with `stdin` piped in; resolves with its exit code (never rejects on a non-zero exit). */
-export function runTool(command: string, args: readonly string[], stdin = ''): Promise<ToolResult> {
+/**
+ * How long one tool may run. `ip`, `nft` and `iptables-restore` take milliseconds; one
+ * that hangs (a lock held elsewhere, a wedged kernel path) would hold the operation queue,
+ * and with it every request, for ever. Past this it is killed, and its plan fails and is
+ * undone like any failed step.
+ */
+export const TOOL_TIME_BUDGET_MS = 30_000;
+
+/** Runs a tool with `stdin` piped in; resolves with its exit code (never rejects on a non-zero exit), unless it outlives its budget. */
+export function runTool(command: string, args: readonly string[], stdin = '', budgetMs = TOOL_TIME_BUDGET_MS): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new BerthError('kernel', `${command} ${args.join(' ').slice(0, 80)} did not finish within ${budgetMs / 1000} s and was killed`, 'something holds the kernel or a lock it needs; the operation was undone'));
+    }, budgetMs);
+    child.on('close', () => clearTimeout(timer));
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
