@@ -140,7 +140,8 @@ export class DriftCheck {
     }
 
     const newSandbox = this.syncSandboxWatches(new Set(running.map((c) => c.netns)));
-    const digest = `${await networkStateDigest(running.map((c) => c.state.pid))}|${recordsDigest(ctx)}`;
+    // Watched sandboxes report their own changes: their link names are read only when unwatched.
+    const digest = `${await networkStateDigest(this.onSandboxChange ? [] : running.map((c) => c.state.pid))}|${recordsDigest(ctx)}`;
     if (opts.full || newSandbox || digest !== this.clean) {
       const live = await readKernelView(running.map((c) => ({ netns: c.netns, pid: c.state.pid })));
       const routing = new Map(await Promise.all(running.map(async (c) => [c.netns, await readSandboxRouting(c.netns)] as const)));
