@@ -8,7 +8,8 @@ import { runTool } from './spawn.js';
 /**
  * Applies plans to the kernel. The contract every executor keeps: a plan is applied
  * completely or not at all — when a step fails, the steps already applied are undone in
- * reverse order and one KernelError names the command that failed.
+ * reverse order and one KernelError names the command that failed. Deleting a link that is
+ * already gone is not a failure.
  */
 export interface Executor {
   apply(plan: Plan): Promise<void>;
@@ -57,13 +58,18 @@ export class BatchExecutor implements Executor {
   async apply(plan: Plan): Promise<void> {
     const applied: KernelOp[] = [];
     for (const batch of batchesOf(plan)) {
-      try {
-        await this.runBatch(batch, false);
-        applied.push(...batch.ops);
-      } catch (err) {
-        if (!(err instanceof BatchFailure)) throw await this.withRollback(applied, err);
-        applied.push(...batch.ops.slice(0, err.appliedCount));
-        throw await this.withRollback(applied, kernelErrorFor(err.failedOp, err.stderr));
+      let ops = batch.ops;
+      while (ops.length > 0) {
+        try {
+          await this.runBatch({ channel: batch.channel, ops }, false);
+          applied.push(...ops);
+          ops = [];
+        } catch (err) {
+          if (!(err instanceof BatchFailure)) throw await this.withRollback(applied, err);
+          applied.push(...ops.slice(0, err.appliedCount));
+          if (!isLinkAlreadyGone(err.failedOp, err.stderr)) throw await this.withRollback(applied, kernelErrorFor(err.failedOp, err.stderr));
+          ops = ops.slice(err.appliedCount + 1);
+        }
       }
     }
   }
@@ -182,6 +188,15 @@ async function removeIptables(op: IptablesRemove): Promise<void> {
 
 async function writeSysctl(key: string, value: string): Promise<void> {
   await writeFile(`/proc/sys/${key.replaceAll('.', '/')}`, value);
+}
+
+/**
+ * A `link del` whose link is already gone reached the state it wanted: a veth vanishes on
+ * its own when the namespace holding its peer is freed, which can happen between the read
+ * a plan was made from and the step (both executors treat it so).
+ */
+function isLinkAlreadyGone(op: KernelOp, stderr: string): boolean {
+  return op.kind === 'link-del' && /Cannot find device/.test(stderr);
 }
 
 function firstLine(text: string): string {

@@ -102,7 +102,9 @@ describe('drift repair with --firewall iptables', { skip: sandboxSkip }, () => {
     await must('ip', ['netns', 'exec', w.host, 'iptables', '-t', 'nat', '-F']);
     await must('ip', ['netns', 'exec', w.host, 'iptables', '-F']);
     await mustEventually('the published port answers again', published, REPAIRED_WITHIN_MS);
-    assert.match((await run('ip', ['netns', 'exec', w.host, 'iptables', '-S', 'FORWARD'])).stdout, /-j BERTH-FORWARD/);
+    // The port can answer before the repair is whole (FORWARD's policy is ACCEPT after a flush), so the jump is awaited too.
+    const forwardJumps = async () => /-j BERTH-FORWARD/.test((await run('ip', ['netns', 'exec', w.host, 'iptables', '-S', 'FORWARD'])).stdout);
+    await mustEventually('FORWARD jumps to BERTH-FORWARD again', forwardJumps, REPAIRED_WITHIN_MS);
   });
 });
 

@@ -93,6 +93,17 @@ describe('executor conformance', { skip: sandboxSkip }, () => {
       }
     });
 
+    test(`${name}: deleting a link that is already gone is done, and the rest of the plan still applies`, async () => {
+      const executor = make();
+      const br = `confbr3${name === 'netlink' ? 'n' : 'i'}`;
+      try {
+        await executor.apply([{ kind: 'link-del', dev: 'vethg0e0000' }, ...bridgePlan(br), { kind: 'link-del', dev: 'vethg0e0001' }]);
+        assert.equal((await run('ip', ['link', 'show', 'dev', br])).code, 0);
+      } finally {
+        await run('ip', ['link', 'del', br]);
+      }
+    });
+
     test(`${name}: a bridge's alias, and a port put back on a re-created bridge (reconcile's repairs)`, async () => {
       const executor = make();
       const br = 'confbr2';

@@ -181,9 +181,19 @@ export class Rtnl {
     await this.socket.setLink({ index: await this.linkIndex(name) }, { master: await this.linkIndex(master) });
   }
 
-  /** = ip link del DEV */
+  /**
+   * = ip link del DEV, where a link already gone counts as deleted: a veth vanishes on its
+   * own when the namespace holding its peer is freed, which can happen between the read
+   * a plan was made from and this step (a container's process exiting meanwhile).
+   */
   async deleteLink(name: string): Promise<void> {
-    await this.socket.delLink({ index: await this.linkIndex(name) });
+    try {
+      const [link] = await this.socket.getLink({}, { ifname: name });
+      const index = link?.data.index;
+      if (index !== undefined) await this.socket.delLink({ index });
+    } catch (err) {
+      if (!isNoSuchDevice(err)) throw err;
+    }
   }
 
   /** = ip addr add ADDRESS/PREFIX dev DEV */
@@ -237,4 +247,9 @@ export function watchNftables(onEvent: () => void): { close(): void } {
   socket.addMembership(NFNLGRP_NFTABLES);
   socket.on('message', () => onEvent());
   return { close: () => socket.socket.close() };
+}
+
+/** The kernel's answer for a link that does not exist (the netlink library words it "Request rejected: ENODEV"). */
+function isNoSuchDevice(err: unknown): boolean {
+  return err instanceof Error && /\bENODEV\b/.test(err.message);
 }
