@@ -7,5 +7,5 @@ import { runCli } from './cli/main.js';
  */
 runCli(process.argv.slice(2), {
   daemon: async (argv, host) => (await import('./daemon/command.js')).daemonCommand(argv, host),
-  planOffline: async (body, name) => (await import('./daemon/offline-plan.js')).planOffline(body, name),
+  planOffline: async (body, name, explained) => (await import('./daemon/offline-plan.js')).planOffline(body, name, explained),
 });

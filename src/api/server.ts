@@ -12,6 +12,8 @@ import { API_VERSION } from './api-version.js';
 import { versionView, type BuildInfo } from './version.js';
 import { infoView, type DaemonFacts } from './info.js';
 import { renderPlan } from '../kernel/render.js';
+import { explainPlan, type NameRecord } from '../kernel/explain.js';
+import type { Plan } from '../kernel/ops.js';
 import { ensureLogFiles, streamLogs } from './logs.js';
 import { readJsonBody } from '../common/json-body.js';
 import { imageRefusal, isHostImage, parseConnect, parseCreateContainer, parseCreateNetwork, parseExecConfig, parseExecStart, parseTerminalSize, queryFlag } from './requests.js';
@@ -52,6 +54,11 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+/** A plan, not applied: as the script --dry-run prints and as `berth explain` prints it. */
+function planAnswer(res: ServerResponse, planned: { readonly plan: Plan; readonly names?: readonly NameRecord[] }): void {
+  json(res, 200, { Script: renderPlan(planned.plan), Explanation: explainPlan(planned.plan, planned.names) });
 }
 
 function noContent(res: ServerResponse): void {
@@ -301,14 +308,43 @@ export function apiRoutes(engine: Engine, build: BuildInfo, facts: DaemonFacts):
       const { steps, failures } = await engine.repairDrift({ dryRun, full: true });
       json(res, 200, { Steps: steps.map((s) => ({ What: s.what, Script: renderPlan(s.plan) })), Failures: failures, Applied: !dryRun });
     }),
-    // berth-only: the exact commands `run` would execute, for --dry-run.
+    // berth-only: the exact commands an operation would execute, changing nothing: Script
+    // for --dry-run, Explanation (a comment saying why above each step) for `berth explain`.
     route('POST', '/berth/plan/network', async ({ req, res }) => {
       const planned = await engine.planNetwork(parseCreateNetwork(await readJsonBody(req)));
-      json(res, 200, { Script: renderPlan(planned.network), FirstEndpointScript: renderPlan(planned.firstEndpoint), Warnings: planned.warnings });
+      json(res, 200, {
+        Script: renderPlan(planned.network),
+        Explanation: explainPlan(planned.network),
+        FirstEndpointScript: renderPlan(planned.firstEndpoint),
+        FirstEndpointExplanation: explainPlan(planned.firstEndpoint),
+        Warnings: planned.warnings,
+      });
     }),
     route('POST', '/berth/plan/run', async ({ req, res, query }) => {
-      const plan = await engine.planRun(parseCreateContainer(await readJsonBody(req), query.get('name') ?? undefined));
-      json(res, 200, { Script: renderPlan(plan) });
+      planAnswer(res, await engine.planRun(parseCreateContainer(await readJsonBody(req), query.get('name') ?? undefined)));
+    }),
+    route('POST', '/berth/plan/networks/{id}/connect', async ({ req, res, params }) => {
+      const { container, endpoint } = parseConnect(await readJsonBody(req));
+      planAnswer(res, await engine.planConnect(params[0]!, container, endpoint));
+    }),
+    route('POST', '/berth/plan/networks/{id}/disconnect', async ({ req, res, params }) => {
+      const { container } = parseConnect(await readJsonBody(req));
+      planAnswer(res, { plan: await engine.planDisconnect(params[0]!, container) });
+    }),
+    route('POST', '/berth/plan/networks/{id}/rm', async ({ res, params }) => {
+      planAnswer(res, { plan: await engine.planRemoveNetwork(params[0]!) });
+    }),
+    route('POST', '/berth/plan/containers/{id}/rm', async ({ res, params, query }) => {
+      planAnswer(res, { plan: await engine.planRemoveContainer(params[0]!, { force: queryFlag(query, 'force') }) });
+    }),
+    // berth-only: the current state as the steps that would rebuild it from nothing.
+    route('GET', '/berth/explain/containers/{id}', ({ res, params }) => {
+      planAnswer(res, engine.rebuildContainer(params[0]!));
+      return Promise.resolve();
+    }),
+    route('GET', '/berth/explain/networks/{id}', ({ res, params }) => {
+      planAnswer(res, { plan: engine.rebuildNetwork(params[0]!) });
+      return Promise.resolve();
     }),
   ];
 }

@@ -6,6 +6,9 @@
 export interface Handover {
   /** `berth daemon ...`: the daemon owns its flags. */
   daemon(argv: readonly string[], globalHost: string | undefined): Promise<number>;
-  /** `run --dry-run` with no daemon to ask: the request body as it would be sent; resolves with the script. */
-  planOffline(body: unknown, name: string | undefined): Promise<string>;
+  /**
+   * `run --dry-run` (or `explain run`, `explained`: with a comment saying why above each
+   * step) with no daemon to ask: the request body as it would be sent; resolves with the script.
+   */
+  planOffline(body: unknown, name: string | undefined, explained: boolean): Promise<string>;
 }

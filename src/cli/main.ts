@@ -22,6 +22,7 @@ Commands:
   port        List a container's published ports
   network     create | ls | inspect | rm | prune | connect | disconnect (berth network --help)
   system      reconcile: repair drift between the kernel and the records now (--dry-run)
+  explain     The exact commands an operation runs, each with why (berth explain --help)
 
 The daemon's socket: -H unix:///path, or BERTH_HOST (default unix:///run/berth/berth.sock).`;
 
@@ -49,6 +50,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   exec: async () => (await import('./commands/exec.js')).execCommand,
   network: async () => (await import('./commands/network.js')).networkCommand,
   system: async () => (await import('./commands/system.js')).systemCommand,
+  explain: async () => (await import('./commands/explain.js')).explainCommand,
 };
 
 export async function main(argv: readonly string[], handover: Handover): Promise<number> {

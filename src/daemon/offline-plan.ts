@@ -5,6 +5,7 @@ import { subnetsText } from '../engine/model.js';
 import { LocalIpam } from '../ipam/local.js';
 import { ALL_FEATURES, probeKernelFeatures } from '../kernel/features.js';
 import { RecordingExecutor } from '../kernel/recording.js';
+import { explainPlan } from '../kernel/explain.js';
 import { renderPlan } from '../kernel/render.js';
 import { LocalStore } from '../store/local.js';
 import { MemoryStore } from '../store/memory.js';
@@ -21,7 +22,7 @@ import { readDaemonSettings, type DaemonSettings } from './settings.js';
  * The store's containers are left out on purpose: reconciling them would mean deciding
  * about live processes, which only the daemon may do.
  */
-export async function planOffline(body: unknown, name: string | undefined, dataRoot: string = DAEMON_DEFAULTS.dataRoot): Promise<string> {
+export async function planOffline(body: unknown, name: string | undefined, explained: boolean, dataRoot: string = DAEMON_DEFAULTS.dataRoot): Promise<string> {
   const saved = await readDaemonSettings(dataRoot);
   const settings: DaemonSettings = saved ?? { bridge: DAEMON_DEFAULTS.bridge, addressPools: [], dnsServers: [], firewall: DAEMON_DEFAULTS.firewall };
   const store = new MemoryStore();
@@ -44,7 +45,8 @@ export async function planOffline(body: unknown, name: string | undefined, dataR
       `# the berth daemon is not reachable: planning ${saved ? `with the settings of the last daemon (${dataRoot}/daemon.json)` : "with a fresh daemon's defaults"}: ` +
         `default bridge ${String(bridge.driverData.bridge)} ${subnetsText(bridge)}, ${settings.firewall}, ${networks.length > 0 ? `${networks.length} stored networks` : 'no stored networks'}`,
     );
-    return renderPlan(await engine.planRun(parseCreateContainer(body, name)));
+    const planned = await engine.planRun(parseCreateContainer(body, name));
+    return explained ? explainPlan(planned.plan, planned.names) : renderPlan(planned.plan);
   } finally {
     engine.close();
   }

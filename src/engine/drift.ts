@@ -11,7 +11,7 @@ import type { EngineContext } from './context.js';
 import { ownsSandbox, parseNetworkMode } from './modes.js';
 import { driverNetwork } from './networks.js';
 import { runningGuarded } from './guards.js';
-import { recordedEndpointsOf } from './reconcile.js';
+import { ipForwardingOn, recordedEndpointsOf } from './reconcile.js';
 
 /** One part of a repair: what drifted (a network, the firewall, the host) and the plan that undoes it. */
 export interface RepairStep {
@@ -121,7 +121,7 @@ export class DriftCheck {
     const namespaces = new Set(await listNetns());
     const pins = running.filter((c) => !namespaces.has(c.netns)).map((c): KernelOp => ({ kind: 'netns-attach', name: c.netns, pid: c.state.pid }));
     if (pins.length > 0) steps.push({ what: `namespace pins of ${pins.length} running container(s)`, plan: pins });
-    if ((await readSysctl('net.ipv4.ip_forward')) !== '1') steps.push({ what: 'net.ipv4.ip_forward', plan: [{ kind: 'sysctl', key: 'net.ipv4.ip_forward', value: '1' }] });
+    if ((await readSysctl('net.ipv4.ip_forward')) !== '1') steps.push({ what: 'net.ipv4.ip_forward', plan: [ipForwardingOn()] });
 
     if (opts.full || this.rulesMayHaveChanged()) {
       const before = steps.length;

@@ -3,10 +3,9 @@ import { newId } from '../common/ids.js';
 import { parseCidr } from '../common/ipv4.js';
 import { subnetHolding, type DriverEndpoint } from '../drivers/driver.js';
 import type { Ipam } from '../ipam/ipam.js';
-import type { Plan } from '../kernel/ops.js';
 import type { EndpointRecord, NetworkAttachment } from './model.js';
 import { driverNetwork, type NetworkTable } from './networks.js';
-import { sandboxName, sandboxUpPlan, type Attachment } from './sandbox.js';
+import type { Attachment } from './sandbox.js';
 
 /**
  * Makes an endpoint: an address from IPAM (the static one asked for, or the lowest free),
@@ -93,21 +92,4 @@ export function attachmentsFor(networks: NetworkTable, endpoints: readonly Endpo
     if (!network || network.ipam === undefined) throw new InvalidArgumentError(`endpoint ${ep.id} refers to unknown network ${ep.networkId}`);
     return { network: driverNetwork(networks.addressedById(network.id)), driver: networks.driverOf(network), endpoint: driverEndpoint(ep), gatewayEndpoint: ep.gatewayEndpoint };
   });
-}
-
-/**
- * The plan `run` would apply for a new container with these attachments (none: a sandbox
- * with lo only), and its endpoints, computed without changing anything: the addresses are
- * taken and given back.
- */
-export async function planNewContainer(
-  networks: NetworkTable,
-  ipam: Ipam,
-  attachments: readonly NetworkAttachment[],
-  takenHostNames: ReadonlySet<string>,
-  containerId = newId(),
-): Promise<{ plan: Plan; endpoints: EndpointRecord[] }> {
-  const endpoints = await allocateEndpoints(networks, ipam, attachments, takenHostNames);
-  for (const ep of endpoints) await releaseEndpoint(ipam, ep);
-  return { plan: sandboxUpPlan(sandboxName(containerId), attachmentsFor(networks, endpoints), { createNetns: true }), endpoints };
 }

@@ -16,8 +16,7 @@ import {
   resolveExecutable,
   signalContainer,
 } from '../kernel/process.js';
-import { hostLinkNames, listNetns } from '../kernel/read.js';
-import { linkNamesIn } from '../kernel/netlink/links.js';
+import { listNetns } from '../kernel/read.js';
 import { containersSharing, resolveContainerConfig, type CreateContainerRequest } from './container-config.js';
 import { ClusterSync } from './cluster-sync.js';
 import { ContainerRecords } from './container-records.js';
@@ -31,20 +30,23 @@ import { ExternalRuntime } from './external/runtime.js';
 import { containerDir, exitCodePath, type EngineConfig, type EngineContext, type EngineDeps } from './context.js';
 import { OperationQueue } from './lock.js';
 import { OwnKernelChanges } from './own-changes.js';
-import { initialState, parseNetworkRecord, type AddressedNetwork, type ContainerRecord, type NetworkRecord } from './model.js';
+import { hasAddresses, initialState, parseNetworkRecord, type AddressedNetwork, type ContainerRecord, type NetworkRecord } from './model.js';
 import { ownsSandbox, parseNetworkMode } from './modes.js';
-import { attachmentsFor, planNewContainer, releaseEndpoint } from './endpoints.js';
+import { releaseEndpoint } from './endpoints.js';
 import type { CreateNetworkRequest } from './network-create.js';
 import { NetworkService } from './network-service.js';
-import { NetworkTable } from './networks.js';
-import { reconcile } from './reconcile.js';
+import { driverNetwork, NetworkTable } from './networks.js';
+import { runningGuarded } from './guards.js';
+import { replaceGuards } from '../firewall/guard.js';
+import { firewallPortsOf } from './ports.js';
+import { ipForwardingOn, reconcile } from './reconcile.js';
 import { PortPublisher } from './publisher.js';
 import { TableNameSource } from './name-source.js';
 import type { NameService } from '../dns/resolver.js';
-import { sandboxDownPlan, sandboxName } from './sandbox.js';
+import { sandboxName } from './sandbox.js';
 import { setUpSandbox, takenHostNames } from './sandbox-setup.js';
 import { inTransaction } from './transaction.js';
-import { guardChange } from './guards.js';
+import { endpointsUpPlan, namesOf, planNewContainer, sandboxTeardownPlan, type ExplainedPlan } from './sandbox-plans.js';
 
 export type { EngineConfig, EngineDeps, FaultHook, FaultPoint } from './context.js';
 export type { CreateContainerRequest } from './container-config.js';
@@ -526,17 +528,69 @@ export class Engine {
   }
 
 
+  // ---- explain: the plans of operations, not applied ---------------------------------------
+
   /** What `run` would do, without doing it: the plan for a container that does not exist yet. */
-  planRun(request: CreateContainerRequest): Promise<Plan> {
+  planRun(request: CreateContainerRequest): Promise<ExplainedPlan> {
     return this.queue.run(async () => {
       const config = await this.validateCreate(request, newId());
-      if (!ownsSandbox(parseNetworkMode(config.networkMode))) return [];
-      const { plan, endpoints } = await planNewContainer(this.networks, this.deps.ipam, config.networks, takenHostNames(this.containers));
+      if (!ownsSandbox(parseNetworkMode(config.networkMode))) return { plan: [], names: [] };
+      const name = request.name ?? 'the new container';
+      const { plan, endpoints } = await planNewContainer(this.networks, this.deps.ipam, { name, attachments: config.networks }, takenHostNames(this.containers));
+      const names = namesOf(this.context, { name, networks: config.networks }, endpoints);
       const gatewayEndpoint = endpoints.find((e) => e.gatewayEndpoint);
-      if (!gatewayEndpoint) return plan;
+      if (!gatewayEndpoint) return { plan, names };
       const ports = await this.ports.allocate(config.portMappings);
-      return [...plan, ...this.ports.publishPlan(request.name ?? 'the new container', gatewayEndpoint, ports)];
+      return { plan: [...plan, ...this.ports.publishPlan(name, gatewayEndpoint, ports)], names };
     });
+  }
+
+  planConnect(network: string, container: string, endpoint: CreateContainerRequest['endpoint']): Promise<ExplainedPlan> {
+    return this.queue.run(() => this.networkService.planConnect(network, container, endpoint));
+  }
+
+  planDisconnect(network: string, container: string): Promise<Plan> {
+    return this.queue.run(async () => (await this.networkService.planDisconnect(network, container)).plan);
+  }
+
+  planRemoveNetwork(ref: string): Promise<Plan> {
+    return this.queue.run(() => this.networkService.planRemove(ref));
+  }
+
+  /** `rm [-f]`, explained: the ports withdrawn and the sandbox torn down (a running container's, killed first with -f). */
+  planRemoveContainer(ref: string, opts: { force: boolean }): Promise<Plan> {
+    return this.queue.run(async () => {
+      const container = this.checkedRemovable(ref, opts);
+      if (container.state.status !== 'running' || !ownsSandbox(parseNetworkMode(container.networkMode))) return [];
+      return [...this.ports.unpublishPlan(container.id, container.name, firewallPortsOf(container)), ...(await sandboxTeardownPlan(this.context, container)).plan];
+    });
+  }
+
+  /** A running container's network as it is now, as the steps that would build it from nothing (its networks existing). */
+  rebuildContainer(ref: string): ExplainedPlan {
+    const container = this.containers.get(ref);
+    if (container.state.status !== 'running' || !ownsSandbox(parseNetworkMode(container.networkMode))) return { plan: [], names: [] };
+    const gateway = container.endpoints.find((e) => e.gatewayEndpoint);
+    const others = this.ports.firewallModel(container.id);
+    const ports = gateway ? this.ports.publishPlan(container.name, gateway, container.ports, others) : [];
+    return { plan: [...endpointsUpPlan(this.networks, container, container.endpoints, { createNetns: true }), ...ports], names: namesOf(this.context, container, container.endpoints) };
+  }
+
+  /**
+   * A network as it is now, as the steps that would build it from nothing. The firewall's
+   * tables are shared: they come whole (every network's rules, every guarded endpoint).
+   */
+  rebuildNetwork(ref: string): Plan {
+    const network = this.networks.get(ref);
+    if (!hasAddresses(network)) return [];
+    const driver = this.networks.driverOf(network);
+    if (!driver.firewall) return driver.createNetwork(driverNetwork(network));
+    return [
+      ...driver.createNetwork(driverNetwork(network)),
+      ...(network.internal ? [] : [ipForwardingOn()]),
+      this.deps.firewall.replaceAll(`network ${network.name} and every other network's rules`, this.ports.firewallModel()),
+      replaceGuards('anti-spoofing: every running container', runningGuarded(this.containers)),
+    ];
   }
 
   // ---- stop, exit, wait ----------------------------------------------------------------
@@ -616,18 +670,8 @@ export class Engine {
 
   removeContainer(ref: string, opts: { force: boolean }): Promise<void> {
     return this.queue.run(async () => {
-      const container = this.containers.get(ref);
-      const sharing = containersSharing(this.containers, container).filter((c) => c.state.status === 'running');
-      if (sharing.length > 0) {
-        throw new ConflictError(
-          `cannot remove container "${container.name}": running containers share its network namespace (${sharing.map((c) => c.name).join(', ')})`,
-          'stop or remove them first',
-        );
-      }
+      const container = this.checkedRemovable(ref, opts);
       if (container.state.status === 'running') {
-        if (!opts.force) {
-          throw new ConflictError(`cannot remove container "${container.name}": it is running`, 'stop it first, or use rm -f');
-        }
         signalContainer(container.state.pid, 'SIGKILL');
         await waitForDeath(container.state.pid, container.state.startTime);
         await this.recordExit(container.id, KILLED_EXIT_CODE);
@@ -635,6 +679,22 @@ export class Engine {
       const latest = this.containers.byIdExact(container.id);
       if (latest) await this.removeStopped(latest);
     });
+  }
+
+  /** The container, if `rm` may remove it: no running container shares its namespace; running only with `force`. */
+  private checkedRemovable(ref: string, opts: { force: boolean }): ContainerRecord {
+    const container = this.containers.get(ref);
+    const sharing = containersSharing(this.containers, container).filter((c) => c.state.status === 'running');
+    if (sharing.length > 0) {
+      throw new ConflictError(
+        `cannot remove container "${container.name}": running containers share its network namespace (${sharing.map((c) => c.name).join(', ')})`,
+        'stop or remove them first',
+      );
+    }
+    if (container.state.status === 'running' && !opts.force) {
+      throw new ConflictError(`cannot remove container "${container.name}": it is running`, 'stop it first, or use rm -f');
+    }
+    return container;
   }
 
   private async removeStopped(container: ContainerRecord): Promise<void> {
@@ -651,17 +711,9 @@ export class Engine {
 
   /** Removes a container's endpoints and namespace and frees its addresses. Idempotent. */
   async teardownSandbox(container: ContainerRecord): Promise<void> {
-    const known = container.endpoints.filter((ep) => this.networks.byIdExact(ep.networkId) !== undefined);
-    const attachments = attachmentsFor(this.networks, known);
-    const netns = new Set(await listNetns());
-    // When a driver's leave touches links inside the sandbox (macvlan, ipvlan), ask which are
-    // there: one someone deleted by hand is not touched again. A bridge's leave asks nothing.
-    const touchesInside = attachments.some((a) => a.driver.leave(a.network, container.netns, a.endpoint, { sandboxGoing: true }).some((op) => 'netns' in op && op.netns === container.netns));
-    const inside = touchesInside && netns.has(container.netns) ? await linkNamesIn(container.netns) : undefined;
-    const live = { links: await hostLinkNames(), netns, ...(inside ? { sandboxLinks: inside } : {}) };
-    const guard = guardChange(`container ${container.name} gone`, { removed: known });
-    await this.deps.executor.apply([...(guard ? [guard] : []), ...sandboxDownPlan(container.netns, attachments, live)]);
-    for (const ep of known) await releaseEndpoint(this.deps.ipam, ep);
+    const { plan, released } = await sandboxTeardownPlan(this.context, container);
+    await this.deps.executor.apply(plan);
+    for (const ep of released) await releaseEndpoint(this.deps.ipam, ep);
   }
 }
 

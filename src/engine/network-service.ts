@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError } from '../common/errors.js';
+import { ConflictError, InvalidArgumentError, NotFoundError } from '../common/errors.js';
 import { parseResolvConf } from '../dns/resolvconf.js';
 import { routeClaimsSubnet } from '../ipam/subnets.js';
 import { hostLinkNames, hostRoutes } from '../kernel/read.js';
@@ -10,18 +10,19 @@ import { readLinkNamesView } from '../kernel/view.js';
 import { attachableNetwork, checkedAttachment, type EndpointRequest } from './container-config.js';
 import { readHostFile } from './container-files.js';
 import type { EngineContext } from './context.js';
-import { allocateEndpoint, attachmentsFor, driverEndpoint, nextIfname, releaseEndpoint } from './endpoints.js';
+import { allocateEndpoint, driverEndpoint, nextIfname, releaseEndpoint } from './endpoints.js';
 import { describeMode, parseNetworkMode } from './modes.js';
-import { BUILTIN_NETWORKS, hasAddresses, isUserDefined, type AddressedNetwork, type ContainerRecord, type EndpointRecord, type NetworkRecord } from './model.js';
+import { BUILTIN_NETWORKS, hasAddresses, isUserDefined, type AddressedNetwork, type ContainerRecord, type EndpointRecord, type NetworkAttachment, type NetworkRecord } from './model.js';
 import { newNetwork, type CreateNetworkRequest, type NetworkCreateContext } from './network-create.js';
 import { driverNetwork, GATEWAY_BRIDGE } from './networks.js';
-import { sandboxName, sandboxUpPlan } from './sandbox.js';
+import { sandboxName } from './sandbox.js';
 import { switchToEmbeddedDns, takenHostNames } from './sandbox-setup.js';
 import { inTransaction } from './transaction.js';
 import type { ClusterSync } from './cluster-sync.js';
 import { EXTERNAL_OWNER_LABEL } from './external/networks.js';
 import { createGlobalNetwork, FIRST_VNI, firstFreeVni, removeGlobalNetwork } from './global-networks.js';
 import { guardChange } from './guards.js';
+import { endpointsUpPlan, namesOf, type ExplainedPlan } from './sandbox-plans.js';
 import { checkNetworkCount } from './limits.js';
 
 /**
@@ -132,7 +133,52 @@ export class NetworkService {
   /** `byOwner`: the runtime that made the network through berth's plugin removes it (dockerd's `network rm`). */
   async remove(ref: string, opts: { readonly byOwner?: boolean } = {}): Promise<NetworkRecord> {
     const { networks, deps } = this.ctx;
-    const network = networks.get(ref);
+    const network = this.checkedRemove(ref, opts);
+    const users = this.usersOf(network.id);
+    if (network.scope === 'global' && this.cluster) {
+      await removeGlobalNetwork(this.ctx, this.cluster, network, users.map((c) => c.name));
+      return network;
+    }
+    this.checkUnused(network);
+    const plan = await this.removalPlan(network);
+    networks.remove(network.id);
+    try {
+      await inTransaction(deps.executor, async (tx) => {
+        await tx.apply(plan);
+        await deps.store.delete('networks', network.id);
+      });
+      await deps.ipam.removePool(network.id);
+    } catch (err) {
+      networks.add(network);
+      throw err;
+    }
+    return network;
+  }
+
+  /** `network rm`, explained. An overlay's removal is a cluster-wide agreement, not one plan: not explained yet. */
+  async planRemove(ref: string): Promise<Plan> {
+    const network = this.checkedRemove(ref, {});
+    if (network.scope === 'global') throw new InvalidArgumentError(`network ${network.name} spans hosts: explaining its removal is not supported`, 'explain a local network, or its containers');
+    this.checkUnused(network);
+    return this.removalPlan(network);
+  }
+
+  /**
+   * Rules first (undoable), links last: deleting a link cannot be undone. Objects someone
+   * already deleted are not an error: the network goes all the same.
+   */
+  private async removalPlan(network: AddressedNetwork): Promise<Plan> {
+    const driver = this.ctx.networks.driverOf(network);
+    const deletion = driver.deleteNetwork(driverNetwork(network), await readLinkNamesView());
+    if (!driver.firewall) return deletion;
+    const before = this.ctx.ports.firewallModel();
+    const gone = driver.firewall(driverNetwork(network)).bridge;
+    const after = { ...before, networks: before.networks.filter((n) => n.bridge !== gone) };
+    return [this.ctx.deps.firewall.replaceAll(`remove network ${network.name}`, after, before), ...deletion];
+  }
+
+  private checkedRemove(ref: string, opts: { readonly byOwner?: boolean }): AddressedNetwork {
+    const network = this.ctx.networks.get(ref);
     if ((BUILTIN_NETWORKS as readonly string[]).includes(network.name) || !hasAddresses(network)) {
       throw new ConflictError(`${network.name} is a pre-defined network and cannot be removed`);
     }
@@ -144,35 +190,17 @@ export class NetworkService {
     if (external.length > 0) {
       throw new ConflictError(`network ${network.name} has active endpoints of ${owner ?? 'another runtime'}: ${external.map((r) => r.endpoint.id.slice(0, 12)).join(', ')}`, 'remove those containers first');
     }
+    return network;
+  }
+
+  private checkUnused(network: AddressedNetwork): void {
     const users = this.usersOf(network.id);
-    if (network.scope === 'global' && this.cluster) {
-      await removeGlobalNetwork(this.ctx, this.cluster, network, users.map((c) => c.name));
-      return network;
-    }
     if (users.length > 0) {
       throw new ConflictError(
         `network ${network.name} has active endpoints: ${users.map((c) => c.name).join(', ')}`,
         `disconnect them first (berth network disconnect ${network.name} NAME) or remove those containers`,
       );
     }
-    const driver = networks.driverOf(network);
-    const before = this.ctx.ports.firewallModel();
-    networks.remove(network.id);
-    try {
-      // Objects someone already deleted are not an error: the network goes all the same.
-      const deletion = driver.deleteNetwork(driverNetwork(network), await readLinkNamesView());
-      const rules = driver.firewall ? [deps.firewall.replaceAll(`remove network ${network.name}`, this.ctx.ports.firewallModel(), before)] : [];
-      await inTransaction(deps.executor, async (tx) => {
-        // Rules first (undoable), links last: deleting a link cannot be undone.
-        await tx.apply([...rules, ...deletion]);
-        await deps.store.delete('networks', network.id);
-      });
-      await deps.ipam.removePool(network.id);
-    } catch (err) {
-      networks.add(network);
-      throw err;
-    }
-    return network;
   }
 
   /** Removes every user-defined network no container uses that `selects` picks (but those another runtime owns); returns their names. */
@@ -184,6 +212,34 @@ export class NetworkService {
   }
 
   async connect(networkRef: string, containerRef: string, endpoint: EndpointRequest): Promise<ContainerRecord> {
+    const { container, network, attachment } = await this.checkedConnect(networkRef, containerRef, endpoint);
+    if (container.state.status === 'created') {
+      // No sandbox yet: the endpoint is made at start, with the others.
+      return this.save({ ...container, networks: [...container.networks, attachment] });
+    }
+    const { deps } = this.ctx;
+    return inTransaction(deps.executor, async (tx) => {
+      const ep = await this.newEndpoint(container, network, attachment);
+      tx.onRollback(() => releaseEndpoint(deps.ipam, ep));
+      await tx.apply(endpointsUpPlan(this.ctx.networks, container, [ep], { createNetns: false }));
+      const embeddedDns = (await switchToEmbeddedDns(this.ctx, container, network, tx)) || container.embeddedDns;
+      return this.save({ ...container, networks: [...container.networks, attachment], endpoints: [...container.endpoints, ep], embeddedDns });
+    });
+  }
+
+  /** `network connect`, explained: the steps with the endpoint it would get now (its address held only while planning). */
+  async planConnect(networkRef: string, containerRef: string, endpoint: EndpointRequest): Promise<ExplainedPlan> {
+    const { container, network, attachment } = await this.checkedConnect(networkRef, containerRef, endpoint);
+    if (container.state.status !== 'running') return { plan: [], names: [] };
+    const ep = await this.newEndpoint(container, network, attachment);
+    try {
+      return { plan: endpointsUpPlan(this.ctx.networks, container, [ep], { createNetns: false }), names: namesOf(this.ctx, { name: container.name, networks: [attachment] }, [ep]) };
+    } finally {
+      await releaseEndpoint(this.ctx.deps.ipam, ep);
+    }
+  }
+
+  private async checkedConnect(networkRef: string, containerRef: string, endpoint: EndpointRequest): Promise<{ container: ContainerRecord; network: AddressedNetwork; attachment: NetworkAttachment }> {
     const { networks, containers, deps } = this.ctx;
     const container = containers.get(containerRef);
     this.checkMovable(container, 'connected to');
@@ -192,21 +248,14 @@ export class NetworkService {
       throw new ConflictError(`container ${container.name} is already connected to network ${network.name}`);
     }
     checkNetworkCount(container.networks.length + 1, container.name);
-    const attachment = await checkedAttachment(network, endpoint, deps.ipam);
-    if (container.state.status === 'created') {
-      // No sandbox yet: the endpoint is made at start, with the others.
-      return this.save({ ...container, networks: [...container.networks, attachment] });
-    }
-    return inTransaction(deps.executor, async (tx) => {
-      const gatewayEndpoint = networks.leadsOut(network) && !container.endpoints.some((e) => e.gatewayEndpoint);
-      const ep = await allocateEndpoint(networks, deps.ipam, attachment, { ifname: nextIfname(container.endpoints), gatewayEndpoint }, takenHostNames(containers));
-      tx.onRollback(() => releaseEndpoint(deps.ipam, ep));
-      await tx.apply(sandboxUpPlan(container.netns, attachmentsFor(networks, [ep]), { createNetns: false }));
-      const guard = guardChange(`container ${container.name} on ${network.name}`, { added: [ep] });
-      if (guard) await tx.apply([guard]);
-      const embeddedDns = (await switchToEmbeddedDns(this.ctx, container, network, tx)) || container.embeddedDns;
-      return this.save({ ...container, networks: [...container.networks, attachment], endpoints: [...container.endpoints, ep], embeddedDns });
-    });
+    return { container, network, attachment: await checkedAttachment(network, endpoint, deps.ipam) };
+  }
+
+  /** The next interface of a running container, on `network`; it carries the default route if none does yet and the network leads out. */
+  private newEndpoint(container: ContainerRecord, network: AddressedNetwork, attachment: NetworkAttachment): Promise<EndpointRecord> {
+    const { networks, containers, deps } = this.ctx;
+    const gatewayEndpoint = networks.leadsOut(network) && !container.endpoints.some((e) => e.gatewayEndpoint);
+    return allocateEndpoint(networks, deps.ipam, attachment, { ifname: nextIfname(container.endpoints), gatewayEndpoint }, takenHostNames(containers));
   }
 
   /**
@@ -215,7 +264,27 @@ export class NetworkService {
    * way out takes it over, with the published ports.
    */
   async disconnect(networkRef: string, containerRef: string): Promise<ContainerRecord> {
-    const { networks, containers, deps } = this.ctx;
+    const planned = await this.planDisconnect(networkRef, containerRef);
+    if (!planned.endpoint) return this.save(planned.moved);
+    const { endpoint } = planned;
+    const { deps } = this.ctx;
+    // One transaction, undoable steps first (the plan's order): the ports move (or go), the
+    // default route moves, and only then the interface goes (a deleted link cannot be brought back).
+    return inTransaction(deps.executor, async (tx) => {
+      await tx.apply(planned.plan);
+      const saved = await this.save(planned.moved);
+      await releaseEndpoint(deps.ipam, endpoint);
+      return saved;
+    });
+  }
+
+  /**
+   * `network disconnect`'s steps and the record after it (also what `berth explain
+   * disconnect` prints). `endpoint` is the interface that goes, absent for a container
+   * that has none there (created, or exited).
+   */
+  async planDisconnect(networkRef: string, containerRef: string): Promise<{ plan: Plan; moved: ContainerRecord; endpoint?: EndpointRecord }> {
+    const { networks, containers } = this.ctx;
     const container = containers.get(containerRef);
     const network = networks.get(networkRef);
     if (!hasAddresses(network)) throw new ConflictError(`container ${container.name} cannot be disconnected from the built-in ${network.name} network`, 'remove the container instead');
@@ -225,7 +294,7 @@ export class NetworkService {
     }
     const networksLeft = container.networks.filter((a) => a.networkId !== network.id);
     const endpoint = container.endpoints.find((e) => e.networkId === network.id);
-    if (!endpoint) return this.save({ ...container, networks: networksLeft });
+    if (!endpoint) return { plan: [], moved: { ...container, networks: networksLeft } };
 
     const rest = container.endpoints.filter((e) => e !== endpoint);
     const heir = endpoint.gatewayEndpoint ? rest.find((e) => networks.leadsOut(networks.addressedById(e.networkId))) : undefined;
@@ -234,21 +303,17 @@ export class NetworkService {
     // The ports follow the new gateway endpoint if its network maps ports; otherwise they go.
     const portsFollow = heir !== undefined && networks.publishesPorts(networks.addressedById(heir.networkId));
     const moved: ContainerRecord = { ...container, networks: networksLeft, endpoints: endpointsLeft, ports: carriesPorts && !portsFollow ? [] : container.ports };
-    // One transaction, undoable steps first: the ports move (or go), the default route
-    // moves, and only then the interface goes (a deleted link cannot be brought back).
-    return inTransaction(deps.executor, async (tx) => {
-      if (carriesPorts) await tx.apply([this.ctx.ports.movePlan(container, moved)]);
-      if (heir) await tx.apply(this.moveDefaultRoute(container.netns, endpoint, heir, carriesPorts && portsFollow));
-      const guard = container.state.status === 'running' ? guardChange(`container ${container.name} off ${network.name}`, { removed: [endpoint] }) : undefined;
-      if (guard) await tx.apply([guard]);
-      const leaving = networks.driverOf(network).leave(driverNetwork(network), container.netns, driverEndpoint(endpoint), { sandboxGoing: false });
-      const hostLinks = await hostLinkNames();
-      // A host link someone already deleted is not planned again (its peer went with it).
-      if (endpoint.hostIfname === undefined || hostLinks.has(endpoint.hostIfname)) await tx.apply(leaving);
-      const saved = await this.save(moved);
-      await releaseEndpoint(deps.ipam, endpoint);
-      return saved;
-    });
+    const guard = container.state.status === 'running' ? guardChange(`container ${container.name} off ${network.name}`, { removed: [endpoint] }) : undefined;
+    const leaving = networks.driverOf(network).leave(driverNetwork(network), container.netns, driverEndpoint(endpoint), { sandboxGoing: false });
+    // A host link someone already deleted is not planned again (its peer went with it).
+    const hostLinkGone = endpoint.hostIfname !== undefined && !(await hostLinkNames()).has(endpoint.hostIfname);
+    const plan: KernelOp[] = [
+      ...(carriesPorts ? [this.ctx.ports.movePlan(container, moved)] : []),
+      ...(heir ? this.moveDefaultRoute(container.netns, endpoint, heir, carriesPorts && portsFollow) : []),
+      ...(guard ? [guard] : []),
+      ...(hostLinkGone ? [] : leaving),
+    ];
+    return { plan, moved, endpoint };
   }
 
   /** The default route moves from `from` to `heir` (with its published ports' hairpin), as each one's join info says. */

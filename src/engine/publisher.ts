@@ -40,12 +40,15 @@ export class PortPublisher {
     return this.networks.firewallModel([...this.containers.all().filter((c) => c.id !== except).flatMap(firewallPortsOf), ...external]);
   }
 
-  /** Publishing on the endpoint's network: the firewall change, and what its driver needs for it (the bridge: hairpin). */
-  publishPlan(name: string, endpoint: EndpointRecord, ports: readonly PublishedPort[]): Plan {
+  /**
+   * Publishing on the endpoint's network: the firewall change on top of `before` (default:
+   * the model now), and what its driver needs for it (the bridge: hairpin).
+   */
+  publishPlan(name: string, endpoint: EndpointRecord, ports: readonly PublishedPort[], before: FirewallModel = this.firewallModel()): Plan {
     if (ports.length === 0) return [];
     const network = this.networks.addressedById(endpoint.networkId);
     const connectivity = this.networks.driverOf(network).externalConnectivity?.(driverNetwork(network), driverEndpoint(endpoint)) ?? [];
-    return [...connectivity, ...publishPlan(this.firewall, this.firewallModel(), name, endpoint.address, ports)];
+    return [...connectivity, ...publishPlan(this.firewall, before, name, endpoint.address, ports)];
   }
 
   /**
@@ -71,14 +74,19 @@ export class PortPublisher {
 
   /** Withdraws the ports `owner` (a container or external endpoint id) holds; if the rules are not as expected, rewrites them all from the model. */
   async unpublishPorts(owner: string, name: string, removed: readonly FirewallPort[]): Promise<void> {
-    if (removed.length === 0) return;
-    const before = this.firewallModel();
-    const after = this.firewallModel(owner);
+    const plan = this.unpublishPlan(owner, name, removed);
+    if (plan.length === 0) return;
     try {
-      await this.executor.apply([this.firewall.changePorts(`unpublish ports of ${name}`, { before, after, added: [], removed })]);
+      await this.executor.apply(plan);
     } catch {
-      await this.executor.apply([this.firewall.replaceAll('reload berth rules', after)]);
+      await this.executor.apply([this.firewall.replaceAll('reload berth rules', this.firewallModel(owner))]);
     }
+  }
+
+  /** The firewall change that withdraws `removed`, the ports `owner` holds. */
+  unpublishPlan(owner: string, name: string, removed: readonly FirewallPort[]): Plan {
+    if (removed.length === 0) return [];
+    return [this.firewall.changePorts(`unpublish ports of ${name}`, { before: this.firewallModel(), after: this.firewallModel(owner), added: [], removed })];
   }
 }
 

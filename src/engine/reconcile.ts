@@ -131,7 +131,7 @@ async function loadNetworks(ctx: ReconcileContext, stored: NetworkRecord[], cont
     ops.push(...ctx.networks.driverOf(storedDefault).deleteNetwork(driverNetwork(storedDefault), await readLinkNamesView()));
   }
   const forwarding = await readSysctl('net.ipv4.ip_forward');
-  if (forwarding !== '1') ops.push({ kind: 'sysctl', key: 'net.ipv4.ip_forward', value: '1', restore: forwarding });
+  if (forwarding !== '1') ops.push(ipForwardingOn(forwarding));
   // A previous run with another --firewall may have left its rules forwarding host ports
   // to addresses the next containers will get: they go before berth's rules are written.
   for (const retired of ctx.retiredFirewalls) ops.push(retired.removeAll(`remove the rules of the ${retired.name} backend (not in use)`));
@@ -235,4 +235,9 @@ async function removeOrphans(ctx: ReconcileContext, live: KernelView): Promise<v
     if (ns.startsWith(SANDBOX_PREFIX) && !knownNetns.has(ns)) ops.push({ kind: 'netns-del', name: ns });
   }
   await ctx.executor.apply(ops);
+}
+
+/** The host routes between its bridges and the uplink, which every network with a way out needs; `restore` is the value to put back on rollback. */
+export function ipForwardingOn(restore?: string): KernelOp {
+  return { kind: 'sysctl', key: 'net.ipv4.ip_forward', value: '1', ...(restore === undefined ? {} : { restore }) };
 }

@@ -3,13 +3,12 @@ import { join } from 'node:path';
 import { ConflictError } from '../common/errors.js';
 import type { ContainerTable } from './containers.js';
 import { containerDir, type EngineContext } from './context.js';
-import { allocateEndpoints, attachmentsFor, releaseEndpoint } from './endpoints.js';
+import { allocateEndpoints, releaseEndpoint } from './endpoints.js';
 import { DEFAULT_NETWORK, firstSubnet, hasAddresses, type AddressedNetwork, type ContainerRecord, type EndpointRecord, type NetworkRecord } from './model.js';
 import { parseNetworkMode } from './modes.js';
-import { sandboxUpPlan } from './sandbox.js';
 import { extraHostLines, hostModeHostsFile, hostsFileContent, linkLine, readHostFile, resolvConfFor, type HostsLine } from './container-files.js';
 import type { Transaction } from './transaction.js';
-import { guardChange } from './guards.js';
+import { endpointsUpPlan } from './sandbox-plans.js';
 
 /** Where a starting container's processes go, and the directory of the files they see. */
 export interface SandboxSetup {
@@ -57,9 +56,7 @@ export async function setUpSandbox(
       const embeddedDns = endpoints.some((ep) => ctx.networks.servesNames(ctx.networks.byIdExact(ep.networkId)));
       await writeFile(join(dir, 'hosts'), hostsFileContent(container.hostname, endpoints.map((e) => e.address), [...extraHosts, ...links]));
       await writeFile(join(dir, 'resolv.conf'), resolvConfFor(embeddedDns ? 'embedded' : 'direct', hostResolv, ctx.config.dnsServers, container.dns));
-      await tx.apply(sandboxUpPlan(container.netns, attachmentsFor(ctx.networks, endpoints), { createNetns: true }));
-      const guard = guardChange(`container ${container.name}`, { added: endpoints });
-      if (guard) await tx.apply([guard]);
+      await tx.apply(endpointsUpPlan(ctx.networks, container, endpoints, { createNetns: true }));
       if (embeddedDns) {
         ctx.names.attach(container.id, container.netns);
         tx.onRollback(() => ctx.names.detach(container.id));

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attachmentsFor, planNewContainer } from '../../src/engine/endpoints.js';
+import { attachmentsFor } from '../../src/engine/endpoints.js';
+import { planNewContainer } from '../../src/engine/sandbox-plans.js';
 import { defaultBridgeRecord } from '../../src/engine/default-bridge.js';
 import { sandboxDownPlan, sandboxName } from '../../src/engine/sandbox.js';
 import { hostsFileContent, resolvConfFor } from '../../src/engine/container-files.js';
@@ -12,12 +13,12 @@ import { engineTables } from './fixtures.js';
 
 test('the plan of a container attach on the default bridge (golden dry-run text)', async () => {
   const { networks, ipam } = await engineTables();
-  const { plan } = await planNewContainer(networks, ipam, [{ networkId: networks.get('bridge').id, aliases: [] }], new Set(), 'c0ffee'.padEnd(64, '0'));
+  const { plan } = await planNewContainer(networks, ipam, { name: 'c0ffee', id: 'c0ffee'.padEnd(64, '0'), attachments: [{ networkId: networks.get('bridge').id, aliases: [] }] }, new Set());
   // The host veth name is random; pin it for the golden comparison.
   const text = renderPlan(plan).replace(/veth[0-9a-f]{7}/g, 'vethXXXXXXX');
   assertGolden('attach-default-bridge.sh', text + '\n');
   // Planning changes nothing: the same address is proposed again.
-  assert.match(renderPlan((await planNewContainer(networks, ipam, [{ networkId: networks.get('bridge').id, aliases: [] }], new Set())).plan), /addr add 172\.17\.0\.2\/16/);
+  assert.match(renderPlan((await planNewContainer(networks, ipam, { name: 'c2', attachments: [{ networkId: networks.get('bridge').id, aliases: [] }] }, new Set())).plan), /addr add 172\.17\.0\.2\/16/);
 });
 
 test('the default bridge takes the next /16 when the host routes 172.17/16, ignoring its own bridge', () => {

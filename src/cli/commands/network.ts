@@ -200,6 +200,30 @@ function keyValues(values: readonly string[], flagName: string, opts: { readonly
 }
 
 async function createNetwork(client: ApiClient, argv: readonly string[]): Promise<number> {
+  const { parsed, name, body } = createNetworkRequest(argv);
+  if (boolFlag(parsed, 'dry-run')) {
+    const planned = (await client.call('POST', '/berth/plan/network', body)) as PlannedNetwork;
+    for (const warning of planned.Warnings) console.error(`WARNING: ${warning}`);
+    const network = planned.Script === '' ? `# network ${name}: nothing to create on the host (its parent link is used as it is)` : `# network ${name}\n${planned.Script}`;
+    console.log(`${network}\n# its first container's endpoint\n${planned.FirstEndpointScript}`);
+    return 0;
+  }
+  const { Id } = (await client.call('POST', '/networks/create', body)) as { Id: string };
+  console.log(Id);
+  return 0;
+}
+
+/** The daemon's answer to /berth/plan/network. */
+export interface PlannedNetwork {
+  Script: string;
+  Explanation: string;
+  FirstEndpointScript: string;
+  FirstEndpointExplanation: string;
+  Warnings: string[];
+}
+
+/** `network create`'s command line as the API's request body (also `berth explain network create`'s). */
+export function createNetworkRequest(argv: readonly string[]): { parsed: Parsed; name: string; body: Record<string, unknown> } {
   const parsed = parseArgs(CREATE, argv, CREATE_FLAGS);
   const name = exactlyOne(parsed, CREATE);
   const ipamConfigs = ipamConfigsOf({
@@ -218,16 +242,7 @@ async function createNetwork(client: ApiClient, argv: readonly string[]): Promis
     Options: keyValues(flagList(parsed, 'opt'), '--opt', { bareKeys: true }),
     IPAM: { Driver: 'default', Config: ipamConfigs },
   };
-  if (boolFlag(parsed, 'dry-run')) {
-    const planned = (await client.call('POST', '/berth/plan/network', body)) as { Script: string; FirstEndpointScript: string; Warnings: string[] };
-    for (const warning of planned.Warnings) console.error(`WARNING: ${warning}`);
-    const network = planned.Script === '' ? `# network ${name}: nothing to create on the host (its parent link is used as it is)` : `# network ${name}\n${planned.Script}`;
-    console.log(`${network}\n# its first container's endpoint\n${planned.FirstEndpointScript}`);
-    return 0;
-  }
-  const { Id } = (await client.call('POST', '/networks/create', body)) as { Id: string };
-  console.log(Id);
-  return 0;
+  return { parsed, name, body };
 }
 
 async function listNetworks(client: ApiClient, argv: readonly string[]): Promise<number> {
@@ -296,6 +311,13 @@ function containerAndNetwork(parsed: Parsed, command: CommandInfo): [string, str
 }
 
 async function connectNetwork(client: ApiClient, argv: readonly string[]): Promise<number> {
+  const { network, body } = connectRequest(argv);
+  await client.call('POST', `/networks/${encodeURIComponent(network)}/connect`, body);
+  return 0;
+}
+
+/** `network connect`'s command line as the network and the API's request body (also `berth explain connect`'s). */
+export function connectRequest(argv: readonly string[]): { network: string; body: Record<string, unknown> } {
   const parsed = parseArgs(CONNECT, argv, CONNECT_FLAGS);
   const [network, container] = containerAndNetwork(parsed, CONNECT);
   const ip = flag(parsed, 'ip');
@@ -305,15 +327,20 @@ async function connectNetwork(client: ApiClient, argv: readonly string[]): Promi
     Aliases: flagList(parsed, 'alias'),
     ...(mac !== undefined ? { MacAddress: mac } : {}),
   };
-  await client.call('POST', `/networks/${encodeURIComponent(network)}/connect`, { Container: container, EndpointConfig });
-  return 0;
+  return { network, body: { Container: container, EndpointConfig } };
 }
 
 async function disconnectNetwork(client: ApiClient, argv: readonly string[]): Promise<number> {
+  const { network, body } = disconnectRequest(argv);
+  await client.call('POST', `/networks/${encodeURIComponent(network)}/disconnect`, body);
+  return 0;
+}
+
+/** `network disconnect`'s command line as the network and the API's request body (also `berth explain disconnect`'s). */
+export function disconnectRequest(argv: readonly string[]): { network: string; body: Record<string, unknown> } {
   const parsed = parseArgs(DISCONNECT, argv, { force: { short: 'f', value: false } });
   const [network, container] = containerAndNetwork(parsed, DISCONNECT);
-  await client.call('POST', `/networks/${encodeURIComponent(network)}/disconnect`, { Container: container, Force: boolFlag(parsed, 'force') });
-  return 0;
+  return { network, body: { Container: container, Force: boolFlag(parsed, 'force') } };
 }
 
 /**

@@ -258,6 +258,22 @@ async function attach(client: ApiClient, id: string, autoRemove: boolean): Promi
   }
 }
 
+/**
+ * `berth explain run|create ARGS`: the plan as `--dry-run` gives it, each step with a
+ * comment saying why, and the names the embedded resolver would answer.
+ */
+export async function explainRun(client: ApiClient, argv: readonly string[], handover: Handover, command: 'run' | 'create'): Promise<string> {
+  const info = command === 'run' ? RUN : CREATE;
+  const parsed = parseArgs(info, argv, RUN_FLAGS);
+  const { body, query, name } = await createRequest(info, parsed, boolFlag(parsed, 'rm') && boolFlag(parsed, 'detach'));
+  try {
+    return ((await client.call('POST', `/berth/plan/run${query}`, body)) as { Explanation: string }).Explanation;
+  } catch (err) {
+    if (!(err instanceof BerthError) || (err.code !== 'unavailable' && err.code !== 'permission')) throw err;
+  }
+  return handover.planOffline(body, name, true);
+}
+
 /** `--dry-run`: the daemon's plan when it answers, else a plan against a fresh default bridge (no root needed). */
 async function dryRun(client: ApiClient, handover: Handover, body: CreateBody, query: string, name: string | undefined): Promise<number> {
   try {
@@ -268,6 +284,6 @@ async function dryRun(client: ApiClient, handover: Handover, body: CreateBody, q
     if (!(err instanceof BerthError) || (err.code !== 'unavailable' && err.code !== 'permission')) throw err;
   }
   // The daemon's own planning, run here without a daemon (loaded only now).
-  console.log(await handover.planOffline(body, name));
+  console.log(await handover.planOffline(body, name, false));
   return 0;
 }
