@@ -337,6 +337,13 @@ export function apiRoutes(engine: Engine, build: BuildInfo, facts: DaemonFacts):
     route('POST', '/berth/plan/containers/{id}/rm', async ({ res, params, query }) => {
       planAnswer(res, { plan: await engine.planRemoveContainer(params[0]!, { force: queryFlag(query, 'force') }) });
     }),
+    // berth-only: `berth trace`: where a packet from src to dst goes, and which rule decides.
+    route('GET', '/berth/trace', async ({ res, query }) => {
+      const src = query.get('src');
+      const dst = query.get('dst');
+      if (!src || !dst) throw new InvalidArgumentError('trace needs src and dst', 'e.g. /berth/trace?src=web&dst=db:5432');
+      json(res, 200, await engine.trace(src, dst, { probe: queryFlag(query, 'probe') }));
+    }),
     // berth-only: the current state as the steps that would rebuild it from nothing.
     route('GET', '/berth/explain/containers/{id}', ({ res, params }) => {
       planAnswer(res, engine.rebuildContainer(params[0]!));

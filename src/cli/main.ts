@@ -23,6 +23,7 @@ Commands:
   network     create | ls | inspect | rm | prune | connect | disconnect (berth network --help)
   system      reconcile: repair drift between the kernel and the records now (--dry-run)
   explain     The exact commands an operation runs, each with why (berth explain --help)
+  trace       Where a packet from SRC to DST goes, and which rule decides (berth trace --help)
 
 The daemon's socket: -H unix:///path, or BERTH_HOST (default unix:///run/berth/berth.sock).`;
 
@@ -51,6 +52,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   network: async () => (await import('./commands/network.js')).networkCommand,
   system: async () => (await import('./commands/system.js')).systemCommand,
   explain: async () => (await import('./commands/explain.js')).explainCommand,
+  trace: async () => (await import('./commands/trace.js')).traceCommand,
 };
 
 export async function main(argv: readonly string[], handover: Handover): Promise<number> {

@@ -37,6 +37,8 @@ import type { CreateNetworkRequest } from './network-create.js';
 import { NetworkService } from './network-service.js';
 import { driverNetwork, NetworkTable } from './networks.js';
 import { runningGuarded } from './guards.js';
+import { Tracer, type TraceAnswer } from './trace/tracer.js';
+import { parseTraceRequest } from './trace/spec.js';
 import { replaceGuards } from '../firewall/guard.js';
 import { firewallPortsOf } from './ports.js';
 import { ipForwardingOn, reconcile } from './reconcile.js';
@@ -527,6 +529,13 @@ export class Engine {
     });
   }
 
+
+  // ---- trace: where a packet goes, and why ------------------------------------------------
+
+  /** `berth trace SRC DST`: the model's answer, or with `probe` a real packet's. */
+  trace(src: string, dst: string, opts: { readonly probe: boolean }): Promise<TraceAnswer> {
+    return new Tracer(this.networks, this.containers, this.deps.firewall.name).trace(parseTraceRequest(src, dst), opts);
+  }
 
   // ---- explain: the plans of operations, not applied ---------------------------------------
 

@@ -1,0 +1,267 @@
+import { dnatOf, evaluateChain, firstMatching, type NftRule, type NftTable, type TracedPacket } from '../../firewall/nft-eval.js';
+import type { Protocol, RouteAnswer } from '../../kernel/path-probe.js';
+
+/**
+ * The model of `berth trace`: where a connection's first packet goes, computed without
+ * sending anything. Routing comes from the kernel (`ip route get` in each namespace, which
+ * sends nothing), the firewall from berth's table as the kernel holds it (evaluated rule
+ * by rule, so a rule someone deleted is missed as the kernel would miss it), who holds an
+ * address on a bridge from berth's records, and listeners from /proc. It follows the
+ * paths berth builds on bridge networks: container to container over one bridge, through
+ * the host (routing, isolation, NAT, published ports), to the host itself and out of the
+ * uplink.
+ */
+
+export type Verdict = 'delivered' | 'dropped' | 'no-route' | 'no-listener';
+
+export interface TraceHop {
+  /** Where the step happens: a container, "host", or a netfilter chain. */
+  readonly at: string;
+  readonly what: string;
+  readonly rule?: TraceRule;
+}
+
+export interface TraceRule {
+  readonly table: string;
+  readonly chain: string;
+  readonly handle: number;
+  readonly text: string;
+  readonly why: string;
+}
+
+export interface TraceResult {
+  readonly verdict: Verdict;
+  readonly method: 'model' | 'probe';
+  readonly hops: readonly TraceHop[];
+  /** What the method could not see or judge (a rule it did not understand, a listener beyond the host). */
+  readonly notes: readonly string[];
+}
+
+/** Where a packet starts: a namespace of berth's (a container), the host's, or a host beyond the uplink. */
+export type PathSource =
+  | { readonly kind: 'sandbox'; readonly label: string; readonly netns: string; readonly pid: number }
+  | { readonly kind: 'host'; readonly label: string }
+  | { readonly kind: 'outside'; readonly label: string; readonly address: string };
+
+/** Where it is sent: an address (the destination's, as the source would name it) and, for tcp/udp, a port. */
+export interface PathTarget {
+  readonly label: string;
+  readonly address: string;
+  readonly proto: Protocol;
+  readonly port?: number;
+}
+
+/** An endpoint berth placed on a bridge. */
+export interface BridgeEndpoint {
+  readonly container: string;
+  readonly pid: number;
+  readonly ifname: string;
+  readonly hostIfname?: string;
+  readonly network: string;
+}
+
+/** The live facts the model reads; the tracer wires them to the kernel and the records. */
+export interface PathFacts {
+  routeGet(netns: string | undefined, address: string): Promise<RouteAnswer>;
+  listens(pid: number | 'self', proto: 'tcp' | 'udp', address: string, port: number): Promise<boolean>;
+  /** berth's nftables table as the kernel holds it now. */
+  table(): Promise<NftTable>;
+  /** The host's own IPv4 addresses. */
+  hostAddresses(): Promise<ReadonlySet<string>>;
+  /** The network a berth bridge belongs to, if it is one. */
+  networkOfBridge(bridge: string): string | undefined;
+  /** Who holds `address` on the bridge, among running containers. */
+  endpointAt(bridge: string, address: string): BridgeEndpoint | undefined;
+  /** A container's endpoint by its interface name inside its namespace. */
+  endpointOf(netns: string, ifname: string): (BridgeEndpoint & { readonly bridge?: string; readonly driver: string }) | undefined;
+  /** The sentence saying why berth wrote the rule. */
+  reasonFor(chain: string, text: string): string;
+}
+
+interface Walk {
+  readonly hops: TraceHop[];
+  readonly notes: string[];
+  readonly notUnderstood: NftRule[];
+}
+
+export async function modelPath(source: PathSource, target: PathTarget, facts: PathFacts): Promise<TraceResult> {
+  const walk: Walk = { hops: [], notes: [], notUnderstood: [] };
+  const verdict = await fromSource(source, target, facts, walk);
+  const notes = [...walk.notes, ...[...new Set(walk.notUnderstood)].map((r) => `rule #${r.handle} of chain ${r.chain} is not one berth writes; the model skipped it: ${r.text}`)];
+  return { verdict, method: 'model', hops: walk.hops, notes };
+}
+
+async function fromSource(source: PathSource, target: PathTarget, facts: PathFacts, walk: Walk): Promise<Verdict> {
+  switch (source.kind) {
+    case 'sandbox':
+      return fromSandbox(source, target, facts, walk);
+    case 'host':
+      return fromHost(source.label, target, facts, walk);
+    case 'outside': {
+      const hostAddresses = await facts.hostAddresses();
+      if (!hostAddresses.has(target.address)) {
+        walk.hops.push({ at: source.label, what: `has no route to ${target.address}: berth announces no container subnet to other hosts (publish a port instead)` });
+        return 'no-route';
+      }
+      const facing = await facts.routeGet(undefined, source.address);
+      if (!facing.ok) {
+        walk.hops.push({ at: 'host', what: `cannot reach ${source.address} back: ${facing.reason}` });
+        return 'no-route';
+      }
+      walk.hops.push({ at: source.label, what: `sends to ${target.address}${portText(target)}, arriving on the host's ${facing.dev}` });
+      return intoHost({ iif: facing.dev, saddr: source.address, daddr: target.address }, target, facts, walk);
+    }
+  }
+}
+
+async function fromSandbox(source: Extract<PathSource, { kind: 'sandbox' }>, target: PathTarget, facts: PathFacts, walk: Walk): Promise<Verdict> {
+  const route = await facts.routeGet(source.netns, target.address);
+  if (!route.ok) {
+    walk.hops.push({ at: source.label, what: `no route to ${target.address} (${route.reason})` });
+    return 'no-route';
+  }
+  if (route.local) {
+    walk.hops.push({ at: source.label, what: `${target.address} is its own address: delivered over lo` });
+    return atListener(source.label, source.pid, target, target.address, target.port, facts, walk);
+  }
+  const endpoint = facts.endpointOf(source.netns, route.dev);
+  if (!endpoint?.bridge) {
+    walk.hops.push({ at: source.label, what: `leaves by ${route.dev}, an interface of a ${endpoint?.driver ?? 'unknown'} network: the model follows bridge networks only` });
+    walk.notes.push(`the path leaves ${source.label} by a ${endpoint?.driver ?? 'non-bridge'} interface; use --probe to see what really happens`);
+    return 'no-route';
+  }
+  const saddr = route.source ?? '';
+  walk.hops.push({ at: source.label, what: `${route.dev} (${saddr}) -> ${endpoint.hostIfname ?? 'its host side'} -> bridge ${endpoint.bridge} (network ${endpoint.network})${route.gateway ? `, next hop the gateway ${route.gateway}` : ''}` });
+  const hostAddresses = await facts.hostAddresses();
+  const nextHop = route.gateway ?? target.address;
+  if (hostAddresses.has(nextHop) || hostAddresses.has(target.address)) {
+    return intoHost({ iif: endpoint.bridge, saddr, daddr: target.address }, target, facts, walk);
+  }
+  return onBridge(endpoint.bridge, nextHop, target.port, target, facts, walk);
+}
+
+async function fromHost(label: string, target: PathTarget, facts: PathFacts, walk: Walk): Promise<Verdict> {
+  const table = await facts.table();
+  const hostAddresses = await facts.hostAddresses();
+  // The source address is chosen for the destination as written, before any DNAT.
+  const first = await facts.routeGet(undefined, target.address);
+  const saddr = first.ok ? (first.source ?? (first.local ? target.address : '')) : '';
+  const packet = packetOf({ iif: 'lo', saddr, daddr: target.address }, target, isLocal(target.address, hostAddresses));
+  walk.hops.push({ at: label, what: `sends to ${target.address}${portText(target)}` });
+  const { daddr, dport, dnatted } = applyDnat(table, 'output', packet, facts, walk);
+  const route = await facts.routeGet(undefined, daddr);
+  if (!route.ok) {
+    walk.hops.push({ at: 'host', what: `no route to ${daddr} (${route.reason})` });
+    return 'no-route';
+  }
+  if (route.local) {
+    walk.hops.push({ at: 'host', what: `${daddr} is the host's own address: delivered over lo` });
+    return atListener('host', 'self', target, daddr, dport, facts, walk);
+  }
+  const post = firstMatching(table, 'postrouting', { ...packet, daddr, dnatted, oif: route.dev, ...(dport === undefined ? {} : { dport }) }, walk.notUnderstood);
+  if (post) walk.hops.push({ at: 'nat postrouting', what: `masquerade: the source ${saddr} becomes the host's address on ${route.dev}`, rule: ruleOf(post, facts) });
+  return leaveHost(route.dev, daddr, dport, target, facts, walk);
+}
+
+/** A packet entering the host's stack on `iif` (from a bridge or the uplink): raw guard, DNAT, then input or forward. */
+async function intoHost(entry: { iif: string; saddr: string; daddr: string }, target: PathTarget, facts: PathFacts, walk: Walk): Promise<Verdict> {
+  const table = await facts.table();
+  const hostAddresses = await facts.hostAddresses();
+  const packet = packetOf(entry, target, isLocal(entry.daddr, hostAddresses));
+  const guard = evaluateChain(table, 'loopback_guard', packet, walk.notUnderstood);
+  if (guard.verdict === 'drop') {
+    walk.hops.push({ at: 'raw prerouting', what: 'dropped', ...(guard.rule ? { rule: ruleOf(guard.rule, facts) } : {}) });
+    return 'dropped';
+  }
+  const { daddr, dport, dnatted } = applyDnat(table, 'prerouting', packet, facts, walk);
+  const after: TracedPacket = { ...packet, daddr, dnatted, daddrLocal: isLocal(daddr, hostAddresses), ...(dport === undefined ? {} : { dport }) };
+  if (hostAddresses.has(daddr)) {
+    const input = evaluateChain(table, 'input', after, walk.notUnderstood);
+    if (input.verdict === 'drop') {
+      walk.hops.push({ at: 'filter input', what: `dropped on its way to the host's ${daddr}`, ...(input.rule ? { rule: ruleOf(input.rule, facts) } : {}) });
+      return 'dropped';
+    }
+    walk.hops.push({ at: 'filter input', what: `accepted by the host (${daddr})`, ...(input.verdict === 'accept' && input.rule ? { rule: ruleOf(input.rule, facts) } : {}) });
+    return atListener('host', 'self', target, daddr, dport, facts, walk);
+  }
+  const route = await facts.routeGet(undefined, daddr);
+  if (!route.ok) {
+    walk.hops.push({ at: 'host', what: `no route to ${daddr} (${route.reason})` });
+    return 'no-route';
+  }
+  const forwarded: TracedPacket = { ...after, oif: route.dev };
+  const forward = evaluateChain(table, 'forward', forwarded, walk.notUnderstood);
+  if (forward.verdict === 'drop') {
+    walk.hops.push({ at: 'filter forward', what: `dropped between ${entry.iif} and ${route.dev}`, ...(forward.rule ? { rule: ruleOf(forward.rule, facts) } : {}) });
+    return 'dropped';
+  }
+  walk.hops.push({
+    at: 'filter forward',
+    what: `forwarded from ${entry.iif} to ${route.dev}${forward.verdict === 'policy' ? ' (no rule of berth matched: policy accept)' : ''}`,
+    ...(forward.verdict === 'accept' && forward.rule ? { rule: ruleOf(forward.rule, facts) } : {}),
+  });
+  const post = firstMatching(table, 'postrouting', forwarded, walk.notUnderstood);
+  if (post) walk.hops.push({ at: 'nat postrouting', what: `masquerade: the source ${entry.saddr} becomes the host's address on ${route.dev}`, rule: ruleOf(post, facts) });
+  return leaveHost(route.dev, daddr, dport, target, facts, walk);
+}
+
+/** The packet leaves the host's stack by `dev`: onto one of berth's bridges, or out of the host. */
+function leaveHost(dev: string, daddr: string, dport: number | undefined, target: PathTarget, facts: PathFacts, walk: Walk): Promise<Verdict> {
+  if (facts.networkOfBridge(dev) !== undefined) return onBridge(dev, daddr, dport, target, facts, walk);
+  walk.hops.push({ at: 'host', what: `leaves by ${dev} toward ${daddr}` });
+  walk.notes.push(`${daddr} is beyond the host: whether something listens there is not berth's to see`);
+  return Promise.resolve('delivered');
+}
+
+/** Layer 2 on a bridge: the frame reaches whoever holds the address (bridged frames meet no IP hook). */
+async function onBridge(bridge: string, address: string, dport: number | undefined, target: PathTarget, facts: PathFacts, walk: Walk): Promise<Verdict> {
+  const owner = facts.endpointAt(bridge, address);
+  if (!owner) {
+    walk.hops.push({ at: `bridge ${bridge}`, what: `nobody on network ${facts.networkOfBridge(bridge) ?? bridge} holds ${address}: ARP goes unanswered` });
+    return 'no-route';
+  }
+  walk.hops.push({ at: `bridge ${bridge}`, what: `-> ${owner.hostIfname ?? 'a port'} -> ${owner.container} ${owner.ifname} (${address})` });
+  return atListener(owner.container, owner.pid, target, address, dport, facts, walk);
+}
+
+async function atListener(label: string, pid: number | 'self', target: PathTarget, address: string, port: number | undefined, facts: PathFacts, walk: Walk): Promise<Verdict> {
+  if (target.proto === 'icmp' || port === undefined) {
+    walk.hops.push({ at: label, what: 'the kernel answers the echo request' });
+    return 'delivered';
+  }
+  const proto = target.proto;
+  if (await facts.listens(pid, proto, address, port)) {
+    walk.hops.push({ at: label, what: `a socket ${proto === 'tcp' ? 'listens' : 'is bound'} on ${address}:${port}/${proto}` });
+    return 'delivered';
+  }
+  walk.hops.push({ at: label, what: `nothing ${proto === 'tcp' ? 'listens' : 'is bound'} on ${port}/${proto}: ${proto === 'tcp' ? 'a reset' : 'an ICMP port unreachable'} comes back` });
+  return 'no-listener';
+}
+
+function applyDnat(table: NftTable, chain: 'prerouting' | 'output', packet: TracedPacket, facts: PathFacts, walk: Walk): { daddr: string; dport: number | undefined; dnatted: boolean } {
+  const dnat = dnatOf(table, packet);
+  if (!dnat) return { daddr: packet.daddr, dport: packet.dport, dnatted: false };
+  const rule = (table.chains.get(chain)?.rules ?? []).find((r) => r.text.includes(`@${dnat.map}`) && !r.text.includes(`@${dnat.map}_`));
+  walk.hops.push({
+    at: `nat ${chain}`,
+    what: `DNAT ${packet.daddr}:${packet.dport} -> ${dnat.address}:${dnat.port} (element ${dnat.element} of map ${dnat.map})`,
+    ...(rule ? { rule: ruleOf(rule, facts) } : {}),
+  });
+  return { daddr: dnat.address, dport: dnat.port, dnatted: true };
+}
+
+function packetOf(entry: { iif: string; saddr: string; daddr: string }, target: PathTarget, daddrLocal: boolean): TracedPacket {
+  return { iif: entry.iif, saddr: entry.saddr, daddr: entry.daddr, proto: target.proto, dnatted: false, daddrLocal, ...(target.port === undefined ? {} : { dport: target.port }) };
+}
+
+function isLocal(address: string, hostAddresses: ReadonlySet<string>): boolean {
+  return hostAddresses.has(address) || address.startsWith('127.');
+}
+
+function ruleOf(rule: NftRule, facts: PathFacts): TraceRule {
+  return { table: 'ip berth', chain: rule.chain, handle: rule.handle, text: rule.text, why: facts.reasonFor(rule.chain, rule.text) };
+}
+
+function portText(target: PathTarget): string {
+  return target.port === undefined ? ` (${target.proto})` : `:${target.port}/${target.proto}`;
+}

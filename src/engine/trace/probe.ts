@@ -1,0 +1,101 @@
+import { InvalidArgumentError } from '../../common/errors.js';
+import { NftTraceSession, type TraceEvent } from '../../kernel/nftrace.js';
+import { neighbourUnanswered, sendProbe, type SendOutcome } from '../../kernel/path-probe.js';
+import type { PathFacts, PathSource, PathTarget, TraceHop, TraceResult, Verdict } from './model.js';
+
+/** How long a probe waits for an answer before calling the packet silent. */
+export const PROBE_TIMEOUT_MS = 1000;
+
+/**
+ * `berth trace --probe`: one real packet from the source's namespace, marked for nftables
+ * tracing, and what really happened to it: the sender's view (connected, reset, ICMP
+ * unreachable, silence) and every rule and policy the kernel reports it met, by handle.
+ * A drop the trace reports ends the wait at once. Silence with no drop seen is read from
+ * the source's neighbour table (nobody answered ARP: no route), or, for UDP, as delivered
+ * (a datagram to a socket that does not reply).
+ */
+export async function probePath(source: PathSource, target: PathTarget, facts: PathFacts): Promise<TraceResult> {
+  if (source.kind === 'outside') {
+    throw new InvalidArgumentError(`cannot probe from ${source.label}: berth runs nothing beyond the uplink`, 'drop --probe: the model needs no packet');
+  }
+  const netns = source.kind === 'sandbox' ? source.netns : undefined;
+  return oneAtATime(async () => {
+    const route = await facts.routeGet(netns, target.address);
+    const from = route.ok && route.source && !route.local ? ` ip saddr ${route.source}` : '';
+    const l4 = target.proto === 'icmp' ? ' meta l4proto icmp' : ` ${target.proto} dport ${target.port ?? 0}`;
+    const session = await NftTraceSession.start(`ip daddr ${target.address}${from}${l4}`);
+    let outcome: SendOutcome;
+    let events: TraceEvent[];
+    try {
+      outcome = await Promise.race([sendProbe(netns, target.proto, target.address, target.port, PROBE_TIMEOUT_MS), dropSeen(session)]);
+      // Replies and late rule reports arrive just after the sender returns.
+      await sleep(50);
+      events = session.events();
+    } finally {
+      await session.stop();
+    }
+    const hops: TraceHop[] = [{ at: source.label, what: `sent a real ${target.proto} packet to ${target.address}${target.port === undefined ? '' : `:${target.port}`}` }];
+    for (const e of events) {
+      hops.push({
+        at: `${e.table} ${e.chain}`,
+        what: e.rule ? `verdict ${e.verdict}` : `policy ${e.verdict}`,
+        ...(e.rule ? { rule: { table: e.table, chain: e.chain, handle: e.rule.handle, text: e.rule.text, why: e.table === 'ip berth' ? facts.reasonFor(e.chain, e.rule.text) : "another table's rule" } } : {}),
+      });
+    }
+    const dropped = events.some((e) => e.verdict === 'drop');
+    const nextHop = route.ok ? (route.gateway ?? target.address) : target.address;
+    const verdict = await verdictOf(outcome, dropped, target, async () => route.ok && (await neighbourUnanswered(netns, nextHop)));
+    hops.push({ at: source.label, what: SEEN[outcome](target) });
+    const notes = verdict === 'dropped' && !dropped ? ['no netfilter rule reported the drop: it happened elsewhere in the kernel'] : [];
+    return { verdict, method: 'probe', hops, notes };
+  });
+}
+
+async function verdictOf(outcome: SendOutcome, dropSeen: boolean, target: PathTarget, arpUnanswered: () => Promise<boolean>): Promise<Verdict> {
+  switch (outcome) {
+    case 'answered':
+      return 'delivered';
+    case 'refused':
+      return 'no-listener';
+    case 'unreachable':
+      return 'no-route';
+    case 'silent':
+      if (dropSeen) return 'dropped';
+      if (await arpUnanswered()) return 'no-route';
+      return target.proto === 'udp' ? 'delivered' : 'dropped';
+  }
+}
+
+const SEEN: Record<SendOutcome, (t: PathTarget) => string> = {
+  answered: (t) => (t.proto === 'tcp' ? 'the connection was accepted' : t.proto === 'icmp' ? 'the echo reply came back' : 'an answer came back'),
+  refused: (t) => (t.proto === 'tcp' ? 'a reset came back: nothing listens there' : 'an ICMP port unreachable came back: nothing is bound there'),
+  unreachable: () => 'an ICMP unreachable (or the local routing table) said there is no way there',
+  silent: () => `nothing came back within ${PROBE_TIMEOUT_MS} ms`,
+};
+
+/** Resolves as "silent" as soon as the trace reports a drop (polled; never resolves otherwise). */
+function dropSeen(session: NftTraceSession): Promise<SendOutcome> {
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (session.drop()) {
+        clearInterval(timer);
+        resolve('silent');
+      }
+    }, 20);
+    timer.unref();
+    setTimeout(() => clearInterval(timer), PROBE_TIMEOUT_MS + 100).unref();
+  });
+}
+
+let last: Promise<unknown> = Promise.resolve();
+
+/** Probes share one trace table: they run one at a time. */
+function oneAtATime<T>(task: () => Promise<T>): Promise<T> {
+  const run = last.then(task, task);
+  last = run.catch(() => undefined);
+  return run;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

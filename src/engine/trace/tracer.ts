@@ -1,0 +1,146 @@
+import { ConflictError, InvalidArgumentError } from '../../common/errors.js';
+import { parseNftTable, type NftTable } from '../../firewall/nft-eval.js';
+import { reasonFor } from '../../firewall/nft-reasons.js';
+import { NFT_TABLE } from '../../firewall/nftables.js';
+import { listens, routeGet } from '../../kernel/path-probe.js';
+import { hostAddresses } from '../../kernel/read.js';
+import { runTool } from '../../kernel/spawn.js';
+import type { ContainerTable } from '../containers.js';
+import { hasAddresses, type ContainerRecord } from '../model.js';
+import { parseNetworkMode } from '../modes.js';
+import { driverNetwork, type NetworkTable } from '../networks.js';
+import { modelPath, type BridgeEndpoint, type PathFacts, type PathSource, type PathTarget, type TraceResult } from './model.js';
+import { probePath } from './probe.js';
+import { endLabel, type TraceEnd, type TraceRequest } from './spec.js';
+
+/** A trace's answer: what was traced, and what each method asked found. */
+export interface TraceAnswer extends TraceResult {
+  readonly src: string;
+  readonly dst: string;
+  readonly address: string;
+  readonly proto: string;
+  readonly port?: number;
+}
+
+/**
+ * `berth trace`: resolves the two ends against the records (a container's namespace and
+ * the address the source would use for the destination: one on a network they share, else
+ * its main one), then runs the model or the probe.
+ */
+export class Tracer {
+  constructor(
+    private readonly networks: NetworkTable,
+    private readonly containers: ContainerTable,
+    private readonly firewallBackend: string,
+  ) {}
+
+  async trace(request: TraceRequest, opts: { readonly probe: boolean }): Promise<TraceAnswer> {
+    const source = this.source(request.src);
+    const target = await this.target(request, source);
+    const facts = this.facts();
+    if (!opts.probe && this.firewallBackend !== 'nftables') {
+      throw new InvalidArgumentError(`the model reads berth's nftables table; this daemon runs --firewall ${this.firewallBackend}`, 'use --probe to send a real packet');
+    }
+    const result = opts.probe ? await probePath(source, target, facts) : await modelPath(source, target, facts);
+    return { ...result, src: endLabel(request.src), dst: endLabel(request.dst), address: target.address, proto: target.proto, ...(target.port === undefined ? {} : { port: target.port }) };
+  }
+
+  private source(end: TraceEnd): PathSource {
+    if (end.kind === 'host') return { kind: 'host', label: 'host' };
+    if (end.kind === 'outside') return { kind: 'outside', label: `outside:${end.address}`, address: end.address };
+    const c = this.running(end.ref);
+    const stack = this.stackOf(c);
+    return stack === undefined ? { kind: 'host', label: c.name } : { kind: 'sandbox', label: c.name, netns: stack.netns, pid: stack.pid };
+  }
+
+  private async target(request: TraceRequest, source: PathSource): Promise<PathTarget> {
+    const base = { proto: request.proto, ...(request.port === undefined ? {} : { port: request.port }) };
+    const end = request.dst;
+    if (end.kind === 'outside') return { ...base, label: `outside:${end.address}`, address: end.address };
+    if (end.kind === 'host' || this.stackOf(this.running(end.ref)) === undefined) {
+      return { ...base, label: end.kind === 'host' ? 'host' : end.ref, address: await this.hostAddressFor(source) };
+    }
+    const dst = this.running(end.ref);
+    const owner = this.sandboxOwner(dst);
+    const sourceNetworks = new Set(source.kind === 'sandbox' ? this.sandboxEndpoints(source.netns).map((e) => e.networkId) : []);
+    const endpoint = owner.endpoints.find((e) => sourceNetworks.has(e.networkId)) ?? owner.endpoints.find((e) => e.gatewayEndpoint) ?? owner.endpoints[0];
+    if (!endpoint) throw new ConflictError(`container ${dst.name} has no address (network none)`, 'connect it to a network first');
+    return { ...base, label: dst.name, address: endpoint.address };
+  }
+
+  /** How the source names the host: its gateway from a container, 127.0.0.1 on the host, the uplink's address from outside. */
+  private async hostAddressFor(source: PathSource): Promise<string> {
+    if (source.kind === 'host') return '127.0.0.1';
+    if (source.kind === 'outside') {
+      const route = await routeGet(undefined, source.address);
+      if (!route.ok || !route.source) throw new ConflictError(`the host has no route to ${source.address}`, 'give an address the host reaches');
+      return route.source;
+    }
+    const endpoints = this.sandboxEndpoints(source.netns);
+    const endpoint = endpoints.find((e) => e.gatewayEndpoint) ?? endpoints[0];
+    if (!endpoint?.gateway) throw new ConflictError(`${source.label} has no gateway: it cannot name the host`, 'trace to a container instead');
+    return endpoint.gateway;
+  }
+
+  private running(ref: string): ContainerRecord {
+    const c = this.containers.get(ref);
+    if (c.state.status !== 'running') throw new ConflictError(`container ${c.name} is not running: it has no network to trace`, `start it first: berth start ${c.name}`);
+    return c;
+  }
+
+  /** The namespace a container's processes use (undefined: the host's). */
+  private stackOf(c: ContainerRecord): { netns: string; pid: number } | undefined {
+    const mode = parseNetworkMode(c.networkMode);
+    if (mode.kind === 'host') return undefined;
+    const owner = this.sandboxOwner(c);
+    return { netns: owner.netns, pid: owner.state.pid };
+  }
+
+  /** A container:NAME container uses the namespace (and endpoints) of NAME. */
+  private sandboxOwner(c: ContainerRecord): ContainerRecord {
+    const mode = parseNetworkMode(c.networkMode);
+    return mode.kind === 'container' ? (this.containers.byIdExact(mode.container) ?? c) : c;
+  }
+
+  private sandboxEndpoints(netns: string) {
+    return this.containers.all().find((c) => c.netns === netns && c.state.status === 'running' && parseNetworkMode(c.networkMode).kind !== 'container')?.endpoints ?? [];
+  }
+
+  private bridgeOf(networkId: string): string | undefined {
+    const network = this.networks.byIdExact(networkId);
+    if (!network || !hasAddresses(network)) return undefined;
+    return this.networks.driverOf(network).firewall?.(driverNetwork(network)).bridge;
+  }
+
+  private facts(): PathFacts {
+    let table: Promise<NftTable> | undefined;
+    let addresses: Promise<ReadonlySet<string>> | undefined;
+    const endpointsOnBridges = (): (BridgeEndpoint & { bridge?: string; address: string; netns: string; driver: string })[] =>
+      this.containers.all().flatMap((c) =>
+        c.state.status !== 'running'
+          ? []
+          : c.endpoints.map((e) => {
+              const bridge = this.bridgeOf(e.networkId);
+              const network = this.networks.byIdExact(e.networkId);
+              return { container: c.name, pid: c.state.pid, ifname: e.ifname, network: network?.name ?? e.networkId, address: e.address, netns: c.netns, driver: network?.driver ?? 'unknown', ...(e.hostIfname ? { hostIfname: e.hostIfname } : {}), ...(bridge ? { bridge } : {}) };
+            }),
+      );
+    const bridgeNames = () => new Map(this.networks.addressed().flatMap((n) => { const b = this.bridgeOf(n.id); return b ? [[b, n.name] as const] : []; }));
+    return {
+      routeGet,
+      listens,
+      table: () => (table ??= readBerthTable()),
+      hostAddresses: () => (addresses ??= hostAddresses().then((m) => new Set([...m.values()].flat().map((cidr) => cidr.split('/')[0]!)))),
+      networkOfBridge: (bridge) => bridgeNames().get(bridge),
+      endpointAt: (bridge, address) => endpointsOnBridges().find((e) => e.bridge === bridge && e.address === address),
+      endpointOf: (netns, ifname) => endpointsOnBridges().find((e) => e.netns === netns && e.ifname === ifname),
+      reasonFor: (chain, text) => reasonFor(chain, text, (bridge) => (bridgeNames().get(bridge) ? `network ${bridgeNames().get(bridge)!}` : bridge)),
+    };
+  }
+}
+
+async function readBerthTable(): Promise<NftTable> {
+  const listed = await runTool('nft', ['-a', 'list', 'table', 'ip', NFT_TABLE]);
+  // No table (flushed, not yet repaired): nothing of berth's filters anything.
+  return parseNftTable(listed.code === 0 ? listed.stdout : '');
+}

@@ -1,0 +1,103 @@
+import { readFile } from 'node:fs/promises';
+import { NETNS_DIR } from './read.js';
+import { runTool } from './spawn.js';
+
+/**
+ * What `berth trace` asks the kernel about one path, and the real packet `--probe` sends.
+ * A namespace is named as under /run/netns; undefined means the daemon's own (the host's).
+ * Nothing here changes the kernel but the neighbour entries a probe's packet creates.
+ */
+
+export type Protocol = 'tcp' | 'udp' | 'icmp';
+
+/** `ip route get`: the interface and next hop the namespace would use, or why it has none. */
+export type RouteAnswer =
+  | { readonly ok: true; readonly dev: string; readonly gateway?: string; readonly source?: string; readonly local: boolean }
+  | { readonly ok: false; readonly reason: string };
+
+export async function routeGet(netns: string | undefined, address: string): Promise<RouteAnswer> {
+  const result = await runTool('ip', [...(netns ? ['-n', netns] : []), '-j', 'route', 'get', address]);
+  if (result.code !== 0) return { ok: false, reason: result.stderr.trim().replace(/^RTNETLINK answers: /, '') || 'no route' };
+  const [route] = JSON.parse(result.stdout) as { dev?: string; gateway?: string; prefsrc?: string; type?: string }[];
+  if (!route?.dev) return { ok: false, reason: 'no route' };
+  return { ok: true, dev: route.dev, ...(route.gateway ? { gateway: route.gateway } : {}), ...(route.prefsrc ? { source: route.prefsrc } : {}), local: route.type === 'local' };
+}
+
+/**
+ * Whether a socket of the namespace `pid` lives in listens on `port` (TCP) or is bound to
+ * it (UDP), on `address` or on every address: /proc/PID/net/tcp and udp, as `ss -ln` reads,
+ * and tcp6/udp6, whose wildcard sockets take IPv4 too (Node's default listen). `pid` "self"
+ * is the daemon's own namespace.
+ */
+export async function listens(pid: number | 'self', proto: 'tcp' | 'udp', address: string, port: number): Promise<boolean> {
+  const read = (file: string) => readFile(`/proc/${pid}/net/${file}`, 'utf8').catch(() => '');
+  const table = (await read(proto)) + (await read(`${proto}6`));
+  const v4 = hexAddress(address);
+  // IPv6 wildcard, and the IPv4-mapped form of the address (::ffff:a.b.c.d).
+  const wanted = [hexAddress('0.0.0.0'), v4, '0'.repeat(32), `0000000000000000FFFF0000${v4}`];
+  const portHex = port.toString(16).toUpperCase().padStart(4, '0');
+  // TCP_LISTEN is state 0A; an unconnected bound UDP socket is state 07 (TCP_CLOSE).
+  const state = proto === 'tcp' ? '0A' : '07';
+  return table
+    .split('\n')
+    .slice(1)
+    .some((line) => {
+      const [, local, , st] = line.trim().split(/\s+/);
+      if (!local || st !== state) return false;
+      const [addr, p] = local.split(':');
+      return p === portHex && wanted.includes(addr!);
+    });
+}
+
+/** /proc/net's form of an IPv4 address: four bytes in host (little-endian) order, hex. */
+function hexAddress(address: string): string {
+  return address
+    .split('.')
+    .reverse()
+    .map((b) => Number(b).toString(16).toUpperCase().padStart(2, '0'))
+    .join('');
+}
+
+/** What happened to a probe's packet, as its sender saw it. */
+export type SendOutcome = 'answered' | 'refused' | 'unreachable' | 'silent';
+
+/**
+ * Sends one real packet from the namespace: a TCP connect, a UDP datagram (then waits for
+ * an ICMP port-unreachable), or one ICMP echo. "silent" means nothing came back within
+ * `timeoutMs`: dropped, or a UDP datagram delivered to a socket that does not answer.
+ */
+export async function sendProbe(netns: string | undefined, proto: Protocol, address: string, port: number | undefined, timeoutMs: number): Promise<SendOutcome> {
+  const enter = netns ? ['nsenter', `--net=${NETNS_DIR}/${netns}`] : [];
+  if (proto === 'icmp') {
+    const seconds = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
+    const ping = ['ping', '-n', '-c', '1', '-W', seconds, address];
+    const result = netns ? await runTool('nsenter', [...enter.slice(1), ...ping]) : await runTool('ping', ping.slice(1));
+    if (result.code === 0) return 'answered';
+    return /unreachable|Unreachable/.test(result.stdout + result.stderr) ? 'unreachable' : 'silent';
+  }
+  const sender = ['-e', SENDER, proto, address, String(port ?? 0), String(timeoutMs)];
+  const result = netns ? await runTool('nsenter', [...enter.slice(1), process.execPath, ...sender]) : await runTool(process.execPath, sender);
+  const outcome = result.stdout.trim();
+  return outcome === 'answered' || outcome === 'refused' || outcome === 'unreachable' ? outcome : 'silent';
+}
+
+/** The sender a probe runs in the namespace: prints answered, refused, unreachable or silent. */
+const SENDER = `
+const [proto, address, port, timeout] = process.argv.slice(1);
+const done = (word) => { process.stdout.write(word); process.exit(0); };
+const failed = (err) => done(err.code === 'ECONNREFUSED' ? 'refused' : /EHOSTUNREACH|ENETUNREACH/.test(err.code) ? 'unreachable' : 'silent');
+setTimeout(() => done('silent'), Number(timeout));
+if (proto === 'tcp') {
+  require('node:net').connect(Number(port), address).on('connect', () => done('answered')).on('error', failed);
+} else {
+  const s = require('node:dgram').createSocket('udp4');
+  s.on('error', failed).on('message', () => done('answered'));
+  s.connect(Number(port), address, () => s.send('berth trace', (err) => err && failed(err)));
+}
+`;
+
+/** The neighbour entry of `address` in the namespace: FAILED or INCOMPLETE means nobody answered ARP. */
+export async function neighbourUnanswered(netns: string | undefined, address: string): Promise<boolean> {
+  const result = await runTool('ip', [...(netns ? ['-n', netns] : []), 'neigh', 'show', address]);
+  return /\b(FAILED|INCOMPLETE)\b/.test(result.stdout);
+}
