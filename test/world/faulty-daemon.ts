@@ -3,8 +3,9 @@
  * kernel operation that cannot succeed, chosen by BERTH_TEST_FAIL:
  *  - "attach" (the default): every container attach, midway — after the namespace, the
  *    veth pair and the address exist. It proves that a failed attach leaves nothing.
- *  - "veth-delete": every deletion of a host veth (network disconnect's last step). It
- *    proves that a failed disconnect leaves kernel and record as they were.
+ *  - "veth-delete": a step that fails just before every deletion of a host veth (network
+ *    disconnect's last step). It proves that a failed disconnect leaves kernel and record
+ *    as they were. (Deleting a link that is gone succeeds: the failing step is another.)
  *
  * Usage: node faulty-daemon.js --data-root DIR --exec-root DIR (the default executor inside;
  * test/kernel/executors.integration.test.ts checks rollback of every executor directly)
@@ -22,7 +23,7 @@ class MidwayFailureExecutor implements Executor {
     if (process.env.BERTH_TEST_FAIL === 'veth-delete') {
       const veth = plan.findIndex((op) => op.kind === 'link-del' && op.netns === undefined && op.dev.startsWith('veth'));
       if (veth < 0) return this.inner.apply(plan);
-      const impossible: KernelOp = { kind: 'link-del', dev: 'missing0' };
+      const impossible: KernelOp = { kind: 'link-up', dev: 'missing0' };
       return this.inner.apply([...plan.slice(0, veth), impossible, ...plan.slice(veth)]);
     }
     const at = plan.findIndex((op) => op.kind === 'addr-add' && op.netns?.startsWith('berth-') === true);
