@@ -19,29 +19,74 @@ export interface TraceEvent {
   readonly rule?: { readonly handle: number; readonly text: string };
 }
 
-export class NftTraceSession {
+/**
+ * One `nft -a monitor trace` shared by successive probes (probes run one at a time): it
+ * takes ~150 ms to subscribe, so it stays up until a few seconds pass without a probe.
+ */
+class TraceMonitor {
+  private process: ChildProcess | undefined;
   private output = '';
+  private idle: NodeJS.Timeout | undefined;
+  private startedAt = 0;
 
-  private constructor(private readonly monitor: ChildProcess) {
-    monitor.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
+  async ensure(): Promise<void> {
+    clearTimeout(this.idle);
+    // A monitor close to its end is replaced, so none ends in the middle of a probe.
+    if (this.process && this.process.exitCode === null && Date.now() - this.startedAt < (MONITOR_LIFETIME_S - 10) * 1000) return;
+    this.process?.kill();
+    this.output = '';
+    this.startedAt = Date.now();
+    // Bounded by `timeout`: should the daemon die, the monitor does not outlive it by long.
+    const monitor = spawn('timeout', [String(MONITOR_LIFETIME_S), 'nft', '-a', 'monitor', 'trace'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    monitor.stdout.on('data', (d: Buffer) => (this.output += d.toString()));
+    this.process = monitor;
+    // The monitor subscribes asynchronously; a packet sent before that would go unseen.
+    await new Promise((resolve) => setTimeout(resolve, 150));
   }
+
+  /** Where the output ends now: a probe reads what comes after. */
+  mark(): number {
+    return this.output.length;
+  }
+
+  since(mark: number): string {
+    return this.output.slice(mark);
+  }
+
+  release(): void {
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => {
+      this.process?.kill();
+      this.process = undefined;
+    }, MONITOR_IDLE_MS);
+    this.idle.unref();
+  }
+}
+
+const MONITOR_IDLE_MS = 3000;
+const MONITOR_LIFETIME_S = 60;
+const monitor = new TraceMonitor();
+
+export class NftTraceSession {
+  private constructor(private readonly from: number) {}
 
   /** Starts tracing packets that `match` (an nft expression, e.g. `ip saddr 10.0.0.2 ip daddr 10.0.0.3`). */
   static async start(match: string): Promise<NftTraceSession> {
     const hook = (name: string, type: string) => `\tchain ${name} {\n\t\ttype filter hook ${type} priority -350;\n\t\t${match} meta nftrace set 1\n\t}`;
     const table = `table inet ${TRACE_TABLE} {\n${hook('pre', 'prerouting')}\n${hook('out', 'output')}\n}`;
+    await monitor.ensure();
     const added = await runTool('nft', ['-f', '-'], `add table inet ${TRACE_TABLE}\ndelete table inet ${TRACE_TABLE}\n${table}\n`);
-    if (added.code !== 0) throw new Error(`cannot add the trace table: ${added.stderr.trim()}`);
-    const monitor = spawn('nft', ['-a', 'monitor', 'trace'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    // The monitor subscribes asynchronously; a packet sent before that would go unseen.
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    return new NftTraceSession(monitor);
+    if (added.code !== 0) {
+      monitor.release();
+      throw new Error(`cannot add the trace table: ${added.stderr.trim()}`);
+    }
+    return new NftTraceSession(monitor.mark());
   }
 
   /** The decisions seen so far, but the trace table's own. */
   events(): TraceEvent[] {
     const out: TraceEvent[] = [];
-    for (const line of this.output.split('\n')) {
+    for (const line of monitor.since(this.from).split('\n')) {
       const m = /^trace id \S+ (\S+ \S+) (\S+) (rule (.*) # handle (\d+) \(verdict (\w+)|policy (\w+)|verdict (\w+))/.exec(line.trim());
       if (!m || m[1] === `inet ${TRACE_TABLE}`) continue;
       const [, table, chain, , ruleText, handle, ruleVerdict, policy, verdict] = m;
@@ -57,7 +102,7 @@ export class NftTraceSession {
   }
 
   async stop(): Promise<void> {
-    this.monitor.kill();
     await runTool('nft', ['delete', 'table', 'inet', TRACE_TABLE]);
+    monitor.release();
   }
 }

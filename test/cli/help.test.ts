@@ -12,7 +12,7 @@ const berth = (...args: string[]) => run(process.execPath, [BERTH_BIN, '-H', 'un
 const COMMANDS = [
   'run', 'create', 'ps', 'inspect', 'exec', 'logs', 'stop', 'start', 'wait', 'rm', 'port', 'daemon', 'network',
   'network create', 'network ls', 'network inspect', 'network rm', 'network prune', 'network connect', 'network disconnect',
-  'system', 'system reconcile',
+  'system', 'system reconcile', 'explain', 'trace',
 ];
 
 test('every command and network subcommand answers --help on stdout with its usage, exit 0', async () => {
@@ -40,6 +40,11 @@ test('a command line that does not parse exits 2 with what was wrong and where h
     [['network', 'connect', 'n'], /"berth network connect" requires exactly 1 network and 1 container/],
     [['ps', '--filter', 'nokey'], /bad format of filter "nokey": expected KEY=VALUE/],
     [['frob'], /unknown command "frob"/],
+    [['explain'], /"berth explain" requires an operation/],
+    [['explain', 'frob'], /cannot explain "frob" \(operations: run, create/],
+    [['explain', 'container'], /"berth explain container" takes exactly one CONTAINER/],
+    [['trace', 'a'], /"berth trace" requires exactly 2 arguments: SRC and DST/],
+    [['trace', '--probe', 'a', 'b', 'c'], /"berth trace" requires exactly 2 arguments/],
   ];
   for (const [args, message] of cases) {
     const r = await berth(...args);

@@ -86,6 +86,9 @@ interface Walk {
 
 export async function modelPath(source: PathSource, target: PathTarget, facts: PathFacts): Promise<TraceResult> {
   const walk: Walk = { hops: [], notes: [], notUnderstood: [] };
+  // Read at once, while the source's route is looked up (each is one process).
+  void facts.table().catch(() => undefined);
+  void facts.hostAddresses().catch(() => undefined);
   const verdict = await fromSource(source, target, facts, walk);
   const notes = [...walk.notes, ...[...new Set(walk.notUnderstood)].map((r) => `rule #${r.handle} of chain ${r.chain} is not one berth writes; the model skipped it: ${r.text}`)];
   return { verdict, method: 'model', hops: walk.hops, notes };

@@ -4,7 +4,7 @@ import { neighbourUnanswered, sendProbe, type SendOutcome } from '../../kernel/p
 import type { PathFacts, PathSource, PathTarget, TraceHop, TraceResult, Verdict } from './model.js';
 
 /** How long a probe waits for an answer before calling the packet silent. */
-export const PROBE_TIMEOUT_MS = 1000;
+export const PROBE_TIMEOUT_MS = 500;
 
 /**
  * `berth trace --probe`: one real packet from the source's namespace, marked for nftables
@@ -21,15 +21,19 @@ export async function probePath(source: PathSource, target: PathTarget, facts: P
   const netns = source.kind === 'sandbox' ? source.netns : undefined;
   return oneAtATime(async () => {
     const route = await facts.routeGet(netns, target.address);
-    const from = route.ok && route.source && !route.local ? ` ip saddr ${route.source}` : '';
+    if (!route.ok) {
+      // The kernel refuses to send what it has no route for: that refusal is the answer.
+      return { verdict: 'no-route', method: 'probe', hops: [{ at: source.label, what: `the kernel refused to send: no route to ${target.address} (${route.reason})` }], notes: [] };
+    }
+    const from = route.source && !route.local ? ` ip saddr ${route.source}` : '';
     const l4 = target.proto === 'icmp' ? ' meta l4proto icmp' : ` ${target.proto} dport ${target.port ?? 0}`;
     const session = await NftTraceSession.start(`ip daddr ${target.address}${from}${l4}`);
     let outcome: SendOutcome;
     let events: TraceEvent[];
     try {
       outcome = await Promise.race([sendProbe(netns, target.proto, target.address, target.port, PROBE_TIMEOUT_MS), dropSeen(session)]);
-      // Replies and late rule reports arrive just after the sender returns.
-      await sleep(50);
+      // The monitor prints what the kernel reported a moment after the sender returns.
+      await sleep(20);
       events = session.events();
     } finally {
       await session.stop();
@@ -43,8 +47,7 @@ export async function probePath(source: PathSource, target: PathTarget, facts: P
       });
     }
     const dropped = events.some((e) => e.verdict === 'drop');
-    const nextHop = route.ok ? (route.gateway ?? target.address) : target.address;
-    const verdict = await verdictOf(outcome, dropped, target, async () => route.ok && (await neighbourUnanswered(netns, nextHop)));
+    const verdict = await verdictOf(outcome, dropped, target, () => neighbourUnanswered(netns, route.gateway ?? target.address));
     hops.push({ at: source.label, what: SEEN[outcome](target) });
     const notes = verdict === 'dropped' && !dropped ? ['no netfilter rule reported the drop: it happened elsewhere in the kernel'] : [];
     return { verdict, method: 'probe', hops, notes };
