@@ -17,8 +17,10 @@ const MAY_IMPORT = {
   api: ['common', 'kernel', 'engine'],
   // dockerd's network and IPAM plugin protocol: a sibling of the API, over the same engine.
   plugin: ['common', 'engine'],
+  // The topology page's server: a sibling of the API, over the same engine.
+  web: ['common', 'engine'],
   // The composition root: it picks and wires the implementations below it.
-  daemon: ['common', 'kernel', 'store', 'ipam', 'firewall', 'drivers', 'dns', 'engine', 'api', 'plugin'],
+  daemon: ['common', 'kernel', 'store', 'ipam', 'firewall', 'drivers', 'dns', 'engine', 'api', 'plugin', 'web'],
   // The CLI speaks the API over its socket; what it runs of the daemon's side is handed to it (cli/handover.ts).
   cli: ['common'],
 };
@@ -58,6 +60,16 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-return': 'off',
       // node:test's test()/describe() return promises the runner itself awaits.
       '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it'] }] }],
+    },
+  },
+  {
+    // The topology page's script runs in the browser, untyped: the recommended rules only.
+    files: ['web/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'script',
+      globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', EventSource: 'readonly', URLSearchParams: 'readonly', cytoscape: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly' },
     },
   },
   ...layerRules,

@@ -519,11 +519,19 @@ export async function listenUnix(engine: Engine, socketPath: string, build: Buil
     server.once('error', reject);
     server.listen({ path: socketPath, backlog: API_LIMITS.backlog }, resolve);
   });
-  await chmod(socketPath, 0o660);
-  // Docker's convention: members of the group (docker there, berth here) may use the API without sudo.
-  const group = await groupId(SOCKET_GROUP);
-  if (group !== undefined) await chown(socketPath, 0, group);
+  await grantApiAccess(socketPath);
   return server;
+}
+
+/**
+ * Who may use the API may use `path` (the socket, the topology page's address): mode 0660,
+ * owner root, group `berth` when it exists — Docker's convention (its `docker` group): its
+ * members need no sudo.
+ */
+export async function grantApiAccess(path: string): Promise<void> {
+  await chmod(path, 0o660);
+  const group = await groupId(SOCKET_GROUP);
+  if (group !== undefined) await chown(path, 0, group);
 }
 
 /** The group whose members may use the API socket, when it exists; otherwise root alone may. */

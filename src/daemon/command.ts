@@ -4,7 +4,8 @@ import { InvalidArgumentError } from '../common/errors.js';
 import { checkedDnsSettings } from '../engine/dns-config.js';
 import { firstSubnet } from '../engine/model.js';
 import { parseAddressPoolSpec } from '../ipam/subnets.js';
-import { DAEMON_DEFAULTS, EXECUTOR_KINDS, parseExecutorKind, parseFirewallName, startDaemon } from './daemon.js';
+import { DAEMON_DEFAULTS, EXECUTOR_KINDS, parseExecutorKind, parseFirewallName, startDaemon, WEB_URL_FILE } from './daemon.js';
+import { parseWebAddress } from '../web/server.js';
 import { installLastResortHandlers } from './last-resort.js';
 import { DEFAULT_LEASE_TTL_SECONDS, parseClusterOptions } from './cluster.js';
 
@@ -44,7 +45,10 @@ Options:
       --docker-plugins DIR
                         Also serve dockerd as its network and IPAM plugin: sockets
                         berth, berth-macvlan, berth-ipvlan, berth-overlay in DIR
-                        (dockerd looks in /run/docker/plugins)`;
+                        (dockerd looks in /run/docker/plugins)
+      --web [ADDR:]PORT Serve the topology page (live picture, trace form) on ADDR
+                        (default 127.0.0.1); its address with the token that opens it
+                        is in <exec-root>/web-url, readable as the API socket is`;
 
 const DAEMON: CommandInfo = { name: 'daemon', usage: DAEMON_USAGE };
 
@@ -65,6 +69,7 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     'cluster-lease-ttl': { value: true },
     'docker-plugins': { value: true },
     'repair-interval': { value: true },
+    web: { value: true },
   });
   const execRoot = flag(parsed, 'exec-root') ?? DAEMON_DEFAULTS.execRoot;
   const host = flag(parsed, 'host') ?? globalHost ?? process.env.BERTH_HOST;
@@ -90,6 +95,7 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     ...(cluster ? { cluster } : {}),
     ...(flag(parsed, 'docker-plugins') ? { dockerPluginDir: flag(parsed, 'docker-plugins') } : {}),
     repairIntervalMs: parseRepairInterval(flag(parsed, 'repair-interval')),
+    ...(flag(parsed, 'web') ? { web: parseWebAddress(flag(parsed, 'web')!) } : {}),
   });
   const bridge = daemon.engine.defaultNetwork();
   const unavailable = daemon.engine.networks.drivers.list().filter((e) => !e.availability.available);
@@ -97,6 +103,7 @@ export async function daemonCommand(argv: readonly string[], globalHost: string 
     `berth daemon ready (pid ${process.pid}, executor ${flag(parsed, 'executor') ?? DAEMON_DEFAULTS.executor}, firewall ${flag(parsed, 'firewall') ?? DAEMON_DEFAULTS.firewall}): ` +
       `bridge ${String(bridge.driverData.bridge)} ${firstSubnet(bridge).gateway ?? ''} ${firstSubnet(bridge).subnet}, API on unix://${host ? socketPathFrom(host) : join(execRoot, 'berth.sock')}` +
       (flag(parsed, 'docker-plugins') ? `\n  dockerd plugins in ${flag(parsed, 'docker-plugins') ?? ''}: berth (network + IPAM), berth-macvlan, berth-ipvlan, berth-overlay` : '') +
+      (daemon.webUrl ? `\n  topology page on ${daemon.webUrl.replace(/\?token=.*/, '')} (its token: ${join(execRoot, WEB_URL_FILE)})` : '') +
       (cluster ? `\n  cluster store ${cluster.endpoints.join(',')}, this host ${cluster.advertise} (lease ${cluster.leaseTtlSeconds} s)` : '') +
       unavailable.map((e) => `\n  driver ${e.driver.name} unavailable: ${e.availability.available ? '' : e.availability.reason}`).join(''),
   );

@@ -2,8 +2,9 @@ import { chmod, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { newId } from '../common/ids.js';
 import { join, resolve } from 'node:path';
 import type { HiddenPaths } from '../kernel/process.js';
-import { listenUnix } from '../api/server.js';
+import { grantApiAccess, listenUnix } from '../api/server.js';
 import { listenPlugins } from '../plugin/server.js';
+import { listenWeb } from '../web/server.js';
 import { BerthError, InvalidArgumentError } from '../common/errors.js';
 import { parseCidr } from '../common/ipv4.js';
 import { builtinDrivers } from '../drivers/registry.js';
@@ -38,6 +39,8 @@ export interface DaemonOptions extends DaemonSettings {
   readonly cluster?: ClusterOptions;
   /** Where to serve dockerd as its network and IPAM plugin (--docker-plugins). */
   readonly dockerPluginDir?: string;
+  /** Where to serve the topology page (--web); absent: not served. */
+  readonly web?: { readonly host: string; readonly port: number };
   /** How often drift is looked for and repaired (--repair-interval); absent or 0: only at start and on demand. */
   readonly repairIntervalMs?: number;
 }
@@ -71,7 +74,7 @@ export async function startDaemon(
   options: DaemonOptions,
   executor: Executor = executorFor(options.executor),
   faultHook?: FaultHook,
-): Promise<{ engine: Engine; stop(): Promise<void> }> {
+): Promise<{ engine: Engine; webUrl?: string; stop(): Promise<void> }> {
   if (process.getuid?.() !== 0) {
     throw new BerthError('permission', 'berth daemon must run as root: it creates namespaces, links and firewall rules', 'run it with sudo');
   }
@@ -113,11 +116,17 @@ export async function startDaemon(
       ...(options.dockerPluginDir ? { dockerPluginDir: options.dockerPluginDir } : {}),
     });
     const plugins = options.dockerPluginDir ? await listenPlugins(options.dockerPluginDir, engine) : undefined;
+    const web = options.web ? await listenWeb(engine, options.web) : undefined;
+    // Who may use the API may open the page: the address with its token, readable as the socket is.
+    if (web) await writeWebUrl(join(options.execRoot, WEB_URL_FILE), web.url);
     const repairs = options.repairIntervalMs ? repairPeriodically(engine, options.repairIntervalMs) : undefined;
     return {
       engine,
+      ...(web ? { webUrl: web.url } : {}),
       async stop() {
         repairs?.stop();
+        await web?.close();
+        await rm(join(options.execRoot, WEB_URL_FILE), { force: true });
         await plugins?.close();
         engine.close();
         await cluster?.leave();
@@ -267,4 +276,12 @@ async function claimPidfile(path: string): Promise<() => Promise<void>> {
 async function isBerthDaemon(pid: number): Promise<boolean> {
   const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
   return argv.some((a) => a.includes('daemon'));
+}
+
+/** Beside the API socket: the topology page's address with its token (berth daemon --web). */
+export const WEB_URL_FILE = 'web-url';
+
+async function writeWebUrl(path: string, url: string): Promise<void> {
+  await writeFile(path, `${url}\n`, { mode: 0o600 });
+  await grantApiAccess(path);
 }

@@ -18,7 +18,7 @@ import {
 } from '../kernel/process.js';
 import { listNetns } from '../kernel/read.js';
 import { containersSharing, resolveContainerConfig, type CreateContainerRequest } from './container-config.js';
-import { ClusterSync } from './cluster-sync.js';
+import { ClusterSync, type PeerRecord } from './cluster-sync.js';
 import { ContainerRecords } from './container-records.js';
 import { ContainerTable } from './containers.js';
 import { ExecSessions } from './execs.js';
@@ -531,6 +531,16 @@ export class Engine {
 
 
   // ---- trace: where a packet goes, and why ------------------------------------------------
+
+  /** Other hosts' endpoints on global networks (empty outside a cluster). */
+  remoteEndpoints(): PeerRecord[] {
+    return this.cluster ? this.networks.all().flatMap((n) => this.cluster!.remoteEndpointsOf(n.id)) : [];
+  }
+
+  /** This host's --cluster-advertise address, when it is part of a cluster. */
+  clusterAddress(): string | undefined {
+    return this.deps.cluster?.hostAddress;
+  }
 
   /** `berth trace SRC DST`: the model's answer, or with `probe` a real packet's. */
   trace(src: string, dst: string, opts: { readonly probe: boolean }): Promise<TraceAnswer> {

@@ -19,6 +19,9 @@ export interface TraceHop {
   readonly at: string;
   readonly what: string;
   readonly rule?: TraceRule;
+  /** The network and container the step is on, when it is on one (what the topology page highlights). */
+  readonly network?: string;
+  readonly container?: string;
 }
 
 export interface TraceRule {
@@ -134,7 +137,12 @@ async function fromSandbox(source: Extract<PathSource, { kind: 'sandbox' }>, tar
     return 'no-route';
   }
   const saddr = route.source ?? '';
-  walk.hops.push({ at: source.label, what: `${route.dev} (${saddr}) -> ${endpoint.hostIfname ?? 'its host side'} -> bridge ${endpoint.bridge} (network ${endpoint.network})${route.gateway ? `, next hop the gateway ${route.gateway}` : ''}` });
+  walk.hops.push({
+    at: source.label,
+    what: `${route.dev} (${saddr}) -> ${endpoint.hostIfname ?? 'its host side'} -> bridge ${endpoint.bridge} (network ${endpoint.network})${route.gateway ? `, next hop the gateway ${route.gateway}` : ''}`,
+    container: endpoint.container,
+    network: endpoint.network,
+  });
   const hostAddresses = await facts.hostAddresses();
   const nextHop = route.gateway ?? target.address;
   if (hostAddresses.has(nextHop) || hostAddresses.has(target.address)) {
@@ -223,7 +231,7 @@ async function onBridge(bridge: string, address: string, dport: number | undefin
     walk.hops.push({ at: `bridge ${bridge}`, what: `nobody on network ${facts.networkOfBridge(bridge) ?? bridge} holds ${address}: ARP goes unanswered` });
     return 'no-route';
   }
-  walk.hops.push({ at: `bridge ${bridge}`, what: `-> ${owner.hostIfname ?? 'a port'} -> ${owner.container} ${owner.ifname} (${address})` });
+  walk.hops.push({ at: `bridge ${bridge}`, what: `-> ${owner.hostIfname ?? 'a port'} -> ${owner.container} ${owner.ifname} (${address})`, network: owner.network, container: owner.container });
   return atListener(owner.container, owner.pid, target, address, dport, facts, walk);
 }
 
