@@ -66,41 +66,56 @@ function elementsOf(t) {
   ];
 }
 
-/** Applies a topology: adds, removes and updates elements; lays the graph out again only when nodes came or went. */
+/**
+ * Applies a topology: adds, removes and updates elements. The whole graph is laid out at
+ * the first picture and when much changed; a few new nodes are placed beside what they
+ * hang from, so an update costs what changed, not the size of the graph.
+ */
 function render(t) {
   const wanted = elementsOf(t);
   const ids = new Set(wanted.map((e) => e.data.id));
-  let changed = false;
+  const hadNodes = cy.nodes().nonempty();
+  const added = [];
   cy.batch(() => {
     cy.elements().forEach((el) => {
-      if (!ids.has(el.id())) {
-        el.remove();
-        changed = true;
-      }
+      if (!ids.has(el.id())) el.remove();
     });
     for (const e of wanted) {
       const el = cy.getElementById(e.data.id);
       if (el.empty()) {
-        cy.add(e);
-        changed = true;
+        const fresh = cy.add(e);
+        if (e.group === 'nodes') added.push(fresh);
       } else {
         el.data(e.data);
         el.classes(e.classes);
       }
     }
   });
-  if (changed) {
+  if (!hadNodes || added.length > FEW) {
     cy.layout({ name: 'breadthfirst', directed: true, roots: '#host', spacingFactor: 1.4, padding: 30, animate: false }).run();
     // A small network is not blown up to fill the screen.
     if (cy.zoom() > 1.3) {
       cy.zoom(1.3);
       cy.center();
     }
+  } else {
+    for (const node of added) placeBeside(node);
   }
   renderLegend(t);
   const running = t.containers.filter((c) => c.status === 'running').length;
   document.getElementById('summary').textContent = `${t.host.name}: ${t.networks.length} networks, ${running} of ${t.containers.length} containers running${t.tunnels.length ? `, ${t.tunnels.length} tunnels` : ''}`;
   window.berthTopology = t;
+}
+
+/** How many new nodes are placed by hand rather than by laying the whole graph out again. */
+const FEW = 20;
+
+/** A new node goes below the node it hangs from (its network, or the host), beside that one's other children. */
+function placeBeside(node) {
+  const parent = node.incomers('node').first();
+  const anchor = parent.nonempty() ? parent.position() : cy.getElementById('host').position();
+  const siblings = parent.nonempty() ? parent.outgoers('node').length : 1;
+  node.position({ x: anchor.x + 40 * (siblings % 10) - 180, y: anchor.y + 120 + 30 * Math.floor(siblings / 10) });
 }
 
 /** The same as a list: what the picture shows, for reading and for screen readers. */
