@@ -213,8 +213,8 @@ export class NetworkService {
 
   async connect(networkRef: string, containerRef: string, endpoint: EndpointRequest): Promise<ContainerRecord> {
     const { container, network, attachment } = await this.checkedConnect(networkRef, containerRef, endpoint);
-    if (container.state.status === 'created') {
-      // No sandbox yet: the endpoint is made at start, with the others.
+    if (container.state.status !== 'running') {
+      // No sandbox (created, or exited: it went at the exit): the endpoint is made at start, with the others.
       return this.save({ ...container, networks: [...container.networks, attachment] });
     }
     const { deps } = this.ctx;

@@ -204,6 +204,16 @@ describe('seed 002: user-defined networks, network connect and the modes host, n
     await w.berthOk('rm', '-f', 'late');
   });
 
+  test('network connect on an exited container: kept for its next start, as Docker does', async () => {
+    await w.berthOk('run', '-d', '--name', 'gone', '--network', 'n3', '--', 'sleep', '1000');
+    await w.berthOk('stop', '-t', '0', 'gone');
+    await w.berthOk('network', 'connect', 'bridge2', 'gone');
+    assert.deepEqual(Object.keys((await inspect(w, 'gone')).NetworkSettings.Networks), ['n3', 'bridge2']);
+    await w.berthOk('start', 'gone');
+    assert.deepEqual((await interfaces(w, 'gone')).map((i) => i.split(' ')[0]), ['lo', 'eth0', 'eth1']);
+    await w.berthOk('rm', '-f', 'gone');
+  });
+
   test('driver options: -o com.docker.network.bridge.name and com.docker.network.driver.mtu; --label and --attachable are kept', async () => {
     await w.berthOk('network', 'create', '--subnet', '10.30.0.0/24', '-o', 'com.docker.network.bridge.name=br-custom', '-o', 'com.docker.network.driver.mtu=1400', '--label', 'team=net', '--attachable', 'custom');
     await w.berthOk('run', '-d', '--name', 'm1', '--network', 'custom', '--', 'sleep', '1000');
