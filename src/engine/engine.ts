@@ -603,12 +603,16 @@ export class Engine {
     const network = this.networks.get(ref);
     if (!hasAddresses(network)) return [];
     const driver = this.networks.driverOf(network);
-    if (!driver.firewall) return driver.createNetwork(driverNetwork(network));
+    // An overlay's other hosts' endpoints, as the cluster programs them: FDB and neighbour entries.
+    const peers = this.remoteEndpoints().filter((p) => p.network === network.id).map((p) => ({ address: p.address, mac: p.mac, vtep: p.vtep }));
+    const programmed = driver.peersChanged && peers.length > 0 ? driver.peersChanged(driverNetwork(network), [], peers) : [];
+    if (!driver.firewall) return [...driver.createNetwork(driverNetwork(network)), ...programmed];
     return [
       ...driver.createNetwork(driverNetwork(network)),
       ...(network.internal ? [] : [ipForwardingOn()]),
       this.deps.firewall.replaceAll(`network ${network.name} and every other network's rules`, this.ports.firewallModel()),
       replaceGuards('anti-spoofing: every running container', runningGuarded(this.containers)),
+      ...programmed,
     ];
   }
 

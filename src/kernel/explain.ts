@@ -81,7 +81,7 @@ export function whyOf(op: KernelOp): string {
     case 'link-alias':
       return `mark the link with its network's id, so berth can tell its own links from another tool's after a restart`;
     case 'port-attach':
-      return `plug ${op.dev} into the bridge ${op.master} again`;
+      return `plug ${op.dev} into the bridge ${op.master}`;
     case 'port-hairpin':
       return `hairpin on: the bridge may send a frame back out of the port it came in by, so a container reaches its own published port`;
     case 'link-del':

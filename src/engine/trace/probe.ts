@@ -34,7 +34,7 @@ export async function probePath(source: PathSource, target: PathTarget, facts: P
       outcome = await Promise.race([sendProbe(netns, target.proto, target.address, target.port, PROBE_TIMEOUT_MS), dropSeen(session)]);
       // The monitor prints what the kernel reported a moment after the sender returns.
       await sleep(20);
-      events = session.events();
+      events = firstPacket(session.events());
     } finally {
       await session.stop();
     }
@@ -88,6 +88,22 @@ function dropSeen(session: NftTraceSession): Promise<SendOutcome> {
     timer.unref();
     setTimeout(() => clearInterval(timer), PROBE_TIMEOUT_MS + 100).unref();
   });
+}
+
+/**
+ * The decisions about the first packet: a packet meets each chain once, so a chain met
+ * again is the next packet of the connection (the trace marks them all).
+ */
+function firstPacket(events: readonly TraceEvent[]): TraceEvent[] {
+  const met = new Set<string>();
+  const out: TraceEvent[] = [];
+  for (const e of events) {
+    const chain = `${e.table} ${e.chain}`;
+    if (met.has(chain)) break;
+    met.add(chain);
+    out.push(e);
+  }
+  return out;
 }
 
 let last: Promise<unknown> = Promise.resolve();
