@@ -190,7 +190,22 @@ export interface NetworkDriver {
    * `before` empty after a restart or a repair; the plan must be idempotent for that.
    */
   peersChanged?(network: DriverNetwork, before: readonly RemoteEndpoint[], after: readonly RemoteEndpoint[]): Plan;
+  /** Where its endpoints' packets go on this host: what `berth trace` follows. Absent: a path it does not model. */
+  pathOf?(network: DriverNetwork): EndpointPath;
 }
+
+/**
+ * The way out of an endpoint, for `berth trace`:
+ *  - bridge: a veth onto a Linux bridge on the host (the bridge driver);
+ *  - overlay: the same, the bridge also holding a VXLAN link to the other hosts;
+ *  - lan: a macvlan or ipvlan link on a parent, the container one more host of the parent's
+ *    LAN; the kernel keeps such children from their parent's own addresses, unless the host
+ *    has a link of its own on the parent (`hostLink`, berth.host_access).
+ */
+export type EndpointPath =
+  | { readonly kind: 'bridge'; readonly bridge: string }
+  | { readonly kind: 'overlay'; readonly bridge: string; readonly vxlan: string; readonly vni: number }
+  | { readonly kind: 'lan'; readonly parent: string; readonly mode: string; readonly hostLink?: string };
 
 /** The alias berth gives every host link it creates for a network: reconcile removes those no network record owns. */
 export const OWNER_ALIAS_PREFIX = 'berth-network:';

@@ -37,6 +37,7 @@ interface TraceAnswer {
   port?: number;
   hops: TraceHop[];
   notes: string[];
+  beyondHost?: string;
 }
 
 export async function traceCommand(client: ApiClient, argv: readonly string[]): Promise<number> {

@@ -4,6 +4,7 @@ import type { KernelFeatures } from '../../kernel/features.js';
 import { withoutAbsentLinks, type KernelOp, type Plan } from '../../kernel/ops.js';
 import type { KernelView } from '../../kernel/view.js';
 import {
+  type EndpointPath,
   joinPlan,
   ownerAlias,
   type DriverAvailability,
@@ -131,6 +132,10 @@ export class BridgeDriver implements NetworkDriver {
   firewall(network: DriverNetwork): FirewallNetwork {
     const { bridge, hostAccess } = bridgeOptionsOf(network.data);
     return { bridge, subnet: onlySubnet(network).subnet, internal: network.internal, hostAccess };
+  }
+
+  pathOf(network: DriverNetwork): EndpointPath {
+    return { kind: 'bridge', bridge: bridgeOptionsOf(network.data).bridge };
   }
 
   externalConnectivity(_network: DriverNetwork, endpoint: DriverEndpoint): Plan {

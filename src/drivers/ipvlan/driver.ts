@@ -4,6 +4,7 @@ import { IPVLAN_FLAGS, IPVLAN_MODES, type IpvlanFlag, type IpvlanMode, type Kern
 import type { KernelView } from '../../kernel/view.js';
 import { checkKnownOptions, dataOneOf, oneOfOption } from '../data.js';
 import {
+  type EndpointPath,
   subnetHolding,
   type DriverAvailability,
   type DriverCapabilities,
@@ -97,6 +98,11 @@ export class IpvlanDriver implements NetworkDriver {
     // down asynchronously), the address is removed now so the next endpoint may take it.
     if (opts.sandboxGoing) return [{ kind: 'addr-del', netns, dev: endpoint.ifname, cidr: `${endpoint.address}/${endpoint.prefixLength}` }];
     return [{ kind: 'link-del', netns, dev: endpoint.ifname }];
+  }
+
+  pathOf(network: DriverNetwork): EndpointPath {
+    const { parent, mode } = optionsOf(network.data);
+    return { kind: 'lan', parent, mode };
   }
 
   repair(network: DriverNetwork, endpoints: readonly RecordedEndpoint[], live: KernelView): Plan {

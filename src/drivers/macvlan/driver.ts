@@ -2,6 +2,7 @@ import type { KernelFeatures } from '../../kernel/features.js';
 import { withoutAbsentLinks, type KernelOp, type Plan } from '../../kernel/ops.js';
 import type { KernelView } from '../../kernel/view.js';
 import {
+  type EndpointPath,
   macForAddress,
   ownerAlias,
   subnetHolding,
@@ -100,6 +101,11 @@ export class MacvlanDriver implements NetworkDriver {
    * endpoint missing from its namespace is joined again. A user's parent that is gone
    * cannot be repaired here: its endpoints stay down until it is back and the daemon restarts.
    */
+  pathOf(network: DriverNetwork): EndpointPath {
+    const { parent, mode, hostAccess } = macvlanOptionsOf(network.data);
+    return { kind: 'lan', parent, mode, ...(hostAccess ? { hostLink: hostAccess.link } : {}) };
+  }
+
   repair(network: DriverNetwork, endpoints: readonly RecordedEndpoint[], live: KernelView): Plan {
     const options = macvlanOptionsOf(network.data);
     return repairOnParent(this, network, options, endpoints, live, () => repairHostAccess(network, options, endpoints, live));

@@ -3,6 +3,7 @@ import type { KernelFeatures } from '../../kernel/features.js';
 import { withoutAbsentLinks, type KernelOp, type Plan } from '../../kernel/ops.js';
 import type { KernelView } from '../../kernel/view.js';
 import {
+  type EndpointPath,
   joinPlan,
   ownerAlias,
   type DriverAvailability,
@@ -128,6 +129,11 @@ export class OverlayDriver implements NetworkDriver {
    * neighbour entries removed; for each one new (or moved), added. An address reused by a
    * new endpoint gets its new MAC and VTEP, never a stale pair (moby/moby#52661).
    */
+  pathOf(network: DriverNetwork): EndpointPath {
+    const { bridge, vxlan, vni } = overlayOptionsOf(network.data);
+    return { kind: 'overlay', bridge, vxlan, vni };
+  }
+
   peersChanged(network: DriverNetwork, before: readonly RemoteEndpoint[], after: readonly RemoteEndpoint[]): Plan {
     const { vxlan } = overlayOptionsOf(network.data);
     const key = (e: RemoteEndpoint) => `${e.address} ${e.mac} ${e.vtep}`;

@@ -1,4 +1,5 @@
 import { dnatOf, evaluateChain, firstMatching, type NftRule, type NftTable, type TracedPacket } from '../../firewall/nft-eval.js';
+import type { EndpointPath } from '../../drivers/driver.js';
 import type { Protocol, RouteAnswer } from '../../kernel/path-probe.js';
 
 /**
@@ -7,9 +8,10 @@ import type { Protocol, RouteAnswer } from '../../kernel/path-probe.js';
  * sends nothing), the firewall from berth's table as the kernel holds it (evaluated rule
  * by rule, so a rule someone deleted is missed as the kernel would miss it), who holds an
  * address on a bridge from berth's records, and listeners from /proc. It follows the
- * paths berth builds on bridge networks: container to container over one bridge, through
- * the host (routing, isolation, NAT, published ports), to the host itself and out of the
- * uplink.
+ * paths berth builds, as each driver describes them (EndpointPath): container to container
+ * over one bridge, through the host (routing, isolation, NAT, published ports), to the
+ * host itself and out of the uplink; on a macvlan or ipvlan LAN; through an overlay's
+ * VXLAN tunnel to another host.
  */
 
 export type Verdict = 'delivered' | 'dropped' | 'no-route' | 'no-listener';
@@ -38,6 +40,12 @@ export interface TraceResult {
   readonly hops: readonly TraceHop[];
   /** What the method could not see or judge (a rule it did not understand, a listener beyond the host). */
   readonly notes: readonly string[];
+  /**
+   * The model only: the machine beyond this host the packet was handed to (the uplink's
+   * router, a host of a LAN). "delivered" then means it left this host on the right way;
+   * what that machine does with it is not berth's to see (a real packet is: --probe).
+   */
+  readonly beyondHost?: string;
 }
 
 /** Where a packet starts: a namespace of berth's (a container), the host's, or a host beyond the uplink. */
@@ -54,13 +62,21 @@ export interface PathTarget {
   readonly port?: number;
 }
 
-/** An endpoint berth placed on a bridge. */
-export interface BridgeEndpoint {
+/** A running container's endpoint, with the way out its driver describes. */
+export interface TracedEndpoint {
   readonly container: string;
   readonly pid: number;
   readonly ifname: string;
   readonly hostIfname?: string;
   readonly network: string;
+  readonly address: string;
+  readonly path?: EndpointPath;
+}
+
+/** Another host's container on an overlay network, as the cluster store shows it. */
+export interface RemotePeer {
+  readonly container: string;
+  readonly vtep: string;
 }
 
 /** The live facts the model reads; the tracer wires them to the kernel and the records. */
@@ -71,12 +87,14 @@ export interface PathFacts {
   table(): Promise<NftTable>;
   /** The host's own IPv4 addresses. */
   hostAddresses(): Promise<ReadonlySet<string>>;
-  /** The network a berth bridge belongs to, if it is one. */
+  /** The network a berth bridge (or an overlay's bridge) belongs to, if it is one. */
   networkOfBridge(bridge: string): string | undefined;
-  /** Who holds `address` on the bridge, among running containers. */
-  endpointAt(bridge: string, address: string): BridgeEndpoint | undefined;
+  /** The running containers' endpoints. */
+  endpoints(): readonly TracedEndpoint[];
   /** A container's endpoint by its interface name inside its namespace. */
-  endpointOf(netns: string, ifname: string): (BridgeEndpoint & { readonly bridge?: string; readonly driver: string }) | undefined;
+  endpointOf(netns: string, ifname: string): TracedEndpoint | undefined;
+  /** Who holds `address` on another host of the overlay `network`. */
+  remotePeer(network: string, address: string): RemotePeer | undefined;
   /** The sentence saying why berth wrote the rule. */
   reasonFor(chain: string, text: string): string;
 }
@@ -85,6 +103,7 @@ interface Walk {
   readonly hops: TraceHop[];
   readonly notes: string[];
   readonly notUnderstood: NftRule[];
+  beyondHost?: string;
 }
 
 export async function modelPath(source: PathSource, target: PathTarget, facts: PathFacts): Promise<TraceResult> {
@@ -94,7 +113,7 @@ export async function modelPath(source: PathSource, target: PathTarget, facts: P
   void facts.hostAddresses().catch(() => undefined);
   const verdict = await fromSource(source, target, facts, walk);
   const notes = [...walk.notes, ...[...new Set(walk.notUnderstood)].map((r) => `rule #${r.handle} of chain ${r.chain} is not one berth writes; the model skipped it: ${r.text}`)];
-  return { verdict, method: 'model', hops: walk.hops, notes };
+  return { verdict, method: 'model', hops: walk.hops, notes, ...(walk.beyondHost ? { beyondHost: walk.beyondHost } : {}) };
 }
 
 async function fromSource(source: PathSource, target: PathTarget, facts: PathFacts, walk: Walk): Promise<Verdict> {
@@ -131,24 +150,74 @@ async function fromSandbox(source: Extract<PathSource, { kind: 'sandbox' }>, tar
     return atListener(source.label, source.pid, target, target.address, target.port, facts, walk);
   }
   const endpoint = facts.endpointOf(source.netns, route.dev);
-  if (!endpoint?.bridge) {
-    walk.hops.push({ at: source.label, what: `leaves by ${route.dev}, an interface of a ${endpoint?.driver ?? 'unknown'} network: the model follows bridge networks only` });
-    walk.notes.push(`the path leaves ${source.label} by a ${endpoint?.driver ?? 'non-bridge'} interface; use --probe to see what really happens`);
+  const path = endpoint?.path;
+  if (!endpoint || !path) {
+    walk.hops.push({ at: source.label, what: `leaves by ${route.dev}, an interface the model does not follow` });
+    walk.notes.push(`use --probe to see what really happens on ${route.dev}`);
     return 'no-route';
   }
   const saddr = route.source ?? '';
+  const hostAddresses = await facts.hostAddresses();
+  const nextHop = route.gateway ?? target.address;
+  if (path.kind === 'lan') {
+    walk.hops.push({ at: source.label, what: `${route.dev} (${saddr}), a ${endpoint.network} link on ${path.parent} (mode ${path.mode}): one more host of that LAN${route.gateway ? `, next hop ${route.gateway}` : ''}`, container: endpoint.container, network: endpoint.network });
+    return onLan(path, endpoint.network, nextHop, target, hostAddresses, facts, walk);
+  }
   walk.hops.push({
     at: source.label,
-    what: `${route.dev} (${saddr}) -> ${endpoint.hostIfname ?? 'its host side'} -> bridge ${endpoint.bridge} (network ${endpoint.network})${route.gateway ? `, next hop the gateway ${route.gateway}` : ''}`,
+    what: `${route.dev} (${saddr}) -> ${endpoint.hostIfname ?? 'its host side'} -> bridge ${path.bridge} (network ${endpoint.network})${route.gateway ? `, next hop the gateway ${route.gateway}` : ''}`,
     container: endpoint.container,
     network: endpoint.network,
   });
-  const hostAddresses = await facts.hostAddresses();
-  const nextHop = route.gateway ?? target.address;
   if (hostAddresses.has(nextHop) || hostAddresses.has(target.address)) {
-    return intoHost({ iif: endpoint.bridge, saddr, daddr: target.address }, target, facts, walk);
+    return intoHost({ iif: path.bridge, saddr, daddr: target.address }, target, facts, walk);
   }
-  return onBridge(endpoint.bridge, nextHop, target.port, target, facts, walk);
+  if (path.kind === 'overlay' && !facts.endpoints().some((e) => e.address === nextHop && e.path?.kind === 'overlay' && e.path.bridge === path.bridge)) {
+    return throughTunnel(path, endpoint.network, nextHop, target, facts, walk);
+  }
+  return onBridge(path.bridge, nextHop, target.port, target, facts, walk);
+}
+
+/**
+ * On a macvlan or ipvlan LAN: the parent's own addresses are out of reach (the kernel's
+ * rule, unless the host has a link of its own there), children of one parent see each
+ * other only in bridge mode, and anything else is a host of the LAN, beyond berth's sight.
+ */
+async function onLan(path: Extract<EndpointPath, { kind: 'lan' }>, network: string, nextHop: string, target: PathTarget, hostAddresses: ReadonlySet<string>, facts: PathFacts, walk: Walk): Promise<Verdict> {
+  if (hostAddresses.has(nextHop)) {
+    walk.hops.push({ at: `lan ${path.parent}`, what: `${nextHop} is the host's own address: the kernel keeps a macvlan or ipvlan link from its parent's addresses, so ARP goes unanswered (-o berth.host_access=true gives the host a link of its own on the LAN)`, network });
+    return 'no-route';
+  }
+  const peer = facts.endpoints().find((e) => e.address === nextHop && e.path?.kind === 'lan' && e.path.parent === path.parent);
+  if (peer) {
+    if (path.mode !== 'bridge' && path.mode !== 'l2') {
+      walk.hops.push({ at: `lan ${path.parent}`, what: `${peer.container} is a child of the same parent, and mode ${path.mode} keeps children apart: ARP goes unanswered`, network });
+      return 'no-route';
+    }
+    walk.hops.push({ at: `lan ${path.parent}`, what: `-> ${peer.container} ${peer.ifname} (${nextHop}), switched inside the parent`, network: peer.network, container: peer.container });
+    return atListener(peer.container, peer.pid, target, target.address, target.port, facts, walk);
+  }
+  walk.hops.push({ at: `lan ${path.parent}`, what: `leaves by ${path.parent} onto the LAN toward ${nextHop}` });
+  walk.notes.push(`${nextHop} is a host of the LAN: what it does with the packet is not berth's to see`);
+  walk.beyondHost = nextHop;
+  return 'delivered';
+}
+
+/** An overlay address held on another host: through the VXLAN link to that host's VTEP. */
+function throughTunnel(path: Extract<EndpointPath, { kind: 'overlay' }>, network: string, address: string, target: PathTarget, facts: PathFacts, walk: Walk): Verdict {
+  const peer = facts.remotePeer(network, address);
+  if (!peer) {
+    walk.hops.push({ at: `bridge ${path.bridge}`, what: `nobody on network ${network} holds ${address}, here or on another host: ARP goes unanswered`, network });
+    return 'no-route';
+  }
+  walk.hops.push({ at: `bridge ${path.bridge}`, what: `-> ${path.vxlan} (VNI ${path.vni}): the FDB sends ${address}'s MAC through the tunnel to host ${peer.vtep} (UDP 4789)`, network });
+  walk.hops.push({ at: `host ${peer.vtep}`, what: `-> ${peer.container} (${address})`, network, container: peer.container });
+  if (target.proto === 'icmp' || target.port === undefined) {
+    walk.hops.push({ at: peer.container, what: 'the kernel answers the echo request' });
+    return 'delivered';
+  }
+  walk.notes.push(`${peer.container} is on host ${peer.vtep}: its listeners are that host's to see; ask its daemon, or use --probe`);
+  return 'delivered';
 }
 
 async function fromHost(label: string, target: PathTarget, facts: PathFacts, walk: Walk): Promise<Verdict> {
@@ -219,14 +288,24 @@ async function intoHost(entry: { iif: string; saddr: string; daddr: string }, ta
 /** The packet leaves the host's stack by `dev`: onto one of berth's bridges, or out of the host. */
 function leaveHost(dev: string, daddr: string, dport: number | undefined, target: PathTarget, facts: PathFacts, walk: Walk): Promise<Verdict> {
   if (facts.networkOfBridge(dev) !== undefined) return onBridge(dev, daddr, dport, target, facts, walk);
+  const child = facts.endpoints().find((e) => e.address === daddr && e.path?.kind === 'lan' && (e.path.parent === dev || e.path.hostLink === dev));
+  if (child?.path?.kind === 'lan') {
+    if (child.path.hostLink === dev) {
+      walk.hops.push({ at: 'host', what: `leaves by its own link ${dev} on the LAN -> ${child.container} ${child.ifname} (${daddr})`, network: child.network, container: child.container });
+      return atListener(child.container, child.pid, target, daddr, dport, facts, walk);
+    }
+    walk.hops.push({ at: 'host', what: `${daddr} is ${child.container}'s, a child of ${dev}: the kernel keeps the host from its own macvlan and ipvlan children, so ARP goes unanswered (-o berth.host_access=true gives the host a link of its own)`, network: child.network });
+    return Promise.resolve('no-route');
+  }
   walk.hops.push({ at: 'host', what: `leaves by ${dev} toward ${daddr}` });
-  walk.notes.push(`${daddr} is beyond the host: whether something listens there is not berth's to see`);
+  walk.notes.push(`${daddr} is beyond the host: what happens there is not berth's to see`);
+  walk.beyondHost = daddr;
   return Promise.resolve('delivered');
 }
 
 /** Layer 2 on a bridge: the frame reaches whoever holds the address (bridged frames meet no IP hook). */
 async function onBridge(bridge: string, address: string, dport: number | undefined, target: PathTarget, facts: PathFacts, walk: Walk): Promise<Verdict> {
-  const owner = facts.endpointAt(bridge, address);
+  const owner = facts.endpoints().find((e) => e.address === address && e.path !== undefined && e.path.kind !== 'lan' && e.path.bridge === bridge);
   if (!owner) {
     walk.hops.push({ at: `bridge ${bridge}`, what: `nobody on network ${facts.networkOfBridge(bridge) ?? bridge} holds ${address}: ARP goes unanswered` });
     return 'no-route';

@@ -11,8 +11,8 @@ export const PROBE_TIMEOUT_MS = 500;
  * tracing, and what really happened to it: the sender's view (connected, reset, ICMP
  * unreachable, silence) and every rule and policy the kernel reports it met, by handle.
  * A drop the trace reports ends the wait at once. Silence with no drop seen is read from
- * the source's neighbour table (nobody answered ARP: no route), or, for UDP, as delivered
- * (a datagram to a socket that does not reply).
+ * the neighbour tables, the source's and the host's (nobody answered ARP: no route), or,
+ * for UDP, as delivered (a datagram to a socket that does not reply).
  */
 export async function probePath(source: PathSource, target: PathTarget, facts: PathFacts): Promise<TraceResult> {
   if (source.kind === 'outside') {
@@ -27,11 +27,14 @@ export async function probePath(source: PathSource, target: PathTarget, facts: P
     }
     const from = route.source && !route.local ? ` ip saddr ${route.source}` : '';
     const l4 = target.proto === 'icmp' ? ' meta l4proto icmp' : ` ${target.proto} dport ${target.port ?? 0}`;
+    // Nobody answering ARP: for the next hop in the source's namespace, or for the address on the host (a path through it).
+    const throughHost = netns !== undefined && route.gateway !== undefined && (await facts.hostAddresses()).has(route.gateway);
+    const arpUnanswered = async () => (await neighbourUnanswered(netns, route.gateway ?? target.address)) || (throughHost && (await neighbourUnanswered(undefined, target.address)));
     const session = await NftTraceSession.start(`ip daddr ${target.address}${from}${l4}`);
     let outcome: SendOutcome;
     let events: TraceEvent[];
     try {
-      outcome = await Promise.race([sendProbe(netns, target.proto, target.address, target.port, PROBE_TIMEOUT_MS), dropSeen(session)]);
+      outcome = await Promise.race([sendProbe(netns, target.proto, target.address, target.port, PROBE_TIMEOUT_MS), dropSeen(session), arpStuck(arpUnanswered)]);
       // The monitor prints what the kernel reported a moment after the sender returns.
       await sleep(20);
       events = firstPacket(session.events());
@@ -47,7 +50,7 @@ export async function probePath(source: PathSource, target: PathTarget, facts: P
       });
     }
     const dropped = events.some((e) => e.verdict === 'drop');
-    const verdict = await verdictOf(outcome, dropped, target, () => neighbourUnanswered(netns, route.gateway ?? target.address));
+    const verdict = await verdictOf(outcome, dropped, target, arpUnanswered);
     hops.push({ at: source.label, what: SEEN[outcome](target) });
     const notes = verdict === 'dropped' && !dropped ? ['no netfilter rule reported the drop: it happened elsewhere in the kernel'] : [];
     return { verdict, method: 'probe', hops, notes };
@@ -105,6 +108,25 @@ function firstPacket(events: readonly TraceEvent[]): TraceEvent[] {
   }
   return out;
 }
+
+/**
+ * Resolves as "silent" once ARP has gone unanswered for a while (polled; never resolves
+ * otherwise): on one host's segments an answer takes well under a millisecond, so an
+ * entry still INCOMPLETE after ARP_PATIENCE_MS means nobody holds the address.
+ */
+function arpStuck(unanswered: () => Promise<boolean>): Promise<SendOutcome> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const poll = async (): Promise<void> => {
+      if (Date.now() - started > PROBE_TIMEOUT_MS) return;
+      if (Date.now() - started >= ARP_PATIENCE_MS && (await unanswered())) return resolve('silent');
+      setTimeout(() => void poll(), 50).unref();
+    };
+    setTimeout(() => void poll(), ARP_PATIENCE_MS).unref();
+  });
+}
+
+const ARP_PATIENCE_MS = 150;
 
 let last: Promise<unknown> = Promise.resolve();
 

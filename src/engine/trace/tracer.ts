@@ -7,9 +7,11 @@ import { hostAddresses } from '../../kernel/read.js';
 import { runTool } from '../../kernel/spawn.js';
 import type { ContainerTable } from '../containers.js';
 import { hasAddresses, type ContainerRecord } from '../model.js';
+import type { PeerRecord } from '../cluster-sync.js';
+import type { EndpointPath } from '../../drivers/driver.js';
 import { parseNetworkMode } from '../modes.js';
 import { driverNetwork, type NetworkTable } from '../networks.js';
-import { modelPath, type BridgeEndpoint, type PathFacts, type PathSource, type PathTarget, type TraceResult } from './model.js';
+import { modelPath, type PathFacts, type TracedEndpoint, type PathSource, type PathTarget, type TraceResult } from './model.js';
 import { probePath } from './probe.js';
 import { endLabel, type TraceEnd, type TraceRequest } from './spec.js';
 
@@ -32,6 +34,8 @@ export class Tracer {
     private readonly networks: NetworkTable,
     private readonly containers: ContainerTable,
     private readonly firewallBackend: string,
+    /** Other hosts' endpoints on overlay networks. */
+    private readonly remote: () => readonly PeerRecord[],
   ) {}
 
   async trace(request: TraceRequest, opts: { readonly probe: boolean }): Promise<TraceAnswer> {
@@ -78,6 +82,13 @@ export class Tracer {
     }
     const endpoints = this.sandboxEndpoints(source.netns);
     const endpoint = endpoints.find((e) => e.gatewayEndpoint) ?? endpoints[0];
+    const path = endpoint ? this.pathOf(endpoint.networkId) : undefined;
+    if (path?.kind === 'lan') {
+      // On a LAN the gateway is the LAN's router: the host is its address on the parent.
+      const onParent = (await hostAddresses()).get(path.hostLink ?? path.parent)?.[0];
+      if (!onParent) throw new ConflictError(`the host has no address on ${path.parent}, ${source.label}'s LAN`, 'trace to a container or an outside address instead');
+      return onParent.split('/')[0]!;
+    }
     if (!endpoint?.gateway) throw new ConflictError(`${source.label} has no gateway: it cannot name the host`, 'trace to a container instead');
     return endpoint.gateway;
   }
@@ -106,35 +117,46 @@ export class Tracer {
     return this.containers.all().find((c) => c.netns === netns && c.state.status === 'running' && parseNetworkMode(c.networkMode).kind !== 'container')?.endpoints ?? [];
   }
 
-  private bridgeOf(networkId: string): string | undefined {
+  /** The way out of an endpoint on the network, as its driver describes it. */
+  private pathOf(networkId: string): EndpointPath | undefined {
     const network = this.networks.byIdExact(networkId);
     if (!network || !hasAddresses(network)) return undefined;
-    return this.networks.driverOf(network).firewall?.(driverNetwork(network)).bridge;
+    return this.networks.driverOf(network).pathOf?.(driverNetwork(network));
   }
 
   private facts(): PathFacts {
     let table: Promise<NftTable> | undefined;
     let addresses: Promise<ReadonlySet<string>> | undefined;
-    const endpointsOnBridges = (): (BridgeEndpoint & { bridge?: string; address: string; netns: string; driver: string })[] =>
-      this.containers.all().flatMap((c) =>
+    let endpoints: (TracedEndpoint & { netns: string })[] | undefined;
+    const all = () =>
+      (endpoints ??= this.containers.all().flatMap((c) =>
         c.state.status !== 'running'
           ? []
           : c.endpoints.map((e) => {
-              const bridge = this.bridgeOf(e.networkId);
-              const network = this.networks.byIdExact(e.networkId);
-              return { container: c.name, pid: c.state.pid, ifname: e.ifname, network: network?.name ?? e.networkId, address: e.address, netns: c.netns, driver: network?.driver ?? 'unknown', ...(e.hostIfname ? { hostIfname: e.hostIfname } : {}), ...(bridge ? { bridge } : {}) };
+              const path = this.pathOf(e.networkId);
+              return { container: c.name, pid: c.state.pid, ifname: e.ifname, network: this.networks.byIdExact(e.networkId)?.name ?? e.networkId, address: e.address, netns: c.netns, ...(e.hostIfname ? { hostIfname: e.hostIfname } : {}), ...(path ? { path } : {}) };
             }),
-      );
-    const bridgeNames = () => new Map(this.networks.addressed().flatMap((n) => { const b = this.bridgeOf(n.id); return b ? [[b, n.name] as const] : []; }));
+      ));
+    const bridgeNames = new Map(
+      this.networks.addressed().flatMap((n) => {
+        const path = this.pathOf(n.id);
+        return path && path.kind !== 'lan' ? [[path.bridge, n.name] as const] : [];
+      }),
+    );
+    const remote = this.remote;
     return {
       routeGet,
       listens,
       table: () => (table ??= readBerthTable()),
       hostAddresses: () => (addresses ??= hostAddresses().then((m) => new Set([...m.values()].flat().map((cidr) => cidr.split('/')[0]!)))),
-      networkOfBridge: (bridge) => bridgeNames().get(bridge),
-      endpointAt: (bridge, address) => endpointsOnBridges().find((e) => e.bridge === bridge && e.address === address),
-      endpointOf: (netns, ifname) => endpointsOnBridges().find((e) => e.netns === netns && e.ifname === ifname),
-      reasonFor: (chain, text) => reasonFor(chain, text, (bridge) => (bridgeNames().get(bridge) ? `network ${bridgeNames().get(bridge)!}` : bridge)),
+      networkOfBridge: (bridge) => bridgeNames.get(bridge),
+      endpoints: all,
+      endpointOf: (netns, ifname) => all().find((e) => e.netns === netns && e.ifname === ifname),
+      remotePeer: (network, address) => {
+        const peer = remote().find((p) => this.networks.byIdExact(p.network)?.name === network && p.address === address);
+        return peer ? { container: peer.containerName, vtep: peer.vtep } : undefined;
+      },
+      reasonFor: (chain, text) => reasonFor(chain, text, (bridge) => (bridgeNames.get(bridge) ? `network ${bridgeNames.get(bridge)!}` : bridge)),
     };
   }
 }
