@@ -94,6 +94,21 @@ describe('overlay networks across hosts', { skip: sandboxSkip }, () => {
     await w.berthOk(1, 'rm', '-f', 'web');
   });
 
+  test('berth trace across the overlay: the model names the tunnel and the host, the probe agrees; a local peer is a bridge away', async () => {
+    const trace = async (probe: boolean, dst: string) => JSON.parse(await w.berthOk(0, 'trace', '--json', ...(probe ? ['--probe'] : []), 'c0', dst));
+    const model = await trace(false, 'c1');
+    assert.equal(model.verdict, 'delivered');
+    assert.ok(model.hops.some((h: any) => /through the tunnel to host 203\.0\.113\.11 \(UDP 4789\)/.test(h.what)), JSON.stringify(model.hops));
+    assert.ok(model.hops.some((h: any) => h.at === 'host 203.0.113.11' && h.container === 'c1'), JSON.stringify(model.hops));
+    assert.equal((await trace(true, 'c1')).verdict, 'delivered');
+    // A container on the same host: a bridge away, no tunnel.
+    await w.berthOk(0, 'run', '-d', '--name', 'near', '--network', 'ov', '--', 'sleep', '1000');
+    const local = await trace(false, 'near');
+    assert.equal(local.verdict, 'delivered');
+    assert.ok(!local.hops.some((h: any) => /tunnel/.test(h.what)), JSON.stringify(local.hops));
+    await w.berthOk(0, 'rm', '-f', 'near');
+  });
+
   test('aliases resolve across hosts, and UDP crosses with the sender\'s own overlay address', async () => {
     await w.berthOk(2, 'run', '-d', '--name', 'echo', '--network', 'ov', '--network-alias', 'udp-echo', '--', process.execPath, '-e', UDP_ECHO);
     const reply = async () => (await w.berth(0, 'exec', 'c0', process.execPath, '-e', UDP_CLIENT('udp-echo'))).stdout.trim();

@@ -61,6 +61,11 @@ export class Tracer {
     const base = { proto: request.proto, ...(request.port === undefined ? {} : { port: request.port }) };
     const end = request.dst;
     if (end.kind === 'outside') return { ...base, label: `outside:${end.address}`, address: end.address };
+    // Another host's container on an overlay network is known by its name there, as DNS knows it.
+    if (end.kind === 'container' && !this.containers.find(end.ref)) {
+      const remote = this.remote().find((p) => p.containerName === end.ref);
+      if (remote) return { ...base, label: end.ref, address: remote.address };
+    }
     if (end.kind === 'host' || this.stackOf(this.running(end.ref)) === undefined) {
       return { ...base, label: end.kind === 'host' ? 'host' : end.ref, address: await this.hostAddressFor(source) };
     }
