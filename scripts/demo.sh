@@ -94,6 +94,9 @@ say "Docker-shaped inspect, and the plan berth would run (what the seeds type by
 run berth inspect -f '{{json .NetworkSettings.Networks}}' a1
 run berth run --dry-run --name c -p 8080:80 -- sh
 
+say "Part 10: berth explain prints the same plan with the reason for each step, grouped by namespace"
+run berth explain run --name c -p 8080:80 -- sh
+
 say "Seed 002: a user-defined network bridge2 gets its own bridge br-<id> and the next subnet"
 run berth network create -d bridge bridge2
 run berth network ls
@@ -109,6 +112,10 @@ run berth exec bb ping -c1 -W1 172.18.0.3
 bb1_default=$(berth inspect -f '{{.NetworkSettings.Networks.bridge.IPAddress}}' bb1)
 say "bb cannot reach bb1's default-bridge address $bb1_default: bridge networks are isolated (expect 100% loss)"
 run berth exec bb ping -c1 -W1 "$bb1_default" || true
+say "Part 10: berth trace says why bb cannot reach a1 (default bridge) but reaches bb1 (they share bridge2)"
+run berth trace bb a1
+run berth trace --probe bb a1
+run berth trace bb bb1
 
 say "The modes: container:bb1 shares bb1's namespace, none has only lo, host has the host's"
 run berth run -d --name bb1-1 --network container:bb1 -- sleep 1000
