@@ -8,7 +8,8 @@
 # which would include another file's), but two sandboxes cannot see each other (each has
 # its own network namespace, /run and /var/lib/berth). Most of a file's time is waiting on
 # the kernel and daemons, so two lanes on two cores take ~40% less time than one. The
-# files are dealt to the lanes by size, largest first, each to the lighter lane.
+# files are dealt to the lanes by their measured seconds (scripts/test-weights.txt; a file
+# not listed counts 10 s), heaviest first, each to the lighter lane.
 #
 # Output: one line per test file as it finishes (from both lanes), every failure in full,
 # a closing "N passed, N failed, N skipped" per lane and one for the whole suite
@@ -19,13 +20,14 @@ echo "lint..."
 npm run --silent lint
 echo "typecheck and build..."
 npm run --silent build
-mapfile -t files < <(find dist/test -name '*.test.js' -printf '%s %p\n' | sort -rn | cut -d' ' -f2)
+# "seconds path" per file, heaviest first: the measured weights, 10 s for a file not listed.
+mapfile -t files < <(find dist/test -name '*.test.js' | sort | awk 'NR == FNR { w[$2] = $1; next } { print (($0 in w) ? w[$0] : 10), $0 }' scripts/test-weights.txt - | sort -rn)
 lanes=([1]="" [2]="")
 weight=([1]=0 [2]=0)
-for f in "${files[@]}"; do
+for entry in "${files[@]}"; do
   lane=$(( weight[1] <= weight[2] ? 1 : 2 ))
-  lanes[lane]+="$f "
-  weight[lane]=$(( weight[lane] + $(stat -c %s "$f") ))
+  lanes[lane]+="${entry#* } "
+  weight[lane]=$(( weight[lane] + ${entry%% *} ))
 done
 echo "running ${#files[@]} test files in two sandboxes..."
 pids=()

@@ -7,7 +7,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClusterWorld } from '../world/cluster.js';
-import { OUTSIDE_IP, REPO, World } from '../world/world.js';
+import { mustEventually, OUTSIDE_IP, REPO, World } from '../world/world.js';
 
 if (process.env.BERTH_SANDBOX !== '1') {
   console.error('docs: run it inside the sandbox: npm run docs:packet');
@@ -83,11 +83,17 @@ try {
     'Two hosts sharing an etcd cluster store, at 203.0.113.10 and .11. An overlay network is a bridge and a VXLAN link on every host; each container\'s MAC and address become a static FDB entry (frames for that MAC go through the tunnel to its host) and a neighbour entry (ARP answered locally) on the other hosts.',
   );
   await cluster.berthOk(0, 'network', 'create', '-d', 'overlay', '--subnet', '10.90.0.0/24', 'ov');
-  await shown((...args) => cluster.berth(0, ...args), ['explain', 'network', 'ov']);
   await cluster.berthOk(1, 'run', '-d', '--name', 'far', '--network', 'ov', '--', 'sleep', '600');
-  say('On host 0, a container on the overlay; the other host\'s container is already programmed into the kernel here:');
+  await mustEventually('host 0 has far\'s FDB entry', async () => (await cluster.berthOk(0, 'explain', 'network', 'ov')).includes('fdb replace'), 5000);
+  say('With a container `far` on host 1, the network as host 0 has it, from nothing: its links, then far\'s FDB and neighbour entries:');
+  await shown((...args) => cluster.berth(0, ...args), ['explain', 'network', 'ov']);
+  say('On host 0, a container on the overlay:');
   await shown((...args) => cluster.berth(0, ...args), ['explain', 'run', '--name', 'near', '--network', 'ov', '--', 'sleep', '600']);
-  say("`berth trace` models bridge networks; across the overlay it says so, and `--probe` shows what a real packet does. The topology page draws the tunnels (docs/explain-trace.md).");
+  await cluster.berthOk(0, 'run', '-d', '--name', 'near', '--network', 'ov', '--', 'sleep', '600');
+  say("From `near` on host 0 to `far` on host 1: over the overlay's bridge, into the VXLAN link, and through the tunnel to the other host's VTEP; then the same with a real packet.");
+  await shown((...args) => cluster.berth(0, ...args), ['trace', 'near', 'far']);
+  await shown((...args) => cluster.berth(0, ...args), ['trace', '--probe', 'near', 'far']);
+  say('The topology page draws the tunnels between the hosts (docs/explain-trace.md).');
 } finally {
   await cluster.dispose();
 }
