@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClusterWorld } from '../world/cluster.js';
-import { must, mustEventually, sandboxSkip } from '../world/world.js';
+import { must, mustEventually, run, sandboxSkip } from '../world/world.js';
 
 /**
  * Overlay networks across three hosts on a real etcd (part 7): a network made on one
@@ -107,6 +107,30 @@ describe('overlay networks across hosts', { skip: sandboxSkip }, () => {
     assert.equal(local.verdict, 'delivered');
     assert.ok(!local.hops.some((h: any) => /tunnel/.test(h.what)), JSON.stringify(local.hops));
     await w.berthOk(0, 'rm', '-f', 'near');
+  });
+
+  test('explain network ov rebuilds the overlay from nothing: bridge, VXLAN link, the other hosts\' FDB and neighbour entries', async () => {
+    const script = await w.berthOk(0, 'explain', 'network', 'ov');
+    const id = JSON.parse(await w.berthOk(0, 'network', 'inspect', 'ov'))[0].Id.slice(0, 12);
+    // What host 0's kernel holds for the overlay, and what the script builds in an empty namespace.
+    const overlayState = async (inNs: (...cmd: string[]) => Promise<{ stdout: string }>) => {
+      const json = async (...cmd: string[]) => JSON.parse((await inNs(...cmd)).stdout || '[]') as any[];
+      const links = (await json('ip', '-j', '-d', 'link', 'show')).filter((l) => l.ifname.endsWith(id)).map((l) => `${l.ifname} ${l.linkinfo?.info_kind} mtu ${l.mtu} ${l.master ?? ''} ${l.linkinfo?.info_data?.id ?? ''}`).sort();
+      const fdb = (await json('bridge', '-j', 'fdb', 'show', 'dev', `vx-${id}`)).filter((e) => e.dst).map((e) => `${e.mac} ${e.dst}`).sort();
+      const neigh = (await json('ip', '-j', 'neigh', 'show', 'dev', `vx-${id}`)).map((n) => `${n.dst} ${n.lladdr}`).sort();
+      return { links, fdb, neigh };
+    };
+    const live = await overlayState((...cmd) => w.onHost(0, ...cmd));
+    assert.ok(live.fdb.length >= 2 && live.neigh.length >= 2, JSON.stringify(live));
+    const scratch = `explain-${w.id}`;
+    await must('ip', ['netns', 'add', scratch]);
+    try {
+      const applied = await run('nsenter', [`--net=/run/netns/${scratch}`, 'sh', '-e'], { input: script });
+      assert.equal(applied.code, 0, applied.stderr);
+      assert.deepEqual(await overlayState((...cmd) => run('ip', ['netns', 'exec', scratch, ...cmd])), live);
+    } finally {
+      await run('ip', ['netns', 'del', scratch]);
+    }
   });
 
   test('aliases resolve across hosts, and UDP crosses with the sender\'s own overlay address', async () => {
