@@ -17,6 +17,7 @@ import {
   signalContainer,
 } from '../kernel/process.js';
 import { listNetns } from '../kernel/read.js';
+import { stopTracing } from '../kernel/nftrace.js';
 import { containersSharing, resolveContainerConfig, type CreateContainerRequest } from './container-config.js';
 import { ClusterSync, type PeerRecord } from './cluster-sync.js';
 import { ContainerRecords } from './container-records.js';
@@ -167,6 +168,7 @@ export class Engine {
     this.drift.close();
     void this.cluster?.stop();
     this.names.close();
+    stopTracing();
   }
 
   /** The embedded resolver listens again in adopted containers that use it (it lives in the daemon). */

@@ -92,7 +92,7 @@ export function whyOf(op: KernelOp): string {
       return `remove the address ${op.cidr} from ${op.dev}`;
     case 'route-add':
       return op.dst === 'default'
-        ? `the default route: whatever is not on a local subnet goes to ${op.via ?? op.dev} (the gateway, then NAT to the outside)`
+        ? `the default route: whatever is not on a local subnet goes to ${op.via ?? op.dev}, the network's gateway`
         : `a route to ${op.dst} ${op.via ? `through ${op.via}` : `straight out of ${op.dev}`}`;
     case 'route-del':
       return op.dst === 'default' ? `the default route leaves this interface` : `remove the route to ${op.dst}`;

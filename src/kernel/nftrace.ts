@@ -44,9 +44,10 @@ class TraceMonitor {
     await new Promise((resolve) => setTimeout(resolve, 150));
   }
 
-  /** Where the output ends now: a probe reads what comes after. */
+  /** Where a probe's output starts: probes run one at a time, so what came before is nobody's. */
   mark(): number {
-    return this.output.length;
+    this.output = '';
+    return 0;
   }
 
   since(mark: number): string {
@@ -55,17 +56,25 @@ class TraceMonitor {
 
   release(): void {
     clearTimeout(this.idle);
-    this.idle = setTimeout(() => {
-      this.process?.kill();
-      this.process = undefined;
-    }, MONITOR_IDLE_MS);
+    this.idle = setTimeout(() => this.stop(), MONITOR_IDLE_MS);
     this.idle.unref();
+  }
+
+  stop(): void {
+    clearTimeout(this.idle);
+    this.process?.kill();
+    this.process = undefined;
   }
 }
 
 const MONITOR_IDLE_MS = 3000;
 const MONITOR_LIFETIME_S = 60;
 const monitor = new TraceMonitor();
+
+/** Ends the shared monitor now (the daemon stopping). */
+export function stopTracing(): void {
+  monitor.stop();
+}
 
 export class NftTraceSession {
   private constructor(private readonly from: number) {}
