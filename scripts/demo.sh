@@ -21,7 +21,8 @@ cleanup() {
   ip netns del outside 2>/dev/null
   for h in host1 host2; do ip netns del "$h" 2>/dev/null; done
   [[ -n "${dockerd_pid:-}" ]] && { kill "$dockerd_pid"; wait "$dockerd_pid"; }
-  find /sys/fs/cgroup/berth-demo -depth -type d -exec rmdir {} + 2>/dev/null
+  # cgroup v2 has one tree, v1 one per controller: dockerd's cgroup parent is in each.
+  find /sys/fs/cgroup/berth-demo /sys/fs/cgroup/*/berth-demo -depth -type d -exec rmdir {} + 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
