@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { eventually, sandboxSkip, World } from '../world/world.js';
 import { checkLeaksThenDispose } from '../world/leaks.js';
 import { describeContainers, invariantViolations } from '../world/invariants.js';
+import { seededRandom } from '../world/seeded.js';
 
 /**
  * Crash safety, proven by a campaign (part 9): rounds of random operations — run (some
@@ -30,18 +31,6 @@ const SERVE = ['/bin/busybox', 'httpd', '-f', '-p', '8080', '-h', '/tmp'];
 /** The crashing daemon without a crash point: the plain daemon. */
 const PLAIN_DAEMON_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_TEST_CRASH')));
 
-/** mulberry32: a small seeded generator, so a seed is a whole campaign. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 class Campaign {
   private readonly random: () => number;
   private nextName = 0;
@@ -54,7 +43,7 @@ class Campaign {
     private readonly w: World,
     seed: number,
   ) {
-    this.random = generator(seed);
+    this.random = seededRandom(seed);
   }
 
   int(below: number): number {

@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mustEventually, OUTSIDE_IP, sandboxSkip, World } from '../world/world.js';
 import { checkLeaksThenDispose } from '../world/leaks.js';
+import { seededRandom } from '../world/seeded.js';
 
 /**
  * `berth trace`'s two methods must agree: the model (computed, nothing sent) and the probe
@@ -20,18 +21,6 @@ const SERVER =
   "const n=require('net'),d=require('dgram');n.createServer(s=>{s.on('error',()=>{});s.end('pong')}).listen(5000);" +
   "const u=d.createSocket('udp4');u.on('message',(m,r)=>u.send('pong',r.port,r.address));u.bind(5353)";
 
-/** mulberry32: a small seeded generator, so a seed replays the same topology and pairs. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Answer {
   verdict: string;
   beyondHost?: string;
@@ -44,7 +33,7 @@ describe(`berth trace: the model and the probe agree (seed ${SEED})`, { skip: sa
   const destinations: string[] = [];
   const listeners: string[] = [];
   before(async () => {
-    const pick = random(SEED);
+    const pick = seededRandom(SEED);
     const chance = (p: number) => pick() < p;
     const oneOf = <T>(items: readonly T[]): T => items[Math.floor(pick() * items.length)]!;
     w = await World.create();
@@ -89,7 +78,7 @@ describe(`berth trace: the model and the probe agree (seed ${SEED})`, { skip: sa
   after(() => checkLeaksThenDispose(w));
 
   test(`at least ${PAIRS} pairs: equal verdicts, drops blamed on the same rule, both outcomes seen`, async () => {
-    const pick = random(SEED ^ 0x5eed);
+    const pick = seededRandom(SEED ^ 0x5eed);
     const seen = new Map<string, number>();
     const disagreements: string[] = [];
     const tried = new Set<string>();
