@@ -17,6 +17,12 @@ export interface TraceEvent {
   readonly verdict: string;
   /** The rule that gave the verdict (absent for a chain's policy). */
   readonly rule?: { readonly handle: number; readonly text: string };
+  /**
+   * Which packet of the traced ones it is about, in order from 0. The kernel's trace id
+   * changes between hooks, so packets are told apart by where they enter: a packet enters
+   * each base chain once, so a base chain entered again is the next packet.
+   */
+  readonly packet: number;
 }
 
 /**
@@ -95,12 +101,23 @@ export class NftTraceSession {
   /** The decisions seen so far, but the trace table's own. */
   events(): TraceEvent[] {
     const out: TraceEvent[] = [];
+    const entered = new Set<string>();
+    let packet = 0;
     for (const line of monitor.since(this.from).split('\n')) {
+      const entry = /^trace id \S+ (\S+ \S+ \S+) packet: /.exec(line.trim());
+      if (entry) {
+        if (entered.has(entry[1]!)) {
+          packet++;
+          entered.clear();
+        }
+        entered.add(entry[1]!);
+        continue;
+      }
       const m = /^trace id \S+ (\S+ \S+) (\S+) (rule (.*) # handle (\d+) \(verdict (\w+)|policy (\w+)|verdict (\w+))/.exec(line.trim());
       if (!m || m[1] === `inet ${TRACE_TABLE}`) continue;
       const [, table, chain, , ruleText, handle, ruleVerdict, policy, verdict] = m;
-      if (ruleText !== undefined) out.push({ table: table!, chain: chain!, verdict: ruleVerdict!, rule: { handle: Number(handle), text: ruleText } });
-      else out.push({ table: table!, chain: chain!, verdict: policy ?? verdict! });
+      if (ruleText !== undefined) out.push({ table: table!, chain: chain!, verdict: ruleVerdict!, rule: { handle: Number(handle), text: ruleText }, packet });
+      else out.push({ table: table!, chain: chain!, verdict: policy ?? verdict!, packet });
     }
     return out;
   }

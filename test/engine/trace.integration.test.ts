@@ -12,11 +12,16 @@ import { seededRandom } from '../world/seeded.js';
  * listeners, published ports, host, none and container:NAME modes, a macvlan LAN on the
  * uplink with two containers, the host and a host beyond the uplink (the LAN's router).
  * At least 200 pairs; the verdicts must be equal, and a drop must be blamed on the same
- * rule (handle) by both. Pairs the model hands to a machine berth does not run (the
+ * rule (handle) by both. The same again with `--firewall iptables` (the model then reads
+ * the tables iptables-nft wrote, jumps and all), on fewer pairs to keep the suite's time. Pairs the model hands to a machine berth does not run (the
  * router: `beyondHost`) are counted apart: what happens there is not the model's to know.
  */
 const SEED = Number(process.env.BERTH_TRACE_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const PAIRS = Number(process.env.BERTH_TRACE_PAIRS ?? 200);
+const BACKENDS = [
+  { firewall: 'nftables', pairs: PAIRS },
+  { firewall: 'iptables', pairs: Math.ceil(PAIRS / 2) },
+] as const;
 const SERVER =
   "const n=require('net'),d=require('dgram');n.createServer(s=>{s.on('error',()=>{});s.end('pong')}).listen(5000);" +
   "const u=d.createSocket('udp4');u.on('message',(m,r)=>u.send('pong',r.port,r.address));u.bind(5353)";
@@ -27,7 +32,7 @@ interface Answer {
   hops: { at: string; what: string; rule?: { table: string; handle: number } }[];
 }
 
-describe(`berth trace: the model and the probe agree (seed ${SEED})`, { skip: sandboxSkip }, () => {
+for (const { firewall, pairs: PAIRS } of BACKENDS) describe(`berth trace with --firewall ${firewall}: the model and the probe agree (seed ${SEED})`, { skip: sandboxSkip }, () => {
   let w: World;
   const sources: string[] = ['host'];
   const destinations: string[] = [];
@@ -36,7 +41,7 @@ describe(`berth trace: the model and the probe agree (seed ${SEED})`, { skip: sa
     const pick = seededRandom(SEED);
     const chance = (p: number) => pick() < p;
     const oneOf = <T>(items: readonly T[]): T => items[Math.floor(pick() * items.length)]!;
-    w = await World.create();
+    w = await World.create({ daemonArgs: ['--firewall', firewall] });
     await w.serveTcp(w.outside, OUTSIDE_IP, 7000, "'pong'");
     await w.berthOk('network', 'create', 'n1');
     await w.berthOk('network', 'create', 'n2');
@@ -118,7 +123,7 @@ describe(`berth trace: the model and the probe agree (seed ${SEED})`, { skip: sa
       if (m.verdict !== p.verdict) disagreements.push(`${src} -> ${dst}: model ${m.verdict}, probe ${p.verdict}\n  model: ${JSON.stringify(m.hops)}\n  probe: ${JSON.stringify(p.hops)}`);
       else if (m.verdict === 'dropped' && blamed(m) !== blamed(p)) disagreements.push(`${src} -> ${dst}: dropped by rule #${blamed(m)} (model) but #${blamed(p)} (probe)`);
     }
-    console.log(`# trace agreement, seed ${SEED}: ${traced} pairs traced (and ${refusedAlike} refused, ${beyond} left the host for a machine berth does not run), verdicts ${JSON.stringify(Object.fromEntries(seen))}, ${elapsedMs} ms in all`);
+    console.log(`# trace agreement (${firewall}), seed ${SEED}: ${traced} pairs traced (and ${refusedAlike} refused, ${beyond} left the host for a machine berth does not run), verdicts ${JSON.stringify(Object.fromEntries(seen))}, ${elapsedMs} ms in all`);
     assert.deepEqual(disagreements, [], `seed ${SEED}`);
     assert.ok(traced >= PAIRS, `only ${traced} pairs traced`);
     assert.ok((seen.get('delivered') ?? 0) > 0 && (seen.get('dropped') ?? 0) > 0, `both outcomes: ${JSON.stringify(Object.fromEntries(seen))}`);

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dnatOf, evaluateChain, firstMatching, matches, parseNftTable, type TracedPacket } from '../../src/firewall/nft-eval.js';
+import { filterAt, judge, natAt, parseNftRuleset, withoutCounts, type NftRule, type NftRuleset, type TracedPacket } from '../../src/firewall/nft-eval.js';
 import { reasonFor } from '../../src/firewall/nft-reasons.js';
 
-// As `nft -a list table ip berth` prints it (abridged to the rules berth writes for two networks).
-const LISTED = `table ip berth { # handle 7
+// As `nft -a list ruleset` prints berth's table (abridged to the rules it writes for two networks).
+const BERTH_NFT = `table ip berth { # handle 7
 	set bridges { # handle 1
 		type ifname
 		elements = { "berth0",
@@ -22,6 +22,16 @@ const LISTED = `table ip berth { # handle 7
 		type inet_proto . inet_service : ipv4_addr
 		flags interval
 		elements = { tcp . 20000-20010 : 10.1.0.3 }
+	}
+	chain loopback_guard { # handle 9
+		type filter hook prerouting priority raw; policy accept;
+		iifname != "lo" ip daddr 127.0.0.0/8 drop # handle 20
+	}
+	chain prerouting { # handle 13
+		type nat hook prerouting priority dstnat; policy accept;
+		fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @pub_addr # handle 60
+		fib daddr type local dnat to meta l4proto . th dport map @pub_any_run # handle 61
+		fib daddr type local dnat ip to meta l4proto . th dport map @pub_any # handle 62
 	}
 	chain forward { # handle 10
 		type filter hook forward priority filter - 1; policy accept;
@@ -46,62 +56,222 @@ const LISTED = `table ip berth { # handle 7
 		oifname "berth0" ip saddr 127.0.0.0/8 masquerade # handle 50
 		oifname "berth0" ip saddr 172.17.0.0/16 ct status dnat masquerade # handle 51
 		ip saddr 172.17.0.0/16 oifname != "berth0" masquerade # handle 52
-		tcp dport 22 counter drop # handle 53
+		meta skuid 1000 counter drop # handle 53
+	}
+}
+table bridge berth_guard { # handle 8
+	chain spoofing { # handle 1
+		type filter hook prerouting priority filter; policy accept;
+		iifname "veth1" drop # handle 2
 	}
 }`;
 
-const table = parseNftTable(LISTED);
+// As nft lists what `--firewall iptables` writes through iptables-nft (one network br-n with a
+// published port, one internal network br-i), captured from a daemon.
+const BERTH_IPTABLES = `# Warning: table ip raw is managed by iptables-nft, do not touch!
+table ip raw { # handle 1
+	chain BERTH-PREROUTING { # handle 1
+		iifname != "lo" ip daddr 127.0.0.0/8 counter packets 3 bytes 180 drop # handle 2
+	}
+
+	chain PREROUTING { # handle 3
+		type filter hook prerouting priority raw; policy accept;
+		counter packets 90 bytes 7000 jump BERTH-PREROUTING # handle 4
+	}
+}
+# Warning: table ip nat is managed by iptables-nft, do not touch!
+table ip nat { # handle 2
+	chain BERTH { # handle 1
+		ip daddr 127.0.0.1 tcp dport 9000 counter packets 0 bytes 0 dnat to 172.18.0.3:90 # handle 3
+		tcp dport 18000 counter packets 0 bytes 0 dnat to 172.18.0.2:5000 # handle 4
+	}
+
+	chain BERTH-POSTROUTING { # handle 2
+		oifname "br-n" ip saddr 127.0.0.0/8 counter packets 0 bytes 0 masquerade # handle 5
+		oifname "br-n" ip saddr 172.18.0.0/16 ct status dnat counter packets 0 bytes 0 masquerade # handle 6
+		oifname != "br-n" ip saddr 172.18.0.0/16 counter packets 0 bytes 0 masquerade # handle 7
+	}
+
+	chain PREROUTING { # handle 8
+		type nat hook prerouting priority dstnat; policy accept;
+		fib daddr type local counter packets 0 bytes 0 jump BERTH # handle 9
+	}
+
+	chain OUTPUT { # handle 10
+		type nat hook output priority -100; policy accept;
+		fib daddr type local counter packets 0 bytes 0 jump BERTH # handle 11
+	}
+
+	chain POSTROUTING { # handle 12
+		type nat hook postrouting priority srcnat; policy accept;
+		counter packets 3 bytes 120 jump BERTH-POSTROUTING # handle 13
+	}
+}
+# Warning: table ip filter is managed by iptables-nft, do not touch!
+table ip filter { # handle 3
+	chain BERTH-USER { # handle 1
+		counter packets 0 bytes 0 return # handle 2
+	}
+
+	chain BERTH { # handle 3
+		oifname "br-n" ip daddr 172.18.0.2 tcp dport 5000 counter packets 0 bytes 0 accept # handle 30
+	}
+
+	chain BERTH-FORWARD { # handle 4
+		counter packets 0 bytes 0 jump BERTH-ISOLATION-STAGE-1 # handle 31
+		oifname "br-n" ct state related,established counter packets 0 bytes 0 accept # handle 32
+		oifname "br-n" counter packets 0 bytes 0 jump BERTH # handle 33
+		iifname "br-n" counter packets 0 bytes 0 accept # handle 34
+		oifname "br-n" counter packets 0 bytes 0 drop # handle 35
+		iifname "br-i" oifname "br-i" counter packets 0 bytes 0 accept # handle 36
+		iifname "br-i" counter packets 0 bytes 0 drop # handle 37
+		oifname "br-i" counter packets 0 bytes 0 drop # handle 38
+	}
+
+	chain BERTH-ISOLATION-STAGE-1 { # handle 5
+		iifname "br-n" oifname != "br-n" counter packets 0 bytes 0 jump BERTH-ISOLATION-STAGE-2 # handle 40
+		iifname "br-i" oifname != "br-i" counter packets 0 bytes 0 jump BERTH-ISOLATION-STAGE-2 # handle 41
+		counter packets 0 bytes 0 return # handle 42
+	}
+
+	chain BERTH-ISOLATION-STAGE-2 { # handle 6
+		oifname "br-n" counter packets 0 bytes 0 drop # handle 43
+		oifname "br-i" counter packets 0 bytes 0 drop # handle 44
+		counter packets 0 bytes 0 return # handle 45
+	}
+
+	chain BERTH-INPUT { # handle 7
+		iifname "br-n" ct state related,established counter packets 0 bytes 0 accept # handle 50
+		iifname "br-n" meta l4proto icmp icmp type echo-request counter packets 0 bytes 0 accept # handle 51
+		iifname "br-n" counter packets 0 bytes 0 drop # handle 52
+	}
+
+	chain FORWARD { # handle 20
+		type filter hook forward priority filter; policy accept;
+		counter packets 0 bytes 0 jump BERTH-USER # handle 21
+		counter packets 0 bytes 0 jump BERTH-FORWARD # handle 22
+	}
+
+	chain INPUT { # handle 23
+		type filter hook input priority filter; policy accept;
+		counter packets 0 bytes 0 jump BERTH-INPUT # handle 24
+	}
+}`;
+
+const nft = parseNftRuleset(BERTH_NFT);
+const ipt = parseNftRuleset(BERTH_IPTABLES);
 const packet = (p: Partial<TracedPacket>): TracedPacket => ({ iif: 'berth0', saddr: '172.17.0.2', daddr: '10.1.0.2', proto: 'tcp', dport: 80, dnatted: false, daddrLocal: false, ...p });
+const table = (rs: NftRuleset, id: string) => rs.tables.find((t) => t.id === id)!;
+const handle = (r: { rule?: NftRule } | undefined) => r?.rule?.handle;
 
-test('the listed table: sets, maps (multi-line too) and chains with policies and handles', () => {
-  assert.deepEqual(table.sets.get('bridges'), ['berth0', 'br-a']);
-  assert.deepEqual(table.maps.get('pub_any'), [['tcp . 8080', '172.17.0.2 . 80'], ['udp . 53', '172.17.0.3 . 5353']]);
-  assert.equal(table.chains.get('forward')!.rules.length, 9);
-  assert.deepEqual(table.chains.get('forward')!.rules[1], { chain: 'forward', handle: 22, text: 'iifname "br-a" oifname != "br-a" oifname @bridges drop' });
+test('the listed ruleset: tables by family, sets, maps (multi-line too), base chains with priorities, handles, counters without values', () => {
+  assert.deepEqual(nft.tables.map((t) => t.id), ['ip berth', 'bridge berth_guard']);
+  const berth = table(nft, 'ip berth');
+  assert.deepEqual(berth.sets.get('bridges'), ['berth0', 'br-a']);
+  assert.deepEqual(berth.maps.get('pub_any'), [['tcp . 8080', '172.17.0.2 . 80'], ['udp . 53', '172.17.0.3 . 5353']]);
+  assert.equal(berth.chains.get('forward')!.rules.length, 9);
+  assert.deepEqual(berth.chains.get('forward')!.base, { type: 'filter', hook: 'forward', priority: -1 });
+  assert.deepEqual(berth.chains.get('loopback_guard')!.base, { type: 'filter', hook: 'prerouting', priority: -300 });
+  assert.deepEqual(berth.chains.get('forward')!.rules[1], { table: 'ip berth', chain: 'forward', handle: 22, text: 'iifname "br-a" oifname != "br-a" oifname @bridges drop' });
+  assert.deepEqual(ipt.tables.map((t) => t.id), ['ip raw', 'ip nat', 'ip filter']);
+  assert.equal(table(ipt, 'ip filter').chains.get('BERTH-FORWARD')!.base, undefined);
+  assert.equal(table(ipt, 'ip raw').chains.get('PREROUTING')!.rules[0]!.text, 'counter jump BERTH-PREROUTING');
+  assert.equal(withoutCounts('tcp dport 1 counter packets 12 bytes 3400 accept'), 'tcp dport 1 counter accept');
 });
 
-test('forward: isolation first, then replies and published ports in, containers out, nothing else in', () => {
-  assert.deepEqual(evaluateChain(table, 'forward', packet({ oif: 'br-a' })), { verdict: 'drop', rule: table.chains.get('forward')!.rules[0] });
-  assert.equal((evaluateChain(table, 'forward', packet({ oif: 'uplink0' })) as any).rule.handle, 26);
-  assert.equal((evaluateChain(table, 'forward', packet({ iif: 'uplink0', oif: 'berth0', dnatted: true })) as any).rule.handle, 25);
-  assert.equal((evaluateChain(table, 'forward', packet({ iif: 'uplink0', oif: 'berth0' })) as any).rule.handle, 27);
+test('forward (nftables): isolation first, then replies and published ports in, containers out, nothing else in', () => {
+  assert.equal(handle(filterAt(nft, 'forward', packet({ oif: 'br-a' }))), 21);
+  assert.equal(filterAt(nft, 'forward', packet({ oif: 'br-a' })).verdict, 'drop');
+  assert.equal(handle(filterAt(nft, 'forward', packet({ oif: 'uplink0' }))), 26);
+  assert.equal(handle(filterAt(nft, 'forward', packet({ iif: 'uplink0', oif: 'berth0', dnatted: true }))), 25);
+  assert.equal(handle(filterAt(nft, 'forward', packet({ iif: 'uplink0', oif: 'berth0' }))), 27);
   // An internal network: its own bridge only.
-  assert.equal((evaluateChain(table, 'forward', packet({ iif: 'br-a', oif: 'br-a' })) as any).rule.handle, 28);
-  assert.equal((evaluateChain(table, 'forward', packet({ iif: 'br-a', oif: 'uplink0' })) as any).rule.handle, 29);
-  assert.deepEqual(evaluateChain(table, 'forward', packet({ iif: 'uplink0', oif: 'eth9' })), { verdict: 'policy', policy: 'accept' });
+  assert.equal(handle(filterAt(nft, 'forward', packet({ iif: 'br-a', oif: 'br-a' }))), 28);
+  assert.equal(handle(filterAt(nft, 'forward', packet({ iif: 'br-a', oif: 'uplink0' }))), 29);
+  assert.deepEqual(filterAt(nft, 'forward', packet({ iif: 'uplink0', oif: 'eth9' })), { verdict: 'accept' });
 });
 
-test('input: ping passes, other new connections from a bridge are dropped', () => {
-  assert.equal((evaluateChain(table, 'input', packet({ proto: 'icmp', dport: undefined })) as any).rule.handle, 41);
-  assert.equal((evaluateChain(table, 'input', packet({})) as any).rule.handle, 42);
-  assert.equal(evaluateChain(table, 'input', packet({ iif: 'uplink0' })).verdict, 'policy');
+test('forward (iptables): the jumps are followed, BERTH-USER returns, isolation stage 2 drops, published ports are let in by chain BERTH', () => {
+  const n = (p: Partial<TracedPacket>) => packet({ iif: 'br-n', saddr: '172.18.0.2', ...p });
+  assert.deepEqual([filterAt(ipt, 'forward', n({ oif: 'br-i' })).verdict, handle(filterAt(ipt, 'forward', n({ oif: 'br-i' })))], ['drop', 44]);
+  assert.equal(handle(filterAt(ipt, 'forward', n({ oif: 'uplink0' }))), 34);
+  assert.equal(handle(filterAt(ipt, 'forward', packet({ iif: 'uplink0', oif: 'br-n', daddr: '172.18.0.2', dport: 5000, dnatted: true }))), 30);
+  assert.equal(handle(filterAt(ipt, 'forward', packet({ iif: 'uplink0', oif: 'br-n', daddr: '172.18.0.2', dport: 5001 }))), 35);
+  assert.equal(handle(filterAt(ipt, 'forward', packet({ iif: 'br-i', oif: 'br-i' }))), 36);
+  assert.equal(handle(filterAt(ipt, 'forward', packet({ iif: 'br-i', oif: 'uplink0' }))), 37);
+  assert.deepEqual(filterAt(ipt, 'forward', packet({ iif: 'uplink0', oif: 'eth9' })), { verdict: 'accept' });
+});
+
+test('a chain policy of drop decides when no rule does, and a drop in an earlier chain of the hook ends it', () => {
+  const strict = parseNftRuleset(`${BERTH_IPTABLES.replace('type filter hook forward priority filter; policy accept;', 'type filter hook forward priority filter; policy drop;')}\n${BERTH_NFT}`);
+  const outcome = filterAt(strict, 'forward', packet({ iif: 'uplink0', oif: 'eth9' }));
+  assert.deepEqual([outcome.verdict, outcome.policyOf?.name, outcome.rule], ['drop', 'FORWARD', undefined]);
+  // berth's own chain (priority filter - 1) runs before iptables' FORWARD and drops first.
+  assert.equal(handle(filterAt(strict, 'forward', packet({ oif: 'br-a' }))), 21);
+});
+
+test('input: ping passes, other new connections from a bridge are dropped (both backends)', () => {
+  assert.equal(handle(filterAt(nft, 'input', packet({ proto: 'icmp', dport: undefined }))), 41);
+  assert.equal(handle(filterAt(nft, 'input', packet({}))), 42);
+  assert.deepEqual(filterAt(nft, 'input', packet({ iif: 'uplink0' })), { verdict: 'accept' });
+  assert.equal(handle(filterAt(ipt, 'input', packet({ iif: 'br-n', proto: 'icmp', dport: undefined }))), 51);
+  assert.equal(handle(filterAt(ipt, 'input', packet({ iif: 'br-n' }))), 52);
+});
+
+test('the loopback guard at prerouting, raw priority, with either backend; bridge-family tables are not on the IP path', () => {
+  const fromBridge = packet({ iif: 'veth1', daddr: '127.0.0.1', daddrLocal: true });
+  assert.equal(handle(filterAt(nft, 'prerouting', fromBridge)), 20);
+  assert.equal(handle(filterAt(ipt, 'prerouting', fromBridge)), 2);
+  assert.equal(filterAt(nft, 'prerouting', packet({ iif: 'veth1' })).verdict, 'accept');
 });
 
 test('a rule berth does not write is reported, skipped, never guessed', () => {
-  const skipped: any[] = [];
-  assert.equal(firstMatching(table, 'postrouting', packet({ iif: 'berth0', oif: 'uplink0', saddr: '10.9.9.9', dport: 22 }), skipped), undefined);
+  const skipped: NftRule[] = [];
+  assert.equal(natAt(nft, 'postrouting', packet({ oif: 'uplink0', saddr: '10.9.9.9' }), skipped), undefined);
   assert.deepEqual(skipped.map((r) => r.handle), [53]);
-  assert.equal(matches('tcp dport 22 counter drop', packet({}), table), 'unknown');
-  assert.equal(firstMatching(table, 'postrouting', packet({ oif: 'uplink0' }))!.handle, 52);
-  assert.equal(firstMatching(table, 'postrouting', packet({ iif: 'lo', oif: 'berth0', saddr: '127.0.0.1' }))!.handle, 50);
+  assert.equal(judge('meta skuid 1000 counter drop', packet({}), table(nft, 'ip berth')), 'unknown');
+  assert.equal(judge('tcp dport 22 log prefix "x" drop', packet({ dport: 22 }), table(nft, 'ip berth')), 'unknown');
+  assert.deepEqual(judge('tcp dport 22 counter drop', packet({ dport: 22 }), table(nft, 'ip berth')), { kind: 'drop' });
+  assert.equal(judge('tcp dport 22 counter drop', packet({ dport: 23 }), table(nft, 'ip berth')), false);
+  assert.equal(handle(natAt(nft, 'postrouting', packet({ oif: 'uplink0' }))), 52);
+  assert.equal(handle(natAt(nft, 'postrouting', packet({ iif: 'lo', oif: 'berth0', saddr: '127.0.0.1' }))), 50);
 });
 
-test('DNAT from the maps: an address-bound port first, single ports, then runs keeping their port; only to local addresses', () => {
-  assert.deepEqual(dnatOf(table, packet({ daddr: '198.51.100.1', dport: 8080, daddrLocal: true })), { address: '172.17.0.2', port: 80, element: 'tcp . 8080 : 172.17.0.2 . 80', map: 'pub_any' });
-  assert.equal(dnatOf(table, packet({ daddr: '127.0.0.1', dport: 9000, daddrLocal: true }))!.address, '10.1.0.2');
-  assert.equal(dnatOf(table, packet({ daddr: '198.51.100.1', dport: 9000, daddrLocal: true })), undefined);
-  assert.deepEqual(dnatOf(table, packet({ daddr: '198.51.100.1', dport: 20005, daddrLocal: true })), { address: '10.1.0.3', port: 20005, element: 'tcp . 20000-20010 : 10.1.0.3', map: 'pub_any_run' });
-  assert.equal(dnatOf(table, packet({ daddr: '10.1.0.2', dport: 8080, daddrLocal: false })), undefined);
-  assert.equal(dnatOf(table, packet({ proto: 'udp', daddr: '198.51.100.1', dport: 53, daddrLocal: true }))!.port, 5353);
+test('DNAT (nftables) from the maps: an address-bound port first, single ports, then runs keeping their port; only to local addresses', () => {
+  const at = (p: Partial<TracedPacket>) => natAt(nft, 'prerouting', packet(p));
+  assert.deepEqual(at({ daddr: '198.51.100.1', dport: 8080, daddrLocal: true }), { kind: 'dnat', rule: table(nft, 'ip berth').chains.get('prerouting')!.rules[2], address: '172.17.0.2', port: 80, map: 'pub_any', element: 'tcp . 8080 : 172.17.0.2 . 80' });
+  assert.deepEqual(at({ daddr: '127.0.0.1', dport: 9000, daddrLocal: true }), { kind: 'dnat', rule: table(nft, 'ip berth').chains.get('prerouting')!.rules[0], address: '10.1.0.2', port: 90, map: 'pub_addr', element: '127.0.0.1 . tcp . 9000 : 10.1.0.2 . 90' });
+  assert.equal(at({ daddr: '198.51.100.1', dport: 9000, daddrLocal: true }), undefined);
+  const run = at({ daddr: '198.51.100.1', dport: 20005, daddrLocal: true });
+  assert.deepEqual(run?.kind === 'dnat' && [run.address, run.port, run.element, run.map], ['10.1.0.3', 20005, 'tcp . 20000-20010 : 10.1.0.3', 'pub_any_run']);
+  assert.equal(at({ daddr: '10.1.0.2', dport: 8080, daddrLocal: false }), undefined);
+  const udp = at({ proto: 'udp', daddr: '198.51.100.1', dport: 53, daddrLocal: true });
+  assert.equal(udp?.kind === 'dnat' && udp.port, 5353);
 });
 
-test('every rule berth writes has its reason', () => {
-  const names = (b: string) => `network ${b === 'berth0' ? 'bridge' : 'a'}`;
-  for (const chain of table.chains.values()) {
-    for (const rule of chain.rules.filter((r) => r.handle !== 53)) {
-      assert.notEqual(reasonFor(chain.name, rule.text, names), 'a rule berth did not write', `${chain.name}: ${rule.text}`);
+test('DNAT (iptables) by one rule per port behind the LOCAL jump, at prerouting and output', () => {
+  const pre = natAt(ipt, 'prerouting', packet({ iif: 'uplink0', daddr: '198.51.100.1', dport: 18000, daddrLocal: true }));
+  assert.deepEqual(pre?.kind === 'dnat' && [pre.address, pre.port, pre.rule.handle, pre.map], ['172.18.0.2', 5000, 4, undefined]);
+  const out = natAt(ipt, 'output', packet({ iif: 'lo', saddr: '127.0.0.1', daddr: '127.0.0.1', dport: 9000, daddrLocal: true }));
+  assert.deepEqual(out?.kind === 'dnat' && [out.address, out.port, out.rule.handle], ['172.18.0.3', 90, 3]);
+  assert.equal(natAt(ipt, 'prerouting', packet({ daddr: '198.51.100.1', dport: 18000, daddrLocal: false })), undefined);
+  assert.equal(handle(natAt(ipt, 'postrouting', packet({ iif: 'br-n', oif: 'uplink0', saddr: '172.18.0.2' }))), 7);
+  assert.equal(handle(natAt(ipt, 'postrouting', packet({ oif: 'br-n', saddr: '172.18.0.9', dnatted: true }))), 6);
+});
+
+test('every rule berth writes has its reason, with either backend', () => {
+  const names = (b: string) => `network ${b === 'berth0' ? 'bridge' : b.slice(3)}`;
+  for (const rs of [nft, ipt]) {
+    for (const t of rs.tables.filter((x) => x.family === 'ip')) {
+      for (const rule of [...t.chains.values()].flatMap((c) => c.rules).filter((r) => r.handle !== 53)) {
+        assert.notEqual(reasonFor(rule, names), 'a rule berth did not write', `${rule.table} ${rule.chain}: ${rule.text}`);
+      }
     }
   }
-  assert.match(reasonFor('forward', 'iifname "br-a" oifname != "br-a" oifname @bridges drop', names), /^isolation: nothing crosses from network a/);
-  assert.equal(reasonFor('postrouting', 'tcp dport 22 counter drop', names), 'a rule berth did not write');
+  const rule = (t: string, chain: string, text: string) => reasonFor({ table: t, chain, text }, names);
+  assert.match(rule('ip berth', 'forward', 'iifname "br-a" oifname != "br-a" oifname @bridges drop'), /^isolation: nothing crosses from network a/);
+  assert.match(rule('ip filter', 'BERTH-ISOLATION-STAGE-2', 'oifname "br-i" counter drop'), /^isolation: nothing crosses into network i/);
+  assert.match(rule('ip filter', 'BERTH-INPUT', 'iifname "br-n" counter drop'), /may not reach the host's own services/);
+  assert.match(rule('ip filter', 'BERTH-FORWARD', 'iifname "br-i" counter drop'), /network i is internal/);
+  assert.equal(rule('ip berth', 'postrouting', 'meta skuid 1000 counter drop'), 'a rule berth did not write');
 });

@@ -1,12 +1,13 @@
-import { dnatOf, evaluateChain, firstMatching, type NftRule, type NftTable, type TracedPacket } from '../../firewall/nft-eval.js';
+import { filterAt, natAt, type FilterOutcome, type Hook, type NftRule, type NftRuleset, type TracedPacket } from '../../firewall/nft-eval.js';
 import type { EndpointPath } from '../../drivers/driver.js';
 import type { Protocol, RouteAnswer } from '../../kernel/path-probe.js';
 
 /**
  * The model of `berth trace`: where a connection's first packet goes, computed without
  * sending anything. Routing comes from the kernel (`ip route get` in each namespace, which
- * sends nothing), the firewall from berth's table as the kernel holds it (evaluated rule
- * by rule, so a rule someone deleted is missed as the kernel would miss it), who holds an
+ * sends nothing), the firewall from the ruleset as the kernel holds it, whichever backend
+ * wrote it (each hook's chains evaluated rule by rule, so a rule someone deleted is missed
+ * as the kernel would miss it), who holds an
  * address on a bridge from berth's records, and listeners from /proc. It follows the
  * paths berth builds, as each driver describes them (EndpointPath): container to container
  * over one bridge, through the host (routing, isolation, NAT, published ports), to the
@@ -83,8 +84,8 @@ export interface RemotePeer {
 export interface PathFacts {
   routeGet(netns: string | undefined, address: string): Promise<RouteAnswer>;
   listens(pid: number | 'self', proto: 'tcp' | 'udp', address: string, port: number): Promise<boolean>;
-  /** berth's nftables table as the kernel holds it now. */
-  table(): Promise<NftTable>;
+  /** The host's netfilter ruleset as the kernel holds it now (berth's table, or iptables-nft's tables). */
+  ruleset(): Promise<NftRuleset>;
   /** The host's own IPv4 addresses. */
   hostAddresses(): Promise<ReadonlySet<string>>;
   /** The network a berth bridge (or an overlay's bridge) belongs to, if it is one. */
@@ -96,7 +97,7 @@ export interface PathFacts {
   /** Who holds `address` on another host of the overlay `network`. */
   remotePeer(network: string, address: string): RemotePeer | undefined;
   /** The sentence saying why berth wrote the rule. */
-  reasonFor(chain: string, text: string): string;
+  reasonFor(rule: NftRule): string;
 }
 
 interface Walk {
@@ -109,7 +110,7 @@ interface Walk {
 export async function modelPath(source: PathSource, target: PathTarget, facts: PathFacts): Promise<TraceResult> {
   const walk: Walk = { hops: [], notes: [], notUnderstood: [] };
   // Read at once, while the source's route is looked up (each is one process).
-  void facts.table().catch(() => undefined);
+  void facts.ruleset().catch(() => undefined);
   void facts.hostAddresses().catch(() => undefined);
   const verdict = await fromSource(source, target, facts, walk);
   const notes = [...walk.notes, ...[...new Set(walk.notUnderstood)].map((r) => `rule #${r.handle} of chain ${r.chain} is not one berth writes; the model skipped it: ${r.text}`)];
@@ -221,47 +222,43 @@ function throughTunnel(path: Extract<EndpointPath, { kind: 'overlay' }>, network
 }
 
 async function fromHost(label: string, target: PathTarget, facts: PathFacts, walk: Walk): Promise<Verdict> {
-  const table = await facts.table();
+  const ruleset = await facts.ruleset();
   const hostAddresses = await facts.hostAddresses();
   // The source address is chosen for the destination as written, before any DNAT.
   const first = await facts.routeGet(undefined, target.address);
   const saddr = first.ok ? (first.source ?? (first.local ? target.address : '')) : '';
   const packet = packetOf({ iif: 'lo', saddr, daddr: target.address }, target, isLocal(target.address, hostAddresses));
   walk.hops.push({ at: label, what: `sends to ${target.address}${portText(target)}` });
-  const { daddr, dport, dnatted } = applyDnat(table, 'output', packet, facts, walk);
+  const { daddr, dport, dnatted } = applyDnat(ruleset, 'output', packet, facts, walk);
   const route = await facts.routeGet(undefined, daddr);
   if (!route.ok) {
     walk.hops.push({ at: 'host', what: `no route to ${daddr} (${route.reason})` });
     return 'no-route';
   }
+  const sent: TracedPacket = { ...packet, daddr, dnatted, oif: route.dev, ...(dport === undefined ? {} : { dport }) };
+  const output = filterAt(ruleset, 'output', sent, walk.notUnderstood);
+  if (output.verdict === 'drop') return droppedAt('filter output', `dropped as it leaves the host by ${route.dev}`, output, facts, walk);
   if (route.local) {
     walk.hops.push({ at: 'host', what: `${daddr} is the host's own address: delivered over lo` });
     return atListener('host', 'self', target, daddr, dport, facts, walk);
   }
-  const post = firstMatching(table, 'postrouting', { ...packet, daddr, dnatted, oif: route.dev, ...(dport === undefined ? {} : { dport }) }, walk.notUnderstood);
-  if (post) walk.hops.push({ at: 'nat postrouting', what: `masquerade: the source ${saddr} becomes the host's address on ${route.dev}`, rule: ruleOf(post, facts) });
+  masquerade(ruleset, sent, saddr, facts, walk);
   return leaveHost(route.dev, daddr, dport, target, facts, walk);
 }
 
 /** A packet entering the host's stack on `iif` (from a bridge or the uplink): raw guard, DNAT, then input or forward. */
 async function intoHost(entry: { iif: string; saddr: string; daddr: string }, target: PathTarget, facts: PathFacts, walk: Walk): Promise<Verdict> {
-  const table = await facts.table();
+  const ruleset = await facts.ruleset();
   const hostAddresses = await facts.hostAddresses();
   const packet = packetOf(entry, target, isLocal(entry.daddr, hostAddresses));
-  const guard = evaluateChain(table, 'loopback_guard', packet, walk.notUnderstood);
-  if (guard.verdict === 'drop') {
-    walk.hops.push({ at: 'raw prerouting', what: 'dropped', ...(guard.rule ? { rule: ruleOf(guard.rule, facts) } : {}) });
-    return 'dropped';
-  }
-  const { daddr, dport, dnatted } = applyDnat(table, 'prerouting', packet, facts, walk);
+  const guard = filterAt(ruleset, 'prerouting', packet, walk.notUnderstood);
+  if (guard.verdict === 'drop') return droppedAt('raw prerouting', 'dropped', guard, facts, walk);
+  const { daddr, dport, dnatted } = applyDnat(ruleset, 'prerouting', packet, facts, walk);
   const after: TracedPacket = { ...packet, daddr, dnatted, daddrLocal: isLocal(daddr, hostAddresses), ...(dport === undefined ? {} : { dport }) };
   if (hostAddresses.has(daddr)) {
-    const input = evaluateChain(table, 'input', after, walk.notUnderstood);
-    if (input.verdict === 'drop') {
-      walk.hops.push({ at: 'filter input', what: `dropped on its way to the host's ${daddr}`, ...(input.rule ? { rule: ruleOf(input.rule, facts) } : {}) });
-      return 'dropped';
-    }
-    walk.hops.push({ at: 'filter input', what: `accepted by the host (${daddr})`, ...(input.verdict === 'accept' && input.rule ? { rule: ruleOf(input.rule, facts) } : {}) });
+    const input = filterAt(ruleset, 'input', after, walk.notUnderstood);
+    if (input.verdict === 'drop') return droppedAt('filter input', `dropped on its way to the host's ${daddr}`, input, facts, walk);
+    walk.hops.push({ at: 'filter input', what: `accepted by the host (${daddr})`, ...(input.rule ? { rule: ruleOf(input.rule, facts) } : {}) });
     return atListener('host', 'self', target, daddr, dport, facts, walk);
   }
   const route = await facts.routeGet(undefined, daddr);
@@ -270,19 +267,28 @@ async function intoHost(entry: { iif: string; saddr: string; daddr: string }, ta
     return 'no-route';
   }
   const forwarded: TracedPacket = { ...after, oif: route.dev };
-  const forward = evaluateChain(table, 'forward', forwarded, walk.notUnderstood);
-  if (forward.verdict === 'drop') {
-    walk.hops.push({ at: 'filter forward', what: `dropped between ${entry.iif} and ${route.dev}`, ...(forward.rule ? { rule: ruleOf(forward.rule, facts) } : {}) });
-    return 'dropped';
-  }
+  const forward = filterAt(ruleset, 'forward', forwarded, walk.notUnderstood);
+  if (forward.verdict === 'drop') return droppedAt('filter forward', `dropped between ${entry.iif} and ${route.dev}`, forward, facts, walk);
   walk.hops.push({
     at: 'filter forward',
-    what: `forwarded from ${entry.iif} to ${route.dev}${forward.verdict === 'policy' ? ' (no rule of berth matched: policy accept)' : ''}`,
-    ...(forward.verdict === 'accept' && forward.rule ? { rule: ruleOf(forward.rule, facts) } : {}),
+    what: `forwarded from ${entry.iif} to ${route.dev}${forward.rule ? '' : ' (no rule decided: the chains\' policy is accept)'}`,
+    ...(forward.rule ? { rule: ruleOf(forward.rule, facts) } : {}),
   });
-  const post = firstMatching(table, 'postrouting', forwarded, walk.notUnderstood);
-  if (post) walk.hops.push({ at: 'nat postrouting', what: `masquerade: the source ${entry.saddr} becomes the host's address on ${route.dev}`, rule: ruleOf(post, facts) });
+  masquerade(ruleset, forwarded, entry.saddr, facts, walk);
   return leaveHost(route.dev, daddr, dport, target, facts, walk);
+}
+
+/** A filter hook dropped the packet: by a rule, or by a chain's policy. */
+function droppedAt(at: string, what: string, outcome: FilterOutcome, facts: PathFacts, walk: Walk): Verdict {
+  const policy = outcome.policyOf ? ` by the policy of chain ${outcome.policyOf.name} (table ${outcome.policyOf.table})` : '';
+  walk.hops.push({ at, what: `${what}${policy}`, ...(outcome.rule ? { rule: ruleOf(outcome.rule, facts) } : {}) });
+  return 'dropped';
+}
+
+/** Source NAT as the packet leaves: the postrouting chains' masquerade, if one applies. */
+function masquerade(ruleset: NftRuleset, packet: TracedPacket, saddr: string, facts: PathFacts, walk: Walk): void {
+  const nat = natAt(ruleset, 'postrouting', packet, walk.notUnderstood);
+  if (nat?.kind === 'masquerade') walk.hops.push({ at: 'nat postrouting', what: `masquerade: the source ${saddr} becomes the host's address on ${packet.oif ?? 'the way out'}`, rule: ruleOf(nat.rule, facts) });
 }
 
 /** The packet leaves the host's stack by `dev`: onto one of berth's bridges, or out of the host. */
@@ -328,16 +334,12 @@ async function atListener(label: string, pid: number | 'self', target: PathTarge
   return 'no-listener';
 }
 
-function applyDnat(table: NftTable, chain: 'prerouting' | 'output', packet: TracedPacket, facts: PathFacts, walk: Walk): { daddr: string; dport: number | undefined; dnatted: boolean } {
-  const dnat = dnatOf(table, packet);
-  if (!dnat) return { daddr: packet.daddr, dport: packet.dport, dnatted: false };
-  const rule = (table.chains.get(chain)?.rules ?? []).find((r) => r.text.includes(`@${dnat.map}`) && !r.text.includes(`@${dnat.map}_`));
-  walk.hops.push({
-    at: `nat ${chain}`,
-    what: `DNAT ${packet.daddr}:${packet.dport} -> ${dnat.address}:${dnat.port} (element ${dnat.element} of map ${dnat.map})`,
-    ...(rule ? { rule: ruleOf(rule, facts) } : {}),
-  });
-  return { daddr: dnat.address, dport: dnat.port, dnatted: true };
+function applyDnat(ruleset: NftRuleset, hook: Extract<Hook, 'prerouting' | 'output'>, packet: TracedPacket, facts: PathFacts, walk: Walk): { daddr: string; dport: number | undefined; dnatted: boolean } {
+  const nat = natAt(ruleset, hook, packet, walk.notUnderstood);
+  if (nat?.kind !== 'dnat') return { daddr: packet.daddr, dport: packet.dport, dnatted: false };
+  const from = nat.map ? ` (element ${nat.element} of map ${nat.map})` : '';
+  walk.hops.push({ at: `nat ${hook}`, what: `DNAT ${packet.daddr}:${packet.dport} -> ${nat.address}:${nat.port}${from}`, rule: ruleOf(nat.rule, facts) });
+  return { daddr: nat.address, dport: nat.port, dnatted: true };
 }
 
 function packetOf(entry: { iif: string; saddr: string; daddr: string }, target: PathTarget, daddrLocal: boolean): TracedPacket {
@@ -349,7 +351,7 @@ function isLocal(address: string, hostAddresses: ReadonlySet<string>): boolean {
 }
 
 function ruleOf(rule: NftRule, facts: PathFacts): TraceRule {
-  return { table: 'ip berth', chain: rule.chain, handle: rule.handle, text: rule.text, why: facts.reasonFor(rule.chain, rule.text) };
+  return { table: rule.table, chain: rule.chain, handle: rule.handle, text: rule.text, why: facts.reasonFor(rule) };
 }
 
 function portText(target: PathTarget): string {

@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from '../../common/errors.js';
 import { NftTraceSession, type TraceEvent } from '../../kernel/nftrace.js';
 import { neighbourUnanswered, sendProbe, type SendOutcome } from '../../kernel/path-probe.js';
-import type { PathFacts, PathSource, PathTarget, TraceHop, TraceResult, Verdict } from './model.js';
+import { withoutCounts } from '../../firewall/nft-eval.js';
+import type { PathFacts, PathSource, PathTarget, TraceHop, TraceResult, TraceRule, Verdict } from './model.js';
 
 /** How long a probe waits for an answer before calling the packet silent. */
 export const PROBE_TIMEOUT_MS = 500;
@@ -46,7 +47,7 @@ export async function probePath(source: PathSource, target: PathTarget, facts: P
       hops.push({
         at: `${e.table} ${e.chain}`,
         what: e.rule ? `verdict ${e.verdict}` : `policy ${e.verdict}`,
-        ...(e.rule ? { rule: { table: e.table, chain: e.chain, handle: e.rule.handle, text: e.rule.text, why: e.table === 'ip berth' ? facts.reasonFor(e.chain, e.rule.text) : "another table's rule" } } : {}),
+        ...(e.rule ? { rule: ruleOf(e.table, e.chain, e.rule, facts) } : {}),
       });
     }
     const dropped = events.some((e) => e.verdict === 'drop');
@@ -93,20 +94,14 @@ function dropSeen(session: NftTraceSession): Promise<SendOutcome> {
   });
 }
 
-/**
- * The decisions about the first packet: a packet meets each chain once, so a chain met
- * again is the next packet of the connection (the trace marks them all).
- */
+/** The decisions about the connection's first packet (the trace marks them all). */
 function firstPacket(events: readonly TraceEvent[]): TraceEvent[] {
-  const met = new Set<string>();
-  const out: TraceEvent[] = [];
-  for (const e of events) {
-    const chain = `${e.table} ${e.chain}`;
-    if (met.has(chain)) break;
-    met.add(chain);
-    out.push(e);
-  }
-  return out;
+  return events.filter((e) => e.packet === 0);
+}
+
+function ruleOf(table: string, chain: string, rule: { readonly handle: number; readonly text: string }, facts: PathFacts): TraceRule {
+  const text = withoutCounts(rule.text);
+  return { table, chain, handle: rule.handle, text, why: facts.reasonFor({ table, chain, handle: rule.handle, text }) };
 }
 
 /**

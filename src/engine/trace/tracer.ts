@@ -1,8 +1,8 @@
-import { ConflictError, InvalidArgumentError } from '../../common/errors.js';
-import { parseNftTable, type NftTable } from '../../firewall/nft-eval.js';
+import { ConflictError } from '../../common/errors.js';
+import { parseNftRuleset, type NftRuleset } from '../../firewall/nft-eval.js';
 import { reasonFor } from '../../firewall/nft-reasons.js';
-import { NFT_TABLE } from '../../firewall/nftables.js';
 import { listens, routeGet } from '../../kernel/path-probe.js';
+import { TRACE_TABLE } from '../../kernel/nftrace.js';
 import { hostAddresses } from '../../kernel/read.js';
 import { runTool } from '../../kernel/spawn.js';
 import type { ContainerTable } from '../containers.js';
@@ -33,7 +33,6 @@ export class Tracer {
   constructor(
     private readonly networks: NetworkTable,
     private readonly containers: ContainerTable,
-    private readonly firewallBackend: string,
     /** Other hosts' endpoints on overlay networks. */
     private readonly remote: () => readonly PeerRecord[],
   ) {}
@@ -42,9 +41,6 @@ export class Tracer {
     const source = this.source(request.src);
     const target = await this.target(request, source);
     const facts = this.facts();
-    if (!opts.probe && this.firewallBackend !== 'nftables') {
-      throw new InvalidArgumentError(`the model reads berth's nftables table; this daemon runs --firewall ${this.firewallBackend}`, 'use --probe to send a real packet');
-    }
     const result = opts.probe ? await probePath(source, target, facts) : await modelPath(source, target, facts);
     return { ...result, src: endLabel(request.src), dst: endLabel(request.dst), address: target.address, proto: target.proto, ...(target.port === undefined ? {} : { port: target.port }) };
   }
@@ -130,7 +126,7 @@ export class Tracer {
   }
 
   private facts(): PathFacts {
-    let table: Promise<NftTable> | undefined;
+    let ruleset: Promise<NftRuleset> | undefined;
     let addresses: Promise<ReadonlySet<string>> | undefined;
     let endpoints: (TracedEndpoint & { netns: string })[] | undefined;
     const all = () =>
@@ -152,7 +148,7 @@ export class Tracer {
     return {
       routeGet,
       listens,
-      table: () => (table ??= readBerthTable()),
+      ruleset: () => (ruleset ??= readRuleset()),
       hostAddresses: () => (addresses ??= hostAddresses().then((m) => new Set([...m.values()].flat().map((cidr) => cidr.split('/')[0]!)))),
       networkOfBridge: (bridge) => bridgeNames.get(bridge),
       endpoints: all,
@@ -161,13 +157,15 @@ export class Tracer {
         const peer = remote().find((p) => this.networks.byIdExact(p.network)?.name === network && p.address === address);
         return peer ? { container: peer.containerName, vtep: peer.vtep } : undefined;
       },
-      reasonFor: (chain, text) => reasonFor(chain, text, (bridge) => (bridgeNames.get(bridge) ? `network ${bridgeNames.get(bridge)!}` : bridge)),
+      reasonFor: (rule) => reasonFor(rule, (bridge) => (bridgeNames.get(bridge) ? `network ${bridgeNames.get(bridge)!}` : bridge)),
     };
   }
 }
 
-async function readBerthTable(): Promise<NftTable> {
-  const listed = await runTool('nft', ['-a', 'list', 'table', 'ip', NFT_TABLE]);
-  // No table (flushed, not yet repaired): nothing of berth's filters anything.
-  return parseNftTable(listed.code === 0 ? listed.stdout : '');
+/** The host's whole ruleset: berth's table with --firewall nftables, iptables-nft's tables with iptables, and anyone else's. */
+async function readRuleset(): Promise<NftRuleset> {
+  const listed = await runTool('nft', ['-a', 'list', 'ruleset']);
+  const ruleset = parseNftRuleset(listed.code === 0 ? listed.stdout : '');
+  // A probe's marking table lives only while it runs, and decides nothing.
+  return { tables: ruleset.tables.filter((t) => t.id !== `inet ${TRACE_TABLE}`) };
 }
