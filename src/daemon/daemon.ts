@@ -128,7 +128,7 @@ export async function startDaemon(
         await web?.close();
         await rm(join(options.execRoot, WEB_URL_FILE), { force: true });
         await plugins?.close();
-        engine.close();
+        await engine.close();
         await cluster?.leave();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();

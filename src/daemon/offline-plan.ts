@@ -48,6 +48,6 @@ export async function planOffline(body: unknown, name: string | undefined, expla
     const planned = await engine.planRun(parseCreateContainer(body, name));
     return explained ? explainPlan(planned.plan, planned.names) : renderPlan(planned.plan);
   } finally {
-    engine.close();
+    await engine.close();
   }
 }

@@ -17,7 +17,6 @@ import {
   signalContainer,
 } from '../kernel/process.js';
 import { listNetns } from '../kernel/read.js';
-import { stopTracing } from '../kernel/nftrace.js';
 import { containersSharing, resolveContainerConfig, type CreateContainerRequest } from './container-config.js';
 import { ClusterSync, type PeerRecord } from './cluster-sync.js';
 import { ContainerRecords } from './container-records.js';
@@ -38,6 +37,7 @@ import type { CreateNetworkRequest } from './network-create.js';
 import { NetworkService } from './network-service.js';
 import { driverNetwork, NetworkTable } from './networks.js';
 import { runningGuarded } from './guards.js';
+import { stopProbing } from './trace/probe.js';
 import { Tracer, type TraceAnswer } from './trace/tracer.js';
 import { parseTraceRequest } from './trace/spec.js';
 import { replaceGuards } from '../firewall/guard.js';
@@ -162,13 +162,13 @@ export class Engine {
     console.error(`berth: ${what} failed: ${err instanceof Error ? err.message : String(err)}`);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.poller) clearInterval(this.poller);
     if (this.driftSoon) clearTimeout(this.driftSoon);
     this.drift.close();
     void this.cluster?.stop();
     this.names.close();
-    stopTracing();
+    await stopProbing();
   }
 
   /** The embedded resolver listens again in adopted containers that use it (it lives in the daemon). */

@@ -1,4 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { MissingFeatureError } from '../common/errors.js';
+import { PROBE_COMM } from './drop-reasons.js';
 import { NETNS_DIR } from './read.js';
 import { runTool } from './spawn.js';
 
@@ -65,34 +70,35 @@ export type SendOutcome = 'answered' | 'refused' | 'unreachable' | 'silent';
  * Sends one real packet from the namespace: a TCP connect (bash's /dev/tcp), a UDP
  * datagram (then waits for an answer or an ICMP port-unreachable), or one ICMP echo. "silent" means nothing came back within
  * `timeoutMs`: dropped, or a UDP datagram delivered to a socket that does not answer.
+ * Every sender runs under the task name PROBE_COMM, so the kernel's drop tracepoint can
+ * tell the probe's packets from everyone else's (drop-reasons.ts).
  */
 export async function sendProbe(netns: string | undefined, proto: Protocol, address: string, port: number | undefined, timeoutMs: number): Promise<SendOutcome> {
-  const enter = netns ? ['nsenter', `--net=${NETNS_DIR}/${netns}`] : [];
+  const inNamespace = (command: string, args: readonly string[]) => (netns ? runTool('nsenter', [`--net=${NETNS_DIR}/${netns}`, command, ...args]) : runTool(command, args));
   if (proto === 'icmp') {
     const seconds = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
-    const ping = ['ping', '-n', '-c', '1', '-W', seconds, address];
-    const result = netns ? await runTool('nsenter', [...enter.slice(1), ...ping]) : await runTool('ping', ping.slice(1));
+    const result = await inNamespace(await pingNamed(PROBE_COMM), ['-n', '-c', '1', '-W', seconds, address]);
     if (result.code === 0) return 'answered';
     return /unreachable|Unreachable/.test(result.stdout + result.stderr) ? 'unreachable' : 'silent';
   }
   if (proto === 'tcp') {
-    // bash's /dev/tcp: a connect in a process that starts in ~3 ms (node takes ~40).
+    // bash's /dev/tcp: a connect in a process that starts in ~3 ms (node takes ~40). bash
+    // names itself first (a task may rename itself through /proc/self/comm).
     const seconds = (timeoutMs / 1000).toFixed(2);
-    const connect = ['timeout', seconds, 'bash', '-c', `exec 3<>/dev/tcp/${address}/${port ?? 0}`];
-    const result = netns ? await runTool('nsenter', [...enter.slice(1), ...connect]) : await runTool('timeout', connect.slice(1));
+    const result = await inNamespace('timeout', [seconds, 'bash', '-c', `printf ${PROBE_COMM} > /proc/self/comm; exec 3<>/dev/tcp/${address}/${port ?? 0}`]);
     if (result.code === 0) return 'answered';
     if (/Connection refused/.test(result.stderr)) return 'refused';
     return /No route to host|Network is unreachable/.test(result.stderr) ? 'unreachable' : 'silent';
   }
-  const sender = ['-e', UDP_SENDER, address, String(port ?? 0), String(timeoutMs)];
-  const result = netns ? await runTool('nsenter', [...enter.slice(1), process.execPath, ...sender]) : await runTool(process.execPath, sender);
+  const result = await inNamespace(process.execPath, ['-e', UDP_SENDER, PROBE_COMM, address, String(port ?? 0), String(timeoutMs)]);
   const outcome = result.stdout.trim();
   return outcome === 'answered' || outcome === 'refused' || outcome === 'unreachable' ? outcome : 'silent';
 }
 
 /** The UDP sender a probe runs in the namespace (a connected socket hears ICMP errors): prints answered, refused, unreachable or silent. */
 const UDP_SENDER = `
-const [address, port, timeout] = process.argv.slice(1);
+const [name, address, port, timeout] = process.argv.slice(1);
+process.title = name;
 const done = (word) => { process.stdout.write(word); process.exit(0); };
 const failed = (err) => done(err.code === 'ECONNREFUSED' ? 'refused' : /EHOSTUNREACH|ENETUNREACH/.test(err.code) ? 'unreachable' : 'silent');
 setTimeout(() => done('silent'), Number(timeout));
@@ -100,6 +106,29 @@ const s = require('node:dgram').createSocket('udp4');
 s.on('error', failed).on('message', () => done('answered'));
 s.connect(Number(port), address, (err) => (err ? failed(err) : s.send('berth trace', (e) => e && failed(e))));
 `;
+
+/**
+ * ping under another task name: the kernel names a task after the file it executes, and
+ * ping cannot rename itself, so it runs through a symbolic link of that name (made once,
+ * in a directory of this daemon's own under the system's temporary directory).
+ */
+async function pingNamed(name: string): Promise<string> {
+  const link = join(tmpdir(), `berth-${name}`, name);
+  if (!existsSync(link)) {
+    const ping = await runTool('sh', ['-c', 'command -v ping']);
+    if (ping.code !== 0) throw new MissingFeatureError('"ping" is not installed', 'install it: apt-get install iputils-ping');
+    await mkdir(dirname(link), { recursive: true });
+    await symlink(ping.stdout.trim(), link).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  }
+  return link;
+}
+
+/** Removes what pingNamed made (the daemon stopping). */
+export async function removeProbeSenders(): Promise<void> {
+  await rm(join(tmpdir(), `berth-${PROBE_COMM}`), { recursive: true, force: true });
+}
 
 /** The neighbour entry of `address` in the namespace: FAILED or INCOMPLETE means nobody answered ARP. */
 export async function neighbourUnanswered(netns: string | undefined, address: string): Promise<boolean> {

@@ -128,4 +128,23 @@ for (const { firewall, pairs: PAIRS } of BACKENDS) describe(`berth trace with --
     assert.ok(traced >= PAIRS, `only ${traced} pairs traced`);
     assert.ok((seen.get('delivered') ?? 0) > 0 && (seen.get('dropped') ?? 0) > 0, `both outcomes: ${JSON.stringify(Object.fromEntries(seen))}`);
   });
+
+  test('a drop outside netfilter is named by the kernel (skb:kfree_skb): a blackhole route on the host is no-route, as the model says', async (t) => {
+    await w.berthOk('run', '-d', '--name', 'blackholed', '--network', 'bridge', '--', 'sleep', '600');
+    await w.inHost('ip', 'route', 'add', 'blackhole', '192.0.2.0/24');
+    try {
+      for (const dst of ['outside:192.0.2.9', 'outside:192.0.2.9:80']) {
+        const trace = async (probe: boolean) => JSON.parse(await w.berthOk('trace', '--json', ...(probe ? ['--probe'] : []), 'blackholed', dst)) as Answer & { notes: string[] };
+        const probe = await trace(true);
+        const unavailable = probe.notes.find((n) => /drop reasons are not available/.test(n));
+        if (unavailable) return t.skip(unavailable);
+        assert.equal((await trace(false)).verdict, 'no-route', dst);
+        assert.equal(probe.verdict, 'no-route', `${dst}: ${JSON.stringify(probe.hops)}`);
+        assert.ok(probe.hops.some((h) => h.at === 'kernel' && /blackhole/.test(h.what) && /at ip_error\+/.test(h.what)), JSON.stringify(probe.hops));
+        assert.ok(!probe.hops.some((h) => h.rule && /drop/.test(h.what)), 'no netfilter rule dropped it');
+      }
+    } finally {
+      await w.inHost('ip', 'route', 'del', 'blackhole', '192.0.2.0/24');
+    }
+  });
 });

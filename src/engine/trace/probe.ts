@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '../../common/errors.js';
-import { NftTraceSession, type TraceEvent } from '../../kernel/nftrace.js';
-import { neighbourUnanswered, sendProbe, type SendOutcome } from '../../kernel/path-probe.js';
+import { beginDropWatch, closeDropWatch, endDropWatch, meaningOf, type KernelDrop } from '../../kernel/drop-reasons.js';
+import { NftTraceSession, stopTracing, type TraceEvent } from '../../kernel/nftrace.js';
+import { neighbourUnanswered, removeProbeSenders, sendProbe, type SendOutcome } from '../../kernel/path-probe.js';
 import { withoutCounts } from '../../firewall/nft-eval.js';
 import type { PathFacts, PathSource, PathTarget, TraceHop, TraceResult, TraceRule, Verdict } from './model.js';
 
@@ -11,9 +12,11 @@ export const PROBE_TIMEOUT_MS = 500;
  * `berth trace --probe`: one real packet from the source's namespace, marked for nftables
  * tracing, and what really happened to it: the sender's view (connected, reset, ICMP
  * unreachable, silence) and every rule and policy the kernel reports it met, by handle.
- * A drop the trace reports ends the wait at once. Silence with no drop seen is read from
- * the neighbour tables, the source's and the host's (nobody answered ARP: no route), or,
- * for UDP, as delivered (a datagram to a socket that does not reply).
+ * A drop the trace reports ends the wait at once. A drop outside netfilter is named by the
+ * kernel's drop tracepoint (kernel/drop-reasons.ts): its reason says no route, no socket,
+ * or what else cut the path. Silence with no drop seen is read from the neighbour tables,
+ * the source's and the host's (nobody answered ARP: no route), or, for UDP, as delivered
+ * (a datagram to a socket that does not reply).
  */
 export async function probePath(source: PathSource, target: PathTarget, facts: PathFacts): Promise<TraceResult> {
   if (source.kind === 'outside') {
@@ -34,12 +37,16 @@ export async function probePath(source: PathSource, target: PathTarget, facts: P
     const session = await NftTraceSession.start(`ip daddr ${target.address}${from}${l4}`);
     let outcome: SendOutcome;
     let events: TraceEvent[];
+    let kernelDrops: KernelDrop[] = [];
+    let noDropReasons: string | undefined;
     try {
+      noDropReasons = await beginDropWatch();
       outcome = await Promise.race([sendProbe(netns, target.proto, target.address, target.port, PROBE_TIMEOUT_MS), dropSeen(session), arpStuck(arpUnanswered)]);
       // The monitor prints what the kernel reported a moment after the sender returns.
       await sleep(20);
       events = firstPacket(session.events());
     } finally {
+      if (noDropReasons === undefined) kernelDrops = await endDropWatch();
       await session.stop();
     }
     const hops: TraceHop[] = [{ at: source.label, what: `sent a real ${target.proto} packet to ${target.address}${target.port === undefined ? '' : `:${target.port}`}` }];
@@ -51,11 +58,23 @@ export async function probePath(source: PathSource, target: PathTarget, facts: P
       });
     }
     const dropped = events.some((e) => e.verdict === 'drop');
-    const verdict = await verdictOf(outcome, dropped, target, arpUnanswered);
+    // Netfilter's drops are the trace's to tell (with the rule); the tracepoint adds the rest.
+    const outside = kernelDrops.filter((d) => d.reason !== 'NETFILTER_DROP').map((d) => ({ ...d, ...meaningOf(d) }));
+    for (const d of outside) hops.push({ at: 'kernel', what: `dropped it: ${d.words} (reason ${d.reason}, at ${d.location})` });
+    const verdict = outcome === 'silent' && !dropped && outside[0] ? outside[0].meaning : await verdictOf(outcome, dropped, target, arpUnanswered);
     hops.push({ at: source.label, what: SEEN[outcome](target) });
-    const notes = verdict === 'dropped' && !dropped ? ['no netfilter rule reported the drop: it happened elsewhere in the kernel'] : [];
+    const notes: string[] = [];
+    if (outcome === 'silent' && !dropped && outside.length === 0) {
+      notes.push(noDropReasons ? `no netfilter rule reported a drop, and the kernel's drop reasons are not available (${noDropReasons})` : 'neither netfilter nor the kernel\'s drop tracepoint reported a drop in the sender\'s path');
+    }
     return { verdict, method: 'probe', hops, notes };
   });
+}
+
+/** Ends what probes keep between them (the trace monitor, the tracing instance, the named senders): the daemon stopping. */
+export async function stopProbing(): Promise<void> {
+  stopTracing();
+  await Promise.all([closeDropWatch(), removeProbeSenders()]);
 }
 
 async function verdictOf(outcome: SendOutcome, dropSeen: boolean, target: PathTarget, arpUnanswered: () => Promise<boolean>): Promise<Verdict> {
