@@ -200,12 +200,14 @@ export interface NetworkDriver {
  *  - overlay: the same, the bridge also holding a VXLAN link to the other hosts;
  *  - lan: a macvlan or ipvlan link on a parent, the container one more host of the parent's
  *    LAN; the kernel keeps such children from their parent's own addresses, unless the host
- *    has a link of its own on the parent (`hostLink`, berth.host_access).
+ *    has a link of its own on the parent (`hostLink`, berth.host_access). Children of one
+ *    parent reach each other inside it only where `siblingsMeet` (macvlan's bridge mode,
+ *    ipvlan's bridge flag in any mode).
  */
 export type EndpointPath =
   | { readonly kind: 'bridge'; readonly bridge: string }
   | { readonly kind: 'overlay'; readonly bridge: string; readonly vxlan: string; readonly vni: number }
-  | { readonly kind: 'lan'; readonly parent: string; readonly mode: string; readonly hostLink?: string };
+  | { readonly kind: 'lan'; readonly parent: string; readonly mode: string; readonly siblingsMeet: boolean; readonly hostLink?: string };
 
 /** The alias berth gives every host link it creates for a network: reconcile removes those no network record owns. */
 export const OWNER_ALIAS_PREFIX = 'berth-network:';

@@ -1,7 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClusterWorld } from '../world/cluster.js';
+import { seededRandom } from '../world/seeded.js';
+import { describeTally, tallyAgreement, type TraceAnswer } from '../world/trace-agreement.js';
 import { must, mustEventually, run, sandboxSkip } from '../world/world.js';
+
+/** Pairs the cross-host agreement test compares (BERTH_TRACE_PAIRS scales it with the single-host test's). */
+const PAIRS = Math.ceil(Number(process.env.BERTH_TRACE_PAIRS ?? 200) / 4);
 
 /**
  * Overlay networks across three hosts on a real etcd (part 7): a network made on one
@@ -107,6 +112,48 @@ describe('overlay networks across hosts', { skip: sandboxSkip }, () => {
     assert.equal(local.verdict, 'delivered');
     assert.ok(!local.hops.some((h: any) => /tunnel/.test(h.what)), JSON.stringify(local.hops));
     await w.berthOk(0, 'rm', '-f', 'near');
+  });
+
+  test('berth trace agrees with itself across hosts: random pairs over the overlay, a local bridge and the host, model and probe', async () => {
+    const seed = Number(process.env.BERTH_TRACE_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    const pick = seededRandom(seed);
+    // Listeners: TCP 5000 and UDP 5353 answer "pong".
+    const listener = [process.execPath, '-e', "require('net').createServer(s=>{s.on('error',()=>{});s.end('pong')}).listen(5000);const u=require('dgram').createSocket('udp4');u.on('message',(m,r)=>u.send('pong',r.port,r.address));u.bind(5353)"];
+    await w.berthOk(0, 'network', 'create', 'lb');
+    await w.berthOk(0, 'run', '-d', '--name', 'oa', '--network', 'ov', '--', ...listener);
+    await w.berthOk(0, 'run', '-d', '--name', 'ob', '--network', 'ov', '--', 'sleep', '1000');
+    await w.berthOk(0, 'network', 'connect', 'lb', 'ob');
+    await w.berthOk(0, 'run', '-d', '--name', 'oc', '--network', 'lb', '--', ...listener);
+    await w.berthOk(1, 'run', '-d', '--name', 'r1', '--network', 'ov', '--', ...listener);
+    try {
+      for (const [i, name] of [[0, 'oa'], [0, 'oc'], [1, 'r1']] as const) {
+        await eventually(`${name} listens`, async () => (await w.berth(i, 'exec', name, 'grep', '-q', ':1388 ', '/proc/net/tcp6')).code === 0);
+      }
+      await eventually('host 0 knows r1, on host 1', async () => (await w.berth(0, 'trace', 'c0', 'r1')).code === 0);
+      const sources = ['c0', 'oa', 'ob', 'oc', 'host'];
+      const destinations = ['c0', 'oa', 'ob', 'oc', 'c1', 'r1', 'c2', 'host', 'outside:203.0.113.1'];
+      const oneOf = <T>(items: readonly T[]) => items[Math.floor(pick() * items.length)]!;
+      const tally = await tallyAgreement(
+        PAIRS,
+        () => {
+          const [src, base] = [oneOf(sources), oneOf(destinations)];
+          const suffix = base === 'host' || base.startsWith('outside:') ? '' : oneOf(['', ':5000', ':5001', ':5353/udp']);
+          return src === base ? undefined : [src, `${base}${suffix}`];
+        },
+        async (src, dst, probe) => {
+          const r = await w.berth(0, 'trace', '--json', ...(probe ? ['--probe'] : []), src, dst);
+          return r.code === 0 ? { answer: JSON.parse(r.stdout) as TraceAnswer } : { refused: r.stderr.trim() };
+        },
+      );
+      console.log(`# trace agreement across hosts, seed ${seed}: ${describeTally(tally)}`);
+      assert.deepEqual(tally.disagreements, [], `seed ${seed}`);
+      assert.ok(tally.traced >= PAIRS, `only ${tally.traced} pairs traced`);
+      assert.ok((tally.verdicts.get('delivered') ?? 0) > 0 && (tally.verdicts.get('dropped') ?? 0) > 0, describeTally(tally));
+    } finally {
+      await w.berthOk(0, 'rm', '-f', 'oa', 'ob', 'oc');
+      await w.berthOk(1, 'rm', '-f', 'r1');
+      await w.berthOk(0, 'network', 'rm', 'lb');
+    }
   });
 
   test('explain network ov rebuilds the overlay from nothing: bridge, VXLAN link, the other hosts\' FDB and neighbour entries', async () => {

@@ -63,3 +63,14 @@ test('the daemon lists ipvlan as unavailable on a kernel without it, saying why'
   const features = { linkKinds: new Set(LINK_KINDS.filter((k) => k !== 'ipvlan')) };
   assert.deepEqual(new IpvlanDriver(features).probe(features), { available: false, reason: 'this kernel lacks ipvlan support (CONFIG_IPVLAN)' });
 });
+
+test("trace's path: a parent's children meet in every mode with the bridge flag, never with private or vepa", () => {
+  const driver = new IpvlanDriver(ALL_FEATURES);
+  assert.deepEqual(driver.pathOf(network({ parent: 'uplink0' })), { kind: 'lan', parent: 'uplink0', mode: 'l2 bridge', siblingsMeet: true });
+  for (const mode of ['l2', 'l3', 'l3s']) {
+    assert.deepEqual(driver.pathOf(network({ parent: 'uplink0', ipvlan_mode: mode })), { kind: 'lan', parent: 'uplink0', mode: `${mode} bridge`, siblingsMeet: true });
+    for (const flag of ['private', 'vepa']) {
+      assert.deepEqual(driver.pathOf(network({ parent: 'uplink0', ipvlan_mode: mode, ipvlan_flag: flag })), { kind: 'lan', parent: 'uplink0', mode: `${mode} ${flag}`, siblingsMeet: false });
+    }
+  }
+});

@@ -165,3 +165,11 @@ test('with several subnets, an endpoint routes via the gateway of its own subnet
   assert.deepEqual(driver.join(net, 'ns', second).info, { defaultRoute: { via: '192.0.2.254' } });
   assert.deepEqual(driver.join(net, 'ns', EP).info, { defaultRoute: { via: ADDRESSING.gateway } });
 });
+
+test("trace's path: one more host of the parent's LAN; only bridge mode lets a parent's children meet", () => {
+  const driver = new MacvlanDriver(ALL_FEATURES);
+  assert.deepEqual(driver.pathOf(network({ parent: 'uplink0' })), { kind: 'lan', parent: 'uplink0', mode: 'bridge', siblingsMeet: true });
+  for (const mode of ['private', 'vepa', 'passthru']) {
+    assert.deepEqual(driver.pathOf(network({ parent: 'uplink0', macvlan_mode: mode })), { kind: 'lan', parent: 'uplink0', mode, siblingsMeet: false });
+  }
+});

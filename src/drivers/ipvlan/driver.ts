@@ -101,8 +101,9 @@ export class IpvlanDriver implements NetworkDriver {
   }
 
   pathOf(network: DriverNetwork): EndpointPath {
-    const { parent, mode } = optionsOf(network.data);
-    return { kind: 'lan', parent, mode };
+    const { parent, mode, flag } = optionsOf(network.data);
+    // ipvlan switches between its children in every mode, unless a flag keeps them apart (private, vepa).
+    return { kind: 'lan', parent, mode: `${mode} ${flag}`, siblingsMeet: flag === 'bridge' };
   }
 
   repair(network: DriverNetwork, endpoints: readonly RecordedEndpoint[], live: KernelView): Plan {

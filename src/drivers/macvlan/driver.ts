@@ -103,7 +103,8 @@ export class MacvlanDriver implements NetworkDriver {
    */
   pathOf(network: DriverNetwork): EndpointPath {
     const { parent, mode, hostAccess } = macvlanOptionsOf(network.data);
-    return { kind: 'lan', parent, mode, ...(hostAccess ? { hostLink: hostAccess.link } : {}) };
+    // Only bridge mode switches between a parent's children; private, vepa and passthru send every frame out.
+    return { kind: 'lan', parent, mode, siblingsMeet: mode === 'bridge', ...(hostAccess ? { hostLink: hostAccess.link } : {}) };
   }
 
   repair(network: DriverNetwork, endpoints: readonly RecordedEndpoint[], live: KernelView): Plan {

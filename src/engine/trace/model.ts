@@ -43,8 +43,9 @@ export interface TraceResult {
   readonly notes: readonly string[];
   /**
    * The model only: the machine beyond this host the packet was handed to (the uplink's
-   * router, a host of a LAN). "delivered" then means it left this host on the right way;
-   * what that machine does with it is not berth's to see (a real packet is: --probe).
+   * router, a host of a LAN, another berth host of an overlay for a port there). "delivered"
+   * then means it left this host on the right way; what that machine does with it is not
+   * this daemon's to see (a real packet is: --probe).
    */
   readonly beyondHost?: string;
 }
@@ -182,7 +183,8 @@ async function fromSandbox(source: Extract<PathSource, { kind: 'sandbox' }>, tar
 /**
  * On a macvlan or ipvlan LAN: the parent's own addresses are out of reach (the kernel's
  * rule, unless the host has a link of its own there), children of one parent see each
- * other only in bridge mode, and anything else is a host of the LAN, beyond berth's sight.
+ * other only where the driver says they meet, and anything else is a host of the LAN,
+ * beyond berth's sight.
  */
 async function onLan(path: Extract<EndpointPath, { kind: 'lan' }>, network: string, nextHop: string, target: PathTarget, hostAddresses: ReadonlySet<string>, facts: PathFacts, walk: Walk): Promise<Verdict> {
   if (hostAddresses.has(nextHop)) {
@@ -191,7 +193,7 @@ async function onLan(path: Extract<EndpointPath, { kind: 'lan' }>, network: stri
   }
   const peer = facts.endpoints().find((e) => e.address === nextHop && e.path?.kind === 'lan' && e.path.parent === path.parent);
   if (peer) {
-    if (path.mode !== 'bridge' && path.mode !== 'l2') {
+    if (!path.siblingsMeet) {
       walk.hops.push({ at: `lan ${path.parent}`, what: `${peer.container} is a child of the same parent, and mode ${path.mode} keeps children apart: ARP goes unanswered`, network });
       return 'no-route';
     }
@@ -217,7 +219,9 @@ function throughTunnel(path: Extract<EndpointPath, { kind: 'overlay' }>, network
     walk.hops.push({ at: peer.container, what: 'the kernel answers the echo request' });
     return 'delivered';
   }
+  // Whether something listens there is that host's to see: the packet is handed to it.
   walk.notes.push(`${peer.container} is on host ${peer.vtep}: its listeners are that host's to see; ask its daemon, or use --probe`);
+  walk.beyondHost = peer.vtep;
   return 'delivered';
 }
 
