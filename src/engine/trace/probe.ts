@@ -59,7 +59,8 @@ export async function probePath(source: PathSource, target: PathTarget, facts: P
     }
     const dropped = events.some((e) => e.verdict === 'drop');
     // Netfilter's drops are the trace's to tell (with the rule); the tracepoint adds the rest.
-    const outside = kernelDrops.filter((d) => d.reason !== 'NETFILTER_DROP').map((d) => ({ ...d, ...meaningOf(d) }));
+    // With an answer back, what the sender's task saw dropped was some other packet (a duplicate reply).
+    const outside = outcome === 'answered' ? [] : kernelDrops.filter((d) => d.reason !== 'NETFILTER_DROP').map((d) => ({ ...d, ...meaningOf(d) }));
     for (const d of outside) hops.push({ at: 'kernel', what: `dropped it: ${d.words} (reason ${d.reason}, at ${d.location})` });
     const verdict = outcome === 'silent' && !dropped && outside[0] ? outside[0].meaning : await verdictOf(outcome, dropped, target, arpUnanswered);
     hops.push({ at: source.label, what: SEEN[outcome](target) });
