@@ -7,12 +7,11 @@ import type { Protocol, RouteAnswer } from '../../kernel/path-probe.js';
  * sending anything. Routing comes from the kernel (`ip route get` in each namespace, which
  * sends nothing), the firewall from the ruleset as the kernel holds it, whichever backend
  * wrote it (each hook's chains evaluated rule by rule, so a rule someone deleted is missed
- * as the kernel would miss it), who holds an
- * address on a bridge from berth's records, and listeners from /proc. It follows the
- * paths berth builds, as each driver describes them (EndpointPath): container to container
- * over one bridge, through the host (routing, isolation, NAT, published ports), to the
- * host itself and out of the uplink; on a macvlan or ipvlan LAN; through an overlay's
- * VXLAN tunnel to another host.
+ * as the kernel would miss it), who holds an address on a bridge from berth's records,
+ * and listeners from /proc. It follows the paths berth builds, as each driver describes
+ * them (EndpointPath): container to container over one bridge, through the host (routing,
+ * isolation, NAT, published ports), to the host itself and out of the uplink; on a
+ * macvlan or ipvlan LAN; through an overlay's VXLAN tunnel to another host.
  */
 
 export type Verdict = 'delivered' | 'dropped' | 'no-route' | 'no-listener';
@@ -114,7 +113,7 @@ export async function modelPath(source: PathSource, target: PathTarget, facts: P
   void facts.ruleset().catch(() => undefined);
   void facts.hostAddresses().catch(() => undefined);
   const verdict = await fromSource(source, target, facts, walk);
-  const notes = [...walk.notes, ...[...new Set(walk.notUnderstood)].map((r) => `rule #${r.handle} of chain ${r.chain} is not one berth writes; the model skipped it: ${r.text}`)];
+  const notes = [...walk.notes, ...[...new Set(walk.notUnderstood)].map((r) => `rule #${r.handle} of ${r.table} ${r.chain} is not one the model understands; it skipped it: ${r.text}`)];
   return { verdict, method: 'model', hops: walk.hops, notes, ...(walk.beyondHost ? { beyondHost: walk.beyondHost } : {}) };
 }
 

@@ -38,15 +38,15 @@ export async function probePath(source: PathSource, target: PathTarget, facts: P
     let outcome: SendOutcome;
     let events: TraceEvent[];
     let kernelDrops: KernelDrop[] = [];
-    let noDropReasons: string | undefined;
+    let dropReasonsUnavailable: string | undefined;
     try {
-      noDropReasons = await beginDropWatch();
+      dropReasonsUnavailable = await beginDropWatch();
       outcome = await Promise.race([sendProbe(netns, target.proto, target.address, target.port, PROBE_TIMEOUT_MS), dropSeen(session), arpStuck(arpUnanswered)]);
       // The monitor prints what the kernel reported a moment after the sender returns.
       await sleep(20);
       events = firstPacket(session.events());
     } finally {
-      if (noDropReasons === undefined) kernelDrops = await endDropWatch();
+      if (dropReasonsUnavailable === undefined) kernelDrops = await endDropWatch();
       await session.stop();
     }
     const hops: TraceHop[] = [{ at: source.label, what: `sent a real ${target.proto} packet to ${target.address}${target.port === undefined ? '' : `:${target.port}`}` }];
@@ -66,7 +66,7 @@ export async function probePath(source: PathSource, target: PathTarget, facts: P
     hops.push({ at: source.label, what: SEEN[outcome](target) });
     const notes: string[] = [];
     if (outcome === 'silent' && !dropped && outside.length === 0) {
-      notes.push(noDropReasons ? `no netfilter rule reported a drop, and the kernel's drop reasons are not available (${noDropReasons})` : 'neither netfilter nor the kernel\'s drop tracepoint reported a drop in the sender\'s path');
+      notes.push(dropReasonsUnavailable ? `no netfilter rule reported a drop, and the kernel's drop reasons are not available (${dropReasonsUnavailable})` : 'neither netfilter nor the kernel\'s drop tracepoint reported a drop in the sender\'s path');
     }
     return { verdict, method: 'probe', hops, notes };
   });
