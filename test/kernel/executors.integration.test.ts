@@ -152,6 +152,37 @@ describe('executor conformance', { skip: sandboxSkip }, () => {
         await run('ip', ['link', 'del', 'confup0']);
       }
     });
+
+    test(`${name}: nftables transactions in the host and in a namespace, all or nothing; a bridge with its MTU`, async () => {
+      const executor = make();
+      const tag = name === 'netlink' ? 'nl' : 'ip';
+      const ns = `berth-conf${tag}nft0`;
+      const table = (element: string) => `table ip conf${tag} {\n\tset s {\n\t\ttype ipv4_addr\n\t\telements = { ${element} }\n\t}\n}\n`;
+      try {
+        await executor.apply([
+          { kind: 'netns-add', name: ns },
+          { kind: 'nft-apply', description: 'host table', script: table('192.0.2.1'), undoScript: `delete table ip conf${tag}\n` },
+          { kind: 'nft-apply', netns: ns, description: 'namespace table', script: table('192.0.2.2') },
+          { kind: 'bridge-add', name: `confbr${tag}`, mtu: 1400 },
+        ]);
+        assert.match(await must('nft', ['list', 'set', 'ip', `conf${tag}`, 's']), /elements = \{ 192\.0\.2\.1 \}/);
+        assert.match(await must('ip', ['netns', 'exec', ns, 'nft', 'list', 'set', 'ip', `conf${tag}`, 's']), /elements = \{ 192\.0\.2\.2 \}/);
+        assert.equal((JSON.parse(await must('ip', ['-j', '-d', 'link', 'show', `confbr${tag}`])) as any[])[0].mtu, 1400);
+        // A failing transaction: the error is nft's, named by the command; the step before it is undone.
+        await assert.rejects(
+          executor.apply([
+            { kind: 'nft-apply', description: 'second host table', script: `table ip conf${tag}b {\n}\n`, undoScript: `delete table ip conf${tag}b\n` },
+            { kind: 'nft-apply', description: 'bad', script: 'add rule ip nosuch nosuch drop\n' },
+          ]),
+          (e: unknown) => e instanceof KernelError && /^kernel operation failed: nft -f - .*: Error: /s.test(e.message),
+        );
+        assert.notEqual((await run('nft', ['list', 'table', 'ip', `conf${tag}b`])).code, 0, 'the earlier step was undone');
+      } finally {
+        await run('ip', ['netns', 'del', ns]);
+        await run('nft', ['delete', 'table', 'ip', `conf${tag}`]);
+        await run('ip', ['link', 'del', `confbr${tag}`]);
+      }
+    });
   }
 
   test('both executors leave identical state', () => {

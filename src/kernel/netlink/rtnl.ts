@@ -68,6 +68,17 @@ function u32Bytes(value: number): Buffer {
 export class Rtnl {
   // Unreferenced by default: an idle socket does not keep the daemon alive.
   private readonly socket = nl.createRtNetlink();
+  private lastDump: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Dumps on one socket run one after another: the kernel's multipart replies to two
+   * dumps at once interleave, and the library cannot tell them apart.
+   */
+  private oneDumpAtATime<T>(read: () => Promise<T>): Promise<T> {
+    const run = this.lastDump.then(read, read);
+    this.lastDump = run.catch(() => undefined);
+    return run;
+  }
 
   close(): void {
     this.socket.socket.close();
@@ -98,36 +109,89 @@ export class Rtnl {
    * A digest of this namespace's links (name, up, master, alias) and addresses, from two
    * in-process dumps: equal digests mean nothing of that changed in between.
    */
-  async stateDigest(): Promise<string> {
-    const links = (await this.socket.getLinks()).map((l) => [l.data.index, l.attrs.ifname, l.data.flags?.up === true, l.attrs.master, l.attrs.ifalias]);
-    const addresses = (await this.socket.getAddresses()).map((a) => [a.data.index, a.data.prefixlen, a.attrs.address?.toString('hex')]);
-    return JSON.stringify([links, addresses]);
+  stateDigest(): Promise<string> {
+    return this.oneDumpAtATime(async () => {
+      const links = (await this.socket.getLinks()).map((l) => [l.data.index, l.attrs.ifname, l.data.flags?.up === true, l.attrs.master, l.attrs.ifalias]);
+      const addresses = (await this.socket.getAddresses()).map((a) => [a.data.index, a.data.prefixlen, a.attrs.address?.toString('hex')]);
+      return JSON.stringify([links, addresses]);
+    });
   }
 
   /**
    * = ip -4 addr; ip -4 route show default: this namespace's links (up or not), their IPv4
    * addresses and the main table's default route, from three in-process dumps.
    */
-  async routingState(): Promise<RoutingState> {
-    // One dump at a time: parallel dumps on one socket interleave their multipart replies.
-    const links = await this.socket.getLinks();
-    const addresses = await this.socket.getAddresses({ family: AF_INET });
-    const routes = await this.socket.getRoutes({ family: AF_INET });
-    const nameOf = new Map(links.map((l) => [l.data.index, l.attrs.ifname ?? '']));
-    const state: RoutingState = { links: new Map(links.map((l) => [l.attrs.ifname ?? '', { up: l.data.flags?.up === true, addresses: [] as string[] }])) };
-    for (const a of addresses) {
-      const bytes = a.attrs.local ?? a.attrs.address;
-      const link = state.links.get(nameOf.get(a.data.index ?? -1) ?? '');
-      if (bytes && link) (link.addresses as string[]).push(`${[...bytes].join('.')}/${a.data.prefixlen ?? 32}`);
-    }
-    const route = routes.find((r) => r.data.dstLen === 0 && (r.attrs.table ?? r.data.table) === RT_TABLE_MAIN);
-    if (!route) return state;
-    return { ...state, defaultRoute: { ...(route.attrs.gateway ? { via: [...route.attrs.gateway].join('.') } : {}), ...(route.attrs.oif !== undefined ? { dev: nameOf.get(route.attrs.oif) ?? '' } : {}) } };
+  routingState(): Promise<RoutingState> {
+    return this.oneDumpAtATime(async () => {
+      // One dump at a time: parallel dumps on one socket interleave their multipart replies.
+      const links = await this.socket.getLinks();
+      const addresses = await this.socket.getAddresses({ family: AF_INET });
+      const routes = await this.socket.getRoutes({ family: AF_INET });
+      const nameOf = new Map(links.map((l) => [l.data.index, l.attrs.ifname ?? '']));
+      const state: RoutingState = { links: new Map(links.map((l) => [l.attrs.ifname ?? '', { up: l.data.flags?.up === true, addresses: [] as string[] }])) };
+      for (const a of addresses) {
+        const bytes = a.attrs.local ?? a.attrs.address;
+        const link = state.links.get(nameOf.get(a.data.index ?? -1) ?? '');
+        if (bytes && link) (link.addresses as string[]).push(`${[...bytes].join('.')}/${a.data.prefixlen ?? 32}`);
+      }
+      const route = routes.find((r) => r.data.dstLen === 0 && (r.attrs.table ?? r.data.table) === RT_TABLE_MAIN);
+      if (!route) return state;
+      return { ...state, defaultRoute: { ...(route.attrs.gateway ? { via: [...route.attrs.gateway].join('.') } : {}), ...(route.attrs.oif !== undefined ? { dev: nameOf.get(route.attrs.oif) ?? '' } : {}) } };
+    });
+  }
+
+  /** = ip -d link show: every link of this namespace with its kind, master, parent, alias, state and MTU. */
+  linkDetails(): Promise<LinkDetail[]> {
+    return this.oneDumpAtATime(async () => {
+      const links = await this.socket.getLinks();
+      const nameOf = new Map(links.map((l) => [l.data.index, l.attrs.ifname]));
+      return links.flatMap((l): LinkDetail[] => {
+        const name = l.attrs.ifname;
+        if (name === undefined) return [];
+        // A link stacked on one in another namespace (a veth's peer there) names no parent here.
+        const parent = l.attrs.link !== undefined && l.attrs.linkNetnsid === undefined ? nameOf.get(l.attrs.link.readUInt32LE(0)) : undefined;
+        const master = l.attrs.master !== undefined ? nameOf.get(l.attrs.master) : undefined;
+        return [{ name, kind: l.attrs.linkinfo ? (ifla.parseInfo(l.attrs.linkinfo).kind ?? '') : '', master, parent, alias: l.attrs.ifalias, up: l.data.flags?.up === true, mtu: l.attrs.mtu ?? 0 }];
+      });
+    });
+  }
+
+  /** = ip -4 addr show: each link's IPv4 addresses (CIDR form), for links that have one. */
+  ipv4Addresses(): Promise<Map<string, string[]>> {
+    return this.oneDumpAtATime(async () => {
+      // One dump at a time: parallel dumps on one socket interleave their multipart replies.
+      const links = await this.socket.getLinks();
+      const addresses = await this.socket.getAddresses({ family: AF_INET });
+      const nameOf = new Map(links.map((l) => [l.data.index, l.attrs.ifname ?? '']));
+      const out = new Map<string, string[]>();
+      for (const a of addresses) {
+        const bytes = a.attrs.local ?? a.attrs.address;
+        const name = nameOf.get(a.data.index ?? -1);
+        if (!bytes || !name) continue;
+        out.set(name, [...(out.get(name) ?? []), `${[...bytes].join('.')}/${a.data.prefixlen ?? 32}`]);
+      }
+      return out;
+    });
+  }
+
+  /** = ip -4 route show table all, without default, local and broadcast routes. */
+  ipv4Routes(): Promise<RouteEntry[]> {
+    return this.oneDumpAtATime(async () => {
+      const links = await this.socket.getLinks();
+      const routes = await this.socket.getRoutes({ family: AF_INET });
+      const nameOf = new Map(links.map((l) => [l.data.index, l.attrs.ifname]));
+      return routes.flatMap((r): RouteEntry[] => {
+        if (r.data.dstLen === 0 || !r.attrs.dst || r.data.type === 'LOCAL' || r.data.type === 'BROADCAST') return [];
+        return [{ dst: `${[...r.attrs.dst].join('.')}/${r.data.dstLen ?? 32}`, dev: r.attrs.oif !== undefined ? nameOf.get(r.attrs.oif) : undefined, scopeLink: r.data.scope === 'LINK' }];
+      });
+    });
   }
 
   /** = ip link show: every link's name in this socket's namespace. */
-  async linkNames(): Promise<string[]> {
-    return (await this.socket.getLinks()).flatMap((l) => (l.attrs.ifname === undefined ? [] : [l.attrs.ifname]));
+  linkNames(): Promise<string[]> {
+    return this.oneDumpAtATime(async () => {
+      return (await this.socket.getLinks()).flatMap((l) => (l.attrs.ifname === undefined ? [] : [l.attrs.ifname]));
+    });
   }
 
   /**
@@ -148,6 +212,12 @@ export class Rtnl {
       },
       CREATE_EXCL,
     );
+  }
+
+  /** = ip link add NAME [mtu M] type bridge */
+  async addBridge(name: string, mtu?: number): Promise<void> {
+    const linkinfo = attrBytes(ifla.formatInfo({ kind: 'bridge' }));
+    await this.socket.newLink({}, { ifname: name, ...(mtu !== undefined ? { mtu } : {}), linkinfo }, CREATE_EXCL);
   }
 
   /** = ip link set DEV up */
@@ -210,6 +280,28 @@ export class Rtnl {
       CREATE_EXCL,
     );
   }
+}
+
+/** A link as `ip -d link show` describes it. */
+export interface LinkDetail {
+  readonly name: string;
+  /** "bridge", "veth", ... ("" when the kernel reports none). */
+  readonly kind: string;
+  readonly master: string | undefined;
+  /** The link it is stacked on (a macvlan's parent; a veth's peer), when in this namespace. */
+  readonly parent: string | undefined;
+  readonly alias: string | undefined;
+  readonly up: boolean;
+  readonly mtu: number;
+}
+
+/** An IPv4 route to a subnet (or host), as `ip -4 route` lists it. */
+export interface RouteEntry {
+  /** CIDR form, e.g. "10.1.0.0/16". */
+  readonly dst: string;
+  readonly dev: string | undefined;
+  /** Scope link: the subnet is reached directly on `dev`. */
+  readonly scopeLink: boolean;
 }
 
 /** A namespace's links, IPv4 addresses (CIDR) and default route, as Rtnl.routingState reads them. */
