@@ -37,6 +37,7 @@ import type { CreateNetworkRequest } from './network-create.js';
 import { NetworkService } from './network-service.js';
 import { driverNetwork, NetworkTable } from './networks.js';
 import { runningGuarded } from './guards.js';
+import { stopReaper } from '../kernel/reaper.js';
 import { stopProbing } from './trace/probe.js';
 import { Tracer, type TraceAnswer } from './trace/tracer.js';
 import { parseTraceRequest } from './trace/spec.js';
@@ -169,6 +170,8 @@ export class Engine {
     void this.cluster?.stop();
     this.names.close();
     await stopProbing();
+    // Links being deleted in the background are deleted before the daemon goes.
+    await stopReaper();
   }
 
   /** The embedded resolver listens again in adopted containers that use it (it lives in the daemon). */

@@ -9,7 +9,8 @@ import { routeClaimsSubnet } from '../ipam/subnets.js';
 import type { Executor } from '../kernel/exec.js';
 import type { KernelOp } from '../kernel/ops.js';
 import { isSameProcessAlive } from '../kernel/process.js';
-import { hostRoutes, listNetns, readSysctl } from '../kernel/read.js';
+import { hostLinkNames, hostRoutes, listNetns, readSysctl } from '../kernel/read.js';
+import { reapLeftovers } from '../kernel/reaper.js';
 import { readKernelView, readLinkNamesView, type KernelView } from '../kernel/view.js';
 import type { Store } from '../store/store.js';
 import type { ContainerRecords } from './container-records.js';
@@ -80,6 +81,8 @@ export async function reconcile(ctx: ReconcileContext): Promise<{ runningAdopted
   await repairNetworks(ctx, sandboxes, live);
   await ctx.discardUnfinishedStarts(containers.filter((c) => c.state.status === 'created'));
   await removeOrphans(ctx, live);
+  // Links an earlier daemon took out of service and had not deleted yet when it stopped.
+  reapLeftovers(await hostLinkNames());
   return { runningAdopted: running.map((c) => c.id) };
 }
 

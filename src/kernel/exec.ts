@@ -3,6 +3,7 @@ import { BerthError, KernelError, MissingFeatureError } from '../common/errors.j
 import { inversePlan, type IptablesRemove, type KernelOp, type Plan } from './ops.js';
 import { channelOf, ipBatchLine, renderOp, sameChannel, type Channel } from './render.js';
 import { LINK_KIND_SUPPORT, type LinkKind } from './features.js';
+import { leavingHostName, reapLink } from './reaper.js';
 import { runTool } from './spawn.js';
 
 /**
@@ -118,8 +119,31 @@ export class BatchExecutor implements Executor {
   }
 }
 
-function runIpBatch(netns: string | undefined, ops: KernelOp[], keepGoing: boolean): Promise<void> {
-  return runBatchOf('ip', netns ? ['-n', netns] : [], ops, keepGoing);
+async function runIpBatch(netns: string | undefined, ops: KernelOp[], keepGoing: boolean): Promise<void> {
+  // A link deleted in the background is only taken down and renamed here (its name is free
+  // at once); the reaper deletes it after. Down and rename are one line each, so a failure's
+  // line number is mapped back to the plan's op.
+  const lines: string[] = [];
+  const opOfLine: number[] = [];
+  const reaped: string[] = [];
+  for (const [i, op] of ops.entries()) {
+    if (op.kind === 'link-del' && op.background) {
+      const leaving = leavingHostName();
+      lines.push(`link set dev ${op.dev} down`, `link set dev ${op.dev} name ${leaving}`);
+      opOfLine.push(i, i);
+      reaped.push(leaving);
+    } else {
+      lines.push(ipBatchLine(op));
+      opOfLine.push(i);
+    }
+  }
+  const result = await runTool('ip', [...(netns ? ['-n', netns] : []), ...(keepGoing ? ['-force'] : []), '-batch', '-'], lines.join('\n') + '\n');
+  if (result.code !== 0) {
+    const failedLine = /Command failed -:(\d+)/.exec(result.stderr);
+    const index = opOfLine[failedLine ? Number(failedLine[1]) - 1 : 0] ?? 0;
+    throw new BatchFailure(index, ops[Math.min(index, ops.length - 1)]!, result.stderr);
+  }
+  for (const name of reaped) reapLink(name);
 }
 
 /** One `ip -batch -` or `bridge -batch -` process for `ops` (both tools report a failed line the same way). */
@@ -241,6 +265,7 @@ function linkKindCreatedBy(op: KernelOp): LinkKind | undefined {
     case 'port-attach':
     case 'port-hairpin':
     case 'link-del':
+    case 'link-rename':
     case 'addr-add':
     case 'addr-del':
     case 'route-add':

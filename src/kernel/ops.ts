@@ -28,6 +28,7 @@ export type KernelOp =
   | PortAttach
   | PortHairpin
   | LinkDel
+  | LinkRename
   | AddrAdd
   | AddrDel
   | RouteAdd
@@ -123,7 +124,14 @@ export interface LinkAlias { readonly kind: 'link-alias'; readonly dev: string; 
 export interface PortAttach { readonly kind: 'port-attach'; readonly dev: string; readonly master: string }
 /** Lets a bridge send a frame back out of the port it came in by (a container reaching its own published port). */
 export interface PortHairpin { readonly kind: 'port-hairpin'; readonly dev: string }
-export interface LinkDel { readonly kind: 'link-del'; readonly netns?: string; readonly dev: string }
+/**
+ * Deletes a link (a veth's peer goes with it). `background` (host links only): the link is
+ * taken down now and deleted by the reaper (kernel/reaper.ts), so the caller does not wait
+ * for the kernel's RCU grace periods.
+ */
+export interface LinkDel { readonly kind: 'link-del'; readonly netns?: string; readonly dev: string; readonly background?: true }
+/** Renames a link (it must be down): a link on its way out frees its name at once. */
+export interface LinkRename { readonly kind: 'link-rename'; readonly netns?: string; readonly dev: string; readonly name: string }
 export interface AddrAdd { readonly kind: 'addr-add'; readonly netns?: string; readonly dev: string; readonly cidr: string }
 export interface AddrDel { readonly kind: 'addr-del'; readonly netns?: string; readonly dev: string; readonly cidr: string }
 /** A route to `dst` ("default" or a CIDR) through a gateway, or straight out of a device (on-link), or both. */
@@ -209,6 +217,8 @@ export function inverseOf(op: KernelOp): KernelOp | undefined {
       return { ...op, kind: 'route-add' };
     case 'link-down':
       return { kind: 'link-up', netns: op.netns, dev: op.dev };
+    case 'link-rename':
+      return { kind: 'link-rename', netns: op.netns, dev: op.name, name: op.dev };
     case 'sysctl':
       return op.restore === undefined ? undefined : { kind: 'sysctl', key: op.key, value: op.restore };
     case 'nft-apply':

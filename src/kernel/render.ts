@@ -32,6 +32,7 @@ export function channelOf(op: KernelOp): Channel {
     case 'link-up':
     case 'link-down':
     case 'link-del':
+    case 'link-rename':
     case 'addr-add':
     case 'addr-del':
     case 'route-add':
@@ -107,6 +108,8 @@ export function ipBatchLine(op: KernelOp): string {
       return `link set dev ${op.dev} type bridge_slave hairpin on`;
     case 'link-del':
       return `link del ${op.dev}`;
+    case 'link-rename':
+      return `link set dev ${op.dev} name ${op.name}`;
     case 'addr-add':
       return `addr add ${op.cidr} dev ${op.dev}`;
     case 'addr-del':

@@ -1,9 +1,10 @@
 import { hostAddresses, hostLinkNames, hostLinks, linksOfProcess, type HostLink } from './read.js';
+import { isLeaving, pendingReaps } from './reaper.js';
 
 /**
  * A snapshot of the live kernel state drivers compare their networks against: the host's
  * links with their kind, master, parent and alias, the host's IPv4 addresses, and the
- * links inside each running sandbox. Read once per reconcile (two `ip -j` processes and
+ * links inside each running sandbox. Read once per reconcile (two rtnetlink dumps and
  * one /proc read per sandbox), then handed to every driver's pure `repair`.
  */
 export interface KernelView {
@@ -17,12 +18,14 @@ export interface KernelView {
 /** Reads the view; `sandboxes` names each namespace with a process that lives in it. */
 export async function readKernelView(sandboxes: readonly { readonly netns: string; readonly pid: number }[] = []): Promise<KernelView> {
   const [links, addresses] = await Promise.all([hostLinks(), hostAddresses()]);
+  // Links on their way out (kernel/reaper.ts) are gone as far as any plan is concerned.
+  const reaping = pendingReaps();
   const sandboxLinks = new Map<string, ReadonlySet<string>>();
   for (const s of sandboxes) {
     const inside = await linksOfProcess(s.pid);
-    if (inside) sandboxLinks.set(s.netns, inside);
+    if (inside) sandboxLinks.set(s.netns, new Set([...inside].filter((name) => !isLeaving(name))));
   }
-  return { links: new Map(links.map((l) => [l.name, l])), addresses, sandboxLinks };
+  return { links: new Map(links.filter((l) => !reaping.has(l.name) && !isLeaving(l.name)).map((l) => [l.name, l])), addresses, sandboxLinks };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { must, sandboxSkip, World } from '../world/world.js';
-import { applyExplained, snapshotKernel, type KernelSnapshot } from '../world/kernel-snapshot.js';
+import { applyExplained, settledSnapshot, snapshotKernel, type KernelSnapshot } from '../world/kernel-snapshot.js';
 import { checkLeaksThenDispose } from '../world/leaks.js';
 
 /**
@@ -33,17 +33,17 @@ describe('berth explain: the printed commands build what the daemon builds', { s
     const explainedConnect = await w.berthOk('explain', 'connect', 'bridge', 'web');
     await w.berthOk('network', 'connect', 'bridge', 'web');
     scripts.connect = await withNamesDrawn(w, explainedConnect, sandbox, 'berth0');
-    states.connected = await snapshotKernel(w.host);
+    states.connected = await settledSnapshot(w.host);
     scripts.rebuild = [await w.berthOk('explain', 'network', 'bridge'), await w.berthOk('explain', 'network', 'foo'), await w.berthOk('explain', 'container', 'web')].join('\n');
     scripts.disconnect = await w.berthOk('explain', 'disconnect', 'foo', 'web');
     await w.berthOk('network', 'disconnect', 'foo', 'web');
-    states.disconnected = await snapshotKernel(w.host);
+    states.disconnected = await settledSnapshot(w.host);
     scripts.rm = await w.berthOk('explain', 'rm', '-f', 'web');
     await w.berthOk('rm', '-f', 'web');
-    states.removed = await snapshotKernel(w.host);
+    states.removed = await settledSnapshot(w.host);
     scripts.networkRm = await w.berthOk('explain', 'network', 'rm', 'foo');
     await w.berthOk('network', 'rm', 'foo');
-    states.networkRemoved = await snapshotKernel(w.host);
+    states.networkRemoved = await settledSnapshot(w.host);
     // The scripts reuse the daemon's names (its bridges, the rebuilt sandbox): its world goes first.
     await checkLeaksThenDispose(w);
     daemonWorld = undefined;

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { listBerthNetns, must, OUTSIDE_IP, sandboxSkip, tcpRequest, World } from '../world/world.js';
+import { listBerthNetns, must, mustEventually, OUTSIDE_IP, sandboxSkip, tcpRequest, World } from '../world/world.js';
 import { checkLeaksThenDispose } from '../world/leaks.js';
 
 /**
@@ -269,5 +269,30 @@ describe('seed 002: user-defined networks, network connect and the modes host, n
     assert.equal(await pings(w, 'bb', '172.18.0.3'), true);
     // Own namespaces: bb, bb1, bb3 (none), s1, s2, m1; bb4 (host) and bb1-1 (container:) have none.
     assert.equal((await listBerthNetns()).length, 6);
+  });
+  test('disconnect and network rm do not wait for the kernel\'s deletions: the interface is gone from the container at once, a reconnect right after gets its name back, and the links go soon after', async () => {
+    await w.berthOk('network', 'create', '--subnet', '10.44.0.0/24', 'quick');
+    await w.berthOk('run', '-d', '--name', 'q1', '--network', 'bridge', '--', 'sleep', '600');
+    const bridge = `br-${(await w.berthOk('network', 'inspect', '-f', '{{.Id}}', 'quick')).trim().slice(0, 12)}`;
+    const linksOfQ1 = async () => (await w.berthOk('exec', 'q1', 'ip', '-br', 'link')).split('\n').map((l) => l.split(/[@ ]/)[0]).filter(Boolean);
+    const api = async (what: 'connect' | 'disconnect') => {
+      const r = await w.api('POST', `/networks/quick/${what}`, { Container: 'q1' });
+      assert.ok(r.status < 300, `${what}: ${r.status} ${r.body}`);
+    };
+    await api('connect');
+    assert.ok((await linksOfQ1()).includes('eth1'));
+    // Four bridges handed to the background deleter first (30-40 ms each), so the pair
+    // below is certainly still on its way out when the reconnect comes, back to back.
+    const ballast = ['b1', 'b2', 'b3', 'b4'];
+    for (const [i, name] of ballast.entries()) await w.berthOk('network', 'create', '--subnet', `10.45.${i}.0/24`, name);
+    for (const name of ballast) assert.ok((await w.api('DELETE', `/networks/${name}`)).status < 300);
+    await api('disconnect');
+    await api('connect');
+    assert.match(await w.berthOk('exec', 'q1', 'ip', '-br', 'addr', 'show', 'eth1'), /^eth1@\S+\s+UP\s+10\.44\.0\.\d+\/24/);
+    await api('disconnect');
+    assert.ok(!(await linksOfQ1()).includes('eth1'), 'eth1 is gone from the container once disconnect returns');
+    await w.berthOk('rm', '-f', 'q1');
+    await w.berthOk('network', 'rm', 'quick');
+    await mustEventually('the bridge and every pair of it are gone', async () => !(await w.inHost('ip', '-br', 'link')).stdout.includes(bridge), 2000);
   });
 });

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { listBerthNetns, must, run, sandboxSkip, World } from '../world/world.js';
+import { listBerthNetns, must, mustEventually, run, sandboxSkip, World } from '../world/world.js';
 import { checkLeaksThenDispose } from '../world/leaks.js';
 
 describe('daemon crash and restart: containers keep their network, reconcile repairs both ways', { skip: sandboxSkip }, () => {
@@ -101,6 +101,15 @@ describe('daemon crash and restart: containers keep their network, reconcile rep
     await writeFile(`${w.dir}/data/store/endpoints/${id}.json`, JSON.stringify({ revision: 1, value: stray }));
     assert.equal(await w.startDaemon(), undefined, w.daemonOutput);
     assert.equal((await run('ls', [`${w.dir}/data/store/endpoints/${id}.json`])).code, 2, 'deleted');
+  });
+
+  test('links an earlier daemon took out of service and had not deleted yet (gone + 7 hex) are deleted at start', async () => {
+    await w.killDaemon('SIGKILL');
+    // As a daemon killed between taking a bridge and a pair down and the background deletion leaves them.
+    await must('ip', ['netns', 'exec', w.host, 'ip', 'link', 'add', 'gone1a2b3c4', 'type', 'bridge']);
+    await must('ip', ['netns', 'exec', w.host, 'ip', 'link', 'add', 'gone5d6e7f8', 'type', 'veth', 'peer', 'name', 'peer5d6e7f8']);
+    assert.equal(await w.startDaemon(), undefined, w.daemonOutput);
+    await mustEventually('both are gone', async () => !/gone1a2b3c4|gone5d6e7f8|peer5d6e7f8/.test((await w.inHost('ip', '-br', 'link')).stdout), 3000);
   });
 
   /** The named namespace a container's process lives in, from its inspect snapshot "PID IP MAC EP". */

@@ -20,6 +20,22 @@ interface NamespaceSnapshot {
   readonly routes: readonly string[];
 }
 
+/**
+ * The kernel's state once a daemon's background work is done: links it deletes in the
+ * background (kernel/reaper.ts) go within tens of milliseconds of the command returning.
+ * Snapshots 100 ms apart until two are equal (at most 3 s).
+ */
+export async function settledSnapshot(hostNetns: string): Promise<KernelSnapshot> {
+  let last = await snapshotKernel(hostNetns);
+  for (let i = 0; i < 30; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const next = await snapshotKernel(hostNetns);
+    if (JSON.stringify(next) === JSON.stringify(last)) return next;
+    last = next;
+  }
+  return last;
+}
+
 export async function snapshotKernel(hostNetns: string): Promise<KernelSnapshot> {
   const host = await namespaceSnapshot(hostNetns, { macsOf: () => false });
   const ruleset = await must('ip', ['netns', 'exec', hostNetns, 'nft', 'list', 'ruleset']);

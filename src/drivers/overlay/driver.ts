@@ -86,8 +86,8 @@ export class OverlayDriver implements NetworkDriver {
     return { plan: vethJoinOps(bridge, mtu, netns, endpoint), info: {} };
   }
 
-  leave(_network: DriverNetwork, _netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {
-    return vethLeaveOps(endpoint, opts.sandboxGoing);
+  leave(_network: DriverNetwork, netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {
+    return vethLeaveOps(netns, endpoint, opts.sandboxGoing);
   }
 
   /** No default route here either: dockerd then gives the sandbox its docker_gwbridge, as for its own overlay. */

@@ -2,6 +2,7 @@ import { closeSync } from 'node:fs';
 import { BerthError, KernelError } from '../../common/errors.js';
 import { BatchExecutor, kernelErrorFor, missingLinkKind, withRollbackProblems, type Executor } from '../exec.js';
 import { libnftablesAvailable, runNft } from '../libnftables.js';
+import { leavingHostName, reapLink } from '../reaper.js';
 import { inversePlan, type KernelOp, type Plan } from '../ops.js';
 import { renderOp } from '../render.js';
 import { addNetns, deleteNetns, inNetns, openNetns } from './namespaces.js';
@@ -88,7 +89,21 @@ export class NetlinkExecutor implements Executor {
       case 'link-down':
         return inside(op.netns, (s) => s.setDown(op.dev));
       case 'link-del':
+        if (op.background && op.netns === undefined) {
+          const leaving = leavingHostName();
+          try {
+            await this.host.setDown(op.dev);
+            await this.host.rename(op.dev, leaving);
+          } catch (err) {
+            // Already gone (as deleting it would have found): done.
+            if (err instanceof Error && /\bENODEV\b|Cannot find device/.test(err.message)) return;
+            throw err;
+          }
+          return reapLink(leaving);
+        }
         return inside(op.netns, (s) => s.deleteLink(op.dev));
+      case 'link-rename':
+        return inside(op.netns, (s) => s.rename(op.dev, op.name));
       case 'addr-add': {
         const [address, prefix] = op.cidr.split('/');
         return inside(op.netns, (s) => s.addAddress(op.dev, address!, Number(prefix)));

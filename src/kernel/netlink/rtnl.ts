@@ -246,6 +246,11 @@ export class Rtnl {
     await this.socket.setLink({ index: await this.linkIndex(name) }, { ifalias: alias });
   }
 
+  /** = ip link set dev DEV name NAME (the link must be down) */
+  async rename(name: string, to: string): Promise<void> {
+    await this.socket.setLink({ index: await this.linkIndex(name) }, { ifname: to });
+  }
+
   /** = ip link set dev DEV master BRIDGE */
   async setMaster(name: string, master: string): Promise<void> {
     await this.socket.setLink({ index: await this.linkIndex(name) }, { master: await this.linkIndex(master) });

@@ -1,0 +1,123 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Deletes host links in the background. Deleting a link makes the caller wait for the
+ * kernel's RCU grace periods (15-40 ms per veth or bridge on this VM, against 0.2 ms to take
+ * it down), so a plan takes the link down and renames it at once (it stops forwarding, and
+ * its name is free) and hands it here: the caller does not wait, and nothing on the link
+ * works meanwhile.
+ *
+ * One `ip -force -batch -` process, started at the first reap and kept, runs the
+ * deletions in order: a deletion blocks only that process, and the kernel does the slow
+ * part without its RTNL lock, so the daemon's next plans go on beside it. After each
+ * deletion it lists lo, whose line on stdout confirms the deletion before it is done.
+ * Links waiting here are `pending`: reconcile and drift repair treat them as gone, and a
+ * daemon that dies before they are gone finds them again at start (they are berth's, and
+ * no record owns them) and deletes them then.
+ */
+class Reaper {
+  private process: ChildProcess | undefined;
+  private readonly queue: string[] = [];
+  private readonly waiters: (() => void)[] = [];
+  private stdout = '';
+
+  reap(dev: string): void {
+    this.queue.push(dev);
+    const ip = this.ensure();
+    ip.stdin?.write(`link del dev ${dev}\nlink show dev lo\n`);
+  }
+
+  pending(): ReadonlySet<string> {
+    return new Set(this.queue);
+  }
+
+  /** Resolves when every link handed over so far is gone (or its deletion failed: -force goes on). */
+  settled(): Promise<void> {
+    if (this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Waits for what is queued (at most `ms`), then ends the process. */
+  async stop(ms = 2000): Promise<void> {
+    await Promise.race([this.settled(), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
+    this.process?.stdin?.end();
+    this.process = undefined;
+  }
+
+  private ensure(): ChildProcess {
+    if (this.process && this.process.exitCode === null) return this.process;
+    const ip = spawn('ip', ['-force', '-batch', '-'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    ip.stdout.setEncoding('utf8').on('data', (chunk: string) => this.confirmed(chunk));
+    // A reaper that died (killed by someone): the links it did not delete are reconcile's.
+    ip.on('exit', () => {
+      if (this.process === ip) this.process = undefined;
+      this.queue.length = 0;
+      this.release();
+    });
+    ip.stdin.on('error', () => undefined);
+    // Its pipes do not keep the daemon alive.
+    ip.unref();
+    (ip.stdout as unknown as { unref?: () => void }).unref?.();
+    this.process = ip;
+    return ip;
+  }
+
+  /** One "1: lo: ..." line per deletion done. */
+  private confirmed(chunk: string): void {
+    this.stdout += chunk;
+    const lines = this.stdout.split('\n');
+    this.stdout = lines.pop() ?? '';
+    for (const line of lines) if (/^\d+: lo:/.test(line)) this.queue.shift();
+    if (this.queue.length === 0) this.release();
+  }
+
+  private release(): void {
+    for (const resolve of this.waiters.splice(0)) resolve();
+  }
+}
+
+const reaper = new Reaper();
+
+/** A container's end of a pair, renamed while its host end is reaped: "gone" and 7 hex digits. */
+export const LEAVING_PREFIX = 'gone';
+const LEAVING = new RegExp(`^${LEAVING_PREFIX}[0-9a-f]{7}$`);
+
+/**
+ * A name for a host link on its way out: taken down and renamed before it is handed over,
+ * its own name is free at once (a network re-created right away with the same bridge name).
+ */
+export function leavingHostName(): string {
+  return `${LEAVING_PREFIX}${randomBytes(4).toString('hex').slice(0, 7)}`;
+}
+
+/** Whether a link is one on its way out. */
+export function isLeaving(name: string): boolean {
+  return LEAVING.test(name);
+}
+
+/** Deletes the host link `dev` in the background (it should be down already). */
+export function reapLink(dev: string): void {
+  reaper.reap(dev);
+}
+
+/** Deletes the host links among `names` that are on their way out but not in this daemon's queue (an earlier daemon's). */
+export function reapLeftovers(names: Iterable<string>): void {
+  const pending = reaper.pending();
+  for (const name of names) if (isLeaving(name) && !pending.has(name)) reaper.reap(name);
+}
+
+/** Host links handed to the reaper and not yet gone. */
+export function pendingReaps(): ReadonlySet<string> {
+  return reaper.pending();
+}
+
+/** Resolves when every link handed to the reaper so far is gone. */
+export function reapsSettled(): Promise<void> {
+  return reaper.settled();
+}
+
+/** Ends the reaper (the daemon stopping), after what is queued, within `ms`. */
+export function stopReaper(ms?: number): Promise<void> {
+  return reaper.stop(ms);
+}
