@@ -148,13 +148,24 @@ export async function startDaemon(
  * host's links, addresses or nftables ruleset or to a sandbox's routing; a check still
  * running when the next is due is not doubled.
  */
+/** How many periods in a row the backstop check may wait for berth's own plans to pause. */
+const MAX_DEFERRED_CHECKS = 20;
+
 function repairPeriodically(engine: Engine, intervalMs: number): { stop(): void } {
   // Netlink events bring a check forward; the period is the backstop (iptables-legacy, missed events).
   const watches = [watchRouting(() => engine.kernelChanged()), watchNftables(() => engine.rulesChanged())];
   engine.repairContinuously();
   let running = false;
+  let deferred = 0;
   const timer = setInterval(() => {
     if (running) return;
+    // In a burst of operations the check waits (it runs in the operation queue, so each
+    // request would wait for it), but never for more than MAX_DEFERRED_CHECKS periods.
+    if (engine.busyWithOwnPlans() && deferred < MAX_DEFERRED_CHECKS) {
+      deferred++;
+      return;
+    }
+    deferred = 0;
     running = true;
     engine
       .repairDrift({ dryRun: false })

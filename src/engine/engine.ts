@@ -300,6 +300,11 @@ export class Engine {
     return { count: this.repairCount, ...(this.lastRepair ? { last: this.lastRepair } : {}) };
   }
 
+  /** Whether berth's own plans ran a moment ago: a periodic drift check then waits (it would hold the queue in a burst of operations). */
+  busyWithOwnPlans(): boolean {
+    return this.ownChanges.untilQuiet(OWN_CHANGE_QUIET_MS) > 0;
+  }
+
   /**
    * A link, address or nftables rule changed in the host namespace, or routing inside a
    * sandbox (the daemon's netlink watches): a drift check comes soon, once berth's own

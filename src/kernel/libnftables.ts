@@ -21,6 +21,8 @@ interface Lib {
 }
 
 let lib: Lib | undefined;
+/** Attempts at a transaction a signal interrupted. */
+const MAX_ATTEMPTS = 5;
 let hostContext: unknown;
 
 function load(): Lib {
@@ -62,12 +64,17 @@ export function runNft(script: string, where: 'host' | 'here' = 'host'): string 
   const l = load();
   const ctx = where === 'host' ? (hostContext ??= newContext(l)) : newContext(l);
   try {
-    const failed = l.runFromBuffer(ctx, script) !== 0;
-    // Reading a buffer rewinds it: a kept context starts the next transaction empty.
-    const errors = l.errorBuffer(ctx).trim();
-    const output = l.outputBuffer(ctx);
-    if (failed) throw new Error(errors || 'nft transaction failed');
-    return output;
+    for (let attempt = 1; ; attempt++) {
+      const failed = l.runFromBuffer(ctx, script) !== 0;
+      // Reading a buffer rewinds it: a kept context starts the next transaction empty.
+      const errors = l.errorBuffer(ctx).trim();
+      const output = l.outputBuffer(ctx);
+      if (!failed) return output;
+      // A signal (a child exiting, a profiler) cut a netlink call short, or the ruleset's
+      // generation changed under the transaction: nothing of it was applied, so it runs again.
+      if (/Interrupted system call/.test(errors) && attempt < MAX_ATTEMPTS) continue;
+      throw new Error(errors || 'nft transaction failed');
+    }
   } finally {
     if (where === 'here') l.ctxFree(ctx);
   }
