@@ -9,8 +9,9 @@ import { randomBytes } from 'node:crypto';
  * works meanwhile.
  *
  * One `ip -force -batch -` process, started at the first reap and kept, runs the
- * deletions in order: a deletion blocks only that process, and the kernel does the slow
- * part without its RTNL lock, so the daemon's next plans go on beside it. After each
+ * deletions in order: a deletion blocks only that process, and the kernel holds its RTNL
+ * lock for only part of it, so the daemon's next plans go on beside it (a little slower
+ * while it runs: docs/benchmarks.md). After each
  * deletion it lists lo, whose line on stdout confirms the deletion before it is done.
  * Links waiting here are `pending`: reconcile and drift repair treat them as gone, and a
  * daemon that dies before they are gone finds them again at start (they are berth's, and
@@ -21,6 +22,7 @@ class Reaper {
   private readonly queue: string[] = [];
   private readonly waiters: (() => void)[] = [];
   private stdout = '';
+  private restarts = 0;
 
   reap(dev: string): void {
     this.queue.push(dev);
@@ -41,26 +43,37 @@ class Reaper {
   /** Waits for what is queued (at most `ms`), then ends the process. */
   async stop(ms = 2000): Promise<void> {
     await Promise.race([this.settled(), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
-    this.process?.stdin?.end();
+    const ip = this.process;
     this.process = undefined;
+    ip?.stdin?.end();
   }
 
   private ensure(): ChildProcess {
     if (this.process && this.process.exitCode === null) return this.process;
+    this.stdout = '';
     const ip = spawn('ip', ['-force', '-batch', '-'], { stdio: ['pipe', 'pipe', 'ignore'] });
     ip.stdout.setEncoding('utf8').on('data', (chunk: string) => this.confirmed(chunk));
-    // A reaper that died (killed by someone): the links it did not delete are reconcile's.
-    ip.on('exit', () => {
-      if (this.process === ip) this.process = undefined;
-      this.queue.length = 0;
-      this.release();
-    });
+    ip.on('error', () => this.lost(ip));
+    ip.on('exit', () => this.lost(ip));
     ip.stdin.on('error', () => undefined);
     // Its pipes do not keep the daemon alive.
     ip.unref();
     (ip.stdout as unknown as { unref?: () => void }).unref?.();
     this.process = ip;
     return ip;
+  }
+
+  /**
+   * The process ended while it was in use (killed by someone): a new one takes what it had
+   * not confirmed (deleting a link already gone fails harmlessly under -force), a few times;
+   * after that the links wait, renamed, for the next daemon's start.
+   */
+  private lost(ip: ChildProcess): void {
+    if (this.process !== ip) return; // stopped, or already handled
+    this.process = undefined;
+    const left = this.queue.splice(0);
+    if (this.restarts++ < MAX_RESTARTS) for (const dev of left) this.reap(dev);
+    else this.release();
   }
 
   /** One "1: lo: ..." line per deletion done. */
@@ -77,6 +90,7 @@ class Reaper {
   }
 }
 
+const MAX_RESTARTS = 3;
 const reaper = new Reaper();
 
 /** A container's end of a pair, renamed while its host end is reaped: "gone" and 7 hex digits. */
