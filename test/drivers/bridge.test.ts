@@ -48,14 +48,19 @@ test('the network is its bridge with the gateway address, berth\'s alias and rou
     { kind: 'link-up', dev: 'berth0' },
     { kind: 'sysctl', key: 'net.ipv4.conf.berth0.route_localnet', value: '1' },
   ]);
-  assert.deepEqual(driver.deleteNetwork(NET, viewOf([{ name: 'berth0', kind: 'bridge' }])), [{ kind: 'link-del', dev: 'berth0' }]);
+  // Deleted in the background: taken down and renamed now, deleted by the reaper.
+  assert.deepEqual(driver.deleteNetwork(NET, viewOf([{ name: 'berth0', kind: 'bridge' }])), [{ kind: 'link-del', dev: 'berth0', background: true }]);
   assert.deepEqual(driver.deleteNetwork(NET, viewOf()), []);
 });
 
-test('leaving with the namespace going plans nothing (the namespace takes the pair); otherwise the veth goes', () => {
+test('leaving with the namespace going plans nothing (the namespace takes the pair); otherwise the container end is put aside at once and the pair deleted in the background', () => {
   const driver = new BridgeDriver();
   assert.deepEqual(driver.leave(NET, 'ns', EP, { sandboxGoing: true }), []);
-  assert.deepEqual(driver.leave(NET, 'ns', EP, { sandboxGoing: false }), [{ kind: 'link-del', dev: 'veth1234567' }]);
+  assert.deepEqual(driver.leave(NET, 'ns', EP, { sandboxGoing: false }), [
+    { kind: 'link-down', netns: 'ns', dev: 'eth0' },
+    { kind: 'link-rename', netns: 'ns', dev: 'eth0', name: 'gone1234567' },
+    { kind: 'link-del', dev: 'veth1234567', background: true },
+  ]);
 });
 
 test('repair: each kind of drift gets its own fix, and no drift none', () => {

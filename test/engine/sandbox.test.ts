@@ -39,9 +39,9 @@ test('teardown plans only what still exists, so rm is idempotent', async () => {
   assert.deepEqual(sandboxDownPlan(ns, [attachment!], { links: new Set(['veth1111111']), netns: new Set([ns]) }), [
     { kind: 'netns-del', name: 'berth-abababababab' },
   ]);
-  // Namespace already gone (deleted by hand): the host end that survived is deleted.
+  // Namespace already gone (deleted by hand): the host end that survived is deleted (in the background).
   assert.deepEqual(sandboxDownPlan(ns, [attachment!], { links: new Set(['veth1111111']), netns: new Set() }), [
-    { kind: 'link-del', dev: 'veth1111111' },
+    { kind: 'link-del', dev: 'veth1111111', background: true },
   ]);
   assert.deepEqual(sandboxDownPlan(ns, [attachment!], { links: new Set(), netns: new Set() }), []);
 });
