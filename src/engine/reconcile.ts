@@ -80,7 +80,9 @@ export async function reconcile(ctx: ReconcileContext): Promise<{ runningAdopted
   const live = await readKernelView(sandboxes.map((c) => ({ netns: c.netns, pid: c.state.pid })));
   await repairNetworks(ctx, sandboxes, live);
   await ctx.discardUnfinishedStarts(containers.filter((c) => c.state.status === 'created'));
-  await removeOrphans(ctx, live);
+  // Read again: repairing the networks may have given a link berth found (another data
+  // root's default bridge, say) to a network of this one, and that link is no orphan.
+  await removeOrphans(ctx, await readKernelView());
   // Links an earlier daemon took out of service and had not deleted yet when it stopped.
   reapLeftovers(await hostLinkNames());
   return { runningAdopted: running.map((c) => c.id) };

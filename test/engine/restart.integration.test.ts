@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { listBerthNetns, must, mustEventually, run, sandboxSkip, World } from '../world/world.js';
 import { checkLeaksThenDispose } from '../world/leaks.js';
 
@@ -116,4 +116,24 @@ describe('daemon crash and restart: containers keep their network, reconcile rep
   async function sandboxOf(snap: string): Promise<string> {
     return (await must('ip', ['netns', 'identify', snap.split(' ')[0]!])).trim();
   }
+});
+
+describe('a daemon with an empty data root on a host where an earlier berth left its default bridge', { skip: sandboxSkip }, () => {
+  let w: World;
+  before(async () => {
+    w = await World.create();
+  });
+  after(() => checkLeaksThenDispose(w));
+
+  test('takes that bridge for its own default network and starts containers on it', async () => {
+    await w.killDaemon('SIGTERM');
+    // berth0 stays, owned (by its alias) by a network the next daemon has no record of.
+    assert.match((await w.inHost('ip', '-d', 'link', 'show', 'berth0')).stdout, /alias berth-network:/);
+    await rm(`${w.dir}/data`, { recursive: true, force: true });
+    assert.equal(await w.startDaemon(), undefined, w.daemonOutput);
+    // Before: reconcile repaired berth0 for the new default network, then deleted it as an
+    // orphan by the alias it read before the repair, and the first start failed with ENODEV.
+    await w.berthOk('run', '-d', '--name', 'fresh', '--', 'sleep', '600');
+    assert.match(await w.berthOk('exec', 'fresh', 'ip', '-br', 'addr', 'show', 'eth0'), /172\.17\.0\.2\/16/);
+  });
 });
