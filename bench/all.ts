@@ -1,11 +1,12 @@
 /**
- * Every bench, one after another in this sandbox, each beside its peer where it has one
+ * Every bench, one after another, each in a sandbox of its own (scripts/sandbox.sh: what
+ * one bench's daemons leave cannot touch the next), each beside its peer where it has one
  * (Docker 20.10 through ../shared/peers/docker-lab.sh, Podman and aardvark-dns through
  * podman-lab.sh or Debian's package), and each one's output written into
  * docs/benchmarks.md between its section's markers, with the date: so every figure there
  * can be measured again with one command.
  *
- * Run inside the sandbox: npm run bench:all
+ * Run: npm run bench:all   (as root: each bench makes its sandbox)
  *   BENCH_ONLY=networks,dns   only these (names below)
  *   BENCH_WRITE=0             print, do not write docs/benchmarks.md
  * The benches' own knobs (SAMPLES, LEVELS, HOSTS, ...) pass through to every bench.
@@ -35,11 +36,7 @@ const BENCHES: readonly Bench[] = [
 ];
 
 const DOCS = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
-
-if (process.env.BERTH_SANDBOX !== '1') {
-  console.error('bench: run it inside the sandbox: npm run bench:all');
-  process.exit(1);
-}
+const SANDBOX = fileURLToPath(new URL('../../scripts/sandbox.sh', import.meta.url));
 
 const only = process.env.BENCH_ONLY?.split(',').filter(Boolean);
 const unknown = (only ?? []).filter((name) => !BENCHES.some((b) => b.name === name));
@@ -52,7 +49,7 @@ if (unknown.length > 0) {
 function runBench(bench: Bench): Promise<{ code: number; output: string; seconds: number }> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [fileURLToPath(new URL(bench.script, import.meta.url)), ...bench.args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(SANDBOX, [process.execPath, fileURLToPath(new URL(bench.script, import.meta.url)), ...bench.args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       output += chunk;
