@@ -123,7 +123,6 @@ export class Rtnl {
    */
   routingState(): Promise<RoutingState> {
     return this.oneDumpAtATime(async () => {
-      // One dump at a time: parallel dumps on one socket interleave their multipart replies.
       const links = await this.socket.getLinks();
       const addresses = await this.socket.getAddresses({ family: AF_INET });
       const routes = await this.socket.getRoutes({ family: AF_INET });
@@ -159,7 +158,6 @@ export class Rtnl {
   /** = ip -4 addr show: each link's IPv4 addresses (CIDR form), for links that have one. */
   ipv4Addresses(): Promise<Map<string, string[]>> {
     return this.oneDumpAtATime(async () => {
-      // One dump at a time: parallel dumps on one socket interleave their multipart replies.
       const links = await this.socket.getLinks();
       const addresses = await this.socket.getAddresses({ family: AF_INET });
       const nameOf = new Map(links.map((l) => [l.data.index, l.attrs.ifname ?? '']));
