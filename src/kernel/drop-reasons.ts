@@ -15,7 +15,7 @@ import { runTool } from './spawn.js';
  * softirq its sender raised, in its own task. Drops in timers (an ARP that went unanswered)
  * are not seen this way; the neighbour tables answer for those. The events go to a tracing
  * instance of berth's own, so the host's main trace buffer is left as it was; the instance
- * lives while probes come, like the nft monitor.
+ * lives for one probe.
  */
 export interface KernelDrop {
   /** SKB_DROP_REASON_* without its prefix, e.g. "IP_INNOROUTES", "NO_SOCKET". */
@@ -28,51 +28,58 @@ export interface KernelDrop {
 export const PROBE_COMM = `bp-${randomBytes(4).toString('hex')}`;
 
 const TRACEFS = '/sys/kernel/tracing';
-const IDLE_MS = 3000;
 /** skb->protocol of IPv4, as the tracepoint prints it. */
 const ETH_P_IP = 0x0800;
 
+/**
+ * One tracing instance per probe: made before the packet is sent, removed once its trace
+ * is read. Tracing instances are the kernel's, not the daemon's: one kept between probes
+ * outlived daemons that were killed. The removal (~30 ms) is not waited for by the probe.
+ */
 class DropTracer {
   private instance: string | undefined;
-  private idle: NodeJS.Timeout | undefined;
+  private removing: Promise<void> = Promise.resolve();
 
   /** Starts recording this daemon's probe drops; a string says why the kernel cannot. */
   async begin(): Promise<string | undefined> {
-    clearTimeout(this.idle);
-    if (!this.instance) {
-      const unavailable = await tracefsReady();
-      if (unavailable) return unavailable;
-      const dir = `${TRACEFS}/instances/berth-${PROBE_COMM}`;
-      if (!existsSync(dir)) await mkdir(dir);
-      try {
-        await writeFile(`${dir}/events/skb/kfree_skb/filter`, `protocol == ${ETH_P_IP} && comm == "${PROBE_COMM}"`);
-      } catch (err) {
-        await rmdir(dir).catch(() => undefined);
-        throw err;
-      }
-      this.instance = dir;
+    const unavailable = await tracefsReady();
+    if (unavailable) return unavailable;
+    await this.removing;
+    const dir = `${TRACEFS}/instances/berth-${PROBE_COMM}`;
+    if (!existsSync(dir)) await mkdir(dir);
+    this.instance = dir;
+    try {
+      await writeFile(`${dir}/events/skb/kfree_skb/filter`, `protocol == ${ETH_P_IP} && comm == "${PROBE_COMM}"`);
+      await writeFile(`${dir}/events/skb/kfree_skb/enable`, '1');
+    } catch (err) {
+      this.remove();
+      throw err;
     }
-    await writeFile(`${this.instance}/trace`, '');
-    await writeFile(`${this.instance}/events/skb/kfree_skb/enable`, '1');
     return undefined;
   }
 
-  /** Stops recording and returns what was dropped meanwhile. */
+  /** Stops recording, returns what was dropped meanwhile, and removes the instance. */
   async end(): Promise<KernelDrop[]> {
     const dir = this.instance;
     if (!dir) return [];
-    await writeFile(`${dir}/events/skb/kfree_skb/enable`, '0');
-    const drops = parseDrops(await readFile(`${dir}/trace`, 'utf8'));
-    this.idle = setTimeout(() => void this.close(), IDLE_MS);
-    this.idle.unref();
-    return drops;
+    try {
+      await writeFile(`${dir}/events/skb/kfree_skb/enable`, '0');
+      return parseDrops(await readFile(`${dir}/trace`, 'utf8'));
+    } finally {
+      this.remove();
+    }
   }
 
+  /** Waits for the last instance to be gone (the daemon stopping). */
   async close(): Promise<void> {
-    clearTimeout(this.idle);
+    this.remove();
+    await this.removing;
+  }
+
+  private remove(): void {
     const dir = this.instance;
     this.instance = undefined;
-    if (dir) await rmdir(dir).catch(() => undefined);
+    if (dir) this.removing = this.removing.then(() => rmdir(dir).catch(() => undefined));
   }
 }
 
@@ -87,7 +94,7 @@ export function endDropWatch(): Promise<KernelDrop[]> {
   return tracer.end().catch(() => []);
 }
 
-/** Removes berth's tracing instance now (the daemon stopping). */
+/** Waits until berth's tracing instance is removed (the daemon stopping). */
 export function closeDropWatch(): Promise<void> {
   return tracer.close();
 }
