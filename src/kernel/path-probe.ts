@@ -1,6 +1,6 @@
 import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { MissingFeatureError } from '../common/errors.js';
 import { PROBE_COMM } from './drop-reasons.js';
 import { NETNS_DIR } from './read.js';
@@ -76,7 +76,7 @@ export async function sendProbe(netns: string | undefined, proto: Protocol, addr
   const inNamespace = (command: string, args: readonly string[]) => (netns ? runTool('nsenter', [`--net=${NETNS_DIR}/${netns}`, command, ...args]) : runTool(command, args));
   if (proto === 'icmp') {
     const seconds = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
-    const result = await pingNamed(PROBE_COMM, (ping) => inNamespace(ping, ['-n', '-c', '1', '-W', seconds, address]));
+    const result = await inNamespace(await pingNamed(PROBE_COMM), ['-n', '-c', '1', '-W', seconds, address]);
     if (result.code === 0) return 'answered';
     return /unreachable|Unreachable/.test(result.stdout + result.stderr) ? 'unreachable' : 'silent';
   }
@@ -108,19 +108,30 @@ s.connect(Number(port), address, (err) => (err ? failed(err) : s.send('berth tra
 
 /**
  * ping under another task name: the kernel names a task after the file it executes, and
- * ping cannot rename itself, so it runs through a symbolic link of that name, in a
- * directory made for the one probe and removed after it.
+ * ping cannot rename itself, so it runs through a symbolic link of that name. The link is
+ * made once, in a directory of its own under the system's temporary directory, and
+ * removed when the daemon stops (making it per probe delayed the ping behind the race's
+ * timers under load).
  */
-async function pingNamed<T>(name: string, run: (ping: string) => Promise<T>): Promise<T> {
-  const ping = await runTool('sh', ['-c', 'command -v ping']);
-  if (ping.code !== 0) throw new MissingFeatureError('"ping" is not installed', 'install it: apt-get install iputils-ping');
-  const dir = await mkdtemp(join(tmpdir(), 'berth-probe-'));
-  try {
+let pingLink: Promise<string> | undefined;
+function pingNamed(name: string): Promise<string> {
+  pingLink ??= (async () => {
+    const ping = await runTool('sh', ['-c', 'command -v ping']);
+    if (ping.code !== 0) throw new MissingFeatureError('"ping" is not installed', 'install it: apt-get install iputils-ping');
+    const dir = await mkdtemp(join(tmpdir(), 'berth-probe-'));
     await symlink(ping.stdout.trim(), join(dir, name));
-    return await run(join(dir, name));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+    return join(dir, name);
+  })();
+  // A failure is not kept: the next probe tries again.
+  pingLink.catch(() => (pingLink = undefined));
+  return pingLink;
+}
+
+/** Removes what pingNamed made (the daemon stopping). */
+export async function removeProbeSenders(): Promise<void> {
+  const link = pingLink;
+  pingLink = undefined;
+  if (link) await rm(dirname(await link.catch(() => '/nonexistent/x')), { recursive: true, force: true });
 }
 
 /** The neighbour entry of `address` in the namespace: FAILED or INCOMPLETE means nobody answered ARP. */

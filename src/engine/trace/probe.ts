@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../../common/errors.js';
 import { beginDropWatch, closeDropWatch, endDropWatch, meaningOf, type KernelDrop } from '../../kernel/drop-reasons.js';
 import { NftTraceSession, stopTracing, type TraceEvent } from '../../kernel/nftrace.js';
-import { neighbourUnanswered, sendProbe, type SendOutcome } from '../../kernel/path-probe.js';
+import { neighbourUnanswered, removeProbeSenders, sendProbe, type SendOutcome } from '../../kernel/path-probe.js';
 import { withoutCounts } from '../../firewall/nft-eval.js';
 import type { PathFacts, PathSource, PathTarget, TraceHop, TraceResult, TraceRule, Verdict } from './model.js';
 
@@ -72,10 +72,10 @@ export async function probePath(source: PathSource, target: PathTarget, facts: P
   });
 }
 
-/** Ends what probes keep between them (the trace monitor) and waits for a tracing instance's removal: the daemon stopping. */
+/** Ends what probes keep between them (the trace monitor, ping's named link) and waits for a tracing instance's removal: the daemon stopping. */
 export async function stopProbing(): Promise<void> {
   stopTracing();
-  await closeDropWatch();
+  await Promise.all([closeDropWatch(), removeProbeSenders()]);
 }
 
 async function verdictOf(outcome: SendOutcome, dropSeen: boolean, target: PathTarget, arpUnanswered: () => Promise<boolean>): Promise<Verdict> {
