@@ -142,11 +142,11 @@ const MEANINGS: Record<string, readonly [DropMeaning, string]> = {
   VXLAN_VNI_NOT_FOUND: ['dropped', 'no VXLAN link here holds its VNI'],
 };
 
-/** A drop in words, and what it means for the path. */
-export function meaningOf(drop: KernelDrop): { readonly meaning: DropMeaning; readonly words: string } {
+/** A drop in words, and what it means for the path (`known` false: a reason that says only that the packet was freed). */
+export function meaningOf(drop: KernelDrop): { readonly meaning: DropMeaning; readonly known: boolean; readonly words: string } {
   const known = MEANINGS[drop.reason];
-  if (known) return { meaning: known[0], words: known[1] };
+  if (known) return { meaning: known[0], known: true, words: known[1] };
   // Routes of type blackhole, unreachable and prohibit end in ip_error, which gives no reason.
-  if (drop.location.startsWith('ip_error+')) return { meaning: 'no-route', words: 'its route is a blackhole (or unreachable, prohibit): the host routes it nowhere' };
-  return { meaning: 'dropped', words: `the kernel's reason ${drop.reason}` };
+  if (drop.location.startsWith('ip_error+')) return { meaning: 'no-route', known: true, words: 'its route is a blackhole (or unreachable, prohibit): the host routes it nowhere' };
+  return { meaning: 'dropped', known: false, words: `the kernel's reason ${drop.reason}` };
 }

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../../common/errors.js';
-import { beginDropWatch, closeDropWatch, endDropWatch, meaningOf, type KernelDrop } from '../../kernel/drop-reasons.js';
+import { beginDropWatch, closeDropWatch, endDropWatch, meaningOf, type DropMeaning, type KernelDrop } from '../../kernel/drop-reasons.js';
 import { NftTraceSession, stopTracing, type TraceEvent } from '../../kernel/nftrace.js';
 import { neighbourUnanswered, removeProbeSenders, sendProbe, type SendOutcome } from '../../kernel/path-probe.js';
 import { withoutCounts } from '../../firewall/nft-eval.js';
@@ -62,7 +62,7 @@ export async function probePath(source: PathSource, target: PathTarget, facts: P
     // With an answer back, what the sender's task saw dropped was some other packet (a duplicate reply).
     const outside = outcome === 'answered' ? [] : kernelDrops.filter((d) => d.reason !== 'NETFILTER_DROP').map((d) => ({ ...d, ...meaningOf(d) }));
     for (const d of outside) hops.push({ at: 'kernel', what: `dropped it: ${d.words} (reason ${d.reason}, at ${d.location})` });
-    const verdict = outcome === 'silent' && !dropped && outside[0] ? outside[0].meaning : await verdictOf(outcome, dropped, target, arpUnanswered);
+    const verdict = await verdictOf(outcome, dropped, outside, target, arpUnanswered);
     hops.push({ at: source.label, what: SEEN[outcome](target) });
     const notes: string[] = [];
     if (outcome === 'silent' && !dropped && outside.length === 0) {
@@ -78,7 +78,13 @@ export async function stopProbing(): Promise<void> {
   await Promise.all([closeDropWatch(), removeProbeSenders()]);
 }
 
-async function verdictOf(outcome: SendOutcome, dropSeen: boolean, target: PathTarget, arpUnanswered: () => Promise<boolean>): Promise<Verdict> {
+async function verdictOf(
+  outcome: SendOutcome,
+  netfilterDropped: boolean,
+  kernelDrops: readonly { readonly meaning: DropMeaning; readonly known: boolean }[],
+  target: PathTarget,
+  arpUnanswered: () => Promise<boolean>,
+): Promise<Verdict> {
   switch (outcome) {
     case 'answered':
       return 'delivered';
@@ -86,10 +92,16 @@ async function verdictOf(outcome: SendOutcome, dropSeen: boolean, target: PathTa
       return 'no-listener';
     case 'unreachable':
       return 'no-route';
-    case 'silent':
-      if (dropSeen) return 'dropped';
+    case 'silent': {
+      if (netfilterDropped) return 'dropped';
+      const known = kernelDrops.find((d) => d.known);
+      if (known) return known.meaning;
       if (await arpUnanswered()) return 'no-route';
+      // A reason with no meaning of its own (a queue purged, say: a packet left waiting for
+      // ARP when the neighbour entry went away) says only that it did not arrive.
+      if (kernelDrops.length > 0) return 'dropped';
       return target.proto === 'udp' ? 'delivered' : 'dropped';
+    }
   }
 }
 
