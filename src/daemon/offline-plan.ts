@@ -37,7 +37,7 @@ export async function planOffline(body: unknown, name: string | undefined, expla
     ipam: new LocalIpam(),
     firewall: firewallBackend(settings.firewall),
     retiredFirewalls: [],
-    nameService: () => ({ attach: () => undefined, detach: () => undefined, close: () => undefined }),
+    nameService: () => ({ attach: () => undefined, detach: () => undefined, namesChanged: () => undefined, close: () => Promise.resolve() }),
   });
   try {
     const bridge = engine.defaultNetwork();

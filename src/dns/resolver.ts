@@ -1,6 +1,7 @@
-import type { Socket as UdpSocket } from 'node:dgram';
 import type { Server, Socket as TcpSocket } from 'node:net';
-import { bindUdpInNetns, listenTcpInNetns } from '../kernel/netns-sockets.js';
+import { bindUdpDescriptorInNetns, listenTcpInNetns, sockaddrIn } from '../kernel/netns-sockets.js';
+import { closeDescriptor } from '../kernel/udp-batch.js';
+import { AnsweringThread, type Ask } from './answer-thread.js';
 import { UpstreamForwarder } from './forwarder.js';
 import { addressOfPtrName, resolveAddress, resolveName, type NameIndex } from './names.js';
 import { answer, failureFor, isResponse, OPCODE_QUERY, parseQuery, RCODE, type Query } from './wire.js';
@@ -8,6 +9,7 @@ import { answer, failureFor, isResponse, OPCODE_QUERY, parseQuery, RCODE, type Q
 /** Docker's address for the embedded resolver inside a container. */
 export const RESOLVER_ADDRESS = '127.0.0.11';
 const DNS_PORT = 53;
+const RESOLVER_SOCKADDR = sockaddrIn(RESOLVER_ADDRESS, DNS_PORT);
 
 /** What the resolver needs to know, always current (the engine's tables behind it). */
 export interface ResolverSource {
@@ -24,80 +26,140 @@ export interface ResolverSource {
 export interface NameService {
   attach(containerId: string, netns: string): void;
   detach(containerId: string): void;
-  close(): void;
+  /** Names changed (a container, network or remote peer came or went): answers cached before are stale. */
+  namesChanged(): void;
+  close(): Promise<void>;
 }
 
 interface Listener {
-  readonly udp: UdpSocket;
+  /** The container's UDP socket, as the answering thread knows it. */
+  readonly number: number;
+  readonly netns: string;
   readonly tcp: Server;
 }
 
+/** What to do with one message: answer it (undefined: say nothing), or ask upstream. */
+type Decision = { readonly kind: 'answer'; readonly reply: Buffer | undefined } | { readonly kind: 'forward'; readonly query: Query };
+
 /**
- * The embedded DNS resolver: one UDP socket and one TCP listener on 127.0.0.11:53 inside
- * each container namespace that uses it, all served by the daemon. A query is answered
- * from the name index (names of containers sharing a network with the querier), or sent
- * upstream. The querier is known by the socket the query arrived on, not its address.
+ * The embedded resolver: one UDP socket and one TCP listener on 127.0.0.11:53 inside
+ * each container namespace that uses it. A query is answered from the name index (names of
+ * containers sharing a network with the querier), or sent upstream. The querier is known by
+ * the socket the query arrived on, not its address.
+ *
+ * UDP is read and answered by a thread of its own (answer-thread.ts), in batches, from
+ * answers cached there; what it has no answer for comes here, to `respond`, and local
+ * answers go back into its cache. So a burst of queries never waits behind the API, and the
+ * API never waits behind a burst. TCP (rare: truncated answers) is served here.
  */
 export class EmbeddedResolver implements NameService {
   private readonly listeners = new Map<string, Listener>();
+  /** Listener number → container id, for the answering thread's questions. */
+  private readonly containerOf = new Map<number, string>();
+  private nextListener = 1;
+  private readonly thread: AnsweringThread;
 
   constructor(
     private readonly source: ResolverSource,
     private readonly forwarder = new UpstreamForwarder(),
-  ) {}
+    private readonly log: (message: string) => void = (m) => console.error(m),
+  ) {
+    this.thread = new AnsweringThread((ask) => this.answerAsk(ask), (m) => this.threadFailed(m));
+  }
 
   attach(containerId: string, netns: string): void {
     this.detach(containerId);
-    const udp = bindUdpInNetns(netns, RESOLVER_ADDRESS, DNS_PORT, (message, from, socket) => {
-      // A datagram "from" the resolver itself is spoofed: answering it would loop forever.
-      if (from.address === RESOLVER_ADDRESS && from.port === DNS_PORT) return;
-      this.respond(containerId, message, 'udp')
-        .then((reply) => {
-          // The container may be gone while an upstream answered: its socket is closed then.
-          if (reply && this.listeners.get(containerId)?.udp === socket) socket.send(reply, from.port, from.address, () => undefined);
-        })
-        .catch((err: unknown) => console.error(`berth: DNS answer for container ${containerId.slice(0, 12)} failed: ${err instanceof Error ? err.message : String(err)}`));
-    });
+    const fd = bindUdpDescriptorInNetns(netns, RESOLVER_ADDRESS, DNS_PORT);
     let tcp: Server;
     try {
       tcp = listenTcpInNetns(netns, RESOLVER_ADDRESS, DNS_PORT, (conn) => this.serveTcp(containerId, conn));
     } catch (err) {
-      udp.close();
+      closeDescriptor(fd);
       throw err;
     }
-    this.listeners.set(containerId, { udp, tcp });
+    const number = this.nextListener++;
+    this.listeners.set(containerId, { number, netns, tcp });
+    this.containerOf.set(number, containerId);
+    this.thread.attach(number, fd, RESOLVER_SOCKADDR);
   }
 
   detach(containerId: string): void {
     const l = this.listeners.get(containerId);
     if (!l) return;
     this.listeners.delete(containerId);
-    l.udp.close();
+    this.containerOf.delete(l.number);
+    this.thread.detach(l.number);
     l.tcp.close();
   }
 
-  close(): void {
+  namesChanged(): void {
+    this.thread.namesChanged();
+  }
+
+  async close(): Promise<void> {
     for (const id of [...this.listeners.keys()]) this.detach(id);
+    await this.thread.close();
     this.forwarder.close();
   }
 
   /** The reply to one message from a container; undefined when there is nothing to say. */
   async respond(containerId: string, message: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
+    const decision = this.decide(containerId, message, transport);
+    return decision.kind === 'answer' ? decision.reply : this.forward(containerId, message, decision.query, transport);
+  }
+
+  private decide(containerId: string, message: Buffer, transport: 'udp' | 'tcp'): Decision {
     // A response (QR set) is never answered: two resolvers must not answer each other.
-    if (isResponse(message)) return undefined;
+    if (isResponse(message)) return { kind: 'answer', reply: undefined };
     const query = parseQuery(message);
-    if (!query) return failureFor(message, RCODE.FORMERR);
+    if (!query) return { kind: 'answer', reply: failureFor(message, RCODE.FORMERR) };
     // Standard queries of class IN only: UPDATE, NOTIFY and the other opcodes are not
     // implemented; CHAOS (version.bind) and other classes are refused, never forwarded.
-    if (query.opcode !== OPCODE_QUERY) return failureFor(message, RCODE.NOTIMP);
-    if (query.class !== 'IN') return answer(query, RCODE.REFUSED);
+    if (query.opcode !== OPCODE_QUERY) return { kind: 'answer', reply: failureFor(message, RCODE.NOTIMP) };
+    if (query.class !== 'IN') return { kind: 'answer', reply: answer(query, RCODE.REFUSED) };
     const local = this.answerLocally(containerId, query, transport);
-    if (local) return local;
-    if (!this.source.mayForward(containerId)) return answer(query, RCODE.REFUSED);
+    if (local) return { kind: 'answer', reply: local };
+    if (!this.source.mayForward(containerId)) return { kind: 'answer', reply: answer(query, RCODE.REFUSED) };
+    return { kind: 'forward', query };
+  }
+
+  private async forward(containerId: string, message: Buffer, query: Query, transport: 'udp' | 'tcp'): Promise<Buffer> {
     try {
       return await this.forwarder.forward(message, this.source.upstreamsOf(containerId), transport);
     } catch {
       return answer(query, RCODE.SERVFAIL);
+    }
+  }
+
+  /**
+   * A UDP query the answering thread had no answer for. A local answer is computed and sent
+   * back in this same turn, so the generation it is cached under is the one it was computed
+   * under; a forwarded one is never cached.
+   */
+  private answerAsk(ask: Ask): void {
+    const containerId = this.containerOf.get(ask.listener);
+    if (containerId === undefined) return;
+    const message = Buffer.from(ask.message.buffer, ask.message.byteOffset, ask.message.length);
+    const decision = this.decide(containerId, message, 'udp');
+    if (decision.kind === 'answer') {
+      this.thread.answer(ask, decision.reply, true);
+      return;
+    }
+    this.forward(containerId, message, decision.query, 'udp')
+      .then((reply) => this.thread.answer(ask, reply, false))
+      .catch((err: unknown) => this.log(`berth: DNS answer for container ${containerId.slice(0, 12)} failed: ${err instanceof Error ? err.message : String(err)}`));
+  }
+
+  /** The answering thread ended with an error (its sockets closed with it): every listener is made again. */
+  private threadFailed(message: string): void {
+    this.log(`berth: the DNS answering thread failed (${message}); its listeners are made again`);
+    const attached = [...this.listeners].map(([id, l]) => [id, l.netns] as const);
+    for (const [id, netns] of attached) {
+      try {
+        this.attach(id, netns);
+      } catch (err) {
+        this.log(`berth: DNS for container ${id.slice(0, 12)} could not be restored: ${err instanceof Error ? err.message : String(err)}`);
+      }
     }
   }
 

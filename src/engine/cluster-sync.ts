@@ -1,3 +1,4 @@
+import { ChangeCounter } from '../common/change-counter.js';
 import type { DnsEndpoint } from '../dns/names.js';
 import type { RemoteEndpoint } from '../drivers/driver.js';
 import type { Plan } from '../kernel/ops.js';
@@ -41,8 +42,8 @@ export class ClusterSync {
   /** This host's published endpoints, per container (or external endpoint): peer id → the JSON published. */
   private readonly published = new Map<string, Map<string, string>>();
   private readonly watches: CollectionWatch[] = [];
-  /** Bumped by every change to the peers, so the name index knows when to rebuild. */
-  version = 0;
+  /** Counts every change to the peers, so the name index knows when to rebuild. */
+  readonly changes = new ChangeCounter();
 
   constructor(
     private readonly ctx: EngineContext,
@@ -136,7 +137,7 @@ export class ClusterSync {
       } else if (e.type === 'put') this.remember(e.id, e.value);
       else this.peers.delete(e.id);
     }
-    this.version++;
+    this.changes.bump();
   }
 
   /** A peer as another host wrote it: data entering the program, so checked; a malformed one is logged and left out. */

@@ -1,20 +1,21 @@
+import { ChangeCounter } from '../common/change-counter.js';
 import { ConflictError, NotFoundError, quotePrefix } from '../common/errors.js';
 import type { ContainerRecord } from './model.js';
 
 /** The containers the engine knows, found by name, id or unambiguous id prefix. */
 export class ContainerTable {
   private readonly byId = new Map<string, ContainerRecord>();
-  /** Bumped by every change, so views derived from the table (DNS names) know when to rebuild. */
-  version = 0;
+  /** Counts every change, so views derived from the table (DNS names) know when to rebuild. */
+  readonly changes = new ChangeCounter();
 
   set(record: ContainerRecord): void {
     this.byId.set(record.id, record);
-    this.version++;
+    this.changes.bump();
   }
 
   remove(id: string): void {
     this.byId.delete(id);
-    this.version++;
+    this.changes.bump();
   }
 
   all(): ContainerRecord[] {

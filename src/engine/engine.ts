@@ -125,6 +125,8 @@ export class Engine {
       this.records.observe((record, removed) => cluster.publish(record, removed));
       this.cluster = cluster;
     }
+    // Every change that can change a name's answer reaches the resolver at once: it caches answers in another thread.
+    for (const changes of [this.networks.changes, this.containers.changes, this.cluster?.changes]) changes?.watch(() => this.names.namesChanged());
     this.networkService = new NetworkService(this.context, this.cluster);
     this.external = new ExternalRuntime(this.context, this.networkService, this.cluster, (op) => this.queue.run(op));
     this.drift = new DriftCheck(this.context, config.dockerCoexistence === true);
@@ -168,7 +170,7 @@ export class Engine {
     if (this.driftSoon) clearTimeout(this.driftSoon);
     this.drift.close();
     void this.cluster?.stop();
-    this.names.close();
+    await this.names.close();
     await stopProbing();
     // Links being deleted in the background are deleted before the daemon goes.
     await stopReaper();

@@ -1,3 +1,4 @@
+import type { ChangeCounter } from '../common/change-counter.js';
 import { readFileSync } from 'node:fs';
 import { buildNameIndex, type DnsEndpoint, type NameIndex } from '../dns/names.js';
 import type { ResolverSource } from '../dns/resolver.js';
@@ -24,11 +25,11 @@ export class TableNameSource implements ResolverSource {
     private readonly containers: ContainerTable,
     private readonly config: { readonly hostResolvConfPath: string; readonly dnsServers: readonly string[] },
     /** Other hosts' containers on global networks (absent outside a cluster). */
-    private readonly remote: () => { readonly version: number; remoteNames(): DnsEndpoint[] } | undefined = () => undefined,
+    private readonly remote: () => { readonly changes: ChangeCounter; remoteNames(): DnsEndpoint[] } | undefined = () => undefined,
   ) {}
 
   index(): NameIndex {
-    const key = `${this.containers.version}/${this.networks.version}/${this.remote()?.version ?? 0}`;
+    const key = `${this.containers.changes.count}/${this.networks.changes.count}/${this.remote()?.changes.count ?? 0}`;
     if (this.cached?.key !== key) {
       const networkNames = this.networks.all().filter((n) => this.networks.servesNames(n)).map((n) => n.name);
       this.cached = { key, index: buildNameIndex(this.endpoints(), networkNames) };

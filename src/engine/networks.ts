@@ -1,3 +1,4 @@
+import { ChangeCounter } from '../common/change-counter.js';
 import { ConflictError, NotFoundError, quotePrefix } from '../common/errors.js';
 import { newId } from '../common/ids.js';
 import type { DriverNetwork, NetworkDriver } from '../drivers/driver.js';
@@ -11,19 +12,19 @@ import { hasAddresses, isUserDefined, type AddressedNetwork, type NetworkRecord 
  */
 export class NetworkTable {
   private readonly byId = new Map<string, NetworkRecord>();
-  /** Bumped by every change, so views derived from the table (DNS names) know when to rebuild. */
-  version = 0;
+  /** Counts every change, so views derived from the table (DNS names) know when to rebuild. */
+  readonly changes = new ChangeCounter();
 
   constructor(readonly drivers: DriverRegistry) {}
 
   add(record: NetworkRecord): void {
     this.byId.set(record.id, record);
-    this.version++;
+    this.changes.bump();
   }
 
   remove(id: string): void {
     this.byId.delete(id);
-    this.version++;
+    this.changes.bump();
   }
 
   all(): NetworkRecord[] {
