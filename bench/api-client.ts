@@ -1,10 +1,15 @@
 import { request } from 'node:http';
 
-/** One Docker Engine API request over a daemon's unix socket (benches talk to berth and Docker alike). */
+/**
+ * One Docker Engine API request over a daemon's unix socket (benches talk to berth and Docker
+ * alike), on a connection of its own: Node's global agent keeps connections alive, and one
+ * the daemon closed while a bench sat in spawnSync would be reused before its close was
+ * read (EPIPE).
+ */
 export function call(socketPath: string, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request({ socketPath, method, path, headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } : {} }, (res) => {
+    const req = request({ socketPath, method, path, agent: false, headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } : {} }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
     });

@@ -78,8 +78,8 @@ export class AnsweringThread {
       closeDescriptor(wakeFd);
       this.onFailure(failure);
     });
-    // The daemon's servers keep it alive; a resolver nobody closed must not.
-    worker.unref();
+    // Not unref'd: the daemon's close awaits the thread's end, and an unref'd thread would let
+    // the process exit in the middle of it (before the link reaper's work is done).
     this.running = { worker, wakeFd };
     return this.running;
   }

@@ -10,6 +10,8 @@ import { answer, failureFor, isResponse, OPCODE_QUERY, parseQuery, RCODE, type Q
 export const RESOLVER_ADDRESS = '127.0.0.11';
 const DNS_PORT = 53;
 const RESOLVER_SOCKADDR = sockaddrIn(RESOLVER_ADDRESS, DNS_PORT);
+/** A thread that keeps failing is a bug, not bad luck: restarting it forever would only hide it. */
+const MAX_THREAD_RESTARTS = 5;
 
 /** What the resolver needs to know, always current (the engine's tables behind it). */
 export interface ResolverSource {
@@ -58,6 +60,7 @@ export class EmbeddedResolver implements NameService {
   private readonly containerOf = new Map<number, string>();
   private nextListener = 1;
   private readonly thread: AnsweringThread;
+  private threadFailures = 0;
 
   constructor(
     private readonly source: ResolverSource,
@@ -150,8 +153,12 @@ export class EmbeddedResolver implements NameService {
       .catch((err: unknown) => this.log(`berth: DNS answer for container ${containerId.slice(0, 12)} failed: ${err instanceof Error ? err.message : String(err)}`));
   }
 
-  /** The answering thread ended with an error (its sockets closed with it): every listener is made again. */
+  /** The answering thread ended with an error (its sockets closed with it): every listener is made again, a few times at most. */
   private threadFailed(message: string): void {
+    if (++this.threadFailures > MAX_THREAD_RESTARTS) {
+      this.log(`berth: the DNS answering thread failed again (${message}); after ${MAX_THREAD_RESTARTS} restarts, containers get no UDP answers until the daemon restarts`);
+      return;
+    }
     this.log(`berth: the DNS answering thread failed (${message}); its listeners are made again`);
     const attached = [...this.listeners].map(([id, l]) => [id, l.netns] as const);
     for (const [id, netns] of attached) {
