@@ -6,10 +6,12 @@
  * address, routes); teardown = apply the down plan + release. The same code paths
  * `berth run` / `berth rm` use, without the process start.
  *
- * It fills one bridge up to 500 containers and, at each level, measures SAMPLES extra
- * attach+teardown cycles on top, so growth with the bridge's population shows. With
- * The macvlan network (on a veth parent made for the run) is measured at fewer levels. With
- * --docker it also runs Docker 20.10 in its lab (../shared/peers/docker-lab.sh) and
+ * It fills one bridge up to 1,000 containers (a bridge takes 1,023 ports), timing the
+ * attaches of SAMPLES containers in windows along the way (containers 1-50, 51-100, ...,
+ * 951-1000), then empties it, timing the teardowns in the same windows, so growth with the
+ * bridge's population shows. The macvlan network (on a veth parent made for the run) is
+ * measured up to 100. With --docker it also runs Docker 20.10 in its lab
+ * (../shared/peers/docker-lab.sh) and
  * reports `docker run` on the default bridge and on a macvlan network minus
  * `--network none`, in the same run.
  *
@@ -31,7 +33,6 @@ import { sandboxDownPlan, sandboxName, sandboxUpPlan } from '../src/engine/sandb
 import { newId } from '../src/common/ids.js';
 import { BatchExecutor, type Executor } from '../src/kernel/exec.js';
 import { NetlinkExecutor } from '../src/kernel/netlink/executor.js';
-import { hostLinkNames } from '../src/kernel/read.js';
 import type { EndpointRecord } from '../src/engine/model.js';
 import { fmt, median, percentile, printTable } from './stats.js';
 import { DOCKER_DEFAULT_POOLS } from '../src/ipam/subnets.js';
@@ -41,7 +42,7 @@ if (process.env.BERTH_SANDBOX !== '1') {
   process.exit(1);
 }
 
-const LEVELS = [1, 50, 100, 200, 300, 400, 500];
+const LEVELS = [1, 100, 250, 500, 750, 1000];
 const SAMPLES = Number(process.env.SAMPLES ?? 50);
 const EXECUTORS: [string, Executor][] = [
   ['netlink (default)', new NetlinkExecutor()],
@@ -86,47 +87,59 @@ async function teardown(live: Live): Promise<void> {
   if (live.endpoint.hostIfname !== undefined) taken.delete(live.endpoint.hostIfname);
 }
 
-/** The kernel removes a deleted namespace's links asynchronously; a bridge endpoint's veth tells when. */
-async function settled(hostIfname: string | undefined): Promise<void> {
-  if (hostIfname === undefined) return;
-  for (let i = 0; i < 200 && (await hostLinkNames()).has(hostIfname); i++) await new Promise((r) => setTimeout(r, 5));
-}
-
 const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
 
-async function benchBerth(levels: readonly number[]): Promise<{ level: number; attach: number[]; teardown: number[]; total: number[] }[]> {
+/** Containers first..last (1-based) on the network: the attaches that bring it there, the teardowns that take it back. */
+interface Window {
+  readonly first: number;
+  readonly last: number;
+  readonly attach: number[];
+  readonly teardown: number[];
+}
+
+/**
+ * The windows measured for `levels`: level 1 is containers 1..SAMPLES, level L the SAMPLES
+ * containers up to the L-th. Attaches are timed as the network fills (the k-th container
+ * joins k-1 others), teardowns as it empties (the k-th leaves k-1), with no teardown in
+ * between: the kernel destroys a deleted namespace asynchronously, under the RTNL lock an
+ * attach needs too, and one container's start should not be timed with another's end.
+ */
+function windowsFor(levels: readonly number[]): Window[] {
+  return levels.map((level) => {
+    const last = Math.max(level, SAMPLES);
+    return { first: last - SAMPLES + 1, last, attach: [], teardown: [] };
+  });
+}
+
+async function benchBerth(levels: readonly number[]): Promise<Window[]> {
   const driver = networks.driverOf(network);
   await executor.apply(driver.createNetwork(driverNetwork(network)));
   const population: Live[] = [];
-  const results = [];
+  const windows = windowsFor(levels);
+  const windowOf = (k: number) => windows.find((w) => k >= w.first && k <= w.last);
   // Warm-up, untimed: first sockets, JIT, the kernel's first namespace of this bridge.
-  for (let i = 0; i < 5; i++) {
-    await teardown(await attach());
-  }
+  for (let i = 0; i < 5; i++) await teardown(await attach());
+  await new Promise((r) => setTimeout(r, 500));
   try {
-    for (const level of levels) {
-      while (population.length < level - 1) population.push(await attach());
-      const a: number[] = [];
-      const t: number[] = [];
-      for (let i = 0; i < SAMPLES; i++) {
-        let start = process.hrtime.bigint();
-        const live = await attach();
-        a.push(ms(start));
-        start = process.hrtime.bigint();
-        await teardown(live);
-        t.push(ms(start));
-        // The kernel finishes a namespace's teardown asynchronously; let it, untimed, so
-        // each sample measures one container's set-up, not the previous one's cleanup.
-        await settled(live.endpoint.hostIfname);
-      }
-      results.push({ level, attach: a, teardown: t, total: a.map((x, i) => x + t[i]!) });
-      process.stderr.write(`  berth: ${level} containers on the ${network.driver} network measured\n`);
+    const top = Math.max(...windows.map((w) => w.last));
+    while (population.length < top) {
+      const start = process.hrtime.bigint();
+      population.push(await attach());
+      windowOf(population.length)?.attach.push(ms(start));
+    }
+    process.stderr.write(`  berth: ${top} containers on the ${network.driver} network\n`);
+    // The namespaces the warm-up deleted are long gone; the teardowns are timed on the way down.
+    while (population.length > 0) {
+      const k = population.length;
+      const start = process.hrtime.bigint();
+      await teardown(population.pop()!);
+      windowOf(k)?.teardown.push(ms(start));
     }
   } finally {
     for (const live of population) await teardown(live);
     await executor.apply(driver.deleteNetwork(driverNetwork(network), await readKernelView()));
   }
-  return results;
+  return windows;
 }
 
 /** Docker 20.10's network set-up: `docker run` on the default bridge and on a macvlan network, minus `--network none`. */
@@ -147,22 +160,23 @@ function benchDocker(runs: number): { bridge: number[]; macvlan: number[]; none:
   return { bridge: times.bridge!, macvlan: times.macvlan!, none: times.none! };
 }
 
-/** attach+teardown p50 at the first level, by driver and executor. */
+/** attach+teardown p50 of the first window, by driver and executor. */
 const firstLevel: Record<string, number> = {};
-const MACVLAN_LEVELS = [1, 50, 100];
+const MACVLAN_LEVELS = [1, 100];
 for (const chosen of [bridgeNetwork, macvlanNetwork]) {
   network = chosen;
   for (const [name, exec] of EXECUTORS) {
     executor = exec;
     const levels = chosen === bridgeNetwork ? LEVELS : MACVLAN_LEVELS;
-    console.log(`# berth network set-up per container on a ${chosen.driver} network, executor ${name}, ${SAMPLES} samples per level, ms`);
-    const berth = await benchBerth(levels);
-    firstLevel[`${chosen.driver}/${name}`] = median(berth[0]!.total);
+    console.log(`# berth network set-up per container on a ${chosen.driver} network, executor ${name}, ${SAMPLES} containers per window, ms`);
+    const windows = await benchBerth(levels);
+    const total = (w: Window) => median(w.attach) + median(w.teardown);
+    firstLevel[`${chosen.driver}/${name}`] = total(windows[0]!);
     printTable(
-      [`containers on the network`, 'attach p50', 'attach p95', 'teardown p50', 'teardown p95', 'attach+teardown p50', 'p95', 'vs 1 container'],
-      berth.map((r) => [
-        String(r.level), fmt(median(r.attach)), fmt(percentile(r.attach, 95)), fmt(median(r.teardown)), fmt(percentile(r.teardown, 95)),
-        fmt(median(r.total)), fmt(percentile(r.total, 95)), `${(median(r.total) / median(berth[0]!.total)).toFixed(2)}x`,
+      ['containers on the network', 'attach p50', 'attach p95', 'teardown p50', 'teardown p95', 'attach+teardown p50', 'attach vs the first window'],
+      windows.map((w) => [
+        `${w.first}-${w.last}`, fmt(median(w.attach)), fmt(percentile(w.attach, 95)), fmt(median(w.teardown)), fmt(percentile(w.teardown, 95)),
+        fmt(total(w)), `${(median(w.attach) / median(windows[0]!.attach)).toFixed(2)}x`,
       ]),
     );
     console.log('');

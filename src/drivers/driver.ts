@@ -246,8 +246,18 @@ export function sandboxRepairOps(netns: string, plan: Plan, live: RoutingState):
   });
 }
 
-/** A join's plan with the default route it implies when the endpoint carries it. */
+/**
+ * A join's plan with the default route it implies when the endpoint carries it, and each
+ * interface it brings up in the sandbox born without IPv6: berth's networks are IPv4-only
+ * (as Docker 26 does for IPv4-only networks), and an interface with IPv6 sends DAD, router
+ * solicitations and MLD reports when it comes up, which a bridge floods to every port:
+ * work for every container on the network at each start (attach grew 3x from 1 to 500
+ * containers on one bridge; docs/benchmarks.md).
+ */
 export function joinPlan(netns: string, joined: JoinResult, gatewayEndpoint: boolean): KernelOp[] {
+  const ops = joined.plan.flatMap((op): KernelOp[] =>
+    op.kind === 'link-up' && op.netns === netns && op.dev !== 'lo' ? [{ kind: 'sysctl', netns, key: `net.ipv6.conf.${op.dev}.disable_ipv6`, value: '1' }, op] : [op],
+  );
   const route = gatewayEndpoint ? joined.info.defaultRoute : undefined;
-  return route ? [...joined.plan, { kind: 'route-add', netns, dst: 'default', ...route }] : [...joined.plan];
+  return route ? [...ops, { kind: 'route-add', netns, dst: 'default', ...route }] : ops;
 }

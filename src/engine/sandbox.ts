@@ -71,5 +71,8 @@ function hostSideFirst(ops: readonly KernelOp[]): KernelOp[] {
     const c = channelOf(op);
     return c.tool === 'ip' && c.netns === undefined;
   };
-  return [...ops.filter(isHost), ...ops.filter((op) => !isHost(op))];
+  // The sandbox's sysctls (interfaces born without IPv6) come first on its side: its `ip`
+  // ops then stay one batch.
+  const isSandboxSysctl = (op: KernelOp) => op.kind === 'sysctl' && op.netns !== undefined;
+  return [...ops.filter(isHost), ...ops.filter(isSandboxSysctl), ...ops.filter((op) => !isHost(op) && !isSandboxSysctl(op))];
 }

@@ -1,10 +1,11 @@
-import { writeFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import { BerthError, KernelError, MissingFeatureError } from '../common/errors.js';
 import { inversePlan, type IptablesRemove, type KernelOp, type Plan } from './ops.js';
 import { channelOf, ipBatchLine, renderOp, sameChannel, type Channel } from './render.js';
 import { LINK_KIND_SUPPORT, type LinkKind } from './features.js';
 import { leavingHostName, reapLink } from './reaper.js';
 import { runTool } from './spawn.js';
+import { inNamedNetns } from './netlink/namespaces.js';
 
 /**
  * Applies plans to the kernel. The contract every executor keeps: a plan is applied
@@ -110,7 +111,7 @@ export class BatchExecutor implements Executor {
         for (const [i, op] of ops.entries()) {
           if (op.kind !== 'sysctl') continue;
           try {
-            await writeSysctl(op.key, op.value);
+            writeSysctl(op.key, op.value, op.netns);
           } catch (err) {
             throw new BatchFailure(i, op, err instanceof Error ? err.message : String(err));
           }
@@ -210,8 +211,14 @@ async function removeIptables(op: IptablesRemove): Promise<void> {
   }
 }
 
-async function writeSysctl(key: string, value: string): Promise<void> {
-  await writeFile(`/proc/sys/${key.replaceAll('.', '/')}`, value);
+/**
+ * = sysctl -w KEY=VALUE, in `netns` when given: /proc/sys/net shows the namespace of the
+ * thread that opens it, so the write happens while this thread is inside (no process).
+ */
+function writeSysctl(key: string, value: string, netns: string | undefined): void {
+  const write = () => writeFileSync(`/proc/sys/${key.replaceAll('.', '/')}`, value);
+  if (netns === undefined) write();
+  else inNamedNetns(netns, write);
 }
 
 /**

@@ -139,8 +139,8 @@ export type RouteTarget = { readonly via: string; readonly dev?: string } | { re
 /** `replace`: the route may exist already (then it is overwritten), as `ip route replace`. */
 export type RouteAdd = { readonly kind: 'route-add'; readonly netns?: string; readonly dst: string; readonly replace?: boolean } & RouteTarget;
 export type RouteDel = { readonly kind: 'route-del'; readonly netns?: string; readonly dst: string } & RouteTarget;
-/** A sysctl of the host namespace. `restore` is the value to put back on rollback, if any. */
-export interface Sysctl { readonly kind: 'sysctl'; readonly key: string; readonly value: string; readonly restore?: string }
+/** A sysctl of the host namespace, or of `netns`. `restore` is the value to put back on rollback, if any. */
+export interface Sysctl { readonly kind: 'sysctl'; readonly netns?: string; readonly key: string; readonly value: string; readonly restore?: string }
 /**
  * One atomic `nft -f` transaction. `undoScript` is what restores the previous state; the
  * firewall layer computes both from the old and the new desired model.
@@ -220,7 +220,7 @@ export function inverseOf(op: KernelOp): KernelOp | undefined {
     case 'link-rename':
       return { kind: 'link-rename', netns: op.netns, dev: op.name, name: op.dev };
     case 'sysctl':
-      return op.restore === undefined ? undefined : { kind: 'sysctl', key: op.key, value: op.restore };
+      return op.restore === undefined ? undefined : { kind: 'sysctl', ...(op.netns === undefined ? {} : { netns: op.netns }), key: op.key, value: op.restore };
     case 'nft-apply':
       return op.undoScript === undefined
         ? undefined

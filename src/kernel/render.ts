@@ -9,7 +9,7 @@ export type Channel =
   | { readonly tool: 'nft'; readonly netns?: string }
   | { readonly tool: 'bridge' }
   | { readonly tool: 'iptables' }
-  | { readonly tool: 'sysctl' };
+  | { readonly tool: 'sysctl'; readonly netns?: string };
 
 export function channelOf(op: KernelOp): Channel {
   switch (op.kind) {
@@ -42,7 +42,7 @@ export function channelOf(op: KernelOp): Channel {
     case 'fdb-del':
       return { tool: 'bridge' };
     case 'sysctl':
-      return { tool: 'sysctl' };
+      return { tool: 'sysctl', netns: op.netns };
     case 'nft-apply':
       return { tool: 'nft', netns: op.netns };
     case 'iptables-apply':
@@ -52,8 +52,8 @@ export function channelOf(op: KernelOp): Channel {
 }
 
 export function sameChannel(a: Channel, b: Channel): boolean {
-  // ip and nft run per namespace; one bridge, iptables or sysctl run takes any of its ops.
-  const netnsOf = (c: Channel) => (c.tool === 'ip' || c.tool === 'nft' ? c.netns : undefined);
+  // ip, nft and sysctl run per namespace; one bridge or iptables run takes any of its ops.
+  const netnsOf = (c: Channel) => (c.tool === 'ip' || c.tool === 'nft' || c.tool === 'sysctl' ? c.netns : undefined);
   return a.tool === b.tool && netnsOf(a) === netnsOf(b);
 }
 
@@ -135,7 +135,7 @@ export function renderOp(op: KernelOp): string {
       return `bridge ${ipBatchLine(op)}`;
     case 'sysctl':
       if (op.kind !== 'sysctl') throw new Error('unreachable');
-      return `sysctl -w ${op.key}=${op.value}`;
+      return `${channel.netns ? `ip netns exec ${channel.netns} ` : ''}sysctl -w ${op.key}=${op.value}`;
     case 'nft': {
       if (op.kind !== 'nft-apply') throw new Error('unreachable');
       const prefix = channel.netns ? `ip netns exec ${channel.netns} ` : '';

@@ -44,6 +44,13 @@ describe('default bridge network on the real kernel', { skip: sandboxSkip }, () 
     assert.match(await w.berthOk('exec', 'a', 'cat', '/etc/hosts'), new RegExp(`^172\\.17\\.0\\.2\\t${id.slice(0, 12)}$`, 'm'));
   });
 
+  test('eth0 has no IPv6 (the network is IPv4-only: nothing of IPv6 autoconfiguration for the bridge to flood); lo keeps ::1', async () => {
+    const links = JSON.parse((await w.berthOk('exec', 'a', 'ip', '-j', 'addr'))) as IpAddr[];
+    assert.deepEqual(links.find((l) => l.ifname === 'eth0')!.addr_info.filter((i) => i.family === 'inet6'), []);
+    assert.deepEqual(links.find((l) => l.ifname === 'lo')!.addr_info.filter((i) => i.family === 'inet6').map((i) => i.local), ['::1']);
+    assert.equal((await w.berthOk('exec', 'a', 'cat', '/proc/sys/net/ipv6/conf/eth0/disable_ipv6')).trim(), '1');
+  });
+
   test('the host side is a veth+7hex enslaved to berth0', async () => {
     const inspect = JSON.parse(await w.berthOk('inspect', 'a')) as [{ NetworkSettings: { Networks: { bridge: { BerthHostInterface: string } } } }];
     const veth = inspect[0].NetworkSettings.Networks.bridge.BerthHostInterface;

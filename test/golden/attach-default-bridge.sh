@@ -1,5 +1,6 @@
 ip netns add berth-c0ffee000000
 ip link add vethXXXXXXX master berth0 up type veth peer name eth0 address 02:42:ac:11:00:02 netns berth-c0ffee000000
+ip netns exec berth-c0ffee000000 sysctl -w net.ipv6.conf.eth0.disable_ipv6=1
 ip -n berth-c0ffee000000 link set lo up
 ip -n berth-c0ffee000000 addr add 172.17.0.2/16 dev eth0
 ip -n berth-c0ffee000000 link set eth0 up
