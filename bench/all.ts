@@ -33,6 +33,7 @@ const BENCHES: readonly Bench[] = [
   { name: 'docker-plugin', script: 'docker-plugin.js', args: [] },
   { name: 'drift', script: 'drift.js', args: [] },
   { name: 'web', script: 'web-topology.js', args: [] },
+  { name: 'scale', script: 'scale.js', args: ['--docker'] },
 ];
 
 const DOCS = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 /** A berth daemon of a benchmark's own, in a fresh temporary root, stopped (and its root removed) by `stop()`. */
 export interface BenchDaemon {
   readonly socket: string;
+  readonly pid: number;
   readonly stop: () => Promise<void>;
 }
 
@@ -32,5 +33,5 @@ export async function startBenchDaemon(name: string): Promise<BenchDaemon> {
     await stop();
     throw err;
   }
-  return { socket, stop };
+  return { socket, pid: daemon.pid!, stop };
 }

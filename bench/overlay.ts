@@ -2,8 +2,10 @@
  * Part 7's overlay across hosts, measured on a cluster world (test/world/cluster.ts):
  * HOSTS network namespaces on one underlay, a daemon each, one real etcd.
  *  - convergence: from `berth run` returning on host A until host B's kernel forwards to the
- *    new container (a new FDB entry on B's VXLAN link, polled every ~5 ms), p50/p95; then
- *    one ping by name from a container on B must succeed (reported as a count);
+ *    new container (a new FDB entry on B's VXLAN link, polled every ~5 ms), p50/p95; until
+ *    a container on B resolves its name and then reaches it (a watcher inside that
+ *    container, polling every 2 ms: part 11's measure); then one ping by name from a
+ *    container on B must succeed (reported as a count);
  *  - attach on the overlay: `run -d` on the overlay minus `run -d --network none`, p50;
  *  - address allocation under contention: every host running containers at once;
  *  - etcd round trips per `run`, and the daemons' etcd traffic per minute when idle (etcd's
@@ -15,7 +17,7 @@
  *
  * Run inside the sandbox: npm run bench:overlay [-- --docker]   (HOSTS=20 SAMPLES=10 to scale)
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ClusterWorld } from '../test/world/cluster.js';
@@ -57,6 +59,48 @@ async function until(check: () => Promise<boolean>, timeoutMs = 15_000): Promise
   return performance.now() - started;
 }
 
+/**
+ * A watcher in a container on host `b`: told "go NAME" on stdin (right when `run` returned
+ * on another host), it asks the embedded resolver for NAME every 2 ms until it answers, then
+ * sends a UDP datagram to that address every 2 ms until the container's kernel answers with
+ * ICMP port unreachable (ECONNREFUSED on a connected socket: the packet crossed the VXLAN
+ * tunnel and came back), and prints the milliseconds from "go" to each. Gives up after 10 s.
+ */
+const WATCHER = `
+const dgram = require('dgram');
+const q = (name, id) => { const b = [0, id, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]; for (const p of name.split('.')) { b.push(p.length, ...Buffer.from(p)); } b.push(0, 0, 1, 0, 1); return Buffer.from(b); };
+process.stdin.on('data', (line) => {
+  const name = line.toString().trim().split(' ')[1];
+  const t0 = process.hrtime.bigint(); const ms = () => Number(process.hrtime.bigint() - t0) / 1e6;
+  const dns = dgram.createSocket('udp4'); let resolvedMs; let id = 0;
+  const ask = setInterval(() => { if (ms() > 10000) { console.log('timeout'); process.exit(1); } dns.send(q(name, ++id & 255), 53, '127.0.0.11'); }, 2);
+  dns.on('message', (m) => {
+    if (resolvedMs !== undefined || m.readUInt16BE(6) === 0) return;
+    resolvedMs = ms(); clearInterval(ask); dns.close();
+    const address = [...m.subarray(m.length - 4)].join('.');
+    const u = dgram.createSocket('udp4');
+    u.on('error', (e) => { if (e.code === 'ECONNREFUSED') { console.log(JSON.stringify({ resolvedMs, reachableMs: ms() })); process.exit(0); } });
+    u.connect(9, address, () => setInterval(() => { if (ms() > 10000) { console.log('timeout'); process.exit(1); } u.send('x'); }, 2));
+  });
+});
+console.log('ready');`;
+
+/** Starts the watcher in container `container` on host `b`; `go(name)` starts the clock, and resolves with its figures. */
+async function startWatcher(b: number, container: string): Promise<(name: string) => Promise<{ resolvedMs: number; reachableMs: number } | undefined>> {
+  const sandbox = (await w.berthOk(b, 'inspect', '-f', '{{.NetworkSettings.SandboxKey}}', container)).trim().replace('/run/netns/', '');
+  const child = spawn('nsenter', ['-t', String(w.hosts[b]!.daemon!.pid), '-m', '--', 'ip', 'netns', 'exec', sandbox, process.execPath, '-e', WATCHER], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  await until(() => Promise.resolve(out.includes('ready')), 10_000);
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return async (name) => {
+    child.stdin.write(`go ${name}\n`);
+    await exited;
+    const line = out.split('\n').find((l) => l.startsWith('{'));
+    return line ? (JSON.parse(line) as { resolvedMs: number; reachableMs: number }) : undefined;
+  };
+}
+
 const vxlanOf = async () => `vx-${(JSON.parse(await w.berthOk(0, 'network', 'inspect', 'ov'))[0].Id as string).slice(0, 12)}`;
 const macOf = async (host: number, name: string) => (await w.berthOk(host, 'inspect', '-f', '{{.NetworkSettings.Networks.ov.MacAddress}}', name)).trim();
 const fdbMacs = async (host: number, vxlan: string) => new Set([...(await w.onHost(host, 'bridge', 'fdb', 'show', 'dev', vxlan)).stdout.matchAll(/^(\S+) dst /gm)].map((m) => m[1]!));
@@ -73,6 +117,9 @@ try {
 
   // Convergence and attach.
   const converge: number[] = [];
+  /** From `run` returning on A: B's resolver answers the name; then a datagram from B reaches it and is answered. */
+  const resolvable: number[] = [];
+  const reachable: number[] = [];
   const onOverlay: number[] = [];
   const onNone: number[] = [];
   let pingedByName = 0;
@@ -80,12 +127,19 @@ try {
     const a = k % HOSTS;
     const b = (k + 1) % HOSTS;
     const known = await fdbMacs(b, vxlan);
+    const go = await startWatcher(b, `probe${b}`);
     started = performance.now();
     await w.berthOk(a, 'run', '-d', '--name', `s${k}`, '--network', 'ov', '--', 'sleep', '100000');
     const returned = performance.now();
     onOverlay.push(returned - started);
+    const seen = go(`s${k}`);
     // Until B's VXLAN link has an entry it did not have: the new container's.
     converge.push(await until(async () => [...(await fdbMacs(b, vxlan))].some((m) => !known.has(m))));
+    const fromB = await seen;
+    if (fromB) {
+      resolvable.push(fromB.resolvedMs);
+      reachable.push(fromB.reachableMs);
+    }
     if ((await w.berth(b, 'exec', `probe${b}`, 'ping', '-c1', '-W1', `s${k}`)).code === 0) pingedByName++;
     started = performance.now();
     await w.berthOk(a, 'run', '-d', '--name', `n${k}`, '--network', 'none', '--', 'sleep', '1');
@@ -120,6 +174,8 @@ try {
     [
       ['network create on host 0 (from the command) → VXLAN link on every host', fmt(networkEverywhere), '', ''],
       ['run returns on A → B forwards to it (FDB)', fmt(median(converge)), fmt(percentile(converge, 95)), `one ping by name from B right then: ${pingedByName}/${SAMPLES} succeeded`],
+      ['run returns on A → its name resolves in a container on B', fmt(median(resolvable)), fmt(percentile(resolvable, 95)), `${resolvable.length}/${SAMPLES} seen within 10 s`],
+      ['run returns on A → resolvable and reachable from that container', fmt(median(reachable)), fmt(percentile(reachable, 95)), 'a UDP datagram answered by its kernel (ICMP port unreachable)'],
       ['berth run -d on the overlay', fmt(median(onOverlay)), fmt(percentile(onOverlay, 95)), ''],
       ['berth run -d --network none', fmt(median(onNone)), fmt(percentile(onNone, 95)), ''],
       ['overlay attach (difference of p50s)', fmt(median(onOverlay) - median(onNone)), '', ''],

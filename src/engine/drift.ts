@@ -4,8 +4,10 @@ import type { KernelOp, Plan } from '../kernel/ops.js';
 import { isSameProcessAlive } from '../kernel/process.js';
 import { listNetns, outputsContain, readSysctl } from '../kernel/read.js';
 import { networkStateDigest } from '../kernel/digest.js';
-import { readKernelView } from '../kernel/view.js';
+import { readKernelView, type KernelView } from '../kernel/view.js';
+import { isLeaving } from '../kernel/reaper.js';
 import { readSandboxRouting, watchSandboxRouting } from '../kernel/sandbox-routing.js';
+import type { RoutingState } from '../kernel/netlink/rtnl.js';
 import { joinPlan, sandboxRepairOps } from '../drivers/driver.js';
 import type { EngineContext } from './context.js';
 import { ownsSandbox, parseNetworkMode } from './modes.js';
@@ -37,6 +39,8 @@ export interface RepairStep {
  * only when that digest changed or a sandbox's routing changed (a netlink watch in each
  * running sandbox, made at the first check that sees it), and the firewall rules only
  * after a ruleset event (watchRules), so a quiet host costs two rtnetlink dumps per period.
+ * A watched sandbox's routing is read again only after its watch reported a change: a
+ * check after a container starts reads that one sandbox, not every running one.
  */
 export class DriftCheck {
   /** The digest of the last check that found nothing to repair. */
@@ -49,6 +53,14 @@ export class DriftCheck {
   private rulesSeenWhole = -1;
   /** Called when a sandbox's links, addresses or routes changed; undefined: sandboxes are not watched. */
   private onSandboxChange: (() => void) | undefined;
+  /**
+   * What a watched sandbox's routing was when last read, kept until its watch reports a
+   * change: a check reads again only the sandboxes that are new or changed, not all of
+   * them (1,000 sandboxes took seconds per check, in the operation queue, at every start).
+   */
+  private readonly routingSeen = new Map<string, RoutingState>();
+  /** Changes each watch reported: a read that a change overlapped is not remembered. */
+  private readonly routingChanges = new Map<string, number>();
 
   constructor(
     private readonly ctx: EngineContext,
@@ -84,6 +96,8 @@ export class DriftCheck {
     this.onSandboxChange = undefined;
     for (const watch of this.watches.values()) watch.close();
     this.watches.clear();
+    this.routingSeen.clear();
+    this.routingChanges.clear();
   }
 
   /** Watches exactly the sandboxes named; true when one is new (its state is in no digest yet). */
@@ -94,6 +108,8 @@ export class DriftCheck {
       if (!netnsNames.has(netns)) {
         watch.close();
         this.watches.delete(netns);
+        this.routingSeen.delete(netns);
+        this.routingChanges.delete(netns);
       }
     }
     let added = false;
@@ -101,6 +117,8 @@ export class DriftCheck {
       if (this.watches.has(netns)) continue;
       const watch = watchSandboxRouting(netns, () => {
         this.clean = undefined;
+        this.routingSeen.delete(netns);
+        this.routingChanges.set(netns, (this.routingChanges.get(netns) ?? 0) + 1);
         onChange();
       });
       if (!watch) continue; // gone: the pins' repair looks at it
@@ -143,8 +161,10 @@ export class DriftCheck {
     // Watched sandboxes report their own changes: their link names are read only when unwatched.
     const digest = `${await networkStateDigest(this.onSandboxChange ? [] : running.map((c) => c.state.pid))}|${recordsDigest(ctx)}`;
     if (opts.full || newSandbox || digest !== this.clean) {
-      const live = await readKernelView(running.map((c) => ({ netns: c.netns, pid: c.state.pid })));
-      const routing = new Map(await Promise.all(running.map(async (c) => [c.netns, await readSandboxRouting(c.netns)] as const)));
+      const routing = await this.sandboxRouting(running.map((c) => c.netns), opts.full);
+      // The link names inside each sandbox come with its routing state (read or remembered).
+      const hostView = await readKernelView();
+      const live: KernelView = { ...hostView, sandboxLinks: new Map([...routing].flatMap(([netns, state]) => (state ? [[netns, new Set([...state.links.keys()].filter((name) => !isLeaving(name)))] as const] : []))) };
       const runningIds = new Set(running.map((c) => c.id));
       for (const network of ctx.networks.addressed()) {
         const endpoints = recordedEndpointsOf(network.id, ctx.containers.all(), runningIds, ctx.external.all());
@@ -160,6 +180,23 @@ export class DriftCheck {
     }
     this.clean = steps.length === 0 ? digest : undefined;
     return steps;
+  }
+
+  /** Each sandbox's routing: remembered for watched ones that reported no change since, read for the rest (all when `full`). */
+  private async sandboxRouting(netnsNames: readonly string[], full: boolean): Promise<Map<string, RoutingState | undefined>> {
+    return new Map(
+      await Promise.all(
+        netnsNames.map(async (netns) => {
+          const seen = full ? undefined : this.routingSeen.get(netns);
+          if (seen) return [netns, seen] as const;
+          const changes = this.routingChanges.get(netns) ?? 0;
+          const state = await readSandboxRouting(netns);
+          // Remembered only while a watch will say when it changes, and if none did during the read.
+          if (state && this.watches.has(netns) && (this.routingChanges.get(netns) ?? 0) === changes) this.routingSeen.set(netns, state);
+          return [netns, state] as const;
+        }),
+      ),
+    );
   }
 }
 

@@ -60,7 +60,8 @@ export function sandboxDownPlan(
       const dev = 'dev' in op && 'netns' in op && op.netns === netns ? op.dev : undefined;
       return dev === undefined || live.sandboxLinks === undefined || live.sandboxLinks.has(dev);
     };
-    return [...leaves.filter(present), { kind: 'netns-del', name: netns }];
+    const takes = attachments.flatMap((a) => (a.endpoint.hostIfname !== undefined && live.links.has(a.endpoint.hostIfname) ? [a.endpoint.hostIfname] : []));
+    return [...leaves.filter(present), { kind: 'netns-del', name: netns, ...(takes.length > 0 ? { takes } : {}) }];
   }
   // No namespace: nothing inside one can be deleted; host links only if they are there.
   return withoutAbsentLinks(leaves.filter((op) => !('netns' in op) || op.netns === undefined), live.links);

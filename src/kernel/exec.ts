@@ -3,7 +3,7 @@ import { BerthError, KernelError, MissingFeatureError } from '../common/errors.j
 import { inversePlan, type IptablesRemove, type KernelOp, type Plan } from './ops.js';
 import { channelOf, ipBatchLine, renderOp, sameChannel, type Channel } from './render.js';
 import { LINK_KIND_SUPPORT, type LinkKind } from './features.js';
-import { leavingHostName, reapLink } from './reaper.js';
+import { leavingHostName, noteDepartures, reapLink } from './reaper.js';
 import { runTool } from './spawn.js';
 import { inNamedNetns } from './netlink/namespaces.js';
 
@@ -74,6 +74,7 @@ export class BatchExecutor implements Executor {
         }
       }
     }
+    noteDepartures(plan);
   }
 
   /** Best-effort undo of `applied`; returns `cause` annotated with anything the undo could not do. */

@@ -41,7 +41,8 @@ export type KernelOp =
 export interface NetnsAdd { readonly kind: 'netns-add'; readonly name: string }
 /** Pins the namespace of a running process under /run/netns again (reconcile after someone deleted the name). */
 export interface NetnsAttach { readonly kind: 'netns-attach'; readonly name: string; readonly pid: number }
-export interface NetnsDel { readonly kind: 'netns-del'; readonly name: string }
+/** `takes`: host links that go with the namespace (its interfaces' veth peers), which the kernel deletes a while after, by itself. */
+export interface NetnsDel { readonly kind: 'netns-del'; readonly name: string; readonly takes?: readonly string[] }
 export interface BridgeAdd { readonly kind: 'bridge-add'; readonly name: string; readonly mtu?: number }
 /**
  * A veth pair whose peer is born inside `peerNetns` with its final name and MAC: moving a

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import type { KernelOp } from './ops.js';
 
 /**
  * Deletes host links in the background. Deleting a link makes the caller wait for the
@@ -108,6 +109,30 @@ export function leavingHostName(): string {
 /** Whether a link is one on its way out. */
 export function isLeaving(name: string): boolean {
   return LEAVING.test(name);
+}
+
+/**
+ * Host links the kernel deletes by itself, a while after the namespace holding their veth
+ * peers was deleted (tens of ms; seconds when hundreds go at once): plans and drift repair
+ * treat them as gone, as they treat links being reaped, so a repair does not delete what is
+ * already going (a synchronous deletion, 15-40 ms each, racing the kernel's). Each is
+ * forgotten once seen gone, or after DEPARTING_MS: a namespace some process still holds
+ * keeps its links, and drift repair takes them then.
+ */
+const departing = new Map<string, number>();
+const DEPARTING_MS = 60_000;
+
+/** Notes the host links of the namespaces `plan` deleted (call once it is applied). */
+export function noteDepartures(plan: readonly KernelOp[]): void {
+  const now = Date.now();
+  for (const op of plan) if (op.kind === 'netns-del') for (const name of op.takes ?? []) departing.set(name, now);
+}
+
+/** The links among `present` that are still departing with their namespace; forgets the rest. */
+export function departingLinks(present: ReadonlySet<string>): ReadonlySet<string> {
+  const now = Date.now();
+  for (const [name, since] of departing) if (!present.has(name) || now - since > DEPARTING_MS) departing.delete(name);
+  return new Set(departing.keys());
 }
 
 /** Deletes the host link `dev` in the background (it should be down already). */

@@ -1,5 +1,5 @@
 import { hostAddresses, hostLinkNames, hostLinks, linksOfProcess, type HostLink } from './read.js';
-import { isLeaving, pendingReaps } from './reaper.js';
+import { departingLinks, isLeaving, pendingReaps } from './reaper.js';
 
 /**
  * A snapshot of the live kernel state drivers compare their networks against: the host's
@@ -18,8 +18,8 @@ export interface KernelView {
 /** Reads the view; `sandboxes` names each namespace with a process that lives in it. */
 export async function readKernelView(sandboxes: readonly { readonly netns: string; readonly pid: number }[] = []): Promise<KernelView> {
   const [links, addresses] = await Promise.all([hostLinks(), hostAddresses()]);
-  // Links on their way out (kernel/reaper.ts) are gone as far as any plan is concerned.
-  const reaping = pendingReaps();
+  // Links on their way out (kernel/reaper.ts: reaped, or going with their namespace) are gone as far as any plan is concerned.
+  const reaping = new Set([...pendingReaps(), ...departingLinks(new Set(links.map((l) => l.name)))]);
   const sandboxLinks = new Map<string, ReadonlySet<string>>();
   for (const s of sandboxes) {
     const inside = await linksOfProcess(s.pid);

@@ -35,9 +35,9 @@ test('teardown plans only what still exists, so rm is idempotent', async () => {
     { id: 'e', networkId: networks.get('bridge').id, ifname: 'eth0', hostIfname: 'veth1111111', address: '172.17.0.2', prefixLength: 16, mac: '02:42:ac:11:00:02', gateway: '172.17.0.1', gatewayEndpoint: true },
   ]);
   const ns = sandboxName('ab'.repeat(32));
-  // The namespace takes its interfaces (and their veth peers) with it.
+  // The namespace takes its interfaces (and their veth peers, named so that nothing deletes them meanwhile) with it.
   assert.deepEqual(sandboxDownPlan(ns, [attachment!], { links: new Set(['veth1111111']), netns: new Set([ns]) }), [
-    { kind: 'netns-del', name: 'berth-abababababab' },
+    { kind: 'netns-del', name: 'berth-abababababab', takes: ['veth1111111'] },
   ]);
   // Namespace already gone (deleted by hand): the host end that survived is deleted (in the background).
   assert.deepEqual(sandboxDownPlan(ns, [attachment!], { links: new Set(['veth1111111']), netns: new Set() }), [

@@ -183,11 +183,42 @@ describe('executor conformance', { skip: sandboxSkip }, () => {
         await run('ip', ['link', 'del', `confbr${tag}`]);
       }
     });
+
+    test(`${name}: an overlay peer's FDB entry and neighbour on a VXLAN link, replaced and deleted`, async () => {
+      const executor = make();
+      const vx = `confvx${name === 'netlink' ? 'nl' : 'ip'}`;
+      const fdb = async () => (await must('bridge', ['fdb', 'show', 'dev', vx])).split('\n').filter((l) => / dst /.test(l)).map((l) => l.trim());
+      const neigh = async () => (await must('ip', ['neigh', 'show', 'dev', vx])).trim();
+      try {
+        await executor.apply([{ kind: 'vxlan-add', name: vx, vni: 4242, local: '127.0.0.1', dstport: 4789 }]);
+        await executor.apply([
+          { kind: 'fdb-replace', dev: vx, mac: '02:42:0a:32:00:07', dst: '192.0.2.7' },
+          { kind: 'neigh-replace', dev: vx, address: '10.50.0.7', mac: '02:42:0a:32:00:07' },
+        ]);
+        const added = { fdb: await fdb(), neigh: await neigh() };
+        // The same MAC moved to another host: replaced, not doubled.
+        await executor.apply([{ kind: 'fdb-replace', dev: vx, mac: '02:42:0a:32:00:07', dst: '192.0.2.8' }]);
+        const moved = await fdb();
+        await executor.apply([
+          { kind: 'fdb-del', dev: vx, mac: '02:42:0a:32:00:07', dst: '192.0.2.8' },
+          { kind: 'neigh-del', dev: vx, address: '10.50.0.7' },
+        ]);
+        const removed = { fdb: await fdb(), neigh: await neigh() };
+        results.set(`${name} vxlan`, { added, moved, removed });
+        assert.deepEqual(added.fdb, ['02:42:0a:32:00:07 dst 192.0.2.7 self permanent']);
+        assert.match(added.neigh, /^10\.50\.0\.7 lladdr 02:42:0a:32:00:07 PERMANENT$/);
+        assert.deepEqual(moved, ['02:42:0a:32:00:07 dst 192.0.2.8 self permanent']);
+        assert.deepEqual(removed, { fdb: [], neigh: '' });
+      } finally {
+        await run('ip', ['link', 'del', vx]);
+      }
+    });
   }
 
   test('both executors leave identical state', () => {
-    assert.equal(results.size, 4);
+    assert.equal(results.size, 6);
     assert.deepEqual(results.get('netlink'), results.get('ip -batch'));
     assert.deepEqual(results.get('netlink macvlan'), results.get('ip -batch macvlan'));
+    assert.deepEqual(results.get('netlink vxlan'), results.get('ip -batch vxlan'));
   });
 });

@@ -2,7 +2,7 @@ import { closeSync } from 'node:fs';
 import { BerthError, KernelError } from '../../common/errors.js';
 import { BatchExecutor, kernelErrorFor, missingLinkKind, withRollbackProblems, type Executor } from '../exec.js';
 import { libnftablesAvailable, runNft } from '../libnftables.js';
-import { leavingHostName, reapLink } from '../reaper.js';
+import { leavingHostName, noteDepartures, reapLink } from '../reaper.js';
 import { inversePlan, type KernelOp, type Plan } from '../ops.js';
 import { renderOp } from '../render.js';
 import { addNetns, deleteNetns, inNetns, openNetns } from './namespaces.js';
@@ -40,6 +40,7 @@ export class NetlinkExecutor implements Executor {
           throw await this.rollback(applied, err instanceof BerthError ? err : errorFor(op, err), sockets);
         }
       }
+      noteDepartures(plan);
     } finally {
       for (const socket of sockets.values()) socket.close();
     }
@@ -124,13 +125,18 @@ export class NetlinkExecutor implements Executor {
         return this.host.addBridge(op.name, op.mtu);
       case 'nft-apply':
         return applyNft(op);
+      // A peer's container on another host: its MAC behind that host's VTEP, its address at its MAC.
+      case 'fdb-replace':
+        return inside(undefined, (s) => s.replaceFdb(op.dev, op.mac, op.dst));
+      case 'fdb-del':
+        return inside(undefined, (s) => s.deleteFdb(op.dev, op.mac, op.dst));
+      case 'neigh-replace':
+        return inside(undefined, (s) => s.replaceNeighbour(op.dev, op.address, op.mac));
+      case 'neigh-del':
+        return inside(undefined, (s) => s.deleteNeighbour(op.dev, op.address));
       case 'netns-attach':
       case 'ipvlan-add':
       case 'vxlan-add':
-      case 'fdb-replace':
-      case 'fdb-del':
-      case 'neigh-replace':
-      case 'neigh-del':
       case 'vlan-add':
       case 'dummy-add':
       case 'addr-del':

@@ -9,6 +9,8 @@ import { parseIpv4, ipv4Bytes } from '../../common/ipv4.js';
  */
 const { rt, ifla, FlagsNew } = nl;
 const CREATE_EXCL = { flags: FlagsNew.CREATE | FlagsNew.EXCL };
+const CREATE_REPLACE = { flags: FlagsNew.CREATE | FlagsNew.REPLACE };
+const AF_BRIDGE = 7;
 const AF_INET = 2;
 const RT_TABLE_MAIN = 254;
 
@@ -280,6 +282,34 @@ export class Rtnl {
     } catch (err) {
       if (!isNoSuchDevice(err)) throw err;
     }
+  }
+
+  /**
+   * = bridge fdb replace MAC dev DEV dst DST: where frames for MAC go on a VXLAN link (the
+   * link's own table, NTF_SELF; NUD_PERMANENT|NUD_NOARP as `bridge` makes it: the VXLAN
+   * driver refuses an entry that is neither permanent nor reachable).
+   */
+  async replaceFdb(dev: string, mac: string, dst: string): Promise<void> {
+    const ifindex = await this.linkIndex(dev);
+    await this.socket.newNeighbor({ family: AF_BRIDGE, ifindex, state: { noarp: true, permanent: true }, flags: { self: true } }, { lladdr: macBytes(mac), dst: ipBytes(dst) }, CREATE_REPLACE);
+  }
+
+  /** = bridge fdb del MAC dev DEV dst DST */
+  async deleteFdb(dev: string, mac: string, dst: string): Promise<void> {
+    const ifindex = await this.linkIndex(dev);
+    await this.socket.delNeighbor({ family: AF_BRIDGE, ifindex, flags: { self: true } }, { lladdr: macBytes(mac), dst: ipBytes(dst) });
+  }
+
+  /** = ip neigh replace ADDRESS lladdr MAC dev DEV nud permanent */
+  async replaceNeighbour(dev: string, address: string, mac: string): Promise<void> {
+    const ifindex = await this.linkIndex(dev);
+    await this.socket.newNeighbor({ family: AF_INET, ifindex, state: { permanent: true } }, { dst: ipBytes(address), lladdr: macBytes(mac) }, CREATE_REPLACE);
+  }
+
+  /** = ip neigh del ADDRESS dev DEV */
+  async deleteNeighbour(dev: string, address: string): Promise<void> {
+    const ifindex = await this.linkIndex(dev);
+    await this.socket.delNeighbor({ family: AF_INET, ifindex }, { dst: ipBytes(address) });
   }
 
   /** = ip addr add ADDRESS/PREFIX dev DEV */

@@ -1,0 +1,138 @@
+/**
+ * Many containers through the Docker Engine API: berth starts SCALE_BERTH (1,000) containers
+ * on the default bridge, Docker 20.10 SCALE_DOCKER (200) in its lab
+ * (../shared/peers/docker-lab.sh), each with the same client (this file's `--client` half:
+ * POST /containers/create then /start per container, CONCURRENCY at a time), in the same run.
+ * It reports the total time of each, the ratio berth's 1,000 / Docker's 200 (part 11's aim:
+ * ≤ 0.1), per-container p50/p95, and what the daemons hold at the end: the berth daemon's
+ * RSS, and the per-container helper process of each (berth's wrapper shell, Docker's
+ * containerd-shim) by RSS and PSS (PSS shares a page among the processes mapping it).
+ * Removal (DELETE ?force=1) is timed too.
+ * Run inside the sandbox: npm run bench:scale [-- --docker]
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { call } from './api-client.js';
+import { startBenchDaemon } from './daemon.js';
+import { fmt, median, percentile, printTable } from './stats.js';
+
+const SCALE_BERTH = Number(process.env.SCALE_BERTH ?? 1000);
+const SCALE_DOCKER = Number(process.env.SCALE_DOCKER ?? 200);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
+
+interface Run {
+  readonly totalS: number;
+  readonly startMs: number[];
+  readonly removeS: number;
+  /** Resident memory at the end, by what holds it (kB). */
+  readonly memory: Record<string, { count: number; rssKb: number; pssKb: number }>;
+}
+
+async function ok(socket: string, method: string, path: string, body?: unknown): Promise<void> {
+  const r = await call(socket, method, path, body);
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
+}
+
+/** Runs `work(i)` for i < count, `concurrency` at a time. */
+async function inParallel(count: number, concurrency: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < count) await work(next++);
+  }));
+}
+
+/** The client half: start `count` containers of `image` on `socket`, measure what is running, remove them. */
+async function client(socket: string, count: number, image: string | undefined, memoryOf: () => Run['memory']): Promise<Run> {
+  const startMs: number[] = [];
+  const began = process.hrtime.bigint();
+  await inParallel(count, CONCURRENCY, async (i) => {
+    const t = process.hrtime.bigint();
+    await ok(socket, 'POST', `/containers/create?name=scale${i}`, { ...(image ? { Image: image } : {}), Cmd: ['sleep', '100000'] });
+    await ok(socket, 'POST', `/containers/scale${i}/start`);
+    startMs.push(Number(process.hrtime.bigint() - t) / 1e6);
+  });
+  const totalS = Number(process.hrtime.bigint() - began) / 1e9;
+  const memory = memoryOf();
+  const removing = process.hrtime.bigint();
+  await inParallel(count, CONCURRENCY, (i) => ok(socket, 'DELETE', `/containers/scale${i}?force=1`));
+  return { totalS, startMs, removeS: Number(process.hrtime.bigint() - removing) / 1e9, memory };
+}
+
+/** RSS and PSS (kB) of each process whose command line matches, summed by label. */
+function memoryOfProcesses(labels: Record<string, (cmdline: string, pid: number) => boolean>): Run['memory'] {
+  const out: Run['memory'] = {};
+  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    let cmdline: string;
+    let rollup: string;
+    try {
+      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      rollup = readFileSync(`/proc/${entry}/smaps_rollup`, 'utf8');
+    } catch {
+      continue; // gone, or a kernel thread
+    }
+    for (const [label, matches] of Object.entries(labels)) {
+      if (!matches(cmdline, Number(entry))) continue;
+      const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0);
+      const m = (out[label] ??= { count: 0, rssKb: 0, pssKb: 0 });
+      m.count++;
+      m.rssKb += kb('Rss');
+      m.pssKb += kb('Pss');
+    }
+  }
+  return out;
+}
+
+if (process.argv[2] === '--client') {
+  // Inside the Docker lab: Docker's side, printed as one JSON line.
+  const run = await client(process.argv[3]!, SCALE_DOCKER, 'bb', () =>
+    memoryOfProcesses({ dockerd: (c) => c.startsWith('dockerd '), containerd: (c) => c.startsWith('containerd '), 'containerd-shim (per container)': (c) => c.startsWith('/usr/bin/containerd-shim') }),
+  );
+  console.log(JSON.stringify(run));
+  process.exit(0);
+}
+
+if (process.env.BERTH_SANDBOX !== '1') {
+  console.error('bench: run it inside the sandbox: npm run bench:scale');
+  process.exit(1);
+}
+
+async function benchBerth(): Promise<Run> {
+  const daemon = await startBenchDaemon('scale');
+  try {
+    return await client(daemon.socket, SCALE_BERTH, undefined, () =>
+      memoryOfProcesses({
+        'berth daemon': (_c, pid) => pid === daemon.pid,
+        // The wrapper shell of each container: `sh -c WRAPPER berth-container ...` (kernel/process.ts).
+        'wrapper shell (per container)': (c) => c.startsWith('/bin/sh -c fail()'),
+      }),
+    );
+  } finally {
+    await daemon.stop();
+  }
+}
+
+function benchDocker(): Run | string {
+  const lab = fileURLToPath(new URL('../../../shared/peers/docker-lab.sh', import.meta.url));
+  if (!existsSync(lab) || !existsSync('/usr/sbin/dockerd')) return 'not measured: needs ../shared/peers/docker-lab.sh and docker.io (scripts/setup.sh --with-peers)';
+  const script = `SCALE_DOCKER=${SCALE_DOCKER} CONCURRENCY=${CONCURRENCY} ${process.execPath} ${fileURLToPath(import.meta.url)} --client "\${DOCKER_HOST#unix://}"`;
+  const r = spawnSync(lab, ['bash', '-c', script], { encoding: 'utf8', timeout: 1_800_000 });
+  if (r.status !== 0) return `failed: ${(r.stderr || r.stdout).slice(-400)}`;
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Run;
+}
+
+const berth = await benchBerth();
+const docker = process.argv.includes('--docker') ? benchDocker() : 'not measured (add --docker)';
+console.log(`# containers started through the API (create + start, ${CONCURRENCY} at a time, the same client), on the default bridge; berth ${SCALE_BERTH}, Docker 20.10 ${SCALE_DOCKER}`);
+const row = (name: string, count: number, r: Run) => [name, String(count), r.totalS.toFixed(1), fmt(median(r.startMs)), fmt(percentile(r.startMs, 95)), r.removeS.toFixed(1)];
+printTable(
+  ['engine', 'containers', 'all started, s', 'per container p50, ms', 'p95, ms', 'all removed, s'],
+  [row('berth', SCALE_BERTH, berth), ...(typeof docker === 'string' ? [] : [row('docker 20.10', SCALE_DOCKER, docker)])],
+);
+if (typeof docker === 'string') console.log(`docker: ${docker}`);
+else console.log(`berth's ${SCALE_BERTH} / Docker's ${SCALE_DOCKER}: ${(berth.totalS / docker.totalS).toFixed(3)}x the time`);
+console.log('');
+console.log('# memory held with every container running, by process (MB)');
+const memoryRows = (name: string, count: number, r: Run) =>
+  Object.entries(r.memory).map(([what, m]) => [name, what, String(m.count), (m.rssKb / 1024).toFixed(1), (m.pssKb / 1024).toFixed(1), m.count > 1 ? (m.pssKb / 1024 / count).toFixed(2) : '—']);
+printTable(['engine', 'process', 'count', 'RSS', 'PSS', 'PSS per container'], [...memoryRows('berth', SCALE_BERTH, berth), ...(typeof docker === 'string' ? [] : memoryRows('docker 20.10', SCALE_DOCKER, docker))]);
