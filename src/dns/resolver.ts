@@ -141,7 +141,8 @@ export class EmbeddedResolver implements NameService {
    */
   private answerAsk(ask: Ask): void {
     const containerId = this.containerOf.get(ask.listener);
-    if (containerId === undefined) return;
+    // Gone meanwhile: still answered (with nothing), so the thread counts the question done.
+    if (containerId === undefined) return this.thread.answer(ask, undefined, false);
     const message = Buffer.from(ask.message.buffer, ask.message.byteOffset, ask.message.length);
     const decision = this.decide(containerId, message, 'udp');
     if (decision.kind === 'answer') {
