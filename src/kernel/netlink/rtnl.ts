@@ -1,5 +1,6 @@
 import nl from 'netlink';
 import { parseIpv4, ipv4Bytes } from '../../common/ipv4.js';
+import { listeningSocket } from './listening-socket.js';
 
 /**
  * A typed, small face on the `netlink` package (a thin mirror of the kernel structs): the
@@ -71,6 +72,12 @@ export class Rtnl {
   // Unreferenced by default: an idle socket does not keep the daemon alive.
   private readonly socket = nl.createRtNetlink();
   private lastDump: Promise<unknown> = Promise.resolve();
+
+  constructor() {
+    // A read error outside any request (this socket joins no group, so none is expected)
+    // would otherwise be thrown inside the library's native callback and end the process.
+    this.socket.socket.on('error', (err: Error) => console.error(`berth: rtnetlink socket: ${err.message}`));
+  }
 
   /**
    * Dumps on one socket run one after another: the kernel's multipart replies to two
@@ -363,12 +370,18 @@ export interface RoutingState {
  * thread is in when this is called (see namespaces.ts: inNetns).
  */
 export function watchRouting(onEvent: () => void, opts: { readonly routes: boolean } = { routes: false }): { close(): void } {
-  const socket = nl.createRtNetlink();
+  const socket = listeningSocket(() => nl.createRtNetlink());
   socket.addMembership('LINK');
   socket.addMembership('IPV4_IFADDR');
   if (opts.routes) socket.addMembership('IPV4_ROUTE');
   socket.on('message', () => onEvent());
+  socket.socket.on('error', readFailureIsAChange(onEvent));
   return { close: () => socket.socket.close() };
+}
+
+/** A watch's read failing for any other reason than an overflow (listening-socket.ts) also means "look again". */
+function readFailureIsAChange(onEvent: () => void): () => void {
+  return () => onEvent();
 }
 
 /** linux/netlink.h NETLINK_NETFILTER; linux/netfilter/nfnetlink.h NFNLGRP_NFTABLES. */
@@ -381,9 +394,10 @@ const NFNLGRP_NFTABLES = 7;
  * changes are nftables changes too; iptables-legacy's are not seen.
  */
 export function watchNftables(onEvent: () => void): { close(): void } {
-  const socket = nl.createNetlink(NETLINK_NETFILTER);
+  const socket = listeningSocket(() => nl.createNetlink(NETLINK_NETFILTER));
   socket.addMembership(NFNLGRP_NFTABLES);
   socket.on('message', () => onEvent());
+  socket.on('error', readFailureIsAChange(onEvent));
   return { close: () => socket.socket.close() };
 }
 
