@@ -162,9 +162,7 @@ export class DriftCheck {
     const digest = `${await networkStateDigest(this.onSandboxChange ? [] : running.map((c) => c.state.pid))}|${recordsDigest(ctx)}`;
     if (opts.full || newSandbox || digest !== this.clean) {
       const routing = await this.sandboxRouting(running.map((c) => c.netns), opts.full);
-      // The link names inside each sandbox come with its routing state (read or remembered).
-      const hostView = await readKernelView();
-      const live: KernelView = { ...hostView, sandboxLinks: new Map([...routing].flatMap(([netns, state]) => (state ? [[netns, new Set([...state.links.keys()].filter((name) => !isLeaving(name)))] as const] : []))) };
+      const live: KernelView = { ...(await readKernelView()), sandboxLinks: sandboxLinksOf(routing) };
       const runningIds = new Set(running.map((c) => c.id));
       for (const network of ctx.networks.addressed()) {
         const endpoints = recordedEndpointsOf(network.id, ctx.containers.all(), runningIds, ctx.external.all());
@@ -198,6 +196,13 @@ export class DriftCheck {
       ),
     );
   }
+}
+
+/** The link names inside each sandbox, from its routing state (read or remembered); a sandbox that could not be read is unknown. */
+function sandboxLinksOf(routing: ReadonlyMap<string, RoutingState | undefined>): Map<string, ReadonlySet<string>> {
+  const out = new Map<string, ReadonlySet<string>>();
+  for (const [netns, state] of routing) if (state) out.set(netns, new Set([...state.links.keys()].filter((name) => !isLeaving(name))));
+  return out;
 }
 
 /** What of the records decides the desired kernel state: containers' states and endpoints, networks, dockerd's endpoints. */

@@ -30,7 +30,7 @@ export async function readSandboxRouting(netns: string): Promise<RoutingState | 
  */
 export function watchSandboxRouting(netns: string, onEvent: () => void): { close(): void } | undefined {
   try {
-    return inNamedNetns(netns, () => watchRouting(onEvent, { routes: true }));
+    return inNamedNetns(netns, () => watchRouting(onEvent, { routes: true, busy: false }));
   } catch {
     return undefined;
   }

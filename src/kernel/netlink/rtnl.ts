@@ -368,9 +368,14 @@ export interface RoutingState {
  * (rtnetlink's LINK and IPV4_IFADDR multicast groups, in-process), and with `routes` for
  * every IPv4 route change too, until closed. The socket belongs to the namespace the
  * thread is in when this is called (see namespaces.ts: inNetns).
+ *
+ * `busy`: a namespace where hundreds of changes can come at once (the host's), whose
+ * socket drops an overflow instead of failing (listening-socket.ts). Finding the socket's
+ * descriptor reads every descriptor of the daemon, so a sandbox's watch, whose namespace
+ * changes a handful of things at a time, goes without.
  */
-export function watchRouting(onEvent: () => void, opts: { readonly routes: boolean } = { routes: false }): { close(): void } {
-  const socket = listeningSocket(() => nl.createRtNetlink());
+export function watchRouting(onEvent: () => void, opts: { readonly routes: boolean; readonly busy: boolean }): { close(): void } {
+  const socket = opts.busy ? listeningSocket(() => nl.createRtNetlink()) : nl.createRtNetlink();
   socket.addMembership('LINK');
   socket.addMembership('IPV4_IFADDR');
   if (opts.routes) socket.addMembership('IPV4_ROUTE');
