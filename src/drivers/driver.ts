@@ -114,6 +114,8 @@ export interface DriverEndpoint extends EndpointNames {
 export interface JoinInfo {
   /** Where the sandbox's default route goes when this endpoint carries it; undefined: no default gateway. */
   readonly defaultRoute?: RouteTarget;
+  /** The interface keeps IPv6 (joinPlan disables it otherwise). */
+  readonly keepIpv6?: boolean;
 }
 
 export interface JoinResult {
@@ -256,7 +258,7 @@ export function sandboxRepairOps(netns: string, plan: Plan, live: RoutingState):
  */
 export function joinPlan(netns: string, joined: JoinResult, gatewayEndpoint: boolean): KernelOp[] {
   const ops = joined.plan.flatMap((op): KernelOp[] =>
-    op.kind === 'link-up' && op.netns === netns && op.dev !== 'lo' ? [{ kind: 'sysctl', netns, key: `net.ipv6.conf.${op.dev}.disable_ipv6`, value: '1' }, op] : [op],
+    !joined.info.keepIpv6 && op.kind === 'link-up' && op.netns === netns && op.dev !== 'lo' ? [{ kind: 'sysctl', netns, key: `net.ipv6.conf.${op.dev}.disable_ipv6`, value: '1' }, op] : [op],
   );
   const route = gatewayEndpoint ? joined.info.defaultRoute : undefined;
   return route ? [...ops, { kind: 'route-add', netns, dst: 'default', ...route }] : ops;

@@ -145,6 +145,9 @@ export class ClusterWorld {
 
   /** Ends everything this world started, by PID and by name: daemons, containers, etcd, namespaces, the underlay. */
   async dispose(): Promise<void> {
+    // SIGTERM first: a daemon that stops removes what it keeps outside this world's
+    // directory (the trace probe's sender under /tmp); one that does not within 5 s is killed.
+    await Promise.all(this.hosts.map((h) => Promise.race([this.killDaemon(h.index, 'SIGTERM'), sleep(5000)])));
     for (const h of this.hosts) await this.killDaemon(h.index, 'SIGKILL');
     const ps = await run('ps', ['-eo', 'pid,args']);
     for (const line of ps.stdout.split('\n')) {
