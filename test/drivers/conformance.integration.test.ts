@@ -10,6 +10,7 @@ import { builtinNetworks } from '../engine/fixtures.js';
 import { DOCKER_DEFAULT_POOLS } from '../../src/ipam/subnets.js';
 import { probeKernelFeatures, type KernelFeatures } from '../../src/kernel/features.js';
 import { NetlinkExecutor } from '../../src/kernel/netlink/executor.js';
+import { reapsSettled } from '../../src/kernel/reaper.js';
 import { readKernelView } from '../../src/kernel/view.js';
 import { must, run, sandboxSkip, sleep } from '../world/world.js';
 
@@ -192,6 +193,8 @@ describe('driver conformance (every driver, on the real kernel)', { skip: sandbo
         assert.deepEqual(driver.deleteNetwork(network, await readKernelView()), [], 'deleting twice: the second time there is nothing to do');
         await must('ip', ['netns', 'del', netns]);
       }
+      // Links handed to the reaper (deleted in the background) are gone once it has caught up.
+      await reapsSettled();
       assert.deepEqual((await json(['link', 'show'])).map((l) => l.ifname as string).sort(), linksBefore, 'nothing of the network is left');
     });
   }
