@@ -38,6 +38,8 @@ class Reaper {
   /** Resolves when every link handed over so far is gone (or its deletion failed: -force goes on). */
   settled(): Promise<void> {
     if (this.queue.length === 0) return Promise.resolve();
+    // Someone waits on the process now: its pipe must keep the event loop alive until it answers.
+    this.holdOpen(true);
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
@@ -57,11 +59,23 @@ class Reaper {
     ip.on('error', () => this.lost(ip));
     ip.on('exit', () => this.lost(ip));
     ip.stdin.on('error', () => undefined);
-    // Its pipes do not keep the daemon alive.
-    ip.unref();
-    (ip.stdout as unknown as { unref?: () => void }).unref?.();
     this.process = ip;
+    this.holdOpen(this.waiters.length > 0);
     return ip;
+  }
+
+  /** Whether the process and its stdout keep the event loop alive: only while someone awaits `settled`. */
+  private holdOpen(hold: boolean): void {
+    const ip = this.process;
+    if (!ip) return;
+    const stdout = ip.stdout as unknown as { ref?: () => void; unref?: () => void } | null;
+    if (hold) {
+      ip.ref();
+      stdout?.ref?.();
+    } else {
+      ip.unref();
+      stdout?.unref?.();
+    }
   }
 
   /**
@@ -87,6 +101,7 @@ class Reaper {
   }
 
   private release(): void {
+    this.holdOpen(false);
     for (const resolve of this.waiters.splice(0)) resolve();
   }
 }
