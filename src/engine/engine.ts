@@ -556,7 +556,7 @@ export class Engine {
 
   /** `berth trace SRC DST`: the model's answer, or with `probe` a real packet's. */
   trace(src: string, dst: string, opts: { readonly probe: boolean }): Promise<TraceAnswer> {
-    return new Tracer(this.networks, this.containers, () => this.remoteEndpoints()).trace(parseTraceRequest(src, dst), opts);
+    return new Tracer(this.networks, this.containers, () => this.remoteEndpoints(), join(this.config.dataRoot, 'probe')).trace(parseTraceRequest(src, dst), opts);
   }
 
   // ---- explain: the plans of operations, not applied ---------------------------------------

@@ -1,6 +1,5 @@
-import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { mkdir, readFile, readlink, rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { MissingFeatureError } from '../common/errors.js';
 import { PROBE_COMM } from './drop-reasons.js';
 import { NETNS_DIR } from './read.js';
@@ -72,11 +71,11 @@ export type SendOutcome = 'answered' | 'refused' | 'unreachable' | 'silent';
  * Every sender runs under the task name PROBE_COMM, so the kernel's drop tracepoint can
  * tell the probe's packets from everyone else's (drop-reasons.ts).
  */
-export async function sendProbe(netns: string | undefined, proto: Protocol, address: string, port: number | undefined, timeoutMs: number): Promise<SendOutcome> {
+export async function sendProbe(netns: string | undefined, proto: Protocol, address: string, port: number | undefined, timeoutMs: number, senderDir: string): Promise<SendOutcome> {
   const inNamespace = (command: string, args: readonly string[]) => (netns ? runTool('nsenter', [`--net=${NETNS_DIR}/${netns}`, command, ...args]) : runTool(command, args));
   if (proto === 'icmp') {
     const seconds = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
-    const result = await inNamespace(await pingNamed(PROBE_COMM), ['-n', '-c', '1', '-W', seconds, address]);
+    const result = await inNamespace(await pingNamed(PROBE_COMM, senderDir), ['-n', '-c', '1', '-W', seconds, address]);
     if (result.code === 0) return 'answered';
     return /unreachable|Unreachable/.test(result.stdout + result.stderr) ? 'unreachable' : 'silent';
   }
@@ -108,30 +107,32 @@ s.connect(Number(port), address, (err) => (err ? failed(err) : s.send('berth tra
 
 /**
  * ping under another task name: the kernel names a task after the file it executes, and
- * ping cannot rename itself, so it runs through a symbolic link of that name. The link is
- * made once, in a directory of its own under the system's temporary directory, and
- * removed when the daemon stops (making it per probe delayed the ping behind the race's
- * timers under load).
+ * ping cannot rename itself, so it runs through a symbolic link of that name in
+ * `dir` (under the daemon's data root: it goes with berth's own files, whatever way the
+ * daemon ends). Made once per daemon (making it per probe delayed the ping behind the
+ * race's timers under load), and made again if it points elsewhere.
  */
-let pingLink: Promise<string> | undefined;
-function pingNamed(name: string): Promise<string> {
-  pingLink ??= (async () => {
-    const ping = await runTool('sh', ['-c', 'command -v ping']);
-    if (ping.code !== 0) throw new MissingFeatureError('"ping" is not installed', 'install it: apt-get install iputils-ping');
-    const dir = await mkdtemp(join(tmpdir(), 'berth-probe-'));
-    await symlink(ping.stdout.trim(), join(dir, name));
-    return join(dir, name);
-  })();
-  // A failure is not kept: the next probe tries again.
-  pingLink.catch(() => (pingLink = undefined));
-  return pingLink;
-}
-
-/** Removes what pingNamed made (the daemon stopping). */
-export async function removeProbeSenders(): Promise<void> {
-  const link = pingLink;
-  pingLink = undefined;
-  if (link) await rm(dirname(await link.catch(() => '/nonexistent/x')), { recursive: true, force: true });
+const pingLinks = new Map<string, Promise<string>>();
+function pingNamed(name: string, dir: string): Promise<string> {
+  const path = join(dir, name);
+  let made = pingLinks.get(path);
+  if (!made) {
+    made = (async () => {
+      const ping = await runTool('sh', ['-c', 'command -v ping']);
+      if (ping.code !== 0) throw new MissingFeatureError('"ping" is not installed', 'install it: apt-get install iputils-ping');
+      const target = ping.stdout.trim();
+      if ((await readlink(path).catch(() => undefined)) !== target) {
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        await rm(path, { force: true });
+        await symlink(target, path);
+      }
+      return path;
+    })();
+    pingLinks.set(path, made);
+    // A failure is not kept: the next probe tries again.
+    made.catch(() => pingLinks.delete(path));
+  }
+  return made;
 }
 
 /** The neighbour entry of `address` in the namespace: FAILED or INCOMPLETE means nobody answered ARP. */

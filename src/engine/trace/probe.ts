@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../../common/errors.js';
 import { beginDropWatch, closeDropWatch, endDropWatch, meaningOf, type DropMeaning, type KernelDrop } from '../../kernel/drop-reasons.js';
 import { NftTraceSession, stopTracing, type TraceEvent } from '../../kernel/nftrace.js';
-import { neighbourUnanswered, removeProbeSenders, sendProbe, type SendOutcome } from '../../kernel/path-probe.js';
+import { neighbourUnanswered, sendProbe, type SendOutcome } from '../../kernel/path-probe.js';
 import { withoutCounts } from '../../firewall/nft-eval.js';
 import type { PathFacts, PathSource, PathTarget, TraceHop, TraceResult, TraceRule, Verdict } from './model.js';
 
@@ -18,7 +18,7 @@ export const PROBE_TIMEOUT_MS = 500;
  * the source's and the host's (nobody answered ARP: no route), or, for UDP, as delivered
  * (a datagram to a socket that does not reply).
  */
-export async function probePath(source: PathSource, target: PathTarget, facts: PathFacts): Promise<TraceResult> {
+export async function probePath(source: PathSource, target: PathTarget, facts: PathFacts, senderDir: string): Promise<TraceResult> {
   if (source.kind === 'outside') {
     throw new InvalidArgumentError(`cannot probe from ${source.label}: berth runs nothing beyond the uplink`, 'drop --probe: the model needs no packet');
   }
@@ -41,7 +41,7 @@ export async function probePath(source: PathSource, target: PathTarget, facts: P
     let dropReasonsUnavailable: string | undefined;
     try {
       dropReasonsUnavailable = await beginDropWatch();
-      outcome = await Promise.race([sendProbe(netns, target.proto, target.address, target.port, PROBE_TIMEOUT_MS), dropSeen(session), arpStuck(arpUnanswered)]);
+      outcome = await Promise.race([sendProbe(netns, target.proto, target.address, target.port, PROBE_TIMEOUT_MS, senderDir), dropSeen(session), arpStuck(arpUnanswered)]);
       // The monitor prints what the kernel reported a moment after the sender returns.
       await sleep(20);
       events = firstPacket(session.events());
@@ -72,10 +72,10 @@ export async function probePath(source: PathSource, target: PathTarget, facts: P
   });
 }
 
-/** Ends what probes keep between them (the trace monitor, ping's named link) and waits for a tracing instance's removal: the daemon stopping. */
+/** Ends what probes keep between them (the trace monitor) and waits for a tracing instance's removal: the daemon stopping. */
 export async function stopProbing(): Promise<void> {
   stopTracing();
-  await Promise.all([closeDropWatch(), removeProbeSenders()]);
+  await closeDropWatch();
 }
 
 async function verdictOf(

@@ -35,13 +35,15 @@ export class Tracer {
     private readonly containers: ContainerTable,
     /** Other hosts' endpoints on overlay networks. */
     private readonly remote: () => readonly PeerRecord[],
+    /** Where a probe keeps what it runs under its own task name (the daemon's data root). */
+    private readonly probeSenderDir: string,
   ) {}
 
   async trace(request: TraceRequest, opts: { readonly probe: boolean }): Promise<TraceAnswer> {
     const source = this.source(request.src);
     const target = await this.target(request, source);
     const facts = this.facts();
-    const result = opts.probe ? await probePath(source, target, facts) : await modelPath(source, target, facts);
+    const result = opts.probe ? await probePath(source, target, facts, this.probeSenderDir) : await modelPath(source, target, facts);
     return { ...result, src: endLabel(request.src), dst: endLabel(request.dst), address: target.address, proto: target.proto, ...(target.port === undefined ? {} : { port: target.port }) };
   }
 
