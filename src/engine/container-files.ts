@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { shortId } from '../common/ids.js';
 import { RESOLVER_ADDRESS } from '../dns/resolver.js';
 import { directResolvConf, embeddedResolvConf, hostModeResolvConf, overlay, parseResolvConf, type ResolvConf } from '../dns/resolvconf.js';
@@ -68,11 +68,16 @@ export function resolvConfFor(kind: ResolverKind, hostResolvConf: string, daemon
   }
 }
 
-/** A host file the containers' files derive from; a host without it gives them an empty one, as it has itself. */
-export async function readHostFile(path: string): Promise<string> {
+/**
+ * A host file the containers' files derive from; a host without it gives them an empty one,
+ * as it has itself. Read synchronously: a few hundred bytes take ~20 µs that way, against
+ * ~0.3 ms for an asynchronous read's round trips through the thread pool, on paths
+ * (network create, container start) measured in milliseconds.
+ */
+export function readHostFile(path: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    return Promise.resolve(readFileSync(path, 'utf8'));
   } catch {
-    return '';
+    return Promise.resolve('');
   }
 }

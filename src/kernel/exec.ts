@@ -3,7 +3,7 @@ import { BerthError, KernelError, MissingFeatureError } from '../common/errors.j
 import { inversePlan, type IptablesRemove, type KernelOp, type Plan } from './ops.js';
 import { channelOf, ipBatchLine, renderOp, sameChannel, type Channel } from './render.js';
 import { LINK_KIND_SUPPORT, type LinkKind } from './features.js';
-import { leavingHostName, noteDepartures, reapLink } from './reaper.js';
+import { leavingHostName, noteDepartures, postponeReaps, reapLink } from './reaper.js';
 import { runTool } from './spawn.js';
 import { inNamedNetns } from './netlink/namespaces.js';
 
@@ -58,6 +58,8 @@ class BatchFailure extends Error {
  */
 export class BatchExecutor implements Executor {
   async apply(plan: Plan): Promise<void> {
+    // Background deletions hold the kernel's RTNL lock: they wait until berth's plans pause.
+    postponeReaps();
     const applied: KernelOp[] = [];
     for (const batch of batchesOf(plan)) {
       let ops = batch.ops;

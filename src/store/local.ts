@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, ConflictError } from '../common/errors.js';
 import { revisionConflictMessage, type Collection, type PutOptions, type Store, type StoredValue } from './store.js';
@@ -9,10 +9,17 @@ import { revisionConflictMessage, type Collection, type PutOptions, type Store, 
  * renamed into place, so a crash leaves either the old or the new version, never half of
  * one. One daemon writes the store, so revisions are checked against what it read last.
  * Files written before revisions existed hold the bare value: they read as revision 1.
+ *
+ * File calls are synchronous: a small file written and renamed takes ~0.08 ms that way (into
+ * the page cache; nothing here asks for fsync), a read ~0.02 ms, where each asynchronous
+ * call takes ~0.3 ms of round trips through the thread pool (a network create makes three
+ * writes and, for a new id, a read that finds nothing).
  */
 export class LocalStore implements Store {
   /** The revision of every value this store read or wrote, so a write needs no read first (the daemon is the only writer). */
   private readonly revisions = new Map<string, number>();
+  /** Collections whose directory this store has made. */
+  private readonly made = new Set<Collection>();
 
   constructor(private readonly root: string) {}
 
@@ -20,27 +27,32 @@ export class LocalStore implements Store {
     return join(this.root, collection);
   }
 
-  async list(collection: Collection, idPrefix = ''): Promise<StoredValue[]> {
-    let names: string[];
-    try {
-      names = (await readdir(this.dir(collection))).filter((n) => n.endsWith('.json') && n.startsWith(idPrefix));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
-    const values: StoredValue[] = [];
-    for (const name of names) {
-      const stored = await this.get(collection, name.slice(0, -'.json'.length));
-      if (stored) values.push(stored);
-    }
-    return values;
+  list(collection: Collection, idPrefix = ''): Promise<StoredValue[]> {
+    return settle(() => {
+      let names: string[];
+      try {
+        names = readdirSync(this.dir(collection)).filter((n) => n.endsWith('.json') && n.startsWith(idPrefix));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw err;
+      }
+      return names.map((name) => this.read(collection, name.slice(0, -'.json'.length))).filter((v) => v !== undefined);
+    });
   }
 
-  async get(collection: Collection, id: string): Promise<StoredValue | undefined> {
+  get(collection: Collection, id: string): Promise<StoredValue | undefined> {
+    return settle(() => this.read(collection, id));
+  }
+
+  put(collection: Collection, id: string, value: unknown, opts: PutOptions = {}): Promise<number> {
+    return settle(() => this.write(collection, id, value, opts));
+  }
+
+  private read(collection: Collection, id: string): StoredValue | undefined {
     const path = join(this.dir(collection), `${id}.json`);
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      text = readFileSync(path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
@@ -55,18 +67,26 @@ export class LocalStore implements Store {
     }
   }
 
-  async put(collection: Collection, id: string, value: unknown, opts: PutOptions = {}): Promise<number> {
-    const cached = this.revisions.get(`${collection}/${id}`);
-    const current = cached ?? (await this.get(collection, id))?.revision ?? 0;
+  private write(collection: Collection, id: string, value: unknown, opts: PutOptions): number {
+    const current = this.revisions.get(`${collection}/${id}`) ?? this.read(collection, id)?.revision ?? 0;
     if (opts.expectedRevision !== undefined && opts.expectedRevision !== current) {
       throw new ConflictError(revisionConflictMessage(collection, id, opts.expectedRevision, current));
     }
     const dir = this.dir(collection);
-    await mkdir(dir, { recursive: true });
     const tmp = join(dir, `.${id}.tmp`);
     const revision = current + 1;
-    await writeFile(tmp, JSON.stringify({ revision, value }, null, 2) + '\n', { mode: 0o600 });
-    await rename(tmp, join(dir, `${id}.json`));
+    const text = JSON.stringify({ revision, value }, null, 2) + '\n';
+    try {
+      if (!this.made.has(collection)) mkdirSync(dir, { recursive: true });
+      writeFileSync(tmp, text, { mode: 0o600 });
+    } catch (err) {
+      // The directory went (someone removed it under the daemon): made again, once.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(tmp, text, { mode: 0o600 });
+    }
+    this.made.add(collection);
+    renameSync(tmp, join(dir, `${id}.json`));
     this.revisions.set(`${collection}/${id}`, revision);
     return revision;
   }
@@ -75,10 +95,17 @@ export class LocalStore implements Store {
     return this.put(collection, id, value, { expectedRevision: 0 });
   }
 
-  async delete(collection: Collection, id: string): Promise<void> {
-    await rm(join(this.dir(collection), `${id}.json`), { force: true });
-    this.revisions.set(`${collection}/${id}`, 0);
+  delete(collection: Collection, id: string): Promise<void> {
+    return settle(() => {
+      rmSync(join(this.dir(collection), `${id}.json`), { force: true });
+      this.revisions.set(`${collection}/${id}`, 0);
+    });
   }
+}
+
+/** The store's promise for work done synchronously: a failure rejects it rather than throwing at the caller. */
+function settle<T>(work: () => T): Promise<T> {
+  return new Promise((resolve) => resolve(work()));
 }
 
 function isEnvelope(v: unknown): v is { revision: number; value: unknown } {

@@ -29,3 +29,32 @@ test('awaiting the reaper keeps the process alive until the link is gone', { ski
     await run('ip', ['netns', 'del', netns]);
   }
 });
+
+/**
+ * Deletions hold the kernel's RTNL lock, so they wait while berth's plans keep coming and
+ * go once they pause: a link handed over is still there while plans are applied every few
+ * ms, and gone a moment after they stop.
+ */
+test('the reaper deletes once berth pauses, not while its plans keep coming', { skip: sandboxSkip }, async () => {
+  const reaper = new URL('../../src/kernel/reaper.js', import.meta.url).href;
+  const script = `
+    import { spawnSync } from 'node:child_process';
+    import { postponeReaps, reapLink } from '${reaper}';
+    const present = () => spawnSync('ip', ['-o', 'link', 'show']).stdout.toString().includes('reaped0');
+    spawnSync('ip', ['link', 'add', 'reaped0', 'type', 'veth', 'peer', 'name', 'reaped1']);
+    reapLink('reaped0');
+    // Plans every 20 ms for 300 ms (each postpones), as a burst of requests would.
+    for (let i = 0; i < 15; i++) { await new Promise((r) => setTimeout(r, 20)); postponeReaps(); }
+    const whileBusy = present();
+    await new Promise((r) => setTimeout(r, 600));
+    console.log(whileBusy ? 'kept' : 'deleted', present() ? 'kept' : 'deleted');`;
+  const netns = 'berth-reaper-test';
+  await run('ip', ['netns', 'add', netns]);
+  try {
+    const r = await run('ip', ['netns', 'exec', netns, process.execPath, '--input-type=module', '-e', script]);
+    assert.equal(r.code, 0, `the process ended with ${r.code}: ${r.stderr}`);
+    assert.equal(r.stdout.trim(), 'kept deleted', 'kept while plans came, deleted once they paused');
+  } finally {
+    await run('ip', ['netns', 'del', netns]);
+  }
+});

@@ -2,7 +2,7 @@ import { closeSync } from 'node:fs';
 import { BerthError, KernelError } from '../../common/errors.js';
 import { BatchExecutor, kernelErrorFor, missingLinkKind, withRollbackProblems, type Executor } from '../exec.js';
 import { libnftablesAvailable, runNft } from '../libnftables.js';
-import { leavingHostName, noteDepartures, reapLink } from '../reaper.js';
+import { leavingHostName, noteDepartures, postponeReaps, reapLink } from '../reaper.js';
 import { inversePlan, type KernelOp, type Plan } from '../ops.js';
 import { renderOp } from '../render.js';
 import { addNetns, deleteNetns, inNetns, openNetns } from './namespaces.js';
@@ -27,6 +27,8 @@ export class NetlinkExecutor implements Executor {
   }
 
   async apply(plan: Plan): Promise<void> {
+    // Background deletions hold the kernel's RTNL lock: they wait until berth's plans pause.
+    postponeReaps();
     const applied: KernelOp[] = [];
     // One socket per namespace for the whole plan: an attach's four namespace-side
     // requests then cost one setns round trip, not four.
