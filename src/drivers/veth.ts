@@ -62,7 +62,8 @@ export function vethLeaveOps(netns: string, endpoint: DriverEndpoint, sandboxGoi
   return [
     { kind: 'link-down', netns, dev: endpoint.ifname },
     { kind: 'link-rename', netns, dev: endpoint.ifname, name: leavingName(host) },
-    { kind: 'link-del', dev: host, background: true },
+    // At once: until the host end goes, the container still lists its renamed end.
+    { kind: 'link-del', dev: host, background: 'now' },
   ];
 }
 

@@ -64,7 +64,8 @@ export class NetworkService {
     const driver = this.ctx.networks.driverOf(record);
     const network = driverNetwork(record);
     const now = this.ctx.ports.firewallModel();
-    const firewall = driver.firewall ? [this.ctx.deps.firewall.replaceAll(`add network ${record.name}`, { ...now, networks: [...now.networks, driver.firewall(network)] })] : [];
+    const added = driver.firewall?.(network);
+    const firewall = added ? [this.ctx.deps.firewall.changeNetworks(`add network ${record.name}`, { before: now, after: { ...now, networks: [...now.networks, added] }, added: [added], removed: [] })] : [];
     const pool = new LocalIpam();
     await pool.addPool(record.id, record.ipam.subnets);
     const address = await pool.allocate(record.id);
@@ -91,7 +92,8 @@ export class NetworkService {
     networks.add(record);
     try {
       const plan: KernelOp[] = [...driver.createNetwork(driverNetwork(record))];
-      if (driver.firewall) plan.push(deps.firewall.replaceAll(`add network ${record.name}`, this.ctx.ports.firewallModel(), before));
+      const added = driver.firewall?.(driverNetwork(record));
+      if (added) plan.push(deps.firewall.changeNetworks(`add network ${record.name}`, { before, after: this.ctx.ports.firewallModel(), added: [added], removed: [] }));
       // The intent first: a crash between two of the plan's steps leaves links that carry
       // no owner alias yet (the kernel sets none at creation), which only it can name.
       await deps.store.put('network-intents', record.id, record);
@@ -172,9 +174,10 @@ export class NetworkService {
     const deletion = driver.deleteNetwork(driverNetwork(network), await readLinkNamesView());
     if (!driver.firewall) return deletion;
     const before = this.ctx.ports.firewallModel();
-    const gone = driver.firewall(driverNetwork(network)).bridge;
-    const after = { ...before, networks: before.networks.filter((n) => n.bridge !== gone) };
-    return [this.ctx.deps.firewall.replaceAll(`remove network ${network.name}`, after, before), ...deletion];
+    const bridge = driver.firewall(driverNetwork(network)).bridge;
+    const gone = before.networks.filter((n) => n.bridge === bridge);
+    const after = { ...before, networks: before.networks.filter((n) => !gone.includes(n)) };
+    return [this.ctx.deps.firewall.changeNetworks(`remove network ${network.name}`, { before, after, added: [], removed: gone }), ...deletion];
   }
 
   private checkedRemove(ref: string, opts: { readonly byOwner?: boolean }): AddressedNetwork {

@@ -1,5 +1,5 @@
 import type { KernelOp } from '../kernel/ops.js';
-import type { FirewallModel, FirewallPort } from './model.js';
+import type { FirewallModel, FirewallNetwork, FirewallPort } from './model.js';
 
 /**
  * A firewall backend turns the desired model into kernel ops. Modelled on libnetwork's
@@ -19,6 +19,12 @@ export interface FirewallBackend {
    * layout has one rule per port, so there is nothing smaller to change).
    */
   changePorts(description: string, change: PortChange): KernelOp;
+  /**
+   * Adds and removes networks: `before` and `after` differ only by `added`/`removed` (and
+   * their ports, none). nftables changes just those networks' chains and map elements;
+   * iptables rebuilds its chains.
+   */
+  changeNetworks(description: string, change: NetworkChange): KernelOp;
   /**
    * Removes every rule and chain this backend owns, whatever is there; succeeds when
    * nothing is. The daemon runs it for the backends it is not using, so switching
@@ -45,6 +51,13 @@ export interface PortChange {
   readonly after: FirewallModel;
   readonly added: readonly FirewallPort[];
   readonly removed: readonly FirewallPort[];
+}
+
+export interface NetworkChange {
+  readonly before: FirewallModel;
+  readonly after: FirewallModel;
+  readonly added: readonly FirewallNetwork[];
+  readonly removed: readonly FirewallNetwork[];
 }
 
 export const FIREWALL_BACKENDS = ['nftables', 'iptables'] as const;

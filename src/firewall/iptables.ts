@@ -119,6 +119,8 @@ export const iptablesBackend: FirewallBackend = {
   name: 'iptables',
   replaceAll: (description, after, before) => apply(description, after, before ?? EMPTY, true),
   changePorts: (description, { before, after }) => apply(description, after, before, false),
+  // Docker's layout names bridges in shared chains: nothing smaller to change than those chains.
+  changeNetworks: (description, { before, after }) => apply(description, after, before, true),
   removeAll,
   presence: (model) => [
     { command: ['iptables', '-w', '-S', 'FORWARD'], mustContain: ['-j BERTH-FORWARD'] },

@@ -219,6 +219,12 @@ export function judge(text: string, packet: TracedPacket, table: NftTable): Acti
   while (i < tokens.length) {
     if (STATEMENTS.has(tokens[i]!) || (tokens[i] === 'meta' && tokens[i + 2] === 'set')) return actionOf(tokens.slice(i));
     const word = next()!;
+    // `iifname vmap @from_bridge`, `ip saddr vmap @nat_from_subnet`: the packet's element decides what happens next.
+    if (tokens[i] === 'vmap' || (word === 'ip' && tokens[i + 1] === 'vmap')) {
+      const key = word === 'ip' ? next() : word;
+      i++;
+      return verdictMapAction(table, key, next(), packet);
+    }
     if (word === 'iifname' || word === 'oifname') {
       const value = word === 'iifname' ? packet.iif : packet.oif;
       const not = negated();
@@ -276,6 +282,17 @@ export function judge(text: string, packet: TracedPacket, table: NftTable): Acti
     return 'unknown';
   }
   return { kind: 'none' };
+}
+
+/** The verdict of the map's element for the packet (a jump, usually); no element: the rule does not apply. */
+function verdictMapAction(table: NftTable, key: string | undefined, operand: string | undefined, packet: TracedPacket): Action | false | 'unknown' {
+  const keys = { iifname: packet.iif, oifname: packet.oif, saddr: packet.saddr, daddr: packet.daddr };
+  if (!operand?.startsWith('@') || key === undefined || !(key in keys)) return 'unknown';
+  const value = keys[key as keyof typeof keys];
+  if (value === undefined) return false;
+  const byAddress = key === 'saddr' || key === 'daddr';
+  const element = (table.maps.get(operand.slice(1)) ?? []).find(([k]) => (byAddress ? addressIn(value, k) : unquote(k) === value));
+  return element ? actionOf(tokenize(element[1])) : false;
 }
 
 const STATEMENTS = new Set(['counter', 'accept', 'drop', 'return', 'jump', 'goto', 'masquerade', 'dnat']);

@@ -19,7 +19,7 @@ interface Reason {
   readonly why: (network: string) => string;
 }
 
-const INPUT = /^ip (berth input|filter BERTH-INPUT)$/;
+const INPUT = /^ip (berth input(_\S+)?|filter BERTH-INPUT)$/;
 
 const REASONS: readonly Reason[] = [
   // The hand-overs from iptables' built-in chains to berth's own (--firewall iptables).
@@ -38,6 +38,12 @@ const REASONS: readonly Reason[] = [
   { chain: /^ip filter BERTH$/, text: /^oifname "[^"]+" ip daddr \S+ (tcp|udp) dport \d+ accept$/, why: (n) => `a published port: traffic DNATed to this container on ${n} is let in` },
   { chain: /^ip filter BERTH-FORWARD$/, text: /^iifname "[^"]+" accept$/, why: (n) => `containers on ${n} may send anywhere (it is not internal)` },
   { chain: /^ip nat BERTH$/, text: /dnat to \S+$/, why: () => 'a published port: DNAT from a host address and port to a container (one rule per port)' },
+  // berth's base chains hand each packet to its network's own chains (nftables).
+  { chain: /^ip berth forward$/, text: /^iifname vmap @from_bridge$/, why: () => "what leaves a berth bridge goes through its network's chain (isolation first)" },
+  { chain: /^ip berth forward$/, text: /^oifname vmap @to_bridge$/, why: () => "what is forwarded into a berth bridge goes through its network's chain" },
+  { chain: /^ip berth input$/, text: /^iifname vmap @input_from_bridge$/, why: () => "what containers send to the host itself goes through their network's input chain" },
+  { chain: /^ip berth postrouting$/, text: /^oifname vmap @nat_to_bridge$/, why: () => "what enters a berth bridge goes through its network's source NAT chain" },
+  { chain: /^ip berth postrouting$/, text: /^ip saddr vmap @nat_from_subnet$/, why: () => "what leaves a berth network's subnet goes through its source NAT chain" },
   // The rules of both backends, in the same words.
   { text: /^iifname != "lo" ip daddr 127\.0\.0\.0\/8 drop$/, why: () => 'nothing from outside lo may be addressed to 127.0.0.0/8: localhost-only services stay local (the CVE-2020-8558 class)' },
   { text: /oifname != "[^"]+" oifname @bridges drop$/, why: (n) => `isolation: nothing crosses from ${n} to another berth network (Docker's isolation stage)` },

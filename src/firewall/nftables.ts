@@ -41,13 +41,6 @@ export const NFT_TABLE = 'berth';
 const LOOPBACK_GUARD = 'iifname != "lo" ip daddr 127.0.0.0/8 drop';
 
 export function compileNftables(model: FirewallModel): string {
-  // Isolation first (Docker's isolation stages): nothing crosses from one berth bridge to another.
-  const forward: string[] = model.networks.map((n) => `iifname "${n.bridge}" oifname != "${n.bridge}" oifname @bridges drop`);
-  const postrouting: string[] = [];
-  for (const net of model.networks) {
-    forward.push(...forwardRules(net));
-    postrouting.push(...postroutingRules(net));
-  }
   const dnat = [
     'fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @pub_addr',
     'fib daddr type local dnat to ip daddr . meta l4proto . th dport map @pub_addr_run',
@@ -55,40 +48,86 @@ export function compileNftables(model: FirewallModel): string {
     'fib daddr type local dnat to meta l4proto . th dport map @pub_any_run',
   ];
   const { singles, runs } = groupPorts(model.ports);
-  const bridges = model.networks.map((n) => `"${n.bridge}"`);
+  const objects = model.networks.map(networkObjects);
+  const elementsOf = (name: NetworkMapName) => objects.flatMap((o) => o.elements.filter((e) => e.map === name).map((e) => e.element));
   return [
     `table ip ${NFT_TABLE} {`,
-    '\tset bridges {',
-    '\t\ttype ifname',
-    ...(bridges.length > 0 ? [`\t\telements = { ${bridges.join(',\n\t\t\t     ')} }`] : []),
-    '\t}',
+    ...set('bridges', 'ifname', elementsOf('bridges')),
     ...map('pub_any', 'inet_proto . inet_service : ipv4_addr . inet_service', singles.filter((p) => p.hostIp === '').map(anyElement)),
     ...map('pub_addr', 'ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service', singles.filter((p) => p.hostIp !== '').map(addrElement)),
     ...map('pub_any_run', 'inet_proto . inet_service : ipv4_addr', runs.filter((r) => r.hostIp === '').map(anyRunElement), true),
     ...map('pub_addr_run', 'ipv4_addr . inet_proto . inet_service : ipv4_addr', runs.filter((r) => r.hostIp !== '').map(addrRunElement), true),
+    ...NETWORK_MAPS.flatMap(([name, type, interval]) => map(name, type, elementsOf(name), interval)),
     ...chain('loopback_guard', 'type filter hook prerouting priority raw; policy accept;', [LOOPBACK_GUARD]),
     ...chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat),
     ...chain('output', 'type nat hook output priority -100; policy accept;', dnat),
     // Just before iptables' filter chains (priority filter), so dockerd's FORWARD sees berth's mark.
-    ...chain('forward', 'type filter hook forward priority filter - 1; policy accept;', forward),
-    ...chain('input', 'type filter hook input priority filter; policy accept;', model.networks.filter((n) => !n.hostAccess).flatMap(inputRules)),
-    ...chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', postrouting),
+    ...chain('forward', 'type filter hook forward priority filter - 1; policy accept;', ['iifname vmap @from_bridge', 'oifname vmap @to_bridge']),
+    ...chain('input', 'type filter hook input priority filter; policy accept;', ['iifname vmap @input_from_bridge']),
+    ...chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', ['oifname vmap @nat_to_bridge', 'ip saddr vmap @nat_from_subnet']),
+    ...objects.flatMap((o) => o.chains.flatMap((c) => chain(c.name, undefined, c.rules))),
     '}',
     '',
   ].join('\n');
 }
 
-/** Every accept marks the packet, for dockerd's FORWARD chain to let it through too (firewall/dockerd.ts). */
-function forwardRules(net: FirewallNetwork): string[] {
+/**
+ * The base chains hand a packet to its network's own chains through verdict maps keyed by
+ * bridge (or, for source NAT, by subnet), so a network comes and goes as its own chains and
+ * map elements: one small transaction (networkChangeScript), not the whole table again
+ * (~0.25 ms against ~1 ms with two networks, and growing with every network and port).
+ */
+const NETWORK_MAPS: readonly (readonly [NetworkMapName, string, boolean])[] = [
+  // Forwarded packets from a bridge, and to one; containers' packets to the host itself.
+  ['from_bridge', 'ifname : verdict', false],
+  ['to_bridge', 'ifname : verdict', false],
+  ['input_from_bridge', 'ifname : verdict', false],
+  // Source NAT: what enters a bridge, what leaves a subnet.
+  ['nat_to_bridge', 'ifname : verdict', false],
+  ['nat_from_subnet', 'ipv4_addr : verdict', true],
+];
+
+type NetworkMapName = 'bridges' | 'from_bridge' | 'to_bridge' | 'input_from_bridge' | 'nat_to_bridge' | 'nat_from_subnet';
+
+/** What one network adds to berth's table: its chains (named after its bridge) and the elements that lead to them. */
+interface NetworkObjects {
+  readonly chains: readonly { readonly name: string; readonly rules: readonly string[] }[];
+  readonly elements: readonly { readonly map: NetworkMapName; readonly element: string }[];
+}
+
+function networkObjects(net: FirewallNetwork): NetworkObjects {
+  const b = `"${net.bridge}"`;
+  const chains: { name: string; rules: string[] }[] = [];
+  const elements: { map: NetworkMapName; element: string }[] = [{ map: 'bridges', element: b }];
+  const add = (map: Exclude<NetworkMapName, 'bridges'>, key: string, name: string, rules: string[]) => {
+    if (rules.length === 0) return;
+    chains.push({ name, rules });
+    elements.push({ map, element: `${key} : jump ${name}` });
+  };
+  const { from, to } = forwardRules(net);
+  // Isolation first (Docker's isolation stages): nothing crosses from one berth bridge to another.
+  add('from_bridge', b, `from_${net.bridge}`, [`iifname ${b} oifname != ${b} oifname @bridges drop`, ...from]);
+  add('to_bridge', b, `to_${net.bridge}`, to);
+  if (!net.hostAccess) add('input_from_bridge', b, `input_${net.bridge}`, inputRules(net));
+  if (!net.internal) {
+    add('nat_to_bridge', b, `nat_to_${net.bridge}`, [`oifname ${b} ip saddr 127.0.0.0/8 masquerade`, `oifname ${b} ip saddr ${net.subnet} ct status dnat masquerade`]);
+    add('nat_from_subnet', net.subnet, `nat_from_${net.bridge}`, [`ip saddr ${net.subnet} oifname != ${b} masquerade`]);
+  }
+  return { chains, elements };
+}
+
+/**
+ * Every accept marks the packet, for dockerd's FORWARD chain to let it through too
+ * (firewall/dockerd.ts). `from`: what comes out of the bridge; `to`: what goes into it.
+ */
+function forwardRules(net: FirewallNetwork): { from: string[]; to: string[] } {
   const b = `"${net.bridge}"`;
   const accept = `${MARK_ACCEPTED} accept`;
-  if (net.internal) return [`iifname ${b} oifname ${b} ${accept}`, `iifname ${b} drop`, `oifname ${b} drop`];
-  return [
-    `oifname ${b} ct state established,related ${accept}`,
-    `oifname ${b} ct status dnat ${accept}`,
-    `iifname ${b} ${accept}`,
-    `oifname ${b} drop`,
-  ];
+  if (net.internal) return { from: [`iifname ${b} oifname ${b} ${accept}`, `iifname ${b} drop`], to: [`oifname ${b} drop`] };
+  return {
+    from: [`iifname ${b} ${accept}`],
+    to: [`oifname ${b} ct state established,related ${accept}`, `oifname ${b} ct status dnat ${accept}`, `oifname ${b} drop`],
+  };
 }
 
 /** Containers to the host itself: replies and ping only (see FirewallNetwork.hostAccess). */
@@ -97,14 +136,21 @@ function inputRules(net: FirewallNetwork): string[] {
   return [`iifname ${b} ct state established,related accept`, `iifname ${b} icmp type echo-request accept`, `iifname ${b} drop`];
 }
 
-function postroutingRules(net: FirewallNetwork): string[] {
-  if (net.internal) return [];
-  const b = `"${net.bridge}"`;
-  return [
-    `oifname ${b} ip saddr 127.0.0.0/8 masquerade`,
-    `oifname ${b} ip saddr ${net.subnet} ct status dnat masquerade`,
-    `ip saddr ${net.subnet} oifname != ${b} masquerade`,
-  ];
+/**
+ * Networks added to and removed from berth's table, as one transaction: the removed ones'
+ * elements first (a chain a map element still jumps to cannot be deleted), then their
+ * chains, then the added ones' chains and elements.
+ */
+export function networkChangeScript(added: readonly FirewallNetwork[], removed: readonly FirewallNetwork[]): string {
+  const lines: string[] = [];
+  const gone = removed.map(networkObjects);
+  for (const o of gone) for (const e of o.elements) lines.push(`delete element ip ${NFT_TABLE} ${e.map} { ${e.element.split(' : ')[0]!} }`);
+  for (const o of gone) for (const c of o.chains) lines.push(`flush chain ip ${NFT_TABLE} ${c.name}`, `delete chain ip ${NFT_TABLE} ${c.name}`);
+  for (const o of added.map(networkObjects)) {
+    for (const c of o.chains) lines.push(`add chain ip ${NFT_TABLE} ${c.name}`, ...c.rules.map((r) => `add rule ip ${NFT_TABLE} ${c.name} ${r}`));
+    for (const e of o.elements) lines.push(`add element ip ${NFT_TABLE} ${e.map} { ${e.element} }`);
+  }
+  return lines.join('\n') + '\n';
 }
 
 function anyElement(p: FirewallPort): string {
@@ -115,9 +161,14 @@ function addrElement(p: FirewallPort): string {
   return `${p.hostIp} . ${p.protocol} . ${p.hostPort} : ${p.containerIp} . ${p.containerPort}`;
 }
 
-function map(name: string, type: string, elements: string[], interval = false): string[] {
+function map(name: string, type: string, elements: readonly string[], interval = false): string[] {
   const body = elements.length === 0 ? [] : [`\t\telements = { ${elements.join(',\n\t\t\t     ')} }`];
   return [`\tmap ${name} {`, `\t\ttype ${type}`, ...(interval ? ['\t\tflags interval'] : []), ...body, '\t}'];
+}
+
+function set(name: string, type: string, elements: readonly string[]): string[] {
+  const body = elements.length === 0 ? [] : [`\t\telements = { ${elements.join(',\n\t\t\t     ')} }`];
+  return [`\tset ${name} {`, `\t\ttype ${type}`, ...body, '\t}'];
 }
 
 /** Consecutive published ports of one container that keep their number: one interval element. */
@@ -170,8 +221,9 @@ function addrRunElement(r: PortRun): string {
   return `${r.hostIp} . ${r.protocol} . ${r.first}-${r.last} : ${r.containerIp}`;
 }
 
-function chain(name: string, header: string, rules: string[]): string[] {
-  return [`\tchain ${name} {`, `\t\t${header}`, ...rules.map((r) => `\t\t${r}`), '\t}'];
+/** A chain; a base chain has a header (its type, hook, priority and policy). */
+function chain(name: string, header: string | undefined, rules: readonly string[]): string[] {
+  return [`\tchain ${name} {`, ...(header ? [`\t\t${header}`] : []), ...rules.map((r) => `\t\t${r}`), '\t}'];
 }
 
 /**
@@ -229,6 +281,12 @@ export const nftablesBackend: FirewallBackend = {
     description,
     script: elementChangeScript(added, removed),
     undoScript: elementChangeScript(removed, added),
+  }),
+  changeNetworks: (description, { added, removed }) => ({
+    kind: 'nft-apply',
+    description,
+    script: networkChangeScript(added, removed),
+    undoScript: networkChangeScript(removed, added),
   }),
   removeAll: (description) => ({ kind: 'nft-apply', description, script: deleteTableScript() }),
   presence: nftPresence,

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { BerthError, KernelError, MissingFeatureError } from '../common/errors.js';
-import { inversePlan, type IptablesRemove, type KernelOp, type Plan } from './ops.js';
+import { inversePlan, type IptablesRemove, type KernelOp, type LinkDel, type Plan } from './ops.js';
 import { channelOf, ipBatchLine, renderOp, sameChannel, type Channel } from './render.js';
 import { LINK_KIND_SUPPORT, type LinkKind } from './features.js';
 import { leavingHostName, noteDepartures, postponeReaps, reapLink } from './reaper.js';
@@ -129,13 +129,13 @@ async function runIpBatch(netns: string | undefined, ops: KernelOp[], keepGoing:
   // line number is mapped back to the plan's op.
   const lines: string[] = [];
   const opOfLine: number[] = [];
-  const reaped: string[] = [];
+  const reaped: [string, NonNullable<LinkDel['background']>][] = [];
   for (const [i, op] of ops.entries()) {
     if (op.kind === 'link-del' && op.background) {
       const leaving = leavingHostName();
       lines.push(`link set dev ${op.dev} down`, `link set dev ${op.dev} name ${leaving}`);
       opOfLine.push(i, i);
-      reaped.push(leaving);
+      reaped.push([leaving, op.background]);
     } else {
       lines.push(ipBatchLine(op));
       opOfLine.push(i);
@@ -147,7 +147,7 @@ async function runIpBatch(netns: string | undefined, ops: KernelOp[], keepGoing:
     const index = opOfLine[failedLine ? Number(failedLine[1]) - 1 : 0] ?? 0;
     throw new BatchFailure(index, ops[Math.min(index, ops.length - 1)]!, result.stderr);
   }
-  for (const name of reaped) reapLink(name);
+  for (const [name, when] of reaped) reapLink(name, when);
 }
 
 /** One `ip -batch -` or `bridge -batch -` process for `ops` (both tools report a failed line the same way). */

@@ -85,7 +85,7 @@ export function whyOf(op: KernelOp): string {
     case 'port-hairpin':
       return `hairpin on: the bridge may send a frame back out of the port it came in by, so a container reaches its own published port`;
     case 'link-del':
-      return `delete ${op.dev} (a veth's peer goes with it)${op.background ? '; the daemon takes it down at once and deletes it in the background, so the caller does not wait for the kernel' : ''}`;
+      return `delete ${op.dev} (a veth's peer goes with it)${op.background === 'now' ? '; the daemon takes it down at once and deletes it in the background, so the caller does not wait for the kernel' : op.background === 'when-idle' ? "; the daemon takes it down at once and deletes it in the background once its work pauses (a deletion holds the kernel's RTNL lock)" : ''}`;
     case 'link-rename':
       return `rename ${op.dev} to ${op.name}: its name is free at once for the next interface while the kernel deletes it`;
     case 'addr-add':

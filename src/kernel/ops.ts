@@ -128,9 +128,10 @@ export interface PortHairpin { readonly kind: 'port-hairpin'; readonly dev: stri
 /**
  * Deletes a link (a veth's peer goes with it). `background` (host links only): the link is
  * taken down now and deleted by the reaper (kernel/reaper.ts), so the caller does not wait
- * for the kernel's RCU grace periods.
+ * for the kernel's RCU grace periods: at once ('now': a veth whose peer a running
+ * container still sees), or once berth's plans pause ('when-idle': nothing of it is seen).
  */
-export interface LinkDel { readonly kind: 'link-del'; readonly netns?: string; readonly dev: string; readonly background?: true }
+export interface LinkDel { readonly kind: 'link-del'; readonly netns?: string; readonly dev: string; readonly background?: 'now' | 'when-idle' }
 /** Renames a link (it must be down): a link on its way out frees its name at once. */
 export interface LinkRename { readonly kind: 'link-rename'; readonly netns?: string; readonly dev: string; readonly name: string }
 export interface AddrAdd { readonly kind: 'addr-add'; readonly netns?: string; readonly dev: string; readonly cidr: string }

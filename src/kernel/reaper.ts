@@ -12,9 +12,11 @@ import type { KernelOp } from './ops.js';
  * A deletion also holds the kernel's RTNL lock through those grace periods, and every other
  * rtnetlink request waits for it: run beside berth's next plans, deletions made them 5-10x
  * slower at p95 (network create/connect 30 ms instead of 6; docs/benchmarks.md). So links
- * wait here until berth's plans have paused for QUIET_MS (each plan applied postpones them),
- * and then go in one batch; under continuous work they go anyway once the oldest has waited
- * MAX_WAIT_MS, or MAX_WAITING are waiting.
+ * nobody sees any more (a removed network's bridge) wait here until berth's plans have
+ * paused for QUIET_MS (each plan applied postpones them), and then go in one batch; under
+ * continuous work they go anyway once the oldest has waited MAX_WAIT_MS, or MAX_WAITING are
+ * waiting. A veth whose other end a running container still lists (renamed, down, with its
+ * old address) goes at once.
  *
  * One `ip -force -batch -` process, started at the first deletion and kept, runs them in
  * order: a deletion blocks only that process. After each it lists lo, whose line on stdout
@@ -35,10 +37,10 @@ class Reaper {
   private stdout = '';
   private restarts = 0;
 
-  reap(dev: string): void {
+  reap(dev: string, when: 'now' | 'when-idle'): void {
     if (this.waiting.length === 0) this.waitingSince = Date.now();
     this.waiting.push(dev);
-    if (this.waiting.length >= MAX_WAITING) this.flush();
+    if (when === 'now' || this.waiting.length >= MAX_WAITING) this.flush();
     else this.postpone();
   }
 
@@ -191,9 +193,9 @@ export function departingLinks(present: ReadonlySet<string>): ReadonlySet<string
   return new Set(departing.keys());
 }
 
-/** Deletes the host link `dev` in the background (it should be down already). */
-export function reapLink(dev: string): void {
-  reaper.reap(dev);
+/** Deletes the host link `dev` in the background (it should be down already): at once, or once berth's plans pause. */
+export function reapLink(dev: string, when: 'now' | 'when-idle'): void {
+  reaper.reap(dev, when);
 }
 
 /** A plan is about to change the kernel: links waiting for deletion wait until berth pauses. */
@@ -204,7 +206,7 @@ export function postponeReaps(): void {
 /** Deletes the host links among `names` that are on their way out but not in this daemon's queue (an earlier daemon's). */
 export function reapLeftovers(names: Iterable<string>): void {
   const pending = reaper.pending();
-  for (const name of names) if (isLeaving(name) && !pending.has(name)) reaper.reap(name);
+  for (const name of names) if (isLeaving(name) && !pending.has(name)) reaper.reap(name, 'when-idle');
 }
 
 /** Host links handed to the reaper and not yet gone. */

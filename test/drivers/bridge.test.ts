@@ -51,7 +51,7 @@ test('the network is its bridge with the gateway address, berth\'s alias and rou
     { kind: 'sysctl', key: 'net.ipv4.conf.berth0.route_localnet', value: '1' },
   ]);
   // Deleted in the background: taken down and renamed now, deleted by the reaper.
-  assert.deepEqual(driver.deleteNetwork(NET, viewOf([{ name: 'berth0', kind: 'bridge' }])), [{ kind: 'link-del', dev: 'berth0', background: true }]);
+  assert.deepEqual(driver.deleteNetwork(NET, viewOf([{ name: 'berth0', kind: 'bridge' }])), [{ kind: 'link-del', dev: 'berth0', background: 'when-idle' }]);
   assert.deepEqual(driver.deleteNetwork(NET, viewOf()), []);
 });
 
@@ -61,7 +61,7 @@ test('leaving with the namespace going plans nothing (the namespace takes the pa
   assert.deepEqual(driver.leave(NET, 'ns', EP, { sandboxGoing: false }), [
     { kind: 'link-down', netns: 'ns', dev: 'eth0' },
     { kind: 'link-rename', netns: 'ns', dev: 'eth0', name: 'gone1234567' },
-    { kind: 'link-del', dev: 'veth1234567', background: true },
+    { kind: 'link-del', dev: 'veth1234567', background: 'now' },
   ]);
 });
 

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { filterAt, judge, natAt, parseNftRuleset, withoutCounts, type NftRule, type NftRuleset, type TracedPacket } from '../../src/firewall/nft-eval.js';
 import { reasonFor } from '../../src/firewall/nft-reasons.js';
+import { compileNftables } from '../../src/firewall/nftables.js';
 
 // As `nft -a list ruleset` prints berth's table (abridged to the rules it writes for two networks).
 const BERTH_NFT = `table ip berth { # handle 7
@@ -274,4 +275,42 @@ test('every rule berth writes has its reason, with either backend', () => {
   assert.match(rule('ip filter', 'BERTH-INPUT', 'iifname "br-n" counter drop'), /may not reach the host's own services/);
   assert.match(rule('ip filter', 'BERTH-FORWARD', 'iifname "br-i" counter drop'), /network i is internal/);
   assert.equal(rule('ip berth', 'postrouting', 'meta skuid 1000 counter drop'), 'a rule berth did not write');
+});
+
+test("berth's own layout: base chains hand packets to each network's chains through verdict maps", () => {
+  // The compiled table as the kernel lists it: every rule gets a handle (numbered here in order).
+  let next = 100;
+  const compiled = compileNftables({
+    networks: [
+      { bridge: 'berth0', subnet: '172.17.0.0/16', internal: false, hostAccess: false },
+      { bridge: 'br-vault', subnet: '10.30.0.0/24', internal: true, hostAccess: true },
+    ],
+    ports: [],
+  });
+  const listed = compiled
+    .split('\n')
+    .map((line) => (/^\t\t(?!type |flags |elements |\t)/.test(line) && !/^\t\t\S+ = /.test(line) ? `${line} # handle ${next++}` : line))
+    .join('\n');
+  const rs = parseNftRuleset(listed);
+  const rule = (r: { rule?: NftRule } | undefined) => r?.rule && `${r.rule.chain}: ${r.rule.text}`;
+  const forward = (p: Partial<TracedPacket>) => filterAt(rs, 'forward', packet(p));
+  assert.equal(rule(forward({ iif: 'berth0', oif: 'uplink0' })), 'from_berth0: iifname "berth0" meta mark set meta mark | 0x10000000 accept');
+  assert.deepEqual([forward({ iif: 'berth0', oif: 'br-vault' }).verdict, rule(forward({ iif: 'berth0', oif: 'br-vault' }))], ['drop', 'from_berth0: iifname "berth0" oifname != "berth0" oifname @bridges drop']);
+  assert.equal(rule(forward({ iif: 'uplink0', oif: 'br-vault' })), 'to_br-vault: oifname "br-vault" drop');
+  assert.equal(rule(forward({ iif: 'uplink0', oif: 'berth0', dnatted: true })), 'to_berth0: oifname "berth0" ct status dnat meta mark set meta mark | 0x10000000 accept');
+  assert.equal(rule(forward({ iif: 'br-vault', oif: 'uplink0' })), 'from_br-vault: iifname "br-vault" drop');
+  // Neither end a berth bridge: no element, nothing decides.
+  assert.deepEqual(forward({ iif: 'uplink0', oif: 'eth9' }), { verdict: 'accept' });
+  // To the host itself: berth0's containers only reply and ping; br-vault has host access.
+  assert.equal(rule(filterAt(rs, 'input', packet({ iif: 'berth0' }))), 'input_berth0: iifname "berth0" drop');
+  assert.deepEqual(filterAt(rs, 'input', packet({ iif: 'br-vault', saddr: '10.30.0.2' })), { verdict: 'accept' });
+  // Source NAT by subnet, and into the bridge for the host's 127.0.0.1.
+  const nat = (p: Partial<TracedPacket>) => { const n = natAt(rs, 'postrouting', packet(p)); return n && `${n.kind} ${n.rule.chain}`; };
+  assert.equal(nat({ iif: 'berth0', oif: 'uplink0', saddr: '172.17.0.2' }), 'masquerade nat_from_berth0');
+  assert.equal(nat({ iif: 'lo', oif: 'berth0', saddr: '127.0.0.1' }), 'masquerade nat_to_berth0');
+  assert.equal(nat({ iif: 'br-vault', oif: 'uplink0', saddr: '10.30.0.2' }), undefined);
+  // And every rule of it has its sentence.
+  for (const r of [...table(rs, 'ip berth').chains.values()].flatMap((c) => c.rules)) {
+    assert.notEqual(reasonFor(r, (b) => `network of ${b}`), 'a rule berth did not write', `${r.chain}: ${r.text}`);
+  }
 });

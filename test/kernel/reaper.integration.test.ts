@@ -15,7 +15,7 @@ test('awaiting the reaper keeps the process alive until the link is gone', { ski
     import { spawnSync } from 'node:child_process';
     import { reapLink, reapsSettled } from '${module}';
     spawnSync('ip', ['link', 'add', 'reaped0', 'type', 'veth', 'peer', 'name', 'reaped1']);
-    reapLink('reaped0');
+    reapLink('reaped0', 'when-idle');
     await reapsSettled();
     const left = spawnSync('ip', ['-o', 'link', 'show']).stdout.toString();
     console.log(left.includes('reaped') ? 'left' : 'gone');`;
@@ -42,7 +42,7 @@ test('the reaper deletes once berth pauses, not while its plans keep coming', { 
     import { postponeReaps, reapLink } from '${reaper}';
     const present = () => spawnSync('ip', ['-o', 'link', 'show']).stdout.toString().includes('reaped0');
     spawnSync('ip', ['link', 'add', 'reaped0', 'type', 'veth', 'peer', 'name', 'reaped1']);
-    reapLink('reaped0');
+    reapLink('reaped0', 'when-idle');
     // Plans every 20 ms for 300 ms (each postpones), as a burst of requests would.
     for (let i = 0; i < 15; i++) { await new Promise((r) => setTimeout(r, 20)); postponeReaps(); }
     const whileBusy = present();

@@ -64,7 +64,7 @@ export class BridgeDriver implements NetworkDriver {
 
   deleteNetwork(network: DriverNetwork, live: KernelView): Plan {
     // In the background: deleting a bridge costs its caller 30-40 ms of RCU grace periods here.
-    return withoutAbsentLinks([{ kind: 'link-del', dev: bridgeOptionsOf(network.data).bridge, background: true }], new Set(live.links.keys()));
+    return withoutAbsentLinks([{ kind: 'link-del', dev: bridgeOptionsOf(network.data).bridge, background: 'when-idle' }], new Set(live.links.keys()));
   }
 
   createEndpoint(_network: DriverNetwork, request: EndpointRequest): EndpointNames {

@@ -102,7 +102,7 @@ export class NetlinkExecutor implements Executor {
             if (err instanceof Error && /\bENODEV\b|Cannot find device/.test(err.message)) return;
             throw err;
           }
-          return reapLink(leaving);
+          return reapLink(leaving, op.background);
         }
         return inside(op.netns, (s) => s.deleteLink(op.dev));
       case 'link-rename':
