@@ -21,7 +21,8 @@ export const NFT_TABLE = 'berth';
  * the host itself, 127.0.0.1 included: route_localnet on the bridge lets such packets out).
  * Bridges are isolated from each other: a packet from one berth bridge to another (the
  * `bridges` set) is dropped first, as Docker's isolation stages do.
- * Per bridge network:
+ * Per bridge network, in chains of its own named after its bridge (from_, to_, input_,
+ * nat_to_, nat_from_), which the base chains reach through verdict maps (NETWORK_MAPS):
  *  - forward: replies come back in, published ports are let in, containers may send
  *    anywhere (unless internal), and nothing else is forwarded to the bridge (Docker's
  *    FORWARD policy DROP, which also keeps LAN hosts from routing to container addresses);

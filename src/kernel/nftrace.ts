@@ -15,8 +15,13 @@ export interface TraceEvent {
   readonly table: string;
   readonly chain: string;
   readonly verdict: string;
-  /** The rule that gave the verdict (absent for a chain's policy). */
-  readonly rule?: { readonly handle: number; readonly text: string };
+  /**
+   * The rule that gave the verdict (absent for a chain's policy). Its text is absent when
+   * the monitor did not know the rule: `nft monitor` reads the ruleset once, at its start,
+   * and prints "unknown rule handle N" for rules in chains made after that (a network's
+   * chains): the caller reads them from the ruleset.
+   */
+  readonly rule?: { readonly handle: number; readonly text?: string };
   /**
    * Which packet of the traced ones it is about, in order from 0. The kernel's trace id
    * changes between hooks, so packets are told apart by where they enter: a packet enters
@@ -100,26 +105,7 @@ export class NftTraceSession {
 
   /** The decisions seen so far, but the trace table's own. */
   events(): TraceEvent[] {
-    const out: TraceEvent[] = [];
-    const entered = new Set<string>();
-    let packet = 0;
-    for (const line of monitor.since(this.from).split('\n')) {
-      const entry = /^trace id \S+ (\S+ \S+ \S+) packet: /.exec(line.trim());
-      if (entry) {
-        if (entered.has(entry[1]!)) {
-          packet++;
-          entered.clear();
-        }
-        entered.add(entry[1]!);
-        continue;
-      }
-      const m = /^trace id \S+ (\S+ \S+) (\S+) (rule (.*) # handle (\d+) \(verdict (\w+)|policy (\w+)|verdict (\w+))/.exec(line.trim());
-      if (!m || m[1] === `inet ${TRACE_TABLE}`) continue;
-      const [, table, chain, , ruleText, handle, ruleVerdict, policy, verdict] = m;
-      if (ruleText !== undefined) out.push({ table: table!, chain: chain!, verdict: ruleVerdict!, rule: { handle: Number(handle), text: ruleText }, packet });
-      else out.push({ table: table!, chain: chain!, verdict: policy ?? verdict!, packet });
-    }
-    return out;
+    return parseTraceEvents(monitor.since(this.from));
   }
 
   /** The first drop the kernel reported, if any. */
@@ -131,4 +117,29 @@ export class NftTraceSession {
     await runTool('nft', ['delete', 'table', 'inet', TRACE_TABLE]);
     monitor.release();
   }
+}
+
+/** The decisions in `nft monitor trace` output, but the trace table's own, numbered by packet. */
+export function parseTraceEvents(text: string): TraceEvent[] {
+  const out: TraceEvent[] = [];
+  const entered = new Set<string>();
+  let packet = 0;
+  for (const line of text.split('\n')) {
+    const entry = /^trace id \S+ (\S+ \S+ \S+) packet: /.exec(line.trim());
+    if (entry) {
+      if (entered.has(entry[1]!)) {
+        packet++;
+        entered.clear();
+      }
+      entered.add(entry[1]!);
+      continue;
+    }
+    const m = /^trace id \S+ (\S+ \S+) (\S+) (rule (.*) # handle (\d+) \(verdict (\w+)|unknown rule handle (\d+) \(verdict (\w+)|policy (\w+)|verdict (\w+))/.exec(line.trim());
+    if (!m || m[1] === `inet ${TRACE_TABLE}`) continue;
+    const [, table, chain, , ruleText, handle, ruleVerdict, unknownHandle, unknownVerdict, policy, verdict] = m;
+    if (ruleText !== undefined) out.push({ table: table!, chain: chain!, verdict: ruleVerdict!, rule: { handle: Number(handle), text: ruleText }, packet });
+    else if (unknownHandle !== undefined) out.push({ table: table!, chain: chain!, verdict: unknownVerdict!, rule: { handle: Number(unknownHandle) }, packet });
+    else out.push({ table: table!, chain: chain!, verdict: policy ?? verdict!, packet });
+  }
+  return out;
 }

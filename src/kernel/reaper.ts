@@ -9,9 +9,10 @@ import type { KernelOp } from './ops.js';
  * its name is free) and hands it here: the caller does not wait, and nothing on the link
  * works meanwhile.
  *
- * A deletion also holds the kernel's RTNL lock through those grace periods, and every other
- * rtnetlink request waits for it: run beside berth's next plans, deletions made them 5-10x
- * slower at p95 (network create/connect 30 ms instead of 6; docs/benchmarks.md). So links
+ * A deletion also holds the kernel's RTNL lock while it unregisters the link (waiting there
+ * for grace periods too), and every other rtnetlink request waits for that lock: run beside
+ * berth's next plans, deletions made them 3-5x slower at p95 (network create and connect
+ * 25-30 ms instead of 6-9 ms in bench/networks.ts). So links
  * nobody sees any more (a removed network's bridge) wait here until berth's plans have
  * paused for QUIET_MS (each plan applied postpones them), and then go in one batch; under
  * continuous work they go anyway once the oldest has waited MAX_WAIT_MS, or MAX_WAITING are
@@ -206,7 +207,7 @@ export function postponeReaps(): void {
 /** Deletes the host links among `names` that are on their way out but not in this daemon's queue (an earlier daemon's). */
 export function reapLeftovers(names: Iterable<string>): void {
   const pending = reaper.pending();
-  for (const name of names) if (isLeaving(name) && !pending.has(name)) reaper.reap(name, 'when-idle');
+  for (const name of names) if (isLeaving(name) && !pending.has(name)) reaper.reap(name, 'now');
 }
 
 /** Host links handed to the reaper and not yet gone. */

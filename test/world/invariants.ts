@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { listBerthNetns, run, UPLINK_IP, type World } from './world.js';
+import { isLeaving } from '../../src/kernel/reaper.js';
+import { eventually, listBerthNetns, run, UPLINK_IP, type World } from './world.js';
 
 /**
  * What must hold between berth's records and the kernel whatever happened before — a
@@ -103,6 +104,9 @@ export async function invariantViolations(w: World, everNamed: ReadonlySet<strin
   const containers = await containersOf(w);
   const networks = JSON.parse((await w.api('GET', '/networks')).body) as { Name: string; Driver: string; BerthBridge?: string }[];
   const bridgeOf = new Map(networks.map((n) => [n.Name, n.BerthBridge ?? '']));
+  // Links on their way out (renamed "gone…" by a daemon that died before deleting them) are
+  // deleted in the background by the next one's start: they must go, a moment later.
+  await eventually(async () => !(await linksIn(['-n', w.host])).some((l) => isLeaving(l.ifname)), 3000);
   const hostLinks = new Map((await linksIn(['-n', w.host])).map((l) => [l.ifname, l]));
   const running = containers.filter((c) => c.running);
 

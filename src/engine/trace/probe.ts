@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '../../common/errors.js';
 import { beginDropWatch, closeDropWatch, endDropWatch, meaningOf, type DropMeaning, type KernelDrop } from '../../kernel/drop-reasons.js';
 import { NftTraceSession, stopTracing, type TraceEvent } from '../../kernel/nftrace.js';
 import { neighbourUnanswered, sendProbe, type SendOutcome } from '../../kernel/path-probe.js';
-import { withoutCounts } from '../../firewall/nft-eval.js';
+import { withoutCounts, type NftRuleset } from '../../firewall/nft-eval.js';
 import type { PathFacts, PathSource, PathTarget, TraceHop, TraceResult, TraceRule, Verdict } from './model.js';
 
 /** How long a probe waits for an answer before calling the packet silent. */
@@ -50,11 +50,13 @@ export async function probePath(source: PathSource, target: PathTarget, facts: P
       await session.stop();
     }
     const hops: TraceHop[] = [{ at: source.label, what: `sent a real ${target.proto} packet to ${target.address}${target.port === undefined ? '' : `:${target.port}`}` }];
+    // Rules the monitor could not print (made after it started) are read from the ruleset now.
+    const ruleset = events.some((e) => e.rule && e.rule.text === undefined) ? await facts.ruleset() : undefined;
     for (const e of events) {
       hops.push({
         at: `${e.table} ${e.chain}`,
         what: e.rule ? `verdict ${e.verdict}` : `policy ${e.verdict}`,
-        ...(e.rule ? { rule: ruleOf(e.table, e.chain, e.rule, facts) } : {}),
+        ...(e.rule ? { rule: ruleOf(e.table, e.chain, { handle: e.rule.handle, text: e.rule.text ?? ruleText(ruleset, e.table, e.chain, e.rule.handle) }, facts) } : {}),
       });
     }
     const dropped = events.some((e) => e.verdict === 'drop');
@@ -129,6 +131,12 @@ function dropSeen(session: NftTraceSession): Promise<SendOutcome> {
 /** The decisions about the connection's first packet (the trace marks them all). */
 function firstPacket(events: readonly TraceEvent[]): TraceEvent[] {
   return events.filter((e) => e.packet === 0);
+}
+
+/** A rule's text as the ruleset holds it, by handle; a placeholder if it went meanwhile. */
+function ruleText(ruleset: NftRuleset | undefined, table: string, chain: string, handle: number): string {
+  const rule = ruleset?.tables.find((t) => t.id === table)?.chains.get(chain)?.rules.find((r) => r.handle === handle);
+  return rule?.text ?? `unknown rule handle ${handle}`;
 }
 
 function ruleOf(table: string, chain: string, rule: { readonly handle: number; readonly text: string }, facts: PathFacts): TraceRule {
