@@ -2,7 +2,7 @@ import { dockerCoexistenceOp } from '../firewall/dockerd.js';
 import { guardPresence, replaceGuards } from '../firewall/guard.js';
 import type { KernelOp, Plan } from '../kernel/ops.js';
 import { isSameProcessAlive } from '../kernel/process.js';
-import { listNetns, outputsContain, readSysctl } from '../kernel/read.js';
+import { listNetns, outputsContain, readHostState, readSysctl } from '../kernel/read.js';
 import { networkStateDigest } from '../kernel/digest.js';
 import { readKernelView, type KernelView } from '../kernel/view.js';
 import { isLeaving } from '../kernel/reaper.js';
@@ -159,10 +159,12 @@ export class DriftCheck {
 
     const newSandbox = this.syncSandboxWatches(new Set(running.map((c) => c.netns)));
     // Watched sandboxes report their own changes: their link names are read only when unwatched.
-    const digest = `${await networkStateDigest(this.onSandboxChange ? [] : running.map((c) => c.state.pid))}|${recordsDigest(ctx)}`;
+    // The host's links and addresses, read once for the digest and, when it changed, the view.
+    const host = await readHostState();
+    const digest = `${networkStateDigest(host, this.onSandboxChange ? [] : running.map((c) => c.state.pid))}|${recordsDigest(ctx)}`;
     if (opts.full || newSandbox || digest !== this.clean) {
       const routing = await this.sandboxRouting(running.map((c) => c.netns), opts.full);
-      const live: KernelView = { ...(await readKernelView()), sandboxLinks: sandboxLinksOf(routing) };
+      const live: KernelView = { ...(await readKernelView([], host)), sandboxLinks: sandboxLinksOf(routing) };
       const runningIds = new Set(running.map((c) => c.id));
       for (const network of ctx.networks.addressed()) {
         const endpoints = recordedEndpointsOf(network.id, ctx.containers.all(), runningIds, ctx.external.all());

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { access, constants, open, readdir, readFile, stat, writeFile, type FileHandle } from 'node:fs/promises';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Readable } from 'node:stream';
@@ -221,10 +221,19 @@ export function signalNumber(signal: NodeJS.Signals | null): number {
  * undefined if it is gone or a zombie. Together with the pid it names one process for
  * good: pids are reused, start times are not.
  */
-export async function processStartTime(pid: number): Promise<string | undefined> {
+export function processStartTime(pid: number): Promise<string | undefined> {
+  return Promise.resolve(startTimeOf(pid));
+}
+
+/**
+ * Read synchronously: the kernel writes the line at once (~10 µs), where an asynchronous read
+ * costs ~0.2 ms of thread-pool round trips, and a drift check asks for every running
+ * container's in turn (0.2-0.3 s of the operation queue at 1,000 containers).
+ */
+function startTimeOf(pid: number): string | undefined {
   let stat: string;
   try {
-    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return undefined;
   }

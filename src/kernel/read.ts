@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { parseCidr, type Ipv4Cidr } from '../common/ipv4.js';
 import { libnftablesAvailable, runNft } from './libnftables.js';
 import { runTool } from './spawn.js';
-import { Rtnl, type LinkDetail } from './netlink/rtnl.js';
+import { Rtnl, type HostState, type LinkDetail } from './netlink/rtnl.js';
 
 /**
  * Readers of live kernel state, for reconcile and for choosing free subnets: rtnetlink
@@ -68,10 +68,11 @@ export async function readSysctl(key: string): Promise<string> {
 /** A host link as reconcile needs it: its kind, its bridge (for a port), its parent, its alias. */
 export type HostLink = Omit<LinkDetail, 'mtu'>;
 
-/** Every link of the host namespace with its kind, master and alias. */
-export async function hostLinks(): Promise<HostLink[]> {
-  return hostRtnl().linkDetails();
+/** The host's links with their details and IPv4 addresses, and their digest, read together (one dump of each). */
+export function readHostState(): Promise<HostState> {
+  return hostRtnl().hostState();
 }
+
 
 /**
  * The host's rtnetlink socket for reads: dumps in-process (~0.1 ms) where an `ip -j`

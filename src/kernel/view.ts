@@ -1,4 +1,5 @@
-import { hostAddresses, hostLinkNames, hostLinks, linksOfProcess, type HostLink } from './read.js';
+import { hostLinkNames, linksOfProcess, readHostState, type HostLink } from './read.js';
+import type { HostState } from './netlink/rtnl.js';
 import { departingLinks, isLeaving, pendingReaps } from './reaper.js';
 
 /**
@@ -15,9 +16,12 @@ export interface KernelView {
   readonly sandboxLinks: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
-/** Reads the view; `sandboxes` names each namespace with a process that lives in it. */
-export async function readKernelView(sandboxes: readonly { readonly netns: string; readonly pid: number }[] = []): Promise<KernelView> {
-  const [links, addresses] = await Promise.all([hostLinks(), hostAddresses()]);
+/**
+ * Reads the view; `sandboxes` names each namespace with a process that lives in it. `host`:
+ * the host's state already read for something else (a drift check's digest).
+ */
+export async function readKernelView(sandboxes: readonly { readonly netns: string; readonly pid: number }[] = [], host?: HostState): Promise<KernelView> {
+  const { links, addresses } = host ?? (await readHostState());
   // Links on their way out (kernel/reaper.ts: reaped, or going with their namespace) are gone as far as any plan is concerned.
   const reaping = new Set([...pendingReaps(), ...departingLinks(new Set(links.map((l) => l.name)))]);
   const sandboxLinks = new Map<string, ReadonlySet<string>>();
