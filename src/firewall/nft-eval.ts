@@ -219,7 +219,7 @@ export function judge(text: string, packet: TracedPacket, table: NftTable): Acti
   while (i < tokens.length) {
     if (STATEMENTS.has(tokens[i]!) || (tokens[i] === 'meta' && tokens[i + 2] === 'set')) return actionOf(tokens.slice(i));
     const word = next()!;
-    // `iifname vmap @from_bridge`, `ip saddr vmap @nat_from_subnet`: the packet's element decides what happens next.
+    // `iifname vmap @from_bridge` (or keyed by an address, `ip saddr vmap @m`): the packet's element decides what happens next.
     if (tokens[i] === 'vmap' || (word === 'ip' && tokens[i + 1] === 'vmap')) {
       const key = word === 'ip' ? next() : word;
       i++;

@@ -43,7 +43,7 @@ const REASONS: readonly Reason[] = [
   { chain: /^ip berth forward$/, text: /^oifname vmap @to_bridge$/, why: () => "what is forwarded into a berth bridge goes through its network's chain" },
   { chain: /^ip berth input$/, text: /^iifname vmap @input_from_bridge$/, why: () => "what containers send to the host itself goes through their network's input chain" },
   { chain: /^ip berth postrouting$/, text: /^oifname vmap @nat_to_bridge$/, why: () => "what enters a berth bridge goes through its network's source NAT chain" },
-  { chain: /^ip berth postrouting$/, text: /^ip saddr vmap @nat_from_subnet$/, why: () => "what leaves a berth network's subnet goes through its source NAT chain" },
+  { chain: /^ip berth postrouting$/, text: /^iifname vmap @nat_from_bridge$/, why: () => "what a berth bridge forwards goes through its network's source NAT chain" },
   // The rules of both backends, in the same words.
   { text: /^iifname != "lo" ip daddr 127\.0\.0\.0\/8 drop$/, why: () => 'nothing from outside lo may be addressed to 127.0.0.0/8: localhost-only services stay local (the CVE-2020-8558 class)' },
   { text: /oifname != "[^"]+" oifname @bridges drop$/, why: (n) => `isolation: nothing crosses from ${n} to another berth network (Docker's isolation stage)` },

@@ -58,14 +58,11 @@ export function compileNftables(model: FirewallModel): string {
     ...map('pub_addr', 'ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service', singles.filter((p) => p.hostIp !== '').map(addrElement)),
     ...map('pub_any_run', 'inet_proto . inet_service : ipv4_addr', runs.filter((r) => r.hostIp === '').map(anyRunElement), true),
     ...map('pub_addr_run', 'ipv4_addr . inet_proto . inet_service : ipv4_addr', runs.filter((r) => r.hostIp !== '').map(addrRunElement), true),
-    ...NETWORK_MAPS.flatMap(([name, type, interval]) => map(name, type, elementsOf(name), interval)),
+    ...NETWORK_MAPS.flatMap(([name, type]) => map(name, type, elementsOf(name))),
     ...chain('loopback_guard', 'type filter hook prerouting priority raw; policy accept;', [LOOPBACK_GUARD]),
     ...chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat),
     ...chain('output', 'type nat hook output priority -100; policy accept;', dnat),
-    // Just before iptables' filter chains (priority filter), so dockerd's FORWARD sees berth's mark.
-    ...chain('forward', 'type filter hook forward priority filter - 1; policy accept;', ['iifname vmap @from_bridge', 'oifname vmap @to_bridge']),
-    ...chain('input', 'type filter hook input priority filter; policy accept;', ['iifname vmap @input_from_bridge']),
-    ...chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', ['oifname vmap @nat_to_bridge', 'ip saddr vmap @nat_from_subnet']),
+    ...NETWORK_BASE_CHAINS.flatMap(([name, header, rules]) => chain(name, header, rules)),
     ...objects.flatMap((o) => o.chains.flatMap((c) => chain(c.name, undefined, c.rules))),
     '}',
     '',
@@ -74,21 +71,29 @@ export function compileNftables(model: FirewallModel): string {
 
 /**
  * The base chains hand a packet to its network's own chains through verdict maps keyed by
- * bridge (or, for source NAT, by subnet), so a network comes and goes as its own chains and
+ * bridge, so a network comes and goes as its own chains and
  * map elements: one small transaction (networkChangeScript), not the whole table again
  * (~0.25 ms against ~1 ms with two networks, and growing with every network and port).
  */
-const NETWORK_MAPS: readonly (readonly [NetworkMapName, string, boolean])[] = [
+const NETWORK_MAPS: readonly (readonly [NetworkMapName, string])[] = [
   // Forwarded packets from a bridge, and to one; containers' packets to the host itself.
-  ['from_bridge', 'ifname : verdict', false],
-  ['to_bridge', 'ifname : verdict', false],
-  ['input_from_bridge', 'ifname : verdict', false],
-  // Source NAT: what enters a bridge, what leaves a subnet.
-  ['nat_to_bridge', 'ifname : verdict', false],
-  ['nat_from_subnet', 'ipv4_addr : verdict', true],
+  ['from_bridge', 'ifname : verdict'],
+  ['to_bridge', 'ifname : verdict'],
+  ['input_from_bridge', 'ifname : verdict'],
+  // Source NAT: what enters a bridge, what comes out of one (forwarded: a container's).
+  ['nat_to_bridge', 'ifname : verdict'],
+  ['nat_from_bridge', 'ifname : verdict'],
 ];
 
-type NetworkMapName = 'bridges' | 'from_bridge' | 'to_bridge' | 'input_from_bridge' | 'nat_to_bridge' | 'nat_from_subnet';
+/** The base chains that hand packets to the networks' chains, with their only rules. */
+const NETWORK_BASE_CHAINS: readonly (readonly [string, string, readonly string[]])[] = [
+  // Just before iptables' filter chains (priority filter), so dockerd's FORWARD sees berth's mark.
+  ['forward', 'type filter hook forward priority filter - 1; policy accept;', ['iifname vmap @from_bridge', 'oifname vmap @to_bridge']],
+  ['input', 'type filter hook input priority filter; policy accept;', ['iifname vmap @input_from_bridge']],
+  ['postrouting', 'type nat hook postrouting priority srcnat; policy accept;', ['oifname vmap @nat_to_bridge', 'iifname vmap @nat_from_bridge']],
+];
+
+type NetworkMapName = 'bridges' | 'from_bridge' | 'to_bridge' | 'input_from_bridge' | 'nat_to_bridge' | 'nat_from_bridge';
 
 /** What one network adds to berth's table: its chains (named after its bridge) and the elements that lead to them. */
 interface NetworkObjects {
@@ -112,7 +117,9 @@ function networkObjects(net: FirewallNetwork): NetworkObjects {
   if (!net.hostAccess) add('input_from_bridge', b, `input_${net.bridge}`, inputRules(net));
   if (!net.internal) {
     add('nat_to_bridge', b, `nat_to_${net.bridge}`, [`oifname ${b} ip saddr 127.0.0.0/8 masquerade`, `oifname ${b} ip saddr ${net.subnet} ct status dnat masquerade`]);
-    add('nat_from_subnet', net.subnet, `nat_from_${net.bridge}`, [`ip saddr ${net.subnet} oifname != ${b} masquerade`]);
+    // Keyed by the bridge a packet came out of (Docker keys its rule by source subnet alone,
+    // which also catches the host's own packets sent from a bridge address: rare, and not here).
+    add('nat_from_bridge', b, `nat_from_${net.bridge}`, [`ip saddr ${net.subnet} oifname != ${b} masquerade`]);
   }
   return { chains, elements };
 }
@@ -138,18 +145,29 @@ function inputRules(net: FirewallNetwork): string[] {
 }
 
 /**
- * Networks added to and removed from berth's table, as one transaction: the removed ones'
- * elements first (a chain a map element still jumps to cannot be deleted), then their
- * chains, then the added ones' chains and elements.
+ * Networks added to and removed from berth's table, as one transaction. It holds whatever
+ * state berth's table is in: the sets, maps and base chains it needs are declared (`add` of
+ * what exists changes nothing) and the base chains' rules written again, and a removed
+ * network's chains and elements are added before they are deleted (deleting what is not
+ * there fails the whole transaction). So a network still comes and goes right after someone
+ * deleted the table (`nft flush ruleset`); drift repair restores the rest.
  */
 export function networkChangeScript(added: readonly FirewallNetwork[], removed: readonly FirewallNetwork[]): string {
-  const lines: string[] = [];
+  const t = `ip ${NFT_TABLE}`;
+  const lines: string[] = [`add table ${t}`, `add set ${t} bridges { type ifname; }`];
+  for (const [name, type] of NETWORK_MAPS) lines.push(`add map ${t} ${name} { type ${type}; }`);
+  for (const [name, header, rules] of NETWORK_BASE_CHAINS) lines.push(`add chain ${t} ${name} { ${header} }`, `flush chain ${t} ${name}`, ...rules.map((r) => `add rule ${t} ${name} ${r}`));
   const gone = removed.map(networkObjects);
-  for (const o of gone) for (const e of o.elements) lines.push(`delete element ip ${NFT_TABLE} ${e.map} { ${e.element.split(' : ')[0]!} }`);
-  for (const o of gone) for (const c of o.chains) lines.push(`flush chain ip ${NFT_TABLE} ${c.name}`, `delete chain ip ${NFT_TABLE} ${c.name}`);
+  for (const o of gone) {
+    for (const c of o.chains) lines.push(`add chain ${t} ${c.name}`);
+    for (const e of o.elements) lines.push(`add element ${t} ${e.map} { ${e.element} }`);
+  }
+  // Elements first: a chain an element still jumps to cannot be deleted.
+  for (const o of gone) for (const e of o.elements) lines.push(`delete element ${t} ${e.map} { ${e.element.split(' : ')[0]!} }`);
+  for (const o of gone) for (const c of o.chains) lines.push(`flush chain ${t} ${c.name}`, `delete chain ${t} ${c.name}`);
   for (const o of added.map(networkObjects)) {
-    for (const c of o.chains) lines.push(`add chain ip ${NFT_TABLE} ${c.name}`, ...c.rules.map((r) => `add rule ip ${NFT_TABLE} ${c.name} ${r}`));
-    for (const e of o.elements) lines.push(`add element ip ${NFT_TABLE} ${e.map} { ${e.element} }`);
+    for (const c of o.chains) lines.push(`add chain ${t} ${c.name}`, ...c.rules.map((r) => `add rule ${t} ${c.name} ${r}`));
+    for (const e of o.elements) lines.push(`add element ${t} ${e.map} { ${e.element} }`);
   }
   return lines.join('\n') + '\n';
 }

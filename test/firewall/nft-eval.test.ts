@@ -304,7 +304,7 @@ test("berth's own layout: base chains hand packets to each network's chains thro
   // To the host itself: berth0's containers only reply and ping; br-vault has host access.
   assert.equal(rule(filterAt(rs, 'input', packet({ iif: 'berth0' }))), 'input_berth0: iifname "berth0" drop');
   assert.deepEqual(filterAt(rs, 'input', packet({ iif: 'br-vault', saddr: '10.30.0.2' })), { verdict: 'accept' });
-  // Source NAT by subnet, and into the bridge for the host's 127.0.0.1.
+  // Source NAT for what a bridge forwards out, and into the bridge for the host's 127.0.0.1.
   const nat = (p: Partial<TracedPacket>) => { const n = natAt(rs, 'postrouting', packet(p)); return n && `${n.kind} ${n.rule.chain}`; };
   assert.equal(nat({ iif: 'berth0', oif: 'uplink0', saddr: '172.17.0.2' }), 'masquerade nat_from_berth0');
   assert.equal(nat({ iif: 'lo', oif: 'berth0', saddr: '127.0.0.1' }), 'masquerade nat_to_berth0');

@@ -77,5 +77,15 @@ test('adding and removing a network in place leaves the table the whole ruleset 
   assert.deepEqual(await listedTable(), expectedVault, 'removing one in place');
   await apply(networkChangeScript([], [vault]));
   assert.deepEqual(await listedTable(), expectedBase, 'removing the other in place');
+  // Someone deleted berth's table: a network still comes and goes (drift repair restores the rest).
+  await run('ip', ['netns', 'exec', NS, 'nft', 'delete', 'table', 'ip', 'berth']);
+  await apply(networkChangeScript([web], []));
+  const [table] = parseNftRuleset((await run('ip', ['netns', 'exec', NS, 'nft', '-a', 'list', 'table', 'ip', 'berth'])).stdout).tables;
+  assert.deepEqual(table!.chains.get('forward')?.rules.map((r) => r.text), ['iifname vmap @from_bridge', 'oifname vmap @to_bridge'], 'the base chain hands packets on again');
+  assert.deepEqual(table!.maps.get('from_bridge'), [['"br-web"', 'jump from_br-web']], "web's own chain is reached");
+  await apply(networkChangeScript([], [web, vault]));
+  const [left] = parseNftRuleset((await run('ip', ['netns', 'exec', NS, 'nft', '-a', 'list', 'table', 'ip', 'berth'])).stdout).tables;
+  assert.deepEqual([...left!.chains.keys()].sort(), ['forward', 'input', 'postrouting'], 'both networks gone, though only one was there');
+  assert.deepEqual([...left!.maps.values()].flat(), [], 'no element left');
   await run('ip', ['netns', 'exec', NS, 'nft', 'delete', 'table', 'ip', 'berth']);
 });

@@ -335,7 +335,6 @@ export interface LinkDetail {
   readonly mtu: number;
 }
 
-/** An IPv4 route to a subnet (or host), as `ip -4 route` lists it. */
 /** A namespace's links and IPv4 addresses, read together, and their digest. */
 export interface HostState {
   readonly links: LinkDetail[];
@@ -343,6 +342,7 @@ export interface HostState {
   readonly digest: string;
 }
 
+/** An IPv4 route to a subnet (or host), as `ip -4 route` lists it. */
 export interface RouteEntry {
   /** CIDR form, e.g. "10.1.0.0/16". */
   readonly dst: string;
