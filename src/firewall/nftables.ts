@@ -73,7 +73,7 @@ export function compileNftables(model: FirewallModel): string {
  * The base chains hand a packet to its network's own chains through verdict maps keyed by
  * bridge, so a network comes and goes as its own chains and
  * map elements: one small transaction (networkChangeScript), not the whole table again
- * (~0.25 ms against ~1 ms with two networks, and growing with every network and port).
+ * (0.3-0.5 ms against ~1 ms with two networks, and growing with every network and port).
  */
 const NETWORK_MAPS: readonly (readonly [NetworkMapName, string])[] = [
   // Forwarded packets from a bridge, and to one; containers' packets to the host itself.
