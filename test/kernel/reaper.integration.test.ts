@@ -19,15 +19,8 @@ test('awaiting the reaper keeps the process alive until the link is gone', { ski
     await reapsSettled();
     const left = spawnSync('ip', ['-o', 'link', 'show']).stdout.toString();
     console.log(left.includes('reaped') ? 'left' : 'gone');`;
-  const netns = 'berth-reaper-test';
-  await run('ip', ['netns', 'add', netns]);
-  try {
-    const r = await run('ip', ['netns', 'exec', netns, process.execPath, '--input-type=module', '-e', script]);
-    assert.equal(r.code, 0, `the process ended with ${r.code}: ${r.stderr}`);
-    assert.equal(r.stdout.trim(), 'gone', 'the await returned once the link was deleted');
-  } finally {
-    await run('ip', ['netns', 'del', netns]);
-  }
+  const output = await runAlone(script);
+  assert.equal(output, 'gone', 'the await returned once the link was deleted');
 });
 
 /**
@@ -48,13 +41,19 @@ test('the reaper deletes once berth pauses, not while its plans keep coming', { 
     const whileBusy = present();
     await new Promise((r) => setTimeout(r, 600));
     console.log(whileBusy ? 'kept' : 'deleted', present() ? 'kept' : 'deleted');`;
+  const output = await runAlone(script);
+  assert.equal(output, 'kept deleted', 'kept while plans came, deleted once they paused');
+});
+
+/** Runs a module script in a Node process of its own, in a network namespace of its own; what it printed. */
+async function runAlone(script: string): Promise<string> {
   const netns = 'berth-reaper-test';
   await run('ip', ['netns', 'add', netns]);
   try {
     const r = await run('ip', ['netns', 'exec', netns, process.execPath, '--input-type=module', '-e', script]);
     assert.equal(r.code, 0, `the process ended with ${r.code}: ${r.stderr}`);
-    assert.equal(r.stdout.trim(), 'kept deleted', 'kept while plans came, deleted once they paused');
+    return r.stdout.trim();
   } finally {
     await run('ip', ['netns', 'del', netns]);
   }
-});
+}
