@@ -24,8 +24,17 @@ export interface KernelDrop {
   readonly location: string;
 }
 
-/** The task name the probe's senders run under: unique to this daemon (15 characters at most: the kernel's limit). */
-export const PROBE_COMM = `bp-${randomBytes(4).toString('hex')}`;
+/**
+ * The task name the probe's senders run under, made from `random`: unique to this daemon
+ * (15 characters at most: the kernel's limit). It ends in a letter: ping reads a name ending
+ * in 4 or 6 as ping4 or ping6, and as "ping6" refuses every IPv4 address (CI once failed
+ * every ICMP probe of a daemon whose random name ended in 6).
+ */
+export function probeTaskName(random: Buffer): string {
+  return `bp-${random.toString('hex')}p`;
+}
+
+export const PROBE_COMM = probeTaskName(randomBytes(4));
 
 const TRACEFS = '/sys/kernel/tracing';
 /** skb->protocol of IPv4, as the tracepoint prints it. */

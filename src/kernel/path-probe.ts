@@ -1,6 +1,6 @@
 import { mkdir, readFile, readlink, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MissingFeatureError } from '../common/errors.js';
+import { BerthError, MissingFeatureError } from '../common/errors.js';
 import { PROBE_COMM } from './drop-reasons.js';
 import { NETNS_DIR } from './read.js';
 import { runTool } from './spawn.js';
@@ -77,7 +77,10 @@ export async function sendProbe(netns: string | undefined, proto: Protocol, addr
     const seconds = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
     const result = await inNamespace(await pingNamed(PROBE_COMM, senderDir), ['-n', '-c', '1', '-W', seconds, address]);
     if (result.code === 0) return 'answered';
-    return /unreachable|Unreachable/.test(result.stdout + result.stderr) ? 'unreachable' : 'silent';
+    if (/unreachable|Unreachable/.test(result.stdout + result.stderr)) return 'unreachable';
+    // ping counts what it sent when it could send; without that count, ping (or nsenter) failed, which says nothing about the path.
+    if (!/packets transmitted/.test(result.stdout)) throw new BerthError('kernel', `the probe's ping could not send: ${(result.stderr || result.stdout).trim() || `exit code ${result.code}`}`, 'the probe needs a working ping (iputils-ping) in the source namespace');
+    return 'silent';
   }
   if (proto === 'tcp') {
     // bash's /dev/tcp: a connect in a process that starts in ~3 ms (node takes ~40). bash
@@ -113,7 +116,7 @@ s.connect(Number(port), address, (err) => (err ? failed(err) : s.send('berth tra
  * race's timers under load), and made again if it points elsewhere.
  */
 const pingLinks = new Map<string, Promise<string>>();
-function pingNamed(name: string, dir: string): Promise<string> {
+export function pingNamed(name: string, dir: string): Promise<string> {
   const path = join(dir, name);
   let made = pingLinks.get(path);
   if (!made) {
