@@ -27,10 +27,16 @@ export function hostSide(endpoint: DriverEndpoint): string {
   return endpoint.hostIfname;
 }
 
-/** The pair made with its host end on `bridge` and its other end up in `netns` with the endpoint's address. */
+/**
+ * The pair made with its host end on `bridge` and its other end up in `netns` with the
+ * endpoint's address. The host end is a bridge port, which needs no IPv6 address of its
+ * own: without one it sends no autoconfiguration messages into the container, and the
+ * host's IPv6 tables do not grow a link-local route and address per container.
+ */
 export function vethJoinOps(bridge: string, mtu: number | undefined, netns: string, endpoint: DriverEndpoint): KernelOp[] {
   return [
     { kind: 'veth-add', hostName: hostSide(endpoint), master: bridge, peerName: endpoint.ifname, peerMac: endpoint.mac ?? macForAddress(endpoint.address), peerNetns: netns, mtu },
+    { kind: 'link-no-ipv6-address', dev: hostSide(endpoint) },
     { kind: 'addr-add', netns, dev: endpoint.ifname, cidr: `${endpoint.address}/${endpoint.prefixLength}` },
     { kind: 'link-up', netns, dev: endpoint.ifname },
   ];

@@ -264,12 +264,14 @@ function linkKindCreatedBy(op: KernelOp): LinkKind | undefined {
       return 'vxlan';
     case 'fdb-replace':
     case 'fdb-del':
+    case 'port-fdb-static':
     case 'neigh-replace':
     case 'neigh-del':
     case 'netns-add':
     case 'netns-attach':
     case 'netns-del':
     case 'link-up':
+    case 'link-no-ipv6-address':
     case 'link-down':
     case 'link-alias':
     case 'port-attach':

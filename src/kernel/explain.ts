@@ -70,12 +70,16 @@ export function whyOf(op: KernelOp): string {
       return `frames for ${op.mac} go through the tunnel to the host at ${op.dst} (where that container lives)`;
     case 'fdb-del':
       return `forget that ${op.mac} lives behind ${op.dst}`;
+    case 'port-fdb-static':
+      return `the bridge sends frames for ${op.mac} out of ${op.dev} from now on: it may remember that MAC behind the tunnel, from a container that had this address on another host, and the container may stay silent until someone talks to it`;
     case 'neigh-replace':
       return `answer ARP for ${op.address} locally with ${op.mac} (the VXLAN link's proxy), no broadcast across hosts`;
     case 'neigh-del':
       return `forget the neighbour entry for ${op.address}`;
     case 'link-up':
       return op.dev === 'lo' ? 'loopback up: 127.0.0.1 works inside the container' : `bring ${op.dev} up`;
+    case 'link-no-ipv6-address':
+      return `${op.dev} makes no IPv6 address of its own: the network is IPv4-only, and a link-local address brings autoconfiguration messages (DAD, router solicitations) that a bridge floods to every container on it`;
     case 'link-down':
       return `take ${op.dev} down: it stops sending and receiving at once`;
     case 'link-alias':
@@ -110,6 +114,7 @@ export function whyOf(op: KernelOp): string {
 }
 
 const SYSCTL_REASONS: readonly (readonly [RegExp, string])[] = [
+  [/^net\.ipv6\.conf\.default\.disable_ipv6$/, 'interfaces born in this namespace come without IPv6: its networks are IPv4-only, and an interface with IPv6 would send autoconfiguration messages (DAD, router and multicast-listener) that a bridge floods to every container on it'],
   [/\.disable_ipv6$/, 'disable_ipv6 before it comes up: the network is IPv4-only, and an interface with IPv6 would send autoconfiguration messages (DAD, router and multicast-listener) that a bridge floods to every container on it'],
   [/\.route_localnet$/, 'route_localnet: a published port reached on 127.0.0.1 may be DNATed to a container (Docker does the same)'],
   [/^net\.ipv4\.ip_forward$/, 'ip_forward: the host routes between its bridges and the uplink, which NAT needs'],

@@ -20,9 +20,11 @@ export type KernelOp =
   | VxlanAdd
   | FdbReplace
   | FdbDel
+  | PortFdbStatic
   | NeighReplace
   | NeighDel
   | LinkUp
+  | LinkNoIpv6Address
   | LinkDown
   | LinkAlias
   | PortAttach
@@ -108,11 +110,22 @@ export interface VxlanAdd {
 }
 /** A static forwarding entry on a VXLAN link: frames for `mac` go to the VTEP `dst` (replacing any other, so applying it twice is harmless). */
 export interface FdbReplace { readonly kind: 'fdb-replace'; readonly dev: string; readonly mac: string; readonly dst: string }
+/**
+ * A static entry in a bridge's own forwarding table: frames for `mac` leave by port `dev`,
+ * whatever the bridge learned before (it goes with the port).
+ */
+export interface PortFdbStatic { readonly kind: 'port-fdb-static'; readonly dev: string; readonly mac: string }
 export interface FdbDel { readonly kind: 'fdb-del'; readonly dev: string; readonly mac: string; readonly dst: string }
 /** A permanent neighbour entry: `address` is at `mac` on `dev` (answered by the VXLAN link's ARP proxy). */
 export interface NeighReplace { readonly kind: 'neigh-replace'; readonly dev: string; readonly address: string; readonly mac: string }
 export interface NeighDel { readonly kind: 'neigh-del'; readonly dev: string; readonly address: string }
 export interface LinkUp { readonly kind: 'link-up'; readonly netns?: string; readonly dev: string }
+/**
+ * The link makes no IPv6 address of its own (`addrgenmode none`: no link-local, so none of
+ * the autoconfiguration messages that come with one). Set before the link first gets a
+ * carrier; it goes with the link.
+ */
+export interface LinkNoIpv6Address { readonly kind: 'link-no-ipv6-address'; readonly netns?: string; readonly dev: string }
 /** Takes a link down: a macvlan link leaves its parent's address table at once (deleting it costs an RCU grace period). */
 export interface LinkDown { readonly kind: 'link-down'; readonly netns?: string; readonly dev: string }
 /**
@@ -235,6 +248,8 @@ export function inverseOf(op: KernelOp): KernelOp | undefined {
     // Bringing a link up is undone by deleting the link (an earlier op's inverse);
     // deletions are not undone: plans delete only what a teardown means to remove.
     case 'link-up':
+    case 'link-no-ipv6-address':
+    case 'port-fdb-static':
     case 'link-alias':
     case 'port-attach':
     case 'port-hairpin':

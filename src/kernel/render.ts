@@ -30,6 +30,7 @@ export function channelOf(op: KernelOp): Channel {
     case 'port-hairpin':
       return { tool: 'ip' };
     case 'link-up':
+    case 'link-no-ipv6-address':
     case 'link-down':
     case 'link-del':
     case 'link-rename':
@@ -40,6 +41,7 @@ export function channelOf(op: KernelOp): Channel {
       return { tool: 'ip', netns: op.netns };
     case 'fdb-replace':
     case 'fdb-del':
+    case 'port-fdb-static':
       return { tool: 'bridge' };
     case 'sysctl':
       return { tool: 'sysctl', netns: op.netns };
@@ -96,8 +98,12 @@ export function ipBatchLine(op: KernelOp): string {
       return `fdb replace ${op.mac} dev ${op.dev} dst ${op.dst}`;
     case 'fdb-del':
       return `fdb del ${op.mac} dev ${op.dev} dst ${op.dst}`;
+    case 'port-fdb-static':
+      return `fdb replace ${op.mac} dev ${op.dev} master static`;
     case 'link-up':
       return `link set ${op.dev} up`;
+    case 'link-no-ipv6-address':
+      return `link set dev ${op.dev} addrgenmode none`;
     case 'link-down':
       return `link set ${op.dev} down`;
     case 'link-alias':

@@ -180,6 +180,21 @@ describe('overlay networks across hosts', { skip: sandboxSkip }, () => {
     }
   });
 
+  test('an address that moves to another host is reached there at once, though its new owner never speaks first', async () => {
+    // A container on host 0 talks to c1 on host 1: host 1's bridge learns its MAC behind the tunnel.
+    await w.berthOk(0, 'run', '-d', '--name', 'mover', '--network', 'ov', '--', 'sleep', '1000');
+    const address = await ipOf(0, 'mover');
+    assert.equal((await w.berth(0, 'exec', 'mover', 'ping', '-c1', '-W2', await ipOf(1, 'c1'))).code, 0);
+    await w.berthOk(0, 'rm', '-f', 'mover');
+    // The same address (and so the same MAC) on host 1, for a container that sends nothing.
+    await w.berthOk(1, 'run', '-d', '--name', 'moved', '--network', 'ov', '--ip', address, '--', 'sleep', '1000');
+    try {
+      await eventually('c0 reaches the moved address on host 1', async () => (await w.berth(0, 'exec', 'c0', 'ping', '-c1', '-W1', address)).code === 0);
+    } finally {
+      await w.berthOk(1, 'rm', '-f', 'moved');
+    }
+  });
+
   test('aliases resolve across hosts, and UDP crosses with the sender\'s own overlay address', async () => {
     await w.berthOk(2, 'run', '-d', '--name', 'echo', '--network', 'ov', '--network-alias', 'udp-echo', '--', process.execPath, '-e', UDP_ECHO);
     const reply = async () => (await w.berth(0, 'exec', 'c0', process.execPath, '-e', UDP_CLIENT('udp-echo'))).stdout.trim();

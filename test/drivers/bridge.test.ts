@@ -32,9 +32,10 @@ test('join creates the peer inside the namespace with its final name and MAC (no
   assert.deepEqual(joined.info, { defaultRoute: { via: '172.17.0.1' } });
   assert.deepEqual(joinPlan('berth-abc', joined, true), [
     { kind: 'veth-add', hostName: 'veth1234567', master: 'berth0', peerName: 'eth0', peerMac: '02:42:ac:11:00:02', peerNetns: 'berth-abc', mtu: undefined },
+    // No IPv6 address on either end before a carrier comes: no autoconfiguration messages.
+    { kind: 'link-no-ipv6-address', dev: 'veth1234567' },
     { kind: 'addr-add', netns: 'berth-abc', dev: 'eth0', cidr: '172.17.0.2/16' },
-    // Born without IPv6 before it comes up: no autoconfiguration for the bridge to flood.
-    { kind: 'sysctl', netns: 'berth-abc', key: 'net.ipv6.conf.eth0.disable_ipv6', value: '1' },
+    { kind: 'link-no-ipv6-address', netns: 'berth-abc', dev: 'eth0' },
     { kind: 'link-up', netns: 'berth-abc', dev: 'eth0' },
     { kind: 'route-add', netns: 'berth-abc', dst: 'default', via: '172.17.0.1' },
   ]);
@@ -78,7 +79,7 @@ test('repair: each kind of drift gets its own fix, and no drift none', () => {
   assert.deepEqual(stripped.map((op) => op.kind), ['addr-add', 'link-up']);
   // The veth was deleted: the endpoint is joined again, default route included.
   const noVeth = driver.repair(NET, running, viewOf([{ name: 'berth0', kind: 'bridge', alias: 'berth-network:n1' }], { berth0: ['172.17.0.1/16'] }));
-  assert.deepEqual(noVeth.map((op) => op.kind), ['veth-add', 'addr-add', 'sysctl', 'link-up', 'route-add', 'port-hairpin']);
+  assert.deepEqual(noVeth.map((op) => op.kind), ['veth-add', 'link-no-ipv6-address', 'addr-add', 'link-no-ipv6-address', 'link-up', 'route-add', 'port-hairpin']);
   // A stopped container's endpoint is left alone; a veth no record knows is removed.
   const stray = driver.repair(NET, [{ ...running[0]!, running: false }], viewOf([{ name: 'berth0', kind: 'bridge', alias: 'berth-network:n1' }, { name: 'vethabcdef0', master: 'berth0' }], { berth0: ['172.17.0.1/16'] }));
   assert.deepEqual(stray, [{ kind: 'link-del', dev: 'vethabcdef0' }]);

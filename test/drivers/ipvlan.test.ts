@@ -28,7 +28,7 @@ test('l2 (the default): an ipvlan link born in the sandbox, sharing the parent\'
     [
       'ip link add link uplink0 name eth0 netns berth-c1 type ipvlan mode l2 bridge',
       'ip -n berth-c1 addr add 203.0.113.5/24 dev eth0',
-      'ip netns exec berth-c1 sysctl -w net.ipv6.conf.eth0.disable_ipv6=1',
+      'ip -n berth-c1 link set dev eth0 addrgenmode none',
       'ip -n berth-c1 link set eth0 up',
       'ip -n berth-c1 route add default via 203.0.113.1',
     ].join('\n'),
@@ -42,7 +42,7 @@ test('l3: no gateway on the network, the default route goes out of the device', 
   assert.equal(net.subnets[0]!.gateway, undefined);
   assert.equal(
     renderPlan(joinPlan('ns', driver.join(net, 'ns', EP), true)),
-    ['ip link add link uplink0 name eth0 netns ns type ipvlan mode l3 private', 'ip -n ns addr add 203.0.113.5/24 dev eth0', 'ip netns exec ns sysctl -w net.ipv6.conf.eth0.disable_ipv6=1', 'ip -n ns link set eth0 up', 'ip -n ns route add default dev eth0'].join('\n'),
+    ['ip link add link uplink0 name eth0 netns ns type ipvlan mode l3 private', 'ip -n ns addr add 203.0.113.5/24 dev eth0', 'ip -n ns link set dev eth0 addrgenmode none', 'ip -n ns link set eth0 up', 'ip -n ns route add default dev eth0'].join('\n'),
   );
 });
 

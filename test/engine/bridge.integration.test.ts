@@ -44,11 +44,15 @@ describe('default bridge network on the real kernel', { skip: sandboxSkip }, () 
     assert.match(await w.berthOk('exec', 'a', 'cat', '/etc/hosts'), new RegExp(`^172\\.17\\.0\\.2\\t${id.slice(0, 12)}$`, 'm'));
   });
 
-  test('eth0 has no IPv6 (the network is IPv4-only: nothing of IPv6 autoconfiguration for the bridge to flood); lo keeps ::1', async () => {
+  test('neither end of the veth has an IPv6 address (the network is IPv4-only: no autoconfiguration messages); lo keeps ::1', async () => {
     const links = JSON.parse((await w.berthOk('exec', 'a', 'ip', '-j', 'addr'))) as IpAddr[];
     assert.deepEqual(links.find((l) => l.ifname === 'eth0')!.addr_info.filter((i) => i.family === 'inet6'), []);
     assert.deepEqual(links.find((l) => l.ifname === 'lo')!.addr_info.filter((i) => i.family === 'inet6').map((i) => i.local), ['::1']);
-    assert.equal((await w.berthOk('exec', 'a', 'cat', '/proc/sys/net/ipv6/conf/eth0/disable_ipv6')).trim(), '1');
+    const [eth0] = JSON.parse(await w.berthOk('exec', 'a', 'ip', '-d', '-j', 'link', 'show', 'eth0')) as { inet6_addr_gen_mode: string }[];
+    assert.equal(eth0!.inet6_addr_gen_mode, 'none');
+    const veth = (await w.berthOk('inspect', '-f', '{{.NetworkSettings.Networks.bridge.BerthHostInterface}}', 'a')).trim();
+    const [hostEnd] = JSON.parse(await must('ip', ['-n', w.host, '-j', 'addr', 'show', 'dev', veth])) as IpAddr[];
+    assert.deepEqual(hostEnd!.addr_info.filter((i) => i.family === 'inet6'), [], `${veth} on the host`);
   });
 
   test('the host side is a veth+7hex enslaved to berth0', async () => {

@@ -1,8 +1,9 @@
 ip netns add berth-c0ffee000000
 ip link add vethXXXXXXX master berth0 up type veth peer name eth0 address 02:42:ac:11:00:02 netns berth-c0ffee000000
-ip netns exec berth-c0ffee000000 sysctl -w net.ipv6.conf.eth0.disable_ipv6=1
+ip link set dev vethXXXXXXX addrgenmode none
 ip -n berth-c0ffee000000 link set lo up
 ip -n berth-c0ffee000000 addr add 172.17.0.2/16 dev eth0
+ip -n berth-c0ffee000000 link set dev eth0 addrgenmode none
 ip -n berth-c0ffee000000 link set eth0 up
 ip -n berth-c0ffee000000 route add default via 172.17.0.1
 nft -f - <<'EOF'   # anti-spoofing: container c0ffee

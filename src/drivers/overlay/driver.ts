@@ -5,6 +5,7 @@ import type { KernelView } from '../../kernel/view.js';
 import {
   type EndpointPath,
   joinPlan,
+  macForAddress,
   ownerAlias,
   type DriverAvailability,
   type DriverCapabilities,
@@ -83,9 +84,12 @@ export class OverlayDriver implements NetworkDriver {
   join(network: DriverNetwork, netns: string, endpoint: DriverEndpoint): JoinResult {
     const { bridge, mtu } = overlayOptionsOf(network.data);
     // No default route through the overlay: the bridge has no gateway address on this host.
-    // IPv6 stays: with it disabled in the containers, a UDP exchange across hosts went
-    // unanswered in test/cluster/overlay.integration.test.ts (not understood yet; part 11).
-    return { plan: vethJoinOps(bridge, mtu, netns, endpoint), info: { keepIpv6: true } };
+    // The bridge learns MACs on the VXLAN port from remote containers' frames, and keeps
+    // them for minutes: an address (and with it the MAC) used on another host a moment ago
+    // would still be sent into the tunnel while its new owner here stays silent (no IPv6
+    // autoconfiguration announces it). A static entry on its port says where it is now.
+    const mac = endpoint.mac ?? macForAddress(endpoint.address);
+    return { plan: [...vethJoinOps(bridge, mtu, netns, endpoint), { kind: 'port-fdb-static', dev: hostSide(endpoint), mac }], info: {} };
   }
 
   leave(_network: DriverNetwork, netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {

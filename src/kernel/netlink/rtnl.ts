@@ -13,7 +13,10 @@ const CREATE_EXCL = { flags: FlagsNew.CREATE | FlagsNew.EXCL };
 const CREATE_REPLACE = { flags: FlagsNew.CREATE | FlagsNew.REPLACE };
 const AF_BRIDGE = 7;
 const AF_INET = 2;
+const AF_INET6 = 10;
 const RT_TABLE_MAIN = 254;
+/** IFLA_INET6_ADDR_GEN_MODE (8), a u8, = IN6_ADDR_GEN_MODE_NONE (1): the attribute inside AF_INET6's part of IFLA_AF_SPEC. */
+const ADDR_GEN_MODE_NONE = Buffer.from([5, 0, 8, 0, 1, 0, 0, 0]);
 
 function attrBytes(data: nl.StreamData): Buffer {
   const stream = new nl.AttrStream();
@@ -226,12 +229,21 @@ export class Rtnl {
   }
 
   /**
+   * = ip link set dev DEV addrgenmode none: IFLA_AF_SPEC, AF_INET6, IFLA_INET6_ADDR_GEN_MODE
+   * = IN6_ADDR_GEN_MODE_NONE (the kernel accepts it on an existing link only, not in the
+   * request that creates one).
+   */
+  async setNoIpv6Address(name: string): Promise<void> {
+    await this.setLinkByName(name, {}, { afSpec: new Map([[AF_INET6, ADDR_GEN_MODE_NONE]]) });
+  }
+
+  /**
    * RTM_SETLINK naming the link by IFLA_IFNAME (index 0): the kernel finds it by name, one
    * round trip instead of a lookup and the change (an attach makes three such changes).
    */
-  private async setLinkByName(name: string, data: Parameters<nl.RtNetlinkSocket['setLink']>[0]): Promise<void> {
+  private async setLinkByName(name: string, data: Parameters<nl.RtNetlinkSocket['setLink']>[0], attrs: Omit<nl.ifla.LinkAttrs, 'ifname'> = {}): Promise<void> {
     try {
-      await this.socket.setLink({ ...data, index: 0 }, { ifname: name });
+      await this.socket.setLink({ ...data, index: 0 }, { ...attrs, ifname: name });
     } catch (err) {
       if (isNoSuchDevice(err)) throw new Error(`Cannot find device "${name}"`, { cause: err });
       throw err;
@@ -288,6 +300,15 @@ export class Rtnl {
     await this.socket.newNeighbor({ family: AF_BRIDGE, ifindex, state: { noarp: true, permanent: true }, flags: { self: true } }, { lladdr: macBytes(mac), dst: ipBytes(dst) }, CREATE_REPLACE);
   }
 
+  /**
+   * = bridge fdb replace MAC dev PORT master static: an entry in the bridge's own table
+   * (NTF_MASTER), static (NUD_NOARP; "permanent" would mean the bridge's own address).
+   */
+  async replacePortFdb(port: string, mac: string): Promise<void> {
+    const ifindex = await this.linkIndex(port);
+    await this.socket.newNeighbor({ family: AF_BRIDGE, ifindex, state: { noarp: true }, flags: { master: true } }, { lladdr: macBytes(mac) }, CREATE_REPLACE);
+  }
+
   /** = bridge fdb del MAC dev DEV dst DST */
   async deleteFdb(dev: string, mac: string, dst: string): Promise<void> {
     const ifindex = await this.linkIndex(dev);
@@ -308,8 +329,13 @@ export class Rtnl {
 
   /** = ip addr add ADDRESS/PREFIX dev DEV */
   async addAddress(dev: string, address: string, prefixLength: number): Promise<void> {
+    await this.addAddressAt(await this.linkIndex(dev), address, prefixLength);
+  }
+
+  /** = ip addr add ADDRESS/PREFIX dev DEV, DEV named by its index: the request is sent at once, before anything is awaited. */
+  async addAddressAt(index: number, address: string, prefixLength: number): Promise<void> {
     const bytes = ipBytes(address);
-    await this.socket.newAddress({ family: AF_INET, prefixlen: prefixLength, index: await this.linkIndex(dev) }, { local: bytes, address: bytes }, CREATE_EXCL);
+    await this.socket.newAddress({ family: AF_INET, prefixlen: prefixLength, index }, { local: bytes, address: bytes }, CREATE_EXCL);
   }
 
   /** = ip route add default via GATEWAY */
