@@ -93,6 +93,31 @@ describe('executor conformance', { skip: sandboxSkip }, () => {
       }
     });
 
+    test(`${name}: a step the kernel refuses among steps sent together: the error is that step's, and the steps around it are undone`, async () => {
+      const executor = make();
+      const br = `confbr4${name === 'netlink' ? 'n' : 'i'}`;
+      const ns = `berth-conf${name === 'netlink' ? 'nl' : 'ip'}4refuse`;
+      await executor.apply(bridgePlan(br));
+      try {
+        await executor.apply(attachPlan(br, ns, 'vethc0ffee4').filter((op) => op.kind !== 'route-add'));
+        // The netlink executor sends these three at once; the kernel refuses the second (the address exists) and accepts the third.
+        await assert.rejects(
+          executor.apply([
+            { kind: 'addr-add', netns: ns, dev: 'eth0', cidr: '10.123.0.9/24' },
+            { kind: 'addr-add', netns: ns, dev: 'eth0', cidr: '10.123.0.2/24' },
+            { kind: 'route-add', netns: ns, dst: 'default', via: '10.123.0.1' },
+          ]),
+          (e: unknown) => e instanceof KernelError && e.message.startsWith(`kernel operation failed: ip -n ${ns} addr add 10.123.0.2/24 dev eth0: `),
+        );
+        const inside = JSON.parse(await must('ip', ['-n', ns, '-j', 'addr', 'show', 'eth0'])) as any[];
+        assert.deepEqual(inside[0].addr_info.filter((a: any) => a.family === 'inet').map((a: any) => a.local), ['10.123.0.2']);
+        assert.deepEqual(JSON.parse(await must('ip', ['-n', ns, '-j', 'route', 'show', 'default'])), []);
+      } finally {
+        await run('ip', ['netns', 'del', ns]);
+        await run('ip', ['link', 'del', br]);
+      }
+    });
+
     test(`${name}: deleting a link that is already gone is done, and the rest of the plan still applies`, async () => {
       const executor = make();
       const br = `confbr3${name === 'netlink' ? 'n' : 'i'}`;
