@@ -37,7 +37,7 @@ export class NetlinkExecutor implements Executor {
       for (let next = 0; next < plan.length; ) {
         const together = requestsTogetherAt(plan, next);
         try {
-          if (together.length > 1) await this.applyTogether(together, this.socketFor(together[0]!.netns, sockets), applied);
+          if (together.length > 1) await this.applyTogether(together, this.socketFor(netnsOfRequest(together[0]!), sockets), applied);
           else {
             await this.applyOne(plan[next]!, sockets);
             applied.push(plan[next]!);
@@ -54,12 +54,14 @@ export class NetlinkExecutor implements Executor {
   }
 
   /**
-   * Namespace-side steps that are one rtnetlink request each, sent one after another
-   * without waiting for each answer: the kernel handles a socket's requests in the order
-   * they come, and the answers come back together (an attach's four steps in the sandbox
-   * then cost about one round trip instead of four). The indexes of the links the steps name
-   * are asked first. Every step the kernel accepted counts as applied, also those after a
-   * refused one, so the rollback undoes them; the error is the first refusal's.
+   * Consecutive steps that are one rtnetlink request each, in one namespace, sent one after
+   * another without waiting for each answer: the kernel handles a socket's requests in the
+   * order they come, and the answers come back together (an attach's five steps in the
+   * sandbox, or a new bridge's alias, address and up, then cost about one round trip each
+   * group). The indexes of the links the steps name are asked first (a link not found fails
+   * the plan at its step, before anything is sent). Every step the kernel accepted counts as
+   * applied, also those after a refused one, so the rollback undoes them; the error is the
+   * first refusal's.
    */
   private async applyTogether(ops: readonly RequestOp[], socket: Rtnl, applied: KernelOp[]): Promise<void> {
     const indexes = new Map<string, number>();
@@ -205,14 +207,19 @@ export class NetlinkExecutor implements Executor {
   }
 }
 
-/** A namespace-side step that is one rtnetlink request once its link's index is known. */
+/** A step that is one rtnetlink request once its link's index is known. */
 type RequestOp =
-  | (Extract<KernelOp, { kind: 'link-up' | 'link-no-ipv6-address' | 'addr-add' }> & { readonly netns: string })
-  | (Extract<KernelOp, { kind: 'route-add' }> & { readonly netns: string; readonly via: string });
+  | Extract<KernelOp, { kind: 'link-up' | 'link-no-ipv6-address' | 'addr-add' | 'link-alias' }>
+  | (Extract<KernelOp, { kind: 'route-add' }> & { readonly via: string });
 
 function isRequestOp(op: KernelOp): op is RequestOp {
-  if (op.kind === 'link-up' || op.kind === 'link-no-ipv6-address' || op.kind === 'addr-add') return op.netns !== undefined;
-  return op.kind === 'route-add' && op.netns !== undefined && isPlainDefaultRoute(op);
+  if (op.kind === 'link-up' || op.kind === 'link-no-ipv6-address' || op.kind === 'addr-add' || op.kind === 'link-alias') return true;
+  return op.kind === 'route-add' && isPlainDefaultRoute(op);
+}
+
+/** The namespace a request step acts in (undefined: the host). */
+function netnsOfRequest(op: RequestOp): string | undefined {
+  return op.kind === 'link-alias' ? undefined : op.netns;
 }
 
 /** `ip route add default via GW`: the one route form with an in-process request. */
@@ -227,7 +234,7 @@ function requestsTogetherAt(plan: Plan, start: number): RequestOp[] {
   const run: RequestOp[] = [first];
   for (let i = start + 1; i < plan.length; i++) {
     const op = plan[i]!;
-    if (!isRequestOp(op) || op.netns !== first.netns) break;
+    if (!isRequestOp(op) || netnsOfRequest(op) !== netnsOfRequest(first)) break;
     run.push(op);
   }
   return run;
@@ -240,6 +247,8 @@ function sendRequest(op: RequestOp, socket: Rtnl, indexes: ReadonlyMap<string, n
       return socket.setUp(op.dev);
     case 'link-no-ipv6-address':
       return socket.setNoIpv6Address(op.dev);
+    case 'link-alias':
+      return socket.setAlias(op.dev, op.alias);
     case 'addr-add': {
       const [address, prefix] = op.cidr.split('/');
       return socket.addAddressAt(indexes.get(op.dev)!, address!, Number(prefix));

@@ -262,7 +262,7 @@ export class Rtnl {
 
   /** = ip link set dev DEV alias ALIAS */
   async setAlias(name: string, alias: string): Promise<void> {
-    await this.socket.setLink({ index: await this.linkIndex(name) }, { ifalias: alias });
+    await this.setLinkByName(name, {}, { ifalias: alias });
   }
 
   /** = ip link set dev DEV name NAME (the link must be down) */
