@@ -18,7 +18,7 @@
  * Run inside the sandbox: npm run bench [-- --docker]
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { builtinDrivers } from '../src/drivers/registry.js';
 import { allocateEndpoint, attachmentsFor, releaseEndpoint } from '../src/engine/endpoints.js';
@@ -33,6 +33,8 @@ import { sandboxDownPlan, sandboxName, sandboxUpPlan } from '../src/engine/sandb
 import { newId } from '../src/common/ids.js';
 import { BatchExecutor, type Executor } from '../src/kernel/exec.js';
 import { NetlinkExecutor } from '../src/kernel/netlink/executor.js';
+import { addNetns, deleteNetns, openNetns } from '../src/kernel/netlink/namespaces.js';
+import { Rtnl } from '../src/kernel/netlink/rtnl.js';
 import type { EndpointRecord } from '../src/engine/model.js';
 import { fmt, median, percentile, printTable } from './stats.js';
 import { DOCKER_DEFAULT_POOLS } from '../src/ipam/subnets.js';
@@ -183,6 +185,58 @@ for (const chosen of [bridgeNetwork, macvlanNetwork]) {
   }
 }
 spawnSync('ip', ['link', 'del', 'benchup0']);
+
+/**
+ * What the kernel's bridge adds as it fills: the veth step alone (one RTM_NEWLINK: the pair,
+ * its host end on a bridge and up, the peer born in a namespace made beforehand), timed
+ * while 1,000 pairs join one bridge, and while 1,000 pairs join 20 bridges of 50 ports each.
+ * The second grows only with the host's link count; the difference is the port's insertion
+ * into a bridge that holds many (work the kernel does over the bridge's port lists).
+ */
+async function kernelVethGrowth(bridges: number): Promise<number[][]> {
+  const host = new Rtnl();
+  const names = Array.from({ length: bridges }, (_, b) => `benchk${b}`);
+  const windows = LEVELS.map(() => [] as number[]);
+  const top = Math.max(...LEVELS);
+  try {
+    for (const name of names) {
+      await host.addBridge(name);
+      await host.setUp(name);
+    }
+    for (let i = 1; i <= top; i++) {
+      addNetns(`benchk-${i}`);
+      const fd = openNetns(`benchk-${i}`);
+      try {
+        const start = process.hrtime.bigint();
+        await host.addVeth({ hostName: `vbk${i}`, master: names[i % bridges]!, peerName: 'eth0', peerMac: '02:42:ac:11:00:02', peerNetnsFd: fd });
+        const k = LEVELS.findIndex((level) => i > Math.max(level, SAMPLES) - SAMPLES && i <= Math.max(level, SAMPLES));
+        if (k >= 0) windows[k]!.push(ms(start));
+      } finally {
+        closeSync(fd);
+      }
+    }
+  } finally {
+    for (let i = 1; i <= top; i++) if (existsSync(`/run/netns/benchk-${i}`)) deleteNetns(`benchk-${i}`);
+    for (const name of names) spawnSync('ip', ['link', 'del', name]);
+    host.close();
+  }
+  return windows;
+}
+
+console.log(`# the kernel alone: the veth step (one RTM_NEWLINK) as 1,000 pairs join one bridge, and as they join 20 bridges, ${SAMPLES} per window, ms`);
+const oneBridge = await kernelVethGrowth(1);
+// The kernel frees deleted namespaces (and their pairs) in the background: the second run starts once it is done.
+for (let waited = 0; waited < 60 && spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout.includes('vbk'); waited++) await new Promise((r) => setTimeout(r, 500));
+const twentyBridges = await kernelVethGrowth(20);
+printTable(
+  ['pairs made', 'one bridge p50', 'vs first', '20 bridges p50', 'vs first'],
+  LEVELS.map((level, k) => [
+    `${Math.max(level, SAMPLES) - SAMPLES + 1}-${Math.max(level, SAMPLES)}`,
+    fmt(median(oneBridge[k]!)), `${(median(oneBridge[k]!) / median(oneBridge[0]!)).toFixed(2)}x`,
+    fmt(median(twentyBridges[k]!)), `${(median(twentyBridges[k]!) / median(twentyBridges[0]!)).toFixed(2)}x`,
+  ]),
+);
+console.log('');
 
 if (process.argv.includes('--docker')) {
   const runs = Number(process.env.DOCKER_RUNS ?? 20);
