@@ -21,6 +21,11 @@ export function vethEndpointNames(request: EndpointRequest): EndpointNames {
   return { ifname: request.ifname, hostIfname, mac: request.mac ?? macForAddress(request.address) };
 }
 
+/** The MAC of the endpoint's end of the pair: the one asked for, or Docker's 02:42:<IPv4>. */
+export function vethPeerMac(endpoint: DriverEndpoint): string {
+  return endpoint.mac ?? macForAddress(endpoint.address);
+}
+
 /** The endpoint's host-side veth (every endpoint of these drivers has one). */
 export function hostSide(endpoint: DriverEndpoint): string {
   if (endpoint.hostIfname === undefined) throw new Error(`endpoint ${endpoint.id} has no host-side veth`);
@@ -35,7 +40,7 @@ export function hostSide(endpoint: DriverEndpoint): string {
  */
 export function vethJoinOps(bridge: string, mtu: number | undefined, netns: string, endpoint: DriverEndpoint): KernelOp[] {
   return [
-    { kind: 'veth-add', hostName: hostSide(endpoint), master: bridge, peerName: endpoint.ifname, peerMac: endpoint.mac ?? macForAddress(endpoint.address), peerNetns: netns, mtu },
+    { kind: 'veth-add', hostName: hostSide(endpoint), master: bridge, peerName: endpoint.ifname, peerMac: vethPeerMac(endpoint), peerNetns: netns, mtu },
     { kind: 'link-no-ipv6-address', dev: hostSide(endpoint) },
     { kind: 'addr-add', netns, dev: endpoint.ifname, cidr: `${endpoint.address}/${endpoint.prefixLength}` },
     { kind: 'link-up', netns, dev: endpoint.ifname },
@@ -47,7 +52,7 @@ export function vethJoinOps(bridge: string, mtu: number | undefined, netns: stri
  * left in the host namespace (down, unaddressed) for that runtime to move in.
  */
 export function vethExternalOps(bridge: string, mtu: number | undefined, endpoint: DriverEndpoint): KernelOp[] {
-  return [{ kind: 'veth-add', hostName: hostSide(endpoint), master: bridge, peerName: endpoint.ifname, peerMac: endpoint.mac ?? macForAddress(endpoint.address), mtu }];
+  return [{ kind: 'veth-add', hostName: hostSide(endpoint), master: bridge, peerName: endpoint.ifname, peerMac: vethPeerMac(endpoint), mtu }];
 }
 
 /** Deleting either end deletes both, wherever the other end is; nothing when the pair is gone already. */

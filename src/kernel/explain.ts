@@ -114,8 +114,6 @@ export function whyOf(op: KernelOp): string {
 }
 
 const SYSCTL_REASONS: readonly (readonly [RegExp, string])[] = [
-  [/^net\.ipv6\.conf\.default\.disable_ipv6$/, 'interfaces born in this namespace come without IPv6: its networks are IPv4-only, and an interface with IPv6 would send autoconfiguration messages (DAD, router and multicast-listener) that a bridge floods to every container on it'],
-  [/\.disable_ipv6$/, 'disable_ipv6 before it comes up: the network is IPv4-only, and an interface with IPv6 would send autoconfiguration messages (DAD, router and multicast-listener) that a bridge floods to every container on it'],
   [/\.route_localnet$/, 'route_localnet: a published port reached on 127.0.0.1 may be DNATed to a container (Docker does the same)'],
   [/^net\.ipv4\.ip_forward$/, 'ip_forward: the host routes between its bridges and the uplink, which NAT needs'],
   [/\.proxy_arp$/, 'proxy_arp: the host answers ARP for addresses it routes'],

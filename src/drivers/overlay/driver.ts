@@ -5,7 +5,6 @@ import type { KernelView } from '../../kernel/view.js';
 import {
   type EndpointPath,
   joinPlan,
-  macForAddress,
   ownerAlias,
   type DriverAvailability,
   type DriverCapabilities,
@@ -20,7 +19,7 @@ import {
   type RecordedEndpoint,
   type RemoteEndpoint,
 } from '../driver.js';
-import { hostSide, vethEndpointNames, vethExternalOps, vethExternalRemoveOps, vethJoinOps, vethLeaveOps } from '../veth.js';
+import { hostSide, vethEndpointNames, vethPeerMac, vethExternalOps, vethExternalRemoveOps, vethJoinOps, vethLeaveOps } from '../veth.js';
 import { overlayData, overlayOptionsOf, parseOverlayOptions, VXLAN_OVERHEAD, VXLANID_OPTION, type OverlayOptions } from './options.js';
 
 /** VXLAN's IANA port, as Docker's overlay and flannel's vxlan backend use. */
@@ -88,8 +87,7 @@ export class OverlayDriver implements NetworkDriver {
     // them for minutes: an address (and with it the MAC) used on another host a moment ago
     // would still be sent into the tunnel while its new owner here stays silent (no IPv6
     // autoconfiguration announces it). A static entry on its port says where it is now.
-    const mac = endpoint.mac ?? macForAddress(endpoint.address);
-    return { plan: [...vethJoinOps(bridge, mtu, netns, endpoint), { kind: 'port-fdb-static', dev: hostSide(endpoint), mac }], info: {} };
+    return { plan: [...vethJoinOps(bridge, mtu, netns, endpoint), { kind: 'port-fdb-static', dev: hostSide(endpoint), mac: vethPeerMac(endpoint) }], info: {} };
   }
 
   leave(_network: DriverNetwork, netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {
