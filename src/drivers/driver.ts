@@ -2,7 +2,7 @@ import { cidrContains, parseCidr, parseIpv4 } from '../common/ipv4.js';
 import type { FirewallNetwork } from '../firewall/model.js';
 import type { KernelFeatures } from '../kernel/features.js';
 import type { KernelOp, Plan, RouteTarget } from '../kernel/ops.js';
-import type { KernelView } from '../kernel/view.js';
+import type { HostLinkPresence, KernelView } from '../kernel/view.js';
 import type { RoutingState } from '../kernel/sandbox-routing.js';
 
 /**
@@ -71,7 +71,7 @@ export interface DriverCreateContext {
   readonly vni?: number;
   /** Every other network with addresses, of any driver (a parent link is one network's only). */
   readonly others: readonly DriverNetwork[];
-  readonly live: KernelView;
+  readonly live: HostLinkPresence;
 }
 
 /** validateOptions' answer: the typed options as data, and what the network's addresses must make room for. */
@@ -154,7 +154,7 @@ export interface NetworkDriver {
   /** Creates the network's objects on this host. */
   createNetwork(network: DriverNetwork): Plan;
   /** Removes them; only what `live` still holds, so a repeated or late delete succeeds. */
-  deleteNetwork(network: DriverNetwork, live: KernelView): Plan;
+  deleteNetwork(network: DriverNetwork, live: HostLinkPresence): Plan;
   /** Names an endpoint; may throw InvalidArgumentError for a request the driver cannot honour. */
   createEndpoint(network: DriverNetwork, request: EndpointRequest): EndpointNames;
   /** Attaches the sandbox `netns` through `endpoint` (the default route is the engine's, from the info). */
@@ -178,7 +178,7 @@ export interface NetworkDriver {
    */
   joinExternal?(network: DriverNetwork, endpoint: DriverEndpoint): JoinResult;
   /** Removes what joinExternal made, as far as `live` still shows it in the host namespace. */
-  removeExternal?(network: DriverNetwork, endpoint: DriverEndpoint, live: KernelView): Plan;
+  removeExternal?(network: DriverNetwork, endpoint: DriverEndpoint, live: HostLinkPresence): Plan;
   /** Its contribution to the firewall's desired state (NAT, isolation); none: the firewall leaves it alone. */
   firewall?(network: DriverNetwork): FirewallNetwork;
   /** What an endpoint needs to carry published ports (the bridge: hairpin on its port). */

@@ -2,7 +2,7 @@ import { ConflictError, InvalidArgumentError, MissingFeatureError, quotePrefix }
 import { shortId } from '../common/ids.js';
 import { LINK_KIND_SUPPORT, type KernelFeatures } from '../kernel/features.js';
 import { withoutAbsentLinks, type KernelOp, type Plan } from '../kernel/ops.js';
-import type { KernelView } from '../kernel/view.js';
+import type { HostLinkPresence, KernelView } from '../kernel/view.js';
 import { dataOneOf, dataString, VALID_LINK_NAME } from './data.js';
 import { joinPlan, ownerAlias, type DriverCreateContext, type DriverData, type DriverEndpoint, type DriverNetwork, type NetworkDriver, type RecordedEndpoint } from './driver.js';
 
@@ -81,9 +81,9 @@ export function createParentPlan(networkId: string, link: ParentLink): KernelOp[
 }
 
 /** Removes the parent if berth created it and it is still there; a user's parent is never touched. */
-export function deleteParentPlan(link: ParentLink, live: KernelView): Plan {
+export function deleteParentPlan(link: ParentLink, live: HostLinkPresence): Plan {
   if (link.created === 'none') return [];
-  return withoutAbsentLinks([{ kind: 'link-del', dev: link.parent }], new Set(live.links.keys()));
+  return withoutAbsentLinks([{ kind: 'link-del', dev: link.parent }], live.links);
 }
 
 /** Re-creates a parent berth owns when it is gone, or brings it up; a user's parent that is gone cannot be. */
@@ -123,6 +123,6 @@ export function repairOnParent(
  * A link made on a parent for a sandbox another runtime owns is back in the host namespace
  * once that runtime let go of it (dockerd moves it back), and gone with the sandbox otherwise.
  */
-export function removeExternalLink(endpoint: DriverEndpoint, live: KernelView): KernelOp[] {
+export function removeExternalLink(endpoint: DriverEndpoint, live: HostLinkPresence): KernelOp[] {
   return live.links.has(endpoint.ifname) ? [{ kind: 'link-del', dev: endpoint.ifname }] : [];
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { KernelOp } from '../kernel/ops.js';
 import { LEAVING_PREFIX } from '../kernel/reaper.js';
-import type { KernelView } from '../kernel/view.js';
+import type { HostLinkPresence } from '../kernel/view.js';
 import { macForAddress, type DriverEndpoint, type EndpointNames, type EndpointRequest } from './driver.js';
 
 /**
@@ -56,7 +56,7 @@ export function vethExternalOps(bridge: string, mtu: number | undefined, endpoin
 }
 
 /** Deleting either end deletes both, wherever the other end is; nothing when the pair is gone already. */
-export function vethExternalRemoveOps(endpoint: DriverEndpoint, live: KernelView): KernelOp[] {
+export function vethExternalRemoveOps(endpoint: DriverEndpoint, live: HostLinkPresence): KernelOp[] {
   return live.links.has(hostSide(endpoint)) ? [{ kind: 'link-del', dev: hostSide(endpoint) }] : [];
 }
 

@@ -2,7 +2,7 @@ import { ChangeCounter } from '../common/change-counter.js';
 import type { DnsEndpoint } from '../dns/names.js';
 import type { RemoteEndpoint } from '../drivers/driver.js';
 import type { Plan } from '../kernel/ops.js';
-import { readKernelView, readLinkNamesView } from '../kernel/view.js';
+import { hostLinkPresence, readKernelView } from '../kernel/view.js';
 import type { CollectionWatch, WatchEvent } from '../store/etcd-watch.js';
 import type { ClusterLink, EngineContext } from './context.js';
 import type { ExternalEndpointRecord } from './external/endpoints.js';
@@ -214,7 +214,7 @@ export class ClusterSync {
       return;
     }
     // Deleting asks only which links exist: their names from /proc, no `ip` process.
-    await this.ctx.deps.executor.apply(this.ctx.networks.driverOf(network).deleteNetwork(driverNetwork(network), await readLinkNamesView()));
+    await this.ctx.deps.executor.apply(this.ctx.networks.driverOf(network).deleteNetwork(driverNetwork(network), hostLinkPresence()));
     this.ctx.networks.remove(network.id);
     await this.ctx.deps.ipam.removePool(network.id);
     this.programmed.delete(network.id);

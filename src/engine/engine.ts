@@ -581,11 +581,11 @@ export class Engine {
   }
 
   planDisconnect(network: string, container: string): Promise<Plan> {
-    return this.queue.run(async () => (await this.networkService.planDisconnect(network, container)).plan);
+    return this.queue.run(() => Promise.resolve(this.networkService.planDisconnect(network, container).plan));
   }
 
   planRemoveNetwork(ref: string): Promise<Plan> {
-    return this.queue.run(() => this.networkService.planRemove(ref));
+    return this.queue.run(() => Promise.resolve(this.networkService.planRemove(ref)));
   }
 
   /** `rm [-f]`, explained: the ports withdrawn and the sandbox torn down (a running container's, killed first with -f). */

@@ -1,6 +1,6 @@
 import { ConflictError, ExhaustedError } from '../common/errors.js';
 import type { Plan } from '../kernel/ops.js';
-import { readLinkNamesView } from '../kernel/view.js';
+import { hostLinkPresence } from '../kernel/view.js';
 import type { Store } from '../store/store.js';
 import { StoredAddressClaims } from './address-claims.js';
 import type { ClusterSync } from './cluster-sync.js';
@@ -80,7 +80,7 @@ export async function removeGlobalNetwork(ctx: EngineContext, cluster: ClusterSy
   if (users.length > 0) {
     throw new ConflictError(`network ${network.name} has active endpoints: ${users.join(', ')}`, 'remove those containers or disconnect them from it, on their hosts');
   }
-  const plan: Plan = ctx.networks.driverOf(network).deleteNetwork(driverNetwork(network), await readLinkNamesView());
+  const plan: Plan = ctx.networks.driverOf(network).deleteNetwork(driverNetwork(network), hostLinkPresence());
   await store.delete('networks', network.id);
   await ctx.deps.executor.apply(plan);
   ctx.networks.remove(network.id);

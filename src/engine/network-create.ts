@@ -2,7 +2,7 @@ import { ConflictError, InvalidArgumentError, quotePrefix } from '../common/erro
 import { newId } from '../common/ids.js';
 import type { NetworkAddressing, NetworkDriver } from '../drivers/driver.js';
 import type { DriverRegistry } from '../drivers/registry.js';
-import type { KernelView } from '../kernel/view.js';
+import type { HostLinkPresence } from '../kernel/view.js';
 import { broadcastOf, cidrContains, cidrsOverlap, formatCidr, formatIpv4, parseCidr, parseIpv4, type Ipv4Cidr } from '../common/ipv4.js';
 import { candidatesOf, firstFreeSubnet, type AddressPoolSpec, checkUsableSubnet } from '../ipam/subnets.js';
 import type { HostRoute } from '../kernel/read.js';
@@ -39,7 +39,7 @@ export interface NetworkCreateContext {
   readonly nameservers: readonly string[];
   readonly pools: readonly AddressPoolSpec[];
   readonly drivers: DriverRegistry;
-  readonly live: KernelView;
+  readonly live: HostLinkPresence;
   /** For a global network: the VXLAN id the cluster reserved for it. */
   readonly vni?: number;
   /** Only planning (--dry-run): a driver this kernel cannot run still plans. */

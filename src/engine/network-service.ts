@@ -1,12 +1,12 @@
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../common/errors.js';
 import { parseResolvConf } from '../dns/resolvconf.js';
 import { routeClaimsSubnet } from '../ipam/subnets.js';
-import { hostLinkNames, hostRoutes } from '../kernel/read.js';
+import { hostLinkExists, hostRoutes } from '../kernel/read.js';
 import type { KernelOp, Plan } from '../kernel/ops.js';
 import { parseCidr } from '../common/ipv4.js';
 import { joinPlan, subnetHolding } from '../drivers/driver.js';
 import { LocalIpam } from '../ipam/local.js';
-import { readLinkNamesView } from '../kernel/view.js';
+import { hostLinkPresence } from '../kernel/view.js';
 import { attachableNetwork, checkedAttachment, type EndpointRequest } from './container-config.js';
 import { readHostFile } from './container-files.js';
 import type { EngineContext } from './context.js';
@@ -46,8 +46,8 @@ export class NetworkService {
       nameservers: [...this.ctx.config.dnsServers, ...parseResolvConf(await readHostFile(this.ctx.config.hostResolvConfPath)).nameservers],
       pools: this.ctx.config.defaultBridge.pools,
       drivers: this.ctx.deps.drivers,
-      // Options ask only whether links exist: names from /proc, no `ip` process.
-      live: await readLinkNamesView(),
+      // Options ask only whether links exist: the kernel answers name by name.
+      live: hostLinkPresence(),
       planOnly,
     };
   }
@@ -142,7 +142,7 @@ export class NetworkService {
       return network;
     }
     this.checkUnused(network);
-    const plan = await this.removalPlan(network);
+    const plan = this.removalPlan(network);
     networks.remove(network.id);
     try {
       await inTransaction(deps.executor, async (tx) => {
@@ -158,7 +158,7 @@ export class NetworkService {
   }
 
   /** `network rm`, explained. An overlay's removal is a cluster-wide agreement, not one plan: not explained yet. */
-  async planRemove(ref: string): Promise<Plan> {
+  planRemove(ref: string): Plan {
     const network = this.checkedRemove(ref, {});
     if (network.scope === 'global') throw new InvalidArgumentError(`network ${network.name} spans hosts: explaining its removal is not supported`, 'explain a local network, or its containers');
     this.checkUnused(network);
@@ -169,9 +169,9 @@ export class NetworkService {
    * Rules first (undoable), links last: deleting a link cannot be undone. Objects someone
    * already deleted are not an error: the network goes all the same.
    */
-  private async removalPlan(network: AddressedNetwork): Promise<Plan> {
+  private removalPlan(network: AddressedNetwork): Plan {
     const driver = this.ctx.networks.driverOf(network);
-    const deletion = driver.deleteNetwork(driverNetwork(network), await readLinkNamesView());
+    const deletion = driver.deleteNetwork(driverNetwork(network), hostLinkPresence());
     if (!driver.firewall) return deletion;
     const before = this.ctx.ports.firewallModel();
     const bridge = driver.firewall(driverNetwork(network)).bridge;
@@ -267,7 +267,7 @@ export class NetworkService {
    * way out takes it over, with the published ports.
    */
   async disconnect(networkRef: string, containerRef: string): Promise<ContainerRecord> {
-    const planned = await this.planDisconnect(networkRef, containerRef);
+    const planned = this.planDisconnect(networkRef, containerRef);
     if (!planned.endpoint) return this.save(planned.moved);
     const { endpoint } = planned;
     const { deps } = this.ctx;
@@ -286,7 +286,7 @@ export class NetworkService {
    * disconnect` prints). `endpoint` is the interface that goes, absent for a container
    * that has none there (created, or exited).
    */
-  async planDisconnect(networkRef: string, containerRef: string): Promise<{ plan: Plan; moved: ContainerRecord; endpoint?: EndpointRecord }> {
+  planDisconnect(networkRef: string, containerRef: string): { plan: Plan; moved: ContainerRecord; endpoint?: EndpointRecord } {
     const { networks, containers } = this.ctx;
     const container = containers.get(containerRef);
     const network = networks.get(networkRef);
@@ -309,7 +309,7 @@ export class NetworkService {
     const guard = container.state.status === 'running' ? guardChange(`container ${container.name} off ${network.name}`, { removed: [endpoint] }) : undefined;
     const leaving = networks.driverOf(network).leave(driverNetwork(network), container.netns, driverEndpoint(endpoint), { sandboxGoing: false });
     // A host link someone already deleted is not planned again (its peer went with it).
-    const hostLinkGone = endpoint.hostIfname !== undefined && !(await hostLinkNames()).has(endpoint.hostIfname);
+    const hostLinkGone = endpoint.hostIfname !== undefined && !hostLinkExists(endpoint.hostIfname);
     const plan: KernelOp[] = [
       ...(carriesPorts ? [this.ctx.ports.movePlan(container, moved)] : []),
       ...(heir ? this.moveDefaultRoute(container.netns, endpoint, heir, carriesPorts && portsFollow) : []),

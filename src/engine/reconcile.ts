@@ -11,7 +11,7 @@ import type { KernelOp } from '../kernel/ops.js';
 import { isSameProcessAlive } from '../kernel/process.js';
 import { hostLinkNames, hostRoutes, listNetns, readSysctl } from '../kernel/read.js';
 import { reapLeftovers } from '../kernel/reaper.js';
-import { readKernelView, readLinkNamesView, type KernelView } from '../kernel/view.js';
+import { hostLinkPresence, readKernelView, type KernelView } from '../kernel/view.js';
 import type { Store } from '../store/store.js';
 import type { ContainerRecords } from './container-records.js';
 import type { ContainerTable } from './containers.js';
@@ -97,7 +97,7 @@ async function removeAbandonedNetworks(ctx: ReconcileContext, networks: readonly
   const intents = await ctx.store.list('network-intents');
   if (intents.length === 0) return;
   const recorded = new Set(networks.map((n) => n.id));
-  const view = await readLinkNamesView();
+  const view = hostLinkPresence();
   const abandoned = intents.map((i) => parseNetworkRecord(i.value)).filter(hasAddresses).filter((n) => !recorded.has(n.id));
   await ctx.executor.apply(abandoned.flatMap((n) => ctx.drivers.get(n.driver).deleteNetwork(driverNetwork(n), view)));
   for (const i of intents) await ctx.store.delete('network-intents', i.id);
@@ -133,7 +133,7 @@ async function loadNetworks(ctx: ReconcileContext, stored: NetworkRecord[], cont
 
   const ops: KernelOp[] = [];
   if (storedDefault && bridgeOf(storedDefault.driverData) !== bridgeOf(desiredDefault.driverData)) {
-    ops.push(...ctx.networks.driverOf(storedDefault).deleteNetwork(driverNetwork(storedDefault), await readLinkNamesView()));
+    ops.push(...ctx.networks.driverOf(storedDefault).deleteNetwork(driverNetwork(storedDefault), hostLinkPresence()));
   }
   const forwarding = await readSysctl('net.ipv4.ip_forward');
   if (forwarding !== '1') ops.push(ipForwardingOn(forwarding));

@@ -1,6 +1,6 @@
 import type { NameRecord } from '../kernel/explain.js';
 import { linkNamesIn } from '../kernel/netlink/links.js';
-import { hostLinkNames, listNetns } from '../kernel/read.js';
+import { hostLinkExists, netnsExists } from '../kernel/read.js';
 import type { Plan } from '../kernel/ops.js';
 import type { EngineContext } from './context.js';
 import { newId } from '../common/ids.js';
@@ -54,12 +54,11 @@ export function endpointsUpPlan(networks: NetworkTable, container: Pick<Containe
 export async function sandboxTeardownPlan(ctx: EngineContext, container: ContainerRecord): Promise<{ plan: Plan; released: EndpointRecord[] }> {
   const known = container.endpoints.filter((ep) => ctx.networks.byIdExact(ep.networkId) !== undefined);
   const attachments = attachmentsFor(ctx.networks, known);
-  const netns = new Set(await listNetns());
   // When a driver's leave touches links inside the sandbox (macvlan, ipvlan), ask which are
   // there: one someone deleted by hand is not touched again. A bridge's leave asks nothing.
   const touchesInside = attachments.some((a) => a.driver.leave(a.network, container.netns, a.endpoint, { sandboxGoing: true }).some((op) => 'netns' in op && op.netns === container.netns));
-  const inside = touchesInside && netns.has(container.netns) ? await linkNamesIn(container.netns) : undefined;
-  const live = { links: await hostLinkNames(), netns, ...(inside ? { sandboxLinks: inside } : {}) };
+  const inside = touchesInside && netnsExists(container.netns) ? await linkNamesIn(container.netns) : undefined;
+  const live = { links: { has: hostLinkExists }, netns: { has: netnsExists }, ...(inside ? { sandboxLinks: inside } : {}) };
   const guard = guardChange(`container ${container.name} gone`, { removed: known });
   return { plan: [...(guard ? [guard] : []), ...sandboxDownPlan(container.netns, attachments, live)], released: known };
 }

@@ -1,6 +1,6 @@
 import { shortId } from '../common/ids.js';
 import { joinPlan, type DriverEndpoint, type DriverNetwork, type NetworkDriver } from '../drivers/driver.js';
-import { withoutAbsentLinks, type KernelOp, type Plan } from '../kernel/ops.js';
+import { withoutAbsentLinks, type KernelOp, type LinkPresence, type Plan } from '../kernel/ops.js';
 import { channelOf } from '../kernel/render.js';
 
 /**
@@ -50,7 +50,7 @@ export function sandboxUpPlan(netns: string, attachments: readonly Attachment[],
 export function sandboxDownPlan(
   netns: string,
   attachments: readonly Attachment[],
-  live: { readonly links: ReadonlySet<string>; readonly netns: ReadonlySet<string>; readonly sandboxLinks?: ReadonlySet<string> },
+  live: { readonly links: LinkPresence; readonly netns: LinkPresence; readonly sandboxLinks?: ReadonlySet<string> },
 ): Plan {
   const sandboxGoing = live.netns.has(netns);
   const leaves = attachments.flatMap((a) => a.driver.leave(a.network, netns, a.endpoint, { sandboxGoing }));

@@ -270,10 +270,15 @@ export function inversePlan(plan: Plan): Plan {
   return undo;
 }
 
+/** Whether links exist, by name. A set of names answers it, and so do a KernelView's links. */
+export interface LinkPresence {
+  has(name: string): boolean;
+}
+
 /**
  * A deletion plan without the deletions of host links that are already gone, so deleting
  * something twice (or after someone deleted it by hand) succeeds.
  */
-export function withoutAbsentLinks(plan: Plan, liveHostLinks: ReadonlySet<string>): Plan {
+export function withoutAbsentLinks(plan: Plan, liveHostLinks: LinkPresence): Plan {
   return plan.filter((op) => op.kind !== 'link-del' || op.netns !== undefined || liveHostLinks.has(op.dev));
 }

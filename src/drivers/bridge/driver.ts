@@ -2,7 +2,7 @@ import { parseCidr } from '../../common/ipv4.js';
 import type { FirewallNetwork } from '../../firewall/model.js';
 import type { KernelFeatures } from '../../kernel/features.js';
 import { withoutAbsentLinks, type KernelOp, type Plan } from '../../kernel/ops.js';
-import type { KernelView } from '../../kernel/view.js';
+import type { HostLinkPresence, KernelView } from '../../kernel/view.js';
 import {
   type EndpointPath,
   joinPlan,
@@ -62,9 +62,9 @@ export class BridgeDriver implements NetworkDriver {
     return ops;
   }
 
-  deleteNetwork(network: DriverNetwork, live: KernelView): Plan {
+  deleteNetwork(network: DriverNetwork, live: HostLinkPresence): Plan {
     // In the background: deleting a bridge costs its caller 30-40 ms of RCU grace periods here.
-    return withoutAbsentLinks([{ kind: 'link-del', dev: bridgeOptionsOf(network.data).bridge, background: 'when-idle' }], new Set(live.links.keys()));
+    return withoutAbsentLinks([{ kind: 'link-del', dev: bridgeOptionsOf(network.data).bridge, background: 'when-idle' }], live.links);
   }
 
   createEndpoint(_network: DriverNetwork, request: EndpointRequest): EndpointNames {
@@ -87,7 +87,7 @@ export class BridgeDriver implements NetworkDriver {
     return { plan: vethExternalOps(bridge, mtu, endpoint), info: gateway === undefined || network.internal ? {} : { defaultRoute: { via: gateway } } };
   }
 
-  removeExternal(_network: DriverNetwork, endpoint: DriverEndpoint, live: KernelView): Plan {
+  removeExternal(_network: DriverNetwork, endpoint: DriverEndpoint, live: HostLinkPresence): Plan {
     return vethExternalRemoveOps(endpoint, live);
   }
 

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../../common/errors.js';
 import type { KernelFeatures } from '../../kernel/features.js';
 import { IPVLAN_FLAGS, IPVLAN_MODES, type IpvlanFlag, type IpvlanMode, type KernelOp, type Plan } from '../../kernel/ops.js';
-import type { KernelView } from '../../kernel/view.js';
+import type { HostLinkPresence, KernelView } from '../../kernel/view.js';
 import { checkKnownOptions, dataOneOf, oneOfOption } from '../data.js';
 import {
   type EndpointPath,
@@ -59,7 +59,7 @@ export class IpvlanDriver implements NetworkDriver {
     return createParentPlan(network.id, optionsOf(network.data));
   }
 
-  deleteNetwork(network: DriverNetwork, live: KernelView): Plan {
+  deleteNetwork(network: DriverNetwork, live: HostLinkPresence): Plan {
     return deleteParentPlan(optionsOf(network.data), live);
   }
 
@@ -89,7 +89,7 @@ export class IpvlanDriver implements NetworkDriver {
     return { plan, info: this.join(network, '', endpoint).info };
   }
 
-  removeExternal(_network: DriverNetwork, endpoint: DriverEndpoint, live: KernelView): Plan {
+  removeExternal(_network: DriverNetwork, endpoint: DriverEndpoint, live: HostLinkPresence): Plan {
     return removeExternalLink(endpoint, live);
   }
 

@@ -1,6 +1,6 @@
 import type { KernelFeatures } from '../../kernel/features.js';
 import { withoutAbsentLinks, type KernelOp, type Plan } from '../../kernel/ops.js';
-import type { KernelView } from '../../kernel/view.js';
+import type { HostLinkPresence, KernelView } from '../../kernel/view.js';
 import {
   type EndpointPath,
   macForAddress,
@@ -49,10 +49,10 @@ export class MacvlanDriver implements NetworkDriver {
     return [...createParentPlan(network.id, options), ...hostAccessPlan(network, options)];
   }
 
-  deleteNetwork(network: DriverNetwork, live: KernelView): Plan {
+  deleteNetwork(network: DriverNetwork, live: HostLinkPresence): Plan {
     const options = macvlanOptionsOf(network.data);
     // The host's link first: a parent berth created takes its children with it anyway.
-    const host = options.hostAccess ? withoutAbsentLinks([{ kind: 'link-del', dev: options.hostAccess.link }], new Set(live.links.keys())) : [];
+    const host = options.hostAccess ? withoutAbsentLinks([{ kind: 'link-del', dev: options.hostAccess.link }], live.links) : [];
     return [...host, ...deleteParentPlan(options, live)];
   }
 
@@ -81,7 +81,7 @@ export class MacvlanDriver implements NetworkDriver {
     return { plan, info: gateway === undefined || network.internal ? {} : { defaultRoute: { via: gateway } } };
   }
 
-  removeExternal(_network: DriverNetwork, endpoint: DriverEndpoint, live: KernelView): Plan {
+  removeExternal(_network: DriverNetwork, endpoint: DriverEndpoint, live: HostLinkPresence): Plan {
     return removeExternalLink(endpoint, live);
   }
 

@@ -1,7 +1,7 @@
 import { MissingFeatureError } from '../../common/errors.js';
 import type { KernelFeatures } from '../../kernel/features.js';
 import { withoutAbsentLinks, type KernelOp, type Plan } from '../../kernel/ops.js';
-import type { KernelView } from '../../kernel/view.js';
+import type { HostLinkPresence, KernelView } from '../../kernel/view.js';
 import {
   type EndpointPath,
   joinPlan,
@@ -71,9 +71,9 @@ export class OverlayDriver implements NetworkDriver {
     return [...bridgePlan(network, options), ...this.vxlanPlan(network, options)];
   }
 
-  deleteNetwork(network: DriverNetwork, live: KernelView): Plan {
+  deleteNetwork(network: DriverNetwork, live: HostLinkPresence): Plan {
     const { bridge, vxlan } = overlayOptionsOf(network.data);
-    return withoutAbsentLinks([{ kind: 'link-del', dev: vxlan }, { kind: 'link-del', dev: bridge }], new Set(live.links.keys()));
+    return withoutAbsentLinks([{ kind: 'link-del', dev: vxlan }, { kind: 'link-del', dev: bridge }], live.links);
   }
 
   createEndpoint(_network: DriverNetwork, request: EndpointRequest): EndpointNames {
@@ -100,7 +100,7 @@ export class OverlayDriver implements NetworkDriver {
     return { plan: vethExternalOps(bridge, mtu, endpoint), info: {} };
   }
 
-  removeExternal(_network: DriverNetwork, endpoint: DriverEndpoint, live: KernelView): Plan {
+  removeExternal(_network: DriverNetwork, endpoint: DriverEndpoint, live: HostLinkPresence): Plan {
     return vethExternalRemoveOps(endpoint, live);
   }
 

@@ -3,7 +3,7 @@ import { BerthError, InvalidArgumentError, NotFoundError, quotePrefix } from '..
 import { cidrContains, parseCidr, parseIpv4 } from '../../common/ipv4.js';
 import type { PortMapping } from '../../common/portspec.js';
 import { subnetHolding, type JoinInfo } from '../../drivers/driver.js';
-import { readLinkNamesView } from '../../kernel/view.js';
+import { hostLinkPresence } from '../../kernel/view.js';
 import type { EngineContext } from '../context.js';
 import { driverEndpoint } from '../endpoints.js';
 import type { AddressedNetwork, EndpointRecord } from '../model.js';
@@ -163,7 +163,7 @@ export class ExternalEndpoints {
     if (record.ports.length > 0) await this.revokePorts(id);
     const network = this.ctx.networks.addressedById(record.endpoint.networkId);
     const driver = this.ctx.networks.driverOf(network);
-    await this.ctx.deps.executor.apply(driver.removeExternal?.(driverNetwork(network), driverEndpoint(record.endpoint), await readLinkNamesView()) ?? []);
+    await this.ctx.deps.executor.apply(driver.removeExternal?.(driverNetwork(network), driverEndpoint(record.endpoint), hostLinkPresence()) ?? []);
     await this.ctx.deps.store.delete('external-endpoints', id);
     this.table.remove(id);
     if (!record.addressFromPlugin) await this.ctx.deps.ipam.release(network.id, record.endpoint.address);
