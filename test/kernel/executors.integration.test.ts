@@ -118,6 +118,37 @@ describe('executor conformance', { skip: sandboxSkip }, () => {
       }
     });
 
+    test(`${name}: a rename refused after the down sent with it: the link is up again under its own name`, async () => {
+      const executor = make();
+      const br = `confbr5${name === 'netlink' ? 'n' : 'i'}`;
+      const ns = `berth-conf${name === 'netlink' ? 'nl' : 'ip'}5rename`;
+      await executor.apply(bridgePlan(br));
+      try {
+        await executor.apply(attachPlan(br, ns, 'vethc0ffee5'));
+        // A disconnect's two steps inside (the netlink executor sends them together); "lo" is taken, so the rename is refused.
+        await assert.rejects(
+          executor.apply([
+            { kind: 'link-down', netns: ns, dev: 'eth0' },
+            { kind: 'link-rename', netns: ns, dev: 'eth0', name: 'lo' },
+          ]),
+          (e: unknown) => e instanceof KernelError && e.message.startsWith(`kernel operation failed: ip -n ${ns} link set dev eth0 name lo: `),
+        );
+        const eth0 = JSON.parse(await must('ip', ['-n', ns, '-j', 'link', 'show', 'eth0'])) as any[];
+        assert.ok(eth0[0].flags.includes('UP'), 'the down was undone');
+        // And a down and rename the kernel accepts leave the link down under its new name.
+        await executor.apply([
+          { kind: 'link-down', netns: ns, dev: 'eth0' },
+          { kind: 'link-rename', netns: ns, dev: 'eth0', name: 'gonec0ffee5' },
+        ]);
+        const gone = JSON.parse(await must('ip', ['-n', ns, '-j', 'link', 'show', 'gonec0ffee5'])) as any[];
+        assert.ok(!gone[0].flags.includes('UP'));
+        assert.notEqual((await run('ip', ['-n', ns, 'link', 'show', 'eth0'])).code, 0);
+      } finally {
+        await run('ip', ['netns', 'del', ns]);
+        await run('ip', ['link', 'del', br]);
+      }
+    });
+
     test(`${name}: deleting a link that is already gone is done, and the rest of the plan still applies`, async () => {
       const executor = make();
       const br = `confbr3${name === 'netlink' ? 'n' : 'i'}`;

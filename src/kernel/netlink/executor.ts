@@ -66,7 +66,7 @@ export class NetlinkExecutor implements Executor {
   private async applyTogether(ops: readonly RequestOp[], socket: Rtnl, applied: KernelOp[]): Promise<void> {
     const indexes = new Map<string, number>();
     for (const op of ops) {
-      if (op.kind !== 'addr-add' || indexes.has(op.dev)) continue;
+      if ((op.kind !== 'addr-add' && op.kind !== 'link-rename') || indexes.has(op.dev)) continue;
       try {
         indexes.set(op.dev, await socket.linkIndex(op.dev));
       } catch (err) {
@@ -133,8 +133,9 @@ export class NetlinkExecutor implements Executor {
         if (op.background && op.netns === undefined) {
           const leaving = leavingHostName();
           try {
-            await this.host.setDown(op.dev);
-            await this.host.rename(op.dev, leaving);
+            // Both requests sent together: down, then the new name (the kernel renames only a link that is down).
+            const index = await this.host.linkIndex(op.dev);
+            await Promise.all([this.host.setDown(op.dev), this.host.renameAt(index, leaving)]);
           } catch (err) {
             // Already gone (as deleting it would have found): done.
             if (err instanceof Error && /\bENODEV\b|Cannot find device/.test(err.message)) return;
@@ -209,11 +210,11 @@ export class NetlinkExecutor implements Executor {
 
 /** A step that is one rtnetlink request once its link's index is known. */
 type RequestOp =
-  | Extract<KernelOp, { kind: 'link-up' | 'link-no-ipv6-address' | 'addr-add' | 'link-alias' }>
+  | Extract<KernelOp, { kind: 'link-up' | 'link-down' | 'link-rename' | 'link-no-ipv6-address' | 'addr-add' | 'link-alias' }>
   | (Extract<KernelOp, { kind: 'route-add' }> & { readonly via: string });
 
 function isRequestOp(op: KernelOp): op is RequestOp {
-  if (op.kind === 'link-up' || op.kind === 'link-no-ipv6-address' || op.kind === 'addr-add' || op.kind === 'link-alias') return true;
+  if (op.kind === 'link-up' || op.kind === 'link-down' || op.kind === 'link-rename' || op.kind === 'link-no-ipv6-address' || op.kind === 'addr-add' || op.kind === 'link-alias') return true;
   return op.kind === 'route-add' && isPlainDefaultRoute(op);
 }
 
@@ -227,12 +228,16 @@ function isPlainDefaultRoute(op: Extract<KernelOp, { kind: 'route-add' }>): bool
   return op.dst === 'default' && op.via !== undefined && op.dev === undefined && op.replace !== true;
 }
 
-/** The steps from `start` on that go together: consecutive request steps in one namespace (none when the step at `start` is not one). */
+/**
+ * The steps from `start` on that go together: consecutive request steps in one namespace
+ * (none when the step at `start` is not one). A rename ends the run: the indexes are asked
+ * before anything is sent, and a later step could name the link by its new name.
+ */
 function requestsTogetherAt(plan: Plan, start: number): RequestOp[] {
   const first = plan[start]!;
   if (!isRequestOp(first)) return [];
   const run: RequestOp[] = [first];
-  for (let i = start + 1; i < plan.length; i++) {
+  for (let i = start + 1; i < plan.length && run.at(-1)!.kind !== 'link-rename'; i++) {
     const op = plan[i]!;
     if (!isRequestOp(op) || netnsOfRequest(op) !== netnsOfRequest(first)) break;
     run.push(op);
@@ -245,6 +250,10 @@ function sendRequest(op: RequestOp, socket: Rtnl, indexes: ReadonlyMap<string, n
   switch (op.kind) {
     case 'link-up':
       return socket.setUp(op.dev);
+    case 'link-down':
+      return socket.setDown(op.dev);
+    case 'link-rename':
+      return socket.renameAt(indexes.get(op.dev)!, op.name);
     case 'link-no-ipv6-address':
       return socket.setNoIpv6Address(op.dev);
     case 'link-alias':

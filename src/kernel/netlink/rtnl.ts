@@ -267,7 +267,12 @@ export class Rtnl {
 
   /** = ip link set dev DEV name NAME (the link must be down) */
   async rename(name: string, to: string): Promise<void> {
-    await this.socket.setLink({ index: await this.linkIndex(name) }, { ifname: to });
+    await this.renameAt(await this.linkIndex(name), to);
+  }
+
+  /** = ip link set dev DEV name TO, for the link of that index (sent at once: nothing to look up first). */
+  async renameAt(index: number, to: string): Promise<void> {
+    await this.socket.setLink({ index }, { ifname: to });
   }
 
   /** = ip link set dev DEV master BRIDGE */
