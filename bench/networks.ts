@@ -17,7 +17,7 @@ import { call } from './api-client.js';
 import { fmt, median, percentile, printTable } from './stats.js';
 import { startBenchDaemon } from './daemon.js';
 
-const SAMPLES = Number(process.env.SAMPLES ?? 30);
+const SAMPLES = Number(process.env.SAMPLES ?? 100);
 const STEPS = ['create', 'connect', 'disconnect', 'rm'] as const;
 type Step = (typeof STEPS)[number];
 type Samples = Record<Step, number[]>;

@@ -241,7 +241,7 @@ export function apiRoutes(engine: Engine, build: BuildInfo, facts: DaemonFacts):
     route('POST', '/exec/{id}/start', async ({ req, res, params }) => {
       const { detach } = parseExecStart(await readJsonBody(req));
       const session = engine.execs.get(params[0]!);
-      const proc = engine.execs.start(session.id);
+      const proc = await engine.execs.start(session.id);
       if (detach) {
         proc.stdin.end();
         res.writeHead(200).end();
@@ -368,7 +368,7 @@ export function upgradeRoutes(engine: Engine): { method: string; pattern: RegExp
         const { body, rest } = await readUpgradeBody(req, socket, head);
         parseExecStart(body);
         const session = engine.execs.get(params[0]!);
-        const proc = engine.execs.start(session.id);
+        const proc = await engine.execs.start(session.id);
         acceptUpgrade(socket, session.config.tty);
         if (rest.length > 0 && session.config.attachStdin) proc.stdin.write(rest);
         await relayExec(proc, socket, session.config.attachStdin ? socket : undefined, { tty: session.config.tty, stdout: session.config.attachStdout, stderr: session.config.attachStderr });

@@ -62,19 +62,23 @@ export function vethExternalRemoveOps(endpoint: DriverEndpoint, live: HostLinkPr
 
 /**
  * Leaving: deleting one end of a pair deletes both, but makes the caller wait 15-40 ms of
- * RCU grace periods. So the container's end is taken down and renamed at once (0.3 ms: its
- * name is free for the next interface, and it carries nothing), and the host end is taken
- * down and deleted in the background (LinkDel.background), its peer with it. A namespace
- * deletion takes the pair asynchronously, so then nothing is planned.
+ * RCU grace periods, and holds the kernel's RTNL lock for part of it: run beside berth's
+ * next plans, a deletion made them wait as long (network rm or create 20-30 ms at p95
+ * after a disconnect, against 5-6 ms without). So the container's end loses its address and
+ * is taken down and renamed at once (one round trip: its name is free for the next
+ * interface, and it carries nothing), and the host end is taken down and deleted in the
+ * background (LinkDel.background), its peer with it: `deletion` says when, at once or once
+ * berth's plans pause (until then the container lists the renamed end, down, without an
+ * address). A namespace deletion takes the pair asynchronously, so then nothing is planned.
  */
-export function vethLeaveOps(netns: string, endpoint: DriverEndpoint, sandboxGoing: boolean): KernelOp[] {
+export function vethLeaveOps(netns: string, endpoint: DriverEndpoint, sandboxGoing: boolean, deletion: 'now' | 'when-idle'): KernelOp[] {
   if (sandboxGoing) return [];
   const host = hostSide(endpoint);
   return [
+    { kind: 'addr-del', netns, dev: endpoint.ifname, cidr: `${endpoint.address}/${endpoint.prefixLength}` },
     { kind: 'link-down', netns, dev: endpoint.ifname },
     { kind: 'link-rename', netns, dev: endpoint.ifname, name: leavingName(host) },
-    // At once: until the host end goes, the container still lists its renamed end.
-    { kind: 'link-del', dev: host, background: 'now' },
+    { kind: 'link-del', dev: host, background: deletion },
   ];
 }
 

@@ -2,6 +2,7 @@ import { ConflictError, NotFoundError, quotePrefix } from '../common/errors.js';
 import { newId } from '../common/ids.js';
 import { startExec, type ExecProcess } from '../kernel/container-exec.js';
 import { envObject } from '../kernel/process.js';
+import { pendingReaps, reapsSettled } from '../kernel/reaper.js';
 import type { ContainerTable } from './containers.js';
 
 /** Docker's ExecConfig, typed: what `docker exec` asks for. */
@@ -51,8 +52,15 @@ export class ExecSessions {
     return session;
   }
 
-  /** Runs it in the container's namespaces, with the container's environment and its own on top. */
-  start(id: string): ExecProcess {
+  /**
+   * Runs it in the container's namespaces, with the container's environment and its own on
+   * top. Links on their way out go first: a disconnected interface's pair waits for berth's
+   * plans to pause (kernel/reaper.ts), and a command run in the container sees its
+   * interfaces as `network disconnect` left them, as with Docker.
+   */
+  async start(id: string): Promise<ExecProcess> {
+    this.get(id);
+    if (pendingReaps().size > 0) await reapsSettled();
     const session = this.get(id);
     if (session.process) throw new ConflictError(`exec ${id.slice(0, 12)} has already been started`);
     const container = this.containers.byIdExact(session.containerId);

@@ -141,8 +141,9 @@ export interface PortHairpin { readonly kind: 'port-hairpin'; readonly dev: stri
 /**
  * Deletes a link (a veth's peer goes with it). `background` (host links only): the link is
  * taken down now and deleted by the reaper (kernel/reaper.ts), so the caller does not wait
- * for the kernel's RCU grace periods: at once ('now': a veth whose peer a running
- * container still sees), or once berth's plans pause ('when-idle': nothing of it is seen).
+ * for the kernel's RCU grace periods: at once ('now': an overlay endpoint's veth, whose
+ * static FDB entry holds its MAC until it goes), or once berth's plans pause ('when-idle': a
+ * bridge, or a veth whose container end is down, renamed and without its address).
  */
 export interface LinkDel { readonly kind: 'link-del'; readonly netns?: string; readonly dev: string; readonly background?: 'now' | 'when-idle' }
 /** Renames a link (it must be down): a link on its way out frees its name at once. */
@@ -222,6 +223,9 @@ export function inverseOf(op: KernelOp): KernelOp | undefined {
       return undefined;
     case 'addr-add':
       return { kind: 'addr-del', netns: op.netns, dev: op.dev, cidr: op.cidr };
+    // An address taken off a link that stays (a container's end on its way out) comes back.
+    case 'addr-del':
+      return { kind: 'addr-add', netns: op.netns, dev: op.dev, cidr: op.cidr };
     case 'route-add': {
       const where = { kind: 'route-del', netns: op.netns, dst: op.dst } as const;
       if (op.via === undefined) return { ...where, dev: op.dev };
@@ -255,7 +259,6 @@ export function inverseOf(op: KernelOp): KernelOp | undefined {
     case 'port-hairpin':
     case 'netns-del':
     case 'link-del':
-    case 'addr-del':
       return undefined;
   }
 }

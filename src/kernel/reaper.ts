@@ -12,12 +12,12 @@ import type { KernelOp } from './ops.js';
  * A deletion also holds the kernel's RTNL lock while it unregisters the link (waiting there
  * for grace periods too), and every other rtnetlink request waits for that lock: run beside
  * berth's next plans, deletions made them 3-5x slower at p95 (network create and connect
- * 25-30 ms instead of 6-9 ms in bench/networks.ts). So links
- * nobody sees any more (a removed network's bridge) wait here until berth's plans have
- * paused for QUIET_MS (each plan applied postpones them), and then go in one batch; under
- * continuous work they go anyway once the oldest has waited MAX_WAIT_MS, or MAX_WAITING are
- * waiting. A veth whose other end a running container still lists (renamed, down, with its
- * old address) goes at once.
+ * 20-30 ms instead of 5-6 ms in bench/networks.ts). So links nothing uses any more (a
+ * removed network's bridge, a disconnected container's veth: its container end is down,
+ * renamed and without its address) wait here until berth's plans have paused for QUIET_MS
+ * (each plan applied postpones them), and then go in one batch; under continuous work they
+ * go anyway once the oldest has waited MAX_WAIT_MS, or MAX_WAITING are waiting. What must go
+ * at once (an overlay endpoint's veth) goes at once.
  *
  * One `ip -force -batch -` process, started at the first deletion and kept, runs them in
  * order: a deletion blocks only that process. After each it lists lo, whose line on stdout

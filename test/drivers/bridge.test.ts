@@ -60,9 +60,10 @@ test('leaving with the namespace going plans nothing (the namespace takes the pa
   const driver = new BridgeDriver();
   assert.deepEqual(driver.leave(NET, 'ns', EP, { sandboxGoing: true }), []);
   assert.deepEqual(driver.leave(NET, 'ns', EP, { sandboxGoing: false }), [
+    { kind: 'addr-del', netns: 'ns', dev: 'eth0', cidr: '172.17.0.2/16' },
     { kind: 'link-down', netns: 'ns', dev: 'eth0' },
     { kind: 'link-rename', netns: 'ns', dev: 'eth0', name: 'gone1234567' },
-    { kind: 'link-del', dev: 'veth1234567', background: 'now' },
+    { kind: 'link-del', dev: 'veth1234567', background: 'when-idle' },
   ]);
 });
 

@@ -12,6 +12,7 @@ interface IpAddr {
   ifname: string;
   address: string;
   mtu: number;
+  flags: string[];
   addr_info: { family: string; local: string; prefixlen: number }[];
 }
 
@@ -156,6 +157,7 @@ describe('seed 002: user-defined networks, network connect and the modes host, n
 
   test('network disconnect bridge2 bb1: eth1 goes, bb loses bb1, and 172.18.0.3 is handed out again', async () => {
     await w.berthOk('network', 'disconnect', 'bridge2', 'bb1');
+    // exec sees what Docker leaves: the pair is deleted before the command runs, whether or not berth's work has paused.
     assert.deepEqual(await interfaces(w, 'bb1'), ['lo 00:00:00:00:00:00 127.0.0.1/8', 'eth0 02:42:ac:11:00:02 172.17.0.2/16']);
     assert.deepEqual(Object.keys((await inspect(w, 'bb1')).NetworkSettings.Networks), ['bridge']);
     assert.equal(await pings(w, 'bb', '172.18.0.3'), false);
@@ -291,6 +293,14 @@ describe('seed 002: user-defined networks, network connect and the modes host, n
     assert.match(await w.berthOk('exec', 'q1', 'ip', '-br', 'addr', 'show', 'eth1'), /^eth1@\S+\s+UP\s+10\.44\.0\.\d+\/24/);
     await api('disconnect');
     assert.ok(!(await linksOfQ1()).includes('eth1'), 'eth1 is gone from the container once disconnect returns');
+    // What the namespace holds until the pair is deleted (an exec would wait for that): the old end, renamed, down, without an address.
+    const leftovers = (JSON.parse(await must('ip', ['netns', 'exec', await netnsOf(w, 'q1'), 'ip', '-j', 'addr'])) as IpAddr[]).filter((l) => l.ifname !== 'lo' && l.ifname !== 'eth0');
+    for (const l of leftovers) {
+      assert.match(l.ifname, /^gone[0-9a-f]{7}$/);
+      assert.deepEqual(l.addr_info.filter((i) => i.family === 'inet'), [], `${l.ifname} has no address`);
+      assert.ok(!l.flags.includes('UP'), `${l.ifname} is down`);
+    }
+    await mustEventually('the container lists eth0 and lo only', async () => (await linksOfQ1()).length === 2, 3000);
     await w.berthOk('rm', '-f', 'q1');
     await w.berthOk('network', 'rm', 'quick');
     await mustEventually('the bridge and every pair of it are gone', async () => !(await w.inHost('ip', '-br', 'link')).stdout.includes(bridge), 2000);

@@ -41,7 +41,7 @@ test('teardown plans only what still exists, so rm is idempotent', async () => {
   ]);
   // Namespace already gone (deleted by hand): the host end that survived is deleted (in the background).
   assert.deepEqual(sandboxDownPlan(ns, [attachment!], { links: new Set(['veth1111111']), netns: new Set() }), [
-    { kind: 'link-del', dev: 'veth1111111', background: 'now' },
+    { kind: 'link-del', dev: 'veth1111111', background: 'when-idle' },
   ]);
   assert.deepEqual(sandboxDownPlan(ns, [attachment!], { links: new Set(), netns: new Set() }), []);
 });

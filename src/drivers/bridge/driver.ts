@@ -78,7 +78,7 @@ export class BridgeDriver implements NetworkDriver {
   }
 
   leave(_network: DriverNetwork, netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {
-    return vethLeaveOps(netns, endpoint, opts.sandboxGoing);
+    return vethLeaveOps(netns, endpoint, opts.sandboxGoing, 'when-idle');
   }
 
   joinExternal(network: DriverNetwork, endpoint: DriverEndpoint): JoinResult {

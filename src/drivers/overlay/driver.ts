@@ -91,7 +91,8 @@ export class OverlayDriver implements NetworkDriver {
   }
 
   leave(_network: DriverNetwork, netns: string, endpoint: DriverEndpoint, opts: { readonly sandboxGoing: boolean }): Plan {
-    return vethLeaveOps(netns, endpoint, opts.sandboxGoing);
+    // At once: the port's static FDB entry (joinPlan) sends the MAC to this port until it is deleted, and the address may be taken on another host meanwhile.
+    return vethLeaveOps(netns, endpoint, opts.sandboxGoing, 'now');
   }
 
   /** No default route here either: dockerd then gives the sandbox its docker_gwbridge, as for its own overlay. */

@@ -66,7 +66,7 @@ export class NetlinkExecutor implements Executor {
   private async applyTogether(ops: readonly RequestOp[], socket: Rtnl, applied: KernelOp[]): Promise<void> {
     const indexes = new Map<string, number>();
     for (const op of ops) {
-      if ((op.kind !== 'addr-add' && op.kind !== 'link-rename') || indexes.has(op.dev)) continue;
+      if ((op.kind !== 'addr-add' && op.kind !== 'addr-del' && op.kind !== 'link-rename') || indexes.has(op.dev)) continue;
       try {
         indexes.set(op.dev, await socket.linkIndex(op.dev));
       } catch (err) {
@@ -150,6 +150,10 @@ export class NetlinkExecutor implements Executor {
         const [address, prefix] = op.cidr.split('/');
         return inside(op.netns, (s) => s.addAddress(op.dev, address!, Number(prefix)));
       }
+      case 'addr-del': {
+        const [address, prefix] = op.cidr.split('/');
+        return inside(op.netns, async (s) => s.deleteAddressAt(await s.linkIndex(op.dev), address!, Number(prefix)));
+      }
       case 'route-add':
         if (isPlainDefaultRoute(op) && op.via !== undefined) {
           const via = op.via;
@@ -182,7 +186,6 @@ export class NetlinkExecutor implements Executor {
       case 'vxlan-add':
       case 'vlan-add':
       case 'dummy-add':
-      case 'addr-del':
       case 'route-del':
       case 'sysctl':
       case 'iptables-apply':
@@ -210,11 +213,11 @@ export class NetlinkExecutor implements Executor {
 
 /** A step that is one rtnetlink request once its link's index is known. */
 type RequestOp =
-  | Extract<KernelOp, { kind: 'link-up' | 'link-down' | 'link-rename' | 'link-no-ipv6-address' | 'addr-add' | 'link-alias' }>
+  | Extract<KernelOp, { kind: 'link-up' | 'link-down' | 'link-rename' | 'link-no-ipv6-address' | 'addr-add' | 'addr-del' | 'link-alias' }>
   | (Extract<KernelOp, { kind: 'route-add' }> & { readonly via: string });
 
 function isRequestOp(op: KernelOp): op is RequestOp {
-  if (op.kind === 'link-up' || op.kind === 'link-down' || op.kind === 'link-rename' || op.kind === 'link-no-ipv6-address' || op.kind === 'addr-add' || op.kind === 'link-alias') return true;
+  if (op.kind === 'link-up' || op.kind === 'link-down' || op.kind === 'link-rename' || op.kind === 'link-no-ipv6-address' || op.kind === 'addr-add' || op.kind === 'addr-del' || op.kind === 'link-alias') return true;
   return op.kind === 'route-add' && isPlainDefaultRoute(op);
 }
 
@@ -261,6 +264,10 @@ function sendRequest(op: RequestOp, socket: Rtnl, indexes: ReadonlyMap<string, n
     case 'addr-add': {
       const [address, prefix] = op.cidr.split('/');
       return socket.addAddressAt(indexes.get(op.dev)!, address!, Number(prefix));
+    }
+    case 'addr-del': {
+      const [address, prefix] = op.cidr.split('/');
+      return socket.deleteAddressAt(indexes.get(op.dev)!, address!, Number(prefix));
     }
     case 'route-add':
       return socket.addDefaultRoute(op.via);

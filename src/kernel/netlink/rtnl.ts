@@ -343,6 +343,12 @@ export class Rtnl {
     await this.socket.newAddress({ family: AF_INET, prefixlen: prefixLength, index }, { local: bytes, address: bytes }, CREATE_EXCL);
   }
 
+  /** = ip addr del ADDRESS/PREFIX dev DEV, DEV named by its index: the request is sent at once. */
+  async deleteAddressAt(index: number, address: string, prefixLength: number): Promise<void> {
+    const bytes = ipBytes(address);
+    await this.socket.delAddress({ family: AF_INET, prefixlen: prefixLength, index }, { local: bytes, address: bytes });
+  }
+
   /** = ip route add default via GATEWAY */
   async addDefaultRoute(gateway: string): Promise<void> {
     await this.socket.newRoute(
