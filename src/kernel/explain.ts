@@ -53,7 +53,7 @@ export function whyOf(op: KernelOp): string {
     case 'netns-del':
       return `delete the sandbox: every interface in it goes, and with each its veth peer on the host`;
     case 'bridge-add':
-      return `the network's bridge: a virtual switch the containers' veths plug into (the seeds' docker0)`;
+      return `the network's bridge: a virtual switch the containers' veths plug into (the seeds' docker0); multicast goes to every port (no snooping: it would make each new port cost more the more ports there are)`;
     case 'veth-add':
       return `a veth pair, a virtual cable: ${op.hostName} stays on the host plugged into ${op.master}; ${op.peerName} (MAC ${op.peerMac}) is the container's end${op.peerNetns ? `, born inside ${op.peerNetns}` : ''}`;
     case 'macvlan-add':

@@ -45,6 +45,13 @@ export interface NetnsAdd { readonly kind: 'netns-add'; readonly name: string }
 export interface NetnsAttach { readonly kind: 'netns-attach'; readonly name: string; readonly pid: number }
 /** `takes`: host links that go with the namespace (its interfaces' veth peers), which the kernel deletes a while after, by itself. */
 export interface NetnsDel { readonly kind: 'netns-del'; readonly name: string; readonly takes?: readonly string[] }
+/**
+ * A bridge without multicast snooping: with it, every port added makes the kernel walk all
+ * the bridge's ports and re-arm each one's multicast timers (br_port_state_selection), so a
+ * veth's attach grew with the bridge (0.77 ms beside 50 ports, 1.25 ms beside 1,000);
+ * without it, multicast is flooded to every port, as it is anyway on a container bridge,
+ * where no querier keeps the snooped groups alive.
+ */
 export interface BridgeAdd { readonly kind: 'bridge-add'; readonly name: string; readonly mtu?: number }
 /**
  * A veth pair whose peer is born inside `peerNetns` with its final name and MAC: moving a

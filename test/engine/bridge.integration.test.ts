@@ -27,6 +27,9 @@ describe('default bridge network on the real kernel', { skip: sandboxSkip }, () 
     assert.equal((await w.inHost('cat', '/proc/sys/net/ipv4/ip_forward')).stdout.trim(), '1');
     const ruleset = (await w.inHost('nft', 'list', 'table', 'ip', 'berth')).stdout;
     assert.match(ruleset, /ip saddr 172\.17\.0\.0\/16 oifname != "berth0" masquerade/);
+    // No multicast snooping: a port's attach does not grow with the bridge's ports.
+    const [bridge] = JSON.parse(await must('ip', ['-n', w.host, '-d', '-j', 'link', 'show', 'dev', 'berth0'])) as { linkinfo: { info_data: { mcast_snooping: number } } }[];
+    assert.equal(bridge!.linkinfo.info_data.mcast_snooping, 0);
   });
 
   test('container a has lo and eth0 172.17.0.2/16 with MAC 02:42:ac:11:00:02 and a default route', async () => {

@@ -211,9 +211,10 @@ export class Rtnl {
     );
   }
 
-  /** = ip link add NAME [mtu M] type bridge */
+  /** = ip link add NAME [mtu M] type bridge mcast_snooping 0 */
   async addBridge(name: string, mtu?: number): Promise<void> {
-    const linkinfo = attrBytes(ifla.formatInfo({ kind: 'bridge' }));
+    const data = attrBytes(ifla.formatBridge({ mcastSnooping: Buffer.from([0]) }));
+    const linkinfo = attrBytes(ifla.formatInfo({ kind: 'bridge', data }));
     await this.socket.newLink({}, { ifname: name, ...(mtu !== undefined ? { mtu } : {}), linkinfo }, CREATE_EXCL);
   }
 
