@@ -37,7 +37,7 @@ export class NetlinkExecutor implements Executor {
       for (let next = 0; next < plan.length; ) {
         const together = requestsTogetherAt(plan, next);
         try {
-          if (together.length > 1) await this.applyTogether(together, this.socketFor(netnsOfRequest(together[0]!), sockets), applied);
+          if (together.length > 1) await this.applyTogether(together, sockets, applied);
           else {
             await this.applyOne(plan[next]!, sockets);
             applied.push(plan[next]!);
@@ -54,27 +54,29 @@ export class NetlinkExecutor implements Executor {
   }
 
   /**
-   * Consecutive steps that are one rtnetlink request each, in one namespace, sent one after
-   * another without waiting for each answer: the kernel handles a socket's requests in the
-   * order they come, and the answers come back together (an attach's five steps in the
-   * sandbox, or a new bridge's alias, address and up, then cost about one round trip each
-   * group). The indexes of the links the steps name are asked first (a link not found fails
-   * the plan at its step, before anything is sent). Every step the kernel accepted counts as
-   * applied, also those after a refused one, so the rollback undoes them; the error is the
-   * first refusal's.
+   * Consecutive steps that are one rtnetlink request each, sent one after another without
+   * waiting for each answer, each on its namespace's socket: the kernel handles an rtnetlink
+   * request inside the send call, so they take effect in plan order whatever socket carries
+   * them, and the answers come back together (an attach's host-side step and its five steps
+   * in the sandbox, or a new bridge's alias, address and up, then cost about one round trip).
+   * The indexes of the links the steps name are asked first (a link not found fails the plan
+   * at its step, before anything is sent). Every step the kernel accepted counts as applied,
+   * also those after a refused one, so the rollback undoes them; the error is the first
+   * refusal's.
    */
-  private async applyTogether(ops: readonly RequestOp[], socket: Rtnl, applied: KernelOp[]): Promise<void> {
+  private async applyTogether(ops: readonly RequestOp[], sockets: Map<string, Rtnl>, applied: KernelOp[]): Promise<void> {
     const indexes = new Map<string, number>();
     for (const op of ops) {
-      if ((op.kind !== 'addr-add' && op.kind !== 'addr-del' && op.kind !== 'link-rename') || indexes.has(op.dev)) continue;
+      const key = linkKey(op);
+      if ((op.kind !== 'addr-add' && op.kind !== 'addr-del' && op.kind !== 'link-rename') || indexes.has(key)) continue;
       try {
-        indexes.set(op.dev, await socket.linkIndex(op.dev));
+        indexes.set(key, await this.socketFor(netnsOfRequest(op), sockets).linkIndex(op.dev));
       } catch (err) {
         // Nothing is sent yet: the plan fails at this step, as it would have step by step.
         throw errorFor(op, err);
       }
     }
-    const sent = ops.map((op) => sendRequest(op, socket, indexes));
+    const sent = ops.map((op) => sendRequest(op, this.socketFor(netnsOfRequest(op), sockets), indexes.get(linkKey(op))));
     const outcomes = await Promise.allSettled(sent);
     let refused: BerthError | undefined;
     outcomes.forEach((outcome, i) => {
@@ -232,7 +234,7 @@ function isPlainDefaultRoute(op: Extract<KernelOp, { kind: 'route-add' }>): bool
 }
 
 /**
- * The steps from `start` on that go together: consecutive request steps in one namespace
+ * The steps from `start` on that go together: consecutive request steps, in any namespaces
  * (none when the step at `start` is not one). A rename ends the run: the indexes are asked
  * before anything is sent, and a later step could name the link by its new name.
  */
@@ -242,32 +244,37 @@ function requestsTogetherAt(plan: Plan, start: number): RequestOp[] {
   const run: RequestOp[] = [first];
   for (let i = start + 1; i < plan.length && run.at(-1)!.kind !== 'link-rename'; i++) {
     const op = plan[i]!;
-    if (!isRequestOp(op) || netnsOfRequest(op) !== netnsOfRequest(first)) break;
+    if (!isRequestOp(op)) break;
     run.push(op);
   }
   return run;
 }
 
-/** Sends the step's request at once (nothing awaited before the send); resolves with the kernel's answer. */
-function sendRequest(op: RequestOp, socket: Rtnl, indexes: ReadonlyMap<string, number>): Promise<void> {
+/** A link as a step names it: its namespace and its name. */
+function linkKey(op: RequestOp): string {
+  return `${netnsOfRequest(op) ?? ''}/${op.dev}`;
+}
+
+/** Sends the step's request at once (nothing awaited before the send); resolves with the kernel's answer. `index`: the link's, for the steps that name it by index. */
+function sendRequest(op: RequestOp, socket: Rtnl, index: number | undefined): Promise<void> {
   switch (op.kind) {
     case 'link-up':
       return socket.setUp(op.dev);
     case 'link-down':
       return socket.setDown(op.dev);
     case 'link-rename':
-      return socket.renameAt(indexes.get(op.dev)!, op.name);
+      return socket.renameAt(index!, op.name);
     case 'link-no-ipv6-address':
       return socket.setNoIpv6Address(op.dev);
     case 'link-alias':
       return socket.setAlias(op.dev, op.alias);
     case 'addr-add': {
       const [address, prefix] = op.cidr.split('/');
-      return socket.addAddressAt(indexes.get(op.dev)!, address!, Number(prefix));
+      return socket.addAddressAt(index!, address!, Number(prefix));
     }
     case 'addr-del': {
       const [address, prefix] = op.cidr.split('/');
-      return socket.deleteAddressAt(indexes.get(op.dev)!, address!, Number(prefix));
+      return socket.deleteAddressAt(index!, address!, Number(prefix));
     }
     case 'route-add':
       return socket.addDefaultRoute(op.via);
