@@ -118,6 +118,27 @@ describe('executor conformance', { skip: sandboxSkip }, () => {
       }
     });
 
+    test(`${name}: steps in two namespaces sent together: a refusal in the sandbox undoes the host's step`, async () => {
+      const executor = make();
+      const br = `confbr6${name === 'netlink' ? 'n' : 'i'}`;
+      const ns = `berth-conf${name === 'netlink' ? 'nl' : 'ip'}6both`;
+      await executor.apply(bridgePlan(br));
+      try {
+        await executor.apply(attachPlan(br, ns, 'vethc0ffee6').filter((op) => op.kind !== 'route-add'));
+        await assert.rejects(
+          executor.apply([
+            { kind: 'addr-add', dev: br, cidr: '10.124.0.1/24' },
+            { kind: 'addr-add', netns: ns, dev: 'eth0', cidr: '10.123.0.2/24' },
+          ]),
+          (e: unknown) => e instanceof KernelError && e.message.startsWith(`kernel operation failed: ip -n ${ns} addr add 10.123.0.2/24 dev eth0: `),
+        );
+        assert.doesNotMatch(await must('ip', ['-4', 'addr', 'show', 'dev', br]), /10\.124\.0\.1/);
+      } finally {
+        await run('ip', ['netns', 'del', ns]);
+        await run('ip', ['link', 'del', br]);
+      }
+    });
+
     test(`${name}: a rename refused after the down sent with it: the link is up again under its own name`, async () => {
       const executor = make();
       const br = `confbr5${name === 'netlink' ? 'n' : 'i'}`;
