@@ -7,11 +7,14 @@
  * ≤ 0.1), per-container p50/p95, and what the daemons hold at the end: the berth daemon's
  * RSS, and the per-container helper process of each (berth's wrapper shell, Docker's
  * containerd-shim) by RSS and PSS (PSS shares a page among the processes mapping it).
- * Removal (DELETE ?force=1) is timed too.
+ * Removal (DELETE ?force=1) is timed too, and so is the floor of the process model: the
+ * same number of containers' processes alone, started by the daemon's launch code (processFloor).
  * Run inside the sandbox: npm run bench:scale [-- --docker]
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { launchContainer, signalContainer } from '../src/kernel/process.js';
 import { fileURLToPath } from 'node:url';
 import { call } from './api-client.js';
 import { startBenchDaemon } from './daemon.js';
@@ -121,7 +124,37 @@ function benchDocker(): Run | string {
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Run;
 }
 
+/**
+ * The floor of this process model: `count` containers' processes alone, started with the
+ * daemon's own launch code (kernel/process.ts: unshare, the wrapper shell, one `mount -a`,
+ * the command), CONCURRENCY at a time from this small process, in the host's network
+ * namespace (so without nsenter), with no network, no API and no records. Seconds.
+ */
+async function processFloor(count: number): Promise<number> {
+  const dir = mkdtempSync('/tmp/berth-bench-floor-');
+  const pids: number[] = [];
+  try {
+    writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
+    writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
+    const began = process.hrtime.bigint();
+    await inParallel(count, CONCURRENCY, async (i) => {
+      const own = join(dir, String(i));
+      mkdirSync(own);
+      const launched = await launchContainer({
+        netns: '', hostname: `floor${i}`, hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'), command: ['sleep', '100000'], env: [],
+        stdoutPath: join(own, 'out'), stderrPath: join(own, 'err'), exitCodePath: join(own, 'exit'), mountTablePath: join(own, 'mounts'), hidden: { directories: [], files: [] },
+      });
+      pids.push(launched.pid);
+    });
+    return Number(process.hrtime.bigint() - began) / 1e9;
+  } finally {
+    for (const pid of pids) signalContainer(pid, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const berth = await benchBerth();
+const floorS = await processFloor(SCALE_BERTH);
 const docker = process.argv.includes('--docker') ? benchDocker() : 'not measured (add --docker)';
 console.log(`# containers started through the API (create + start, ${CONCURRENCY} at a time, the same client), on the default bridge; berth ${SCALE_BERTH}, Docker 20.10 ${SCALE_DOCKER}`);
 const row = (name: string, count: number, r: Run) => [name, String(count), r.totalS.toFixed(1), fmt(median(r.startMs)), fmt(percentile(r.startMs, 95)), r.removeS.toFixed(1)];
@@ -131,6 +164,8 @@ printTable(
 );
 if (typeof docker === 'string') console.log(`docker: ${docker}`);
 else console.log(`berth's ${SCALE_BERTH} / Docker's ${SCALE_DOCKER}: ${(berth.totalS / docker.totalS).toFixed(3)}x the time`);
+const floorRatio = typeof docker === 'string' ? '' : ` = ${(floorS / docker.totalS).toFixed(3)}x Docker's ${SCALE_DOCKER}`;
+console.log(`the processes alone (unshare, wrapper shell, mount -a, the command; no network, no API), ${SCALE_BERTH}, ${CONCURRENCY} at a time: ${floorS.toFixed(1)} s${floorRatio}`);
 console.log('');
 console.log('# memory held with every container running, by process (MB)');
 const memoryRows = (name: string, count: number, r: Run) =>
