@@ -153,8 +153,9 @@ async function processFloor(count: number): Promise<number> {
   }
 }
 
-const berth = await benchBerth();
+// First: the kernel is still freeing the namespaces of berth's run for a while after it.
 const floorS = await processFloor(SCALE_BERTH);
+const berth = await benchBerth();
 const docker = process.argv.includes('--docker') ? benchDocker() : 'not measured (add --docker)';
 console.log(`# containers started through the API (create + start, ${CONCURRENCY} at a time, the same client), on the default bridge; berth ${SCALE_BERTH}, Docker 20.10 ${SCALE_DOCKER}`);
 const row = (name: string, count: number, r: Run) => [name, String(count), r.totalS.toFixed(1), fmt(median(r.startMs)), fmt(percentile(r.startMs, 95)), r.removeS.toFixed(1)];
