@@ -213,7 +213,7 @@ export class ClusterSync {
       this.log(`berth: network ${network.name} was removed from the cluster while containers here use it (${users.map((c) => c.name).join(', ')}); it stays on this host until they are removed`);
       return;
     }
-    // Deleting asks only which links exist: their names from /proc, no `ip` process.
+    // Deleting asks only which links exist: the kernel answers name by name.
     await this.ctx.deps.executor.apply(this.ctx.networks.driverOf(network).deleteNetwork(driverNetwork(network), hostLinkPresence()));
     this.ctx.networks.remove(network.id);
     await this.ctx.deps.ipam.removePool(network.id);
