@@ -48,9 +48,15 @@ const ENODEV = 19;
  * 10,000. A name longer than the kernel's limit names no link.
  */
 export function hostLinkExists(name: string): boolean {
-  if ((ifNameToIndex(name) as number) !== 0) return true;
+  return hostLinkIndex(name) !== undefined;
+}
+
+/** The index of this thread's namespace's link `name` (see hostLinkExists); undefined when there is none. */
+export function hostLinkIndex(name: string): number | undefined {
+  const index = ifNameToIndex(name) as number;
+  if (index !== 0) return index;
   const code = errno();
-  if (code === ENODEV) return false;
+  if (code === ENODEV) return undefined;
   throw new BerthError('kernel', `cannot ask the kernel whether link ${name} exists: errno ${code}`);
 }
 

@@ -5,7 +5,9 @@ import { libnftablesAvailable, runNft } from '../libnftables.js';
 import { leavingHostName, noteDepartures, postponeReaps, reapLink } from '../reaper.js';
 import { inversePlan, type KernelOp, type Plan } from '../ops.js';
 import { renderOp } from '../render.js';
-import { addNetns, deleteNetns, inNetns, openNetns } from './namespaces.js';
+import { hostLinkIndex } from '../read.js';
+import { addNetns, deleteNetns, inNetns, openNetns, pinNetns } from './namespaces.js';
+import { netnsPool } from './netns-pool.js';
 import { Rtnl } from './rtnl.js';
 
 /**
@@ -32,24 +34,24 @@ export class NetlinkExecutor implements Executor {
     const applied: KernelOp[] = [];
     // One socket per namespace for the whole plan: an attach's four namespace-side
     // requests then cost one setns round trip, not four.
-    const sockets = new Map<string, Rtnl>();
+    const state: PlanState = { sockets: new Map(), indexes: new Map() };
     try {
       for (let next = 0; next < plan.length; ) {
         const together = requestsTogetherAt(plan, next);
         try {
-          if (together.length > 1) await this.applyTogether(together, sockets, applied);
+          if (together.length > 1) await this.applyTogether(together, state, applied);
           else {
-            await this.applyOne(plan[next]!, sockets);
+            await this.applyOne(plan[next]!, state);
             applied.push(plan[next]!);
           }
         } catch (err) {
-          throw await this.rollback(applied, err instanceof BerthError ? err : errorFor(plan[next]!, err), sockets);
+          throw await this.rollback(applied, err instanceof BerthError ? err : errorFor(plan[next]!, err), state);
         }
         next += Math.max(1, together.length);
       }
       noteDepartures(plan);
     } finally {
-      for (const socket of sockets.values()) socket.close();
+      for (const socket of state.sockets.values()) socket.close();
     }
   }
 
@@ -64,19 +66,21 @@ export class NetlinkExecutor implements Executor {
    * also those after a refused one, so the rollback undoes them; the error is the first
    * refusal's.
    */
-  private async applyTogether(ops: readonly RequestOp[], sockets: Map<string, Rtnl>, applied: KernelOp[]): Promise<void> {
-    const indexes = new Map<string, number>();
+  private async applyTogether(ops: readonly RequestOp[], state: PlanState, applied: KernelOp[]): Promise<void> {
+    const { indexes } = state;
     for (const op of ops) {
       const key = linkKey(op);
       if ((op.kind !== 'addr-add' && op.kind !== 'addr-del' && op.kind !== 'link-rename') || indexes.has(key)) continue;
       try {
-        indexes.set(key, await this.socketFor(netnsOfRequest(op), sockets).linkIndex(op.dev));
+        indexes.set(key, await this.socketFor(netnsOfRequest(op), state).linkIndex(op.dev));
       } catch (err) {
         // Nothing is sent yet: the plan fails at this step, as it would have step by step.
         throw errorFor(op, err);
       }
     }
-    const sent = ops.map((op) => sendRequest(op, this.socketFor(netnsOfRequest(op), sockets), indexes.get(linkKey(op))));
+    const sent = ops.map((op) => sendRequest(op, this.socketFor(netnsOfRequest(op), state), indexes.get(linkKey(op))));
+    // A renamed link's old name may be another link's later in the plan.
+    for (const op of ops) if (op.kind === 'link-rename') indexes.delete(linkKey(op));
     const outcomes = await Promise.allSettled(sent);
     let refused: BerthError | undefined;
     outcomes.forEach((outcome, i) => {
@@ -86,11 +90,11 @@ export class NetlinkExecutor implements Executor {
     if (refused) throw refused;
   }
 
-  private async rollback(applied: KernelOp[], cause: BerthError, sockets: Map<string, Rtnl>): Promise<BerthError> {
+  private async rollback(applied: KernelOp[], cause: BerthError, state: PlanState): Promise<BerthError> {
     const problems: string[] = [];
     for (const op of inversePlan(applied)) {
       try {
-        await this.applyOne(op, sockets);
+        await this.applyOne(op, state);
       } catch (err) {
         problems.push(`${renderOp(op).split('\n')[0]!}: ${err instanceof Error ? err.message : String(err)}`);
       }
@@ -98,20 +102,35 @@ export class NetlinkExecutor implements Executor {
     return withRollbackProblems(cause, problems);
   }
 
-  private async applyOne(op: KernelOp, sockets: Map<string, Rtnl>): Promise<void> {
-    const inside = (netns: string | undefined, action: (socket: Rtnl) => Promise<void>) => action(this.socketFor(netns, sockets));
+  private async applyOne(op: KernelOp, state: PlanState): Promise<void> {
+    const inside = (netns: string | undefined, action: (socket: Rtnl) => Promise<void>) => action(this.socketFor(netns, state));
     switch (op.kind) {
-      case 'netns-add':
-        return addNetns(op.name);
+      case 'netns-add': {
+        const made = netnsPool.take();
+        if (made === undefined) return addNetns(op.name);
+        try {
+          return pinNetns(op.name, made);
+        } finally {
+          closeSync(made);
+        }
+      }
       case 'netns-del':
-        sockets.get(op.name)?.close();
-        sockets.delete(op.name);
+        state.sockets.get(op.name)?.close();
+        state.sockets.delete(op.name);
+        for (const key of state.indexes.keys()) if (key.startsWith(`${op.name}/`)) state.indexes.delete(key);
         return deleteNetns(op.name);
       case 'veth-add': {
-        if (op.peerNetns === undefined) return this.host.addVeth(op);
+        // The bridge's index asked synchronously (an ioctl in the daemon's namespace, the host's socket's): no round trip first.
+        const request = { ...op, masterIndex: hostLinkIndex(op.master) };
+        if (op.peerNetns === undefined) {
+          await this.host.addVeth(request);
+          return;
+        }
         const fd = openNetns(op.peerNetns);
         try {
-          return await this.host.addVeth({ ...op, peerNetnsFd: fd });
+          const peerIndex = await this.host.addVeth({ ...request, peerNetnsFd: fd });
+          if (peerIndex !== undefined) state.indexes.set(`${op.peerNetns}/${op.peerName}`, peerIndex);
+          return;
         } finally {
           closeSync(fd);
         }
@@ -132,6 +151,7 @@ export class NetlinkExecutor implements Executor {
       case 'link-down':
         return inside(op.netns, (s) => s.setDown(op.dev));
       case 'link-del':
+        state.indexes.delete(`${op.netns ?? ''}/${op.dev}`);
         if (op.background && op.netns === undefined) {
           const leaving = leavingHostName();
           try {
@@ -197,9 +217,9 @@ export class NetlinkExecutor implements Executor {
   }
 
   /** A socket of the host, or of namespace `netns` (opened once per plan, while this thread is inside it). */
-  private socketFor(netns: string | undefined, sockets: Map<string, Rtnl>): Rtnl {
+  private socketFor(netns: string | undefined, state: PlanState): Rtnl {
     if (netns === undefined) return this.host;
-    let socket = sockets.get(netns);
+    let socket = state.sockets.get(netns);
     if (!socket) {
       const fd = openNetns(netns);
       try {
@@ -207,10 +227,16 @@ export class NetlinkExecutor implements Executor {
       } finally {
         closeSync(fd);
       }
-      sockets.set(netns, socket);
+      state.sockets.set(netns, socket);
     }
     return socket;
   }
+}
+
+/** What one plan's steps share: a socket per namespace, and the indexes of links already known (made or looked up by an earlier step), by namespace and name. */
+interface PlanState {
+  readonly sockets: Map<string, Rtnl>;
+  readonly indexes: Map<string, number>;
 }
 
 /** A step that is one rtnetlink request once its link's index is known. */

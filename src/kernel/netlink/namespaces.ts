@@ -17,6 +17,8 @@ const setnsC = libc.func('int setns(int fd, int nstype)');
 const unshareC = libc.func('int unshare(int flags)');
 const mountC = libc.func('int mount(const char *src, const char *tgt, const char *fstype, unsigned long flags, const void *data)');
 const umount2C = libc.func('int umount2(const char *target, int flags)');
+const openC = libc.func('int open(const char *path, int flags)');
+const O_CLOEXEC = 0o2000000;
 
 const CLONE_NEWNET = 0x40000000;
 const MS_BIND = 4096;
@@ -101,6 +103,45 @@ export function addNetns(name: string): void {
     throw err;
   } finally {
     closeSync(original);
+  }
+}
+
+/**
+ * A new network namespace held only by the descriptor returned (the caller closes it): made
+ * by this thread (unshare) without a pin under /run/netns, so nothing lists it and it is
+ * freed with the descriptor, also when the process dies. The namespace pool's thread makes
+ * them ahead of need; pinNetns names one.
+ */
+export function newUnpinnedNetns(): number {
+  const original = openSync('/proc/thread-self/ns/net', 'r');
+  try {
+    check(unshareC(CLONE_NEWNET) as number, 'unshare(CLONE_NEWNET)');
+    try {
+      // Opened by libc, not Node: a worker thread's own opens are Node's to track and close
+      // with the thread, and this descriptor is handed to another thread.
+      const fd = openC('/proc/thread-self/ns/net', constants.O_RDONLY | O_CLOEXEC) as number;
+      if (fd < 0) throw new NamespaceSyscallError('open /proc/thread-self/ns/net', errno());
+      return fd;
+    } finally {
+      if ((setnsC(original, CLONE_NEWNET) as number) !== 0) {
+        console.error('berth: cannot return to the original network namespace; aborting');
+        process.abort();
+      }
+    }
+  } finally {
+    closeSync(original);
+  }
+}
+
+/** Pins the namespace open at `fd` as /run/netns/NAME, as `ip netns add` would have made it (the descriptor stays the caller's). */
+export function pinNetns(name: string, fd: number): void {
+  prepareNetnsDir();
+  const path = join(NETNS_DIR, name);
+  closeSync(openSync(path, constants.O_RDONLY | constants.O_CREAT | constants.O_EXCL, 0o444));
+  if ((mountC(`/proc/self/fd/${fd}`, path, 'none', MS_BIND, null) as number) !== 0) {
+    const code = errno();
+    unlinkSync(path);
+    throw new NamespaceSyscallError(`mount --bind ${path}`, code);
   }
 }
 

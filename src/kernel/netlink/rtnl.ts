@@ -11,6 +11,8 @@ import { listeningSocket } from './listening-socket.js';
 const { rt, ifla, FlagsNew } = nl;
 const CREATE_EXCL = { flags: FlagsNew.CREATE | FlagsNew.EXCL };
 const CREATE_REPLACE = { flags: FlagsNew.CREATE | FlagsNew.REPLACE };
+/** NLM_F_ECHO as well: the kernel sends the new object back to the requester. */
+const CREATE_EXCL_ECHO = { flags: FlagsNew.CREATE | FlagsNew.EXCL | nl.Flags.ECHO };
 const AF_BRIDGE = 7;
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -35,6 +37,8 @@ function ipBytes(address: string): Buffer {
 export interface VethRequest {
   readonly hostName: string;
   readonly master: string;
+  /** The master's index when the caller knows it already (no lookup first). */
+  readonly masterIndex?: number;
   readonly peerName: string;
   readonly peerMac: string;
   /** An open fd of the namespace the peer is born in; absent: this socket's. */
@@ -103,18 +107,23 @@ export class Rtnl {
     return index;
   }
 
-  /** = ip link add HOST [mtu M] master MASTER up type veth peer name PEER [mtu M] address MAC netns NS */
-  async addVeth(req: VethRequest): Promise<void> {
+  /**
+   * = ip link add HOST [mtu M] master MASTER up type veth peer name PEER [mtu M] address MAC
+   * netns NS. Resolves with the peer's index in its namespace (the kernel echoes the new host
+   * end, whose IFLA_LINK is its peer's index), so steps on the peer need not look it up.
+   */
+  async addVeth(req: VethRequest): Promise<number | undefined> {
     const peer = Buffer.concat([
       rt.formatLink({}),
       attrBytes(ifla.formatLinkAttrs({ ifname: req.peerName, address: macBytes(req.peerMac), ...(req.peerNetnsFd !== undefined ? { netNsFd: req.peerNetnsFd } : {}), mtu: req.mtu })),
     ]);
     const linkinfo = attrBytes(ifla.formatInfo({ kind: 'veth', data: attrBytes(ifla.formatVethInfo({ peer })) }));
-    await this.socket.newLink(
+    const echoed = await this.socket.newLink(
       { change: { up: true }, flags: { up: true } },
-      { ifname: req.hostName, master: await this.linkIndex(req.master), mtu: req.mtu, linkinfo },
-      CREATE_EXCL,
+      { ifname: req.hostName, master: req.masterIndex ?? (await this.linkIndex(req.master)), mtu: req.mtu, linkinfo },
+      CREATE_EXCL_ECHO,
     );
+    return echoed.find((m) => m.attrs.ifname === req.hostName)?.attrs.link?.readUInt32LE(0);
   }
 
   /**

@@ -1,0 +1,22 @@
+import { parentPort } from 'node:worker_threads';
+import type { FromPoolThread } from './netns-pool.js';
+import { newUnpinnedNetns } from './namespaces.js';
+
+/**
+ * The namespace pool's thread (netns-pool.ts): for each request it makes a network
+ * namespace (unshare on this thread, then back) and answers with the descriptor that holds
+ * it. Descriptors belong to the process, so the daemon's thread pins and closes it. This
+ * thread runs on the other core while the daemon's thread attaches containers.
+ */
+const port = parentPort;
+if (port) {
+  port.on('message', () => {
+    let answer: FromPoolThread;
+    try {
+      answer = { kind: 'made', fd: newUnpinnedNetns() };
+    } catch (err) {
+      answer = { kind: 'failed', message: err instanceof Error ? err.message : String(err) };
+    }
+    port.postMessage(answer);
+  });
+}

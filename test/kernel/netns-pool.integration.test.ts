@@ -1,0 +1,66 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeSync, existsSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { NetlinkExecutor } from '../../src/kernel/netlink/executor.js';
+import { netnsPool, NetnsPool } from '../../src/kernel/netlink/netns-pool.js';
+import { deleteNetns, pinNetns } from '../../src/kernel/netlink/namespaces.js';
+import { must, sandboxSkip } from '../world/world.js';
+
+/**
+ * Namespaces made ahead by the pool's thread (kernel/netlink/netns-pool.ts): what `netns-add`
+ * gives from it must be what `ip netns add` gives — a namespace of its own, pinned under its
+ * name, with nothing in it but lo, down — and the ones waiting must not show under /run/netns.
+ */
+const pinned = () => (existsSync('/run/netns') ? readdirSync('/run/netns') : []);
+const netnsFds = () => readdirSync('/proc/self/fd').filter((fd) => {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`).startsWith('net:');
+  } catch {
+    return false;
+  }
+});
+
+describe('the namespace pool', { skip: sandboxSkip }, () => {
+  const names = Array.from({ length: 12 }, (_, i) => `berth-pool-test${i}`);
+  after(() => {
+    for (const name of names) if (existsSync(`/run/netns/${name}`)) deleteNetns(name);
+  });
+
+  test('netns-add, more times in a row than the pool holds: each is a namespace of its own, pinned, with lo only and down; waiting ones are not pinned', async () => {
+    const before = pinned();
+    const executor = new NetlinkExecutor();
+    for (const name of names) await executor.apply([{ kind: 'netns-add', name }]);
+    assert.deepEqual(pinned().filter((n) => !before.includes(n)).sort(), [...names].sort());
+    // A namespace's identity is its nsfs inode: twelve different ones.
+    assert.equal(new Set(names.map((n) => statSync(`/run/netns/${n}`).ino)).size, names.length);
+    for (const name of names) {
+      const links = JSON.parse(await must('ip', ['-n', name, '-j', 'link', 'show'])) as { ifname: string; flags: string[] }[];
+      assert.deepEqual(links.map((l) => l.ifname), ['lo'], name);
+      assert.ok(!links[0]!.flags.includes('UP'), `${name}: lo is down, as in a namespace just made`);
+    }
+  });
+
+  test('a pool of its own: take gives a made namespace once its thread has one; close frees what waits', async () => {
+    // The executors' pool (the first test's) first, so that only this pool's descriptors change.
+    await netnsPool.close();
+    const held = netnsFds().length;
+    const pool = new NetnsPool(2);
+    assert.equal(pool.take(), undefined, 'nothing is ready before the thread has made one');
+    let fd: number | undefined;
+    for (let i = 0; i < 100 && fd === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      fd = pool.take();
+    }
+    assert.ok(fd !== undefined, 'the thread made one');
+    try {
+      pinNetns('berth-pool-test-own', fd);
+      assert.deepEqual(JSON.parse(await must('ip', ['-n', 'berth-pool-test-own', '-j', 'link', 'show'])).map((l: { ifname: string }) => l.ifname), ['lo']);
+    } finally {
+      closeSync(fd);
+      if (existsSync('/run/netns/berth-pool-test-own')) deleteNetns('berth-pool-test-own');
+    }
+    await pool.close();
+    assert.equal(pool.take(), undefined, 'a closed pool gives none');
+    assert.equal(netnsFds().length, held, 'the descriptors of the namespaces that waited are closed');
+  });
+});
