@@ -23,13 +23,17 @@ import { fmt, median, percentile, printTable } from './stats.js';
 const SCALE_BERTH = Number(process.env.SCALE_BERTH ?? 1000);
 const SCALE_DOCKER = Number(process.env.SCALE_DOCKER ?? 200);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
+/** Memory is read with every container running and the engine idle this long (berth's namespace pool thread ends after 2 s without a start). */
+const SETTLE_MS = 3000;
 
 interface Run {
   readonly totalS: number;
   readonly startMs: number[];
   readonly removeS: number;
-  /** Resident memory at the end, by what holds it (kB). */
+  /** Resident memory with every container running, SETTLE_MS after the last start, by what holds it (kB). */
   readonly memory: Record<string, { count: number; rssKb: number; pssKb: number }>;
+  /** The same right after the last start (threads that help with starts still there). */
+  readonly memoryAtOnce: Record<string, { count: number; rssKb: number; pssKb: number }>;
 }
 
 async function ok(socket: string, method: string, path: string, body?: unknown): Promise<void> {
@@ -56,10 +60,12 @@ async function client(socket: string, count: number, image: string | undefined, 
     startMs.push(Number(process.hrtime.bigint() - t) / 1e6);
   });
   const totalS = Number(process.hrtime.bigint() - began) / 1e9;
+  const memoryAtOnce = memoryOf();
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
   const memory = memoryOf();
   const removing = process.hrtime.bigint();
   await inParallel(count, CONCURRENCY, (i) => ok(socket, 'DELETE', `/containers/scale${i}?force=1`));
-  return { totalS, startMs, removeS: Number(process.hrtime.bigint() - removing) / 1e9, memory };
+  return { totalS, startMs, removeS: Number(process.hrtime.bigint() - removing) / 1e9, memory, memoryAtOnce };
 }
 
 /** RSS and PSS (kB) of each process whose command line matches, summed by label. */
@@ -168,7 +174,9 @@ else console.log(`berth's ${SCALE_BERTH} / Docker's ${SCALE_DOCKER}: ${(berth.to
 const floorRatio = typeof docker === 'string' ? '' : ` = ${(floorS / docker.totalS).toFixed(3)}x Docker's ${SCALE_DOCKER}`;
 console.log(`the processes alone (unshare, wrapper shell, mount -a, the command; no network, no API), ${SCALE_BERTH}, ${CONCURRENCY} at a time: ${floorS.toFixed(1)} s${floorRatio}`);
 console.log('');
-console.log('# memory held with every container running, by process (MB)');
+console.log(`# memory held with every container running, ${SETTLE_MS / 1000} s after the last start, by process (MB)`);
 const memoryRows = (name: string, count: number, r: Run) =>
   Object.entries(r.memory).map(([what, m]) => [name, what, String(m.count), (m.rssKb / 1024).toFixed(1), (m.pssKb / 1024).toFixed(1), m.count > 1 ? (m.pssKb / 1024 / count).toFixed(2) : '—']);
 printTable(['engine', 'process', 'count', 'RSS', 'PSS', 'PSS per container'], [...memoryRows('berth', SCALE_BERTH, berth), ...(typeof docker === 'string' ? [] : memoryRows('docker 20.10', SCALE_DOCKER, docker))]);
+const daemonAtOnce = berth.memoryAtOnce['berth daemon'];
+if (daemonAtOnce) console.log(`berth daemon right after the last start: RSS ${(daemonAtOnce.rssKb / 1024).toFixed(1)} MB, PSS ${(daemonAtOnce.pssKb / 1024).toFixed(1)} MB`);

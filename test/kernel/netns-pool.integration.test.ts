@@ -59,6 +59,17 @@ describe('the namespace pool', { skip: sandboxSkip }, () => {
       closeSync(fd);
       if (existsSync('/run/netns/berth-pool-test-own')) deleteNetns('berth-pool-test-own');
     }
+    // Idle for longer than IDLE_MS (2 s): the thread ends, and the namespaces that waited are freed.
+    await new Promise((r) => setTimeout(r, 2600));
+    assert.equal(netnsFds().length, held, 'an idle pool holds no namespace');
+    // The next take starts a thread again.
+    let again: number | undefined = pool.take();
+    for (let i = 0; i < 100 && again === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      again = pool.take();
+    }
+    assert.ok(again !== undefined, 'a new thread made one');
+    closeSync(again);
     await pool.close();
     assert.equal(pool.take(), undefined, 'a closed pool gives none');
     assert.equal(netnsFds().length, held, 'the descriptors of the namespaces that waited are closed');

@@ -18,11 +18,9 @@ export type FromPoolThread = { readonly kind: 'made'; readonly fd: number } | { 
  */
 export class NetnsPool {
   private readonly ready: number[] = [];
-  private requested = 0;
-  private worker: Worker | undefined;
+  private thread: PoolThread | undefined;
   private disabled = false;
-  /** close() waiting for the thread's last answer. */
-  private answered: (() => void) | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly size: number) {}
 
@@ -30,51 +28,61 @@ export class NetnsPool {
   take(): number | undefined {
     const fd = this.ready.shift();
     this.refill();
+    // No namespace asked for IDLE_MS: the thread ends and what waits is freed (a thread holds
+    // ~8 MB); the next take starts one again.
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => void this.stopThread(), IDLE_MS);
+    this.idleTimer.unref();
     return fd;
   }
 
-  /**
-   * Ends the thread and frees the namespaces that wait (what a stopping process does
-   * anyway), once the thread has answered what was asked: a namespace it made is freed
-   * here, not lost with its message.
-   */
+  /** Ends the thread for good and frees the namespaces that wait (what a stopping process does anyway). */
   async close(): Promise<void> {
     this.disabled = true;
-    for (const fd of this.ready.splice(0)) closeSync(fd);
-    const worker = this.worker;
-    if (!worker) return;
-    // Someone waits for the thread now: it keeps the process alive until it answers.
-    worker.ref();
-    if (this.requested > 0) await new Promise<void>((resolve) => (this.answered = resolve));
-    this.worker = undefined;
-    await worker.terminate();
+    clearTimeout(this.idleTimer);
+    await this.stopThread();
   }
 
   private refill(): void {
     if (this.disabled) return;
-    const worker = this.worker ?? this.start();
-    for (; this.ready.length + this.requested < this.size; this.requested++) worker.postMessage('make');
+    const thread = this.thread ?? this.start();
+    for (; this.ready.length + thread.requested < this.size; thread.requested++) thread.worker.postMessage('make');
   }
 
-  private start(): Worker {
-    const worker = new Worker(new URL('./netns-pool-worker.js', import.meta.url));
-    worker.on('message', (answer: FromPoolThread) => {
-      this.requested--;
-      if (answer.kind === 'made' && !this.disabled) this.ready.push(answer.fd);
-      // Made after close (or after a failure): not needed any more.
+  /**
+   * Frees what waits and ends the thread once it has answered what was asked: a namespace
+   * it made is freed here, not lost with its message.
+   */
+  private async stopThread(): Promise<void> {
+    for (const fd of this.ready.splice(0)) closeSync(fd);
+    const thread = this.thread;
+    if (!thread) return;
+    this.thread = undefined;
+    // Someone waits for the thread now: it keeps the process alive until it answers.
+    thread.worker.ref();
+    if (thread.requested > 0) await new Promise<void>((resolve) => (thread.answered = resolve));
+    await thread.worker.terminate();
+  }
+
+  private start(): PoolThread {
+    const thread: PoolThread = { worker: new Worker(new URL('./netns-pool-worker.js', import.meta.url)), requested: 0 };
+    thread.worker.on('message', (answer: FromPoolThread) => {
+      thread.requested--;
+      // Made for a thread that is ending (idle, or closed): not needed any more.
+      if (answer.kind === 'made' && this.thread === thread) this.ready.push(answer.fd);
       else if (answer.kind === 'made') closeSync(answer.fd);
       else this.disable(`cannot make a namespace ahead: ${answer.message}`);
-      if (this.requested === 0) this.answered?.();
+      if (thread.requested === 0) thread.answered?.();
     });
-    worker.on('error', (err) => this.disable(`its thread failed: ${err.message}`));
-    worker.on('exit', () => {
-      this.answered?.();
-      if (this.worker === worker) this.disable('its thread ended');
+    thread.worker.on('error', (err) => this.disable(`its thread failed: ${err.message}`));
+    thread.worker.on('exit', () => {
+      thread.answered?.();
+      if (this.thread === thread) this.disable('its thread ended');
     });
     // It never keeps the process alive: what it holds is freed with the process.
-    worker.unref();
-    this.worker = worker;
-    return worker;
+    thread.worker.unref();
+    this.thread = thread;
+    return thread;
   }
 
   /** Namespaces are made on the daemon's thread from now on, as without a pool. */
@@ -82,10 +90,20 @@ export class NetnsPool {
     if (this.disabled) return;
     console.error(`berth: the namespace pool stops (${why}); namespaces are made when needed`);
     this.disabled = true;
-    void this.worker?.terminate();
-    this.worker = undefined;
+    void this.stopThread();
   }
 }
+
+/** The pool's thread, and how many namespaces it was asked for and has not answered yet. */
+interface PoolThread {
+  readonly worker: Worker;
+  requested: number;
+  /** stopThread waiting for its last answer. */
+  answered?: () => void;
+}
+
+/** How long the thread stays without a namespace being asked for. */
+const IDLE_MS = 2000;
 
 /** How many namespaces wait ready: an attach takes ~1.4 ms and making one 0.45, so a few cover a steady stream of starts. */
 const POOL_SIZE = 4;
