@@ -17,7 +17,7 @@ import { buildNameIndex } from '../src/dns/names.js';
 import { EmbeddedResolver } from '../src/dns/resolver.js';
 import { OUTSIDE_IP, World } from '../test/world/world.js';
 import { callOk } from './api-client.js';
-import { haveDnsperf, measureDns, type DnsLoad } from './dnsperf.js';
+import { haveDnsperf, measureDns, waitForAnswers, type DnsLoad } from './dnsperf.js';
 import { fmt, printTable } from './stats.js';
 
 if (process.env.BERTH_SANDBOX !== '1') {
@@ -111,6 +111,7 @@ async function main(): Promise<void> {
       if (existsSync(AARDVARK)) {
         const stop = startAardvark(w, entries);
         try {
+          waitForAnswers(clientNetns, SUBNET_GATEWAY, names[0]!);
           aardvark = measure(SUBNET_GATEWAY);
         } finally {
           stop();

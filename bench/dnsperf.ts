@@ -69,6 +69,18 @@ export function measureDns(netns: string, server: string, names: readonly string
   };
 }
 
+/**
+ * Waits until `server` answers `name` (a few queries over one second, up to `tries` times):
+ * a resolver that daemonizes before it listens (aardvark-dns with 1,000 names) would
+ * otherwise lose the first second of a measurement.
+ */
+export function waitForAnswers(netns: string, server: string, name: string, tries = 15): void {
+  for (let i = 0; i < tries; i++) {
+    if (figure(dnsperf(netns, server, [name], 1, false).stdout, 'Queries completed') > 0) return;
+  }
+  throw new Error(`${server} answered no query for ${name} in ${tries} s`);
+}
+
 /** Whether dnsperf is installed (scripts/setup.sh --with-peers). */
 export function haveDnsperf(): boolean {
   return existsSync(DNSPERF);
