@@ -52,9 +52,18 @@ export function inNamedNetns<T>(name: string, fn: () => T): T {
 
 /** Runs `fn` with this thread inside the namespace open at `fd`. */
 export function inNetns<T>(fd: number, fn: () => T): T {
+  return awayFrom(() => check(setnsC(fd, CLONE_NEWNET) as number, 'setns'), fn);
+}
+
+/**
+ * Runs `fn` with this thread moved by `enter` (into a namespace, or a new one), then moves
+ * it back to where it was. If moving back fails the process dies: everything it did
+ * afterwards would happen in the wrong namespace.
+ */
+function awayFrom<T>(enter: () => void, fn: () => T): T {
   const original = openSync('/proc/thread-self/ns/net', 'r');
   try {
-    check(setnsC(fd, CLONE_NEWNET) as number, 'setns');
+    enter();
     try {
       return fn();
     } finally {
@@ -66,6 +75,11 @@ export function inNetns<T>(fd: number, fn: () => T): T {
   } finally {
     closeSync(original);
   }
+}
+
+/** Moves this thread into a new network namespace (awayFrom's `enter`). */
+function enterNewNetns(): void {
+  check(unshareC(CLONE_NEWNET) as number, 'unshare(CLONE_NEWNET)');
 }
 
 let mountPointReady = false;
@@ -82,27 +96,22 @@ function prepareNetnsDir(): void {
   mountPointReady = true;
 }
 
-/** = `ip netns add NAME`. */
-export function addNetns(name: string): void {
+/** The file a namespace is pinned on, made empty (it must not exist yet). */
+function newPinPath(name: string): string {
   prepareNetnsDir();
   const path = join(NETNS_DIR, name);
   closeSync(openSync(path, constants.O_RDONLY | constants.O_CREAT | constants.O_EXCL, 0o444));
-  const original = openSync('/proc/thread-self/ns/net', 'r');
+  return path;
+}
+
+/** = `ip netns add NAME`. */
+export function addNetns(name: string): void {
+  const path = newPinPath(name);
   try {
-    check(unshareC(CLONE_NEWNET) as number, 'unshare(CLONE_NEWNET)');
-    try {
-      check(mountC('/proc/thread-self/ns/net', path, 'none', MS_BIND, null) as number, `mount --bind ${path}`);
-    } finally {
-      if ((setnsC(original, CLONE_NEWNET) as number) !== 0) {
-        console.error('berth: cannot return to the original network namespace; aborting');
-        process.abort();
-      }
-    }
+    awayFrom(enterNewNetns, () => check(mountC('/proc/thread-self/ns/net', path, 'none', MS_BIND, null) as number, `mount --bind ${path}`));
   } catch (err) {
     unlinkSync(path);
     throw err;
-  } finally {
-    closeSync(original);
   }
 }
 
@@ -113,31 +122,18 @@ export function addNetns(name: string): void {
  * them ahead of need; pinNetns names one.
  */
 export function newUnpinnedNetns(): number {
-  const original = openSync('/proc/thread-self/ns/net', 'r');
-  try {
-    check(unshareC(CLONE_NEWNET) as number, 'unshare(CLONE_NEWNET)');
-    try {
-      // Opened by libc, not Node: a worker thread's own opens are Node's to track and close
-      // with the thread, and this descriptor is handed to another thread.
-      const fd = openC('/proc/thread-self/ns/net', constants.O_RDONLY | O_CLOEXEC) as number;
-      if (fd < 0) throw new NamespaceSyscallError('open /proc/thread-self/ns/net', errno());
-      return fd;
-    } finally {
-      if ((setnsC(original, CLONE_NEWNET) as number) !== 0) {
-        console.error('berth: cannot return to the original network namespace; aborting');
-        process.abort();
-      }
-    }
-  } finally {
-    closeSync(original);
-  }
+  return awayFrom(enterNewNetns, () => {
+    // Opened by libc, not Node: a worker thread's own opens are Node's to track and close
+    // with the thread, and this descriptor is handed to another thread.
+    const fd = openC('/proc/thread-self/ns/net', constants.O_RDONLY | O_CLOEXEC) as number;
+    if (fd < 0) throw new NamespaceSyscallError('open /proc/thread-self/ns/net', errno());
+    return fd;
+  });
 }
 
 /** Pins the namespace open at `fd` as /run/netns/NAME, as `ip netns add` would have made it (the descriptor stays the caller's). */
 export function pinNetns(name: string, fd: number): void {
-  prepareNetnsDir();
-  const path = join(NETNS_DIR, name);
-  closeSync(openSync(path, constants.O_RDONLY | constants.O_CREAT | constants.O_EXCL, 0o444));
+  const path = newPinPath(name);
   if ((mountC(`/proc/self/fd/${fd}`, path, 'none', MS_BIND, null) as number) !== 0) {
     const code = errno();
     unlinkSync(path);
