@@ -50,6 +50,21 @@ describe('executor conformance', { skip: sandboxSkip }, () => {
 
   const results = new Map<string, unknown>();
   for (const [name, make] of EXECUTORS) {
+    /** A bridge `confbr<k>` and a sandbox attached to it (without its default route), given to `body`, then removed. */
+    const withAttached = async (k: number, tag: string, body: (executor: Executor, br: string, ns: string) => Promise<void>): Promise<void> => {
+      const executor = make();
+      const br = `confbr${k}${name === 'netlink' ? 'n' : 'i'}`;
+      const ns = `berth-conf${name === 'netlink' ? 'nl' : 'ip'}${k}${tag}`;
+      await executor.apply(bridgePlan(br));
+      try {
+        await executor.apply(attachPlan(br, ns, `vethc0ffee${k}`).filter((op) => op.kind !== 'route-add'));
+        await body(executor, br, ns);
+      } finally {
+        await run('ip', ['netns', 'del', ns]);
+        await run('ip', ['link', 'del', br]);
+      }
+    };
+
     test(`${name}: a bridge and an attach reach the planned state; teardown removes it`, async () => {
       const executor = make();
       const br = 'confbr0';
@@ -94,12 +109,7 @@ describe('executor conformance', { skip: sandboxSkip }, () => {
     });
 
     test(`${name}: a step the kernel refuses among steps sent together: the error is that step's, and the steps around it are undone`, async () => {
-      const executor = make();
-      const br = `confbr4${name === 'netlink' ? 'n' : 'i'}`;
-      const ns = `berth-conf${name === 'netlink' ? 'nl' : 'ip'}4refuse`;
-      await executor.apply(bridgePlan(br));
-      try {
-        await executor.apply(attachPlan(br, ns, 'vethc0ffee4').filter((op) => op.kind !== 'route-add'));
+      await withAttached(4, 'refuse', async (executor, br, ns) => {
         // The netlink executor sends these three at once; the kernel refuses the second (the address exists) and accepts the third.
         await assert.rejects(
           executor.apply([
@@ -112,19 +122,11 @@ describe('executor conformance', { skip: sandboxSkip }, () => {
         const inside = JSON.parse(await must('ip', ['-n', ns, '-j', 'addr', 'show', 'eth0'])) as any[];
         assert.deepEqual(inside[0].addr_info.filter((a: any) => a.family === 'inet').map((a: any) => a.local), ['10.123.0.2']);
         assert.deepEqual(JSON.parse(await must('ip', ['-n', ns, '-j', 'route', 'show', 'default'])), []);
-      } finally {
-        await run('ip', ['netns', 'del', ns]);
-        await run('ip', ['link', 'del', br]);
-      }
+      });
     });
 
     test(`${name}: steps in two namespaces sent together: a refusal in the sandbox undoes the host's step`, async () => {
-      const executor = make();
-      const br = `confbr6${name === 'netlink' ? 'n' : 'i'}`;
-      const ns = `berth-conf${name === 'netlink' ? 'nl' : 'ip'}6both`;
-      await executor.apply(bridgePlan(br));
-      try {
-        await executor.apply(attachPlan(br, ns, 'vethc0ffee6').filter((op) => op.kind !== 'route-add'));
+      await withAttached(6, 'both', async (executor, br, ns) => {
         await assert.rejects(
           executor.apply([
             { kind: 'addr-add', dev: br, cidr: '10.124.0.1/24' },
@@ -133,19 +135,11 @@ describe('executor conformance', { skip: sandboxSkip }, () => {
           (e: unknown) => e instanceof KernelError && e.message.startsWith(`kernel operation failed: ip -n ${ns} addr add 10.123.0.2/24 dev eth0: `),
         );
         assert.doesNotMatch(await must('ip', ['-4', 'addr', 'show', 'dev', br]), /10\.124\.0\.1/);
-      } finally {
-        await run('ip', ['netns', 'del', ns]);
-        await run('ip', ['link', 'del', br]);
-      }
+      });
     });
 
     test(`${name}: a rename refused after the down sent with it: the link is up again under its own name`, async () => {
-      const executor = make();
-      const br = `confbr5${name === 'netlink' ? 'n' : 'i'}`;
-      const ns = `berth-conf${name === 'netlink' ? 'nl' : 'ip'}5rename`;
-      await executor.apply(bridgePlan(br));
-      try {
-        await executor.apply(attachPlan(br, ns, 'vethc0ffee5'));
+      await withAttached(5, 'rename', async (executor, br, ns) => {
         // A disconnect's two steps inside (the netlink executor sends them together); "lo" is taken, so the rename is refused.
         await assert.rejects(
           executor.apply([
@@ -164,10 +158,7 @@ describe('executor conformance', { skip: sandboxSkip }, () => {
         const gone = JSON.parse(await must('ip', ['-n', ns, '-j', 'link', 'show', 'gonec0ffee5'])) as any[];
         assert.ok(!gone[0].flags.includes('UP'));
         assert.notEqual((await run('ip', ['-n', ns, 'link', 'show', 'eth0'])).code, 0);
-      } finally {
-        await run('ip', ['netns', 'del', ns]);
-        await run('ip', ['link', 'del', br]);
-      }
+      });
     });
 
     test(`${name}: deleting a link that is already gone is done, and the rest of the plan still applies`, async () => {
