@@ -1,4 +1,4 @@
-import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { LOG_FILE_MODE } from '../kernel/process.js';
@@ -15,7 +15,8 @@ export function frame(stream: 1 | 2, payload: Buffer): Buffer {
   return Buffer.concat([header, payload]);
 }
 
-interface Source {
+/** One log file being streamed: where the stream is in it, and the file, once open. */
+export interface LogSource {
   readonly stream: 1 | 2;
   readonly path: string;
   offset: number;
@@ -26,38 +27,64 @@ interface Source {
 const POLL_MS = 30;
 
 /**
- * Copies a container's log files to `out` as frames, from their start or (attach) from
- * what they hold now. With `follow`, keeps copying until `exited` resolves, then drains
- * what is left (the files are written by the container directly, so this keeps working
- * across daemon restarts).
+ * Opens what a stream will copy, with where it starts: the files' beginning, or (attach)
+ * their end now. `create` makes the files exist first (an attach before the container's
+ * first start). An attach opens its sources before it answers the client: a client starts
+ * the container only once attached, so no output can fall between the answer and the
+ * offsets (a foreground `docker run` whose command writes and exits at once gets it all,
+ * even when --rm takes the files at the exit).
  */
-export async function streamLogs(
-  out: Writable,
+export async function openLogSources(
   paths: { stdoutPath?: string; stderrPath?: string },
-  follow: { exited: Promise<unknown> } | undefined,
-  from: 'start' | 'now' = 'start',
-): Promise<void> {
-  const sources: Source[] = [];
-  const offset = async (path: string) => (from === 'start' ? 0 : ((await stat(path).catch(() => undefined))?.size ?? 0));
-  if (paths.stdoutPath) sources.push({ stream: 1, path: paths.stdoutPath, offset: await offset(paths.stdoutPath) });
-  if (paths.stderrPath) sources.push({ stream: 2, path: paths.stderrPath, offset: await offset(paths.stderrPath) });
+  opts: { from: 'start' | 'now'; create: boolean },
+): Promise<LogSource[]> {
+  const wanted: { stream: 1 | 2; path: string }[] = [];
+  if (paths.stdoutPath) wanted.push({ stream: 1, path: paths.stdoutPath });
+  if (paths.stderrPath) wanted.push({ stream: 2, path: paths.stderrPath });
+  const sources: LogSource[] = [];
+  try {
+    for (const { stream, path } of wanted) {
+      const handle = opts.create ? await createLogFile(path) : await open(path, 'r').catch(() => undefined);
+      sources.push({ stream, path, handle, offset: opts.from === 'start' || !handle ? 0 : (await handle.stat()).size });
+    }
+    return sources;
+  } catch (err) {
+    await closeLogSources(sources);
+    throw err;
+  }
+}
+
+export async function closeLogSources(sources: readonly LogSource[]): Promise<void> {
+  for (const source of sources) await source.handle?.close();
+}
+
+/** Opens a log file for reading, making it (and its directory) if it is not there yet. */
+async function createLogFile(path: string): Promise<FileHandle> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  // Appending mode only creates; reads are positioned (pread), so O_APPEND does not affect them.
+  return open(path, 'a+', LOG_FILE_MODE);
+}
+
+/**
+ * Copies what the sources hold past their offsets to `out` as frames. With `follow`, keeps
+ * copying until `exited` resolves, then drains what is left (the files are written by the
+ * container directly, so this keeps working across daemon restarts). The caller closes
+ * the sources.
+ */
+export async function streamLogs(out: Writable, sources: readonly LogSource[], follow: { exited: Promise<unknown> } | undefined): Promise<void> {
   let done = follow === undefined;
   void follow?.exited.then(() => (done = true));
   let closed = false;
   out.once('close', () => (closed = true));
-  try {
-    for (;;) {
-      const finishing = done;
-      for (const source of sources) await copyNew(source, out);
-      if (finishing || closed) return;
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    }
-  } finally {
-    for (const source of sources) await source.handle?.close();
+  for (;;) {
+    const finishing = done;
+    for (const source of sources) await copyNew(source, out);
+    if (finishing || closed) return;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
 
-async function copyNew(source: Source, out: Writable): Promise<void> {
+async function copyNew(source: LogSource, out: Writable): Promise<void> {
   try {
     source.handle ??= await open(source.path, 'r');
   } catch {
@@ -69,13 +96,5 @@ async function copyNew(source: Source, out: Writable): Promise<void> {
     if (bytesRead === 0) return;
     source.offset += bytesRead;
     out.write(frame(source.stream, Buffer.from(buffer.subarray(0, bytesRead))));
-  }
-}
-
-/** Makes the log files exist (empty), so a stream attached before the container starts holds them from the first byte. */
-export async function ensureLogFiles(paths: { stdoutPath: string; stderrPath: string }): Promise<void> {
-  for (const path of [paths.stdoutPath, paths.stderrPath]) {
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    await (await open(path, 'a', LOG_FILE_MODE)).close();
   }
 }

@@ -14,7 +14,7 @@ import { infoView, type DaemonFacts } from './info.js';
 import { renderPlan } from '../kernel/render.js';
 import { explainPlan, type NameRecord } from '../kernel/explain.js';
 import type { Plan } from '../kernel/ops.js';
-import { ensureLogFiles, streamLogs } from './logs.js';
+import { closeLogSources, openLogSources, streamLogs } from './logs.js';
 import { readJsonBody } from '../common/json-body.js';
 import { imageRefusal, isHostImage, parseConnect, parseCreateContainer, parseCreateNetwork, parseExecConfig, parseExecStart, parseTerminalSize, queryFlag } from './requests.js';
 import { acceptUpgrade, MULTIPLEXED_STREAM, RAW_STREAM, readUpgradeBody, refuseUpgrade, relayExec } from './hijack.js';
@@ -95,6 +95,11 @@ function decodePathSegment(segment: string): string {
 }
 
 /** `?t=SECONDS` of stop and restart, in milliseconds; undefined: the daemon's default. */
+/** The log files a logs or attach request asks for (its stdout and stderr flags). */
+function wantedLogs(paths: { stdoutPath: string; stderrPath: string }, query: URLSearchParams): { stdoutPath?: string; stderrPath?: string } {
+  return { stdoutPath: queryFlag(query, 'stdout') ? paths.stdoutPath : undefined, stderrPath: queryFlag(query, 'stderr') ? paths.stderrPath : undefined };
+}
+
 function parseStopTimeout(query: URLSearchParams): number | undefined {
   const t = query.get('t');
   if (t !== null && !/^\d+$/.test(t)) throw new InvalidArgumentError(`invalid stop timeout "${quotePrefix(t)}": give whole seconds, e.g. t=10`);
@@ -225,12 +230,14 @@ export function apiRoutes(engine: Engine, build: BuildInfo, facts: DaemonFacts):
     route('GET', '/containers/{id}/logs', async ({ res, params, query }) => {
       const c = engine.containers.get(params[0]!);
       const paths = engine.logPaths(c.id);
-      res.writeHead(200, { 'Content-Type': 'application/vnd.docker.multiplexed-stream' });
-      await streamLogs(
-        res,
-        { stdoutPath: queryFlag(query, 'stdout') ? paths.stdoutPath : undefined, stderrPath: queryFlag(query, 'stderr') ? paths.stderrPath : undefined },
-        queryFlag(query, 'follow') ? { exited: engine.waitContainer(c.id) } : undefined,
-      );
+      const follow = queryFlag(query, 'follow') ? { exited: engine.waitContainer(c.id) } : undefined;
+      const sources = await openLogSources(wantedLogs(paths, query), { from: 'start', create: false });
+      try {
+        res.writeHead(200, { 'Content-Type': 'application/vnd.docker.multiplexed-stream' });
+        await streamLogs(res, sources, follow);
+      } finally {
+        await closeLogSources(sources);
+      }
       res.end();
     }),
     route('POST', '/containers/{id}/exec', async ({ req, res, params }) => {
@@ -383,17 +390,15 @@ export function upgradeRoutes(engine: Engine): { method: string; pattern: RegExp
         const c = engine.containers.get(params[0]!);
         // A container attached before its start (foreground `docker run`) streams until its next exit.
         const exited = engine.waitContainer(c.id, c.state.status === 'running' ? 'not-running' : 'next-exit');
-        acceptUpgrade(socket, false);
-        if (queryFlag(query, 'stdin') && c.openStdin) void relayStdin(engine, c.id, socket, rest);
-        const paths = engine.logPaths(c.id);
-        await ensureLogFiles(paths);
-        const stream = queryFlag(query, 'stream');
-        await streamLogs(
-          socket,
-          { stdoutPath: queryFlag(query, 'stdout') ? paths.stdoutPath : undefined, stderrPath: queryFlag(query, 'stderr') ? paths.stderrPath : undefined },
-          stream ? { exited } : undefined,
-          queryFlag(query, 'logs') ? 'start' : 'now',
-        );
+        // Opened before the answer: the client starts the container only once attached.
+        const sources = await openLogSources(wantedLogs(engine.logPaths(c.id), query), { from: queryFlag(query, 'logs') ? 'start' : 'now', create: true });
+        try {
+          acceptUpgrade(socket, false);
+          if (queryFlag(query, 'stdin') && c.openStdin) void relayStdin(engine, c.id, socket, rest);
+          await streamLogs(socket, sources, queryFlag(query, 'stream') ? { exited } : undefined);
+        } finally {
+          await closeLogSources(sources);
+        }
         socket.end();
       },
     },
