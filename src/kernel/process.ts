@@ -111,10 +111,11 @@ const WRAPPER = [
   '  case $u in *[!0-9]*) id -u "$u" >/dev/null 2>&1 || fail "no user $u on this host";; esac',
   '  [ -n "$g" ] || g=$(id -g "$u" 2>/dev/null) || g=0',
   'fi',
-  'echo ok >&3; exec 3>&-',
   'dir=/proc/$$/fd/5',
-  // Opening a FIFO for reading waits for its writer: the attach that sends stdin.
-  'if [ -n "$4" ]; then exec 0<"$dir/${4##*/}"; fi',
+  // The stdin FIFO is open for reading before the set-up is reported: the daemon hands its
+  // writer to an attach only then (it holds the FIFO open read-write, so this does not wait).
+  'if [ -n "$4" ]; then exec 0<"$dir/${4##*/}" || fail "cannot open the container\'s stdin FIFO $4"; fi',
+  'echo ok >&3; exec 3>&-',
   'exitfile=$dir/${3##*/}; shift 6',
   'if [ -n "$u" ]; then set -- setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"; fi',
   'trap : TERM INT HUP',
