@@ -151,6 +151,7 @@ async function processFloor(count: number): Promise<number> {
         stdoutPath: join(own, 'out'), stderrPath: join(own, 'err'), exitCodePath: join(own, 'exit'), mountTablePath: join(own, 'mounts'), hidden: { directories: [], files: [] },
       });
       pids.push(launched.pid);
+      await launched.setUp;
     });
     return Number(process.hrtime.bigint() - began) / 1e9;
   } finally {

@@ -14,7 +14,9 @@ import {
   processStartTime,
   recordedExitCode,
   resolveExecutable,
+  SANDBOX_SETUP_FAILED,
   signalContainer,
+  type LaunchedProcess,
 } from '../kernel/process.js';
 import { listNetns } from '../kernel/read.js';
 import { containersSharing, resolveContainerConfig, type CreateContainerRequest } from './container-config.js';
@@ -81,7 +83,7 @@ export class Engine {
   /** What dockerd asks through berth's plugin sockets. */
   readonly external: ExternalRuntime;
   /** Processes run in running containers (exec). */
-  readonly execs = new ExecSessions(this.containers);
+  readonly execs = new ExecSessions(this.containers, (id) => this.settingUp.get(id));
   /** What happened, for `docker events`. */
   readonly events = new EventLog();
   private readonly drift: DriftCheck;
@@ -107,6 +109,8 @@ export class Engine {
   /** The stdin writers of running `-i` containers (closed at their exit, or when the attached client ends its input). */
   private readonly stdinWriters = new Map<string, FileHandle>();
   private readonly adopted = new Set<string>();
+  /** Starts whose container's process is still setting its sandbox up, by container id: each settles with the start's answer. */
+  private readonly settingUp = new Map<string, Promise<ContainerRecord>>();
   private poller: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -425,23 +429,74 @@ export class Engine {
 
   // ---- start ------------------------------------------------------------------------
 
-  startContainer(ref: string): Promise<ContainerRecord> {
-    return this.queue.run(async () => {
+  /**
+   * Starts a container: its network and its first process under the operation queue, then,
+   * with the queue free for other operations, waits for that process to set its sandbox up
+   * (a few processes' time: unshare, the wrapper shell, `mount -a`). Until then the
+   * container is running (its pid is known; stop, kill and rm can meet it), and an exec
+   * waits. A set-up that fails undoes the start: the container is created again, with why.
+   */
+  async startContainer(ref: string): Promise<ContainerRecord> {
+    const start = await this.queue.run(async () => {
       const found = this.containers.get(ref);
-      if (found.state.status === 'running') return found;
+      if (found.state.status === 'running') return { record: found, settled: this.settingUp.get(found.id) };
       const container = found.state.status === 'exited' ? await this.resetExited(found) : found;
       try {
-        const started = await this.startCreated(container);
-        this.events.record('container', 'start', started.id, { name: started.name, image: 'host' });
-        return started;
+        const { started, launched } = await this.startCreated(container);
+        const settled = this.settleStart(container, started, launched);
+        this.settingUp.set(started.id, settled);
+        return { record: started, settled };
       } catch (err) {
-        // Docker keeps why a start failed in State.Error; the container stays created.
-        const failed: ContainerRecord = { ...container, state: { ...container.state, error: err instanceof Error ? err.message : String(err) } };
-        await this.records.save(failed);
-        this.containers.set(failed);
+        await this.recordFailedStart(container, err);
         throw err;
       }
     });
+    return start.settled ?? start.record;
+  }
+
+  /** Docker keeps why a start failed in State.Error; the container stays created. */
+  private async recordFailedStart(container: ContainerRecord, err: unknown): Promise<void> {
+    const failed: ContainerRecord = { ...container, state: { ...container.state, error: err instanceof Error ? err.message : String(err) } };
+    await this.records.save(failed);
+    this.containers.set(failed);
+  }
+
+  /**
+   * The second half of a start, outside the queue: its answer once the container's process
+   * has set the sandbox up. Only then is the start an event and the process's exit recorded
+   * as the container's (a failed set-up is undone instead).
+   */
+  private async settleStart(before: ContainerRecord, started: ContainerRecord, launched: LaunchedProcess): Promise<ContainerRecord> {
+    try {
+      await launched.setUp;
+    } catch (err) {
+      await launched.exited;
+      await this.queue.run(() => this.undoStart(before, started, err));
+      throw err;
+    } finally {
+      this.settingUp.delete(started.id);
+    }
+    if (this.isSameStart(started)) this.events.record('container', 'start', started.id, { name: started.name, image: 'host' });
+    launched.exited.then((code) => this.queue.run(() => this.recordExit(started.id, code))).catch((err: unknown) => this.logFailure(`recording the exit of container ${started.name}`, err));
+    return this.containers.byIdExact(started.id) ?? started;
+  }
+
+  /** Whether the container is still running the process this start launched (a stop or rm may have met it since). */
+  private isSameStart(started: ContainerRecord): boolean {
+    const current = this.containers.byIdExact(started.id)?.state;
+    return current?.status === 'running' && current.pid === started.state.pid && current.startTime === started.state.startTime;
+  }
+
+  /** A start whose set-up failed, its process gone: its ports, names and sandbox go, and the container is as it was before, with why. */
+  private async undoStart(before: ContainerRecord, started: ContainerRecord, err: unknown): Promise<void> {
+    if (!this.isSameStart(started)) return;
+    await this.closeStdin(started.id);
+    await this.ports.unpublish(started);
+    this.names.detach(started.id);
+    if (ownsSandbox(parseNetworkMode(started.networkMode))) await this.teardownSandbox(started);
+    await this.recordFailedStart(before, err);
+    // A stop that met the set-up waits for an exit: this was it.
+    this.exits.emit(started.id, SANDBOX_SETUP_FAILED);
   }
 
   /**
@@ -496,7 +551,8 @@ export class Engine {
     }
   }
 
-  private async startCreated(container: ContainerRecord): Promise<ContainerRecord> {
+  /** The first half of a start, in the queue: the sandbox, the ports and the container's process launched, all as one transaction. */
+  private async startCreated(container: ContainerRecord): Promise<{ started: ContainerRecord; launched: LaunchedProcess }> {
     if (ownsSandbox(parseNetworkMode(container.networkMode)) && (await listNetns()).includes(container.netns)) await this.discardUnfinishedStarts([container]);
     return inTransaction(this.deps.executor, async (tx) => {
       const sandbox = await setUpSandbox(this.context, container, tx, () => this.networkService.gatewayBridge());
@@ -536,11 +592,9 @@ export class Engine {
       await this.records.save(started);
       this.containers.set(started);
       if (launched.stdin) this.stdinWriters.set(started.id, launched.stdin);
-      launched.exited.then((code) => this.queue.run(() => this.recordExit(started.id, code))).catch((err: unknown) => this.logFailure(`recording the exit of container ${started.name}`, err));
-      return started;
+      return { started, launched };
     });
   }
-
 
   // ---- trace: where a packet goes, and why ------------------------------------------------
 

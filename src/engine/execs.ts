@@ -35,7 +35,11 @@ const FINISHED_KEPT_MS = 5 * 60_000;
 export class ExecSessions {
   private readonly sessions = new Map<string, ExecSession>();
 
-  constructor(private readonly containers: ContainerTable) {}
+  constructor(
+    private readonly containers: ContainerTable,
+    /** A container's start still setting its sandbox up (its answer), if one is. */
+    private readonly startSettling: (containerId: string) => Promise<unknown> | undefined,
+  ) {}
 
   create(containerRef: string, config: ExecConfig): ExecSession {
     const container = this.containers.get(containerRef);
@@ -56,10 +60,11 @@ export class ExecSessions {
    * Runs it in the container's namespaces, with the container's environment and its own on
    * top. Links on their way out go first: a disconnected interface's pair waits for berth's
    * plans to pause (kernel/reaper.ts), and a command run in the container sees its
-   * interfaces as `network disconnect` left them, as with Docker.
+   * interfaces as `network disconnect` left them, as with Docker. A container whose start
+   * has not answered yet (its process still mounting its files) is waited for too.
    */
   async start(id: string): Promise<ExecProcess> {
-    this.get(id);
+    await this.startSettling(this.get(id).containerId)?.catch(() => undefined);
     if (pendingReaps().size > 0) await reapsSettled();
     const session = this.get(id);
     if (session.process) throw new ConflictError(`exec ${id.slice(0, 12)} has already been started`);

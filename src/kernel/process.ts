@@ -60,6 +60,12 @@ export interface LaunchedProcess {
   readonly stdin?: FileHandle;
   /** Resolves with the exit code once the process ends (128+n for a signal). */
   readonly exited: Promise<number>;
+  /**
+   * Resolves once the wrapper has set the sandbox up (hostname, files, sysfs, covers) and
+   * runs the command; rejects with a kernel BerthError giving the wrapper's reason, once
+   * the process is gone.
+   */
+  readonly setUp: Promise<void>;
 }
 
 /** A container's output is root's to read (through the API), like the rest of the data root. */
@@ -126,9 +132,10 @@ const WRAPPER = [
 ].join('\n');
 
 /**
- * Starts a container's process and waits until its sandbox is set up (hostname, files,
- * sysfs). Throws a kernel BerthError with the wrapper's reason if set-up failed; the process is
- * gone by then.
+ * Starts a container's process. It returns once the process exists (its pid and start time
+ * known), before its wrapper has set the sandbox up: that takes a few processes' time
+ * (unshare, the shell, `mount -a`), which the caller need not spend holding anything;
+ * `setUp` says how it went.
  */
 export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess> {
   await writeFile(spec.mountTablePath, mountTable(spec));
@@ -149,22 +156,27 @@ export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess
       child.on('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
       child.on('error', () => resolve(SANDBOX_SETUP_FAILED));
     });
-    const report = await readSetupReport(child.stdio[3] as Readable | null);
     // The daemon's lifetime is its API server's: a running container must not keep a
     // stopping daemon alive (its 'exit' event still arrives while the daemon runs).
     child.unref();
     const pid = child.pid;
-    if (pid === undefined) throw new BerthError('kernel', `${tool!} could not be started (is util-linux installed?)`);
-    if (report !== 'ok') {
-      const code = await exited;
-      const reason = report || `its first process exited with code ${code} before the sandbox was ready: ${await lastLine(spec.stderrPath)}`;
-      throw new BerthError('kernel', `cannot start the container: ${reason}`);
+    if (pid === undefined) {
+      await exited;
+      throw new BerthError('kernel', `${tool!} could not be started (is util-linux installed?)`);
     }
-    return { pid, startTime: (await processStartTime(pid)) ?? '', exited, ...(stdin ? { stdin } : {}) };
+    const setUp = readSetupReport(child.stdio[3] as Readable | null).then(async (report) => {
+      if (report === 'ok') return;
+      const code = await exited;
+      throw new BerthError('kernel', `cannot start the container: ${report || `its first process exited with code ${code} before the sandbox was ready: ${await lastLine(spec.stderrPath)}`}`);
+    });
+    // A caller that fails before it awaits set-up must not leave an unhandled rejection behind.
+    setUp.catch(() => undefined);
+    return { pid, startTime: (await processStartTime(pid)) ?? '', exited, setUp, ...(stdin ? { stdin } : {}) };
   } catch (err) {
     await stdin?.close();
     throw err;
   } finally {
+    // The child has its own copies of the log descriptors from the moment it was forked.
     await stdout.close();
     await stderr.close();
   }

@@ -1,5 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { must, sandboxSkip, sleep, World, eventually } from '../world/world.js';
 import { checkLeaksThenDispose } from '../world/leaks.js';
 
@@ -113,6 +115,83 @@ describe('containers: hostname, sysfs, exit codes, stop', { skip: sandboxSkip },
     }
     const after = (await w.berthOk('ps', '-a', '-q')).trim().split('\n');
     assert.equal(after.length, before.trim().split('\n').length + 1);
+  });
+});
+
+describe('a start waits for its container\'s set-up without holding other operations', { skip: sandboxSkip }, () => {
+  let w: World;
+  before(async () => {
+    w = await World.create();
+  });
+  after(() => checkLeaksThenDispose(w));
+
+  const inspect = async (ref: string): Promise<any> => (JSON.parse(await w.berthOk('inspect', ref)) as any[])[0];
+  const sandboxes = async (): Promise<string[]> => (await must('ip', ['netns', 'list'])).split('\n').filter((l) => l.startsWith('berth-'));
+
+  /**
+   * A created container whose set-up holds until `release`: the wrapper runs `mount` from
+   * the container's PATH, and the one first in it here waits for a file, then mounts (or,
+   * with 'fail', refuses). Bounded: it gives up waiting after 30 s.
+   */
+  async function heldContainer(name: string, then: 'mount' | 'fail') {
+    const dir = join(w.dir, `held-${name}`);
+    await mkdir(dir);
+    const finish = then === 'mount' ? 'exec /usr/bin/mount "$@"' : 'echo "the held mount refused" >&2; exit 1';
+    await writeFile(join(dir, 'mount'), `#!/bin/sh\ni=0\nwhile [ ! -e ${dir}/go ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n${finish}\n`, { mode: 0o755 });
+    await w.berthOk('create', '--name', name, '-e', `PATH=${dir}:/usr/sbin:/usr/bin:/sbin:/bin`, '--', 'sleep', '1000');
+    const start = w.berth('start', name);
+    let answered = false;
+    void start.then(() => { answered = true; });
+    assert.equal(await eventually(async () => (await inspect(name)).State.Status === 'running', 10_000), true, `${name} never ran`);
+    return { start, answered: () => answered, release: () => writeFile(join(dir, 'go'), '') };
+  }
+
+  test('other operations go on meanwhile; an exec waits for the set-up; the start answers once the container is ready', async () => {
+    const held = await heldContainer('slow', 'mount');
+    // Each of these went through the operation queue the start held until its set-up was done.
+    await w.berthOk('network', 'create', 'beside-slow');
+    await w.berthOk('run', '-d', '--name', 'quick', '--network', 'beside-slow', '--', 'sleep', '1000');
+    assert.equal(held.answered(), false, 'the start answered before its container was set up');
+    const exec = w.berth('exec', 'slow', 'cat', '/etc/hosts');
+    let execAnswered = false;
+    void exec.then(() => { execAnswered = true; });
+    // Time enough for an exec that does not wait to run and answer (with the host's /etc/hosts).
+    await sleep(500);
+    assert.equal(execAnswered, false, 'the exec ran before the container was set up');
+    await held.release();
+    assert.equal((await held.start).code, 0);
+    const hosts = await exec;
+    assert.equal(hosts.code, 0, hosts.stderr);
+    const address = (await inspect('slow')).NetworkSettings.IPAddress as string;
+    assert.match(hosts.stdout, new RegExp(`^${address.replaceAll('.', '\\.')}\\s`, 'm'), 'the exec saw the container\'s own /etc/hosts');
+    await w.berthOk('rm', '-f', 'slow', 'quick');
+    await w.berthOk('network', 'rm', 'beside-slow');
+  });
+
+  test('a set-up that fails after the queue was freed undoes the start: created, with why, nothing left', async () => {
+    const before = await sandboxes();
+    const held = await heldContainer('doomed', 'fail');
+    await held.release();
+    const r = await held.start;
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /the held mount refused/);
+    const c = await inspect('doomed');
+    assert.deepEqual([c.State.Status, c.State.Pid], ['created', 0]);
+    assert.match(c.State.Error, /cannot mount the container's \/etc\/hosts.*the held mount refused/s);
+    assert.deepEqual(await sandboxes(), before, 'the failed start left its namespace');
+    assert.deepEqual(await w.containerProcesses(), []);
+    await w.berthOk('rm', 'doomed');
+  });
+
+  test('rm -f meets a container setting itself up: the start fails, nothing is left', async () => {
+    const before = await sandboxes();
+    const held = await heldContainer('met', 'mount');
+    await w.berthOk('rm', '-f', 'met');
+    const r = await held.start;
+    assert.notEqual(r.code, 0);
+    assert.deepEqual(await sandboxes(), before);
+    assert.equal(await eventually(async () => (await w.containerProcesses()).length === 0, 5000), true, 'a process of the removed container is left');
+    assert.equal((await w.berth('inspect', 'met')).code, 1);
   });
 });
 
