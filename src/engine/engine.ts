@@ -18,7 +18,7 @@ import {
   signalContainer,
   type LaunchedProcess,
 } from '../kernel/process.js';
-import { listNetns } from '../kernel/read.js';
+import { listNetns, netnsExists } from '../kernel/read.js';
 import { containersSharing, resolveContainerConfig, type CreateContainerRequest } from './container-config.js';
 import { ClusterSync, type PeerRecord } from './cluster-sync.js';
 import { ContainerRecords } from './container-records.js';
@@ -553,7 +553,7 @@ export class Engine {
 
   /** The first half of a start, in the queue: the sandbox, the ports and the container's process launched, all as one transaction. */
   private async startCreated(container: ContainerRecord): Promise<{ started: ContainerRecord; launched: LaunchedProcess }> {
-    if (ownsSandbox(parseNetworkMode(container.networkMode)) && (await listNetns()).includes(container.netns)) await this.discardUnfinishedStarts([container]);
+    if (ownsSandbox(parseNetworkMode(container.networkMode)) && netnsExists(container.netns)) await this.discardUnfinishedStarts([container]);
     return inTransaction(this.deps.executor, async (tx) => {
       const sandbox = await setUpSandbox(this.context, container, tx, () => this.networkService.gatewayBridge());
       const gatewayEndpoint = sandbox.endpoints.find((e) => e.gatewayEndpoint);

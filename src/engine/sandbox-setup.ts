@@ -1,4 +1,5 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError } from '../common/errors.js';
 import type { ContainerTable } from './containers.js';
@@ -39,7 +40,9 @@ export async function setUpSandbox(
   gatewayBridge: () => Promise<AddressedNetwork>,
 ): Promise<SandboxSetup> {
   const dir = containerDir(ctx.config, container.id);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // The container's small files are made synchronously: ~0.05 ms each into the page cache, where each
+  // asynchronous call waits for the thread pool (~0.3 ms idle, 1-3 ms while containers start around it).
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   tx.onRollback(() => rm(dir, { recursive: true, force: true }));
   const mode = parseNetworkMode(container.networkMode);
   const hostResolv = await readHostFile(ctx.config.hostResolvConfPath);
@@ -54,8 +57,8 @@ export async function setUpSandbox(
         for (const ep of endpoints) await releaseEndpoint(ctx.deps.ipam, ep);
       });
       const embeddedDns = endpoints.some((ep) => ctx.networks.servesNames(ctx.networks.byIdExact(ep.networkId)));
-      await writeFile(join(dir, 'hosts'), hostsFileContent(container.hostname, endpoints.map((e) => e.address), [...extraHosts, ...links]));
-      await writeFile(join(dir, 'resolv.conf'), resolvConfFor(embeddedDns ? 'embedded' : 'direct', hostResolv, ctx.config.dnsServers, container.dns));
+      writeFileSync(join(dir, 'hosts'), hostsFileContent(container.hostname, endpoints.map((e) => e.address), [...extraHosts, ...links]));
+      writeFileSync(join(dir, 'resolv.conf'), resolvConfFor(embeddedDns ? 'embedded' : 'direct', hostResolv, ctx.config.dnsServers, container.dns));
       await tx.apply(endpointsUpPlan(ctx.networks, container, endpoints, { createNetns: true }));
       if (embeddedDns) {
         ctx.names.attach(container.id, container.netns);
@@ -64,8 +67,8 @@ export async function setUpSandbox(
       return { netns: container.netns, endpoints, filesDir: dir, embeddedDns };
     }
     case 'host': {
-      await writeFile(join(dir, 'hosts'), hostModeHostsFile(await readHostFile(ctx.config.hostHostsPath), extraHosts));
-      await writeFile(join(dir, 'resolv.conf'), resolvConfFor('host', hostResolv, ctx.config.dnsServers, container.dns));
+      writeFileSync(join(dir, 'hosts'), hostModeHostsFile(await readHostFile(ctx.config.hostHostsPath), extraHosts));
+      writeFileSync(join(dir, 'resolv.conf'), resolvConfFor('host', hostResolv, ctx.config.dnsServers, container.dns));
       return { netns: '', endpoints: [], filesDir: dir, embeddedDns: false };
     }
     case 'container': {
