@@ -470,13 +470,21 @@ export class Engine {
     try {
       await launched.setUp;
     } catch (err) {
+      await launched.stdin?.close();
       await launched.exited;
       await this.queue.run(() => this.undoStart(before, started, err));
       throw err;
     } finally {
       this.settingUp.delete(started.id);
     }
-    if (this.isSameStart(started)) this.events.record('container', 'start', started.id, { name: started.name, image: 'host' });
+    if (this.isSameStart(started)) {
+      // An attach gets the stdin writer only now that the container has its FIFO open for
+      // reading: input written and ended before that would go with a pipe nobody read.
+      if (launched.stdin) this.stdinWriters.set(started.id, launched.stdin);
+      this.events.record('container', 'start', started.id, { name: started.name, image: 'host' });
+    } else {
+      await launched.stdin?.close();
+    }
     launched.exited.then((code) => this.queue.run(() => this.recordExit(started.id, code))).catch((err: unknown) => this.logFailure(`recording the exit of container ${started.name}`, err));
     return this.containers.byIdExact(started.id) ?? started;
   }
@@ -591,7 +599,6 @@ export class Engine {
       };
       await this.records.save(started);
       this.containers.set(started);
-      if (launched.stdin) this.stdinWriters.set(started.id, launched.stdin);
       return { started, launched };
     });
   }
