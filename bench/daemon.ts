@@ -15,7 +15,8 @@ export const BERTH_BIN = fileURLToPath(new URL('../../bin/berth', import.meta.ur
 export async function startBenchDaemon(name: string): Promise<BenchDaemon> {
   const dir = mkdtempSync(`/tmp/berth-bench-${name}-`);
   const socket = join(dir, 'berth.sock');
-  const daemon = spawn(process.execPath, [BERTH_BIN, 'daemon', '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '-H', `unix://${socket}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // bin/berth itself, as a user runs it: its interpreter line carries the daemon's V8 flags.
+  const daemon = spawn(BERTH_BIN, ['daemon', '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '-H', `unix://${socket}`], { stdio: ['ignore', 'pipe', 'inherit'] });
   const stop = async (): Promise<void> => {
     if (daemon.exitCode === null && daemon.signalCode === null) {
       const gone = new Promise((resolve) => daemon.once('exit', resolve));

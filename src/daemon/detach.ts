@@ -18,7 +18,8 @@ export async function startDetached(daemonArgv: readonly string[], socketPath: s
   await mkdir(dirname(logPath), { recursive: true });
   const log = await open(logPath, 'a');
   let exited: string | undefined;
-  const child = spawn(process.execPath, [process.argv[1]!, 'daemon', ...daemonArgv], { detached: true, stdio: ['ignore', log.fd, log.fd] });
+  // The same Node flags as this process (bin/berth's V8 flags).
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'daemon', ...daemonArgv], { detached: true, stdio: ['ignore', log.fd, log.fd] });
   await log.close();
   child.once('exit', (code, signal) => (exited = signal ?? String(code)));
   child.unref();
