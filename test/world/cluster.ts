@@ -88,10 +88,11 @@ export class ClusterWorld {
    */
   async startDaemon(index: number, extraArgs: readonly string[] = []): Promise<string | undefined> {
     const h = this.hosts[index]!;
-    // Drift repair off, as in World: the cluster tests break links by hand on purpose.
+    // Drift repair off, as in World: the cluster tests break links by hand on purpose. bin/berth
+    // runs itself, as in World (its interpreter line carries the daemon's V8 flags).
     const daemonArgs = [BERTH_BIN, 'daemon', '--data-root', `${h.dir}/data`, '--exec-root', `${h.dir}/exec`, '--repair-interval', '0', ...extraArgs];
     const script = 'mount -t tmpfs tmpfs /run && mkdir -p /run/netns && exec "$@"';
-    const child = spawn('nsenter', [`--net=/run/netns/${h.netns}`, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, ...daemonArgs], {
+    const child = spawn('nsenter', [`--net=/run/netns/${h.netns}`, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...daemonArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     h.output = '';

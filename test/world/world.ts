@@ -119,7 +119,9 @@ export class World {
     const entry = this.options.daemonEntry ?? [BERTH_BIN, 'daemon'];
     // Test composition roots (daemonEntry) take no such flag and never repair periodically.
     const repair = this.options.daemonEntry ? [] : ['--repair-interval', String(this.options.repairIntervalMs ?? 0)];
-    const args = [`--net=/run/netns/${this.host}`, process.execPath, ...entry,
+    // bin/berth runs itself, as a user runs it (its interpreter line carries the daemon's V8 flags).
+    const command = this.options.daemonEntry ? [process.execPath, ...entry] : entry;
+    const args = [`--net=/run/netns/${this.host}`, ...command,
       ...(roots ?? ['--data-root', `${this.dir}/data`]), '--exec-root', `${this.dir}/exec`, ...repair, ...(this.options.daemonArgs ?? []), ...extraArgs];
     this.daemonOutput = '';
     const daemon = spawn('nsenter', args, { stdio: ['ignore', 'pipe', 'pipe'], env });
