@@ -94,12 +94,12 @@ function decodePathSegment(segment: string): string {
   }
 }
 
-/** `?t=SECONDS` of stop and restart, in milliseconds; undefined: the daemon's default. */
 /** The log files a logs or attach request asks for (its stdout and stderr flags). */
 function wantedLogs(paths: { stdoutPath: string; stderrPath: string }, query: URLSearchParams): { stdoutPath?: string; stderrPath?: string } {
   return { stdoutPath: queryFlag(query, 'stdout') ? paths.stdoutPath : undefined, stderrPath: queryFlag(query, 'stderr') ? paths.stderrPath : undefined };
 }
 
+/** `?t=SECONDS` of stop and restart, in milliseconds; undefined: the daemon's default. */
 function parseStopTimeout(query: URLSearchParams): number | undefined {
   const t = query.get('t');
   if (t !== null && !/^\d+$/.test(t)) throw new InvalidArgumentError(`invalid stop timeout "${quotePrefix(t)}": give whole seconds, e.g. t=10`);
