@@ -132,6 +132,8 @@ describe('bad input gets a specific error and changes nothing', { skip: sandboxS
       const bin = join(fresh.dir, 'bin-without-nft');
       await mkdir(bin, { recursive: true });
       for (const tool of ['ip', 'nsenter', 'unshare']) await symlink((await must('sh', ['-c', `command -v ${tool}`])).trim(), join(bin, tool));
+      // bin/berth's interpreter line finds node on the PATH.
+      await symlink(process.execPath, join(bin, 'node'));
       const r = await fresh.startDaemon([], { ...process.env, PATH: bin });
       assert.equal(r?.code, 1);
       assert.match(r.stdout, /^Error: "nft" is not installed$/m);
