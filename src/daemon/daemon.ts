@@ -153,7 +153,7 @@ const MAX_DEFERRED_CHECKS = 20;
 
 function repairPeriodically(engine: Engine, intervalMs: number): { stop(): void } {
   // Netlink events bring a check forward; the period is the backstop (iptables-legacy, missed events).
-  const watches = [watchRouting(() => engine.kernelChanged(), { routes: false, busy: true }), watchNftables(() => engine.rulesChanged())];
+  const watches = [watchRouting(() => engine.hostChanged(), { routes: false, busy: true }), watchNftables(() => engine.rulesChanged())];
   engine.repairContinuously();
   let running = false;
   let deferred = 0;

@@ -293,6 +293,13 @@ export class Engine {
   repairContinuously(): void {
     this.drift.watchSandboxes(() => this.kernelChanged());
     this.drift.watchRules();
+    this.drift.watchHost();
+  }
+
+  /** The host's links or addresses changed (the daemon's rtnetlink watch): the next check reads them, and comes soon. */
+  hostChanged(): void {
+    this.drift.hostChanged();
+    this.kernelChanged();
   }
 
   /** The nftables ruleset changed (the daemon's nfnetlink watch): the next check reads the rules, and comes soon. */
