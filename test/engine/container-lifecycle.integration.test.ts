@@ -16,12 +16,11 @@ describe('containers: hostname, sysfs, exit codes, stop', { skip: sandboxSkip },
   });
   after(() => checkLeaksThenDispose(w));
 
-  const inspect = async (ref: string): Promise<any> => (JSON.parse(await w.berthOk('inspect', ref)) as any[])[0];
 
   test('an unnamed container runs, with the first 12 hex digits of its id as hostname', async () => {
     const id = (await w.berthOk('run', '-d', '--', 'sleep', '1000')).trim();
     assert.match(id, /^[0-9a-f]{64}$/);
-    const c = await inspect(id);
+    const c = await w.inspect(id);
     assert.equal(c.State.Status, 'running');
     assert.equal((await w.berthOk('exec', id, 'hostname')).trim(), id.slice(0, 12));
     assert.equal(c.Config.Hostname, id.slice(0, 12));
@@ -30,7 +29,7 @@ describe('containers: hostname, sysfs, exit codes, stop', { skip: sandboxSkip },
   test('names Docker generates or compose uses (underscores, 128 characters) are no hostname and do not stop the start', async () => {
     for (const name of ['proj_web_1', `long_${'x'.repeat(123)}`]) {
       const id = (await w.berthOk('run', '-d', '--name', name, '--', 'sleep', '1000')).trim();
-      assert.equal((await inspect(name)).State.Status, 'running', name);
+      assert.equal((await w.inspect(name)).State.Status, 'running', name);
       assert.equal((await w.berthOk('exec', name, 'hostname')).trim(), id.slice(0, 12), name);
     }
   });
@@ -43,7 +42,7 @@ describe('containers: hostname, sysfs, exit codes, stop', { skip: sandboxSkip },
   test('/sys is the container\'s own, read-only: its interfaces and its MAC, not the host\'s', async () => {
     await w.berthOk('run', '-d', '--name', 's1', '--', 'sleep', '1000');
     assert.deepEqual((await w.berthOk('exec', 's1', 'ls', '/sys/class/net')).trim().split('\n'), ['eth0', 'lo']);
-    assert.equal((await w.berthOk('exec', 's1', 'cat', '/sys/class/net/eth0/address')).trim(), (await inspect('s1')).NetworkSettings.MacAddress);
+    assert.equal((await w.berthOk('exec', 's1', 'cat', '/sys/class/net/eth0/address')).trim(), (await w.inspect('s1')).NetworkSettings.MacAddress);
     const touch = await w.berth('exec', 's1', 'sh', '-c', 'echo 1 > /sys/class/net/eth0/mtu');
     assert.notEqual(touch.code, 0);
     assert.match(touch.stderr, /Read-only file system/);
@@ -56,11 +55,11 @@ describe('containers: hostname, sysfs, exit codes, stop', { skip: sandboxSkip },
 
   test('stop ends a command that ignores SIGTERM: SIGKILL after -t, exit code 137, no process left', async () => {
     await w.berthOk('run', '-d', '--name', 'stubborn', '--', 'sh', '-c', 'trap "" TERM; sleep 1000');
-    const pid = (await inspect('stubborn')).State.Pid as number;
+    const pid = (await w.inspect('stubborn')).State.Pid as number;
     const started = Date.now();
     await w.berthOk('stop', '-t', '1', 'stubborn');
     assert.ok(Date.now() - started >= 900, 'stop waited for the timeout before SIGKILL');
-    const c = await inspect('stubborn');
+    const c = await w.inspect('stubborn');
     assert.deepEqual([c.State.Status, c.State.ExitCode], ['exited', 137]);
     // Nothing of the container's process group is left (the sleep child included).
     assert.equal((await w.inHost('ps', '-o', 'pid=', '-g', String(pid))).stdout.trim(), '');
@@ -71,7 +70,7 @@ describe('containers: hostname, sysfs, exit codes, stop', { skip: sandboxSkip },
     const started = Date.now();
     await w.berthOk('stop', 'polite');
     assert.ok(Date.now() - started < 5000);
-    assert.equal((await inspect('polite')).State.ExitCode, 143);
+    assert.equal((await w.inspect('polite')).State.ExitCode, 143);
   });
 
   test('exit codes: 128 + the signal number for every signal (QUIT 131, SEGV 139); wait prints the code and exits 0', async () => {
@@ -90,7 +89,7 @@ describe('containers: hostname, sysfs, exit codes, stop', { skip: sandboxSkip },
     await w.berthOk('stop', '-t', '0', 'peer');
     const r = await w.berth('start', 'follower');
     assert.equal(r.code, 1);
-    const c = await inspect('follower');
+    const c = await w.inspect('follower');
     assert.equal(c.State.Status, 'created');
     assert.match(c.State.Error, /cannot join the network namespace of container peer: it is not running/);
   });
@@ -125,7 +124,6 @@ describe('a start waits for its container\'s set-up without holding other operat
   });
   after(() => checkLeaksThenDispose(w));
 
-  const inspect = async (ref: string): Promise<any> => (JSON.parse(await w.berthOk('inspect', ref)) as any[])[0];
   const sandboxes = async (): Promise<string[]> => (await must('ip', ['netns', 'list'])).split('\n').filter((l) => l.startsWith('berth-'));
 
   /**
@@ -142,7 +140,7 @@ describe('a start waits for its container\'s set-up without holding other operat
     const start = w.berth('start', name);
     let answered = false;
     void start.then(() => { answered = true; });
-    assert.equal(await eventually(async () => (await inspect(name)).State.Status === 'running', 10_000), true, `${name} never ran`);
+    assert.equal(await eventually(async () => (await w.inspect(name)).State.Status === 'running', 10_000), true, `${name} never ran`);
     return { start, answered: () => answered, release: () => writeFile(join(dir, 'go'), '') };
   }
 
@@ -162,7 +160,7 @@ describe('a start waits for its container\'s set-up without holding other operat
     assert.equal((await held.start).code, 0);
     const hosts = await exec;
     assert.equal(hosts.code, 0, hosts.stderr);
-    const address = (await inspect('slow')).NetworkSettings.IPAddress as string;
+    const address = (await w.inspect('slow')).NetworkSettings.IPAddress as string;
     assert.match(hosts.stdout, new RegExp(`^${address.replaceAll('.', '\\.')}\\s`, 'm'), 'the exec saw the container\'s own /etc/hosts');
     await w.berthOk('rm', '-f', 'slow', 'quick');
     await w.berthOk('network', 'rm', 'beside-slow');
@@ -175,7 +173,7 @@ describe('a start waits for its container\'s set-up without holding other operat
     const r = await held.start;
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /the held mount refused/);
-    const c = await inspect('doomed');
+    const c = await w.inspect('doomed');
     assert.deepEqual([c.State.Status, c.State.Pid], ['created', 0]);
     assert.match(c.State.Error, /cannot mount the container's \/etc\/hosts.*the held mount refused/s);
     assert.deepEqual(await sandboxes(), before, 'the failed start left its namespace');
@@ -209,7 +207,7 @@ describe('a daemon killed between launching a container and recording it', { ski
     assert.ok((await w.containerProcesses()).length > 0, 'the crash left a process');
     await w.startDaemon();
     assert.equal(await eventually(async () => (await w.containerProcesses()).length === 0, 5000), true, 'reconcile killed the orphan');
-    const c = (JSON.parse(await w.berthOk('inspect', 'half')) as any[])[0];
+    const c = await w.inspect('half');
     assert.equal(c.State.Status, 'created');
     await w.berthOk('start', 'half');
     assert.equal((await w.berth('exec', 'half', 'true')).code, 0);

@@ -9,11 +9,10 @@ import { checkLeaksThenDispose } from '../world/leaks.js';
 const PONG = "require('net').createServer(s=>{s.on('error',()=>{});s.end('pong')}).listen(80)";
 
 const hostLinks = async (w: World) => JSON.parse(await must('ip', ['-n', w.host, '-j', 'link', 'show'])) as { ifname: string; master?: string; ifalias?: string }[];
-const inspect = async (w: World, ref: string): Promise<any> => (JSON.parse(await w.berthOk('inspect', ref)) as any[])[0];
 
 /** The host-side veth of a container's endpoint on `network`. */
 async function hostVethOf(w: World, container: string, network: string): Promise<string> {
-  const c = await inspect(w, container);
+  const c = await w.inspect(container);
   const mac = c.NetworkSettings.Networks[network].MacAddress as string;
   // The container side carries the MAC; its peer's index names the host side.
   const links = JSON.parse((await w.inHost('ip', 'netns', 'exec', c.NetworkSettings.SandboxKey.replace('/run/netns/', ''), 'ip', '-j', 'link', 'show')).stdout) as { address: string; link_index?: number }[];
@@ -24,7 +23,7 @@ async function hostVethOf(w: World, container: string, network: string): Promise
 
 /** Waits until a container's server answers on its own address. */
 async function waitServing(w: World, container: string): Promise<void> {
-  const ns = (await inspect(w, container)).NetworkSettings.SandboxKey.replace('/run/netns/', '');
+  const ns = (await w.inspect(container)).NetworkSettings.SandboxKey.replace('/run/netns/', '');
   for (let i = 0; i < 100; i++) {
     if ((await tcpRequest(['ip', 'netns', 'exec', ns], '127.0.0.1', 80, 500)) === 'pong') return;
   }
@@ -33,7 +32,7 @@ async function waitServing(w: World, container: string): Promise<void> {
 
 /** From inside the container, through a host address: needs hairpin on its bridge port. */
 async function ownPublishedPort(w: World, container: string, port: number): Promise<string> {
-  const ns = (await inspect(w, container)).NetworkSettings.SandboxKey.replace('/run/netns/', '');
+  const ns = (await w.inspect(container)).NetworkSettings.SandboxKey.replace('/run/netns/', '');
   return tcpRequest(['ip', 'netns', 'exec', ns], UPLINK_IP, port, 1500);
 }
 
@@ -131,14 +130,14 @@ describe('network disconnect is one transaction', { skip: sandboxSkip }, () => {
     await w.berthOk('run', '-d', '--name', 'multi', '-p', '8082:80', '--', process.execPath, '-e', PONG);
     await w.berthOk('network', 'connect', 'second', 'multi');
     await waitServing(w, 'multi');
-    const before = await inspect(w, 'multi');
+    const before = await w.inspect('multi');
     const routesBefore = (await w.berthOk('exec', 'multi', 'ip', 'route')).trim();
     assert.equal(await tcpRequest(['ip', 'netns', 'exec', w.outside], UPLINK_IP, 8082), 'pong');
 
     const r = await w.berth('network', 'disconnect', 'bridge', 'multi');
     assert.equal(r.code, 1);
     assert.match(r.stderr, /missing0/);
-    const after = await inspect(w, 'multi');
+    const after = await w.inspect('multi');
     assert.deepEqual(Object.keys(after.NetworkSettings.Networks).sort(), ['bridge', 'second']);
     assert.deepEqual(after.NetworkSettings.Ports, before.NetworkSettings.Ports);
     assert.equal((await w.berthOk('exec', 'multi', 'ip', 'route')).trim(), routesBefore);

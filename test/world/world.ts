@@ -166,6 +166,11 @@ export class World {
     return r.stdout;
   }
 
+  /** `berth inspect REF`, parsed: the one container's (or network's) inspect object. */
+  async inspect(ref: string): Promise<any> {
+    return (JSON.parse(await this.berthOk('inspect', ref)) as any[])[0];
+  }
+
   inHost(...cmd: string[]): Promise<Result> {
     return run('ip', ['netns', 'exec', this.host, ...cmd]);
   }
