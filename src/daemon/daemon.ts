@@ -20,6 +20,7 @@ import { probeKernelFeatures } from '../kernel/features.js';
 import { writeDaemonSettings, type DaemonSettings } from './settings.js';
 import { ClusterMembership, type ClusterOptions } from './cluster.js';
 import { BatchExecutor, type Executor } from '../kernel/exec.js';
+import { closeOnExecAll } from '../kernel/close-on-exec.js';
 import { NetlinkExecutor } from '../kernel/netlink/executor.js';
 import { watchNftables, watchRouting } from '../kernel/netlink/rtnl.js';
 import { linkOfAddress } from '../kernel/read.js';
@@ -79,6 +80,8 @@ export async function startDaemon(
     throw new BerthError('permission', 'berth daemon must run as root: it creates namespaces, links and firewall rules', 'run it with sudo');
   }
   validateOptions(options);
+  // What the daemon inherited is not for the containers it starts.
+  closeOnExecAll();
   await checkTools(options.firewall);
   // Only root may read berth's state: records, logs, the pidfile (the API socket has its own mode).
   await privateDirectory(options.execRoot);

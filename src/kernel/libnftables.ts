@@ -1,4 +1,5 @@
 import koffi from 'koffi';
+import { closeOnExecAll } from './close-on-exec.js';
 
 /**
  * libnftables in-process, through koffi: the library `nft` itself is built on (Debian's
@@ -59,10 +60,21 @@ function newContext(l: Lib): unknown {
   return ctx;
 }
 
+/**
+ * The host's context, kept for the process's life: its netlink socket is opened without
+ * close-on-exec (close-on-exec.ts says why that matters). A namespace's context is made and
+ * freed within one synchronous call, so no process is started while it is open.
+ */
+function keptContext(l: Lib): unknown {
+  const ctx = newContext(l);
+  closeOnExecAll();
+  return ctx;
+}
+
 /** Runs `script` as one transaction in this thread's namespace and returns what it printed (a `list`); throws with nft's own error text. */
 export function runNft(script: string, where: 'host' | 'here' = 'host'): string {
   const l = load();
-  const ctx = where === 'host' ? (hostContext ??= newContext(l)) : newContext(l);
+  const ctx = where === 'host' ? (hostContext ??= keptContext(l)) : newContext(l);
   try {
     for (let attempt = 1; ; attempt++) {
       const failed = l.runFromBuffer(ctx, script) !== 0;

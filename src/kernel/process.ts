@@ -121,7 +121,9 @@ const WRAPPER = [
   // The stdin FIFO is open for reading before the set-up is reported: the daemon hands its
   // writer to an attach only then (it holds the FIFO open read-write, so this does not wait).
   'if [ -n "$4" ]; then exec 0<"$dir/${4##*/}" || fail "cannot open the container\'s stdin FIFO $4"; fi',
-  'echo ok >&3; exec 3>&-',
+  // The report's reader may be gone (a daemon killed while this set up): the container runs
+  // on regardless, so its write must not end it with SIGPIPE. The command gets the default back.
+  '{ trap "" PIPE; echo ok >&3; trap - PIPE; } 2>/dev/null; exec 3>&-',
   'exitfile=$dir/${3##*/}; shift 6',
   'if [ -n "$u" ]; then set -- setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"; fi',
   'trap : TERM INT HUP',

@@ -124,9 +124,8 @@ export class World {
     const args = [`--net=/run/netns/${this.host}`, ...command,
       ...(roots ?? ['--data-root', `${this.dir}/data`]), '--exec-root', `${this.dir}/exec`, ...repair, ...(this.options.daemonArgs ?? []), ...extraArgs];
     this.daemonOutput = '';
-    const daemon = spawn('nsenter', args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    daemon.stdout.on('data', (d: Buffer) => (this.daemonOutput += d.toString()));
-    daemon.stderr.on('data', (d: Buffer) => (this.daemonOutput += d.toString()));
+    const daemon = spawn('nsenter', args, { stdio: daemonStdio, env });
+    for (const output of [daemon.stdout, daemon.stderr]) output?.on('data', (d: Buffer) => (this.daemonOutput += d.toString()));
     const exited = new Promise<number>((resolve) => daemon.on('exit', (code) => resolve(code ?? 1)));
     for (let i = 0; i < 200; i++) {
       if (this.daemonOutput.includes('berth daemon ready')) {
@@ -352,6 +351,13 @@ export async function tcpRequest(netnsCmd: readonly string[], address: string, p
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * A daemon's stdio, and descriptor 40 inherited as from a careless parent: the daemon's
+ * containers must not see it. Above 15: Node marks descriptors 0-15 close-on-exec at start-up.
+ */
+const INHERITED_DESCRIPTOR = 40;
+const daemonStdio = Array.from({ length: INHERITED_DESCRIPTOR + 1 }, (_, fd) => (fd === 1 || fd === 2 || fd === INHERITED_DESCRIPTOR ? 'pipe' : 'ignore'));
 
 /** Polls `check` until it holds or `timeoutMs` passes; for kernel work that completes asynchronously. */
 export async function eventually(check: () => Promise<boolean>, timeoutMs = 2000): Promise<boolean> {
