@@ -1,12 +1,12 @@
-import { spawn } from 'node:child_process';
 import { access, constants, open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { closeSync, constants as fsConstants, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { constants as osConstants } from 'node:os';
-import type { Readable } from 'node:stream';
+import { Socket } from 'node:net';
 import { BerthError, InvalidArgumentError } from '../common/errors.js';
 import { NETNS_DIR } from './read.js';
 import { runTool } from './spawn.js';
+import { closeOnExecPipe, reap, spawnInNewSession } from './posix-spawn.js';
 
 /**
  * Container processes. A container is a host command started inside its sandbox's network
@@ -123,11 +123,11 @@ const WRAPPER = [
   'if [ -n "$4" ]; then exec 0<"$dir/${4##*/}" || fail "cannot open the container\'s stdin FIFO $4"; fi',
   // The report's reader may be gone (a daemon killed while this set up): the container runs
   // on regardless, so its write must not end it with SIGPIPE. The command gets the default back.
-  '{ trap "" PIPE; echo ok >&3; trap - PIPE; } 2>/dev/null; exec 3>&-',
+  '{ trap "" PIPE; echo ok >&3; trap - PIPE; } 2>/dev/null',
   'exitfile=$dir/${3##*/}; shift 6',
   'if [ -n "$u" ]; then set -- setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"; fi',
   'trap : TERM INT HUP',
-  '"$@" 5<&-',
+  '"$@" 3>&- 5<&-',
   'code=$?',
   'echo "$code" > "$exitfile"',
   'exit "$code"',
@@ -144,10 +144,17 @@ export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess
   // while other containers' processes set up on every core.
   writeFileSync(spec.mountTablePath, mountTable(spec));
   const stdin = spec.stdinFifoPath ? await openStdinFifo(spec.stdinFifoPath) : undefined;
-  const stdout = openSync(spec.stdoutPath, 'a', LOG_FILE_MODE);
-  let stderr: number | undefined;
+  const descriptors: number[] = [];
+  let reportEnd: number | undefined;
+  let pid: number;
   try {
-    stderr = openSync(spec.stderrPath, 'a', LOG_FILE_MODE);
+    const stdout = openSync(spec.stdoutPath, 'a', LOG_FILE_MODE);
+    descriptors.push(stdout);
+    const stderr = openSync(spec.stderrPath, 'a', LOG_FILE_MODE);
+    descriptors.push(stderr);
+    const [reportRead, reportWrite] = closeOnExecPipe();
+    reportEnd = reportRead;
+    descriptors.push(reportWrite);
     const enterNetns = spec.netns === '' ? [] : ['nsenter', `--net=${join(NETNS_DIR, spec.netns)}`];
     const [tool, ...args] = [
       ...enterNetns,
@@ -156,35 +163,60 @@ export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess
       spec.hostname, spec.mountTablePath, spec.exitCodePath, spec.stdinFifoPath ?? '', spec.user ?? '', spec.readOnly ? 'ro' : '',
       ...spec.command,
     ];
-    const child = spawn(tool!, args, { detached: true, stdio: ['ignore', stdout, stderr, 'pipe'], env: envObject(spec.env) });
-    const exited = new Promise<number>((resolve) => {
-      child.on('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
-      child.on('error', () => resolve(SANDBOX_SETUP_FAILED));
-    });
-    // The daemon's lifetime is its API server's: a running container must not keep a
-    // stopping daemon alive (its 'exit' event still arrives while the daemon runs).
-    child.unref();
-    const pid = child.pid;
-    if (pid === undefined) {
-      await exited;
-      throw new BerthError('kernel', `${tool!} could not be started (is util-linux installed?)`);
+    try {
+      pid = spawnInNewSession({ file: tool!, args, env: envObject(spec.env), descriptors: ['null', stdout, stderr, reportWrite] });
+    } catch (err) {
+      throw new BerthError('kernel', `${tool!} could not be started (is util-linux installed?): ${(err as Error).message}`);
     }
-    const setUp = readSetupReport(child.stdio[3] as Readable | null).then(async (report) => {
-      if (report === 'ok') return;
-      const code = await exited;
-      throw new BerthError('kernel', `cannot start the container: ${report || `its first process exited with code ${code} before the sandbox was ready: ${await lastLine(spec.stderrPath)}`}`);
-    });
-    // A caller that fails before it awaits set-up must not leave an unhandled rejection behind.
-    setUp.catch(() => undefined);
-    return { pid, startTime: (await processStartTime(pid)) ?? '', exited, setUp, ...(stdin ? { stdin } : {}) };
   } catch (err) {
+    if (reportEnd !== undefined) closeSync(reportEnd);
     await stdin?.close();
     throw err;
   } finally {
-    // The child has its own copies of the log descriptors from the moment it was forked.
-    closeSync(stdout);
-    if (stderr !== undefined) closeSync(stderr);
+    // The child has its own copies from the moment it was started.
+    for (const fd of descriptors) closeSync(fd);
   }
+  const report = watchReport(reportEnd, pid);
+  const setUp = report.setUp.catch(async (text: string) => {
+    const code = await report.exited;
+    throw new BerthError('kernel', `cannot start the container: ${text || `its first process exited with code ${code} before the sandbox was ready: ${await lastLine(spec.stderrPath)}`}`);
+  });
+  // A caller that fails before it awaits set-up must not leave an unhandled rejection behind.
+  setUp.catch(() => undefined);
+  return { pid, startTime: (await processStartTime(pid)) ?? '', exited: report.exited, setUp, ...(stdin ? { stdin } : {}) };
+}
+
+/**
+ * The wrapper's report pipe: "ok" once the sandbox is set up, or why it failed, and then its
+ * end: the wrapper holds it (the command does not) until it exits, so the pipe's end is the
+ * container's, whose status is then collected. `setUp` rejects with the text reported (empty
+ * when the wrapper died silently).
+ */
+function watchReport(fd: number, pid: number): { setUp: Promise<void>; exited: Promise<number> } {
+  const pipe = new Socket({ fd, readable: true, writable: false });
+  let text = '';
+  let setUpDone = false;
+  let settle: { resolve: () => void; reject: (text: string) => void };
+  const setUp = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  pipe.setEncoding('utf8');
+  pipe.on('data', (chunk: string) => {
+    if (setUpDone) return;
+    text += chunk;
+    if (text.startsWith('ok\n')) {
+      setUpDone = true;
+      // A running container must not keep a stopping daemon alive; one setting up, awaited, does.
+      pipe.unref();
+      settle.resolve();
+    }
+  });
+  const exited = new Promise<number>((resolve) => {
+    pipe.once('close', () => {
+      if (!setUpDone) settle.reject(text.trim());
+      resolve(reap(pid));
+    });
+  });
+  pipe.on('error', () => pipe.destroy());
+  return { setUp, exited };
 }
 
 /**
@@ -205,14 +237,6 @@ export function mountTable(spec: Pick<LaunchSpec, 'hostsFile' | 'resolvConfFile'
 /** fstab fields are separated by blanks: spaces, tabs, newlines and backslashes in a path are octal escapes. */
 function fstabField(path: string): string {
   return path.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-}
-
-/** Everything the wrapper wrote on its report pipe, up to its closing it (or dying). */
-async function readSetupReport(pipe: Readable | null): Promise<string> {
-  if (!pipe) return '';
-  let text = '';
-  for await (const chunk of pipe) text += String(chunk);
-  return text.trim();
 }
 
 async function lastLine(path: string): Promise<string> {
