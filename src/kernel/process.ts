@@ -82,9 +82,9 @@ export const SANDBOX_SETUP_FAILED = 125;
  * group when none is given, as Docker), with no supplementary groups; the wrapper stays
  * root to record the exit code. With "ro", / is bound onto itself recursively and that
  * bind made read-only (the host's files; /proc, /dev, /run and other mounts keep theirs),
- * before the mount table. It reports set-up
- * on fd 3 ("ok", or why it failed) so `start` fails with the reason instead of a container
- * that dies at once.
+ * before the mount table. It reports set-up on fd 3 ("ok", or why it failed) so `start`
+ * fails with the reason instead of a container that dies at once, and holds fd 3 until it
+ * exits (the command does not inherit it): the pipe's end is the container's end.
  *
  * - The hostname is written to /proc/sys/kernel/hostname, the UTS namespace's own value:
  *   the same kernel path as sethostname(2), with no userland check. The `hostname` binary
@@ -134,10 +134,10 @@ const WRAPPER = [
 ].join('\n');
 
 /**
- * Starts a container's process. It returns once the process exists (its pid and start time
- * known), before its wrapper has set the sandbox up: that takes a few processes' time
- * (unshare, the shell, `mount -a`), which the caller need not spend holding anything;
- * `setUp` says how it went.
+ * Starts a container's process (posix-spawn.ts: without copying the daemon). It returns
+ * once the process exists (its pid and start time known), before its wrapper has set the
+ * sandbox up: that takes a few processes' time (unshare, the shell, `mount -a`), which the
+ * caller need not spend holding anything; `setUp` says how it went.
  */
 export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess> {
   // Small files, made synchronously: an asynchronous call waits for the thread pool, 1-3 ms
