@@ -42,13 +42,14 @@ export class PortPublisher {
 
   /**
    * Publishing on the endpoint's network: the firewall change on top of `before` (default:
-   * the model now), and what its driver needs for it (the bridge: hairpin).
+   * the model now), and what its driver needs for it (the bridge: hairpin). Without ports,
+   * nothing: the model (every running container's ports) is not built for a start that has none.
    */
-  publishPlan(name: string, endpoint: EndpointRecord, ports: readonly PublishedPort[], before: FirewallModel = this.firewallModel()): Plan {
+  publishPlan(name: string, endpoint: EndpointRecord, ports: readonly PublishedPort[], before?: FirewallModel): Plan {
     if (ports.length === 0) return [];
     const network = this.networks.addressedById(endpoint.networkId);
     const connectivity = this.networks.driverOf(network).externalConnectivity?.(driverNetwork(network), driverEndpoint(endpoint)) ?? [];
-    return [...connectivity, ...publishPlan(this.firewall, before, name, endpoint.address, ports)];
+    return [...connectivity, ...publishPlan(this.firewall, before ?? this.firewallModel(), name, endpoint.address, ports)];
   }
 
   /**

@@ -139,6 +139,6 @@ function defaultGateway(ctx: EngineContext): string {
 }
 
 /** Host-side veth names in use, so a new one never clashes. */
-export function takenHostNames(containers: ContainerTable): Set<string> {
-  return new Set(containers.all().flatMap((c) => c.endpoints.flatMap((e) => (e.hostIfname === undefined ? [] : [e.hostIfname]))));
+export function takenHostNames(containers: ContainerTable): ReadonlySet<string> {
+  return containers.takenHostIfnames();
 }

@@ -27,6 +27,8 @@ export class AddressPool {
   private readonly last: Ipv4;
   private readonly rangeFirst: Ipv4;
   private readonly rangeLast: Ipv4;
+  /** No address below this one is free: the search for the lowest free one starts here (else O(addresses in use) per allocation). */
+  private noneFreeBelow: Ipv4;
 
   constructor(
     readonly subnet: Ipv4Cidr,
@@ -43,6 +45,7 @@ export class AddressPool {
     const range = opts.range ?? subnet;
     this.rangeFirst = Math.max(this.first, range.network);
     this.rangeLast = Math.min(this.last, broadcastOf(range));
+    this.noneFreeBelow = this.rangeFirst;
     if (gateway !== undefined) this.reserved.set(gateway, 'the gateway');
     for (const [name, ip] of Object.entries(opts.aux ?? {})) this.reserved.set(ip, `auxiliary address "${name}"`);
   }
@@ -75,9 +78,13 @@ export class AddressPool {
   }
 
   private lowestFree(): Ipv4 | undefined {
-    for (let ip = this.rangeFirst; ip <= this.rangeLast; ip++) {
-      if (!this.used.has(ip) && !this.reserved.has(ip)) return ip;
+    for (let ip = this.noneFreeBelow; ip <= this.rangeLast; ip++) {
+      if (!this.used.has(ip) && !this.reserved.has(ip)) {
+        this.noneFreeBelow = ip;
+        return ip;
+      }
     }
+    this.noneFreeBelow = this.rangeLast + 1;
     return undefined;
   }
 
@@ -104,6 +111,7 @@ export class AddressPool {
 
   release(ip: Ipv4): void {
     this.used.delete(ip);
+    if (ip >= this.rangeFirst && ip < this.noneFreeBelow) this.noneFreeBelow = ip;
   }
 
   isUsed(ip: Ipv4): boolean {

@@ -81,6 +81,9 @@ test('an ip-range limits dynamic allocation; static addresses may use the rest o
   p.reserve(parseIpv4('10.10.0.9')); // outside the range, inside the subnet: Docker accepts it
   p.release(parseIpv4('10.10.0.129'));
   assert.equal(formatIpv4(p.allocate()), '10.10.0.129');
+  // A static address released below the range does not bring dynamic allocation out of it.
+  p.release(parseIpv4('10.10.0.9'));
+  assert.throws(() => p.allocate(), ExhaustedError);
 });
 
 test('auxiliary addresses and the gateway are never handed out and name themselves when asked for', () => {
