@@ -33,6 +33,7 @@ const SIGSET_SIZE = 128;
 const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSIGMASK = 0x08;
 const POSIX_SPAWN_SETSID = 0x80;
+const O_RDWR = 2;
 const O_CLOEXEC = 0o2000000;
 const WNOHANG = 1;
 const EINTR = 4;
@@ -58,7 +59,7 @@ export function spawnInNewSession(spec: SessionSpawn): number {
   attrInit(attr);
   try {
     spec.descriptors.forEach((fd, target) => {
-      if (fd === 'null') faAddOpen(actions, target, '/dev/null', 0, 0);
+      if (fd === 'null') faAddOpen(actions, target, '/dev/null', O_RDWR, 0);
       else faAddDup2(actions, fd, target);
     });
     attrSetSigDefault(attr, Buffer.alloc(SIGSET_SIZE, 0xff));
