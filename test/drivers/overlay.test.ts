@@ -23,7 +23,7 @@ test('a bridge without an address and a VXLAN link on it: VNI, this host\'s VTEP
   assert.equal(
     renderPlan(new OverlayDriver(ALL_FEATURES, VTEP).createNetwork(net)),
     [
-      'ip link add ov-0a1b2c3d4e5f mtu 1450 type bridge mcast_snooping 0',
+      'ip link add ov-0a1b2c3d4e5f mtu 1450 type bridge forward_delay 0 mcast_snooping 0',
       `ip link set dev ov-0a1b2c3d4e5f alias berth-network:${ID}`,
       'ip link set ov-0a1b2c3d4e5f up',
       'ip link add vx-0a1b2c3d4e5f mtu 1450 type vxlan id 4097 local 203.0.113.10 dstport 4789 nolearning proxy',

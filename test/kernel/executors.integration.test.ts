@@ -37,7 +37,9 @@ async function observed(br: string, ns: string, veth: string) {
   const inside = JSON.parse(await must('ip', ['-n', ns, '-j', 'addr'])) as any[];
   const routes = JSON.parse(await must('ip', ['-n', ns, '-j', 'route'])) as any[];
   const host = JSON.parse(await must('ip', ['-j', 'link', 'show', 'dev', veth])) as any[];
+  const bridge = (JSON.parse(await must('ip', ['-d', '-j', 'link', 'show', 'dev', br])) as any[])[0].linkinfo.info_data;
   return {
+    bridge: { forwardDelay: bridge.forward_delay, stp: bridge.stp_state, multicastSnooping: bridge.mcast_snooping },
     inside: inside.map((l) => ({ name: l.ifname, mac: l.address, up: l.flags.includes('UP'), v4: l.addr_info.filter((a: any) => a.family === 'inet').map((a: any) => `${a.local}/${a.prefixlen}`) })),
     routes: routes.map((r) => `${r.dst} ${r.gateway ?? ''} ${r.dev}`),
     host: { master: host[0].master, up: host[0].flags.includes('UP') },
@@ -78,6 +80,9 @@ describe('executor conformance', { skip: sandboxSkip }, () => {
           { name: 'eth0', mac: '02:42:0a:7b:00:02', up: true, v4: ['10.123.0.2/24'] },
         ]);
         assert.deepEqual(state.host, { master: br, up: true });
+        // No multicast snooping (decisions.md), and no forward delay: without STP the kernel
+        // still runs its timer per port and announces the port again 15 s after it joined.
+        assert.deepEqual(state.bridge, { forwardDelay: 0, stp: 0, multicastSnooping: 0 });
         assert.equal((await run('ip', ['netns', 'exec', ns, 'ping', '-c1', '-W2', '10.123.0.1'])).code, 0);
         results.set(name, state);
         await executor.apply([{ kind: 'link-del', dev: 'vethc0ffee0' }, { kind: 'netns-del', name: ns }]);

@@ -220,9 +220,9 @@ export class Rtnl {
     );
   }
 
-  /** = ip link add NAME [mtu M] type bridge mcast_snooping 0 */
+  /** = ip link add NAME [mtu M] type bridge forward_delay 0 mcast_snooping 0 */
   async addBridge(name: string, mtu?: number): Promise<void> {
-    const data = attrBytes(ifla.formatBridge({ mcastSnooping: Buffer.from([0]) }));
+    const data = attrBytes(ifla.formatBridge({ forwardDelay: u32Bytes(0), mcastSnooping: Buffer.from([0]) }));
     const linkinfo = attrBytes(ifla.formatInfo({ kind: 'bridge', data }));
     await this.socket.newLink({}, { ifname: name, ...(mtu !== undefined ? { mtu } : {}), linkinfo }, CREATE_EXCL);
   }
