@@ -40,7 +40,7 @@ export interface RepairStep {
  * running sandbox, made at the first check that sees it), and the firewall rules only
  * after a ruleset event (watchRules). With the host's links and addresses watched too
  * (watchHost), a check after no event and no change of the records dumps nothing: a quiet
- * host costs each process's liveness, the namespace names and a sysctl per period.
+ * host costs the namespace names and a sysctl per period.
  * A watched sandbox's routing is read again only after its watch reported a change: a
  * check after a container starts reads that one sandbox, not every running one.
  */
@@ -153,13 +153,17 @@ export class DriftCheck {
   /** What drifted, as steps; `full`: read everything whatever the digest says (system reconcile). */
   async steps(opts: { readonly full: boolean }): Promise<RepairStep[]> {
     const { ctx } = this;
-    const running = [];
-    for (const c of ctx.containers.all()) {
-      if (c.state.status === 'running' && ownsSandbox(parseNetworkMode(c.networkMode)) && (await isSameProcessAlive(c.state.pid, c.state.startTime))) running.push(c);
-    }
+    // The records say which containers run: every running one's exit is watched (its process
+    // is the daemon's child, or an adopted one the engine polls) and recorded when it comes.
+    // /proc is read only for a missing pin (one read per container per check was 15-36 ms of
+    // an idle check at 1,000 containers).
+    const running = ctx.containers.all().filter((c) => c.state.status === 'running' && ownsSandbox(parseNetworkMode(c.networkMode)));
     const steps: RepairStep[] = [];
     const namespaces = new Set(await listNetns());
-    const pins = running.filter((c) => !namespaces.has(c.netns)).map((c): KernelOp => ({ kind: 'netns-attach', name: c.netns, pid: c.state.pid }));
+    const pins: KernelOp[] = [];
+    for (const c of running) {
+      if (!namespaces.has(c.netns) && (await isSameProcessAlive(c.state.pid, c.state.startTime))) pins.push({ kind: 'netns-attach', name: c.netns, pid: c.state.pid });
+    }
     if (pins.length > 0) steps.push({ what: `namespace pins of ${pins.length} running container(s)`, plan: pins });
     if ((await readSysctl('net.ipv4.ip_forward')) !== '1') steps.push({ what: 'net.ipv4.ip_forward', plan: [ipForwardingOn()] });
 
