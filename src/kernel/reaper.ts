@@ -24,10 +24,10 @@ import type { KernelOp } from './ops.js';
  * put in link group REAPED_GROUP, then the group is deleted in one request, which the
  * kernel tears down as one batch with one set of grace periods (50 veths: 45 ms, against
  * 851 ms one by one on this VM): the RTNL lock is held once, not once per link. After each
- * batch the process lists lo, whose line on stdout confirms the batch before it is done. Links waiting or being deleted are `pending`:
- * reconcile and drift repair treat them as gone, and a daemon that dies before they are
- * gone finds them again at start (they are berth's, and no record owns them) and deletes
- * them then.
+ * batch the process lists lo, whose line on stdout confirms the batch before it is done.
+ * Links waiting or being deleted are `pending`: reconcile and drift repair treat them as
+ * gone, and a daemon that dies before they are gone finds them again at start (they are
+ * berth's, and no record owns them) and deletes them then.
  */
 class Reaper {
   private process: ChildProcess | undefined;
