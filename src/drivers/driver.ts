@@ -92,7 +92,12 @@ export interface EndpointRequest {
   /** A MAC asked for (`--mac-address`). */
   readonly mac?: string;
   /** Host link names in use, so a new one never clashes. */
-  readonly takenHostNames: ReadonlySet<string>;
+  readonly takenHostNames: TakenNames;
+}
+
+/** Names in use, asked one at a time (a live index, or a few sets together, never copied). */
+export interface TakenNames {
+  has(name: string): boolean;
 }
 
 /** The names and MAC a driver gives an endpoint (the engine does not choose them). */

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
 import { parseCidr } from '../common/ipv4.js';
-import { subnetHolding, type DriverEndpoint } from '../drivers/driver.js';
+import { subnetHolding, type DriverEndpoint, type TakenNames } from '../drivers/driver.js';
 import type { Ipam } from '../ipam/ipam.js';
 import type { EndpointRecord, NetworkAttachment } from './model.js';
 import { driverNetwork, type NetworkTable } from './networks.js';
@@ -16,7 +16,7 @@ export async function allocateEndpoint(
   ipam: Ipam,
   attachment: NetworkAttachment,
   where: { readonly ifname: string; readonly gatewayEndpoint: boolean },
-  takenHostNames: ReadonlySet<string>,
+  takenHostNames: TakenNames,
 ): Promise<EndpointRecord> {
   const network = networks.addressedById(attachment.networkId);
   const address = await ipam.allocate(network.id, attachment.ipv4Address);
@@ -56,15 +56,17 @@ export function nextIfname(endpoints: readonly Pick<EndpointRecord, 'ifname'>[])
  * overlay none on this host).
  * All or nothing: on an error the addresses taken so far are given back.
  */
-export async function allocateEndpoints(networks: NetworkTable, ipam: Ipam, attachments: readonly NetworkAttachment[], takenHostNames: ReadonlySet<string>): Promise<EndpointRecord[]> {
+export async function allocateEndpoints(networks: NetworkTable, ipam: Ipam, attachments: readonly NetworkAttachment[], takenHostNames: TakenNames): Promise<EndpointRecord[]> {
   const out: EndpointRecord[] = [];
-  const taken = new Set(takenHostNames);
+  // This container's own new names, beside those in use (a live index: not copied per start).
+  const mine = new Set<string>();
+  const taken: TakenNames = { has: (name) => mine.has(name) || takenHostNames.has(name) };
   try {
     for (const attachment of attachments) {
       const network = networks.addressedById(attachment.networkId);
       const gatewayEndpoint = networks.leadsOut(network) && !out.some((e) => e.gatewayEndpoint);
       const ep = await allocateEndpoint(networks, ipam, attachment, { ifname: nextIfname(out), gatewayEndpoint }, taken);
-      if (ep.hostIfname !== undefined) taken.add(ep.hostIfname);
+      if (ep.hostIfname !== undefined) mine.add(ep.hostIfname);
       out.push(ep);
     }
   } catch (err) {

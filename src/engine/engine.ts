@@ -50,7 +50,7 @@ import { PortPublisher } from './publisher.js';
 import { TableNameSource } from './name-source.js';
 import type { NameService } from '../dns/resolver.js';
 import { sandboxName } from './sandbox.js';
-import { setUpSandbox, takenHostNames } from './sandbox-setup.js';
+import { setUpSandbox } from './sandbox-setup.js';
 import { inTransaction } from './transaction.js';
 import { endpointsUpPlan, namesOf, planNewContainer, sandboxTeardownPlan, type ExplainedPlan } from './sandbox-plans.js';
 
@@ -635,7 +635,7 @@ export class Engine {
       const config = await this.validateCreate(request, newId());
       if (!ownsSandbox(parseNetworkMode(config.networkMode))) return { plan: [], names: [] };
       const name = request.name ?? 'the new container';
-      const { plan, endpoints } = await planNewContainer(this.networks, this.deps.ipam, { name, attachments: config.networks }, takenHostNames(this.containers));
+      const { plan, endpoints } = await planNewContainer(this.networks, this.deps.ipam, { name, attachments: config.networks }, this.containers.takenHostIfnames());
       const names = namesOf(this.context, { name, networks: config.networks }, endpoints);
       const gatewayEndpoint = endpoints.find((e) => e.gatewayEndpoint);
       if (!gatewayEndpoint) return { plan, names };

@@ -16,7 +16,7 @@ import { BUILTIN_NETWORKS, hasAddresses, isUserDefined, type AddressedNetwork, t
 import { newNetwork, type CreateNetworkRequest, type NetworkCreateContext } from './network-create.js';
 import { driverNetwork, GATEWAY_BRIDGE } from './networks.js';
 import { sandboxName } from './sandbox.js';
-import { switchToEmbeddedDns, takenHostNames } from './sandbox-setup.js';
+import { switchToEmbeddedDns } from './sandbox-setup.js';
 import { inTransaction } from './transaction.js';
 import type { ClusterSync } from './cluster-sync.js';
 import { EXTERNAL_OWNER_LABEL } from './external/networks.js';
@@ -69,7 +69,7 @@ export class NetworkService {
     const pool = new LocalIpam();
     await pool.addPool(record.id, record.ipam.subnets);
     const address = await pool.allocate(record.id);
-    const names = driver.createEndpoint(network, { ifname: 'eth0', address, takenHostNames: takenHostNames(this.ctx.containers) });
+    const names = driver.createEndpoint(network, { ifname: 'eth0', address, takenHostNames: this.ctx.containers.takenHostIfnames() });
     const endpoint = { id: 'planned', ...names, address, prefixLength: parseCidr(subnetHolding(record.ipam.subnets, address).subnet).prefixLength };
     const netns = sandboxName(record.id);
     const availability = this.ctx.deps.drivers.availability(record.driver);
@@ -258,7 +258,7 @@ export class NetworkService {
   private newEndpoint(container: ContainerRecord, network: AddressedNetwork, attachment: NetworkAttachment): Promise<EndpointRecord> {
     const { networks, containers, deps } = this.ctx;
     const gatewayEndpoint = networks.leadsOut(network) && !container.endpoints.some((e) => e.gatewayEndpoint);
-    return allocateEndpoint(networks, deps.ipam, attachment, { ifname: nextIfname(container.endpoints), gatewayEndpoint }, takenHostNames(containers));
+    return allocateEndpoint(networks, deps.ipam, attachment, { ifname: nextIfname(container.endpoints), gatewayEndpoint }, containers.takenHostIfnames());
   }
 
   /**

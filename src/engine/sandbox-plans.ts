@@ -4,6 +4,7 @@ import { hostLinkExists, netnsExists } from '../kernel/read.js';
 import type { Plan } from '../kernel/ops.js';
 import type { EngineContext } from './context.js';
 import { newId } from '../common/ids.js';
+import type { TakenNames } from '../drivers/driver.js';
 import type { Ipam } from '../ipam/ipam.js';
 import { allocateEndpoints, attachmentsFor, releaseEndpoint } from './endpoints.js';
 import type { NetworkTable } from './networks.js';
@@ -32,7 +33,7 @@ export async function planNewContainer(
   networks: NetworkTable,
   ipam: Ipam,
   container: { readonly name: string; readonly id?: string; readonly attachments: readonly NetworkAttachment[] },
-  takenHostNames: ReadonlySet<string>,
+  takenHostNames: TakenNames,
 ): Promise<{ plan: Plan; endpoints: EndpointRecord[] }> {
   const endpoints = await allocateEndpoints(networks, ipam, container.attachments, takenHostNames);
   for (const ep of endpoints) await releaseEndpoint(ipam, ep);

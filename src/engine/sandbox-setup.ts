@@ -2,7 +2,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError } from '../common/errors.js';
-import type { ContainerTable } from './containers.js';
 import { containerDir, type EngineContext } from './context.js';
 import { allocateEndpoints, releaseEndpoint } from './endpoints.js';
 import { DEFAULT_NETWORK, firstSubnet, hasAddresses, type AddressedNetwork, type ContainerRecord, type EndpointRecord, type NetworkRecord } from './model.js';
@@ -53,7 +52,7 @@ export async function setUpSandbox(
     case 'none': {
       const links = linkLines(ctx, container);
       const attachments = [...container.networks, ...(needsGatewayBridge(ctx, container) ? [{ networkId: (await gatewayBridge()).id, aliases: [] }] : [])];
-      const endpoints = await allocateEndpoints(ctx.networks, ctx.deps.ipam, attachments, takenHostNames(ctx.containers));
+      const endpoints = await allocateEndpoints(ctx.networks, ctx.deps.ipam, attachments, ctx.containers.takenHostIfnames());
       tx.onRollback(async () => {
         for (const ep of endpoints) await releaseEndpoint(ctx.deps.ipam, ep);
       });
@@ -136,9 +135,4 @@ function linkLines(ctx: EngineContext, container: ContainerRecord): HostsLine[] 
 function defaultGateway(ctx: EngineContext): string {
   const bridge = ctx.networks.find(DEFAULT_NETWORK);
   return bridge && hasAddresses(bridge) ? (firstSubnet(bridge).gateway ?? '') : '';
-}
-
-/** Host-side veth names in use, so a new one never clashes. */
-export function takenHostNames(containers: ContainerTable): ReadonlySet<string> {
-  return containers.takenHostIfnames();
 }

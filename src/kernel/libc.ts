@@ -7,6 +7,9 @@ import koffi from 'koffi';
  */
 export const libc = koffi.load('libc.so.6');
 
+/** fcntl.h O_CLOEXEC (Node's fs.constants has no such entry). */
+export const O_CLOEXEC = 0o2000000;
+
 export function errno(): number {
   return koffi.errno();
 }

@@ -1,5 +1,7 @@
 import { BerthError } from '../common/errors.js';
-import { errno, libc } from './libc.js';
+import { constants as fsConstants } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { errno, libc, O_CLOEXEC } from './libc.js';
 
 /**
  * Starting a process without copying the daemon: glibc's posix_spawn clones with
@@ -33,10 +35,7 @@ const SIGSET_SIZE = 128;
 const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSIGMASK = 0x08;
 const POSIX_SPAWN_SETSID = 0x80;
-const O_RDWR = 2;
-const O_CLOEXEC = 0o2000000;
 const WNOHANG = 1;
-const EINTR = 4;
 
 export interface SessionSpawn {
   /** Looked up in PATH, as a shell would. */
@@ -59,7 +58,7 @@ export function spawnInNewSession(spec: SessionSpawn): number {
   attrInit(attr);
   try {
     spec.descriptors.forEach((fd, target) => {
-      if (fd === 'null') faAddOpen(actions, target, '/dev/null', O_RDWR, 0);
+      if (fd === 'null') faAddOpen(actions, target, '/dev/null', fsConstants.O_RDWR, 0);
       else faAddDup2(actions, fd, target);
     });
     attrSetSigDefault(attr, Buffer.alloc(SIGSET_SIZE, 0xff));
@@ -95,7 +94,7 @@ export async function reap(pid: number): Promise<number> {
     if (reaped === pid) return shellStatus(status[0]!);
     if (reaped < 0) {
       const failure = errno();
-      if (failure === EINTR) continue;
+      if (failure === osConstants.errno.EINTR) continue;
       throw new BerthError('kernel', `cannot collect the exit status of process ${pid}: errno ${failure}`);
     }
     await new Promise((resolve) => setTimeout(resolve, delayMs));

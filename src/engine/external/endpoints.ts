@@ -2,14 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { BerthError, InvalidArgumentError, NotFoundError, quotePrefix } from '../../common/errors.js';
 import { cidrContains, parseCidr, parseIpv4 } from '../../common/ipv4.js';
 import type { PortMapping } from '../../common/portspec.js';
-import { subnetHolding, type JoinInfo } from '../../drivers/driver.js';
+import { subnetHolding, type JoinInfo, type TakenNames } from '../../drivers/driver.js';
 import { hostLinkPresence } from '../../kernel/view.js';
 import type { EngineContext } from '../context.js';
 import { driverEndpoint } from '../endpoints.js';
 import type { AddressedNetwork, EndpointRecord } from '../model.js';
 import { driverNetwork } from '../networks.js';
 import type { PublishedPort } from '../ports.js';
-import { takenHostNames } from '../sandbox-setup.js';
 import { inTransaction } from '../transaction.js';
 
 /**
@@ -104,7 +103,8 @@ export class ExternalEndpoints {
     const { ipam } = this.ctx.deps;
     try {
       const subnet = subnetHolding(network.ipam.subnets, address);
-      const taken = new Set([...takenHostNames(this.ctx.containers), ...this.table.all().flatMap((r) => (r.endpoint.hostIfname === undefined ? [] : [r.endpoint.hostIfname]))]);
+      const external = new Set(this.table.all().flatMap((r) => (r.endpoint.hostIfname === undefined ? [] : [r.endpoint.hostIfname])));
+      const taken: TakenNames = { has: (name) => external.has(name) || this.ctx.containers.takenHostIfnames().has(name) };
       const names = driver.createEndpoint(driverNetwork(network), { ifname: handOverName(), address, ...(request.mac ? { mac: request.mac } : {}), takenHostNames: taken });
       const record: ExternalEndpointRecord = {
         endpoint: { id, networkId: network.id, ...names, address, prefixLength: parseCidr(subnet.subnet).prefixLength, gateway: subnet.gateway ?? '', gatewayEndpoint: false },

@@ -1,6 +1,6 @@
 import { closeSync, mkdirSync, openSync, unlinkSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import { errno, libc } from '../libc.js';
+import { errno, libc, O_CLOEXEC } from '../libc.js';
 import { NETNS_DIR } from '../read.js';
 
 /**
@@ -18,7 +18,6 @@ const unshareC = libc.func('int unshare(int flags)');
 const mountC = libc.func('int mount(const char *src, const char *tgt, const char *fstype, unsigned long flags, const void *data)');
 const umount2C = libc.func('int umount2(const char *target, int flags)');
 const openC = libc.func('int open(const char *path, int flags)');
-const O_CLOEXEC = 0o2000000;
 
 const CLONE_NEWNET = 0x40000000;
 const MS_BIND = 4096;
