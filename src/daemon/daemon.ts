@@ -98,6 +98,7 @@ export async function startDaemon(
     const dockerCoexistence = options.dockerPluginDir !== undefined || (await dockerChainsPresent());
     const engine = await Engine.open({ ...engineConfig(options), dockerCoexistence, hiddenFromContainers: hiddenFromContainers(options) }, {
       store: new LocalStore(join(options.dataRoot, 'store')),
+      runStore: new LocalStore(join(options.execRoot, 'store')),
       executor,
       drivers: builtinDrivers(features, { vtep: cluster?.hostAddress, underlayMtu: underlay?.mtu }),
       ipam: new ScopedIpam(new LocalIpam(), cluster ? new ClusterIpam(new StoredAddressClaims(cluster.store), cluster.hostAddress) : undefined),
@@ -227,10 +228,11 @@ export function hiddenFromContainers(options: Pick<DaemonOptions, 'dataRoot' | '
   return { directories, files: directories.some((d) => inside(socket, d)) ? [] : [socket] };
 }
 
-export function engineConfig(settings: DaemonSettings & { readonly dataRoot: string }): EngineConfig {
+export function engineConfig(settings: DaemonSettings & { readonly dataRoot: string; readonly execRoot: string }): EngineConfig {
   return {
     hiddenFromContainers: { directories: [], files: [] },
     dataRoot: settings.dataRoot,
+    execRoot: settings.execRoot,
     defaultBridge: { bridge: settings.bridge, bip: settings.bip, pools: settings.addressPools.length > 0 ? settings.addressPools : DOCKER_DEFAULT_POOLS },
     hostResolvConfPath: '/etc/resolv.conf',
     hostHostsPath: '/etc/hosts',

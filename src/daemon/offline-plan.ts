@@ -30,8 +30,9 @@ export async function planOffline(body: unknown, name: string | undefined, expla
   for (const n of networks) await store.put('networks', n.id, n.value);
   // Unprivileged, the kernel cannot be asked (unshare --net needs root): plan as if it had every driver.
   const features = await probeKernelFeatures().catch(() => ALL_FEATURES);
-  const engine = await Engine.open(engineConfig({ ...settings, dataRoot }), {
+  const engine = await Engine.open(engineConfig({ ...settings, dataRoot, execRoot: DAEMON_DEFAULTS.execRoot }), {
     store,
+    runStore: new MemoryStore(),
     executor: new RecordingExecutor(),
     drivers: builtinDrivers(features),
     ipam: new LocalIpam(),

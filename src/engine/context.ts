@@ -15,7 +15,10 @@ import type { PortPublisher } from './publisher.js';
 import type { HiddenPaths } from '../kernel/process.js';
 
 export interface EngineConfig {
+  /** What outlives a reboot: records, logs, exit codes. */
   readonly dataRoot: string;
+  /** What lives as long as the kernel's objects (a tmpfs, /run/berth): each run's files of a container. */
+  readonly execRoot: string;
   /** The default bridge, and the address pools every network's subnet comes from. */
   readonly defaultBridge: DefaultBridgeOptions;
   readonly hostResolvConfPath: string;
@@ -49,6 +52,12 @@ export interface ClusterLink {
 
 export interface EngineDeps {
   readonly store: Store;
+  /**
+   * Records that describe kernel objects being made (a network's creation in progress), kept
+   * in the exec root: a reboot takes them with the objects, and writing one costs a tmpfs
+   * write, not the data root's disk (0.5-0.7 ms a new file on this VM's ext4).
+   */
+  readonly runStore: Store;
   readonly executor: Executor;
   readonly drivers: DriverRegistry;
   /** Where endpoint addresses come from. */
@@ -85,9 +94,19 @@ export interface EngineContext {
   readonly names: NameService;
 }
 
-/** Where a container's own files live: logs, exit code, hosts, resolv.conf. */
+/** Where a container's files that outlive a reboot live: logs, exit code, its stdin FIFO. */
 export function containerDir(config: Pick<EngineConfig, 'dataRoot'>, id: string): string {
   return join(config.dataRoot, 'containers', id);
+}
+
+/**
+ * Where the files of a container's current run live: hosts, resolv.conf, mount table. Each
+ * start writes them again and they mean nothing after a reboot, so they are in the exec root
+ * (as Podman keeps them in its runroot): a file made on tmpfs costs ~0.03 ms, on the data
+ * root's ext4 0.5-0.7 ms here, three of them at every start.
+ */
+export function runDir(config: Pick<EngineConfig, 'execRoot'>, id: string): string {
+  return join(config.execRoot, 'containers', id);
 }
 
 /** The file a container's wrapper writes its command's exit code to; it also names the container in the wrapper's command line. */

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
 import { rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants } from 'node:os';
@@ -29,7 +30,7 @@ import { DriftCheck, type RepairStep } from './drift.js';
 import { validateContainerName } from './names.js';
 import { ExternalEndpointTable } from './external/endpoints.js';
 import { ExternalRuntime } from './external/runtime.js';
-import { containerDir, exitCodePath, type EngineConfig, type EngineContext, type EngineDeps } from './context.js';
+import { containerDir, exitCodePath, runDir, type EngineConfig, type EngineContext, type EngineDeps } from './context.js';
 import { OperationQueue } from './lock.js';
 import { OwnKernelChanges } from './own-changes.js';
 import { hasAddresses, initialState, parseNetworkRecord, type AddressedNetwork, type ContainerRecord, type NetworkRecord } from './model.js';
@@ -142,6 +143,7 @@ export class Engine {
     const { runningAdopted } = await reconcile({
       externalEndpoints: await engine.external.load(),
       store: deps.store,
+      runStore: deps.runStore,
       records: engine.records,
       globalNetworks: deps.cluster ? (await deps.cluster.store.list('networks')).map((s) => parseNetworkRecord(s.value)) : [],
       executor: deps.executor,
@@ -214,7 +216,7 @@ export class Engine {
   /** The files a container sees as /etc/hosts and /etc/resolv.conf (a container: mode one shares its peer's), and its output. */
   containerFiles(c: ContainerRecord): { hostsPath: string; resolvConfPath: string; stdoutPath: string } {
     const mode = parseNetworkMode(c.networkMode);
-    const filesDir = this.containerDir(mode.kind === 'container' ? mode.container : c.id);
+    const filesDir = runDir(this.config, mode.kind === 'container' ? mode.container : c.id);
     return { hostsPath: join(filesDir, 'hosts'), resolvConfPath: join(filesDir, 'resolv.conf'), stdoutPath: this.logPaths(c.id).stdoutPath };
   }
 
@@ -575,6 +577,8 @@ export class Engine {
       const ports = gatewayEndpoint ? await this.ports.allocate(container.portMappings) : [];
       if (gatewayEndpoint) await tx.apply(this.ports.publishPlan(container.name, gatewayEndpoint, ports));
 
+      // Its logs and exit code outlive the run: they are in the data root (made at the first start).
+      mkdirSync(this.containerDir(container.id), { recursive: true, mode: 0o700 });
       const launched = await launchContainer({
         netns: sandbox.netns,
         hostname: container.hostname,
@@ -584,7 +588,7 @@ export class Engine {
         env: container.env,
         ...this.logPaths(container.id),
         exitCodePath: exitCodePath(this.config, container.id),
-        mountTablePath: join(this.containerDir(container.id), 'mounts'),
+        mountTablePath: join(runDir(this.config, container.id), 'mounts'),
         hidden: this.config.hiddenFromContainers,
         ...(container.openStdin ? { stdinFifoPath: this.stdinPath(container.id) } : {}),
         ...(container.user !== undefined ? { user: container.user } : {}),
@@ -806,6 +810,7 @@ export class Engine {
     await this.records.remove(container);
     this.containers.remove(container.id);
     await rm(this.containerDir(container.id), { recursive: true, force: true });
+    await rm(runDir(this.config, container.id), { recursive: true, force: true });
     this.events.record('container', 'destroy', container.id, { name: container.name, image: 'host' });
     // Waiters for an exit that can no longer come (next-exit) are answered too.
     this.exits.emit(container.id, container.state.exitCode);

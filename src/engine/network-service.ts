@@ -96,7 +96,7 @@ export class NetworkService {
       if (added) plan.push(deps.firewall.changeNetworks(`add network ${record.name}`, { before, after: this.ctx.ports.firewallModel(), added: [added], removed: [] }));
       // The intent first: a crash between two of the plan's steps leaves links that carry
       // no owner alias yet (the kernel sets none at creation), which only it can name.
-      await deps.store.put('network-intents', record.id, record);
+      await deps.runStore.put('network-intents', record.id, record);
       await inTransaction(deps.executor, async (tx) => {
         await tx.apply(plan);
         deps.faultHook?.('network-created');
@@ -107,10 +107,10 @@ export class NetworkService {
     } catch (err) {
       networks.remove(record.id);
       // The transaction undid what it made (or said what it could not).
-      await deps.store.delete('network-intents', record.id);
+      await deps.runStore.delete('network-intents', record.id);
       throw err;
     }
-    await deps.store.delete('network-intents', record.id);
+    await deps.runStore.delete('network-intents', record.id);
     return record;
   }
 

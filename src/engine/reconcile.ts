@@ -29,6 +29,8 @@ import { guardedOf } from './guards.js';
 
 export interface ReconcileContext {
   readonly store: Store;
+  /** Where network intents are (EngineDeps.runStore). */
+  readonly runStore: Store;
   readonly records: ContainerRecords;
   /** Endpoints of dockerd's containers (berth being its plugin): their addresses, links and ports are berth's to keep. */
   readonly externalEndpoints: readonly ExternalEndpointRecord[];
@@ -94,13 +96,13 @@ export async function reconcile(ctx: ReconcileContext): Promise<{ runningAdopted
  * sets none at creation, so a crash between the two steps leaves a bare link).
  */
 async function removeAbandonedNetworks(ctx: ReconcileContext, networks: readonly NetworkRecord[]): Promise<void> {
-  const intents = await ctx.store.list('network-intents');
+  const intents = await ctx.runStore.list('network-intents');
   if (intents.length === 0) return;
   const recorded = new Set(networks.map((n) => n.id));
   const view = hostLinkPresence();
   const abandoned = intents.map((i) => parseNetworkRecord(i.value)).filter(hasAddresses).filter((n) => !recorded.has(n.id));
   await ctx.executor.apply(abandoned.flatMap((n) => ctx.drivers.get(n.driver).deleteNetwork(driverNetwork(n), view)));
-  for (const i of intents) await ctx.store.delete('network-intents', i.id);
+  for (const i of intents) await ctx.runStore.delete('network-intents', i.id);
 }
 
 /**

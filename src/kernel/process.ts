@@ -228,7 +228,7 @@ export function mountTable(spec: Pick<LaunchSpec, 'hostsFile' | 'resolvConfFile'
   const lines = [`${fstabField(spec.hostsFile)} /etc/hosts none bind 0 0`, `${fstabField(spec.resolvConfFile)} /etc/resolv.conf none bind 0 0`];
   // Its own source name: `mount -a` skips an entry that looks mounted already, and the host's /sys is "sysfs on /sys".
   if (spec.netns !== '') lines.push('berth-sysfs /sys sysfs ro,nosuid,nodev,noexec 0 0');
-  // After the binds, which keep the files they were made from (under the data root).
+  // After the binds, which keep the files they were made from (under the exec root).
   spec.hidden.directories.forEach((dir, i) => lines.push(`berth-hidden-${i} ${fstabField(dir)} tmpfs ro,nosuid,nodev,noexec,size=4k,mode=000 0 0`));
   for (const file of spec.hidden.files) lines.push(`/dev/null ${fstabField(file)} none bind 0 0`);
   return `${lines.join('\n')}\n`;

@@ -9,8 +9,9 @@
  */
 export type Collection =
   | 'networks'
-  // A local network being created: written before its kernel objects, deleted once its
-  // network record is; one left behind by a crash names the objects reconcile removes.
+  // A local network being created (in the exec root's store): written before its kernel
+  // objects, deleted once its network record is; one left behind by a crash names the
+  // objects reconcile removes.
   | 'network-intents'
   | 'containers'
   | 'endpoints'

@@ -29,6 +29,20 @@ describe('security defaults', { skip: sandboxSkip }, () => {
     const id = (await w.berthOk('inspect', '-f', '{{.Id}}', 'inside')).trim();
     assert.equal(await mode(join(w.dir, 'data', 'containers', id)), '700');
     assert.equal(await mode(join(w.dir, 'data', 'containers', id, 'stdout.log')), '600');
+    assert.equal(await mode(join(w.dir, 'exec', 'containers', id)), '700');
+  });
+
+  test('a run\'s files (hosts, resolv.conf, mount table) are in the exec root, logs in the data root; both go with the container', async () => {
+    const id = (await w.berthOk('run', '-d', '--name', 'files', '--', 'sleep', '600')).trim();
+    const runDir = join(w.dir, 'exec', 'containers', id);
+    const paths = (await w.berthOk('inspect', '-f', '{{.HostsPath}} {{.ResolvConfPath}} {{.LogPath}}', 'files')).trim().split(' ');
+    assert.deepEqual(paths, [join(runDir, 'hosts'), join(runDir, 'resolv.conf'), join(w.dir, 'data', 'containers', id, 'stdout.log')]);
+    assert.match(await readFile(join(runDir, 'hosts'), 'utf8'), new RegExp(`\\s${id.slice(0, 12)}\\n`));
+    assert.match(await readFile(join(runDir, 'mounts'), 'utf8'), new RegExp(`^${runDir}/hosts /etc/hosts none bind`));
+    // What the container sees is that file.
+    assert.equal((await w.berthOk('exec', 'files', 'cat', '/etc/hosts')), await readFile(join(runDir, 'hosts'), 'utf8'));
+    await w.berthOk('rm', '-f', 'files');
+    for (const dir of [runDir, join(w.dir, 'data', 'containers', id)]) await assert.rejects(stat(dir), { code: 'ENOENT' }, `${dir} is left`);
   });
 
   for (const container of ['inside', 'onhost']) {
