@@ -13,10 +13,13 @@ export interface BenchDaemon {
 export const BERTH_BIN = fileURLToPath(new URL('../../bin/berth', import.meta.url));
 
 export async function startBenchDaemon(name: string): Promise<BenchDaemon> {
+  // The roots as a Debian host has them: the data root on the disk (/var/lib/berth), the exec
+  // root on /run's tmpfs (/run/berth; the sandbox's own /run).
   const dir = mkdtempSync(`/tmp/berth-bench-${name}-`);
-  const socket = join(dir, 'berth.sock');
+  const execRoot = mkdtempSync(`/run/berth-bench-${name}-`);
+  const socket = join(execRoot, 'berth.sock');
   // bin/berth itself, as a user runs it: its interpreter line carries the daemon's V8 flags.
-  const daemon = spawn(BERTH_BIN, ['daemon', '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '-H', `unix://${socket}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const daemon = spawn(BERTH_BIN, ['daemon', '--data-root', join(dir, 'data'), '--exec-root', execRoot, '-H', `unix://${socket}`], { stdio: ['ignore', 'pipe', 'inherit'] });
   const stop = async (): Promise<void> => {
     if (daemon.exitCode === null && daemon.signalCode === null) {
       const gone = new Promise((resolve) => daemon.once('exit', resolve));
@@ -24,6 +27,7 @@ export async function startBenchDaemon(name: string): Promise<BenchDaemon> {
       await gone;
     }
     rmSync(dir, { recursive: true, force: true });
+    rmSync(execRoot, { recursive: true, force: true });
   };
   try {
     await new Promise<void>((resolve, reject) => {

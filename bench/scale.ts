@@ -137,7 +137,9 @@ function benchDocker(): Run | string {
  * namespace (so without nsenter), with no network, no API and no records. Seconds.
  */
 async function processFloor(count: number): Promise<number> {
-  const dir = mkdtempSync('/tmp/berth-bench-floor-');
+  // On /run's tmpfs: the floor is the processes' cost, not this VM's disk (a new file on its
+  // ext4 takes 0.4-0.9 ms, more for minutes after many files were deleted).
+  const dir = mkdtempSync('/run/berth-bench-floor-');
   const pids: number[] = [];
   try {
     writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
@@ -173,7 +175,7 @@ printTable(
 if (typeof docker === 'string') console.log(`docker: ${docker}`);
 else console.log(`berth's ${SCALE_BERTH} / Docker's ${SCALE_DOCKER}: ${(berth.totalS / docker.totalS).toFixed(3)}x the time`);
 const floorRatio = typeof docker === 'string' ? '' : ` = ${(floorS / docker.totalS).toFixed(3)}x Docker's ${SCALE_DOCKER}`;
-console.log(`the processes alone (unshare, wrapper shell, mount -a, the command; no network, no API), ${SCALE_BERTH}, ${CONCURRENCY} at a time: ${floorS.toFixed(1)} s${floorRatio}`);
+console.log(`the processes alone (unshare, wrapper shell, mount -a, the command; no network, no API; files on tmpfs), ${SCALE_BERTH}, ${CONCURRENCY} at a time: ${floorS.toFixed(1)} s${floorRatio}`);
 console.log('');
 console.log(`# memory held with every container running, ${SETTLE_MS / 1000} s after the last start, by process (MB)`);
 const memoryRows = (name: string, count: number, r: Run) =>
