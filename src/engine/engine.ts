@@ -432,7 +432,7 @@ export class Engine {
       throw new InvalidArgumentError('no command given', 'put the command after "--", e.g. berth run -d -- sleep 1000');
     }
     const config = await resolveContainerConfig(request, { networks: this.networks, containers: this.containers, ipam: this.deps.ipam }, id);
-    await resolveExecutable(request.command[0]!);
+    resolveExecutable(request.command[0]!);
     return config;
   }
 

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mountTable, signalNumber } from '../../src/kernel/process.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mountTable, resolveExecutable, signalNumber } from '../../src/kernel/process.js';
 import { hiddenFromContainers } from '../../src/daemon/daemon.js';
 
 const NOTHING_HIDDEN = { directories: [], files: [] };
@@ -30,4 +33,20 @@ test('what is hidden: the roots and the plugin directory, the socket only when o
 test('every signal has its number for 128+N exit codes, not just four', () => {
   assert.deepEqual(['SIGQUIT', 'SIGABRT', 'SIGSEGV', 'SIGKILL', 'SIGTERM', 'SIGUSR1'].map((s) => signalNumber(s as NodeJS.Signals)), [3, 6, 11, 9, 15, 10]);
   assert.equal(signalNumber(null), 0);
+});
+
+test('a command is found as a shell finds it: the first executable in $PATH order, or the path given', () => {
+  assert.equal(resolveExecutable('sh', '/nonexistent:/usr/bin:/bin'), '/usr/bin/sh');
+  assert.equal(resolveExecutable('sh', '/bin:/usr/bin'), '/bin/sh');
+  assert.equal(resolveExecutable('/bin/sh', ''), '/bin/sh');
+  // A file that exists but is not executable is passed over, as by a shell.
+  const dir = mkdtempSync(join(tmpdir(), 'berth-resolve-'));
+  try {
+    writeFileSync(join(dir, 'sh'), 'not a program\n', { mode: 0o644 });
+    assert.equal(resolveExecutable('sh', `${dir}:/bin`), '/bin/sh');
+    assert.throws(() => resolveExecutable('sh', dir), /cannot run "sh": executable file not found in \$PATH/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.throws(() => resolveExecutable('no-such-binary-xyz', '/usr/bin:/bin'), /cannot run "no-such-binary-xyz"/);
 });
