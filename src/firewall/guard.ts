@@ -1,4 +1,4 @@
-import type { NftApply } from '../kernel/ops.js';
+import type { NftApply, NftElementChange, NftKey } from '../kernel/ops.js';
 import type { PresenceCheck } from './backend.js';
 
 /**
@@ -21,10 +21,21 @@ export interface GuardedEndpoint {
   readonly address: string;
 }
 
+/** Each set: its name, its type, an endpoint's element in nft's words and as the key the kernel stores. */
 const SETS = [
-  ['guarded_ports', 'ifname', (e: GuardedEndpoint) => `"${e.hostIfname}"`],
-  ['guarded', 'ifname . ether_addr . ipv4_addr', (e: GuardedEndpoint) => `"${e.hostIfname}" . ${e.mac} . ${e.address}`],
-  ['guarded_macs', 'ifname . ether_addr', (e: GuardedEndpoint) => `"${e.hostIfname}" . ${e.mac}`],
+  ['guarded_ports', 'ifname', (e: GuardedEndpoint) => `"${e.hostIfname}"`, (e: GuardedEndpoint): NftKey => [{ type: 'ifname', value: e.hostIfname }]],
+  [
+    'guarded',
+    'ifname . ether_addr . ipv4_addr',
+    (e: GuardedEndpoint) => `"${e.hostIfname}" . ${e.mac} . ${e.address}`,
+    (e: GuardedEndpoint): NftKey => [{ type: 'ifname', value: e.hostIfname }, { type: 'ether_addr', value: e.mac }, { type: 'ipv4_addr', value: e.address }],
+  ],
+  [
+    'guarded_macs',
+    'ifname . ether_addr',
+    (e: GuardedEndpoint) => `"${e.hostIfname}" . ${e.mac}`,
+    (e: GuardedEndpoint): NftKey => [{ type: 'ifname', value: e.hostIfname }, { type: 'ether_addr', value: e.mac }],
+  ],
 ] as const;
 
 const RULES = [
@@ -77,11 +88,16 @@ function elementsScript(added: readonly GuardedEndpoint[], removed: readonly Gua
   return `${lines.join('\n')}\n`;
 }
 
+/** The same change as elementsScript's, as keys (what the netlink executor sends itself). */
+function elementChange(added: readonly GuardedEndpoint[], removed: readonly GuardedEndpoint[]): NftElementChange {
+  return { family: 'bridge', table: GUARD_TABLE, sets: SETS.map(([set, , , key]) => ({ set, add: added.map(key), remove: removed.map(key) })) };
+}
+
 /** Endpoints start or stop being guarded, undone by the opposite change. */
 export function changeGuards(description: string, change: { readonly added?: readonly GuardedEndpoint[]; readonly removed?: readonly GuardedEndpoint[] }): NftApply {
   const added = change.added ?? [];
   const removed = change.removed ?? [];
-  return { kind: 'nft-apply', description, script: elementsScript(added, removed), undoScript: elementsScript(removed, added) };
+  return { kind: 'nft-apply', description, script: elementsScript(added, removed), undoScript: elementsScript(removed, added), elements: elementChange(added, removed) };
 }
 
 /** The chain is there and guards each of `guarded` (drift repair). */

@@ -174,7 +174,35 @@ export interface NftApply {
   readonly description: string;
   readonly script: string;
   readonly undoScript?: string;
+  /**
+   * The same change as `script` when that only adds and removes set elements (after
+   * declaring the table and sets, which makes it apply either way): an executor may send
+   * these itself as one nf_tables transaction, without libnftables reading the ruleset
+   * first (its cost grows with the ruleset), and run `script` when a set is missing.
+   */
+  readonly elements?: NftElementChange;
 }
+
+/** Set elements added and removed in one table, in one transaction. */
+export interface NftElementChange {
+  readonly family: 'bridge';
+  readonly table: string;
+  readonly sets: readonly NftSetChange[];
+}
+
+export interface NftSetChange {
+  readonly set: string;
+  readonly add: readonly NftKey[];
+  /** Removed elements (one missing already is no error: the script adds each before deleting it). */
+  readonly remove: readonly NftKey[];
+}
+
+/** An element's key: one field per component of the set's type (`ifname . ether_addr . ipv4_addr`). */
+export type NftKey = readonly NftKeyField[];
+export type NftKeyField =
+  | { readonly type: 'ifname'; readonly value: string }
+  | { readonly type: 'ether_addr'; readonly value: string }
+  | { readonly type: 'ipv4_addr'; readonly value: string };
 
 /**
  * One `iptables-restore --noflush` of berth's chains. Chains berth creates once and never

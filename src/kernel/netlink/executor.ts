@@ -8,6 +8,7 @@ import { renderOp } from '../render.js';
 import { hostLinkIndex } from '../read.js';
 import { addNetns, deleteNetns, inNetns, openNetns, pinNetns } from './namespaces.js';
 import { netnsPool } from './netns-pool.js';
+import { applyElements, NftSetMissing } from './nft-elements.js';
 import { Rtnl } from './rtnl.js';
 
 /**
@@ -307,8 +308,20 @@ function sendRequest(op: RequestOp, socket: Rtnl, index: number | undefined): Pr
   }
 }
 
-/** An nft transaction through libnftables in this process (in the op's namespace), or through `nft` where the library is missing. */
+/**
+ * An nft transaction through libnftables in this process (in the op's namespace), or through
+ * `nft` where the library is missing. A change of set elements in the host's namespace goes
+ * as nf_tables messages of berth's own (nft-elements.ts), and as the script only when a set
+ * is missing (the script declares it).
+ */
 async function applyNft(op: Extract<KernelOp, { kind: 'nft-apply' }>): Promise<void> {
+  if (op.elements && op.netns === undefined) {
+    try {
+      return await applyElements(op.elements);
+    } catch (err) {
+      if (!(err instanceof NftSetMissing)) throw kernelErrorFor(op, err instanceof Error ? err.message : String(err));
+    }
+  }
   if (!libnftablesAvailable()) return new BatchExecutor().apply([op]);
   try {
     if (op.netns === undefined) runNft(op.script);
