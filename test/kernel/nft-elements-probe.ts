@@ -45,7 +45,7 @@ out.afterDelete = listing();
 // One refused set change refuses the whole transaction: the valid one is not applied either.
 reset();
 try {
-  await applyElements({
+  applyElements({
     family: 'bridge',
     table: 'berth',
     sets: [

@@ -317,7 +317,7 @@ function sendRequest(op: RequestOp, socket: Rtnl, index: number | undefined): Pr
 async function applyNft(op: Extract<KernelOp, { kind: 'nft-apply' }>): Promise<void> {
   if (op.elements && op.netns === undefined) {
     try {
-      return await applyElements(op.elements);
+      return applyElements(op.elements);
     } catch (err) {
       if (!(err instanceof NftSetMissing)) throw kernelErrorFor(op, err instanceof Error ? err.message : String(err));
     }

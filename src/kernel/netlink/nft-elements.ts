@@ -1,7 +1,7 @@
 import { constants as osConstants } from 'node:os';
-import nl from 'netlink';
 import { ipv4Bytes, parseIpv4 } from '../../common/ipv4.js';
 import type { NftElementChange, NftKey, NftKeyField } from '../ops.js';
+import { errno, libc, O_CLOEXEC } from '../libc.js';
 
 /**
  * Set elements added and removed as one nf_tables transaction, sent by this process on a
@@ -27,10 +27,10 @@ export class NftElementsRefused extends Error {
   }
 }
 
-/** Applies `change` in the namespace this process's main thread is in (the host's). */
-export function applyElements(change: NftElementChange): Promise<void> {
+/** Applies `change` in the namespace the first change was applied in (the daemon's thread's: the host's). */
+export function applyElements(change: NftElementChange): void {
   socket ??= new NfTablesSocket();
-  return socket.transact(change);
+  socket.transact(change);
 }
 
 // ---- wire format ----------------------------------------------------------------------
@@ -146,79 +146,53 @@ function errnoName(errno: number): string {
 
 // ---- the socket -----------------------------------------------------------------------
 
-interface Pending {
-  /** The messages flagged ACK not answered yet. */
-  readonly waiting: Set<number>;
-  /** BATCH_BEGIN and BATCH_END: answered only when the whole batch is refused (no ACKs follow then). */
-  readonly frame: readonly number[];
-  refused: number;
-  readonly timer: NodeJS.Timeout;
-  readonly done: (err?: Error) => void;
-}
-
-/** An answer that never comes (it cannot, short of a kernel bug) fails the change rather than the engine's queue. */
-const ANSWER_TIMEOUT_MS = 5000;
+const AF_NETLINK = 16;
+const SOCK_RAW = 3;
+const MSG_DONTWAIT = 0x40;
+const RECEIVE_BYTES = 8192;
+const socketC = libc.func('int socket(int domain, int type, int protocol)');
+const sendC = libc.func('long send(int fd, const uint8_t *buf, unsigned long len, int flags)');
+const recvC = libc.func('long recv(int fd, uint8_t *buf, unsigned long len, int flags)');
 
 /**
- * One NETLINK_NETFILTER socket, bound in the namespace it was made in, kept for the
- * process (close-on-exec, and it never keeps the process alive). The kernel handles a
- * batch inside the send call; the answers are read as they come.
+ * One NETLINK_NETFILTER socket, opened where it was first used (the daemon's thread: the
+ * host's namespace), kept for the process, close-on-exec. Used synchronously: the kernel
+ * handles a batch inside the send call and has queued every answer when it returns, so
+ * they are read at once (without waiting: an answer missing then would never come) rather
+ * than after a turn of the event loop.
  */
 class NfTablesSocket {
-  private readonly raw = new nl.RawNetlinkSocket(NETLINK_NETFILTER);
-  private readonly pending = new Map<number, Pending>();
+  private readonly fd: number;
+  private readonly buffer = Buffer.alloc(RECEIVE_BYTES);
   private nextSeq = 1;
 
   constructor() {
-    this.raw.unref();
-    this.raw.on('message', (datagram: Buffer) => this.answered(datagram));
+    this.fd = socketC(AF_NETLINK, SOCK_RAW | O_CLOEXEC, NETLINK_NETFILTER) as number;
+    if (this.fd < 0) throw new Error(`cannot open a netfilter netlink socket: ${errnoName(errno())}`);
   }
 
-  transact(change: NftElementChange): Promise<void> {
+  transact(change: NftElementChange): void {
     const begin = this.nextSeq;
     const { bytes, acks } = encodeBatch(change, begin);
     const end = begin + acks + 1;
     this.nextSeq = (end + 1) >>> 0 || 1;
-    if (acks === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const entry: Pending = {
-        waiting: new Set(Array.from({ length: acks }, (_, i) => begin + 1 + i)),
-        frame: [begin, end],
-        refused: 0,
-        timer: setTimeout(() => this.finish(entry, new Error(`nf_tables did not answer within ${ANSWER_TIMEOUT_MS} ms`)), ANSWER_TIMEOUT_MS),
-        done: (err) => (err ? reject(err) : resolve()),
-      };
-      for (const seq of [...entry.waiting, ...entry.frame]) this.pending.set(seq, entry);
-      // Waiting for the answers keeps the process alive.
-      this.raw.ref();
-      this.raw.send(bytes, {}, (err) => {
-        if (err) this.finish(entry, err);
-      });
-    });
-  }
-
-  private answered(datagram: Buffer): void {
-    for (const [seq, errno] of parseAnswers(datagram)) {
-      const entry = this.pending.get(seq);
-      if (!entry) continue;
-      entry.waiting.delete(seq);
-      if (errno !== 0 && entry.refused === 0) entry.refused = errno;
-      // The batch itself refused (no permission, a malformed frame): no ACK follows.
-      const whole = entry.frame.includes(seq) && errno !== 0;
-      if (entry.waiting.size === 0 || whole) this.finish(entry, entry.refused === 0 ? undefined : refusal(entry.refused));
+    if (acks === 0) return;
+    if ((sendC(this.fd, bytes, bytes.length, 0) as number) !== bytes.length) throw new Error(`sending to nf_tables failed: ${errnoName(errno())}`);
+    const waiting = new Set(Array.from({ length: acks }, (_, i) => begin + 1 + i));
+    let refused = 0;
+    while (waiting.size > 0) {
+      const got = recvC(this.fd, this.buffer, RECEIVE_BYTES, MSG_DONTWAIT) as number;
+      if (got < 0) throw new Error(`nf_tables left ${waiting.size} of ${acks} answers out: ${errnoName(errno())}`);
+      for (const [seq, code] of parseAnswers(this.buffer.subarray(0, got))) {
+        if (code !== 0 && refused === 0) refused = code;
+        // The batch itself refused (no permission, a malformed frame): no ACK follows.
+        if (code !== 0 && (seq === begin || seq === end)) waiting.clear();
+        waiting.delete(seq);
+      }
     }
+    if (refused === osConstants.errno.ENOENT) throw new NftSetMissing(`a set or table is missing (${errnoName(refused)})`);
+    if (refused !== 0) throw new NftElementsRefused(refused);
   }
-
-  private finish(entry: Pending, err?: Error): void {
-    clearTimeout(entry.timer);
-    for (const [seq, holder] of this.pending) if (holder === entry) this.pending.delete(seq);
-    if (this.pending.size === 0) this.raw.unref();
-    entry.done(err);
-  }
-}
-
-function refusal(errno: number): Error {
-  return errno === osConstants.errno.ENOENT ? new NftSetMissing(`a set or table is missing (${errnoName(errno)})`) : new NftElementsRefused(errno);
 }
 
 let socket: NfTablesSocket | undefined;
