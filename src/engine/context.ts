@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DriverRegistry } from '../drivers/registry.js';
 import type { Ipam } from '../ipam/ipam.js';
@@ -107,6 +108,18 @@ export function containerDir(config: Pick<EngineConfig, 'dataRoot'>, id: string)
  */
 export function runDir(config: Pick<EngineConfig, 'execRoot'>, id: string): string {
   return join(config.execRoot, 'containers', id);
+}
+
+/**
+ * Where a running container's hosts and resolv.conf are: its run directory, or, for one a
+ * daemon from before run directories started (it kept them beside the logs) and this one
+ * adopted, that directory, until the container's next start.
+ */
+export function runFilesDir(config: Pick<EngineConfig, 'dataRoot' | 'execRoot'>, id: string): string {
+  const dir = runDir(config, id);
+  if (existsSync(dir)) return dir;
+  const earlier = containerDir(config, id);
+  return existsSync(join(earlier, 'hosts')) ? earlier : dir;
 }
 
 /** The file a container's wrapper writes its command's exit code to; it also names the container in the wrapper's command line. */

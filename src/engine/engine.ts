@@ -30,7 +30,7 @@ import { DriftCheck, type RepairStep } from './drift.js';
 import { validateContainerName } from './names.js';
 import { ExternalEndpointTable } from './external/endpoints.js';
 import { ExternalRuntime } from './external/runtime.js';
-import { containerDir, exitCodePath, runDir, type EngineConfig, type EngineContext, type EngineDeps } from './context.js';
+import { containerDir, exitCodePath, runDir, runFilesDir, type EngineConfig, type EngineContext, type EngineDeps } from './context.js';
 import { OperationQueue } from './lock.js';
 import { OwnKernelChanges } from './own-changes.js';
 import { hasAddresses, initialState, parseNetworkRecord, type AddressedNetwork, type ContainerRecord, type NetworkRecord } from './model.js';
@@ -216,7 +216,7 @@ export class Engine {
   /** The files a container sees as /etc/hosts and /etc/resolv.conf (a container: mode one shares its peer's), and its output. */
   containerFiles(c: ContainerRecord): { hostsPath: string; resolvConfPath: string; stdoutPath: string } {
     const mode = parseNetworkMode(c.networkMode);
-    const filesDir = runDir(this.config, mode.kind === 'container' ? mode.container : c.id);
+    const filesDir = runFilesDir(this.config, mode.kind === 'container' ? mode.container : c.id);
     return { hostsPath: join(filesDir, 'hosts'), resolvConfPath: join(filesDir, 'resolv.conf'), stdoutPath: this.logPaths(c.id).stdoutPath };
   }
 

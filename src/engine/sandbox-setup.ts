@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError } from '../common/errors.js';
-import { runDir, type EngineContext } from './context.js';
+import { runDir, runFilesDir, type EngineContext } from './context.js';
 import { allocateEndpoints, releaseEndpoint } from './endpoints.js';
 import { DEFAULT_NETWORK, firstSubnet, hasAddresses, type AddressedNetwork, type ContainerRecord, type EndpointRecord, type NetworkRecord } from './model.js';
 import { parseNetworkMode } from './modes.js';
@@ -78,7 +78,7 @@ export async function setUpSandbox(
           'start a container to share, e.g. berth run -d --name peer -- sleep 1000',
         );
       }
-      return { netns: peer.netns, endpoints: [], filesDir: runDir(ctx.config, peer.id), embeddedDns: false };
+      return { netns: peer.netns, endpoints: [], filesDir: runFilesDir(ctx.config, peer.id), embeddedDns: false };
     }
   }
 }
@@ -91,7 +91,7 @@ export async function setUpSandbox(
  */
 export async function switchToEmbeddedDns(ctx: EngineContext, container: ContainerRecord, network: NetworkRecord, tx: Transaction): Promise<boolean> {
   if (container.embeddedDns || container.state.status !== 'running' || !ctx.networks.servesNames(network)) return false;
-  const path = join(runDir(ctx.config, container.id), 'resolv.conf');
+  const path = join(runFilesDir(ctx.config, container.id), 'resolv.conf');
   const before = await readFile(path, 'utf8');
   ctx.names.attach(container.id, container.netns);
   tx.onRollback(() => ctx.names.detach(container.id));

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { listBerthNetns, must, mustEventually, run, sandboxSkip, World } from '../world/world.js';
 import { checkLeaksThenDispose } from '../world/leaks.js';
 
@@ -110,6 +110,19 @@ describe('daemon crash and restart: containers keep their network, reconcile rep
     await must('ip', ['netns', 'exec', w.host, 'ip', 'link', 'add', 'gone5d6e7f8', 'type', 'veth', 'peer', 'name', 'peer5d6e7f8']);
     assert.equal(await w.startDaemon(), undefined, w.daemonOutput);
     await mustEventually('both are gone', async () => !/gone1a2b3c4|gone5d6e7f8|peer5d6e7f8/.test((await w.inHost('ip', '-br', 'link')).stdout), 3000);
+  });
+
+  test('a container an earlier release started (hosts and resolv.conf beside its logs) keeps them: inspect names them, a connect rewrites its resolv.conf', async () => {
+    const id = (await w.berthOk('run', '-d', '--name', 'earlier', '--', 'sleep', '1000')).trim();
+    await w.killDaemon('SIGTERM');
+    // Where that release kept them: moved there (the same files: the container's binds still show them).
+    for (const file of ['hosts', 'resolv.conf']) await rename(`${w.dir}/exec/containers/${id}/${file}`, `${w.dir}/data/containers/${id}/${file}`);
+    await rm(`${w.dir}/exec/containers/${id}`, { recursive: true });
+    assert.equal(await w.startDaemon(), undefined, w.daemonOutput);
+    assert.equal((await w.berthOk('inspect', '-f', '{{.ResolvConfPath}}', 'earlier')).trim(), `${w.dir}/data/containers/${id}/resolv.conf`);
+    await w.berthOk('network', 'create', 'later');
+    await w.berthOk('network', 'connect', 'later', 'earlier');
+    assert.match(await w.berthOk('exec', 'earlier', 'cat', '/etc/resolv.conf'), /^nameserver 127\.0\.0\.11$/m);
   });
 
   /** The named namespace a container's process lives in, from its inspect snapshot "PID IP MAC EP". */
