@@ -29,7 +29,7 @@ import { guardedOf } from './guards.js';
 
 export interface ReconcileContext {
   readonly store: Store;
-  /** Where network intents are (EngineDeps.runStore). */
+  /** Where network intents are (EngineDeps.runStore; `store` too, for an earlier release's). */
   readonly runStore: Store;
   readonly records: ContainerRecords;
   /** Endpoints of dockerd's containers (berth being its plugin): their addresses, links and ports are berth's to keep. */
@@ -96,13 +96,16 @@ export async function reconcile(ctx: ReconcileContext): Promise<{ runningAdopted
  * sets none at creation, so a crash between the two steps leaves a bare link).
  */
 async function removeAbandonedNetworks(ctx: ReconcileContext, networks: readonly NetworkRecord[]): Promise<void> {
-  const intents = await ctx.runStore.list('network-intents');
-  if (intents.length === 0) return;
-  const recorded = new Set(networks.map((n) => n.id));
-  const view = hostLinkPresence();
-  const abandoned = intents.map((i) => parseNetworkRecord(i.value)).filter(hasAddresses).filter((n) => !recorded.has(n.id));
-  await ctx.executor.apply(abandoned.flatMap((n) => ctx.drivers.get(n.driver).deleteNetwork(driverNetwork(n), view)));
-  for (const i of intents) await ctx.runStore.delete('network-intents', i.id);
+  // In the exec root's store; a release before it kept them with the records.
+  for (const store of [ctx.runStore, ctx.store]) {
+    const intents = await store.list('network-intents');
+    if (intents.length === 0) continue;
+    const recorded = new Set(networks.map((n) => n.id));
+    const view = hostLinkPresence();
+    const abandoned = intents.map((i) => parseNetworkRecord(i.value)).filter(hasAddresses).filter((n) => !recorded.has(n.id));
+    await ctx.executor.apply(abandoned.flatMap((n) => ctx.drivers.get(n.driver).deleteNetwork(driverNetwork(n), view)));
+    for (const i of intents) await store.delete('network-intents', i.id);
+  }
 }
 
 /**

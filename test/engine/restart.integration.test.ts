@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { listBerthNetns, must, mustEventually, run, sandboxSkip, World } from '../world/world.js';
 import { checkLeaksThenDispose } from '../world/leaks.js';
 
@@ -123,6 +123,19 @@ describe('daemon crash and restart: containers keep their network, reconcile rep
     await w.berthOk('network', 'create', 'later');
     await w.berthOk('network', 'connect', 'later', 'earlier');
     assert.match(await w.berthOk('exec', 'earlier', 'cat', '/etc/resolv.conf'), /^nameserver 127\.0\.0\.11$/m);
+  });
+
+  test('a network whose creation an earlier release\'s crash cut short (its intent with the records, a bare bridge) is removed at start', async () => {
+    const id = (await w.berthOk('network', 'create', 'cut')).trim();
+    const bridge = `br-${id.slice(0, 12)}`;
+    await w.killDaemon('SIGKILL');
+    // As that release left it: the intent in the data root's store, no network record, the bridge without berth's alias.
+    await mkdir(`${w.dir}/data/store/network-intents`, { recursive: true });
+    await rename(`${w.dir}/data/store/networks/${id}.json`, `${w.dir}/data/store/network-intents/${id}.json`);
+    await must('ip', ['netns', 'exec', w.host, 'ip', 'link', 'set', 'dev', bridge, 'alias', '']);
+    assert.equal(await w.startDaemon(), undefined, w.daemonOutput);
+    assert.doesNotMatch((await w.inHost('ip', '-br', 'link')).stdout, new RegExp(bridge));
+    assert.equal((await run('ls', [`${w.dir}/data/store/network-intents/${id}.json`])).code, 2, 'the intent is deleted');
   });
 
   /** The named namespace a container's process lives in, from its inspect snapshot "PID IP MAC EP". */
