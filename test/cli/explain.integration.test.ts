@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isDeepStrictEqual } from 'node:util';
 import { must, sandboxSkip, World } from '../world/world.js';
 import { applyExplained, settledSnapshot, snapshotKernel, type KernelSnapshot } from '../world/kernel-snapshot.js';
 import { checkLeaksThenDispose } from '../world/leaks.js';
@@ -14,6 +15,20 @@ import { checkLeaksThenDispose } from '../world/leaks.js';
 // bridge it will have (by default a bridge is named after the network's id, drawn at creation).
 const FIRST_ENDPOINT = "\n\n# ===== what its first container's endpoint would add\n";
 const RUN = ['--network', 'foo', '--network-alias', 'www', '-p', '8080:80', '--name', 'web', '--', 'sleep', '600'];
+
+/**
+ * The kernel's state after a script, once it is `expected` or 5 s have passed: `ip netns del`
+ * returns before the kernel deletes the namespace's veths (asynchronously, later under load),
+ * so a host end can still be listed right after an explained `rm -f`.
+ */
+async function snapshotReaching(hostNetns: string, expected: KernelSnapshot): Promise<KernelSnapshot> {
+  let last = await snapshotKernel(hostNetns);
+  for (const until = Date.now() + 5000; !isDeepStrictEqual(last, expected) && Date.now() < until; ) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    last = await snapshotKernel(hostNetns);
+  }
+  return last;
+}
 
 describe('berth explain: the printed commands build what the daemon builds', { skip: sandboxSkip }, () => {
   const scripts: Record<string, string> = {};
@@ -57,13 +72,13 @@ describe('berth explain: the printed commands build what the daemon builds', { s
     const w = (scriptWorld = await World.create({ withoutDaemon: true }));
     try {
       for (const step of ['base', 'networkCreate', 'run', 'connect']) await applyExplained(w.host, scripts[step]!);
-      assert.deepEqual(await snapshotKernel(w.host), states.connected, 'after network create, run and connect');
+      assert.deepEqual(await snapshotReaching(w.host, states.connected!), states.connected, 'after network create, run and connect');
       await applyExplained(w.host, scripts.disconnect!);
-      assert.deepEqual(await snapshotKernel(w.host), states.disconnected, 'after disconnect');
+      assert.deepEqual(await snapshotReaching(w.host, states.disconnected!), states.disconnected, 'after disconnect');
       await applyExplained(w.host, scripts.rm!);
-      assert.deepEqual(await snapshotKernel(w.host), states.removed, 'after rm -f');
+      assert.deepEqual(await snapshotReaching(w.host, states.removed!), states.removed, 'after rm -f');
       await applyExplained(w.host, scripts.networkRm!);
-      assert.deepEqual(await snapshotKernel(w.host), states.networkRemoved, 'after network rm');
+      assert.deepEqual(await snapshotReaching(w.host, states.networkRemoved!), states.networkRemoved, 'after network rm');
     } finally {
       await w.dispose();
       scriptWorld = undefined;
