@@ -184,6 +184,8 @@ class NfTablesSocket {
       const got = recvC(this.fd, this.buffer, RECEIVE_BYTES, MSG_DONTWAIT) as number;
       if (got < 0) throw new Error(`nf_tables left ${waiting.size} of ${acks} answers out: ${errnoName(errno())}`);
       for (const [seq, code] of parseAnswers(this.buffer.subarray(0, got))) {
+        // Another batch's answer (one an earlier failure left unread) says nothing of this one.
+        if (seq < begin || seq > end) continue;
         if (code !== 0 && refused === 0) refused = code;
         // The batch itself refused (no permission, a malformed frame): no ACK follows.
         if (code !== 0 && (seq === begin || seq === end)) waiting.clear();
