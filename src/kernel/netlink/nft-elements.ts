@@ -1,7 +1,7 @@
 import { constants as osConstants } from 'node:os';
 import { ipv4Bytes, parseIpv4 } from '../../common/ipv4.js';
 import type { NftElementChange, NftKey, NftKeyField } from '../ops.js';
-import { errno, libc, O_CLOEXEC } from '../libc.js';
+import { errno, errnoName, libc, O_CLOEXEC } from '../libc.js';
 
 /**
  * Set elements added and removed as one nf_tables transaction, sent by this process on a
@@ -35,7 +35,8 @@ export function applyElements(change: NftElementChange): void {
 
 // ---- wire format ----------------------------------------------------------------------
 
-const NETLINK_NETFILTER = 12;
+/** linux/netlink.h: nfnetlink's protocol (nf_tables messages, and what `nft monitor` listens to). */
+export const NETLINK_NETFILTER = 12;
 const NFNL_SUBSYS_NFTABLES = 10;
 const NFNL_MSG_BATCH_BEGIN = 0x10;
 const NFNL_MSG_BATCH_END = 0x11;
@@ -137,11 +138,6 @@ export function parseAnswers(datagram: Buffer): Map<number, number> {
     at += (length + 3) & ~3;
   }
   return answers;
-}
-
-function errnoName(errno: number): string {
-  const name = Object.entries(osConstants.errno).find(([, n]) => n === errno)?.[0];
-  return name ?? `errno ${errno}`;
 }
 
 // ---- the socket -----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import nl from 'netlink';
 import { parseIpv4, ipv4Bytes } from '../../common/ipv4.js';
 import { listeningSocket } from './listening-socket.js';
+import { NETLINK_NETFILTER } from './nft-elements.js';
 
 /**
  * A typed, small face on the `netlink` package (a thin mirror of the kernel structs): the
@@ -430,8 +431,7 @@ function readFailureIsAChange(onEvent: () => void): () => void {
   return () => onEvent();
 }
 
-/** linux/netlink.h NETLINK_NETFILTER; linux/netfilter/nfnetlink.h NFNLGRP_NFTABLES. */
-const NETLINK_NETFILTER = 12;
+/** linux/netfilter/nfnetlink.h NFNLGRP_NFTABLES. */
 const NFNLGRP_NFTABLES = 7;
 
 /**
