@@ -74,4 +74,21 @@ describe('the namespace pool', { skip: sandboxSkip }, () => {
     assert.equal(pool.take(), undefined, 'a closed pool gives none');
     assert.equal(netnsFds().length, held, 'the descriptors of the namespaces that waited are closed');
   });
+
+  test('take finds what the thread made while this thread never turned its event loop (attaches back to back, answered synchronously)', async () => {
+    const pool = new NetnsPool(2);
+    try {
+      assert.equal(pool.take(), undefined, 'the first take starts the thread');
+      // This thread blocks (no event loop turn, as in a run of synchronous steps) while the other makes the namespaces.
+      let fd: number | undefined;
+      for (let i = 0; i < 50 && fd === undefined; i++) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+        fd = pool.take();
+      }
+      assert.ok(fd !== undefined, 'a namespace the thread made is taken without an event loop turn');
+      closeSync(fd);
+    } finally {
+      await pool.close();
+    }
+  });
 });

@@ -1,15 +1,17 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { FromPoolThread } from './netns-pool.js';
 import { newUnpinnedNetns } from './namespaces.js';
 
 /**
  * The namespace pool's thread (netns-pool.ts): for each request it makes a network
  * namespace (unshare on this thread, then back) and answers with the descriptor that holds
- * it. Descriptors belong to the process, so the daemon's thread pins and closes it. This
+ * it, on the port the pool gave it (which the pool can read without its event loop).
+ * Descriptors belong to the process, so the daemon's thread pins and closes it. This
  * thread runs on the other core while the daemon's thread attaches containers.
  */
 const port = parentPort;
-if (port) {
+const answers = (workerData as { answers?: MessagePort } | null)?.answers;
+if (port && answers) {
   port.on('message', () => {
     let answer: FromPoolThread;
     try {
@@ -17,6 +19,6 @@ if (port) {
     } catch (err) {
       answer = { kind: 'failed', message: err instanceof Error ? err.message : String(err) };
     }
-    port.postMessage(answer);
+    answers.postMessage(answer);
   });
 }

@@ -1,5 +1,5 @@
 import { closeSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 
 /** What the pool's thread answers to each request. */
 export type FromPoolThread = { readonly kind: 'made'; readonly fd: number } | { readonly kind: 'failed'; readonly message: string };
@@ -15,6 +15,10 @@ export type FromPoolThread = { readonly kind: 'made'; readonly fd: number } | { 
  * nothing has to clean them up, and they are freed with the process, also when it dies. A
  * namespace waiting there is as new as one made at the moment: nothing touches it until
  * it is pinned.
+ *
+ * The thread answers on a port of its own, which `take` also reads synchronously: a
+ * namespace made while the daemon's thread had no turn of its event loop (back-to-back
+ * attaches whose requests are all answered synchronously) is found all the same.
  */
 export class NetnsPool {
   private readonly ready: number[] = [];
@@ -26,6 +30,7 @@ export class NetnsPool {
 
   /** A ready namespace's descriptor (the caller pins and closes it), or undefined; asks for more either way. */
   take(): number | undefined {
+    this.receiveWaiting();
     const fd = this.ready.shift();
     this.refill();
     // No namespace asked for IDLE_MS: the thread ends and what waits is freed (a thread holds
@@ -58,29 +63,43 @@ export class NetnsPool {
     const thread = this.thread;
     if (!thread) return;
     this.thread = undefined;
-    // Someone waits for the thread now: it keeps the process alive until it answers.
+    // Someone waits for the thread now: it and its port keep the process alive until it answers.
     thread.worker.ref();
+    thread.answers.ref();
     if (thread.requested > 0) await new Promise<void>((resolve) => (thread.answered = resolve));
     await thread.worker.terminate();
+    thread.answers.close();
+  }
+
+  /** The answers the thread has sent and the event loop has not delivered yet. */
+  private receiveWaiting(): void {
+    const thread = this.thread;
+    if (!thread) return;
+    for (let got = receiveMessageOnPort(thread.answers); got !== undefined; got = receiveMessageOnPort(thread.answers)) this.answered(thread, got.message as FromPoolThread);
+  }
+
+  private answered(thread: PoolThread, answer: FromPoolThread): void {
+    thread.requested--;
+    // Made for a thread that is ending (idle, or closed): not needed any more.
+    if (answer.kind === 'made' && this.thread === thread) this.ready.push(answer.fd);
+    else if (answer.kind === 'made') closeSync(answer.fd);
+    else this.disable(`cannot make a namespace ahead: ${answer.message}`);
+    if (thread.requested === 0) thread.answered?.();
   }
 
   private start(): PoolThread {
-    const thread: PoolThread = { worker: new Worker(new URL('./netns-pool-worker.js', import.meta.url)), requested: 0 };
-    thread.worker.on('message', (answer: FromPoolThread) => {
-      thread.requested--;
-      // Made for a thread that is ending (idle, or closed): not needed any more.
-      if (answer.kind === 'made' && this.thread === thread) this.ready.push(answer.fd);
-      else if (answer.kind === 'made') closeSync(answer.fd);
-      else this.disable(`cannot make a namespace ahead: ${answer.message}`);
-      if (thread.requested === 0) thread.answered?.();
-    });
+    const { port1: answers, port2: answerPort } = new MessageChannel();
+    const worker = new Worker(new URL('./netns-pool-worker.js', import.meta.url), { workerData: { answers: answerPort }, transferList: [answerPort] });
+    const thread: PoolThread = { worker, answers, requested: 0 };
+    answers.on('message', (answer: FromPoolThread) => this.answered(thread, answer));
     thread.worker.on('error', (err) => this.disable(`its thread failed: ${err.message}`));
     thread.worker.on('exit', () => {
       thread.answered?.();
       if (this.thread === thread) this.disable('its thread ended');
     });
-    // It never keeps the process alive: what it holds is freed with the process.
+    // Neither the thread nor its port keeps the process alive: what it holds is freed with the process.
     thread.worker.unref();
+    answers.unref();
     this.thread = thread;
     return thread;
   }
@@ -97,6 +116,8 @@ export class NetnsPool {
 /** The pool's thread, and how many namespaces it was asked for and has not answered yet. */
 interface PoolThread {
   readonly worker: Worker;
+  /** Where the thread's answers arrive. */
+  readonly answers: MessagePort;
   requested: number;
   /** stopThread waiting for its last answer. */
   answered?: () => void;
