@@ -193,22 +193,22 @@ spawnSync('ip', ['link', 'del', 'benchup0']);
  * The second grows only with the host's link count; the difference is the port's insertion
  * into a bridge that holds many (work the kernel does over the bridge's port lists).
  */
-async function kernelVethGrowth(bridges: number): Promise<number[][]> {
+function kernelVethGrowth(bridges: number): number[][] {
   const host = new Rtnl();
   const names = Array.from({ length: bridges }, (_, b) => `benchk${b}`);
   const windows = LEVELS.map(() => [] as number[]);
   const top = Math.max(...LEVELS);
   try {
     for (const name of names) {
-      await host.addBridge(name);
-      await host.setUp(name);
+      host.addBridge(name);
+      host.setUp(name);
     }
     for (let i = 1; i <= top; i++) {
       addNetns(`benchk-${i}`);
       const fd = openNetns(`benchk-${i}`);
       try {
         const start = process.hrtime.bigint();
-        await host.addVeth({ hostName: `vbk${i}`, master: names[i % bridges]!, peerName: 'eth0', peerMac: '02:42:ac:11:00:02', peerNetnsFd: fd });
+        host.addVeth({ hostName: `vbk${i}`, master: names[i % bridges]!, peerName: 'eth0', peerMac: '02:42:ac:11:00:02', peerNetnsFd: fd });
         const k = LEVELS.findIndex((level) => i > Math.max(level, SAMPLES) - SAMPLES && i <= Math.max(level, SAMPLES));
         if (k >= 0) windows[k]!.push(ms(start));
       } finally {
@@ -224,10 +224,10 @@ async function kernelVethGrowth(bridges: number): Promise<number[][]> {
 }
 
 console.log(`# the kernel alone: the veth step (one RTM_NEWLINK) as 1,000 pairs join one bridge, and as they join 20 bridges, ${SAMPLES} per window, ms`);
-const oneBridge = await kernelVethGrowth(1);
+const oneBridge = kernelVethGrowth(1);
 // The kernel frees deleted namespaces (and their pairs) in the background: the second run starts once it is done.
 for (let waited = 0; waited < 60 && spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout.includes('vbk'); waited++) await new Promise((r) => setTimeout(r, 500));
-const twentyBridges = await kernelVethGrowth(20);
+const twentyBridges = kernelVethGrowth(20);
 printTable(
   ['pairs made', 'one bridge p50', 'vs first', '20 bridges p50', 'vs first'],
   LEVELS.map((level, k) => [

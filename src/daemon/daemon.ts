@@ -91,7 +91,7 @@ export async function startDaemon(
     await privateDirectory(options.dataRoot);
     await writeDaemonSettings(options.dataRoot, options);
     // The overlay's MTU follows the link the VTEP address is on (the underlay's minus VXLAN's 50 bytes).
-    const underlay = options.cluster ? await advertisedLink(options.cluster.advertise) : undefined;
+    const underlay = options.cluster ? advertisedLink(options.cluster.advertise) : undefined;
     // Joined first: global networks and their endpoints are part of what the engine loads.
     const cluster = options.cluster ? await ClusterMembership.join(options.cluster, (m) => console.error(m)) : undefined;
     // Beside dockerd (its plugin, or its chains found): open its FORWARD chain to berth's traffic.
@@ -208,8 +208,8 @@ async function dockerChainsPresent(): Promise<boolean> {
 }
 
 /** The link holding the --cluster-advertise address: other hosts send VXLAN traffic to it, so it must be this host's. */
-async function advertisedLink(address: string): Promise<{ readonly name: string; readonly mtu: number }> {
-  const link = await linkOfAddress(address);
+function advertisedLink(address: string): { readonly name: string; readonly mtu: number } {
+  const link = linkOfAddress(address);
   if (!link) throw new InvalidArgumentError(`--cluster-advertise ${address} is not an address of this host`, "give this host's IPv4 address on the network the hosts share (ip -4 addr show)");
   return link;
 }

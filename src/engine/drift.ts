@@ -71,8 +71,6 @@ export class DriftCheck {
    * them (1,000 sandboxes took seconds per check, in the operation queue, at every start).
    */
   private readonly routingSeen = new Map<string, RoutingState>();
-  /** Changes each watch reported: a read that a change overlapped is not remembered. */
-  private readonly routingChanges = new Map<string, number>();
 
   constructor(
     private readonly ctx: EngineContext,
@@ -119,7 +117,6 @@ export class DriftCheck {
     for (const watch of this.watches.values()) watch.close();
     this.watches.clear();
     this.routingSeen.clear();
-    this.routingChanges.clear();
   }
 
   /** Watches exactly the sandboxes named; true when one is new (its state is in no digest yet). */
@@ -131,7 +128,6 @@ export class DriftCheck {
         watch.close();
         this.watches.delete(netns);
         this.routingSeen.delete(netns);
-        this.routingChanges.delete(netns);
       }
     }
     let added = false;
@@ -140,7 +136,6 @@ export class DriftCheck {
       const watch = watchSandboxRouting(netns, () => {
         this.clean = undefined;
         this.routingSeen.delete(netns);
-        this.routingChanges.set(netns, (this.routingChanges.get(netns) ?? 0) + 1);
         onChange();
       });
       if (!watch) continue; // gone: the pins' repair looks at it
@@ -191,10 +186,10 @@ export class DriftCheck {
     if (!opts.full && !newSandbox && this.clean !== undefined && this.hostWatched && seen?.hostGeneration === hostGeneration && seen.records === records) return steps;
     // Watched sandboxes report their own changes: their link names are read only when unwatched.
     // The host's links and addresses, read once for the digest and, when it changed, the view.
-    const host = await readHostState();
+    const host = readHostState();
     const digest = `${networkStateDigest(host, this.onSandboxChange ? [] : running.map((c) => c.state.pid))}|${records}`;
     if (opts.full || newSandbox || digest !== this.clean) {
-      const routing = await this.sandboxRouting(running.map((c) => c.netns), opts.full);
+      const routing = this.sandboxRouting(running.map((c) => c.netns), opts.full);
       const live: KernelView = { ...(await readKernelView([], host)), sandboxLinks: sandboxLinksOf(routing) };
       const runningIds = new Set(running.map((c) => c.id));
       for (const network of ctx.networks.addressed()) {
@@ -215,19 +210,16 @@ export class DriftCheck {
   }
 
   /** Each sandbox's routing: remembered for watched ones that reported no change since, read for the rest (all when `full`). */
-  private async sandboxRouting(netnsNames: readonly string[], full: boolean): Promise<Map<string, RoutingState | undefined>> {
+  private sandboxRouting(netnsNames: readonly string[], full: boolean): Map<string, RoutingState | undefined> {
     return new Map(
-      await Promise.all(
-        netnsNames.map(async (netns) => {
-          const seen = full ? undefined : this.routingSeen.get(netns);
-          if (seen) return [netns, seen] as const;
-          const changes = this.routingChanges.get(netns) ?? 0;
-          const state = await readSandboxRouting(netns);
-          // Remembered only while a watch will say when it changes, and if none did during the read.
-          if (state && this.watches.has(netns) && (this.routingChanges.get(netns) ?? 0) === changes) this.routingSeen.set(netns, state);
-          return [netns, state] as const;
-        }),
-      ),
+      netnsNames.map((netns) => {
+        const seen = full ? undefined : this.routingSeen.get(netns);
+        if (seen) return [netns, seen] as const;
+        const state = readSandboxRouting(netns);
+        // Remembered only while a watch will say when it changes (the read is synchronous: no change comes in during it).
+        if (state && this.watches.has(netns)) this.routingSeen.set(netns, state);
+        return [netns, state] as const;
+      }),
     );
   }
 }

@@ -662,10 +662,10 @@ export class Engine {
 
   /** `rm [-f]`, explained: the ports withdrawn and the sandbox torn down (a running container's, killed first with -f). */
   planRemoveContainer(ref: string, opts: { force: boolean }): Promise<Plan> {
-    return this.queue.run(async () => {
+    return this.queue.run(() => {
       const container = this.checkedRemovable(ref, opts);
-      if (container.state.status !== 'running' || !ownsSandbox(parseNetworkMode(container.networkMode))) return [];
-      return [...this.ports.unpublishPlan(container.id, container.name, firewallPortsOf(container)), ...(await sandboxTeardownPlan(this.context, container)).plan];
+      if (container.state.status !== 'running' || !ownsSandbox(parseNetworkMode(container.networkMode))) return Promise.resolve([]);
+      return Promise.resolve([...this.ports.unpublishPlan(container.id, container.name, firewallPortsOf(container)), ...sandboxTeardownPlan(this.context, container).plan]);
     });
   }
 
@@ -819,7 +819,7 @@ export class Engine {
 
   /** Removes a container's endpoints and namespace and frees its addresses. Idempotent. */
   async teardownSandbox(container: ContainerRecord): Promise<void> {
-    const { plan, released } = await sandboxTeardownPlan(this.context, container);
+    const { plan, released } = sandboxTeardownPlan(this.context, container);
     await this.deps.executor.apply(plan);
     for (const ep of released) await releaseEndpoint(this.deps.ipam, ep);
   }

@@ -42,7 +42,7 @@ export class NetworkService {
   private async createContext(planOnly = false): Promise<NetworkCreateContext> {
     return {
       existing: this.ctx.networks.all(),
-      routes: (await hostRoutes()).filter(routeClaimsSubnet),
+      routes: hostRoutes().filter(routeClaimsSubnet),
       nameservers: [...this.ctx.config.dnsServers, ...parseResolvConf(await readHostFile(this.ctx.config.hostResolvConfPath)).nameservers],
       pools: this.ctx.config.defaultBridge.pools,
       drivers: this.ctx.deps.drivers,

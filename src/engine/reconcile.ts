@@ -114,7 +114,7 @@ async function removeAbandonedNetworks(ctx: ReconcileContext, networks: readonly
  * the firewall's whole ruleset. The default bridge may change only while no container uses it.
  */
 async function loadNetworks(ctx: ReconcileContext, stored: NetworkRecord[], containers: ContainerRecord[]): Promise<void> {
-  const routes = (await hostRoutes()).filter(routeClaimsSubnet);
+  const routes = hostRoutes().filter(routeClaimsSubnet);
   const storedDefault = stored.filter(hasAddresses).find((n) => n.name === DEFAULT_NETWORK);
   const desiredDefault = defaultBridgeRecord(ctx.defaultBridge, routes, storedDefault);
   if (storedDefault && desiredDefault !== storedDefault) {

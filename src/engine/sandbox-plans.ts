@@ -52,13 +52,13 @@ export function endpointsUpPlan(networks: NetworkTable, container: Pick<Containe
  * out, each driver's leave, the namespace deleted. Returns the endpoints whose addresses
  * go back to IPAM once the plan is applied.
  */
-export async function sandboxTeardownPlan(ctx: EngineContext, container: ContainerRecord): Promise<{ plan: Plan; released: EndpointRecord[] }> {
+export function sandboxTeardownPlan(ctx: EngineContext, container: ContainerRecord): { plan: Plan; released: EndpointRecord[] } {
   const known = container.endpoints.filter((ep) => ctx.networks.byIdExact(ep.networkId) !== undefined);
   const attachments = attachmentsFor(ctx.networks, known);
   // When a driver's leave touches links inside the sandbox (macvlan, ipvlan), ask which are
   // there: one someone deleted by hand is not touched again. A bridge's leave asks nothing.
   const touchesInside = attachments.some((a) => a.driver.leave(a.network, container.netns, a.endpoint, { sandboxGoing: true }).some((op) => 'netns' in op && op.netns === container.netns));
-  const inside = touchesInside && netnsExists(container.netns) ? await linkNamesIn(container.netns) : undefined;
+  const inside = touchesInside && netnsExists(container.netns) ? linkNamesIn(container.netns) : undefined;
   const live = { links: { has: hostLinkExists }, netns: { has: netnsExists }, ...(inside ? { sandboxLinks: inside } : {}) };
   const guard = guardChange(`container ${container.name} gone`, { removed: known });
   return { plan: [...(guard ? [guard] : []), ...sandboxDownPlan(container.netns, attachments, live)], released: known };

@@ -73,21 +73,21 @@ export interface HostRoute {
 }
 
 /** IPv4 destinations the host routes (connected and static), to keep new subnets clear of them. */
-export async function hostRoutes(): Promise<HostRoute[]> {
-  return (await hostRtnl().ipv4Routes()).map((r) => ({ subnet: parseCidr(r.dst), dev: r.dev, onLink: r.scopeLink }));
+export function hostRoutes(): HostRoute[] {
+  return hostRtnl().ipv4Routes().map((r) => ({ subnet: parseCidr(r.dst), dev: r.dev, onLink: r.scopeLink }));
 }
 
 /** IPv4 addresses (CIDR form) of every host link that has one. */
-export async function hostAddresses(): Promise<Map<string, string[]>> {
+export function hostAddresses(): Map<string, string[]> {
   return hostRtnl().ipv4Addresses();
 }
 
 /** The host link holding the IPv4 `address`, with its MTU; undefined when no link has it. */
-export async function linkOfAddress(address: string): Promise<{ readonly name: string; readonly mtu: number } | undefined> {
-  const addresses = await hostRtnl().ipv4Addresses();
+export function linkOfAddress(address: string): { readonly name: string; readonly mtu: number } | undefined {
+  const addresses = hostRtnl().ipv4Addresses();
   const name = [...addresses].find(([, cidrs]) => cidrs.some((cidr) => cidr.split('/')[0] === address))?.[0];
   if (name === undefined) return undefined;
-  const link = (await hostRtnl().linkDetails()).find((l) => l.name === name);
+  const link = hostRtnl().linkDetails().find((l) => l.name === name);
   return link ? { name, mtu: link.mtu } : undefined;
 }
 
@@ -100,15 +100,15 @@ export async function readSysctl(key: string): Promise<string> {
 export type HostLink = Omit<LinkDetail, 'mtu'>;
 
 /** The host's links with their details and IPv4 addresses, and their digest, read together (one dump of each). */
-export function readHostState(): Promise<HostState> {
+export function readHostState(): HostState {
   return hostRtnl().hostState();
 }
 
 
 /**
  * The host's rtnetlink socket for reads: dumps in-process (~0.1 ms) where an `ip -j`
- * process costs 3-10 ms. Made on first use, in the daemon's namespace (reads are async
- * and never run inside inNetns, which is synchronous).
+ * process costs 3-10 ms. Made on first use, in the daemon's namespace (no read runs inside
+ * inNetns: nothing calls these from the function it runs there).
  */
 let readSocket: Rtnl | undefined;
 function hostRtnl(): Rtnl {

@@ -10,7 +10,7 @@ export type { RoutingState };
  */
 
 /** The links, addresses and default route inside the pinned namespace `netns`; undefined when it is gone. */
-export async function readSandboxRouting(netns: string): Promise<RoutingState | undefined> {
+export function readSandboxRouting(netns: string): RoutingState | undefined {
   let socket: Rtnl;
   try {
     socket = inNamedNetns(netns, () => new Rtnl());
@@ -18,7 +18,7 @@ export async function readSandboxRouting(netns: string): Promise<RoutingState | 
     return undefined;
   }
   try {
-    return await socket.routingState();
+    return socket.routingState();
   } finally {
     socket.close();
   }

@@ -22,7 +22,7 @@ export interface KernelView {
  * the host's state already read for something else (a drift check's digest).
  */
 export async function readKernelView(sandboxes: readonly { readonly netns: string; readonly pid: number }[] = [], host?: HostState): Promise<KernelView> {
-  const { links, addresses } = host ?? (await readHostState());
+  const { links, addresses } = host ?? readHostState();
   // Links on their way out (kernel/reaper.ts: reaped, or going with their namespace) are gone as far as any plan is concerned.
   const reaping = new Set([...pendingReaps(), ...departingLinks(new Set(links.map((l) => l.name)))]);
   const sandboxLinks = new Map<string, ReadonlySet<string>>();

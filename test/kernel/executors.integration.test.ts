@@ -113,9 +113,9 @@ describe('executor conformance', { skip: sandboxSkip }, () => {
       }
     });
 
-    test(`${name}: a step the kernel refuses among steps sent together: the error is that step's, and the steps around it are undone`, async () => {
+    test(`${name}: a step the kernel refuses among a plan's requests: the error is that step's, the steps before it are undone, the ones after it never applied`, async () => {
       await withAttached(4, 'refuse', async (executor, br, ns) => {
-        // The netlink executor sends these three at once; the kernel refuses the second (the address exists) and accepts the third.
+        // The kernel refuses the second (the address exists).
         await assert.rejects(
           executor.apply([
             { kind: 'addr-add', netns: ns, dev: 'eth0', cidr: '10.123.0.9/24' },
@@ -130,7 +130,7 @@ describe('executor conformance', { skip: sandboxSkip }, () => {
       });
     });
 
-    test(`${name}: steps in two namespaces sent together: a refusal in the sandbox undoes the host's step`, async () => {
+    test(`${name}: steps in two namespaces: a refusal in the sandbox undoes the host's step`, async () => {
       await withAttached(6, 'both', async (executor, br, ns) => {
         await assert.rejects(
           executor.apply([
@@ -143,9 +143,9 @@ describe('executor conformance', { skip: sandboxSkip }, () => {
       });
     });
 
-    test(`${name}: a rename refused after the down sent with it: the link is up again under its own name`, async () => {
+    test(`${name}: a rename refused after the down before it: the link is up again under its own name`, async () => {
       await withAttached(5, 'rename', async (executor, br, ns) => {
-        // A disconnect's two steps inside (the netlink executor sends them together); "lo" is taken, so the rename is refused.
+        // A disconnect's two steps inside; "lo" is taken, so the rename is refused.
         await assert.rejects(
           executor.apply([
             { kind: 'link-down', netns: ns, dev: 'eth0' },

@@ -54,7 +54,7 @@ export class ExternalPools {
   async request(request: PoolRequest): Promise<{ poolId: string; pool: string }> {
     if (request.v6) throw new InvalidArgumentError("berth's IPAM serves IPv4 pools only", 'leave --ipv6 out, or use another IPAM driver for IPv6');
     if (request.subPool && !request.pool) throw new InvalidArgumentError('an ip range needs its subnet', 'give --subnet with --ip-range');
-    const subnet = request.pool ? this.checkedSubnet(parseCidr(request.pool, { strict: true })) : await this.freeSubnet();
+    const subnet = request.pool ? this.checkedSubnet(parseCidr(request.pool, { strict: true })) : this.freeSubnet();
     const key = formatCidr(subnet);
     let ipRange: string | undefined;
     if (request.subPool) {
@@ -84,11 +84,11 @@ export class ExternalPools {
     return subnet;
   }
 
-  private async freeSubnet(): Promise<Ipv4Cidr> {
+  private freeSubnet(): Ipv4Cidr {
     const taken = [
       ...this.ctx.networks.all().filter(hasAddresses).flatMap((n) => n.ipam.subnets.map((s) => parseCidr(s.subnet))),
       ...[...this.pools.keys()].map((p) => parseCidr(p)),
-      ...(await hostRoutes()).filter(routeClaimsSubnet).map((r) => r.subnet),
+      ...hostRoutes().filter(routeClaimsSubnet).map((r) => r.subnet),
     ];
     return firstFreeSubnet(candidatesOf(this.ctx.config.defaultBridge.pools), taken, 'give one with --subnet, or more pools with berth daemon --default-address-pool base=CIDR,size=N');
   }

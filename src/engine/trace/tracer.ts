@@ -88,7 +88,7 @@ export class Tracer {
     const path = endpoint ? this.pathOf(endpoint.networkId) : undefined;
     if (path?.kind === 'lan') {
       // On a LAN the gateway is the LAN's router: the host is its address on the parent.
-      const onParent = (await hostAddresses()).get(path.hostLink ?? path.parent)?.[0];
+      const onParent = hostAddresses().get(path.hostLink ?? path.parent)?.[0];
       if (!onParent) throw new ConflictError(`the host has no address on ${path.parent}, ${source.label}'s LAN`, 'trace to a container or an outside address instead');
       return onParent.split('/')[0]!;
     }
@@ -151,7 +151,8 @@ export class Tracer {
       routeGet,
       listens,
       ruleset: () => (ruleset ??= readRuleset()),
-      hostAddresses: () => (addresses ??= hostAddresses().then((m) => new Set([...m.values()].flat().map((cidr) => cidr.split('/')[0]!)))),
+      // A failed read rejects (the model reads it in the background first), rather than throwing at the caller.
+      hostAddresses: () => (addresses ??= new Promise((resolve) => resolve(new Set([...hostAddresses().values()].flat().map((cidr) => cidr.split('/')[0]!))))),
       networkOfBridge: (bridge) => bridgeNames.get(bridge),
       endpoints: all,
       endpointOf: (netns, ifname) => all().find((e) => e.netns === netns && e.ifname === ifname),

@@ -6,7 +6,7 @@ import { Rtnl } from './rtnl.js';
  * The link names inside a named network namespace, asked over rtnetlink in-process (no
  * `ip -n` process): teardown plans only deletions of links that are there.
  */
-export async function linkNamesIn(netns: string): Promise<Set<string>> {
+export function linkNamesIn(netns: string): Set<string> {
   const fd = openNetns(netns);
   let socket: Rtnl;
   try {
@@ -15,7 +15,7 @@ export async function linkNamesIn(netns: string): Promise<Set<string>> {
     closeSync(fd);
   }
   try {
-    return new Set(await socket.linkNames());
+    return new Set(socket.linkNames());
   } finally {
     socket.close();
   }

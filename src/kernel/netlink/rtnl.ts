@@ -2,18 +2,20 @@ import nl from 'netlink';
 import { parseIpv4, ipv4Bytes } from '../../common/ipv4.js';
 import { listeningSocket } from './listening-socket.js';
 import { NETLINK_NETFILTER } from './nft-elements.js';
+import { RouteSocket } from './route-socket.js';
 
 /**
- * A typed, small face on the `netlink` package (a thin mirror of the kernel structs): the
- * rtnetlink requests berth needs, with the byte encodings kept here. One instance is bound
- * to one network namespace for its lifetime — the namespace the thread was in when the
- * socket was created (see namespaces.ts).
+ * A typed, small face on rtnetlink: the requests berth needs, with the byte encodings kept
+ * here (the `netlink` package's structs, a thin mirror of the kernel's), sent on a socket
+ * read synchronously (route-socket.ts). One instance is bound to one network namespace for
+ * its lifetime — the namespace the thread was in when the socket was created (see
+ * namespaces.ts). Its methods are synchronous: the kernel has answered when they return.
  */
 const { rt, ifla, FlagsNew } = nl;
-const CREATE_EXCL = { flags: FlagsNew.CREATE | FlagsNew.EXCL };
-const CREATE_REPLACE = { flags: FlagsNew.CREATE | FlagsNew.REPLACE };
+const CREATE_EXCL = FlagsNew.CREATE | FlagsNew.EXCL;
+const CREATE_REPLACE = FlagsNew.CREATE | FlagsNew.REPLACE;
 /** NLM_F_ECHO as well: the kernel sends the new object back to the requester. */
-const CREATE_EXCL_ECHO = { flags: FlagsNew.CREATE | FlagsNew.EXCL | nl.Flags.ECHO };
+const CREATE_EXCL_ECHO = FlagsNew.CREATE | FlagsNew.EXCL | nl.Flags.ECHO;
 const AF_BRIDGE = 7;
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -77,33 +79,14 @@ function u32Bytes(value: number): Buffer {
 }
 
 export class Rtnl {
-  // Unreferenced by default: an idle socket does not keep the daemon alive.
-  private readonly socket = nl.createRtNetlink();
-  private lastDump: Promise<unknown> = Promise.resolve();
-
-  constructor() {
-    // A read error outside any request (this socket joins no group, so none is expected)
-    // would otherwise be thrown inside the library's native callback and end the process.
-    this.socket.socket.on('error', (err: Error) => console.error(`berth: rtnetlink socket: ${err.message}`));
-  }
-
-  /**
-   * Dumps on one socket run one after another: the kernel's multipart replies to two
-   * dumps at once interleave, and the library cannot tell them apart.
-   */
-  private oneDumpAtATime<T>(read: () => Promise<T>): Promise<T> {
-    const run = this.lastDump.then(read, read);
-    this.lastDump = run.catch(() => undefined);
-    return run;
-  }
+  private readonly socket = new RouteSocket();
 
   close(): void {
-    this.socket.socket.close();
+    this.socket.close();
   }
 
-  async linkIndex(name: string): Promise<number> {
-    const [link] = await this.socket.getLink({}, { ifname: name });
-    const index = link?.data.index;
+  linkIndex(name: string): number {
+    const index = this.socket.getLink({}, { ifname: name })?.data.index;
     if (index === undefined) throw new Error(`Cannot find device "${name}"`);
     return index;
   }
@@ -113,15 +96,15 @@ export class Rtnl {
    * netns NS. Resolves with the peer's index in its namespace (the kernel echoes the new host
    * end, whose IFLA_LINK is its peer's index), so steps on the peer need not look it up.
    */
-  async addVeth(req: VethRequest): Promise<number | undefined> {
+  addVeth(req: VethRequest): number | undefined {
     const peer = Buffer.concat([
       rt.formatLink({}),
       attrBytes(ifla.formatLinkAttrs({ ifname: req.peerName, address: macBytes(req.peerMac), ...(req.peerNetnsFd !== undefined ? { netNsFd: req.peerNetnsFd } : {}), mtu: req.mtu })),
     ]);
     const linkinfo = attrBytes(ifla.formatInfo({ kind: 'veth', data: attrBytes(ifla.formatVethInfo({ peer })) }));
-    const echoed = await this.socket.newLink(
+    const echoed = this.socket.newLink(
       { change: { up: true }, flags: { up: true } },
-      { ifname: req.hostName, master: req.masterIndex ?? (await this.linkIndex(req.master)), mtu: req.mtu, linkinfo },
+      { ifname: req.hostName, master: req.masterIndex ?? (this.linkIndex(req.master)), mtu: req.mtu, linkinfo },
       CREATE_EXCL_ECHO,
     );
     return echoed.find((m) => m.attrs.ifname === req.hostName)?.attrs.link?.readUInt32LE(0);
@@ -133,48 +116,44 @@ export class Rtnl {
    * one link dump and one address dump (a dump of 2,000 links costs ~50 ms to parse here:
    * a drift check reads them once for its digest and its view).
    */
-  hostState(): Promise<HostState> {
-    return this.oneDumpAtATime(async () => {
-      const links = await this.socket.getLinks();
-      const addresses = await this.socket.getAddresses({ family: AF_INET });
-      const digest = JSON.stringify([
-        links.map((l) => [l.data.index, l.attrs.ifname, l.data.flags?.up === true, l.attrs.master, l.attrs.ifalias]),
-        addresses.map((a) => [a.data.index, a.data.prefixlen, (a.attrs.local ?? a.attrs.address)?.toString('hex')]),
-      ]);
-      return { links: detailsOf(links), addresses: ipv4AddressesOf(links, addresses), digest };
-    });
+  hostState(): HostState {
+    const links = this.socket.getLinks();
+    const addresses = this.socket.getAddresses({ family: AF_INET });
+    const digest = JSON.stringify([
+      links.map((l) => [l.data.index, l.attrs.ifname, l.data.flags?.up === true, l.attrs.master, l.attrs.ifalias]),
+      addresses.map((a) => [a.data.index, a.data.prefixlen, (a.attrs.local ?? a.attrs.address)?.toString('hex')]),
+    ]);
+    return { links: detailsOf(links), addresses: ipv4AddressesOf(links, addresses), digest };
   }
 
   /**
    * = ip -4 addr; ip -4 route show default: this namespace's links (up or not), their IPv4
    * addresses and the main table's default route, from three in-process dumps.
    */
-  routingState(): Promise<RoutingState> {
-    return this.oneDumpAtATime(async () => {
-      const links = await this.socket.getLinks();
-      const addresses = await this.socket.getAddresses({ family: AF_INET });
-      const routes = await this.socket.getRoutes({ family: AF_INET });
-      const nameOf = new Map(links.map((l) => [l.data.index, l.attrs.ifname ?? '']));
-      const state: RoutingState = { links: new Map(links.map((l) => [l.attrs.ifname ?? '', { up: l.data.flags?.up === true, addresses: [] as string[] }])) };
-      for (const a of addresses) {
-        const bytes = a.attrs.local ?? a.attrs.address;
-        const link = state.links.get(nameOf.get(a.data.index ?? -1) ?? '');
-        if (bytes && link) (link.addresses as string[]).push(`${[...bytes].join('.')}/${a.data.prefixlen ?? 32}`);
-      }
-      const route = routes.find((r) => r.data.dstLen === 0 && (r.attrs.table ?? r.data.table) === RT_TABLE_MAIN);
-      if (!route) return state;
-      return { ...state, defaultRoute: { ...(route.attrs.gateway ? { via: [...route.attrs.gateway].join('.') } : {}), ...(route.attrs.oif !== undefined ? { dev: nameOf.get(route.attrs.oif) ?? '' } : {}) } };
-    });
+  routingState(): RoutingState {
+    const links = this.socket.getLinks();
+    const addresses = this.socket.getAddresses({ family: AF_INET });
+    const routes = this.socket.getRoutes({ family: AF_INET });
+    const nameOf = new Map(links.map((l) => [l.data.index, l.attrs.ifname ?? '']));
+    const state: RoutingState = { links: new Map(links.map((l) => [l.attrs.ifname ?? '', { up: l.data.flags?.up === true, addresses: [] as string[] }])) };
+    for (const a of addresses) {
+      const bytes = a.attrs.local ?? a.attrs.address;
+      const link = state.links.get(nameOf.get(a.data.index ?? -1) ?? '');
+      if (bytes && link) (link.addresses as string[]).push(`${[...bytes].join('.')}/${a.data.prefixlen ?? 32}`);
+    }
+    const route = routes.find((r) => r.data.dstLen === 0 && (r.attrs.table ?? r.data.table) === RT_TABLE_MAIN);
+    if (!route) return state;
+    return { ...state, defaultRoute: { ...(route.attrs.gateway ? { via: [...route.attrs.gateway].join('.') } : {}), ...(route.attrs.oif !== undefined ? { dev: nameOf.get(route.attrs.oif) ?? '' } : {}) } };
   }
 
   /** = ip -d link show: every link of this namespace with its kind, master, parent, alias, state and MTU. */
-  linkDetails(): Promise<LinkDetail[]> {
-    return this.oneDumpAtATime(async () => detailsOf(await this.socket.getLinks()));
+  linkDetails(): LinkDetail[] {
+    return detailsOf(this.socket.getLinks());
   }
 
   /** = ip -4 addr show: each link's IPv4 addresses (CIDR form), for links that have one. */
-  ipv4Addresses(): Promise<Map<string, string[]>> {
-    return this.oneDumpAtATime(async () => ipv4AddressesOf(await this.socket.getLinks(), await this.socket.getAddresses({ family: AF_INET })));
+  ipv4Addresses(): Map<string, string[]> {
+    return ipv4AddressesOf(this.socket.getLinks(), this.socket.getAddresses({ family: AF_INET }));
   }
 
   /**
@@ -182,36 +161,39 @@ export class Rtnl {
    * of the routes kept are asked for one by one (a handful: one per subnet on a link), not
    * by dumping every link (~50 ms at 2,000 links, on every network create).
    */
-  ipv4Routes(): Promise<RouteEntry[]> {
-    return this.oneDumpAtATime(async () => {
-      const routes = (await this.socket.getRoutes({ family: AF_INET })).filter((r) => r.data.dstLen !== 0 && r.attrs.dst && r.data.type !== 'LOCAL' && r.data.type !== 'BROADCAST');
-      // Asked all at once (one round trip for all, not one per link: a host with a hundred
-      // networks routes on a hundred bridges).
-      const oifs = [...new Set(routes.flatMap((r) => (r.attrs.oif === undefined ? [] : [r.attrs.oif])))];
-      const links = await Promise.all(oifs.map((index) => this.socket.getLink({ index }).catch(() => [])));
-      const names = new Map(oifs.map((oif, i) => [oif, links[i]?.[0]?.attrs.ifname]));
-      return routes.map((r) => ({ dst: `${[...r.attrs.dst!].join('.')}/${r.data.dstLen ?? 32}`, dev: r.attrs.oif !== undefined ? names.get(r.attrs.oif) : undefined, scopeLink: r.data.scope === 'LINK' }));
-    });
+  ipv4Routes(): RouteEntry[] {
+    const routes = this.socket.getRoutes({ family: AF_INET }).filter((r) => r.data.dstLen !== 0 && r.attrs.dst && r.data.type !== 'LOCAL' && r.data.type !== 'BROADCAST');
+    const names = new Map<number, string | undefined>();
+    for (const r of routes) if (r.attrs.oif !== undefined && !names.has(r.attrs.oif)) names.set(r.attrs.oif, this.linkNameAt(r.attrs.oif));
+    return routes.map((r) => ({ dst: `${[...r.attrs.dst!].join('.')}/${r.data.dstLen ?? 32}`, dev: r.attrs.oif !== undefined ? names.get(r.attrs.oif) : undefined, scopeLink: r.data.scope === 'LINK' }));
+  }
+
+  /** The name of the link of that index; undefined when there is none (gone since the read that named it). */
+  private linkNameAt(index: number): string | undefined {
+    try {
+      return this.socket.getLink({ index })?.attrs.ifname;
+    } catch (err) {
+      if (isNoSuchDevice(err)) return undefined;
+      throw err;
+    }
   }
 
   /** = ip link show: every link's name in this socket's namespace. */
-  linkNames(): Promise<string[]> {
-    return this.oneDumpAtATime(async () => {
-      return (await this.socket.getLinks()).flatMap((l) => (l.attrs.ifname === undefined ? [] : [l.attrs.ifname]));
-    });
+  linkNames(): string[] {
+    return this.socket.getLinks().flatMap((l) => (l.attrs.ifname === undefined ? [] : [l.attrs.ifname]));
   }
 
   /**
    * = ip link add link PARENT name NAME [netns NS] [address MAC] [mtu M] type macvlan mode MODE:
    * the parent is looked up in this socket's namespace, the link is born in NS.
    */
-  async addMacvlan(req: MacvlanRequest): Promise<void> {
+  addMacvlan(req: MacvlanRequest): void {
     const linkinfo = attrBytes(ifla.formatInfo({ kind: 'macvlan', data: u32Attr(IFLA_MACVLAN_MODE, MACVLAN_MODE[req.mode]) }));
-    await this.socket.newLink(
+    this.socket.newLink(
       {},
       {
         ifname: req.name,
-        link: u32Bytes(await this.linkIndex(req.parent)),
+        link: u32Bytes(this.linkIndex(req.parent)),
         ...(req.mac !== undefined ? { address: macBytes(req.mac) } : {}),
         ...(req.netnsFd !== undefined ? { netNsFd: req.netnsFd } : {}),
         mtu: req.mtu,
@@ -222,21 +204,21 @@ export class Rtnl {
   }
 
   /** = ip link add NAME [mtu M] type bridge forward_delay 0 mcast_snooping 0 */
-  async addBridge(name: string, mtu?: number): Promise<void> {
+  addBridge(name: string, mtu?: number): void {
     const data = attrBytes(ifla.formatBridge({ forwardDelay: u32Bytes(0), mcastSnooping: Buffer.from([0]) }));
     const linkinfo = attrBytes(ifla.formatInfo({ kind: 'bridge', data }));
-    await this.socket.newLink({}, { ifname: name, ...(mtu !== undefined ? { mtu } : {}), linkinfo }, CREATE_EXCL);
+    this.socket.newLink({}, { ifname: name, ...(mtu !== undefined ? { mtu } : {}), linkinfo }, CREATE_EXCL);
   }
 
   /** = ip link set DEV up */
-  async setUp(name: string): Promise<void> {
-    await this.setLinkByName(name, { change: { up: true }, flags: { up: true } });
+  setUp(name: string): void {
+    this.setLinkByName(name, { change: { up: true }, flags: { up: true } });
   }
 
   /** = ip link set DEV down */
-  async setDown(name: string): Promise<void> {
+  setDown(name: string): void {
     // The UP bit in the change mask, cleared in the flags.
-    await this.setLinkByName(name, { change: { up: true }, flags: {} });
+    this.setLinkByName(name, { change: { up: true }, flags: {} });
   }
 
   /**
@@ -244,17 +226,17 @@ export class Rtnl {
    * = IN6_ADDR_GEN_MODE_NONE (the kernel accepts it on an existing link only, not in the
    * request that creates one).
    */
-  async setNoIpv6Address(name: string): Promise<void> {
-    await this.setLinkByName(name, {}, { afSpec: new Map([[AF_INET6, ADDR_GEN_MODE_NONE]]) });
+  setNoIpv6Address(name: string): void {
+    this.setLinkByName(name, {}, { afSpec: new Map([[AF_INET6, ADDR_GEN_MODE_NONE]]) });
   }
 
   /**
    * RTM_SETLINK naming the link by IFLA_IFNAME (index 0): the kernel finds it by name, one
-   * round trip instead of a lookup and the change (an attach makes three such changes).
+   * request instead of a lookup and the change (an attach makes three such changes).
    */
-  private async setLinkByName(name: string, data: Parameters<nl.RtNetlinkSocket['setLink']>[0], attrs: Omit<nl.ifla.LinkAttrs, 'ifname'> = {}): Promise<void> {
+  private setLinkByName(name: string, data: nl.rt.Link, attrs: Omit<nl.ifla.LinkAttrs, 'ifname'> = {}): void {
     try {
-      await this.socket.setLink({ ...data, index: 0 }, { ...attrs, ifname: name });
+      this.socket.setLink({ ...data, index: 0 }, { ...attrs, ifname: name });
     } catch (err) {
       if (isNoSuchDevice(err)) throw new Error(`Cannot find device "${name}"`, { cause: err });
       throw err;
@@ -265,30 +247,30 @@ export class Rtnl {
    * = ip link set dev DEV type bridge_slave hairpin on: RTM_NEWLINK on the existing port
    * with the bridge port's mode in IFLA_INFO_SLAVE_DATA, as iproute2 sends it.
    */
-  async setHairpin(name: string): Promise<void> {
+  setHairpin(name: string): void {
     const slaveData = attrBytes(ifla.formatBridgePort({ mode: ifla.BridgePortMode.HAIRPIN }));
     const linkinfo = attrBytes(ifla.formatInfo({ slaveKind: 'bridge', slaveData }));
-    await this.socket.newLink({ index: await this.linkIndex(name) }, { linkinfo });
+    this.socket.newLink({ index: this.linkIndex(name) }, { linkinfo });
   }
 
   /** = ip link set dev DEV alias ALIAS */
-  async setAlias(name: string, alias: string): Promise<void> {
-    await this.setLinkByName(name, {}, { ifalias: alias });
+  setAlias(name: string, alias: string): void {
+    this.setLinkByName(name, {}, { ifalias: alias });
   }
 
   /** = ip link set dev DEV name NAME (the link must be down) */
-  async rename(name: string, to: string): Promise<void> {
-    await this.renameAt(await this.linkIndex(name), to);
+  rename(name: string, to: string): void {
+    this.renameAt(this.linkIndex(name), to);
   }
 
   /** = ip link set dev DEV name TO, for the link of that index (sent at once: nothing to look up first). */
-  async renameAt(index: number, to: string): Promise<void> {
-    await this.socket.setLink({ index }, { ifname: to });
+  renameAt(index: number, to: string): void {
+    this.socket.setLink({ index }, { ifname: to });
   }
 
   /** = ip link set dev DEV master BRIDGE */
-  async setMaster(name: string, master: string): Promise<void> {
-    await this.socket.setLink({ index: await this.linkIndex(name) }, { master: await this.linkIndex(master) });
+  setMaster(name: string, master: string): void {
+    this.socket.setLink({ index: this.linkIndex(name) }, { master: this.linkIndex(master) });
   }
 
   /**
@@ -296,11 +278,10 @@ export class Rtnl {
    * own when the namespace holding its peer is freed, which can happen between the read
    * a plan was made from and this step (a container's process exiting meanwhile).
    */
-  async deleteLink(name: string): Promise<void> {
+  deleteLink(name: string): void {
     try {
-      const [link] = await this.socket.getLink({}, { ifname: name });
-      const index = link?.data.index;
-      if (index !== undefined) await this.socket.delLink({ index });
+      const index = this.socket.getLink({}, { ifname: name })?.data.index;
+      if (index !== undefined) this.socket.delLink({ index });
     } catch (err) {
       if (!isNoSuchDevice(err)) throw err;
     }
@@ -311,58 +292,58 @@ export class Rtnl {
    * link's own table, NTF_SELF; NUD_PERMANENT|NUD_NOARP as `bridge` makes it: the VXLAN
    * driver refuses an entry that is neither permanent nor reachable).
    */
-  async replaceFdb(dev: string, mac: string, dst: string): Promise<void> {
-    const ifindex = await this.linkIndex(dev);
-    await this.socket.newNeighbor({ family: AF_BRIDGE, ifindex, state: { noarp: true, permanent: true }, flags: { self: true } }, { lladdr: macBytes(mac), dst: ipBytes(dst) }, CREATE_REPLACE);
+  replaceFdb(dev: string, mac: string, dst: string): void {
+    const ifindex = this.linkIndex(dev);
+    this.socket.newNeighbor({ family: AF_BRIDGE, ifindex, state: { noarp: true, permanent: true }, flags: { self: true } }, { lladdr: macBytes(mac), dst: ipBytes(dst) }, CREATE_REPLACE);
   }
 
   /**
    * = bridge fdb replace MAC dev PORT master static: an entry in the bridge's own table
    * (NTF_MASTER), static (NUD_NOARP; "permanent" would mean the bridge's own address).
    */
-  async replacePortFdb(port: string, mac: string): Promise<void> {
-    const ifindex = await this.linkIndex(port);
-    await this.socket.newNeighbor({ family: AF_BRIDGE, ifindex, state: { noarp: true }, flags: { master: true } }, { lladdr: macBytes(mac) }, CREATE_REPLACE);
+  replacePortFdb(port: string, mac: string): void {
+    const ifindex = this.linkIndex(port);
+    this.socket.newNeighbor({ family: AF_BRIDGE, ifindex, state: { noarp: true }, flags: { master: true } }, { lladdr: macBytes(mac) }, CREATE_REPLACE);
   }
 
   /** = bridge fdb del MAC dev DEV dst DST */
-  async deleteFdb(dev: string, mac: string, dst: string): Promise<void> {
-    const ifindex = await this.linkIndex(dev);
-    await this.socket.delNeighbor({ family: AF_BRIDGE, ifindex, flags: { self: true } }, { lladdr: macBytes(mac), dst: ipBytes(dst) });
+  deleteFdb(dev: string, mac: string, dst: string): void {
+    const ifindex = this.linkIndex(dev);
+    this.socket.delNeighbor({ family: AF_BRIDGE, ifindex, flags: { self: true } }, { lladdr: macBytes(mac), dst: ipBytes(dst) });
   }
 
   /** = ip neigh replace ADDRESS lladdr MAC dev DEV nud permanent */
-  async replaceNeighbour(dev: string, address: string, mac: string): Promise<void> {
-    const ifindex = await this.linkIndex(dev);
-    await this.socket.newNeighbor({ family: AF_INET, ifindex, state: { permanent: true } }, { dst: ipBytes(address), lladdr: macBytes(mac) }, CREATE_REPLACE);
+  replaceNeighbour(dev: string, address: string, mac: string): void {
+    const ifindex = this.linkIndex(dev);
+    this.socket.newNeighbor({ family: AF_INET, ifindex, state: { permanent: true } }, { dst: ipBytes(address), lladdr: macBytes(mac) }, CREATE_REPLACE);
   }
 
   /** = ip neigh del ADDRESS dev DEV */
-  async deleteNeighbour(dev: string, address: string): Promise<void> {
-    const ifindex = await this.linkIndex(dev);
-    await this.socket.delNeighbor({ family: AF_INET, ifindex }, { dst: ipBytes(address) });
+  deleteNeighbour(dev: string, address: string): void {
+    const ifindex = this.linkIndex(dev);
+    this.socket.delNeighbor({ family: AF_INET, ifindex }, { dst: ipBytes(address) });
   }
 
   /** = ip addr add ADDRESS/PREFIX dev DEV */
-  async addAddress(dev: string, address: string, prefixLength: number): Promise<void> {
-    await this.addAddressAt(await this.linkIndex(dev), address, prefixLength);
+  addAddress(dev: string, address: string, prefixLength: number): void {
+    this.addAddressAt(this.linkIndex(dev), address, prefixLength);
   }
 
   /** = ip addr add ADDRESS/PREFIX dev DEV, DEV named by its index: the request is sent at once, before anything is awaited. */
-  async addAddressAt(index: number, address: string, prefixLength: number): Promise<void> {
+  addAddressAt(index: number, address: string, prefixLength: number): void {
     const bytes = ipBytes(address);
-    await this.socket.newAddress({ family: AF_INET, prefixlen: prefixLength, index }, { local: bytes, address: bytes }, CREATE_EXCL);
+    this.socket.newAddress({ family: AF_INET, prefixlen: prefixLength, index }, { local: bytes, address: bytes }, CREATE_EXCL);
   }
 
   /** = ip addr del ADDRESS/PREFIX dev DEV, DEV named by its index: the request is sent at once. */
-  async deleteAddressAt(index: number, address: string, prefixLength: number): Promise<void> {
+  deleteAddressAt(index: number, address: string, prefixLength: number): void {
     const bytes = ipBytes(address);
-    await this.socket.delAddress({ family: AF_INET, prefixlen: prefixLength, index }, { local: bytes, address: bytes });
+    this.socket.delAddress({ family: AF_INET, prefixlen: prefixLength, index }, { local: bytes, address: bytes });
   }
 
   /** = ip route add default via GATEWAY */
-  async addDefaultRoute(gateway: string): Promise<void> {
-    await this.socket.newRoute(
+  addDefaultRoute(gateway: string): void {
+    this.socket.newRoute(
       { family: AF_INET, dstLen: 0, table: RT_TABLE_MAIN, protocol: 'BOOT', scope: 'UNIVERSE', type: 'UNICAST' },
       { gateway: ipBytes(gateway) },
       CREATE_EXCL,

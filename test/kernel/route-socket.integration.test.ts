@@ -1,0 +1,72 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { closeSync } from 'node:fs';
+import { addNetns, deleteNetns, inNetns, openNetns } from '../../src/kernel/netlink/namespaces.js';
+import { Rtnl } from '../../src/kernel/netlink/rtnl.js';
+import { must, run, sandboxSkip } from '../world/world.js';
+
+/**
+ * The synchronous rtnetlink transport (kernel/netlink/route-socket.ts) under Rtnl, against
+ * what `ip` reads from the same kernel: a dump larger than one datagram comes whole, an
+ * echo carries the new object, a refusal reads as the netlink package words it and leaves
+ * the socket usable, and a socket made inside a namespace acts there.
+ */
+/** `ip -batch -` of `lines`; its exit code. */
+function ipBatch(lines: readonly string[], opts: { force?: boolean } = {}): number | null {
+  return spawnSync('ip', [...(opts.force ? ['-force'] : []), '-batch', '-'], { input: lines.join('\n') + '\n', stdio: ['pipe', 'ignore', 'ignore'] }).status;
+}
+
+describe('rtnetlink answered synchronously', { skip: sandboxSkip }, () => {
+  const BRIDGES = 300;
+  const bridges = Array.from({ length: BRIDGES }, (_, i) => `rsbr${i}`);
+  const ns = 'berth-rsock-test';
+  const rtnl = new Rtnl();
+  after(async () => {
+    rtnl.close();
+    ipBatch(bridges.map((b) => `link del ${b}`), { force: true });
+    await run('ip', ['link', 'del', 'rsveth0']);
+    await run('ip', ['netns', 'del', ns]);
+  });
+
+  test('a dump of more links than one datagram holds lists every one, as ip does', async () => {
+    assert.equal(ipBatch(bridges.map((b) => `link add ${b} type bridge`)), 0);
+    const fromIp = (JSON.parse(await must('ip', ['-j', 'link', 'show'])) as { ifname: string }[]).map((l) => l.ifname).sort();
+    assert.ok(fromIp.length > BRIDGES);
+    assert.deepEqual(rtnl.linkNames().sort(), fromIp);
+    const details = rtnl.linkDetails();
+    assert.equal(details.filter((l) => l.kind === 'bridge' && l.name.startsWith('rsbr')).length, BRIDGES);
+  });
+
+  test('a refused request reads as the kernel refused it, and the socket answers the next one', async () => {
+    assert.throws(() => rtnl.addBridge('rsbr0'), /^Error: Request rejected: EEXIST$/);
+    assert.throws(() => rtnl.setUp('rsnone0'), /Cannot find device "rsnone0"/);
+    rtnl.setUp('rsbr1');
+    assert.match(await must('ip', ['link', 'show', 'rsbr1']), /\bUP\b/);
+  });
+
+  test('a veth born in a namespace: the echo gives its peer index there; a socket made inside acts inside', async () => {
+    addNetns(ns);
+    const fd = openNetns(ns);
+    let peerIndex: number | undefined;
+    try {
+      peerIndex = rtnl.addVeth({ hostName: 'rsveth0', master: 'rsbr2', peerName: 'eth0', peerMac: '02:42:c0:00:02:05', peerNetnsFd: fd });
+      const inside = inNetns(fd, () => new Rtnl());
+      try {
+        inside.addAddressAt(inside.linkIndex('eth0'), '192.0.2.5', 24);
+        inside.setUp('eth0');
+        assert.deepEqual(inside.linkNames().sort(), ['eth0', 'lo']);
+      } finally {
+        inside.close();
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const eth0 = (JSON.parse(await must('ip', ['-n', ns, '-j', 'addr', 'show', 'eth0'])) as { ifindex: number; address: string; addr_info: { family: string; local: string }[] }[])[0]!;
+    assert.equal(peerIndex, eth0.ifindex);
+    assert.equal(eth0.address, '02:42:c0:00:02:05');
+    assert.deepEqual(eth0.addr_info.filter((a) => a.family === 'inet').map((a) => a.local), ['192.0.2.5']);
+    assert.ok(!rtnl.linkNames().includes('eth0'), "the host's socket does not see the namespace's link");
+    deleteNetns(ns);
+  });
+});
