@@ -8,9 +8,10 @@ import { must, run, sandboxSkip } from '../world/world.js';
 
 /**
  * The synchronous rtnetlink transport (kernel/netlink/route-socket.ts) under Rtnl, against
- * what `ip` reads from the same kernel: a dump larger than one datagram comes whole, an
- * echo carries the new object, a refusal reads as the netlink package words it and leaves
- * the socket usable, and a socket made inside a namespace acts there.
+ * what `ip` reads from the same kernel: a dump larger than one datagram comes whole, a
+ * link's index (an ioctl on the socket) is its namespace's, a refusal reads as the netlink
+ * package words it and leaves the socket usable, and a socket made inside a namespace acts
+ * there.
  */
 /** `ip -batch -` of `lines`; its exit code. */
 function ipBatch(lines: readonly string[], opts: { force?: boolean } = {}): number | null {
@@ -45,15 +46,23 @@ describe('rtnetlink answered synchronously', { skip: sandboxSkip }, () => {
     assert.match(await must('ip', ['link', 'show', 'rsbr1']), /\bUP\b/);
   });
 
-  test('a veth born in a namespace: the echo gives its peer index there; a socket made inside acts inside', async () => {
+  test("a link's index is its namespace's, as ip reads it; a name no link has (or too long for one) is no device", async () => {
+    const fromIp = (JSON.parse(await must('ip', ['-j', 'link', 'show', 'rsbr3'])) as { ifindex: number }[])[0]!.ifindex;
+    assert.equal(rtnl.linkIndex('rsbr3'), fromIp);
+    assert.throws(() => rtnl.linkIndex('rsnone0'), /Cannot find device "rsnone0"/);
+    assert.throws(() => rtnl.linkIndex('a-name-longer-than-ifnamsiz'), /Cannot find device/);
+  });
+
+  test('a veth born in a namespace: a socket made inside finds its peer and acts inside, the host socket does not see it', async () => {
     addNetns(ns);
     const fd = openNetns(ns);
     let peerIndex: number | undefined;
     try {
-      peerIndex = rtnl.addVeth({ hostName: 'rsveth0', master: 'rsbr2', peerName: 'eth0', peerMac: '02:42:c0:00:02:05', peerNetnsFd: fd });
+      rtnl.addVeth({ hostName: 'rsveth0', master: 'rsbr2', peerName: 'eth0', peerMac: '02:42:c0:00:02:05', peerNetnsFd: fd });
       const inside = inNetns(fd, () => new Rtnl());
       try {
-        inside.addAddressAt(inside.linkIndex('eth0'), '192.0.2.5', 24);
+        peerIndex = inside.linkIndex('eth0');
+        inside.addAddressAt(peerIndex, '192.0.2.5', 24);
         inside.setUp('eth0');
         assert.deepEqual(inside.linkNames().sort(), ['eth0', 'lo']);
       } finally {

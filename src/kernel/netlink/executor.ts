@@ -5,7 +5,6 @@ import { libnftablesAvailable, runNft } from '../libnftables.js';
 import { leavingHostName, noteDepartures, postponeReaps, reapLink } from '../reaper.js';
 import { inversePlan, type KernelOp, type Plan } from '../ops.js';
 import { renderOp } from '../render.js';
-import { hostLinkIndex } from '../read.js';
 import { addNetns, deleteNetns, inNetns, openNetns, pinNetns } from './namespaces.js';
 import { netnsPool } from './netns-pool.js';
 import { applyElements, NftSetMissing } from './nft-elements.js';
@@ -36,7 +35,7 @@ export class NetlinkExecutor implements Executor {
     const applied: KernelOp[] = [];
     // One socket per namespace for the whole plan: an attach's five namespace-side
     // requests then cost one setns, not five.
-    const state: PlanState = { sockets: new Map(), indexes: new Map() };
+    const state: PlanState = { sockets: new Map() };
     try {
       for (const op of plan) {
         try {
@@ -66,8 +65,6 @@ export class NetlinkExecutor implements Executor {
 
   private async applyOne(op: KernelOp, state: PlanState): Promise<void> {
     const inside = (netns: string | undefined, action: (socket: Rtnl) => void) => action(this.socketFor(netns, state));
-    // A link made earlier in the plan (a veth's peer, whose index the kernel echoed) is not looked up again.
-    const knownIndex = (socket: Rtnl, step: { readonly netns?: string; readonly dev: string }) => state.indexes.get(`${step.netns ?? ''}/${step.dev}`) ?? socket.linkIndex(step.dev);
     switch (op.kind) {
       case 'netns-add': {
         const made = netnsPool.take();
@@ -81,20 +78,12 @@ export class NetlinkExecutor implements Executor {
       case 'netns-del':
         state.sockets.get(op.name)?.close();
         state.sockets.delete(op.name);
-        for (const key of state.indexes.keys()) if (key.startsWith(`${op.name}/`)) state.indexes.delete(key);
         return deleteNetns(op.name);
       case 'veth-add': {
-        // The bridge's index asked with an ioctl in the daemon's namespace (the host's socket's), not a netlink request.
-        const request = { ...op, masterIndex: hostLinkIndex(op.master) };
-        if (op.peerNetns === undefined) {
-          this.host.addVeth(request);
-          return;
-        }
+        if (op.peerNetns === undefined) return this.host.addVeth(op);
         const fd = openNetns(op.peerNetns);
         try {
-          const peerIndex = this.host.addVeth({ ...request, peerNetnsFd: fd });
-          if (peerIndex !== undefined) state.indexes.set(`${op.peerNetns}/${op.peerName}`, peerIndex);
-          return;
+          return this.host.addVeth({ ...op, peerNetnsFd: fd });
         } finally {
           closeSync(fd);
         }
@@ -115,7 +104,6 @@ export class NetlinkExecutor implements Executor {
       case 'link-down':
         return inside(op.netns, (s) => s.setDown(op.dev));
       case 'link-del':
-        state.indexes.delete(`${op.netns ?? ''}/${op.dev}`);
         if (op.background && op.netns === undefined) {
           const leaving = leavingHostName();
           try {
@@ -132,16 +120,14 @@ export class NetlinkExecutor implements Executor {
         }
         return inside(op.netns, (s) => s.deleteLink(op.dev));
       case 'link-rename':
-        // The old name may be another link's later in the plan.
-        state.indexes.delete(`${op.netns ?? ''}/${op.dev}`);
         return inside(op.netns, (s) => s.rename(op.dev, op.name));
       case 'addr-add': {
         const [address, prefix] = op.cidr.split('/');
-        return inside(op.netns, (s) => s.addAddressAt(knownIndex(s, op), address!, Number(prefix)));
+        return inside(op.netns, (s) => s.addAddressAt(s.linkIndex(op.dev), address!, Number(prefix)));
       }
       case 'addr-del': {
         const [address, prefix] = op.cidr.split('/');
-        return inside(op.netns, (s) => s.deleteAddressAt(knownIndex(s, op), address!, Number(prefix)));
+        return inside(op.netns, (s) => s.deleteAddressAt(s.linkIndex(op.dev), address!, Number(prefix)));
       }
       case 'route-add':
         if (isPlainDefaultRoute(op) && op.via !== undefined) {
@@ -200,10 +186,9 @@ export class NetlinkExecutor implements Executor {
   }
 }
 
-/** What one plan's steps share: a socket per namespace, and the indexes of links already known (made or looked up by an earlier step), by namespace and name. */
+/** What one plan's steps share: a socket per namespace. */
 interface PlanState {
   readonly sockets: Map<string, Rtnl>;
-  readonly indexes: Map<string, number>;
 }
 
 /** `ip route add default via GW`: the one route form with an in-process request. */

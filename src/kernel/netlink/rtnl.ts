@@ -14,8 +14,6 @@ import { RouteSocket } from './route-socket.js';
 const { rt, ifla, FlagsNew } = nl;
 const CREATE_EXCL = FlagsNew.CREATE | FlagsNew.EXCL;
 const CREATE_REPLACE = FlagsNew.CREATE | FlagsNew.REPLACE;
-/** NLM_F_ECHO as well: the kernel sends the new object back to the requester. */
-const CREATE_EXCL_ECHO = FlagsNew.CREATE | FlagsNew.EXCL | nl.Flags.ECHO;
 const AF_BRIDGE = 7;
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -40,8 +38,6 @@ function ipBytes(address: string): Buffer {
 export interface VethRequest {
   readonly hostName: string;
   readonly master: string;
-  /** The master's index when the caller knows it already (no lookup first). */
-  readonly masterIndex?: number;
   readonly peerName: string;
   readonly peerMac: string;
   /** An open fd of the namespace the peer is born in; absent: this socket's. */
@@ -85,29 +81,21 @@ export class Rtnl {
     this.socket.close();
   }
 
+  /** The index of this namespace's link `name` (an ioctl, not a request: route-socket.ts). */
   linkIndex(name: string): number {
-    const index = this.socket.getLink({}, { ifname: name })?.data.index;
+    const index = this.socket.linkIndex(name);
     if (index === undefined) throw new Error(`Cannot find device "${name}"`);
     return index;
   }
 
-  /**
-   * = ip link add HOST [mtu M] master MASTER up type veth peer name PEER [mtu M] address MAC
-   * netns NS. Resolves with the peer's index in its namespace (the kernel echoes the new host
-   * end, whose IFLA_LINK is its peer's index), so steps on the peer need not look it up.
-   */
-  addVeth(req: VethRequest): number | undefined {
+  /** = ip link add HOST [mtu M] master MASTER up type veth peer name PEER [mtu M] address MAC netns NS. */
+  addVeth(req: VethRequest): void {
     const peer = Buffer.concat([
       rt.formatLink({}),
       attrBytes(ifla.formatLinkAttrs({ ifname: req.peerName, address: macBytes(req.peerMac), ...(req.peerNetnsFd !== undefined ? { netNsFd: req.peerNetnsFd } : {}), mtu: req.mtu })),
     ]);
     const linkinfo = attrBytes(ifla.formatInfo({ kind: 'veth', data: attrBytes(ifla.formatVethInfo({ peer })) }));
-    const echoed = this.socket.newLink(
-      { change: { up: true }, flags: { up: true } },
-      { ifname: req.hostName, master: req.masterIndex ?? (this.linkIndex(req.master)), mtu: req.mtu, linkinfo },
-      CREATE_EXCL_ECHO,
-    );
-    return echoed.find((m) => m.attrs.ifname === req.hostName)?.attrs.link?.readUInt32LE(0);
+    this.socket.newLink({ change: { up: true }, flags: { up: true } }, { ifname: req.hostName, master: this.linkIndex(req.master), mtu: req.mtu, linkinfo }, CREATE_EXCL);
   }
 
   /**
@@ -280,7 +268,7 @@ export class Rtnl {
    */
   deleteLink(name: string): void {
     try {
-      const index = this.socket.getLink({}, { ifname: name })?.data.index;
+      const index = this.socket.linkIndex(name);
       if (index !== undefined) this.socket.delLink({ index });
     } catch (err) {
       if (!isNoSuchDevice(err)) throw err;
