@@ -40,6 +40,10 @@ export type KernelOp =
   | IptablesApply
   | IptablesRemove;
 
+/**
+ * = ip netns add NAME. The netlink executor's namespaces come from its pool with the
+ * loopback already up (kernel/netlink/netns-pool.ts): a sandbox plan brings lo up next anyway.
+ */
 export interface NetnsAdd { readonly kind: 'netns-add'; readonly name: string }
 /** Pins the namespace of a running process under /run/netns again (reconcile after someone deleted the name). */
 export interface NetnsAttach { readonly kind: 'netns-attach'; readonly name: string; readonly pid: number }

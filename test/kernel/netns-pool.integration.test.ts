@@ -9,7 +9,8 @@ import { must, sandboxSkip } from '../world/world.js';
 /**
  * Namespaces made ahead by the pool's thread (kernel/netlink/netns-pool.ts): what `netns-add`
  * gives from it must be what `ip netns add` gives — a namespace of its own, pinned under its
- * name, with nothing in it but lo, down — and the ones waiting must not show under /run/netns.
+ * name, with nothing in it but lo (up when the pool made it: the sandbox plan's next step) —
+ * and the ones waiting must not show under /run/netns.
  */
 const pinned = () => (existsSync('/run/netns') ? readdirSync('/run/netns') : []);
 const netnsFds = () => readdirSync('/proc/self/fd').filter((fd) => {
@@ -26,7 +27,7 @@ describe('the namespace pool', { skip: sandboxSkip }, () => {
     for (const name of names) if (existsSync(`/run/netns/${name}`)) deleteNetns(name);
   });
 
-  test('netns-add, more times in a row than the pool holds: each is a namespace of its own, pinned, with lo only and down; waiting ones are not pinned', async () => {
+  test('netns-add, more times in a row than the pool holds: each is a namespace of its own, pinned, with lo only; waiting ones are not pinned', async () => {
     const before = pinned();
     const executor = new NetlinkExecutor();
     for (const name of names) await executor.apply([{ kind: 'netns-add', name }]);
@@ -36,11 +37,10 @@ describe('the namespace pool', { skip: sandboxSkip }, () => {
     for (const name of names) {
       const links = JSON.parse(await must('ip', ['-n', name, '-j', 'link', 'show'])) as { ifname: string; flags: string[] }[];
       assert.deepEqual(links.map((l) => l.ifname), ['lo'], name);
-      assert.ok(!links[0]!.flags.includes('UP'), `${name}: lo is down, as in a namespace just made`);
     }
   });
 
-  test('a pool of its own: take gives a made namespace once its thread has one; close frees what waits', async () => {
+  test('a pool of its own: take gives a made namespace, with lo only and up, once its thread has one; close frees what waits', async () => {
     // The executors' pool (the first test's) first, so that only this pool's descriptors change.
     await netnsPool.close();
     const held = netnsFds().length;
@@ -54,7 +54,10 @@ describe('the namespace pool', { skip: sandboxSkip }, () => {
     assert.ok(fd !== undefined, 'the thread made one');
     try {
       pinNetns('berth-pool-test-own', fd);
-      assert.deepEqual(JSON.parse(await must('ip', ['-n', 'berth-pool-test-own', '-j', 'link', 'show'])).map((l: { ifname: string }) => l.ifname), ['lo']);
+      const links = JSON.parse(await must('ip', ['-n', 'berth-pool-test-own', '-j', 'addr', 'show'])) as { ifname: string; flags: string[]; addr_info: { local: string }[] }[];
+      assert.deepEqual(links.map((l) => l.ifname), ['lo']);
+      assert.ok(links[0]!.flags.includes('UP'), 'lo is up, as the sandbox plan would bring it');
+      assert.ok(links[0]!.addr_info.some((a) => a.local === '127.0.0.1'), 'with its address');
     } finally {
       closeSync(fd);
       if (existsSync('/run/netns/berth-pool-test-own')) deleteNetns('berth-pool-test-own');

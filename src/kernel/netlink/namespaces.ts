@@ -18,6 +18,9 @@ const unshareC = libc.func('int unshare(int flags)');
 const mountC = libc.func('int mount(const char *src, const char *tgt, const char *fstype, unsigned long flags, const void *data)');
 const umount2C = libc.func('int umount2(const char *target, int flags)');
 const openC = libc.func('int open(const char *path, int flags)');
+const socketC = libc.func('int socket(int domain, int type, int protocol)');
+const ioctlC = libc.func('int ioctl(int fd, unsigned long request, uint8_t *ifreq)');
+const closeC = libc.func('int close(int fd)');
 
 const CLONE_NEWNET = 0x40000000;
 const MS_BIND = 4096;
@@ -25,6 +28,13 @@ const MS_REC = 16384;
 const MS_SHARED = 1 << 20;
 const MNT_DETACH = 2;
 const EINVAL = 22;
+const AF_INET = 2;
+const SOCK_DGRAM = 2;
+/** linux/sockios.h, linux/if.h; struct ifreq: the name (16 bytes), then the flags (a short). */
+const SIOCGIFFLAGS = 0x8913;
+const SIOCSIFFLAGS = 0x8914;
+const IFF_UP = 1;
+const IFREQ_BYTES = 40;
 
 export class NamespaceSyscallError extends Error {
   constructor(
@@ -118,16 +128,32 @@ export function addNetns(name: string): void {
  * A new network namespace held only by the descriptor returned (the caller closes it): made
  * by this thread (unshare) without a pin under /run/netns, so nothing lists it and it is
  * freed with the descriptor, also when the process dies. The namespace pool's thread makes
- * them ahead of need; pinNetns names one.
+ * them ahead of need, `loopbackUp` (what a sandbox's plan does first); pinNetns names one.
  */
-export function newUnpinnedNetns(): number {
+export function newUnpinnedNetns(opts: { readonly loopbackUp: boolean }): number {
   return awayFrom(enterNewNetns, () => {
+    if (opts.loopbackUp) setLoopbackUp();
     // Opened by libc, not Node: a worker thread's own opens are Node's to track and close
     // with the thread, and this descriptor is handed to another thread.
     const fd = openC('/proc/thread-self/ns/net', constants.O_RDONLY | O_CLOEXEC) as number;
     if (fd < 0) throw new NamespaceSyscallError('open /proc/thread-self/ns/net', errno());
     return fd;
   });
+}
+
+/** = ip link set lo up, in this thread's namespace: two ioctls on a socket made in it (no netlink socket to open). */
+function setLoopbackUp(): void {
+  const fd = socketC(AF_INET, SOCK_DGRAM | O_CLOEXEC, 0) as number;
+  if (fd < 0) throw new NamespaceSyscallError('socket', errno());
+  try {
+    const request = Buffer.alloc(IFREQ_BYTES);
+    request.write('lo');
+    check(ioctlC(fd, SIOCGIFFLAGS, request) as number, 'ioctl SIOCGIFFLAGS lo');
+    request.writeInt16LE(request.readInt16LE(16) | IFF_UP, 16);
+    check(ioctlC(fd, SIOCSIFFLAGS, request) as number, 'ioctl SIOCSIFFLAGS lo');
+  } finally {
+    closeC(fd);
+  }
 }
 
 /** Pins the namespace open at `fd` as /run/netns/NAME, as `ip netns add` would have made it (the descriptor stays the caller's). */

@@ -4,7 +4,7 @@ import { newUnpinnedNetns } from './namespaces.js';
 
 /**
  * The namespace pool's thread (netns-pool.ts): for each request it makes a network
- * namespace (unshare on this thread, then back) and answers with the descriptor that holds
+ * namespace (unshare on this thread, lo up, then back) and answers with the descriptor that holds
  * it, on the port the pool gave it (which the pool can read without its event loop).
  * Descriptors belong to the process, so the daemon's thread pins and closes it. This
  * thread runs on the other core while the daemon's thread attaches containers.
@@ -15,7 +15,7 @@ if (port && answers) {
   port.on('message', () => {
     let answer: FromPoolThread;
     try {
-      answer = { kind: 'made', fd: newUnpinnedNetns() };
+      answer = { kind: 'made', fd: newUnpinnedNetns({ loopbackUp: true }) };
     } catch (err) {
       answer = { kind: 'failed', message: err instanceof Error ? err.message : String(err) };
     }
