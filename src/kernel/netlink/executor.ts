@@ -35,27 +35,27 @@ export class NetlinkExecutor implements Executor {
     const applied: KernelOp[] = [];
     // One socket per namespace for the whole plan: an attach's five namespace-side
     // requests then cost one setns, not five.
-    const state: PlanState = { sockets: new Map() };
+    const sockets: PlanSockets = new Map();
     try {
       for (const op of plan) {
         try {
-          await this.applyOne(op, state);
+          await this.applyOne(op, sockets);
         } catch (err) {
-          throw await this.rollback(applied, err instanceof BerthError ? err : errorFor(op, err), state);
+          throw await this.rollback(applied, err instanceof BerthError ? err : errorFor(op, err), sockets);
         }
         applied.push(op);
       }
       noteDepartures(plan);
     } finally {
-      for (const socket of state.sockets.values()) socket.close();
+      for (const socket of sockets.values()) socket.close();
     }
   }
 
-  private async rollback(applied: KernelOp[], cause: BerthError, state: PlanState): Promise<BerthError> {
+  private async rollback(applied: KernelOp[], cause: BerthError, sockets: PlanSockets): Promise<BerthError> {
     const problems: string[] = [];
     for (const op of inversePlan(applied)) {
       try {
-        await this.applyOne(op, state);
+        await this.applyOne(op, sockets);
       } catch (err) {
         problems.push(`${renderOp(op).split('\n')[0]!}: ${err instanceof Error ? err.message : String(err)}`);
       }
@@ -63,8 +63,8 @@ export class NetlinkExecutor implements Executor {
     return withRollbackProblems(cause, problems);
   }
 
-  private async applyOne(op: KernelOp, state: PlanState): Promise<void> {
-    const inside = (netns: string | undefined, action: (socket: Rtnl) => void) => action(this.socketFor(netns, state));
+  private async applyOne(op: KernelOp, sockets: PlanSockets): Promise<void> {
+    const inside = (netns: string | undefined, action: (socket: Rtnl) => void) => action(this.socketFor(netns, sockets));
     switch (op.kind) {
       case 'netns-add': {
         const made = netnsPool.take();
@@ -76,8 +76,8 @@ export class NetlinkExecutor implements Executor {
         }
       }
       case 'netns-del':
-        state.sockets.get(op.name)?.close();
-        state.sockets.delete(op.name);
+        sockets.get(op.name)?.close();
+        sockets.delete(op.name);
         return deleteNetns(op.name);
       case 'veth-add': {
         if (op.peerNetns === undefined) return this.host.addVeth(op);
@@ -108,9 +108,8 @@ export class NetlinkExecutor implements Executor {
           const leaving = leavingHostName();
           try {
             // Down, then the new name (the kernel renames only a link that is down).
-            const index = this.host.linkIndex(op.dev);
             this.host.setDown(op.dev);
-            this.host.renameAt(index, leaving);
+            this.host.rename(op.dev, leaving);
           } catch (err) {
             // Already gone (as deleting it would have found): done.
             if (err instanceof Error && /\bENODEV\b|Cannot find device/.test(err.message)) return;
@@ -170,9 +169,9 @@ export class NetlinkExecutor implements Executor {
   }
 
   /** A socket of the host, or of namespace `netns` (opened once per plan, while this thread is inside it). */
-  private socketFor(netns: string | undefined, state: PlanState): Rtnl {
+  private socketFor(netns: string | undefined, sockets: PlanSockets): Rtnl {
     if (netns === undefined) return this.host;
-    let socket = state.sockets.get(netns);
+    let socket = sockets.get(netns);
     if (!socket) {
       const fd = openNetns(netns);
       try {
@@ -180,16 +179,14 @@ export class NetlinkExecutor implements Executor {
       } finally {
         closeSync(fd);
       }
-      state.sockets.set(netns, socket);
+      sockets.set(netns, socket);
     }
     return socket;
   }
 }
 
-/** What one plan's steps share: a socket per namespace. */
-interface PlanState {
-  readonly sockets: Map<string, Rtnl>;
-}
+/** What one plan's steps share: a socket per namespace they act in, by its name. */
+type PlanSockets = Map<string, Rtnl>;
 
 /** `ip route add default via GW`: the one route form with an in-process request. */
 function isPlainDefaultRoute(op: Extract<KernelOp, { kind: 'route-add' }>): boolean {

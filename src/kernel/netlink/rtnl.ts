@@ -248,12 +248,7 @@ export class Rtnl {
 
   /** = ip link set dev DEV name NAME (the link must be down) */
   rename(name: string, to: string): void {
-    this.renameAt(this.linkIndex(name), to);
-  }
-
-  /** = ip link set dev DEV name TO, for the link of that index (sent at once: nothing to look up first). */
-  renameAt(index: number, to: string): void {
-    this.socket.setLink({ index }, { ifname: to });
+    this.socket.setLink({ index: this.linkIndex(name) }, { ifname: to });
   }
 
   /** = ip link set dev DEV master BRIDGE */
