@@ -9,8 +9,8 @@ import { errno, errnoName, libc, O_CLOEXEC } from '../libc.js';
  * sender's context, under the RTNL lock) and has queued the answer — the object asked for,
  * and the acknowledgement — when send returns, so the answer is read at once. Through the
  * `netlink` package the same answer waits for the event loop to poll the socket: 0.1-0.5 ms
- * a round trip on this VM, more than most requests cost the kernel (a container's attach
- * made 1.4 ms of requests and waited 0.9 ms more for their answers; bench/attach-latency.ts).
+ * a round trip on this VM, more than most requests cost the kernel (an attach's steps made
+ * 1.4 ms of requests and waited ~0.9 ms more for their answers; docs/benchmarks.md).
  * Dumps are read the same way: the kernel fills the next part of a dump inside the receive
  * call that took the previous one.
  *
