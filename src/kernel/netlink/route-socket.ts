@@ -144,10 +144,12 @@ export class RouteSocket {
    * answers later), the socket is waited on for at most ANSWER_WAIT_MS.
    */
   private receive(seq: number): { type: number; data: Buffer }[] {
+    const deadline = Date.now() + ANSWER_WAIT_MS;
     let got = recvC(this.fd, this.buffer, this.buffer.length, MSG_DONTWAIT | MSG_TRUNC) as number;
-    if (got < 0 && errno() === EAGAIN) {
-      const ready = pollC(pollFd(this.fd), 1, ANSWER_WAIT_MS) as number;
-      if (ready !== 1) throw new Error(`rtnetlink did not answer within ${ANSWER_WAIT_MS} ms`);
+    // Nothing queued yet (or a signal cut a call short): wait for the socket, up to the deadline.
+    while (got < 0 && (errno() === EAGAIN || errno() === EINTR)) {
+      const left = deadline - Date.now();
+      if (left <= 0 || ((pollC(pollFd(this.fd), 1, left) as number) < 0 && errno() !== EINTR)) throw new Error(`rtnetlink did not answer within ${ANSWER_WAIT_MS} ms`);
       got = recvC(this.fd, this.buffer, this.buffer.length, MSG_DONTWAIT | MSG_TRUNC) as number;
     }
     if (got < 0) throw new Error(`reading from rtnetlink failed: ${errnoName(errno())}`);
@@ -202,6 +204,7 @@ const NLM_F_ACK = 0x4;
 const NLM_F_DUMP = 0x300;
 const MSG_TRUNC = 0x20;
 const MSG_DONTWAIT = 0x40;
+const EINTR = 4;
 const EAGAIN = 11;
 const ENODEV = 19;
 const POLLIN = 1;
