@@ -3,8 +3,9 @@ import { constants as osConstants } from 'node:os';
 
 /**
  * libc, loaded once for the whole process through koffi: the syscalls Node has no API for
- * (namespaces, sockets created inside another namespace). Callers declare the functions
- * they use; `errno` reads the error of the last failed call on this thread.
+ * (namespaces, sockets created inside another namespace). The socket calls several modules
+ * make are declared below (`sockets`); a module declares the calls only it makes. `errno`
+ * reads the error of the last failed call on this thread.
  */
 export const libc = koffi.load('libc.so.6');
 
@@ -18,4 +19,39 @@ export function errno(): number {
 /** An errno's name (ENOENT, EINVAL, ...), or "errno N" for one Node does not name. */
 export function errnoName(code: number): string {
   return Object.entries(osConstants.errno).find(([, n]) => n === code)?.[0] ?? `errno ${code}`;
+}
+
+/**
+ * The socket calls more than one module makes, declared once here (a module declares the
+ * calls only it makes). Descriptors are numbers; buffers are passed by reference.
+ */
+export const sockets = {
+  socket: libc.func('int socket(int domain, int type, int protocol)'),
+  close: libc.func('int close(int fd)'),
+  send: libc.func('long send(int fd, const uint8_t *buf, unsigned long len, int flags)'),
+  recv: libc.func('long recv(int fd, uint8_t *buf, unsigned long len, int flags)'),
+  ioctl: libc.func('int ioctl(int fd, unsigned long request, uint8_t *ifreq)'),
+};
+
+/** sys/socket.h values more than one module passes. */
+export const AF_INET = 2;
+export const AF_NETLINK = 16;
+export const SOCK_DGRAM = 2;
+export const SOCK_RAW = 3;
+export const MSG_TRUNC = 0x20;
+export const MSG_DONTWAIT = 0x40;
+
+/** linux/if.h: an interface name's room, its terminating zero included. */
+export const IFNAMSIZ = 16;
+
+/**
+ * A `struct ifreq` naming interface `name` (its first IFNAMSIZ bytes; the union after them,
+ * at IFNAMSIZ, is what an ioctl reads or fills: an index, flags); undefined when the name is
+ * too long for any interface.
+ */
+export function interfaceRequest(name: string): Buffer | undefined {
+  if (Buffer.byteLength(name) >= IFNAMSIZ) return undefined;
+  const request = Buffer.alloc(40);
+  request.write(name);
+  return request;
 }

@@ -1,6 +1,6 @@
 import { closeSync } from 'node:fs';
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
-import { errno, libc } from './libc.js';
+import { AF_INET, errno, libc, SOCK_DGRAM, sockets } from './libc.js';
 import { inNamedNetns } from './netlink/namespaces.js';
 
 /**
@@ -12,14 +12,11 @@ import { inNamedNetns } from './netlink/namespaces.js';
  * with libc (Node's `listen` resolves its host asynchronously: its socket would be made
  * back in the daemon's namespace) and handed over as a descriptor.
  */
-const socketC = libc.func('int socket(int domain, int type, int protocol)');
 const setsockoptC = libc.func('int setsockopt(int fd, int level, int name, const int *value, uint32_t len)');
 const bindC = libc.func('int bind(int fd, const uint8_t *addr, uint32_t len)');
 const listenC = libc.func('int listen(int fd, int backlog)');
 
-const AF_INET = 2;
 const SOCK_STREAM = 1;
-const SOCK_DGRAM = 2;
 const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
@@ -43,7 +40,7 @@ export function sockaddrIn(address: string, port: number): Uint8Array {
  */
 export function bindUdpDescriptorInNetns(netns: string, address: string, port: number): number {
   return inNamedNetns(netns, () => {
-    const s = socketC(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) as number;
+    const s = sockets.socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) as number;
     if (s < 0) throw new NetnsSocketError(`socket() failed in ${netns}: errno ${errno()}`);
     if ((bindC(s, sockaddrIn(address, port), 16) as number) !== 0) {
       const failure = errno();
@@ -57,7 +54,7 @@ export function bindUdpDescriptorInNetns(netns: string, address: string, port: n
 /** A TCP server listening on address:port inside `netns`. */
 export function listenTcpInNetns(netns: string, address: string, port: number, onConnection: (socket: TcpSocket) => void): Server {
   const fd = inNamedNetns(netns, () => {
-    const s = socketC(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) as number;
+    const s = sockets.socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) as number;
     if (s < 0) throw new NetnsSocketError(`socket() failed in ${netns}: errno ${errno()}`);
     const one = [1];
     const ok =

@@ -1,5 +1,6 @@
 import koffi from 'koffi';
-import { errno, libc } from './libc.js';
+import { constants as osConstants } from 'node:os';
+import { errno, libc, MSG_DONTWAIT, MSG_TRUNC, sockets } from './libc.js';
 
 /**
  * UDP in batches, for a thread that serves many sockets by itself: epoll to learn which
@@ -20,10 +21,7 @@ export const DATAGRAM_MAX = 4096;
 const MMSGHDR = 64;
 const IOVEC = 16;
 const SOCKADDR_IN = 16;
-const MSG_DONTWAIT = 0x40;
-const MSG_TRUNC = 0x20;
-const EAGAIN = 11;
-const EINTR = 4;
+const { EAGAIN, EINTR } = osConstants.errno;
 
 const epollCreate1 = libc.func('int epoll_create1(int flags)');
 const epollCtl = libc.func('int epoll_ctl(int epfd, int op, int fd, void *event)');
@@ -35,7 +33,6 @@ const sendmmsg = libc.func('int sendmmsg(int fd, uint64_t msgvec, unsigned int v
 const sendtoC = libc.func('long sendto(int fd, const uint8_t *buf, unsigned long len, int flags, const uint8_t *addr, uint32_t addrlen)');
 const readC = libc.func('long read(int fd, uint8_t *buf, unsigned long count)');
 const writeC = libc.func('long write(int fd, const uint8_t *buf, unsigned long count)');
-const closeC = libc.func('int close(int fd)');
 
 export class UdpBatchError extends Error {}
 
@@ -236,12 +233,12 @@ export class ReadinessSet {
   }
 
   close(): void {
-    closeC(this.fd);
+    sockets.close(this.fd);
     this.events.free();
     this.event.free();
   }
 }
 
 export function closeDescriptor(fd: number): void {
-  closeC(fd);
+  sockets.close(fd);
 }

@@ -1,6 +1,6 @@
 import { closeSync, mkdirSync, openSync, unlinkSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import { errno, libc, O_CLOEXEC } from '../libc.js';
+import { AF_INET, errno, IFNAMSIZ, interfaceRequest, libc, O_CLOEXEC, SOCK_DGRAM, sockets } from '../libc.js';
 import { NETNS_DIR } from '../read.js';
 
 /**
@@ -18,9 +18,6 @@ const unshareC = libc.func('int unshare(int flags)');
 const mountC = libc.func('int mount(const char *src, const char *tgt, const char *fstype, unsigned long flags, const void *data)');
 const umount2C = libc.func('int umount2(const char *target, int flags)');
 const openC = libc.func('int open(const char *path, int flags)');
-const socketC = libc.func('int socket(int domain, int type, int protocol)');
-const ioctlC = libc.func('int ioctl(int fd, unsigned long request, uint8_t *ifreq)');
-const closeC = libc.func('int close(int fd)');
 
 const CLONE_NEWNET = 0x40000000;
 const MS_BIND = 4096;
@@ -28,13 +25,10 @@ const MS_REC = 16384;
 const MS_SHARED = 1 << 20;
 const MNT_DETACH = 2;
 const EINVAL = 22;
-const AF_INET = 2;
-const SOCK_DGRAM = 2;
-/** linux/sockios.h, linux/if.h; struct ifreq: the name (16 bytes), then the flags (a short). */
+/** linux/sockios.h, linux/if.h (an ifreq's flags are a short). */
 const SIOCGIFFLAGS = 0x8913;
 const SIOCSIFFLAGS = 0x8914;
 const IFF_UP = 1;
-const IFREQ_BYTES = 40;
 
 export class NamespaceSyscallError extends Error {
   constructor(
@@ -143,16 +137,15 @@ export function newUnpinnedNetns(opts: { readonly loopbackUp: boolean }): number
 
 /** = ip link set lo up, in this thread's namespace: two ioctls on a socket made in it (no netlink socket to open). */
 function setLoopbackUp(): void {
-  const fd = socketC(AF_INET, SOCK_DGRAM | O_CLOEXEC, 0) as number;
+  const fd = sockets.socket(AF_INET, SOCK_DGRAM | O_CLOEXEC, 0) as number;
   if (fd < 0) throw new NamespaceSyscallError('socket', errno());
   try {
-    const request = Buffer.alloc(IFREQ_BYTES);
-    request.write('lo');
-    check(ioctlC(fd, SIOCGIFFLAGS, request) as number, 'ioctl SIOCGIFFLAGS lo');
-    request.writeInt16LE(request.readInt16LE(16) | IFF_UP, 16);
-    check(ioctlC(fd, SIOCSIFFLAGS, request) as number, 'ioctl SIOCSIFFLAGS lo');
+    const request = interfaceRequest('lo')!;
+    check(sockets.ioctl(fd, SIOCGIFFLAGS, request) as number, 'ioctl SIOCGIFFLAGS lo');
+    request.writeInt16LE(request.readInt16LE(IFNAMSIZ) | IFF_UP, IFNAMSIZ);
+    check(sockets.ioctl(fd, SIOCSIFFLAGS, request) as number, 'ioctl SIOCSIFFLAGS lo');
   } finally {
-    closeC(fd);
+    sockets.close(fd);
   }
 }
 

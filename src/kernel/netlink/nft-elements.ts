@@ -1,7 +1,7 @@
 import { constants as osConstants } from 'node:os';
 import { ipv4Bytes, parseIpv4 } from '../../common/ipv4.js';
 import type { NftElementChange, NftKey, NftKeyField } from '../ops.js';
-import { errno, errnoName, libc, O_CLOEXEC } from '../libc.js';
+import { AF_NETLINK, errno, errnoName, IFNAMSIZ, MSG_DONTWAIT, O_CLOEXEC, SOCK_RAW, sockets } from '../libc.js';
 
 /**
  * Set elements added and removed as one nf_tables transaction, sent by this process on a
@@ -54,7 +54,6 @@ const NFTA_LIST_ELEM = 1;
 const NFTA_SET_ELEM_KEY = 1;
 const NFTA_DATA_VALUE = 1;
 const NFPROTO = { bridge: 7 } as const;
-const IFNAMSIZ = 16;
 
 /**
  * An element's key as nf_tables stores it: the fields one after another, each padded to
@@ -142,13 +141,7 @@ export function parseAnswers(datagram: Buffer): Map<number, number> {
 
 // ---- the socket -----------------------------------------------------------------------
 
-const AF_NETLINK = 16;
-const SOCK_RAW = 3;
-const MSG_DONTWAIT = 0x40;
 const RECEIVE_BYTES = 8192;
-const socketC = libc.func('int socket(int domain, int type, int protocol)');
-const sendC = libc.func('long send(int fd, const uint8_t *buf, unsigned long len, int flags)');
-const recvC = libc.func('long recv(int fd, uint8_t *buf, unsigned long len, int flags)');
 
 /**
  * One NETLINK_NETFILTER socket, opened where it was first used (the daemon's thread: the
@@ -163,7 +156,7 @@ class NfTablesSocket {
   private nextSeq = 1;
 
   constructor() {
-    this.fd = socketC(AF_NETLINK, SOCK_RAW | O_CLOEXEC, NETLINK_NETFILTER) as number;
+    this.fd = sockets.socket(AF_NETLINK, SOCK_RAW | O_CLOEXEC, NETLINK_NETFILTER) as number;
     if (this.fd < 0) throw new Error(`cannot open a netfilter netlink socket: ${errnoName(errno())}`);
   }
 
@@ -173,11 +166,11 @@ class NfTablesSocket {
     const end = begin + acks + 1;
     this.nextSeq = (end + 1) >>> 0 || 1;
     if (acks === 0) return;
-    if ((sendC(this.fd, bytes, bytes.length, 0) as number) !== bytes.length) throw new Error(`sending to nf_tables failed: ${errnoName(errno())}`);
+    if ((sockets.send(this.fd, bytes, bytes.length, 0) as number) !== bytes.length) throw new Error(`sending to nf_tables failed: ${errnoName(errno())}`);
     const waiting = new Set(Array.from({ length: acks }, (_, i) => begin + 1 + i));
     let refused = 0;
     while (waiting.size > 0) {
-      const got = recvC(this.fd, this.buffer, RECEIVE_BYTES, MSG_DONTWAIT) as number;
+      const got = sockets.recv(this.fd, this.buffer, RECEIVE_BYTES, MSG_DONTWAIT) as number;
       if (got < 0) throw new Error(`nf_tables left ${waiting.size} of ${acks} answers out: ${errnoName(errno())}`);
       for (const [seq, code] of parseAnswers(this.buffer.subarray(0, got))) {
         // Another batch's answer (one an earlier failure left unread) says nothing of this one.

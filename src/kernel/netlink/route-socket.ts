@@ -1,5 +1,6 @@
 import nl from 'netlink';
-import { errno, errnoName, libc, O_CLOEXEC } from '../libc.js';
+import { constants as osConstants } from 'node:os';
+import { AF_NETLINK, errno, errnoName, IFNAMSIZ, interfaceRequest, libc, MSG_DONTWAIT, MSG_TRUNC, O_CLOEXEC, SOCK_RAW, sockets } from '../libc.js';
 
 /**
  * An rtnetlink socket used synchronously: a request is sent and its answer read in the
@@ -26,12 +27,12 @@ export class RouteSocket {
   private seq = 0;
 
   constructor() {
-    this.fd = socketC(AF_NETLINK, SOCK_RAW | O_CLOEXEC, NETLINK_ROUTE) as number;
+    this.fd = sockets.socket(AF_NETLINK, SOCK_RAW | O_CLOEXEC, NETLINK_ROUTE) as number;
     if (this.fd < 0) throw new Error(`cannot open an rtnetlink socket: ${errnoName(errno())}`);
   }
 
   close(): void {
-    closeC(this.fd);
+    sockets.close(this.fd);
   }
 
   /**
@@ -40,12 +41,11 @@ export class RouteSocket {
    * an RTM_GETLINK answer carries the whole link to parse. Undefined when there is none.
    */
   linkIndex(name: string): number | undefined {
-    const request = Buffer.alloc(IFREQ_BYTES);
-    if (Buffer.byteLength(name) >= IFNAMSIZ) return undefined;
-    request.write(name);
-    if ((ioctlC(this.fd, SIOCGIFINDEX, request) as number) === 0) return request.readInt32LE(IFNAMSIZ);
+    const request = interfaceRequest(name);
+    if (request === undefined) return undefined;
+    if ((sockets.ioctl(this.fd, SIOCGIFINDEX, request) as number) === 0) return request.readInt32LE(IFNAMSIZ);
     const code = errno();
-    if (code === ENODEV) return undefined;
+    if (code === osConstants.errno.ENODEV) return undefined;
     throw new Error(`cannot ask rtnetlink's namespace for link ${name}: ${errnoName(code)}`);
   }
 
@@ -133,7 +133,7 @@ export class RouteSocket {
   private send(type: number, flags: number, payload: readonly Uint8Array[]): number {
     this.seq = (this.seq + 1) >>> 0 || 1;
     const bytes = Buffer.concat(nl.formatMessage({ type, flags, seq: this.seq, port: 0, data: [...payload] }));
-    if ((sendC(this.fd, bytes, bytes.length, 0) as number) !== bytes.length) throw new Error(`sending to rtnetlink failed: ${errnoName(errno())}`);
+    if ((sockets.send(this.fd, bytes, bytes.length, 0) as number) !== bytes.length) throw new Error(`sending to rtnetlink failed: ${errnoName(errno())}`);
     return this.seq;
   }
 
@@ -145,12 +145,12 @@ export class RouteSocket {
    */
   private receive(seq: number): { type: number; data: Buffer }[] {
     const deadline = Date.now() + ANSWER_WAIT_MS;
-    let got = recvC(this.fd, this.buffer, this.buffer.length, MSG_DONTWAIT | MSG_TRUNC) as number;
+    let got = sockets.recv(this.fd, this.buffer, this.buffer.length, MSG_DONTWAIT | MSG_TRUNC) as number;
     // Nothing queued yet (or a signal cut a call short): wait for the socket, up to the deadline.
     while (got < 0 && (errno() === EAGAIN || errno() === EINTR)) {
       const left = deadline - Date.now();
       if (left <= 0 || ((pollC(pollFd(this.fd), 1, left) as number) < 0 && errno() !== EINTR)) throw new Error(`rtnetlink did not answer within ${ANSWER_WAIT_MS} ms`);
-      got = recvC(this.fd, this.buffer, this.buffer.length, MSG_DONTWAIT | MSG_TRUNC) as number;
+      got = sockets.recv(this.fd, this.buffer, this.buffer.length, MSG_DONTWAIT | MSG_TRUNC) as number;
     }
     if (got < 0) throw new Error(`reading from rtnetlink failed: ${errnoName(errno())}`);
     if (got > this.buffer.length) {
@@ -192,9 +192,7 @@ function throwIfRefused(payload: Buffer): void {
   if (code !== 0) throw new Error(`Request rejected: ${errnoName(code)}`);
 }
 
-// linux/netlink.h, sys/socket.h, poll.h
-const AF_NETLINK = 16;
-const SOCK_RAW = 3;
+// linux/netlink.h, linux/sockios.h, poll.h
 const NETLINK_ROUTE = 0;
 const NLMSG_HDRLEN = 16;
 const NLMSG_ERROR = 2;
@@ -202,26 +200,14 @@ const NLMSG_DONE = 3;
 const NLM_F_REQUEST = 0x1;
 const NLM_F_ACK = 0x4;
 const NLM_F_DUMP = 0x300;
-const MSG_TRUNC = 0x20;
-const MSG_DONTWAIT = 0x40;
-const EINTR = 4;
-const EAGAIN = 11;
-const ENODEV = 19;
-const POLLIN = 1;
-/** linux/sockios.h; struct ifreq: the name (IFNAMSIZ bytes), then a union holding the index. */
 const SIOCGIFINDEX = 0x8933;
-const IFNAMSIZ = 16;
-const IFREQ_BYTES = 40;
+const POLLIN = 1;
+const { EAGAIN, EINTR } = osConstants.errno;
 /** The kernel sends a dump in parts of at most 32 KiB; one link's description is ~1.5 KiB. */
 const RECEIVE_BYTES = 64 << 10;
 const ANSWER_WAIT_MS = 5000;
 
-const socketC = libc.func('int socket(int domain, int type, int protocol)');
-const closeC = libc.func('int close(int fd)');
-const sendC = libc.func('long send(int fd, const uint8_t *buf, unsigned long len, int flags)');
-const recvC = libc.func('long recv(int fd, uint8_t *buf, unsigned long len, int flags)');
 const pollC = libc.func('int poll(uint8_t *fds, unsigned long nfds, int timeout)');
-const ioctlC = libc.func('int ioctl(int fd, unsigned long request, uint8_t *ifreq)');
 
 /** struct pollfd { int fd; short events; short revents; } asking whether `fd` has something to read. */
 function pollFd(fd: number): Buffer {
