@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../common/errors.js';
-import { errno, libc } from './libc.js';
 import { readdir, readFile } from 'node:fs/promises';
 import { parseCidr, type Ipv4Cidr } from '../common/ipv4.js';
 import { libnftablesAvailable, runNft } from './libnftables.js';
@@ -39,25 +38,17 @@ export function hostLinkNames(): Promise<Set<string>> {
   return Promise.resolve(parseNetDev(readFileSync('/proc/self/net/dev', 'utf8')));
 }
 
-const ifNameToIndex = libc.func('unsigned int if_nametoindex(const char *ifname)');
-const ENODEV = 19;
-
 /**
- * Whether this thread's namespace (the daemon's: the host's) has a link named `name`,
- * asked of the kernel by name: one ioctl, a hash lookup, the same cost with 10 links or
+ * Whether the host (the daemon's namespace) has a link named `name`, asked of the kernel by
+ * name on the host's read socket: one ioctl, a hash lookup, the same cost with 10 links or
  * 10,000. A name longer than the kernel's limit names no link.
  */
 export function hostLinkExists(name: string): boolean {
-  return hostLinkIndex(name) !== undefined;
-}
-
-/** The index of this thread's namespace's link `name` (see hostLinkExists); undefined when there is none. */
-export function hostLinkIndex(name: string): number | undefined {
-  const index = ifNameToIndex(name) as number;
-  if (index !== 0) return index;
-  const code = errno();
-  if (code === ENODEV) return undefined;
-  throw new BerthError('kernel', `cannot ask the kernel whether link ${name} exists: errno ${code}`);
+  try {
+    return hostRtnl().findLinkIndex(name) !== undefined;
+  } catch (err) {
+    throw new BerthError('kernel', `cannot ask the kernel whether link ${name} exists: ${err instanceof Error ? err.message : String(err)}`, undefined, { cause: err });
+  }
 }
 
 /** Whether a network namespace is pinned as /run/netns/`name` (what listNetns lists). */

@@ -83,9 +83,14 @@ export class Rtnl {
 
   /** The index of this namespace's link `name` (an ioctl, not a request: route-socket.ts). */
   linkIndex(name: string): number {
-    const index = this.socket.linkIndex(name);
+    const index = this.findLinkIndex(name);
     if (index === undefined) throw new Error(`Cannot find device "${name}"`);
     return index;
+  }
+
+  /** The index of this namespace's link `name`; undefined when it has none. */
+  findLinkIndex(name: string): number | undefined {
+    return this.socket.linkIndex(name);
   }
 
   /** = ip link add HOST [mtu M] master MASTER up type veth peer name PEER [mtu M] address MAC netns NS. */
