@@ -23,7 +23,6 @@ import { AF_NETLINK, errno, errnoName, IFNAMSIZ, interfaceRequest, libc, MSG_DON
  */
 export class RouteSocket {
   private readonly fd: number;
-  private buffer = Buffer.alloc(RECEIVE_BYTES);
   private seq = 0;
 
   constructor() {
@@ -145,24 +144,24 @@ export class RouteSocket {
    */
   private receive(seq: number): { type: number; data: Buffer }[] {
     const deadline = Date.now() + ANSWER_WAIT_MS;
-    let got = sockets.recv(this.fd, this.buffer, this.buffer.length, MSG_DONTWAIT | MSG_TRUNC) as number;
+    let got = sockets.recv(this.fd, received, received.length, MSG_DONTWAIT | MSG_TRUNC) as number;
     // Nothing queued yet (or a signal cut a call short): wait for the socket, up to the deadline.
     while (got < 0 && (errno() === EAGAIN || errno() === EINTR)) {
       const left = deadline - Date.now();
       if (left <= 0 || ((pollC(pollFd(this.fd), 1, left) as number) < 0 && errno() !== EINTR)) throw new Error(`rtnetlink did not answer within ${ANSWER_WAIT_MS} ms`);
-      got = sockets.recv(this.fd, this.buffer, this.buffer.length, MSG_DONTWAIT | MSG_TRUNC) as number;
+      got = sockets.recv(this.fd, received, received.length, MSG_DONTWAIT | MSG_TRUNC) as number;
     }
     if (got < 0) throw new Error(`reading from rtnetlink failed: ${errnoName(errno())}`);
-    if (got > this.buffer.length) {
+    if (got > received.length) {
       // Cut off (a datagram larger than any the kernel sends a reader of this size): the next read gets room.
-      this.buffer = Buffer.alloc(got);
+      received = Buffer.alloc(got);
       throw new Error(`an rtnetlink answer of ${got} bytes was cut off`);
     }
     const messages: { type: number; data: Buffer }[] = [];
     for (let at = 0; at + NLMSG_HDRLEN <= got; ) {
-      const length = this.buffer.readUInt32LE(at);
+      const length = received.readUInt32LE(at);
       if (length < NLMSG_HDRLEN || at + length > got) break;
-      if (this.buffer.readUInt32LE(at + 8) === seq) messages.push({ type: this.buffer.readUInt16LE(at + 4), data: Buffer.from(this.buffer.subarray(at + NLMSG_HDRLEN, at + length)) });
+      if (received.readUInt32LE(at + 8) === seq) messages.push({ type: received.readUInt16LE(at + 4), data: Buffer.from(received.subarray(at + NLMSG_HDRLEN, at + length)) });
       at += (length + 3) & ~3;
     }
     return messages;
@@ -208,6 +207,13 @@ const RECEIVE_BYTES = 64 << 10;
 const ANSWER_WAIT_MS = 5000;
 
 const pollC = libc.func('int poll(uint8_t *fds, unsigned long nfds, int timeout)');
+
+/**
+ * Where every socket of this thread reads its answers: one buffer, not one per socket (a
+ * plan opens a socket in each sandbox it touches), safe to share because each read is
+ * parsed before the call that made it returns.
+ */
+let received = Buffer.alloc(RECEIVE_BYTES);
 
 /** struct pollfd { int fd; short events; short revents; } asking whether `fd` has something to read. */
 function pollFd(fd: number): Buffer {
