@@ -1,6 +1,7 @@
+import { renderNftCommands, renderNftRule, type NftChainChange, type NftCommand, type NftMatch, type NftRule } from '../kernel/nft-commands.js';
 import type { NftApply } from '../kernel/ops.js';
 import type { FirewallBackend, PresenceCheck } from './backend.js';
-import { MARK_ACCEPTED } from './dockerd.js';
+import { ACCEPTED_MARK } from './dockerd.js';
 import type { FirewallModel, FirewallNetwork, FirewallPort } from './model.js';
 
 /** berth's own table: berth never touches a rule outside it. */
@@ -50,7 +51,8 @@ export function compileNftables(model: FirewallModel): string {
   ];
   const { singles, runs } = groupPorts(model.ports);
   const objects = model.networks.map(networkObjects);
-  const elementsOf = (name: NetworkMapName) => objects.flatMap((o) => o.elements.filter((e) => e.map === name).map((e) => e.element));
+  const elementsOf = (name: NetworkMapName) =>
+    model.networks.flatMap((net, i) => objects[i]!.elements.filter((e) => e.map === name).map((e) => `"${net.bridge}"${e.jump === undefined ? '' : ` : jump ${e.jump}`}`));
   return [
     `table ip ${NFT_TABLE} {`,
     ...set('bridges', 'ifname', elementsOf('bridges')),
@@ -62,8 +64,8 @@ export function compileNftables(model: FirewallModel): string {
     ...chain('loopback_guard', 'type filter hook prerouting priority raw; policy accept;', [LOOPBACK_GUARD]),
     ...chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat),
     ...chain('output', 'type nat hook output priority -100; policy accept;', dnat),
-    ...NETWORK_BASE_CHAINS.flatMap(([name, header, rules]) => chain(name, header, rules)),
-    ...objects.flatMap((o) => o.chains.flatMap((c) => chain(c.name, undefined, c.rules))),
+    ...NETWORK_BASE_CHAINS.flatMap(([name, header, rules]) => chain(name, header, rules.map(renderNftRule))),
+    ...objects.flatMap((o) => o.chains.flatMap((c) => chain(c.name, undefined, c.rules.map(renderNftRule)))),
     '}',
     '',
   ].join('\n');
@@ -86,62 +88,79 @@ const NETWORK_MAPS: readonly (readonly [NetworkMapName, string])[] = [
 ];
 
 /** The base chains that hand packets to the networks' chains, with their only rules. */
-const NETWORK_BASE_CHAINS: readonly (readonly [string, string, readonly string[]])[] = [
+const NETWORK_BASE_CHAINS: readonly (readonly [string, string, readonly NftRule[]])[] = [
   // Just before iptables' filter chains (priority filter), so dockerd's FORWARD sees berth's mark.
-  ['forward', 'type filter hook forward priority filter - 1; policy accept;', ['iifname vmap @from_bridge', 'oifname vmap @to_bridge']],
-  ['input', 'type filter hook input priority filter; policy accept;', ['iifname vmap @input_from_bridge']],
-  ['postrouting', 'type nat hook postrouting priority srcnat; policy accept;', ['oifname vmap @nat_to_bridge', 'iifname vmap @nat_from_bridge']],
+  ['forward', 'type filter hook forward priority filter - 1; policy accept;', [vmap('iifname', 'from_bridge'), vmap('oifname', 'to_bridge')]],
+  ['input', 'type filter hook input priority filter; policy accept;', [vmap('iifname', 'input_from_bridge')]],
+  ['postrouting', 'type nat hook postrouting priority srcnat; policy accept;', [vmap('oifname', 'nat_to_bridge'), vmap('iifname', 'nat_from_bridge')]],
 ];
+
+function vmap(on: 'iifname' | 'oifname', map: NetworkMapName): NftRule {
+  return { match: [], verdict: { kind: 'vmap', on, map } };
+}
 
 type NetworkMapName = 'bridges' | 'from_bridge' | 'to_bridge' | 'input_from_bridge' | 'nat_to_bridge' | 'nat_from_bridge';
 
 /** What one network adds to berth's table: its chains (named after its bridge) and the elements that lead to them. */
 interface NetworkObjects {
-  readonly chains: readonly { readonly name: string; readonly rules: readonly string[] }[];
-  readonly elements: readonly { readonly map: NetworkMapName; readonly element: string }[];
+  readonly chains: readonly { readonly name: string; readonly rules: readonly NftRule[] }[];
+  /** Keyed by the network's bridge; in a verdict map, jumping to `jump`. */
+  readonly elements: readonly { readonly map: NetworkMapName; readonly jump?: string }[];
 }
 
 function networkObjects(net: FirewallNetwork): NetworkObjects {
-  const b = `"${net.bridge}"`;
-  const chains: { name: string; rules: string[] }[] = [];
-  const elements: { map: NetworkMapName; element: string }[] = [{ map: 'bridges', element: b }];
-  const add = (map: Exclude<NetworkMapName, 'bridges'>, key: string, name: string, rules: string[]) => {
+  const chains: { name: string; rules: NftRule[] }[] = [];
+  const elements: { map: NetworkMapName; jump?: string }[] = [{ map: 'bridges' }];
+  const add = (map: Exclude<NetworkMapName, 'bridges'>, name: string, rules: NftRule[]) => {
     if (rules.length === 0) return;
     chains.push({ name, rules });
-    elements.push({ map, element: `${key} : jump ${name}` });
+    elements.push({ map, jump: name });
   };
   const { from, to } = forwardRules(net);
+  const into = on(net, 'oifname');
+  const outOf = on(net, 'iifname');
   // Isolation first (Docker's isolation stages): nothing crosses from one berth bridge to another.
-  add('from_bridge', b, `from_${net.bridge}`, [`iifname ${b} oifname != ${b} oifname @bridges drop`, ...from]);
-  add('to_bridge', b, `to_${net.bridge}`, to);
-  if (!net.hostAccess) add('input_from_bridge', b, `input_${net.bridge}`, inputRules(net));
+  add('from_bridge', `from_${net.bridge}`, [rule([outOf, on(net, 'oifname', 'neq'), { kind: 'ifname-in-set', on: 'oifname', set: 'bridges' }], 'drop'), ...from]);
+  add('to_bridge', `to_${net.bridge}`, to);
+  if (!net.hostAccess) add('input_from_bridge', `input_${net.bridge}`, inputRules(net));
   if (!net.internal) {
-    add('nat_to_bridge', b, `nat_to_${net.bridge}`, [`oifname ${b} ip saddr 127.0.0.0/8 masquerade`, `oifname ${b} ip saddr ${net.subnet} ct status dnat masquerade`]);
+    const fromSubnet: NftMatch = { kind: 'ip-saddr', cidr: net.subnet };
+    add('nat_to_bridge', `nat_to_${net.bridge}`, [rule([into, { kind: 'ip-saddr', cidr: '127.0.0.0/8' }], 'masquerade'), rule([into, fromSubnet, { kind: 'ct-status', any: ['dnat'] }], 'masquerade')]);
     // Keyed by the bridge a packet came out of (Docker keys its rule by source subnet alone,
     // which also catches the host's own packets sent from a bridge address: rare, and not here).
-    add('nat_from_bridge', b, `nat_from_${net.bridge}`, [`ip saddr ${net.subnet} oifname != ${b} masquerade`]);
+    add('nat_from_bridge', `nat_from_${net.bridge}`, [rule([fromSubnet, on(net, 'oifname', 'neq')], 'masquerade')]);
   }
   return { chains, elements };
+}
+
+/** `iifname "BRIDGE"` (or `!=`, or oifname). */
+function on(net: FirewallNetwork, key: 'iifname' | 'oifname', op: 'eq' | 'neq' = 'eq'): NftMatch {
+  return { kind: 'ifname', on: key, op, name: net.bridge };
+}
+
+function rule(match: NftMatch[], verdict: 'accept' | 'drop' | 'masquerade', markOr?: number): NftRule {
+  return { match, verdict: { kind: verdict }, ...(markOr === undefined ? {} : { markOr }) };
 }
 
 /**
  * Every accept marks the packet, for dockerd's FORWARD chain to let it through too
  * (firewall/dockerd.ts). `from`: what comes out of the bridge; `to`: what goes into it.
  */
-function forwardRules(net: FirewallNetwork): { from: string[]; to: string[] } {
-  const b = `"${net.bridge}"`;
-  const accept = `${MARK_ACCEPTED} accept`;
-  if (net.internal) return { from: [`iifname ${b} oifname ${b} ${accept}`, `iifname ${b} drop`], to: [`oifname ${b} drop`] };
+function forwardRules(net: FirewallNetwork): { from: NftRule[]; to: NftRule[] } {
+  const into = on(net, 'oifname');
+  const outOf = on(net, 'iifname');
+  const accept = (match: NftMatch[]) => rule(match, 'accept', ACCEPTED_MARK);
+  if (net.internal) return { from: [accept([outOf, into]), rule([outOf], 'drop')], to: [rule([into], 'drop')] };
   return {
-    from: [`iifname ${b} ${accept}`],
-    to: [`oifname ${b} ct state established,related ${accept}`, `oifname ${b} ct status dnat ${accept}`, `oifname ${b} drop`],
+    from: [accept([outOf])],
+    to: [accept([into, { kind: 'ct-state', any: ['established', 'related'] }]), accept([into, { kind: 'ct-status', any: ['dnat'] }]), rule([into], 'drop')],
   };
 }
 
 /** Containers to the host itself: replies and ping only (see FirewallNetwork.hostAccess). */
-function inputRules(net: FirewallNetwork): string[] {
-  const b = `"${net.bridge}"`;
-  return [`iifname ${b} ct state established,related accept`, `iifname ${b} icmp type echo-request accept`, `iifname ${b} drop`];
+function inputRules(net: FirewallNetwork): NftRule[] {
+  const outOf = on(net, 'iifname');
+  return [rule([outOf, { kind: 'ct-state', any: ['established', 'related'] }], 'accept'), rule([outOf, { kind: 'icmp-echo-request' }], 'accept'), rule([outOf], 'drop')];
 }
 
 /**
@@ -151,25 +170,39 @@ function inputRules(net: FirewallNetwork): string[] {
  * network's chains and elements are added before they are deleted (deleting what is not
  * there fails the whole transaction). So a network still comes and goes right after someone
  * deleted the table (`nft flush ruleset`); drift repair restores the rest.
+ *
+ * `chains` is the same change without the declarations, for an executor to send as
+ * nf_tables messages (0.1-0.2 ms where libnftables takes 0.7-1.2); it needs the table, its
+ * sets, maps and base chains to exist, and the script runs when one does not.
  */
-export function networkChangeScript(added: readonly FirewallNetwork[], removed: readonly FirewallNetwork[]): string {
+export function networkChange(added: readonly FirewallNetwork[], removed: readonly FirewallNetwork[]): { script: string; chains: NftChainChange } {
   const t = `ip ${NFT_TABLE}`;
-  const lines: string[] = [`add table ${t}`, `add set ${t} bridges { type ifname; }`];
-  for (const [name, type] of NETWORK_MAPS) lines.push(`add map ${t} ${name} { type ${type}; }`);
-  for (const [name, header, rules] of NETWORK_BASE_CHAINS) lines.push(`add chain ${t} ${name} { ${header} }`, `flush chain ${t} ${name}`, ...rules.map((r) => `add rule ${t} ${name} ${r}`));
-  const gone = removed.map(networkObjects);
-  for (const o of gone) {
-    for (const c of o.chains) lines.push(`add chain ${t} ${c.name}`);
-    for (const e of o.elements) lines.push(`add element ${t} ${e.map} { ${e.element} }`);
+  const declarations: string[] = [`add table ${t}`, `add set ${t} bridges { type ifname; }`];
+  for (const [name, type] of NETWORK_MAPS) declarations.push(`add map ${t} ${name} { type ${type}; }`);
+  for (const [name, header] of NETWORK_BASE_CHAINS) declarations.push(`add chain ${t} ${name} { ${header} }`);
+  const commands: NftCommand[] = [];
+  for (const [name, , rules] of NETWORK_BASE_CHAINS) commands.push({ kind: 'flush-chain', chain: name }, ...rules.map((r) => ({ kind: 'add-rule' as const, chain: name, rule: r })));
+  const elements = (net: FirewallNetwork, o: NetworkObjects) => o.elements.map((e) => ({ set: e.map, ifname: net.bridge, ...(e.jump === undefined ? {} : { jump: e.jump }) }));
+  const gone = removed.map((net) => ({ net, o: networkObjects(net) }));
+  for (const { net, o } of gone) {
+    for (const c of o.chains) commands.push({ kind: 'add-chain', chain: c.name });
+    for (const e of elements(net, o)) commands.push({ kind: 'add-element', ...e });
   }
   // Elements first: a chain an element still jumps to cannot be deleted.
-  for (const o of gone) for (const e of o.elements) lines.push(`delete element ${t} ${e.map} { ${e.element.split(' : ')[0]!} }`);
-  for (const o of gone) for (const c of o.chains) lines.push(`flush chain ${t} ${c.name}`, `delete chain ${t} ${c.name}`);
-  for (const o of added.map(networkObjects)) {
-    for (const c of o.chains) lines.push(`add chain ${t} ${c.name}`, ...c.rules.map((r) => `add rule ${t} ${c.name} ${r}`));
-    for (const e of o.elements) lines.push(`add element ${t} ${e.map} { ${e.element} }`);
+  for (const { net, o } of gone) for (const e of elements(net, o)) commands.push({ kind: 'delete-element', set: e.set, ifname: e.ifname });
+  for (const { o } of gone) for (const c of o.chains) commands.push({ kind: 'flush-chain', chain: c.name }, { kind: 'delete-chain', chain: c.name });
+  for (const net of added) {
+    const o = networkObjects(net);
+    for (const c of o.chains) commands.push({ kind: 'add-chain', chain: c.name }, ...c.rules.map((r) => ({ kind: 'add-rule' as const, chain: c.name, rule: r })));
+    for (const e of elements(net, o)) commands.push({ kind: 'add-element', ...e });
   }
-  return lines.join('\n') + '\n';
+  const chains: NftChainChange = { family: 'ip', table: NFT_TABLE, commands };
+  return { script: [...declarations, ...renderNftCommands(chains)].join('\n') + '\n', chains };
+}
+
+/** The script of networkChange. */
+export function networkChangeScript(added: readonly FirewallNetwork[], removed: readonly FirewallNetwork[]): string {
+  return networkChange(added, removed).script;
 }
 
 function anyElement(p: FirewallPort): string {
@@ -301,12 +334,10 @@ export const nftablesBackend: FirewallBackend = {
     script: elementChangeScript(added, removed),
     undoScript: elementChangeScript(removed, added),
   }),
-  changeNetworks: (description, { added, removed }) => ({
-    kind: 'nft-apply',
-    description,
-    script: networkChangeScript(added, removed),
-    undoScript: networkChangeScript(removed, added),
-  }),
+  changeNetworks: (description, { added, removed }) => {
+    const { script, chains } = networkChange(added, removed);
+    return { kind: 'nft-apply', description, script, undoScript: networkChangeScript(removed, added), chains };
+  },
   removeAll: (description) => ({ kind: 'nft-apply', description, script: deleteTableScript() }),
   presence: nftPresence,
 };

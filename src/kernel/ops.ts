@@ -1,3 +1,4 @@
+import type { NftChainChange } from './nft-commands.js';
 /**
  * The vocabulary of kernel operations. Drivers and the engine never run commands: they
  * return a Plan (a list of these), which an executor applies (kernel/exec.ts) or renders
@@ -185,6 +186,13 @@ export interface NftApply {
    * first (its cost grows with the ruleset), and run `script` when a set is missing.
    */
   readonly elements?: NftElementChange;
+  /**
+   * The same change as `script` when that adds and deletes chains, rules and verdict-map
+   * elements in a table whose sets, maps and base chains the script also declares: an
+   * executor may send these commands itself as one nf_tables transaction, and run `script`
+   * when an object they name is missing.
+   */
+  readonly chains?: NftChainChange;
 }
 
 /** Set elements added and removed in one table, in one transaction. */

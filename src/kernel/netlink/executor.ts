@@ -7,7 +7,9 @@ import { inversePlan, type KernelOp, type Plan } from '../ops.js';
 import { renderOp } from '../render.js';
 import { addNetns, deleteNetns, inNetns, openNetns, pinNetns } from './namespaces.js';
 import { netnsPool } from './netns-pool.js';
-import { applyElements, NftSetMissing } from './nft-elements.js';
+import { NftObjectMissing } from './nf-tables-socket.js';
+import { applyChainChange } from './nft-chains.js';
+import { applyElements } from './nft-elements.js';
 import { Rtnl } from './rtnl.js';
 
 /**
@@ -195,16 +197,19 @@ function isPlainDefaultRoute(op: Extract<KernelOp, { kind: 'route-add' }>): bool
 
 /**
  * An nft transaction through libnftables in this process (in the op's namespace), or through
- * `nft` where the library is missing. A change of set elements in the host's namespace goes
- * as nf_tables messages of berth's own (nft-elements.ts), and as the script only when a set
- * is missing (the script declares it).
+ * `nft` where the library is missing. In the host's namespace, a change the op also carries
+ * as structure (set elements, or chains with their rules) goes as nf_tables messages of
+ * berth's own (nft-elements.ts, nft-chains.ts), and as the script only when an object it
+ * names is missing (the script declares it).
  */
 async function applyNft(op: Extract<KernelOp, { kind: 'nft-apply' }>): Promise<void> {
-  if (op.elements && op.netns === undefined) {
+  if (op.netns === undefined && (op.elements || op.chains)) {
     try {
-      return applyElements(op.elements);
+      if (op.elements) applyElements(op.elements);
+      else if (op.chains) applyChainChange(op.chains);
+      return;
     } catch (err) {
-      if (!(err instanceof NftSetMissing)) throw kernelErrorFor(op, err instanceof Error ? err.message : String(err));
+      if (!(err instanceof NftObjectMissing)) throw kernelErrorFor(op, err instanceof Error ? err.message : String(err));
     }
   }
   if (!libnftablesAvailable()) return new BatchExecutor().apply([op]);

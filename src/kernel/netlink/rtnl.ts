@@ -1,7 +1,7 @@
 import nl from 'netlink';
 import { parseIpv4, ipv4Bytes } from '../../common/ipv4.js';
 import { listeningSocket } from './listening-socket.js';
-import { NETLINK_NETFILTER } from './nft-elements.js';
+import { NETLINK_NETFILTER } from './nf-tables-socket.js';
 import { RouteSocket } from './route-socket.js';
 
 /**
