@@ -26,9 +26,6 @@ export const DOCKER_USER_CHAIN = 'DOCKER-USER';
 /** The iptables backend's forward chain, which DOCKER-USER jumps to with that backend. */
 export const IPTABLES_FORWARD_CHAIN = 'BERTH-FORWARD';
 
-/** The nftables statement that marks an accepted packet (other bits of the mark are kept), as nft lists it. */
-export const MARK_ACCEPTED = `meta mark set meta mark | 0x${ACCEPTED_MARK.toString(16)}`;
-
 /**
  * DOCKER-USER (made as dockerd makes it, when dockerd has not yet) and the jumps FORWARD →
  * DOCKER-USER → berth's chain for this backend. Applying it again changes nothing.
