@@ -44,6 +44,9 @@ export const MSG_DONTWAIT = 0x40;
 /** linux/if.h: an interface name's room, its terminating zero included. */
 export const IFNAMSIZ = 16;
 
+/** sizeof(struct ifreq) on 64-bit Linux: the name, then a 24-byte union. */
+export const INTERFACE_REQUEST_BYTES = 40;
+
 /**
  * A `struct ifreq` naming interface `name` (its first IFNAMSIZ bytes; the union after them,
  * at IFNAMSIZ, is what an ioctl reads or fills: an index, flags); undefined when the name is
@@ -51,7 +54,7 @@ export const IFNAMSIZ = 16;
  */
 export function interfaceRequest(name: string): Buffer | undefined {
   if (Buffer.byteLength(name) >= IFNAMSIZ) return undefined;
-  const request = Buffer.alloc(40);
+  const request = Buffer.alloc(INTERFACE_REQUEST_BYTES);
   request.write(name);
   return request;
 }

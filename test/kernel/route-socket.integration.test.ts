@@ -9,7 +9,7 @@ import { must, run, sandboxSkip } from '../world/world.js';
 /**
  * The synchronous rtnetlink transport (kernel/netlink/route-socket.ts) under Rtnl, against
  * what `ip` reads from the same kernel: a dump larger than one datagram comes whole, a
- * link's index (an ioctl on the socket) is its namespace's, a refusal reads as the netlink
+ * link's index and a route's device name (ioctls on the socket) are its namespace's, a refusal reads as the netlink
  * package words it and leaves the socket usable, and a socket made inside a namespace acts
  * there.
  */
@@ -51,6 +51,15 @@ describe('rtnetlink answered synchronously', { skip: sandboxSkip }, () => {
     assert.equal(rtnl.linkIndex('rsbr3'), fromIp);
     assert.throws(() => rtnl.linkIndex('rsnone0'), /Cannot find device "rsnone0"/);
     assert.throws(() => rtnl.linkIndex('a-name-longer-than-ifnamsiz'), /Cannot find device/);
+  });
+
+  test("a route's device is named from its index (an ioctl), as ip names it", async () => {
+    await must('ip', ['addr', 'add', '198.51.100.1/24', 'dev', 'rsbr4']);
+    await must('ip', ['link', 'set', 'rsbr4', 'up']);
+    assert.deepEqual(
+      rtnl.ipv4Routes().filter((r) => r.dst === '198.51.100.0/24'),
+      [{ dst: '198.51.100.0/24', dev: 'rsbr4', scopeLink: true }],
+    );
   });
 
   test('a veth born in a namespace: a socket made inside finds its peer and acts inside, the host socket does not see it', async () => {

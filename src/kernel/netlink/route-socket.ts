@@ -1,6 +1,6 @@
 import nl from 'netlink';
 import { constants as osConstants } from 'node:os';
-import { errno, errnoName, IFNAMSIZ, interfaceRequest, sockets } from '../libc.js';
+import { errno, errnoName, IFNAMSIZ, INTERFACE_REQUEST_BYTES, interfaceRequest, sockets } from '../libc.js';
 import { answerErrno, NLM_F_ACK, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, SyncNetlinkSocket } from './sync-socket.js';
 
 /**
@@ -34,6 +34,19 @@ export class RouteSocket {
     const code = errno();
     if (code === osConstants.errno.ENODEV) return undefined;
     throw new Error(`cannot ask rtnetlink's namespace for link ${name}: ${errnoName(code)}`);
+  }
+
+  /**
+   * The name of this socket's namespace's link of index `index`, asked with an ioctl
+   * (SIOCGIFNAME), for the same reason as linkIndex. Undefined when there is none.
+   */
+  linkName(index: number): string | undefined {
+    const request = Buffer.alloc(INTERFACE_REQUEST_BYTES);
+    request.writeInt32LE(index, IFNAMSIZ);
+    if ((sockets.ioctl(this.socket.fd, SIOCGIFNAME, request) as number) === 0) return request.toString('utf8', 0, request.indexOf(0));
+    const code = errno();
+    if (code === osConstants.errno.ENODEV) return undefined;
+    throw new Error(`cannot ask rtnetlink's namespace for link ${index}: ${errnoName(code)}`);
   }
 
   newLink(data: nl.rt.Link, attrs: nl.ifla.LinkAttrs, flags = 0): void {
@@ -150,3 +163,4 @@ function throwIfRefused(payload: Buffer): void {
 const NETLINK_ROUTE = 0;
 const NLM_F_DUMP = 0x300;
 const SIOCGIFINDEX = 0x8933;
+const SIOCGIFNAME = 0x8910;

@@ -157,18 +157,8 @@ export class Rtnl {
   ipv4Routes(): RouteEntry[] {
     const routes = this.socket.getRoutes({ family: AF_INET }).filter((r) => r.data.dstLen !== 0 && r.attrs.dst && r.data.type !== 'LOCAL' && r.data.type !== 'BROADCAST');
     const names = new Map<number, string | undefined>();
-    for (const r of routes) if (r.attrs.oif !== undefined && !names.has(r.attrs.oif)) names.set(r.attrs.oif, this.linkNameAt(r.attrs.oif));
+    for (const r of routes) if (r.attrs.oif !== undefined && !names.has(r.attrs.oif)) names.set(r.attrs.oif, this.socket.linkName(r.attrs.oif));
     return routes.map((r) => ({ dst: `${[...r.attrs.dst!].join('.')}/${r.data.dstLen ?? 32}`, dev: r.attrs.oif !== undefined ? names.get(r.attrs.oif) : undefined, scopeLink: r.data.scope === 'LINK' }));
-  }
-
-  /** The name of the link of that index; undefined when there is none (gone since the read that named it). */
-  private linkNameAt(index: number): string | undefined {
-    try {
-      return this.socket.getLink({ index })?.attrs.ifname;
-    } catch (err) {
-      if (isNoSuchDevice(err)) return undefined;
-      throw err;
-    }
   }
 
   /** = ip link show: every link's name in this socket's namespace. */
