@@ -98,7 +98,8 @@ export type NlAttr =
   | { readonly type: number; readonly bytes: Buffer }
   | { readonly type: number; readonly text: string }
   | { readonly type: number; readonly u32: number }
-  | { readonly type: number; readonly nested: readonly NlAttr[] };
+  /** `size`: the children's bytes, counted when the attribute is made (bottom-up, once). */
+  | { readonly type: number; readonly nested: readonly NlAttr[]; readonly size: number };
 
 export function attr(type: number, bytes: Buffer): NlAttr {
   return { type, bytes };
@@ -113,7 +114,7 @@ export function u32Attr(type: number, value: number): NlAttr {
 }
 
 export function nested(type: number, children: readonly NlAttr[]): NlAttr {
-  return { type: type | NLA_F_NESTED, nested: children };
+  return { type: type | NLA_F_NESTED, nested: children, size: sizeOf(children) };
 }
 
 /** An attribute's payload length, unpadded. */
@@ -121,7 +122,7 @@ function payloadSize(a: NlAttr): number {
   if ('bytes' in a) return a.bytes.length;
   if ('text' in a) return Buffer.byteLength(a.text) + 1;
   if ('u32' in a) return 4;
-  return sizeOf(a.nested);
+  return a.size;
 }
 
 /** The bytes of `attrs`, each padded to 4. */
