@@ -172,8 +172,9 @@ function inputRules(net: FirewallNetwork): NftRule[] {
  * deleted the table (`nft flush ruleset`); drift repair restores the rest.
  *
  * `chains` is the same change without the declarations, for an executor to send as
- * nf_tables messages (0.1-0.2 ms where libnftables takes 0.7-1.2); it needs the table, its
- * sets, maps and base chains to exist, and the script runs when one does not.
+ * nf_tables messages of its own (without libnftables' parsing and cache; docs/decisions.md);
+ * it needs the table, its sets, maps and base chains to exist, and the script runs when one
+ * does not.
  */
 export function networkChange(added: readonly FirewallNetwork[], removed: readonly FirewallNetwork[]): { script: string; chains: NftChainChange } {
   const t = `ip ${NFT_TABLE}`;

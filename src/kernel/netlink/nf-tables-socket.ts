@@ -4,10 +4,11 @@ import { answerErrno, NLM_F_ACK, NLM_F_REQUEST, NLMSG_ERROR, SyncNetlinkSocket }
 
 /**
  * nf_tables transactions sent by this process on a NETLINK_NETFILTER socket: the messages
- * `nft -f` sends, without libnftables first reading the tables, chains and sets of the
- * ruleset into its cache (most of a small change's cost through libnftables, and growing
- * with the ruleset). The messages are the callers' (nft-elements.ts, nft-chains.ts); this
- * module frames them as one batch and reads the kernel's verdict.
+ * `nft -f` sends, without libnftables parsing text and first reading the tables, chains and
+ * sets of the ruleset into its cache (most of a set element change's cost through
+ * libnftables, and growing with the ruleset). The messages are the callers'
+ * (nft-elements.ts, nft-chains.ts); this module frames them as one batch and reads the
+ * kernel's verdict.
  *
  * A transaction is a batch in one datagram: BATCH_BEGIN, the messages, BATCH_END. The
  * kernel applies all of it or none, and answers every message flagged ACK: 0, or the errno

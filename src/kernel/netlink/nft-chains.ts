@@ -7,9 +7,10 @@ import { encodeKey, setElementsMessage } from './nft-elements.js';
 /**
  * A chain change (nft-commands.ts) as one nf_tables transaction of berth's own: the
  * messages `nft -f` sends for the same script, rule by rule the expressions `nft
- * --debug=netlink` shows for it, so `nft list` prints back what the script says. Through
- * libnftables a network's chains cost 0.7-1.2 ms, most of it reading the ruleset into its
- * cache and evaluating the text; these messages cost the kernel's work alone.
+ * --debug=netlink` shows for it, so `nft list` prints back what the script says, without
+ * libnftables parsing and evaluating the text and reading the ruleset into its cache first
+ * (in the daemon, a network create's transaction took 1.1-1.6 ms through libnftables and
+ * takes 1.0-1.15 this way, ~0.5 of it the kernel's commit; docs/decisions.md).
  *
  * Objects the change names but does not add (the table, its sets and maps, the base
  * chains) must exist: when one does not, NftObjectMissing is thrown, nothing is applied,
