@@ -55,7 +55,7 @@ export function whyOf(op: KernelOp): string {
     case 'bridge-add':
       return `the network's bridge: a virtual switch the containers' veths plug into (the seeds' docker0); multicast goes to every port (no snooping: it would make each new port cost more the more ports there are)`;
     case 'veth-add':
-      return `a veth pair, a virtual cable: ${op.hostName} stays on the host plugged into ${op.master}; ${op.peerName} (MAC ${op.peerMac}) is the container's end${op.peerNetns ? `, born inside ${op.peerNetns}` : ''}`;
+      return `a veth pair, a virtual cable: ${op.hostName} stays on the host plugged into ${op.master}; ${op.peerName} (MAC ${op.peerMac}) is the container's end${op.peerNetns ? `, born inside ${op.peerNetns}` : ''}; one queue each way on both ends, asked for at creation (the kernel would cut its default to one anyway, waiting for an RCU grace period)`;
     case 'macvlan-add':
       return `a macvlan link on ${op.parent}: its own MAC on the parent's LAN, mode ${op.mode}, so the container is one more host of that LAN`;
     case 'ipvlan-add':

@@ -1,4 +1,4 @@
-import type { KernelOp, Plan } from './ops.js';
+import { VETH_QUEUES, type KernelOp, type Plan } from './ops.js';
 
 /**
  * Which process applies an op. Consecutive ops on the same channel go into one process:
@@ -72,9 +72,10 @@ export function ipBatchLine(op: KernelOp): string {
       return `link add ${op.name}${op.mtu ? ` mtu ${op.mtu}` : ''} type bridge forward_delay 0 mcast_snooping 0`;
     case 'veth-add': {
       const mtu = op.mtu ? ` mtu ${op.mtu}` : '';
+      const queues = ` numtxqueues ${VETH_QUEUES} numrxqueues ${VETH_QUEUES}`;
       return (
-        `link add ${op.hostName}${mtu} master ${op.master} up type veth ` +
-        `peer name ${op.peerName}${mtu} address ${op.peerMac}${op.peerNetns === undefined ? '' : ` netns ${op.peerNetns}`}`
+        `link add ${op.hostName}${mtu}${queues} master ${op.master} up type veth ` +
+        `peer name ${op.peerName}${mtu}${queues} address ${op.peerMac}${op.peerNetns === undefined ? '' : ` netns ${op.peerNetns}`}`
       );
     }
     case 'macvlan-add':

@@ -66,7 +66,7 @@ describe('overlay networks across hosts', { skip: sandboxSkip }, () => {
   test('network create --dry-run prints the overlay\'s plan on this host and creates nothing anywhere', async () => {
     const plan = await w.berthOk(0, 'network', 'create', '--dry-run', '-d', 'overlay', '--subnet', '10.31.0.0/24', 'planned');
     assert.match(plan, /^ip link add vx-[0-9a-f]{12} mtu 1450 type vxlan id 4097 local 203\.0\.113\.10 dstport 4789 nolearning proxy$/m);
-    assert.match(plan, /^ip link add veth[0-9a-f]{7} mtu 1450 master ov-[0-9a-f]{12} up type veth peer name eth0 mtu 1450 address 02:42:0a:1f:00:02 netns berth-[0-9a-f]{12}$/m);
+    assert.match(plan, /^ip link add veth[0-9a-f]{7} mtu 1450 numtxqueues 1 numrxqueues 1 master ov-[0-9a-f]{12} up type veth peer name eth0 mtu 1450 numtxqueues 1 numrxqueues 1 address 02:42:0a:1f:00:02 netns berth-[0-9a-f]{12}$/m);
     for (const i of [0, 1, 2]) assert.equal(await lists(i, 'planned'), false);
   });
 

@@ -42,7 +42,7 @@ test('an endpoint is a veth on the bridge with the VXLAN MTU, and no default rou
   assert.equal(names.mac, '02:42:0a:1e:00:02');
   const joined = driver.join(net, 'ns', { id: 'e', ...names, address: '10.30.0.2', prefixLength: 24 });
   assert.deepEqual(joined.info, {});
-  assert.match(renderPlan(joined.plan), new RegExp(`^ip link add ${names.hostIfname!} mtu 1450 master ov-0a1b2c3d4e5f up type veth peer name eth0 mtu 1450 address 02:42:0a:1e:00:02 netns ns$`, 'm'));
+  assert.match(renderPlan(joined.plan), new RegExp(`^ip link add ${names.hostIfname!} mtu 1450 numtxqueues 1 numrxqueues 1 master ov-0a1b2c3d4e5f up type veth peer name eth0 mtu 1450 numtxqueues 1 numrxqueues 1 address 02:42:0a:1e:00:02 netns ns$`, 'm'));
   // The bridge may remember this MAC behind the tunnel (the address was another host's a moment ago): its port says where it is now.
   assert.match(renderPlan(joined.plan), new RegExp(`^bridge fdb replace 02:42:0a:1e:00:02 dev ${names.hostIfname!} master static$`, 'm'));
 });

@@ -88,7 +88,7 @@ describe('bad input gets a specific error and changes nothing', { skip: sandboxS
     assert.match(d.stderr, /^Error: berth daemon must run as root/m);
     const plan = await run('setpriv', [...asNobody, '-H', `unix://${w.dir}/absent.sock`, 'run', '--dry-run', '--name', 'c', '--', 'sh']);
     assert.equal(plan.code, 0, plan.stderr);
-    assert.match(plan.stdout, /^ip netns add berth-[0-9a-f]{12}\nip link add veth[0-9a-f]{7} master berth0 up type veth peer name eth0 address 02:42:ac:11:00:02 netns berth-[0-9a-f]{12}\n/);
+    assert.match(plan.stdout, /^ip netns add berth-[0-9a-f]{12}\nip link add veth[0-9a-f]{7} numtxqueues 1 numrxqueues 1 master berth0 up type veth peer name eth0 numtxqueues 1 numrxqueues 1 address 02:42:ac:11:00:02 netns berth-[0-9a-f]{12}\n/);
     // The anti-spoofing entries come last, as the daemon applies them.
     assert.match(plan.stdout, /route add default via 172\.17\.0\.1\nnft -f - <<'EOF' {3}# anti-spoofing: container c\n(.*\n)*add element bridge berth guarded \{ "veth[0-9a-f]{7}" \. 02:42:ac:11:00:02 \. 172\.17\.0\.2 \}\n(.*\n)*EOF\n$/);
     const withPorts = await run('setpriv', [...asNobody, '-H', `unix://${w.dir}/absent.sock`, 'run', '--dry-run', '-p', '80:5000', '--', 'sh']);
@@ -108,7 +108,7 @@ describe('bad input gets a specific error and changes nothing', { skip: sandboxS
       const plan = await run('setpriv', [...asNobody, 'run', '--dry-run', '-p', '80:5000', '--', 'sh']);
       assert.equal(plan.code, 0, plan.stderr);
       assert.match(plan.stderr, /with the settings of the last daemon \(\/var\/lib\/berth\/daemon\.json\): default bridge docker0 10\.66\.0\.0\/24, iptables/);
-      assert.match(plan.stdout, /master docker0 up type veth peer name eth0 address 02:42:0a:42:00:02/);
+      assert.match(plan.stdout, /master docker0 up type veth peer name eth0 numtxqueues 1 numrxqueues 1 address 02:42:0a:42:00:02/);
       assert.match(plan.stdout, /^iptables-restore --noflush/m);
       assert.doesNotMatch(plan.stdout, /^add element ip berth/m);
     } finally {

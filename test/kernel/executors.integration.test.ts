@@ -36,13 +36,16 @@ const attachPlan = (br: string, ns: string, veth: string): Plan => [
 async function observed(br: string, ns: string, veth: string) {
   const inside = JSON.parse(await must('ip', ['-n', ns, '-j', 'addr'])) as any[];
   const routes = JSON.parse(await must('ip', ['-n', ns, '-j', 'route'])) as any[];
-  const host = JSON.parse(await must('ip', ['-j', 'link', 'show', 'dev', veth])) as any[];
+  const host = JSON.parse(await must('ip', ['-d', '-j', 'link', 'show', 'dev', veth])) as any[];
+  const peer = JSON.parse(await must('ip', ['-n', ns, '-d', '-j', 'link', 'show', 'dev', 'eth0'])) as any[];
+  const queuesOf = (l: any) => ({ tx: l.num_tx_queues, rx: l.num_rx_queues });
   const bridge = (JSON.parse(await must('ip', ['-d', '-j', 'link', 'show', 'dev', br])) as any[])[0].linkinfo.info_data;
   return {
     bridge: { forwardDelay: bridge.forward_delay, stp: bridge.stp_state, multicastSnooping: bridge.mcast_snooping },
     inside: inside.map((l) => ({ name: l.ifname, mac: l.address, up: l.flags.includes('UP'), v4: l.addr_info.filter((a: any) => a.family === 'inet').map((a: any) => `${a.local}/${a.prefixlen}`) })),
     routes: routes.map((r) => `${r.dst} ${r.gateway ?? ''} ${r.dev}`),
     host: { master: host[0].master, up: host[0].flags.includes('UP') },
+    queues: { host: queuesOf(host[0]), peer: queuesOf(peer[0]) },
     bridgeHasPort: (JSON.parse(await must('ip', ['-j', 'link', 'show', 'master', br])) as any[]).map((l) => l.ifname),
   };
 }
@@ -80,6 +83,8 @@ describe('executor conformance', { skip: sandboxSkip }, () => {
           { name: 'eth0', mac: '02:42:0a:7b:00:02', up: true, v4: ['10.123.0.2/24'] },
         ]);
         assert.deepEqual(state.host, { master: br, up: true });
+        // One queue each way on both ends, asked for at creation (ops.ts VETH_QUEUES).
+        assert.deepEqual(state.queues, { host: { tx: 1, rx: 1 }, peer: { tx: 1, rx: 1 } });
         // No multicast snooping (decisions.md), and no forward delay: without STP the kernel
         // still runs its timer per port and announces the port again 15 s after it joined.
         assert.deepEqual(state.bridge, { forwardDelay: 0, stp: 0, multicastSnooping: 0 });

@@ -35,7 +35,7 @@ test('rendering gives the commands a person would type', () => {
     renderPlan(attach),
     [
       'ip netns add berth-0123456789ab',
-      'ip link add vethabcdef0 master berth0 up type veth peer name eth0 address 02:42:ac:11:00:02 netns berth-0123456789ab',
+      'ip link add vethabcdef0 numtxqueues 1 numrxqueues 1 master berth0 up type veth peer name eth0 numtxqueues 1 numrxqueues 1 address 02:42:ac:11:00:02 netns berth-0123456789ab',
       'ip -n berth-0123456789ab link set lo up',
       'ip -n berth-0123456789ab addr add 172.17.0.2/16 dev eth0',
       'ip -n berth-0123456789ab link set eth0 up',

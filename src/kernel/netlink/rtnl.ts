@@ -1,5 +1,6 @@
 import nl from 'netlink';
 import { parseIpv4, ipv4Bytes } from '../../common/ipv4.js';
+import { VETH_QUEUES } from '../ops.js';
 import { listeningSocket } from './listening-socket.js';
 import { NETLINK_NETFILTER } from './nf-tables-socket.js';
 import { RouteSocket } from './route-socket.js';
@@ -93,14 +94,18 @@ export class Rtnl {
     return this.socket.linkIndex(name);
   }
 
-  /** = ip link add HOST [mtu M] master MASTER up type veth peer name PEER [mtu M] address MAC netns NS. */
+  /**
+   * = ip link add HOST [mtu M] numtxqueues 1 numrxqueues 1 master MASTER up type veth peer name PEER
+   * [mtu M] numtxqueues 1 numrxqueues 1 address MAC netns NS (the queues: ops.ts VETH_QUEUES).
+   */
   addVeth(req: VethRequest): void {
+    const queues = { numTxQueues: VETH_QUEUES, numRxQueues: VETH_QUEUES };
     const peer = Buffer.concat([
       rt.formatLink({}),
-      attrBytes(ifla.formatLinkAttrs({ ifname: req.peerName, address: macBytes(req.peerMac), ...(req.peerNetnsFd !== undefined ? { netNsFd: req.peerNetnsFd } : {}), mtu: req.mtu })),
+      attrBytes(ifla.formatLinkAttrs({ ifname: req.peerName, address: macBytes(req.peerMac), ...(req.peerNetnsFd !== undefined ? { netNsFd: req.peerNetnsFd } : {}), mtu: req.mtu, ...queues })),
     ]);
     const linkinfo = attrBytes(ifla.formatInfo({ kind: 'veth', data: attrBytes(ifla.formatVethInfo({ peer })) }));
-    this.socket.newLink({ change: { up: true }, flags: { up: true } }, { ifname: req.hostName, master: this.linkIndex(req.master), mtu: req.mtu, linkinfo }, CREATE_EXCL);
+    this.socket.newLink({ change: { up: true }, flags: { up: true } }, { ifname: req.hostName, master: this.linkIndex(req.master), mtu: req.mtu, ...queues, linkinfo }, CREATE_EXCL);
   }
 
   /**
