@@ -38,6 +38,7 @@ import { Rtnl } from '../src/kernel/netlink/rtnl.js';
 import type { EndpointRecord } from '../src/engine/model.js';
 import { fmt, median, percentile, printTable } from './stats.js';
 import { DOCKER_DEFAULT_POOLS } from '../src/ipam/subnets.js';
+import { bridgeMac } from '../src/drivers/bridge-mac.js';
 
 if (process.env.BERTH_SANDBOX !== '1') {
   console.error('bench: run it inside the sandbox: npm run bench');
@@ -200,7 +201,7 @@ function kernelVethGrowth(bridges: number): number[][] {
   const top = Math.max(...LEVELS);
   try {
     for (const name of names) {
-      host.addBridge(name);
+      host.addBridge(name, bridgeMac(name));
       host.setUp(name);
     }
     for (let i = 1; i <= top; i++) {

@@ -3,6 +3,7 @@ import { shortId } from '../common/ids.js';
 import { LINK_KIND_SUPPORT, type KernelFeatures } from '../kernel/features.js';
 import { withoutAbsentLinks, type KernelOp, type Plan } from '../kernel/ops.js';
 import type { HostLinkPresence, KernelView } from '../kernel/view.js';
+import { bridgeMac } from './bridge-mac.js';
 import { dataOneOf, dataString, VALID_LINK_NAME } from './data.js';
 import { joinPlan, ownerAlias, type DriverCreateContext, type DriverData, type DriverEndpoint, type DriverNetwork, type NetworkDriver, type RecordedEndpoint } from './driver.js';
 
@@ -73,7 +74,7 @@ export function createParentPlan(networkId: string, link: ParentLink): KernelOp[
       ops.push({ kind: 'dummy-add', name: link.parent });
       break;
     case 'bridge':
-      ops.push({ kind: 'bridge-add', name: link.parent });
+      ops.push({ kind: 'bridge-add', name: link.parent, mac: bridgeMac(networkId) });
       break;
   }
   ops.push({ kind: 'link-alias', dev: link.parent, alias: ownerAlias(networkId) }, { kind: 'link-up', dev: link.parent });

@@ -53,7 +53,7 @@ export function whyOf(op: KernelOp): string {
     case 'netns-del':
       return `delete the sandbox: every interface in it goes, and with each its veth peer on the host`;
     case 'bridge-add':
-      return `the network's bridge: a virtual switch the containers' veths plug into (the seeds' docker0); multicast goes to every port (no snooping: it would make each new port cost more the more ports there are)`;
+      return `the network's bridge: a virtual switch the containers' veths plug into (the seeds' docker0); multicast goes to every port (no snooping: it would make each new port cost more the more ports there are); its MAC is fixed here (without one it takes its lowest port's, changing as containers come and go)`;
     case 'veth-add':
       return `a veth pair, a virtual cable: ${op.hostName} stays on the host plugged into ${op.master}; ${op.peerName} (MAC ${op.peerMac}) is the container's end${op.peerNetns ? `, born inside ${op.peerNetns}` : ''}; one queue each way on both ends, asked for at creation (the kernel would cut its default to one anyway, waiting for an RCU grace period)`;
     case 'macvlan-add':

@@ -55,9 +55,10 @@ export interface NetnsDel { readonly kind: 'netns-del'; readonly name: string; r
  * the bridge's ports and re-arm each one's multicast timers (br_port_state_selection), so a
  * veth's attach grew with the bridge (0.77 ms beside 50 ports, 1.25 ms beside 1,000);
  * without it, multicast is flooded to every port, as it is anyway on a container bridge,
- * where no querier keeps the snooped groups alive.
+ * where no querier keeps the snooped groups alive. Its MAC is set at creation and stays
+ * (drivers/bridge-mac.ts says why).
  */
-export interface BridgeAdd { readonly kind: 'bridge-add'; readonly name: string; readonly mtu?: number }
+export interface BridgeAdd { readonly kind: 'bridge-add'; readonly name: string; readonly mac: string; readonly mtu?: number }
 /**
  * A veth pair whose peer is born inside `peerNetns` with its final name and MAC: moving a
  * link between namespaces costs 19-25 ms in the kernel, creating it in place ~0.5 ms.

@@ -1,12 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BridgeDriver } from '../../src/drivers/bridge/driver.js';
+import { bridgeMac } from '../../src/drivers/bridge-mac.js';
 import { hostVethName } from '../../src/drivers/veth.js';
 import { joinPlan, macForAddress, type DriverNetwork } from '../../src/drivers/driver.js';
 import { viewOf } from '../../src/kernel/view.js';
 
 const NET: DriverNetwork = { id: 'n1', name: 'bridge', driver: 'bridge', internal: false, subnets: [{ subnet: '172.17.0.0/16', gateway: '172.17.0.1', auxAddresses: {} }], data: { bridge: 'berth0' } };
 const EP = { id: 'e', ifname: 'eth0', hostIfname: 'veth1234567', address: '172.17.0.2', prefixLength: 16, mac: '02:42:ac:11:00:02' };
+
+test('a bridge\'s MAC: derived from its seed, the same every time, unicast and locally administered', () => {
+  const mac = bridgeMac('n1');
+  assert.match(mac, /^[0-9a-f][26ae](:[0-9a-f]{2}){5}$/);
+  assert.equal(bridgeMac('n1'), mac);
+  assert.notEqual(bridgeMac('n2'), mac);
+});
 
 test('MAC is 02:42 followed by the IPv4 bytes (as the seeds show for docker0)', () => {
   assert.equal(macForAddress('172.17.0.2'), '02:42:ac:11:00:02');
@@ -45,7 +53,7 @@ test('join creates the peer inside the namespace with its final name and MAC (no
 test('the network is its bridge with the gateway address, berth\'s alias and route_localnet; deleting plans only what exists', () => {
   const driver = new BridgeDriver();
   assert.deepEqual(driver.createNetwork(NET), [
-    { kind: 'bridge-add', name: 'berth0', mtu: undefined },
+    { kind: 'bridge-add', name: 'berth0', mac: bridgeMac('n1'), mtu: undefined },
     { kind: 'link-alias', dev: 'berth0', alias: 'berth-network:n1' },
     { kind: 'addr-add', dev: 'berth0', cidr: '172.17.0.1/16' },
     { kind: 'link-up', dev: 'berth0' },

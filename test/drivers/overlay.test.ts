@@ -21,9 +21,9 @@ test('a bridge without an address and a VXLAN link on it: VNI, this host\'s VTEP
   const net = network();
   assert.deepEqual(net.data, { vni: 4097, mtu: 1450, bridge: 'ov-0a1b2c3d4e5f', vxlan: 'vx-0a1b2c3d4e5f' });
   assert.equal(
-    renderPlan(new OverlayDriver(ALL_FEATURES, VTEP).createNetwork(net)),
+    renderPlan(new OverlayDriver(ALL_FEATURES, VTEP).createNetwork(net)).replace(/ address ([0-9a-f]{2}:){5}[0-9a-f]{2} /, ' address MAC '),
     [
-      'ip link add ov-0a1b2c3d4e5f mtu 1450 type bridge forward_delay 0 mcast_snooping 0',
+      'ip link add ov-0a1b2c3d4e5f address MAC mtu 1450 type bridge forward_delay 0 mcast_snooping 0',
       `ip link set dev ov-0a1b2c3d4e5f alias berth-network:${ID}`,
       'ip link set ov-0a1b2c3d4e5f up',
       'ip link add vx-0a1b2c3d4e5f mtu 1450 type vxlan id 4097 local 203.0.113.10 dstport 4789 nolearning proxy',
@@ -32,6 +32,15 @@ test('a bridge without an address and a VXLAN link on it: VNI, this host\'s VTEP
       'ip link set vx-0a1b2c3d4e5f up',
     ].join('\n'),
   );
+});
+
+test('the bridge\'s MAC: the same for the network on one host every time, another on another host', () => {
+  const bridgeMacOn = (vtep: string) => {
+    const op = new OverlayDriver(ALL_FEATURES, vtep).createNetwork(network())[0]!;
+    return op.kind === 'bridge-add' ? op.mac : undefined;
+  };
+  assert.equal(bridgeMacOn(VTEP), bridgeMacOn(VTEP));
+  assert.notEqual(bridgeMacOn(VTEP), bridgeMacOn('203.0.113.11'));
 });
 
 test('an endpoint is a veth on the bridge with the VXLAN MTU, and no default route through the overlay', () => {

@@ -40,7 +40,7 @@ describe('rtnetlink answered synchronously', { skip: sandboxSkip }, () => {
   });
 
   test('a refused request reads as the kernel refused it, and the socket answers the next one', async () => {
-    assert.throws(() => rtnl.addBridge('rsbr0'), /^Error: Request rejected: EEXIST$/);
+    assert.throws(() => rtnl.addBridge('rsbr0', '02:00:00:00:00:01'), /^Error: Request rejected: EEXIST$/);
     assert.throws(() => rtnl.setUp('rsnone0'), /Cannot find device "rsnone0"/);
     rtnl.setUp('rsbr1');
     assert.match(await must('ip', ['link', 'show', 'rsbr1']), /\bUP\b/);

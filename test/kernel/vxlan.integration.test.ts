@@ -35,7 +35,7 @@ describe('VXLAN data plane across two hosts', { skip: sandboxSkip }, () => {
       // would live in that command's private mount namespace and die with it.
       await must('ip', ['netns', 'add', ct(i)]);
       await applyOn(i, i === 0 ? 'NetlinkExecutor' : 'BatchExecutor', [
-        { kind: 'bridge-add', name: 'ov0' },
+        { kind: 'bridge-add', name: 'ov0', mac: `02:00:00:00:0${i}:01` },
         { kind: 'link-up', dev: 'ov0' },
         { kind: 'vxlan-add', name: 'vx0', vni: 4242, local: w.hosts[i]!.address, dstport: 4789, mtu: 1450 },
         { kind: 'port-attach', dev: 'vx0', master: 'ov0' },

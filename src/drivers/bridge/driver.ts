@@ -3,6 +3,7 @@ import type { FirewallNetwork } from '../../firewall/model.js';
 import type { KernelFeatures } from '../../kernel/features.js';
 import { withoutAbsentLinks, type KernelOp, type Plan } from '../../kernel/ops.js';
 import type { HostLinkPresence, KernelView } from '../../kernel/view.js';
+import { bridgeMac } from '../bridge-mac.js';
 import {
   type EndpointPath,
   joinPlan,
@@ -48,7 +49,7 @@ export class BridgeDriver implements NetworkDriver {
   createNetwork(network: DriverNetwork): Plan {
     const { bridge, mtu } = bridgeOptionsOf(network.data);
     const ops: KernelOp[] = [
-      { kind: 'bridge-add', name: bridge, mtu },
+      { kind: 'bridge-add', name: bridge, mac: bridgeMac(network.id), mtu },
       { kind: 'link-alias', dev: bridge, alias: ownerAlias(network.id) },
     ];
     const gateway = gatewayCidr(network);

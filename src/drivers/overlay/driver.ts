@@ -2,6 +2,7 @@ import { MissingFeatureError } from '../../common/errors.js';
 import type { KernelFeatures } from '../../kernel/features.js';
 import { withoutAbsentLinks, type KernelOp, type Plan } from '../../kernel/ops.js';
 import type { HostLinkPresence, KernelView } from '../../kernel/view.js';
+import { bridgeMac } from '../bridge-mac.js';
 import {
   type EndpointPath,
   joinPlan,
@@ -68,7 +69,7 @@ export class OverlayDriver implements NetworkDriver {
 
   createNetwork(network: DriverNetwork): Plan {
     const options = overlayOptionsOf(network.data);
-    return [...bridgePlan(network, options), ...this.vxlanPlan(network, options)];
+    return [...bridgePlan(network, options, this.vtep), ...this.vxlanPlan(network, options)];
   }
 
   deleteNetwork(network: DriverNetwork, live: HostLinkPresence): Plan {
@@ -114,7 +115,7 @@ export class OverlayDriver implements NetworkDriver {
     const options = overlayOptionsOf(network.data);
     const ops: KernelOp[] = [];
     const bridge = live.links.get(options.bridge);
-    if (!bridge) ops.push(...bridgePlan(network, options));
+    if (!bridge) ops.push(...bridgePlan(network, options, this.vtep));
     else if (!bridge.up) ops.push({ kind: 'link-up', dev: options.bridge });
     const vxlan = live.links.get(options.vxlan);
     if (!vxlan) ops.push(...this.vxlanPlan(network, options));
@@ -168,9 +169,10 @@ export class OverlayDriver implements NetworkDriver {
   }
 }
 
-function bridgePlan(network: DriverNetwork, options: OverlayOptions): KernelOp[] {
+/** The network's bridge on this host; its MAC differs from the same network's bridge on other hosts (`vtep`: this host's). */
+function bridgePlan(network: DriverNetwork, options: OverlayOptions, vtep: string | undefined): KernelOp[] {
   return [
-    { kind: 'bridge-add', name: options.bridge, mtu: options.mtu },
+    { kind: 'bridge-add', name: options.bridge, mac: bridgeMac(`${network.id} on ${vtep ?? 'no VTEP'}`), mtu: options.mtu },
     { kind: 'link-alias', dev: options.bridge, alias: ownerAlias(network.id) },
     { kind: 'link-up', dev: options.bridge },
   ];

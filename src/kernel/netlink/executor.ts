@@ -143,7 +143,7 @@ export class NetlinkExecutor implements Executor {
       case 'port-hairpin':
         return this.host.setHairpin(op.dev);
       case 'bridge-add':
-        return this.host.addBridge(op.name, op.mtu);
+        return this.host.addBridge(op.name, op.mac, op.mtu);
       case 'nft-apply':
         return applyNft(op);
       // A peer's container on another host: its MAC behind that host's VTEP, its address at its MAC.
