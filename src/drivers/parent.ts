@@ -3,7 +3,6 @@ import { shortId } from '../common/ids.js';
 import { LINK_KIND_SUPPORT, type KernelFeatures } from '../kernel/features.js';
 import { withoutAbsentLinks, type KernelOp, type Plan } from '../kernel/ops.js';
 import type { HostLinkPresence, KernelView } from '../kernel/view.js';
-import { bridgeMac } from './bridge-mac.js';
 import { dataOneOf, dataString, VALID_LINK_NAME } from './data.js';
 import { joinPlan, ownerAlias, type DriverCreateContext, type DriverData, type DriverEndpoint, type DriverNetwork, type NetworkDriver, type RecordedEndpoint } from './driver.js';
 
@@ -74,7 +73,8 @@ export function createParentPlan(networkId: string, link: ParentLink): KernelOp[
       ops.push({ kind: 'dummy-add', name: link.parent });
       break;
     case 'bridge':
-      ops.push({ kind: 'bridge-add', name: link.parent, mac: bridgeMac(networkId) });
+      // Without a MAC of its own: it never has ports, and with one the kernel would keep its carrier off, and the macvlans' with it (ops.ts BridgeAdd).
+      ops.push({ kind: 'bridge-add', name: link.parent });
       break;
   }
   ops.push({ kind: 'link-alias', dev: link.parent, alias: ownerAlias(networkId) }, { kind: 'link-up', dev: link.parent });

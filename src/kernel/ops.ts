@@ -55,10 +55,12 @@ export interface NetnsDel { readonly kind: 'netns-del'; readonly name: string; r
  * the bridge's ports and re-arm each one's multicast timers (br_port_state_selection), so a
  * veth's attach grew with the bridge (0.77 ms beside 50 ports, 1.25 ms beside 1,000);
  * without it, multicast is flooded to every port, as it is anyway on a container bridge,
- * where no querier keeps the snooped groups alive. Its MAC is set at creation and stays
- * (drivers/bridge-mac.ts says why).
+ * where no querier keeps the snooped groups alive. A network's bridge gets its MAC at
+ * creation (drivers/bridge-mac.ts says why). With a MAC set, the kernel turns the carrier of
+ * a bridge without ports off (as docker0's reads DOWN with no container), so a bridge that
+ * never has ports and must carry (a macvlan network's isolated parent) is made without one.
  */
-export interface BridgeAdd { readonly kind: 'bridge-add'; readonly name: string; readonly mac: string; readonly mtu?: number }
+export interface BridgeAdd { readonly kind: 'bridge-add'; readonly name: string; readonly mac?: string; readonly mtu?: number }
 /**
  * A veth pair whose peer is born inside `peerNetns` with its final name and MAC: moving a
  * link between namespaces costs 19-25 ms in the kernel, creating it in place ~0.5 ms.

@@ -69,7 +69,7 @@ export function ipBatchLine(op: KernelOp): string {
     case 'netns-del':
       return `netns del ${op.name}`;
     case 'bridge-add':
-      return `link add ${op.name} address ${op.mac}${op.mtu ? ` mtu ${op.mtu}` : ''} type bridge forward_delay 0 mcast_snooping 0`;
+      return `link add ${op.name}${op.mac ? ` address ${op.mac}` : ''}${op.mtu ? ` mtu ${op.mtu}` : ''} type bridge forward_delay 0 mcast_snooping 0`;
     case 'veth-add': {
       const mtu = op.mtu ? ` mtu ${op.mtu}` : '';
       const queues = ` numtxqueues ${VETH_QUEUES} numrxqueues ${VETH_QUEUES}`;

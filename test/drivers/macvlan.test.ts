@@ -89,7 +89,7 @@ test('--internal without a parent: a dummy parent as Docker, or a bridge with no
   assert.match(renderPlan(new MacvlanDriver(ALL_FEATURES).createNetwork(dummy)), /^ip link add dm-5e1f2a3b4c5d type dummy$/m);
   const bridged = network({}, { internal: true }, without('dummy'));
   assert.equal(bridged.data.createdParent, 'bridge');
-  assert.match(renderPlan(new MacvlanDriver(without('dummy')).createNetwork(bridged)), /^ip link add dm-5e1f2a3b4c5d address ([0-9a-f]{2}:){5}[0-9a-f]{2} type bridge forward_delay 0 mcast_snooping 0$/m);
+  assert.match(renderPlan(new MacvlanDriver(without('dummy')).createNetwork(bridged)), /^ip link add dm-5e1f2a3b4c5d type bridge forward_delay 0 mcast_snooping 0$/m);
 });
 
 test('host access: a bridge-mode macvlan link of the host with the highest free address, and a /32 route per endpoint', () => {

@@ -191,11 +191,11 @@ export class Rtnl {
     );
   }
 
-  /** = ip link add NAME address MAC [mtu M] type bridge forward_delay 0 mcast_snooping 0 */
-  addBridge(name: string, mac: string, mtu?: number): void {
+  /** = ip link add NAME [address MAC] [mtu M] type bridge forward_delay 0 mcast_snooping 0 */
+  addBridge(name: string, mac?: string, mtu?: number): void {
     const data = attrBytes(ifla.formatBridge({ forwardDelay: u32Bytes(0), mcastSnooping: Buffer.from([0]) }));
     const linkinfo = attrBytes(ifla.formatInfo({ kind: 'bridge', data }));
-    this.socket.newLink({}, { ifname: name, address: macBytes(mac), ...(mtu !== undefined ? { mtu } : {}), linkinfo }, CREATE_EXCL);
+    this.socket.newLink({}, { ifname: name, ...(mac !== undefined ? { address: macBytes(mac) } : {}), ...(mtu !== undefined ? { mtu } : {}), linkinfo }, CREATE_EXCL);
   }
 
   /** = ip link set DEV up */
