@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { macText } from './driver.js';
 
 /**
  * The MAC of a bridge berth creates, fixed at creation as dockerd fixes its bridges': a
@@ -14,5 +15,5 @@ import { createHash } from 'node:crypto';
 export function bridgeMac(seed: string): string {
   const bytes = createHash('sha256').update(`berth bridge ${seed}`).digest().subarray(0, 6);
   bytes[0] = (bytes[0]! & 0xfe) | 0x02;
-  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
+  return macText([...bytes]);
 }

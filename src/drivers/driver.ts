@@ -231,7 +231,11 @@ export function subnetHolding(subnets: readonly NetworkAddressing[], address: st
 
 /** Docker's MAC for an IPv4 endpoint: 02:42 followed by the four address bytes. */
 export function macForAddress(address: string): string {
-  const bytes = [0x02, 0x42, ...address.split('.').map(Number)];
+  return macText([0x02, 0x42, ...address.split('.').map(Number)]);
+}
+
+/** Six bytes as a MAC's text: two lower-case hex digits each, colon-separated. */
+export function macText(bytes: readonly number[]): string {
   return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
