@@ -15,6 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchContainer, signalContainer } from '../src/kernel/process.js';
+import { openMountTemplate } from '../src/kernel/mount-template.js';
 import { fileURLToPath } from 'node:url';
 import { call } from './api-client.js';
 import { startBenchDaemon } from './daemon.js';
@@ -132,15 +133,16 @@ function benchDocker(): Run | string {
 
 /**
  * The floor of this process model: `count` containers' processes alone, started with the
- * daemon's own launch code (kernel/process.ts: unshare, the wrapper shell, one `mount -a`,
- * the command), CONCURRENCY at a time from this small process, in the host's network
- * namespace (so without nsenter), with no network, no API and no records. Seconds.
+ * daemon's own launch code (kernel/process.ts: nsenter into the containers' mount template,
+ * unshare, the wrapper shell, one `mount -a`, the command), CONCURRENCY at a time from this
+ * small process, in the host's network namespace, with no network, no API and no records. Seconds.
  */
 async function processFloor(count: number): Promise<number> {
   // On /run's tmpfs: the floor is the processes' cost, not this VM's disk (a new file on its
   // ext4 takes 0.4-0.9 ms, more for minutes after many files were deleted).
   const dir = mkdtempSync('/run/berth-bench-floor-');
   const pids: number[] = [];
+  const mountTemplate = await openMountTemplate();
   try {
     writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
     writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
@@ -149,7 +151,7 @@ async function processFloor(count: number): Promise<number> {
       const own = join(dir, String(i));
       mkdirSync(own);
       const launched = await launchContainer({
-        netns: '', hostname: `floor${i}`, hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'), command: ['sleep', '100000'], env: [],
+        netns: '', mountTemplate: mountTemplate.path, hostname: `floor${i}`, hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'), command: ['sleep', '100000'], env: [],
         stdoutPath: join(own, 'out'), stderrPath: join(own, 'err'), exitCodePath: join(own, 'exit'), mountTablePath: join(own, 'mounts'), hidden: { directories: [], files: [] },
       });
       pids.push(launched.pid);
@@ -158,6 +160,7 @@ async function processFloor(count: number): Promise<number> {
     return Number(process.hrtime.bigint() - began) / 1e9;
   } finally {
     for (const pid of pids) signalContainer(pid, 'SIGKILL');
+    mountTemplate.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -175,7 +178,7 @@ printTable(
 if (typeof docker === 'string') console.log(`docker: ${docker}`);
 else console.log(`berth's ${SCALE_BERTH} / Docker's ${SCALE_DOCKER}: ${(berth.totalS / docker.totalS).toFixed(3)}x the time`);
 const floorRatio = typeof docker === 'string' ? '' : ` = ${(floorS / docker.totalS).toFixed(3)}x Docker's ${SCALE_DOCKER}`;
-console.log(`the processes alone (unshare, wrapper shell, mount -a, the command; no network, no API; files on tmpfs), ${SCALE_BERTH}, ${CONCURRENCY} at a time: ${floorS.toFixed(1)} s${floorRatio}`);
+console.log(`the processes alone (nsenter, unshare, wrapper shell, mount -a, the command; no network, no API; files on tmpfs), ${SCALE_BERTH}, ${CONCURRENCY} at a time: ${floorS.toFixed(1)} s${floorRatio}`);
 console.log('');
 console.log(`# memory held with every container running, ${SETTLE_MS / 1000} s after the last start, by process (MB)`);
 const memoryRows = (name: string, count: number, r: Run) =>

@@ -23,6 +23,7 @@ import { BatchExecutor, type Executor } from '../kernel/exec.js';
 import { closeOnExecAll } from '../kernel/close-on-exec.js';
 import { NetlinkExecutor } from '../kernel/netlink/executor.js';
 import { watchNftables, watchRouting } from '../kernel/netlink/rtnl.js';
+import { openMountTemplate, type MountTemplate } from '../kernel/mount-template.js';
 import { linkOfAddress } from '../kernel/read.js';
 import { runTool } from '../kernel/spawn.js';
 import { LocalStore } from '../store/local.js';
@@ -86,7 +87,9 @@ export async function startDaemon(
   // Only root may read berth's state: records, logs, the pidfile (the API socket has its own mode).
   await privateDirectory(options.execRoot);
   const releasePidfile = await claimPidfile(join(options.execRoot, 'berth.pid'));
+  let mountTemplate: MountTemplate | undefined;
   try {
+    mountTemplate = await openMountTemplate();
     const features = await probeKernelFeatures();
     await privateDirectory(options.dataRoot);
     await writeDaemonSettings(options.dataRoot, options);
@@ -96,7 +99,7 @@ export async function startDaemon(
     const cluster = options.cluster ? await ClusterMembership.join(options.cluster, (m) => console.error(m)) : undefined;
     // Beside dockerd (its plugin, or its chains found): open its FORWARD chain to berth's traffic.
     const dockerCoexistence = options.dockerPluginDir !== undefined || (await dockerChainsPresent());
-    const engine = await Engine.open({ ...engineConfig(options), dockerCoexistence, hiddenFromContainers: hiddenFromContainers(options) }, {
+    const engine = await Engine.open({ ...engineConfig(options), dockerCoexistence, hiddenFromContainers: hiddenFromContainers(options), containerMountTemplate: mountTemplate.path }, {
       store: new LocalStore(join(options.dataRoot, 'store')),
       runStore: new LocalStore(join(options.execRoot, 'store')),
       executor,
@@ -137,10 +140,12 @@ export async function startDaemon(
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await rm(options.socketPath, { force: true });
+        mountTemplate?.close();
         await releasePidfile();
       },
     };
   } catch (err) {
+    mountTemplate?.close();
     await releasePidfile();
     throw err;
   }
@@ -231,6 +236,8 @@ export function hiddenFromContainers(options: Pick<DaemonOptions, 'dataRoot' | '
 export function engineConfig(settings: DaemonSettings & { readonly dataRoot: string; readonly execRoot: string }): EngineConfig {
   return {
     hiddenFromContainers: { directories: [], files: [] },
+    // The daemon's own (it makes the template); a planner without a daemon starts no container.
+    containerMountTemplate: '',
     dataRoot: settings.dataRoot,
     execRoot: settings.execRoot,
     defaultBridge: { bridge: settings.bridge, bip: settings.bip, pools: settings.addressPools.length > 0 ? settings.addressPools : DOCKER_DEFAULT_POOLS },

@@ -581,6 +581,7 @@ export class Engine {
       mkdirSync(this.containerDir(container.id), { recursive: true, mode: 0o700 });
       const launched = await launchContainer({
         netns: sandbox.netns,
+        mountTemplate: this.config.containerMountTemplate,
         hostname: container.hostname,
         hostsFile: join(sandbox.filesDir, 'hosts'),
         resolvConfFile: join(sandbox.filesDir, 'resolv.conf'),

@@ -20,6 +20,8 @@ import { closeOnExecPipe, reap, spawnInNewSession } from './posix-spawn.js';
 export interface LaunchSpec {
   /** The namespace under /run/netns to enter; "" keeps the host's (--network host). */
   readonly netns: string;
+  /** The mount namespace the container's own is copied from, as a path `nsenter --mount` opens (mount-template.ts). */
+  readonly mountTemplate: string;
   readonly hostname: string;
   readonly hostsFile: string;
   readonly resolvConfFile: string;
@@ -75,7 +77,9 @@ export const LOG_FILE_MODE = 0o600;
 export const SANDBOX_SETUP_FAILED = 125;
 
 /**
- * The container's first process, a POSIX shell, runs in fresh UTS and mount namespaces:
+ * The container's first process, a POSIX shell, runs in fresh UTS and mount namespaces (the
+ * mount namespace a copy of the template's, mount-template.ts; entering it makes / the
+ * working directory, Docker's default):
  * $1 hostname, $2 the mount table, $3 exit-code file, $4 the stdin FIFO ("" for none),
  * $5 the user ("" for root), $6 "ro" for a read-only root filesystem, then the command.
  * With a user, the command runs through setpriv(1) as that user and group (the user's own
@@ -155,18 +159,21 @@ export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess
     const [reportRead, reportWrite] = closeOnExecPipe();
     reportEnd = reportRead;
     descriptors.push(reportWrite);
-    const enterNetns = spec.netns === '' ? [] : ['nsenter', `--net=${join(NETNS_DIR, spec.netns)}`];
-    const [tool, ...args] = [
-      ...enterNetns,
+    // nsenter opens both namespaces' files before it enters either: the pin under /run/netns
+    // is found in the daemon's mount namespace, which the template does not have.
+    const enterNetns = spec.netns === '' ? [] : [`--net=${join(NETNS_DIR, spec.netns)}`];
+    const tool = 'nsenter';
+    const args = [
+      ...enterNetns, `--mount=${spec.mountTemplate}`,
       'unshare', '--uts', '--mount', '--propagation', 'private', '--',
       '/bin/sh', '-c', WRAPPER, 'berth-init',
       spec.hostname, spec.mountTablePath, spec.exitCodePath, spec.stdinFifoPath ?? '', spec.user ?? '', spec.readOnly ? 'ro' : '',
       ...spec.command,
     ];
     try {
-      pid = spawnInNewSession({ file: tool!, args, env: envObject(spec.env), descriptors: ['null', stdout, stderr, reportWrite] });
+      pid = spawnInNewSession({ file: tool, args, env: envObject(spec.env), descriptors: ['null', stdout, stderr, reportWrite] });
     } catch (err) {
-      throw new BerthError('kernel', `${tool!} could not be started (is util-linux installed?): ${(err as Error).message}`);
+      throw new BerthError('kernel', `${tool} could not be started (is util-linux installed?): ${(err as Error).message}`);
     }
   } catch (err) {
     if (reportEnd !== undefined) closeSync(reportEnd);

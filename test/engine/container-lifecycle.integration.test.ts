@@ -1,20 +1,51 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readlink, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { must, sandboxSkip, sleep, World, eventually } from '../world/world.js';
 import { checkLeaksThenDispose } from '../world/leaks.js';
 
 /**
- * What a container is, beyond its network: its hostname, its /sys, its exit codes, how it
- * stops. Each test is a defect found by trying berth from outside (part 5).
+ * What a container is, beyond its network: its hostname, its /sys, its mounts, its exit
+ * codes, how it stops. Most tests are a defect found by trying berth from outside (part 5).
  */
-describe('containers: hostname, sysfs, exit codes, stop', { skip: sandboxSkip }, () => {
+describe('containers: hostname, sysfs, mounts, exit codes, stop', { skip: sandboxSkip }, () => {
   let w: World;
+  // A shared mount made before the daemon starts, as every mount of a Debian host is (systemd).
+  const sharedDir = `/run/berth-test-shared-${process.pid}`;
   before(async () => {
+    await mkdir(sharedDir);
+    await must('mount', ['-t', 'tmpfs', 'berth-test-shared', sharedDir]);
+    await must('mount', ['--make-shared', sharedDir]);
     w = await World.create();
   });
-  after(() => checkLeaksThenDispose(w));
+  after(async () => {
+    await checkLeaksThenDispose(w);
+    await must('umount', ['--recursive', sharedDir]);
+    await rmdir(sharedDir);
+  });
+
+  test('a container\'s mount namespace holds no network namespace\'s pin (its own or others\'), and its working directory is /', async () => {
+    await w.berthOk('run', '-d', '--name', 'pins1', '--', 'sleep', '1000');
+    await w.berthOk('run', '-d', '--name', 'pins2', '--', 'sleep', '1000');
+    await w.berthOk('run', '-d', '--name', 'pins3', '--network', 'host', '--', 'sleep', '1000');
+    // mountinfo's fourth field is the mount's root: "net:[INODE]" for a pinned network namespace.
+    const pins = (mountinfo: string) => mountinfo.split('\n').filter((line) => line.split(' ')[3]?.startsWith('net:['));
+    assert.ok(pins(await readFile('/proc/self/mountinfo', 'utf8')).length >= 4, 'the host holds the world\'s and the containers\' pins');
+    for (const name of ['pins1', 'pins2', 'pins3']) {
+      const pid = (await w.inspect(name)).State.Pid;
+      assert.deepEqual(pins(await readFile(`/proc/${pid}/mountinfo`, 'utf8')), [], `${name} copied these pins`);
+      assert.equal(await readlink(`/proc/${pid}/cwd`), '/', name);
+    }
+  });
+
+  test('what the host mounts after the daemon started shows in containers started later, as in a copy of the host\'s mounts', async () => {
+    const later = join(sharedDir, 'later');
+    await mkdir(later);
+    await must('mount', ['-t', 'tmpfs', 'berth-test-later', later]);
+    await writeFile(join(later, 'probe'), 'seen\n');
+    assert.equal(await w.berthOk('run', '--rm', '--', 'cat', join(later, 'probe')), 'seen\n');
+  });
 
 
   test('an unnamed container runs, with the first 12 hex digits of its id as hostname', async () => {

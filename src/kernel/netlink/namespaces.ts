@@ -88,7 +88,7 @@ function enterNewNetns(): void {
 let mountPointReady = false;
 
 /** What `ip netns add` does first: /run/netns becomes a shared mount point, so pins propagate. */
-function prepareNetnsDir(): void {
+export function prepareNetnsDir(): void {
   if (mountPointReady) return;
   mkdirSync(NETNS_DIR, { recursive: true, mode: 0o755 });
   if ((mountC('none', NETNS_DIR, null, MS_SHARED | MS_REC, null) as number) !== 0) {
