@@ -21,9 +21,9 @@ import { NETNS_DIR } from './read.js';
  *
  * The template is a slave of the host's mounts (what the host mounts later appears in it,
  * as it would in a copy of the daemon's), with /run/netns unmounted in it. The daemon holds
- * it by a descriptor, not a pin: it needs no cleaning after a crash, and this kernel (6.18)
- * refuses about half the binds of a newer mount namespace's file with EINVAL (its loop check
- * compares namespace ids, which are not handed out in creation order across CPUs).
+ * it by a descriptor, not a pin: it needs no cleaning after a crash, and the kernel of the
+ * VM berth was measured on (6.18) refused the bind of about half the new mount namespaces'
+ * files with EINVAL, repeatably for a given namespace (docs/decisions.md).
  */
 export interface MountTemplate {
   /** What `nsenter --mount=` opens: this process's descriptor of the namespace, through /proc. */
