@@ -112,6 +112,8 @@ export class Engine {
   private readonly adopted = new Set<string>();
   /** Starts whose container's process is still setting its sandbox up, by container id: each settles with the start's answer. */
   private readonly settingUp = new Map<string, Promise<ContainerRecord>>();
+  /** The end of each running container this daemon launched (its wrapper's report pipe closing), by id; adopted ones are not here. */
+  private readonly launchedExits = new Map<string, Promise<number>>();
   private poller: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -452,6 +454,7 @@ export class Engine {
       const container = found.state.status === 'exited' ? await this.resetExited(found) : found;
       try {
         const { started, launched } = await this.startCreated(container);
+        this.rememberExit(started.id, launched.exited);
         const settled = this.settleStart(container, started, launched);
         this.settingUp.set(started.id, settled);
         return { record: started, settled };
@@ -461,6 +464,25 @@ export class Engine {
       }
     });
     return start.settled ?? start.record;
+  }
+
+  /** Keeps a launched container's end for `rm -f` to wait on, until it comes (a later start of the same container has its own). */
+  private rememberExit(id: string, exited: Promise<number>): void {
+    this.launchedExits.set(id, exited);
+    void exited.then(() => {
+      if (this.launchedExits.get(id) === exited) this.launchedExits.delete(id);
+    });
+  }
+
+  /**
+   * Resolves once a running container's process is gone: at its wrapper's end, when this
+   * daemon launched it (the event, at once), else (adopted after a restart) when /proc says
+   * so; polling alone waited 10 ms a removal, inside the operation queue.
+   */
+  private processGone(container: ContainerRecord): Promise<unknown> {
+    const polled = waitForDeath(container.state.pid, container.state.startTime);
+    const exited = this.launchedExits.get(container.id);
+    return exited ? Promise.race([exited, polled]) : polled;
   }
 
   /** Docker keeps why a start failed in State.Error; the container stays created. */
@@ -781,7 +803,7 @@ export class Engine {
       const container = this.checkedRemovable(ref, opts);
       if (container.state.status === 'running') {
         signalContainer(container.state.pid, 'SIGKILL');
-        await waitForDeath(container.state.pid, container.state.startTime);
+        await this.processGone(container);
         await this.recordExit(container.id, KILLED_EXIT_CODE);
       }
       const latest = this.containers.byIdExact(container.id);
@@ -830,11 +852,12 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Polls /proc until the process is gone (or `timeoutMs` passed): soon at first (a killed process is gone in a few ms), then every 10 ms. */
 async function waitForDeath(pid: number, startTime: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  for (let pause = 1; Date.now() < deadline; pause = Math.min(pause * 2, 10)) {
     if ((await processStartTime(pid)) !== startTime) return;
-    await sleep(10);
+    await sleep(pause);
   }
 }
 
