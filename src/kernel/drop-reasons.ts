@@ -118,6 +118,27 @@ export function parseDrops(trace: string): KernelDrop[] {
   return drops;
 }
 
+/**
+ * The drops that can be the probe's own packet. The tracepoint filter keeps drops in the
+ * probe sender's task, but a task that raises the network softirq also handles whatever
+ * else waits in that CPU's backlog: CI once saw a TCP probe blamed on a UDP datagram's
+ * NO_SOCKET (at __udp4_lib_rcv) that was some other packet's. A drop in another transport's
+ * receive or send path (its function says which: tcp_v4_rcv, __udp4_lib_rcv, icmp_rcv) is
+ * not the probe's; drops on the way (routing, neighbours, queues, netfilter) name none.
+ */
+export function dropsOfProbe(drops: readonly KernelDrop[], proto: 'tcp' | 'udp' | 'icmp'): KernelDrop[] {
+  return drops.filter((d) => (transportOf(d.location) ?? proto) === proto);
+}
+
+/** The transport whose code a location is in, from its function's name, if it names one. */
+function transportOf(location: string): 'tcp' | 'udp' | 'icmp' | undefined {
+  const fn = location.replace(/^_+/, '');
+  if (/^tcp/.test(fn)) return 'tcp';
+  if (/^udp/.test(fn)) return 'udp';
+  if (/^(icmp|ping)/.test(fn)) return 'icmp';
+  return undefined;
+}
+
 /** tracefs mounted (mounting it where it is not) with the tracepoint; else why not. */
 async function tracefsReady(): Promise<string | undefined> {
   if (!existsSync(`${TRACEFS}/instances`)) {

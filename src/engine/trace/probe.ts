@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../../common/errors.js';
-import { beginDropWatch, closeDropWatch, endDropWatch, meaningOf, type DropMeaning, type KernelDrop } from '../../kernel/drop-reasons.js';
+import { beginDropWatch, closeDropWatch, dropsOfProbe, endDropWatch, meaningOf, type DropMeaning, type KernelDrop } from '../../kernel/drop-reasons.js';
 import { NftTraceSession, stopTracing, type TraceEvent } from '../../kernel/nftrace.js';
 import { neighbourUnanswered, sendProbe, type SendOutcome } from '../../kernel/path-probe.js';
 import { withoutCounts, type NftRuleset } from '../../firewall/nft-eval.js';
@@ -62,7 +62,7 @@ export async function probePath(source: PathSource, target: PathTarget, facts: P
     const dropped = events.some((e) => e.verdict === 'drop');
     // Netfilter's drops are the trace's to tell (with the rule); the tracepoint adds the rest.
     // With an answer back, what the sender's task saw dropped was some other packet (a duplicate reply).
-    const outside = outcome === 'answered' ? [] : kernelDrops.filter((d) => d.reason !== 'NETFILTER_DROP').map((d) => ({ ...d, ...meaningOf(d) }));
+    const outside = outcome === 'answered' ? [] : dropsOfProbe(kernelDrops, target.proto).filter((d) => d.reason !== 'NETFILTER_DROP').map((d) => ({ ...d, ...meaningOf(d) }));
     for (const d of outside) hops.push({ at: 'kernel', what: `dropped it: ${d.words} (reason ${d.reason}, at ${d.location})` });
     const verdict = await verdictOf(outcome, dropped, outside, target, arpUnanswered);
     hops.push({ at: source.label, what: SEEN[outcome](target) });
