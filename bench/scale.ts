@@ -151,7 +151,7 @@ async function processFloor(count: number): Promise<number> {
       const own = join(dir, String(i));
       mkdirSync(own);
       const launched = await launchContainer({
-        netns: '', mountTemplate: mountTemplate.path, hostname: `floor${i}`, hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'), command: ['sleep', '100000'], env: [],
+        netns: '', mountTemplate: mountTemplate.fd, hostname: `floor${i}`, hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'), command: ['sleep', '100000'], env: [],
         stdoutPath: join(own, 'out'), stderrPath: join(own, 'err'), exitCodePath: join(own, 'exit'), mountTablePath: join(own, 'mounts'), hidden: { directories: [], files: [] },
       });
       pids.push(launched.pid);

@@ -99,7 +99,7 @@ export async function startDaemon(
     const cluster = options.cluster ? await ClusterMembership.join(options.cluster, (m) => console.error(m)) : undefined;
     // Beside dockerd (its plugin, or its chains found): open its FORWARD chain to berth's traffic.
     const dockerCoexistence = options.dockerPluginDir !== undefined || (await dockerChainsPresent());
-    const engine = await Engine.open({ ...engineConfig(options), dockerCoexistence, hiddenFromContainers: hiddenFromContainers(options), containerMountTemplate: mountTemplate.path }, {
+    const engine = await Engine.open({ ...engineConfig(options), dockerCoexistence, hiddenFromContainers: hiddenFromContainers(options), containerMountTemplate: mountTemplate.fd }, {
       store: new LocalStore(join(options.dataRoot, 'store')),
       runStore: new LocalStore(join(options.execRoot, 'store')),
       executor,
@@ -236,8 +236,6 @@ export function hiddenFromContainers(options: Pick<DaemonOptions, 'dataRoot' | '
 export function engineConfig(settings: DaemonSettings & { readonly dataRoot: string; readonly execRoot: string }): EngineConfig {
   return {
     hiddenFromContainers: { directories: [], files: [] },
-    // The daemon's own (it makes the template); a planner without a daemon starts no container.
-    containerMountTemplate: '',
     dataRoot: settings.dataRoot,
     execRoot: settings.execRoot,
     defaultBridge: { bridge: settings.bridge, bip: settings.bip, pools: settings.addressPools.length > 0 ? settings.addressPools : DOCKER_DEFAULT_POOLS },

@@ -33,8 +33,8 @@ export interface EngineConfig {
   readonly dockerCoexistence?: boolean;
   /** berth's paths no container may see (its data and exec roots, API and plugin sockets). */
   readonly hiddenFromContainers: HiddenPaths;
-  /** The mount namespace containers' own are copied from, as a path `nsenter --mount` opens (kernel/mount-template.ts); the daemon makes it. */
-  readonly containerMountTemplate: string;
+  /** A descriptor of the mount namespace containers' own are copied from (kernel/mount-template.ts); the daemon makes it. Absent, the engine starts no container. */
+  readonly containerMountTemplate?: number;
 }
 
 /**

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants } from 'node:os';
-import { ConflictError, InvalidArgumentError, quotePrefix } from '../common/errors.js';
+import { BerthError, ConflictError, InvalidArgumentError, quotePrefix } from '../common/errors.js';
 import type { AddressPoolSpec } from '../ipam/subnets.js';
 import { newId } from '../common/ids.js';
 import type { Plan } from '../kernel/ops.js';
@@ -592,6 +592,9 @@ export class Engine {
 
   /** The first half of a start, in the queue: the sandbox, the ports and the container's process launched, all as one transaction. */
   private async startCreated(container: ContainerRecord): Promise<{ started: ContainerRecord; launched: LaunchedProcess }> {
+    const mountTemplate = this.config.containerMountTemplate;
+    // Only the daemon makes one; an engine opened to plan offline has none and starts nothing.
+    if (mountTemplate === undefined) throw new BerthError('internal', `cannot start ${container.name}: this engine has no mount namespace to start containers from (only the daemon starts containers)`);
     if (ownsSandbox(parseNetworkMode(container.networkMode)) && netnsExists(container.netns)) await this.discardUnfinishedStarts([container]);
     return inTransaction(this.deps.executor, async (tx) => {
       const sandbox = await setUpSandbox(this.context, container, tx, () => this.networkService.gatewayBridge());
@@ -603,7 +606,7 @@ export class Engine {
       mkdirSync(this.containerDir(container.id), { recursive: true, mode: 0o700 });
       const launched = await launchContainer({
         netns: sandbox.netns,
-        mountTemplate: this.config.containerMountTemplate,
+        mountTemplate,
         hostname: container.hostname,
         hostsFile: join(sandbox.filesDir, 'hosts'),
         resolvConfFile: join(sandbox.filesDir, 'resolv.conf'),

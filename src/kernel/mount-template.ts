@@ -23,11 +23,13 @@ import { NETNS_DIR } from './read.js';
  * as it would in a copy of the daemon's), with /run/netns unmounted in it. The daemon holds
  * it by a descriptor, not a pin: it needs no cleaning after a crash, and the kernel of the
  * VM berth was measured on (6.18) refused the bind of about half the new mount namespaces'
- * files with EINVAL, repeatably for a given namespace (docs/decisions.md).
+ * files with EINVAL, repeatably for a given namespace (docs/decisions.md). A container's
+ * process is handed a copy of that descriptor (process.ts), so its start does not depend
+ * on the daemon living until `nsenter` has opened it.
  */
 export interface MountTemplate {
-  /** What `nsenter --mount=` opens: this process's descriptor of the namespace, through /proc. */
-  readonly path: string;
+  /** This process's descriptor of the namespace (close-on-exec, as all of the daemon's). */
+  readonly fd: number;
   close(): void;
 }
 
@@ -54,10 +56,7 @@ export async function openMountTemplate(): Promise<MountTemplate> {
     ]);
     if (!ready) throw new Error(stderr.trim() || 'its helper ended without a word');
     const fd = openSync(`/proc/${helper.pid!}/ns/mnt`, 'r');
-    return {
-      path: `/proc/${process.pid}/fd/${fd}`,
-      close: () => closeSync(fd),
-    };
+    return { fd, close: () => closeSync(fd) };
   } catch (err) {
     throw new KernelError(`cannot make the mount namespace containers start from: ${(err as Error).message}`, `unshare --mount --propagation slave -- umount --lazy ${NETNS_DIR}`, stderr);
   } finally {

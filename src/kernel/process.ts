@@ -20,8 +20,8 @@ import { closeOnExecPipe, reap, spawnInNewSession } from './posix-spawn.js';
 export interface LaunchSpec {
   /** The namespace under /run/netns to enter; "" keeps the host's (--network host). */
   readonly netns: string;
-  /** The mount namespace the container's own is copied from, as a path `nsenter --mount` opens (mount-template.ts). */
-  readonly mountTemplate: string;
+  /** The mount namespace the container's own is copied from: a descriptor of it (mount-template.ts), which the process gets a copy of. */
+  readonly mountTemplate: number;
   readonly hostname: string;
   readonly hostsFile: string;
   readonly resolvConfFile: string;
@@ -73,6 +73,9 @@ export interface LaunchedProcess {
 /** A container's output is root's to read (through the API), like the rest of the data root. */
 export const LOG_FILE_MODE = 0o600;
 
+/** The child's descriptor of the mount template (after stdin, stdout, stderr and the report pipe); the wrapper closes it. */
+const TEMPLATE_FD = 4;
+
 /** Exit code of the wrapper when the sandbox could not be entered (Docker uses 125 for daemon-side failures). */
 export const SANDBOX_SETUP_FAILED = 125;
 
@@ -111,6 +114,8 @@ export const SANDBOX_SETUP_FAILED = 125;
  */
 const WRAPPER = [
   'fail() { echo "$1" >&3; exit 125; }',
+  // The template's descriptor, which nsenter has entered: nothing after it needs it.
+  'exec 4<&-',
   '{ printf %s "$1" > /proc/sys/kernel/hostname; } 2>/dev/null || fail "cannot set the hostname $1 in the container\'s UTS namespace"',
   'exec 5<"${3%/*}" || fail "cannot open the container\'s directory ${3%/*}"',
   'if [ "$6" = ro ]; then err=$({ mount --rbind / / && mount -o remount,ro,bind /; } 2>&1) || fail "cannot make the root filesystem read-only: $err"; fi',
@@ -160,18 +165,20 @@ export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess
     reportEnd = reportRead;
     descriptors.push(reportWrite);
     // nsenter opens both namespaces' files before it enters either: the pin under /run/netns
-    // is found in the daemon's mount namespace, which the template does not have.
+    // is found in the daemon's mount namespace, which the template does not have. The
+    // template is the child's own descriptor 4, not the daemon's through /proc: a daemon
+    // that dies right after this spawn (a crash) must not fail the start it launched.
     const enterNetns = spec.netns === '' ? [] : [`--net=${join(NETNS_DIR, spec.netns)}`];
     const tool = 'nsenter';
     const args = [
-      ...enterNetns, `--mount=${spec.mountTemplate}`,
+      ...enterNetns, `--mount=/proc/self/fd/${TEMPLATE_FD}`,
       'unshare', '--uts', '--mount', '--propagation', 'private', '--',
       '/bin/sh', '-c', WRAPPER, 'berth-init',
       spec.hostname, spec.mountTablePath, spec.exitCodePath, spec.stdinFifoPath ?? '', spec.user ?? '', spec.readOnly ? 'ro' : '',
       ...spec.command,
     ];
     try {
-      pid = spawnInNewSession({ file: tool, args, env: envObject(spec.env), descriptors: ['null', stdout, stderr, reportWrite] });
+      pid = spawnInNewSession({ file: tool, args, env: envObject(spec.env), descriptors: ['null', stdout, stderr, reportWrite, spec.mountTemplate] });
     } catch (err) {
       throw new BerthError('kernel', `${tool} could not be started (is util-linux installed?): ${(err as Error).message}`);
     }
