@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { join } from 'node:path';
 import { launchContainer, signalContainer } from '../src/kernel/process.js';
 import { openMountTemplate } from '../src/kernel/mount-template.js';
+import { findLaunchTools } from '../src/kernel/launch-tools.js';
 import { fileURLToPath } from 'node:url';
 import { call } from './api-client.js';
 import { startBenchDaemon } from './daemon.js';
@@ -143,6 +144,7 @@ async function processFloor(count: number): Promise<number> {
   const dir = mkdtempSync('/run/berth-bench-floor-');
   const pids: number[] = [];
   const mountTemplate = await openMountTemplate();
+  const tools = findLaunchTools();
   try {
     writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
     writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
@@ -151,7 +153,7 @@ async function processFloor(count: number): Promise<number> {
       const own = join(dir, String(i));
       mkdirSync(own);
       const launched = await launchContainer({
-        netns: '', mountTemplate: mountTemplate.fd, hostname: `floor${i}`, hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'), command: ['sleep', '100000'], env: [],
+        netns: '', mountTemplate: mountTemplate.fd, tools, hostname: `floor${i}`, hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'), command: ['sleep', '100000'], env: [],
         stdoutPath: join(own, 'out'), stderrPath: join(own, 'err'), exitCodePath: join(own, 'exit'), mountTablePath: join(own, 'mounts'), hidden: { directories: [], files: [] },
       });
       pids.push(launched.pid);

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # setup.sh [--with-peers] — everything berth needs on a fresh Debian 12 machine, as root:
 # system packages (apt-get), npm packages (npm ci) and the build (tsc). etcd-server is for
-# overlay networks (their cluster store); docker.io (dockerd 20.10 and its CLI), busybox-static
-# (the tests' image), python3-docker and docker-compose are the real Docker clients and the
-# dockerd berth serves as a plugin. The tests start their own etcd members and dockerds, so
+# overlay networks (their cluster store); busybox-static is what containers start through
+# (its nsenter and unshare) and the tests' image; docker.io (dockerd 20.10 and its CLI),
+# python3-docker and docker-compose are the real Docker clients and the dockerd berth serves
+# as a plugin. The tests start their own etcd members and dockerds, so
 # no package's service is ever started here. chromium (headless, driven by puppeteer-core) is
 # the browser the topology page is tested in.
 #   --with-peers  also Podman 4.3 with netavark and aardvark-dns, and dnsperf, for the side-by-side benchmarks

@@ -24,6 +24,7 @@ import { closeOnExecAll } from '../kernel/close-on-exec.js';
 import { NetlinkExecutor } from '../kernel/netlink/executor.js';
 import { watchNftables, watchRouting } from '../kernel/netlink/rtnl.js';
 import { openMountTemplate, type MountTemplate } from '../kernel/mount-template.js';
+import { findLaunchTools } from '../kernel/launch-tools.js';
 import { linkOfAddress } from '../kernel/read.js';
 import { runTool } from '../kernel/spawn.js';
 import { LocalStore } from '../store/local.js';
@@ -84,6 +85,7 @@ export async function startDaemon(
   // What the daemon inherited is not for the containers it starts.
   closeOnExecAll();
   await checkTools(options.firewall);
+  const launchTools = findLaunchTools();
   // Only root may read berth's state: records, logs, the pidfile (the API socket has its own mode).
   await privateDirectory(options.execRoot);
   const releasePidfile = await claimPidfile(join(options.execRoot, 'berth.pid'));
@@ -99,7 +101,7 @@ export async function startDaemon(
     const cluster = options.cluster ? await ClusterMembership.join(options.cluster, (m) => console.error(m)) : undefined;
     // Beside dockerd (its plugin, or its chains found): open its FORWARD chain to berth's traffic.
     const dockerCoexistence = options.dockerPluginDir !== undefined || (await dockerChainsPresent());
-    const engine = await Engine.open({ ...engineConfig(options), dockerCoexistence, hiddenFromContainers: hiddenFromContainers(options), containerMountTemplate: mountTemplate.fd }, {
+    const engine = await Engine.open({ ...engineConfig(options), dockerCoexistence, hiddenFromContainers: hiddenFromContainers(options), containerLaunch: { mountTemplate: mountTemplate.fd, tools: launchTools } }, {
       store: new LocalStore(join(options.dataRoot, 'store')),
       runStore: new LocalStore(join(options.execRoot, 'store')),
       executor,
@@ -263,9 +265,13 @@ function validateOptions(options: DaemonOptions): void {
   }
 }
 
-/** Every tool berth spawns, checked once at start so a missing one is a clear error, not a failed attach. */
+/**
+ * Every tool berth spawns, checked once at start so a missing one is a clear error, not a
+ * failed attach; those containers start through are found by findLaunchTools.
+ */
 async function checkTools(firewall: FirewallBackendName): Promise<void> {
-  const tools: [string, string[]][] = [['ip', ['-V']], ['nsenter', ['-V']], ['unshare', ['-V']]];
+  // unshare makes the mount template (once, here): util-linux's, from the daemon's PATH.
+  const tools: [string, string[]][] = [['ip', ['-V']], ['unshare', ['-V']]];
   // nft with either backend: the anti-spoofing guard is a bridge-family nftables table.
   tools.push(['nft', ['-v']]);
   if (firewall === 'iptables') tools.push(['iptables-restore', ['--version']]);

@@ -13,6 +13,7 @@ import type { DefaultBridgeOptions } from './default-bridge.js';
 import type { ExternalEndpointTable } from './external/endpoints.js';
 import type { NetworkTable } from './networks.js';
 import type { PortPublisher } from './publisher.js';
+import type { LaunchTools } from '../kernel/launch-tools.js';
 import type { HiddenPaths } from '../kernel/process.js';
 
 export interface EngineConfig {
@@ -33,14 +34,22 @@ export interface EngineConfig {
   readonly dockerCoexistence?: boolean;
   /** berth's paths no container may see (its data and exec roots, API and plugin sockets). */
   readonly hiddenFromContainers: HiddenPaths;
-  /** A descriptor of the mount namespace containers' own are copied from (kernel/mount-template.ts); the daemon makes it. Absent, the engine starts no container. */
-  readonly containerMountTemplate?: number;
+  /** What the daemon starts containers' processes with; absent (the offline planner), the engine starts none. */
+  readonly containerLaunch?: ContainerLaunch;
 }
 
 /**
  * This host's membership of a cluster (`--cluster-store`): what networks that span hosts
  * (overlay) are kept in and learn each other's endpoints from.
  */
+/** What a container's processes are started with, which only the daemon makes. */
+export interface ContainerLaunch {
+  /** A descriptor of the mount namespace containers' own are copied from (kernel/mount-template.ts). */
+  readonly mountTemplate: number;
+  /** The programs they are started through, by absolute path. */
+  readonly tools: LaunchTools;
+}
+
 export interface ClusterLink {
   /** This host's --cluster-advertise address: its VTEP, and its name in the cluster. */
   readonly hostAddress: string;

@@ -8,6 +8,7 @@ import type { AddressPoolSpec } from '../ipam/subnets.js';
 import { newId } from '../common/ids.js';
 import type { Plan } from '../kernel/ops.js';
 import {
+  envObject,
   isSameProcessAlive,
   killProcessGroups,
   launchContainer,
@@ -30,7 +31,7 @@ import { DriftCheck, type RepairStep } from './drift.js';
 import { validateContainerName } from './names.js';
 import { ExternalEndpointTable } from './external/endpoints.js';
 import { ExternalRuntime } from './external/runtime.js';
-import { containerDir, exitCodePath, runDir, runFilesDir, type EngineConfig, type EngineContext, type EngineDeps } from './context.js';
+import { containerDir, exitCodePath, runDir, runFilesDir, type ContainerLaunch, type EngineConfig, type EngineContext, type EngineDeps } from './context.js';
 import { OperationQueue } from './lock.js';
 import { OwnKernelChanges } from './own-changes.js';
 import { hasAddresses, initialState, parseNetworkRecord, type AddressedNetwork, type ContainerRecord, type NetworkRecord } from './model.js';
@@ -84,7 +85,7 @@ export class Engine {
   /** What dockerd asks through berth's plugin sockets. */
   readonly external: ExternalRuntime;
   /** Processes run in running containers (exec). */
-  readonly execs = new ExecSessions(this.containers, (id) => this.settingUp.get(id));
+  readonly execs = new ExecSessions(this.containers, (id) => this.settingUp.get(id), () => this.containerLaunch('run a process in a container').tools.nsenter);
   /** What happened, for `docker events`. */
   readonly events = new EventLog();
   private readonly drift: DriftCheck;
@@ -434,7 +435,8 @@ export class Engine {
       throw new InvalidArgumentError('no command given', 'put the command after "--", e.g. berth run -d -- sleep 1000');
     }
     const config = await resolveContainerConfig(request, { networks: this.networks, containers: this.containers, ipam: this.deps.ipam }, id);
-    resolveExecutable(request.command[0]!);
+    // Where the container will look it up: its own PATH, when it sets one (as Docker).
+    resolveExecutable(request.command[0]!, envObject(request.env).PATH);
     return config;
   }
 
@@ -590,11 +592,16 @@ export class Engine {
     }
   }
 
+  /** How containers' processes start; only the daemon has it: an engine opened to plan offline starts nothing. */
+  private containerLaunch(what: string): ContainerLaunch {
+    const launch = this.config.containerLaunch;
+    if (launch === undefined) throw new BerthError('internal', `cannot ${what}: this engine has no means to start containers' processes (only the daemon has)`);
+    return launch;
+  }
+
   /** The first half of a start, in the queue: the sandbox, the ports and the container's process launched, all as one transaction. */
   private async startCreated(container: ContainerRecord): Promise<{ started: ContainerRecord; launched: LaunchedProcess }> {
-    const mountTemplate = this.config.containerMountTemplate;
-    // Only the daemon makes one; an engine opened to plan offline has none and starts nothing.
-    if (mountTemplate === undefined) throw new BerthError('internal', `cannot start ${container.name}: this engine has no mount namespace to start containers from (only the daemon starts containers)`);
+    const launch = this.containerLaunch(`start ${container.name}`);
     if (ownsSandbox(parseNetworkMode(container.networkMode)) && netnsExists(container.netns)) await this.discardUnfinishedStarts([container]);
     return inTransaction(this.deps.executor, async (tx) => {
       const sandbox = await setUpSandbox(this.context, container, tx, () => this.networkService.gatewayBridge());
@@ -606,7 +613,7 @@ export class Engine {
       mkdirSync(this.containerDir(container.id), { recursive: true, mode: 0o700 });
       const launched = await launchContainer({
         netns: sandbox.netns,
-        mountTemplate,
+        ...launch,
         hostname: container.hostname,
         hostsFile: join(sandbox.filesDir, 'hosts'),
         resolvConfFile: join(sandbox.filesDir, 'resolv.conf'),

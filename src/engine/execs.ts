@@ -39,6 +39,8 @@ export class ExecSessions {
     private readonly containers: ContainerTable,
     /** A container's start still setting its sandbox up (its answer), if one is. */
     private readonly startSettling: (containerId: string) => Promise<unknown> | undefined,
+    /** util-linux's nsenter, by absolute path (kernel/launch-tools.ts). */
+    private readonly nsenter: () => string,
   ) {}
 
   create(containerRef: string, config: ExecConfig): ExecSession {
@@ -71,7 +73,7 @@ export class ExecSessions {
     const container = this.containers.byIdExact(session.containerId);
     if (container?.state.status !== 'running') throw new ConflictError(`container ${container?.name ?? session.containerId.slice(0, 12)} is not running`);
     const env = envObject([...container.env, ...(session.config.tty ? ['TERM=xterm'] : []), ...session.config.env]);
-    const process = startExec({ pid: container.state.pid, command: session.config.command, env, tty: session.config.tty, ...(session.config.workingDir ? { workingDir: session.config.workingDir } : {}) });
+    const process = startExec({ pid: container.state.pid, nsenter: this.nsenter(), command: session.config.command, env, tty: session.config.tty, ...(session.config.workingDir ? { workingDir: session.config.workingDir } : {}) });
     session.process = process;
     void process.exited.then((code) => {
       session.exitCode = code;

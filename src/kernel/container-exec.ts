@@ -58,6 +58,8 @@ os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os
 export interface ExecSpec {
   /** The container's first process: its namespaces are entered. */
   readonly pid: number;
+  /** util-linux's nsenter, by absolute path (launch-tools.ts): `env` is the container's, PATH included. */
+  readonly nsenter: string;
   readonly command: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly tty: boolean;
@@ -78,7 +80,7 @@ export interface ExecProcess {
 }
 
 export function startExec(spec: ExecSpec): ExecProcess {
-  const enter = ['nsenter', '-t', String(spec.pid), '-n', '-u', '-m', ...(spec.workingDir ? [`--wd=${spec.workingDir}`] : []), '--'];
+  const enter = [spec.nsenter, '-t', String(spec.pid), '-n', '-u', '-m', ...(spec.workingDir ? [`--wd=${spec.workingDir}`] : []), '--'];
   const argv = spec.tty ? [...enter, 'python3', '-c', PTY_HELPER, ...spec.command] : [...enter, ...spec.command];
   // The helper's own complaints (none unless python3 is missing) go to the daemon's log.
   const child = spawn(argv[0]!, argv.slice(1), { stdio: spec.tty ? ['pipe', 'pipe', 'inherit', 'pipe'] : ['pipe', 'pipe', 'pipe'], env: { ...spec.env } });

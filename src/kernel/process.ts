@@ -1,12 +1,13 @@
-import { constants, open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
-import { accessSync, closeSync, constants as fsConstants, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants as fsConstants, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { Socket } from 'node:net';
 import { BerthError, InvalidArgumentError } from '../common/errors.js';
 import { NETNS_DIR } from './read.js';
 import { runTool } from './spawn.js';
 import { closeOnExecPipe, reap, spawnInNewSession } from './posix-spawn.js';
+import { findInPath, type LaunchTools } from './launch-tools.js';
 
 /**
  * Container processes. A container is a host command started inside its sandbox's network
@@ -22,6 +23,8 @@ export interface LaunchSpec {
   readonly netns: string;
   /** The mount namespace the container's own is copied from: a descriptor of it (mount-template.ts), which the process gets a copy of. */
   readonly mountTemplate: number;
+  /** What the process is started through, by absolute path: the container's PATH is for its command alone. */
+  readonly tools: LaunchTools;
   readonly hostname: string;
   readonly hostsFile: string;
   readonly resolvConfFile: string;
@@ -112,35 +115,44 @@ export const SANDBOX_SETUP_FAILED = 125;
  *   outlives a command that ignores SIGTERM: `stop` sees the container running until the
  *   command itself is gone, then SIGKILLs the whole process group.
  */
-const WRAPPER = [
-  'fail() { echo "$1" >&3; exit 125; }',
-  // The template's descriptor, which nsenter has entered: nothing after it needs it.
-  'exec 4<&-',
-  '{ printf %s "$1" > /proc/sys/kernel/hostname; } 2>/dev/null || fail "cannot set the hostname $1 in the container\'s UTS namespace"',
-  'exec 5<"${3%/*}" || fail "cannot open the container\'s directory ${3%/*}"',
-  'if [ "$6" = ro ]; then err=$({ mount --rbind / / && mount -o remount,ro,bind /; } 2>&1) || fail "cannot make the root filesystem read-only: $err"; fi',
-  'err=$(mount -a -T "$2" 2>&1) || fail "cannot mount the container\'s /etc/hosts, /etc/resolv.conf, /sys or the covers of berth\'s directories: $err"',
-  // A user named must exist here (an id need not); its group is its own unless one is given.
-  'u=${5%%:*}; g=${5#"$u"}; g=${g#:}',
-  'if [ -n "$u" ]; then',
-  '  case $u in *[!0-9]*) id -u "$u" >/dev/null 2>&1 || fail "no user $u on this host";; esac',
-  '  [ -n "$g" ] || g=$(id -g "$u" 2>/dev/null) || g=0',
-  'fi',
-  'dir=/proc/$$/fd/5',
-  // The stdin FIFO is open for reading before the set-up is reported: the daemon hands its
-  // writer to an attach only then (it holds the FIFO open read-write, so this does not wait).
-  'if [ -n "$4" ]; then exec 0<"$dir/${4##*/}" || fail "cannot open the container\'s stdin FIFO $4"; fi',
-  // The report's reader may be gone (a daemon killed while this set up): the container runs
-  // on regardless, so its write must not end it with SIGPIPE. The command gets the default back.
-  '{ trap "" PIPE; echo ok >&3; trap - PIPE; } 2>/dev/null',
-  'exitfile=$dir/${3##*/}; shift 6',
-  'if [ -n "$u" ]; then set -- setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"; fi',
-  'trap : TERM INT HUP',
-  '"$@" 3>&- 5<&-',
-  'code=$?',
-  'echo "$code" > "$exitfile"',
-  'exit "$code"',
-].join('\n');
+function wrapperScript(tools: LaunchTools): string {
+  return [
+    // The tools, by absolute path (launch-tools.ts); shell variables, not exported: the command's environment is the container's.
+    `mount=${shellWord(tools.mount)} id=${shellWord(tools.id)} setpriv=${shellWord(tools.setpriv)}`,
+    'fail() { echo "$1" >&3; exit 125; }',
+    // The template's descriptor, which nsenter has entered: nothing after it needs it.
+    'exec 4<&-',
+    '{ printf %s "$1" > /proc/sys/kernel/hostname; } 2>/dev/null || fail "cannot set the hostname $1 in the container\'s UTS namespace"',
+    'exec 5<"${3%/*}" || fail "cannot open the container\'s directory ${3%/*}"',
+    'if [ "$6" = ro ]; then err=$({ "$mount" --rbind / / && "$mount" -o remount,ro,bind /; } 2>&1) || fail "cannot make the root filesystem read-only: $err"; fi',
+    'err=$("$mount" -a -T "$2" 2>&1) || fail "cannot mount the container\'s /etc/hosts, /etc/resolv.conf, /sys or the covers of berth\'s directories: $err"',
+    // A user named must exist here (an id need not); its group is its own unless one is given.
+    'u=${5%%:*}; g=${5#"$u"}; g=${g#:}',
+    'if [ -n "$u" ]; then',
+    '  case $u in *[!0-9]*) "$id" -u "$u" >/dev/null 2>&1 || fail "no user $u on this host";; esac',
+    '  [ -n "$g" ] || g=$("$id" -g "$u" 2>/dev/null) || g=0',
+    'fi',
+    'dir=/proc/$$/fd/5',
+    // The stdin FIFO is open for reading before the set-up is reported: the daemon hands its
+    // writer to an attach only then (it holds the FIFO open read-write, so this does not wait).
+    'if [ -n "$4" ]; then exec 0<"$dir/${4##*/}" || fail "cannot open the container\'s stdin FIFO $4"; fi',
+    // The report's reader may be gone (a daemon killed while this set up): the container runs
+    // on regardless, so its write must not end it with SIGPIPE. The command gets the default back.
+    '{ trap "" PIPE; echo ok >&3; trap - PIPE; } 2>/dev/null',
+    'exitfile=$dir/${3##*/}; shift 6',
+    'if [ -n "$u" ]; then set -- "$setpriv" --reuid="$u" --regid="$g" --clear-groups -- "$@"; fi',
+    'trap : TERM INT HUP',
+    '"$@" 3>&- 5<&-',
+    'code=$?',
+    'echo "$code" > "$exitfile"',
+    'exit "$code"',
+  ].join('\n');
+}
+
+/** `value` as one word of a POSIX shell, whatever it holds. */
+function shellWord(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
 
 /**
  * Starts a container's process (posix-spawn.ts: without copying the daemon). It returns
@@ -169,18 +181,18 @@ export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess
     // template is the child's own descriptor 4, not the daemon's through /proc: a daemon
     // that dies right after this spawn (a crash) must not fail the start it launched.
     const enterNetns = spec.netns === '' ? [] : [`--net=${join(NETNS_DIR, spec.netns)}`];
-    const tool = 'nsenter';
+    const { busybox } = spec.tools;
     const args = [
-      ...enterNetns, `--mount=/proc/self/fd/${TEMPLATE_FD}`,
-      'unshare', '--uts', '--mount', '--propagation', 'private', '--',
-      '/bin/sh', '-c', WRAPPER, 'berth-init',
+      'nsenter', ...enterNetns, `--mount=/proc/self/fd/${TEMPLATE_FD}`,
+      busybox, 'unshare', '--uts', '--mount', '--propagation', 'private', '--',
+      '/bin/sh', '-c', wrapperScript(spec.tools), 'berth-init',
       spec.hostname, spec.mountTablePath, spec.exitCodePath, spec.stdinFifoPath ?? '', spec.user ?? '', spec.readOnly ? 'ro' : '',
       ...spec.command,
     ];
     try {
-      pid = spawnInNewSession({ file: tool, args, env: envObject(spec.env), descriptors: ['null', stdout, stderr, reportWrite, spec.mountTemplate] });
+      pid = spawnInNewSession({ file: busybox, args, env: envObject(spec.env), descriptors: ['null', stdout, stderr, reportWrite, spec.mountTemplate] });
     } catch (err) {
-      throw new BerthError('kernel', `${tool} could not be started (is util-linux installed?): ${(err as Error).message}`);
+      throw new BerthError('kernel', `${busybox} nsenter could not be started: ${(err as Error).message}`);
     }
   } catch (err) {
     if (reportEnd !== undefined) closeSync(reportEnd);
@@ -325,17 +337,8 @@ export async function recordedExitCode(path: string): Promise<number | undefined
 
 /** Finds `command` the way a shell would, so a typo fails at `run` with a clear message. */
 export function resolveExecutable(command: string, pathEnv = process.env.PATH ?? ''): string {
-  const candidates = command.includes('/') ? [command] : pathEnv.split(delimiter).filter(Boolean).map((d) => join(d, command));
-  for (const candidate of candidates) {
-    try {
-      // Synchronously: a few local lookups of a few µs each, where each asynchronous call
-      // waited for the thread pool (0.1-0.5 ms while containers start).
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // try the next directory
-    }
-  }
+  const found = findInPath(command, pathEnv);
+  if (found !== undefined) return found;
   throw new InvalidArgumentError(
     `cannot run "${command}": executable file not found in $PATH`,
     'berth runs host commands; give a command that exists on this machine',

@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, readlink, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { findLaunchTools } from '../../src/kernel/launch-tools.js';
 import { must, sandboxSkip, sleep, World, eventually } from '../world/world.js';
 import { checkLeaksThenDispose } from '../world/leaks.js';
 
@@ -84,6 +85,21 @@ describe('containers: hostname, sysfs, mounts, exit codes, stop', { skip: sandbo
     assert.deepEqual([r.code, r.stdout], [0, 'hi\n']);
   });
 
+  test('-e PATH is the command\'s alone: it is looked up there (run and exec); berth\'s own tools are not', async () => {
+    // /opt holds none of the tools a container starts through (nsenter, unshare, mount).
+    const run = await w.berth('run', '--rm', '-e', 'PATH=/opt', '--', '/bin/sh', '-c', 'echo "$PATH"');
+    assert.deepEqual([run.code, run.stdout, run.stderr], [0, '/opt\n', '']);
+    const missing = await w.berth('run', '--rm', '-e', 'PATH=/opt', '--', 'echo', 'hi');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /cannot run "echo": executable file not found in \$PATH/);
+    await w.berthOk('run', '-d', '--name', 'own-path', '-e', 'PATH=/opt', '--', '/bin/sleep', '1000');
+    const exec = await w.berth('exec', 'own-path', '/bin/sh', '-c', 'echo "$PATH"');
+    assert.deepEqual([exec.code, exec.stdout], [0, '/opt\n']);
+    // The exec's command is looked up in the container's PATH, as Docker does.
+    assert.equal((await w.berth('exec', 'own-path', 'true')).code, 127);
+    await w.berthOk('rm', '-f', 'own-path');
+  });
+
   test('stop ends a command that ignores SIGTERM: SIGKILL after -t, exit code 137, no process left', async () => {
     await w.berthOk('run', '-d', '--name', 'stubborn', '--', 'sh', '-c', 'trap "" TERM; sleep 1000');
     const pid = (await w.inspect('stubborn')).State.Pid as number;
@@ -162,8 +178,11 @@ describe('containers: hostname, sysfs, mounts, exit codes, stop', { skip: sandbo
 
 describe('a start waits for its container\'s set-up without holding other operations', { skip: sandboxSkip }, () => {
   let w: World;
+  let holds: HeldMounts;
   before(async () => {
-    w = await World.create();
+    w = await World.create({ withoutDaemon: true });
+    holds = await HeldMounts.make(w);
+    await w.startDaemon([], holds.daemonEnv);
   });
   after(() => checkLeaksThenDispose(w));
 
@@ -171,7 +190,7 @@ describe('a start waits for its container\'s set-up without holding other operat
 
   /** A created container whose set-up holds until `release` (heldMount), its start under way and running. */
   async function heldContainer(name: string, then: 'mount' | 'fail') {
-    const held = await heldMount(w, name, then);
+    const held = await holds.hold(name, then);
     await w.berthOk('create', '--name', name, ...held.createFlags, '--', 'sleep', '1000');
     const start = w.berth('start', name);
     let answered = false;
@@ -238,9 +257,10 @@ describe('a daemon killed between launching a container and recording it', { ski
 
   test('the orphan runs on; the restarted daemon kills it; start works again; rm -f leaves no process', async () => {
     // Its set-up reports to the daemon only once the daemon is gone.
-    const held = await heldMount(w, 'half', 'mount');
+    const holds = await HeldMounts.make(w);
+    const held = await holds.hold('half', 'mount');
     await w.berthOk('create', '--name', 'half', ...held.createFlags, '--', 'sleep', '1000');
-    const died = await w.crashDuring({ BERTH_TEST_CRASH_AT: 'container-launched' }, 'start', 'half');
+    const died = await w.crashDuring({ ...holds.daemonEnv, BERTH_TEST_CRASH_AT: 'container-launched' }, 'start', 'half');
     assert.notEqual(died.code, 0);
     // The crash left the container's process, outside any record. It reports its set-up to
     // nobody, and runs its command all the same (a child of the wrapper).
@@ -269,14 +289,39 @@ async function commandsOfChildren(pid: number): Promise<string[]> {
 }
 
 /**
- * A container's set-up held until `release`: with `createFlags`, its wrapper runs `mount`
- * from the container's PATH, and the one first in it here waits for a file, then mounts
- * (or, with 'fail', refuses). Bounded: it gives up waiting after 30 s.
+ * Containers' set-ups held until released: a daemon started with `daemonEnv` finds a
+ * `mount` first in its PATH (the wrapper runs the one the daemon found,
+ * kernel/launch-tools.ts) that, in a container whose hostname was given to `hold`, waits
+ * for the release, then mounts (or, with 'fail', refuses). Any other container mounts at
+ * once. Bounded: it gives up waiting after 30 s.
  */
-async function heldMount(w: World, name: string, then: 'mount' | 'fail') {
-  const dir = join(w.dir, `held-${name}`);
-  await mkdir(dir);
-  const finish = then === 'mount' ? 'exec /usr/bin/mount "$@"' : 'echo "the held mount refused" >&2; exit 1';
-  await writeFile(join(dir, 'mount'), `#!/bin/sh\ni=0\nwhile [ ! -e ${dir}/go ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n${finish}\n`, { mode: 0o755 });
-  return { createFlags: ['-e', `PATH=${dir}:/usr/sbin:/usr/bin:/sbin:/bin`], release: () => writeFile(join(dir, 'go'), '') };
+class HeldMounts {
+  private constructor(
+    private readonly dir: string,
+    readonly daemonEnv: NodeJS.ProcessEnv,
+  ) {}
+
+  static async make(w: World): Promise<HeldMounts> {
+    const dir = join(w.dir, 'held-mounts');
+    await mkdir(dir, { recursive: true });
+    const mount = [
+      '#!/bin/sh',
+      'read -r h < /proc/sys/kernel/hostname',
+      `held=${dir}/$h`,
+      'if [ -e "$held.hold" ]; then',
+      '  i=0; while [ ! -e "$held.go" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done',
+      '  if [ "$(cat "$held.hold")" = fail ]; then echo "the held mount refused" >&2; exit 1; fi',
+      'fi',
+      `exec ${findLaunchTools().mount} "$@"`,
+    ];
+    await writeFile(join(dir, 'mount'), `${mount.join('\n')}\n`, { mode: 0o755 });
+    return new HeldMounts(dir, { ...process.env, PATH: `${dir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` });
+  }
+
+  /** The container to create with `createFlags` (its hostname) holds its set-up until `release`. */
+  async hold(name: string, then: 'mount' | 'fail') {
+    const hostname = `held-${name}`;
+    await writeFile(join(this.dir, `${hostname}.hold`), then);
+    return { createFlags: ['--hostname', hostname], release: () => writeFile(join(this.dir, `${hostname}.go`), '') };
+  }
 }

@@ -2,37 +2,41 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { findLaunchTools } from '../../src/kernel/launch-tools.js';
 import { run, sandboxSkip } from '../world/world.js';
 
 /**
  * A container's process gets its own copy of the mount template's descriptor: a daemon that
  * closes its own, or dies, right after the spawn does not fail the start it launched (CI once
  * saw a daemon killed at that moment leave no process: `nsenter` had not yet opened the
- * daemon's descriptor through /proc). Here `nsenter` is first in the PATH as a script that
- * waits 300 ms before it runs the real one, and the launcher closes its descriptor at once.
+ * daemon's descriptor through /proc). Here the launch's `busybox` (whose nsenter opens it) is
+ * a script that waits 300 ms before it runs the real one, and the launcher closes its
+ * descriptor at once.
  * The command inherits none of the launch's descriptors: only stdin, stdout and stderr.
  */
 test('a launched container starts after its launcher closed the template; its command holds only fds 0-2', { skip: sandboxSkip }, async () => {
   const dir = mkdtempSync('/tmp/berth-launch-test-');
   try {
-    writeFileSync(join(dir, 'nsenter'), '#!/bin/sh\nsleep 0.3\nexec /usr/bin/nsenter "$@"\n');
-    chmodSync(join(dir, 'nsenter'), 0o755);
+    writeFileSync(join(dir, 'busybox'), `#!/bin/sh\nsleep 0.3\nexec ${findLaunchTools().busybox} "$@"\n`);
+    chmodSync(join(dir, 'busybox'), 0o755);
     writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
     writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
     const template = new URL('../../src/kernel/mount-template.js', import.meta.url).href;
     const processes = new URL('../../src/kernel/process.js', import.meta.url).href;
     const closeOnExec = new URL('../../src/kernel/close-on-exec.js', import.meta.url).href;
+    const launchTools = new URL('../../src/kernel/launch-tools.js', import.meta.url).href;
     const script = `
       import { readdirSync, readFileSync } from 'node:fs';
       import { openMountTemplate } from '${template}';
       import { launchContainer, signalContainer } from '${processes}';
       import { closeOnExecAll } from '${closeOnExec}';
+      import { findLaunchTools } from '${launchTools}';
       // As the daemon does first: what this process was started with is not the container's.
       closeOnExecAll();
       const dir = ${JSON.stringify(dir)};
       const t = await openMountTemplate();
       const launched = await launchContainer({
-        netns: '', mountTemplate: t.fd, hostname: 'launched', hostsFile: dir + '/hosts', resolvConfFile: dir + '/resolv.conf',
+        netns: '', mountTemplate: t.fd, tools: { ...findLaunchTools(), busybox: dir + '/busybox' }, hostname: 'launched', hostsFile: dir + '/hosts', resolvConfFile: dir + '/resolv.conf',
         command: ['sleep', '30'], env: [], stdoutPath: dir + '/out', stderrPath: dir + '/err', exitCodePath: dir + '/exit',
         mountTablePath: dir + '/mounts', hidden: { directories: [], files: [] },
       });
@@ -49,7 +53,7 @@ test('a launched container starts after its launcher closed the template; its co
       } finally {
         signalContainer(launched.pid, 'SIGKILL');
       }`;
-    const r = await run(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, PATH: `${dir}:${process.env.PATH ?? '/usr/sbin:/usr/bin'}` } });
+    const r = await run(process.execPath, ['--input-type=module', '-e', script]);
     assert.equal(r.code, 0, `the launcher ended with ${r.code}: ${r.stderr}`);
     assert.equal(r.stdout.trim(), '0 1 2');
   } finally {
