@@ -91,6 +91,9 @@ function memoryOfProcesses(labels: Record<string, (cmdline: string, pid: number)
       m.pssKb += kb('Pss');
     }
   }
+  // A matcher that no longer matches (a changed command line) must not drop its row unseen.
+  const unmatched = Object.keys(labels).filter((label) => out[label] === undefined);
+  if (unmatched.length > 0) throw new Error(`bench: no process matched ${unmatched.join(', ')}`);
   return out;
 }
 
@@ -114,8 +117,8 @@ async function benchBerth(): Promise<Run> {
     return await client(daemon.socket, SCALE_BERTH, undefined, () =>
       memoryOfProcesses({
         'berth daemon': (_c, pid) => pid === daemon.pid,
-        // The wrapper shell of each container: `sh -c WRAPPER berth-container ...` (kernel/process.ts).
-        'wrapper shell (per container)': (c) => c.startsWith('/bin/sh -c fail()'),
+        // The wrapper shell of each container: `/bin/sh -c WRAPPER berth-init HOSTNAME ...` (kernel/process.ts).
+        'wrapper shell (per container)': (c) => c.startsWith('/bin/sh -c ') && c.includes(' berth-init '),
       }),
     );
   } finally {
