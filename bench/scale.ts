@@ -5,7 +5,7 @@
  * POST /containers/create then /start per container, CONCURRENCY at a time), in the same run.
  * It reports the total time of each, the ratio berth's 1,000 / Docker's 200 (part 11's aim:
  * ≤ 0.1), per-container p50/p95, and what the daemons hold at the end: the berth daemon's
- * RSS, and the per-container helper process of each (berth's wrapper shell, Docker's
+ * RSS, and the per-container helper process of each (berth's berth-init, Docker's
  * containerd-shim) by RSS and PSS (PSS shares a page among the processes mapping it).
  * Removal (DELETE ?force=1) is timed too, and so is the floor of the process model: the
  * same number of containers' processes alone, started by the daemon's launch code (processFloor).
@@ -117,8 +117,8 @@ async function benchBerth(): Promise<Run> {
     return await client(daemon.socket, SCALE_BERTH, undefined, () =>
       memoryOfProcesses({
         'berth daemon': (_c, pid) => pid === daemon.pid,
-        // The wrapper shell of each container: `/bin/sh -c WRAPPER berth-init HOSTNAME ...` (kernel/process.ts).
-        'wrapper shell (per container)': (c) => c.startsWith('/bin/sh -c ') && c.includes(' berth-init '),
+        // Each container's first process (native/berth-init.c), which stays as its command's parent.
+        'berth-init (per container)': (c) => c.split(' ')[0]!.endsWith('/berth-init'),
       }),
     );
   } finally {
@@ -137,9 +137,10 @@ function benchDocker(): Run | string {
 
 /**
  * The floor of this process model: `count` containers' processes alone, started with the
- * daemon's own launch code (kernel/process.ts: nsenter into the containers' mount template,
- * unshare, the wrapper shell, one `mount -a`, the command), CONCURRENCY at a time from this
- * small process, in the host's network namespace, with no network, no API and no records. Seconds.
+ * daemon's own launch code (kernel/process.ts: berth-init, which enters the containers'
+ * mount template and mounts the container's files, then the command), CONCURRENCY at a
+ * time from this small process, in the host's network namespace, with no network, no API
+ * and no records. Seconds.
  */
 async function processFloor(count: number): Promise<number> {
   // On /run's tmpfs: the floor is the processes' cost, not this VM's disk (a new file on its
@@ -183,7 +184,7 @@ printTable(
 if (typeof docker === 'string') console.log(`docker: ${docker}`);
 else console.log(`berth's ${SCALE_BERTH} / Docker's ${SCALE_DOCKER}: ${(berth.totalS / docker.totalS).toFixed(3)}x the time`);
 const floorRatio = typeof docker === 'string' ? '' : ` = ${(floorS / docker.totalS).toFixed(3)}x Docker's ${SCALE_DOCKER}`;
-console.log(`the processes alone (nsenter, unshare, wrapper shell, mount -a, the command; no network, no API; files on tmpfs), ${SCALE_BERTH}, ${CONCURRENCY} at a time: ${floorS.toFixed(1)} s${floorRatio}`);
+console.log(`the processes alone (berth-init and the command; no network, no API; files on tmpfs), ${SCALE_BERTH}, ${CONCURRENCY} at a time: ${floorS.toFixed(1)} s${floorRatio}`);
 console.log('');
 console.log(`# memory held with every container running, ${SETTLE_MS / 1000} s after the last start, by process (MB)`);
 const memoryRows = (name: string, count: number, r: Run) =>

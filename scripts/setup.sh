@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # setup.sh [--with-peers] — everything berth needs on a fresh Debian 12 machine, as root:
-# system packages (apt-get), npm packages (npm ci) and the build (tsc). etcd-server is for
-# overlay networks (their cluster store); busybox-static is what containers start through
-# (its nsenter and unshare) and the tests' image; docker.io (dockerd 20.10 and its CLI),
-# python3-docker and docker-compose are the real Docker clients and the dockerd berth serves
-# as a plugin. The tests start their own etcd members and dockerds, so
-# no package's service is ever started here. chromium (headless, driven by puppeteer-core) is
-# the browser the topology page is tested in.
+# system packages (apt-get), npm packages (npm ci) and the build (tsc, cc). etcd-server is
+# for overlay networks (their cluster store); gcc and libc6-dev build berth-init (every
+# container's first process, native/berth-init.c); docker.io (dockerd 20.10 and its CLI),
+# busybox-static (the tests' image), python3-docker and docker-compose are the real Docker
+# clients and the dockerd berth serves as a plugin. The tests start their own etcd members
+# and dockerds, so no package's service is ever started here. chromium (headless, driven by
+# puppeteer-core) is the browser the topology page is tested in.
 #   --with-peers  also Podman 4.3 with netavark and aardvark-dns, and dnsperf, for the side-by-side benchmarks
 #                 (../shared/peers/podman-lab.sh; docker-lab.sh uses docker.io).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(iproute2 nftables iptables util-linux iputils-ping procps python3 etcd-server docker.io busybox-static python3-docker docker-compose chromium)
+packages=(iproute2 nftables iptables util-linux gcc libc6-dev iputils-ping procps python3 etcd-server docker.io busybox-static python3-docker docker-compose chromium)
 [[ "${1:-}" == --with-peers ]] && packages+=(aardvark-dns podman netavark dnsperf)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done

@@ -24,7 +24,7 @@ import { closeOnExecAll } from '../kernel/close-on-exec.js';
 import { NetlinkExecutor } from '../kernel/netlink/executor.js';
 import { watchNftables, watchRouting } from '../kernel/netlink/rtnl.js';
 import { openMountTemplate, type MountTemplate } from '../kernel/mount-template.js';
-import { findLaunchTools } from '../kernel/launch-tools.js';
+import { findLaunchTools, type LaunchTools } from '../kernel/launch-tools.js';
 import { linkOfAddress } from '../kernel/read.js';
 import { runTool } from '../kernel/spawn.js';
 import { LocalStore } from '../store/local.js';
@@ -77,6 +77,8 @@ export async function startDaemon(
   options: DaemonOptions,
   executor: Executor = executorFor(options.executor),
   faultHook?: FaultHook,
+  /** Test composition roots put a hook before berth-init; the daemon finds the real ones. */
+  launchTools?: LaunchTools,
 ): Promise<{ engine: Engine; webUrl?: string; stop(): Promise<void> }> {
   if (process.getuid?.() !== 0) {
     throw new BerthError('permission', 'berth daemon must run as root: it creates namespaces, links and firewall rules', 'run it with sudo');
@@ -85,7 +87,7 @@ export async function startDaemon(
   // What the daemon inherited is not for the containers it starts.
   closeOnExecAll();
   await checkTools(options.firewall);
-  const launchTools = findLaunchTools();
+  const tools = launchTools ?? findLaunchTools();
   // Only root may read berth's state: records, logs, the pidfile (the API socket has its own mode).
   await privateDirectory(options.execRoot);
   const releasePidfile = await claimPidfile(join(options.execRoot, 'berth.pid'));
@@ -101,7 +103,7 @@ export async function startDaemon(
     const cluster = options.cluster ? await ClusterMembership.join(options.cluster, (m) => console.error(m)) : undefined;
     // Beside dockerd (its plugin, or its chains found): open its FORWARD chain to berth's traffic.
     const dockerCoexistence = options.dockerPluginDir !== undefined || (await dockerChainsPresent());
-    const engine = await Engine.open({ ...engineConfig(options), dockerCoexistence, hiddenFromContainers: hiddenFromContainers(options), containerLaunch: { mountTemplate: mountTemplate.fd, tools: launchTools } }, {
+    const engine = await Engine.open({ ...engineConfig(options), dockerCoexistence, hiddenFromContainers: hiddenFromContainers(options), containerLaunch: { mountTemplate: mountTemplate.fd, tools } }, {
       store: new LocalStore(join(options.dataRoot, 'store')),
       runStore: new LocalStore(join(options.execRoot, 'store')),
       executor,

@@ -16,7 +16,7 @@ import { findInPath, type LaunchTools } from './launch-tools.js';
  *
  * The process is a session leader detached from the daemon with its output going to files,
  * so it outlives a daemon crash (the daemon finds it again by pid + start time). Its
- * wrapper shell records the exit code in a file for the same reason.
+ * first process, berth-init, records the exit code in a file for the same reason.
  */
 export interface LaunchSpec {
   /** The namespace under /run/netns to enter; "" keeps the host's (--network host). */
@@ -33,7 +33,7 @@ export interface LaunchSpec {
   readonly stdoutPath: string;
   readonly stderrPath: string;
   readonly exitCodePath: string;
-  /** Where to write the mount table the wrapper applies (one `mount -a` for every mount). */
+  /** Where to write the mount table berth-init applies. */
   readonly mountTablePath: string;
   /**
    * berth's own paths, hidden in the container: directories under an empty read-only
@@ -66,8 +66,8 @@ export interface LaunchedProcess {
   /** Resolves with the exit code once the process ends (128+n for a signal). */
   readonly exited: Promise<number>;
   /**
-   * Resolves once the wrapper has set the sandbox up (hostname, files, sysfs, covers) and
-   * runs the command; rejects with a kernel BerthError giving the wrapper's reason, once
+   * Resolves once berth-init has set the sandbox up (hostname, files, sysfs, covers) and
+   * runs the command; rejects with a kernel BerthError giving berth-init's reason, once
    * the process is gone.
    */
   readonly setUp: Promise<void>;
@@ -76,89 +76,15 @@ export interface LaunchedProcess {
 /** A container's output is root's to read (through the API), like the rest of the data root. */
 export const LOG_FILE_MODE = 0o600;
 
-/** The child's descriptor of the mount template (after stdin, stdout, stderr and the report pipe); the wrapper closes it. */
-const TEMPLATE_FD = 4;
-
-/** Exit code of the wrapper when the sandbox could not be entered (Docker uses 125 for daemon-side failures). */
+/** Exit code of berth-init when the sandbox could not be set up (Docker uses 125 for daemon-side failures). */
 export const SANDBOX_SETUP_FAILED = 125;
 
 /**
- * The container's first process, a POSIX shell, runs in fresh UTS and mount namespaces (the
- * mount namespace a copy of the template's, mount-template.ts; entering it makes / the
- * working directory, Docker's default):
- * $1 hostname, $2 the mount table, $3 exit-code file, $4 the stdin FIFO ("" for none),
- * $5 the user ("" for root), $6 "ro" for a read-only root filesystem, then the command.
- * With a user, the command runs through setpriv(1) as that user and group (the user's own
- * group when none is given, as Docker), with no supplementary groups; the wrapper stays
- * root to record the exit code. With "ro", / is bound onto itself recursively and that
- * bind made read-only (the host's files; /proc, /dev, /run and other mounts keep theirs),
- * before the mount table. It reports set-up on fd 3 ("ok", or why it failed) so `start`
- * fails with the reason instead of a container that dies at once, and holds fd 3 until it
- * exits (the command does not inherit it): the pipe's end is the container's end.
- *
- * - The hostname is written to /proc/sys/kernel/hostname, the UTS namespace's own value:
- *   the same kernel path as sethostname(2), with no userland check. The `hostname` binary
- *   refuses names the kernel accepts (underscores, Docker's generated names).
- * - One `mount -a` applies the whole table (mountTable): the hosts and resolv.conf binds,
- *   a fresh read-only sysfs (as Docker mounts it), which shows the container's network
- *   namespace: sysfs shows the namespace of whoever mounts it, and empty read-only tmpfs
- *   over berth's own directories (data root, exec root with the API socket, plugin
- *   sockets): a container must not reach the daemon. One process instead of one per
- *   mount: each costs ~8 ms, and `start` waits for them.
- * - The container's own directory (exit code, stdin FIFO) is under the data root, hidden
- *   by then: the wrapper opens it as fd 5 first and reaches its files through
- *   /proc/$$/fd/5, which leads to the directory itself whatever is mounted over its path.
- *   The command does not inherit fd 5.
- * - The shell stays as the parent of the command to record its exit code in a file: a
- *   container outlives a daemon crash, and a restarted daemon is not its parent. It traps
- *   TERM/INT/HUP (a handler, so the command still gets default dispositions) and therefore
- *   outlives a command that ignores SIGTERM: `stop` sees the container running until the
- *   command itself is gone, then SIGKILLs the whole process group.
- */
-function wrapperScript(tools: LaunchTools): string {
-  return [
-    // The tools, by absolute path (launch-tools.ts); shell variables, not exported: the command's environment is the container's.
-    `mount=${shellWord(tools.mount)} id=${shellWord(tools.id)} setpriv=${shellWord(tools.setpriv)}`,
-    'fail() { echo "$1" >&3; exit 125; }',
-    // The template's descriptor, which nsenter has entered: nothing after it needs it.
-    'exec 4<&-',
-    '{ printf %s "$1" > /proc/sys/kernel/hostname; } 2>/dev/null || fail "cannot set the hostname $1 in the container\'s UTS namespace"',
-    'exec 5<"${3%/*}" || fail "cannot open the container\'s directory ${3%/*}"',
-    'if [ "$6" = ro ]; then err=$({ "$mount" --rbind / / && "$mount" -o remount,ro,bind /; } 2>&1) || fail "cannot make the root filesystem read-only: $err"; fi',
-    'err=$("$mount" -a -T "$2" 2>&1) || fail "cannot mount the container\'s /etc/hosts, /etc/resolv.conf, /sys or the covers of berth\'s directories: $err"',
-    // A user named must exist here (an id need not); its group is its own unless one is given.
-    'u=${5%%:*}; g=${5#"$u"}; g=${g#:}',
-    'if [ -n "$u" ]; then',
-    '  case $u in *[!0-9]*) "$id" -u "$u" >/dev/null 2>&1 || fail "no user $u on this host";; esac',
-    '  [ -n "$g" ] || g=$("$id" -g "$u" 2>/dev/null) || g=0',
-    'fi',
-    'dir=/proc/$$/fd/5',
-    // The stdin FIFO is open for reading before the set-up is reported: the daemon hands its
-    // writer to an attach only then (it holds the FIFO open read-write, so this does not wait).
-    'if [ -n "$4" ]; then exec 0<"$dir/${4##*/}" || fail "cannot open the container\'s stdin FIFO $4"; fi',
-    // The report's reader may be gone (a daemon killed while this set up): the container runs
-    // on regardless, so its write must not end it with SIGPIPE. The command gets the default back.
-    '{ trap "" PIPE; echo ok >&3; trap - PIPE; } 2>/dev/null',
-    'exitfile=$dir/${3##*/}; shift 6',
-    'if [ -n "$u" ]; then set -- "$setpriv" --reuid="$u" --regid="$g" --clear-groups -- "$@"; fi',
-    'trap : TERM INT HUP',
-    '"$@" 3>&- 5<&-',
-    'code=$?',
-    'echo "$code" > "$exitfile"',
-    'exit "$code"',
-  ].join('\n');
-}
-
-/** `value` as one word of a POSIX shell, whatever it holds. */
-function shellWord(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
-
-/**
- * Starts a container's process (posix-spawn.ts: without copying the daemon). It returns
- * once the process exists (its pid and start time known), before its wrapper has set the
- * sandbox up: that takes a few processes' time (unshare, the shell, `mount -a`), which the
- * caller need not spend holding anything; `setUp` says how it went.
+ * Starts a container's process, berth-init (native/berth-init.c: it enters the sandbox,
+ * sets the hostname, mounts the table, reports on fd 3, runs the command and records its
+ * exit code), through posix-spawn.ts, without copying the daemon. It returns once the
+ * process exists (its pid and start time known), before it has set the sandbox up, which
+ * the caller need not spend holding anything; `setUp` says how it went.
  */
 export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess> {
   // Small files, made synchronously: an asynchronous call waits for the thread pool, 1-3 ms
@@ -176,23 +102,20 @@ export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess
     const [reportRead, reportWrite] = closeOnExecPipe();
     reportEnd = reportRead;
     descriptors.push(reportWrite);
-    // nsenter opens both namespaces' files before it enters either: the pin under /run/netns
-    // is found in the daemon's mount namespace, which the template does not have. The
-    // template is the child's own descriptor 4, not the daemon's through /proc: a daemon
-    // that dies right after this spawn (a crash) must not fail the start it launched.
-    const enterNetns = spec.netns === '' ? [] : [`--net=${join(NETNS_DIR, spec.netns)}`];
-    const { busybox } = spec.tools;
+    // berth-init opens the sandbox's namespace file before it enters the template, which
+    // has no pins under /run/netns. The template is the child's own descriptor, not the
+    // daemon's through /proc: a daemon that dies right after this spawn (a crash) must not
+    // fail the start it launched.
+    const { init } = spec.tools;
     const args = [
-      'nsenter', ...enterNetns, `--mount=/proc/self/fd/${TEMPLATE_FD}`,
-      busybox, 'unshare', '--uts', '--mount', '--propagation', 'private', '--',
-      '/bin/sh', '-c', wrapperScript(spec.tools), 'berth-init',
-      spec.hostname, spec.mountTablePath, spec.exitCodePath, spec.stdinFifoPath ?? '', spec.user ?? '', spec.readOnly ? 'ro' : '',
-      ...spec.command,
+      spec.netns === '' ? '' : join(NETNS_DIR, spec.netns), spec.hostname, spec.mountTablePath, spec.exitCodePath,
+      spec.stdinFifoPath ?? '', spec.user ?? '', spec.readOnly ? 'ro' : '', '--', ...spec.command,
     ];
     try {
-      pid = spawnInNewSession({ file: busybox, args, env: envObject(spec.env), descriptors: ['null', stdout, stderr, reportWrite, spec.mountTemplate] });
+      // berth-init's descriptors: stdio, 3 the report pipe, 4 the template (it closes both before the command).
+      pid = spawnInNewSession({ file: init, args, env: envObject(spec.env), descriptors: ['null', stdout, stderr, reportWrite, spec.mountTemplate] });
     } catch (err) {
-      throw new BerthError('kernel', `${busybox} nsenter could not be started: ${(err as Error).message}`);
+      throw new BerthError('kernel', `${init} could not be started: ${(err as Error).message}`);
     }
   } catch (err) {
     if (reportEnd !== undefined) closeSync(reportEnd);
@@ -213,10 +136,10 @@ export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess
 }
 
 /**
- * The wrapper's report pipe: "ok" once the sandbox is set up, or why it failed, and then its
- * end: the wrapper holds it (the command does not) until it exits, so the pipe's end is the
+ * berth-init's report pipe: "ok" once the sandbox is set up, or why it failed, and then its
+ * end: berth-init holds it (the command does not) until it exits, so the pipe's end is the
  * container's, whose status is then collected. `setUp` rejects with the text reported (empty
- * when the wrapper died silently).
+ * when berth-init died silently).
  */
 function watchReport(fd: number, pid: number): { setUp: Promise<void>; exited: Promise<number> } {
   const pipe = new Socket({ fd, readable: true, writable: false });
@@ -252,7 +175,7 @@ function watchReport(fd: number, pid: number): { setUp: Promise<void>; exited: P
  */
 export function mountTable(spec: Pick<LaunchSpec, 'hostsFile' | 'resolvConfFile' | 'netns' | 'hidden'>): string {
   const lines = [`${fstabField(spec.hostsFile)} /etc/hosts none bind 0 0`, `${fstabField(spec.resolvConfFile)} /etc/resolv.conf none bind 0 0`];
-  // Its own source name: `mount -a` skips an entry that looks mounted already, and the host's /sys is "sysfs on /sys".
+  // Its own source name, which /proc/mounts shows: not the host's "sysfs".
   if (spec.netns !== '') lines.push('berth-sysfs /sys sysfs ro,nosuid,nodev,noexec 0 0');
   // After the binds, which keep the files they were made from (under the exec root).
   spec.hidden.directories.forEach((dir, i) => lines.push(`berth-hidden-${i} ${fstabField(dir)} tmpfs ro,nosuid,nodev,noexec,size=4k,mode=000 0 0`));
@@ -316,7 +239,7 @@ export async function isSameProcessAlive(pid: number, startTime: string): Promis
   return now !== undefined && now === startTime;
 }
 
-/** Signals the whole process group of a container (its leader is the wrapper shell). */
+/** Signals the whole process group of a container (its leader is berth-init). */
 export function signalContainer(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
@@ -325,7 +248,7 @@ export function signalContainer(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** Reads the exit code the wrapper recorded, if it got to record one. */
+/** Reads the exit code berth-init recorded, if it got to record one. */
 export async function recordedExitCode(path: string): Promise<number | undefined> {
   try {
     const text = (await readFile(path, 'utf8')).trim();
@@ -347,7 +270,7 @@ export function resolveExecutable(command: string, pathEnv = process.env.PATH ??
 
 /**
  * For each of `wanted`, the processes whose command line holds it exactly as an argument
- * (a container's wrapper holds its exit-code path, which names the container), in one pass
+ * (a container's berth-init holds its exit-code path, which names the container), in one pass
  * over /proc. Finds containers whose start was cut short by a daemon crash: launched, but
  * never recorded as running.
  */
@@ -362,7 +285,7 @@ export async function processesWithArguments(wanted: readonly string[]): Promise
   return found;
 }
 
-/** SIGKILLs each process's group (a container's wrapper leads one) and waits until each is gone. */
+/** SIGKILLs each process's group (a container's berth-init leads one) and waits until each is gone. */
 export async function killProcessGroups(pids: readonly number[], timeoutMs = 5_000): Promise<void> {
   for (const pid of pids) {
     const startTime = await processStartTime(pid);
@@ -379,8 +302,8 @@ export async function killProcessGroups(pids: readonly number[], timeoutMs = 5_0
 }
 
 /**
- * `docker top`: the processes of a container's session (its wrapper leads one: it was
- * started with setsid), as `ps -f` shows them, the wrapper left out. Titles and one row of
+ * `docker top`: the processes of a container's session (its berth-init leads one: it was
+ * started with setsid), as `ps -f` shows them, berth-init left out. Titles and one row of
  * columns per process; the last column (the command) keeps its spaces.
  */
 export async function sessionProcesses(sid: number): Promise<{ titles: string[]; processes: string[][] }> {
@@ -391,7 +314,7 @@ export async function sessionProcesses(sid: number): Promise<{ titles: string[];
     const fields = row.trim().split(/\s+/);
     return [...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')];
   });
-  // The session leader is berth's wrapper shell (it records the exit code), not the container's command.
+  // The session leader is berth-init (it records the exit code), not the container's command.
   const pidColumn = titles.indexOf('PID');
   return { titles, processes: processes.filter((p) => p[pidColumn] !== String(sid)) };
 }

@@ -178,18 +178,18 @@ describe('containers: hostname, sysfs, mounts, exit codes, stop', { skip: sandbo
 
 describe('a start waits for its container\'s set-up without holding other operations', { skip: sandboxSkip }, () => {
   let w: World;
-  let holds: HeldMounts;
+  let holds: HeldSetUps;
   before(async () => {
-    w = await World.create({ withoutDaemon: true });
-    holds = await HeldMounts.make(w);
-    await w.startDaemon([], holds.daemonEnv);
+    w = await World.create({ daemonEntry: [new URL('../world/crashing-daemon.js', import.meta.url).pathname], withoutDaemon: true });
+    holds = await HeldSetUps.make(w);
+    await w.startDaemon([], { ...process.env, ...holds.daemonEnv });
   });
   after(() => checkLeaksThenDispose(w));
 
   const sandboxes = async (): Promise<string[]> => (await must('ip', ['netns', 'list'])).split('\n').filter((l) => l.startsWith('berth-'));
 
   /** A created container whose set-up holds until `release` (heldMount), its start under way and running. */
-  async function heldContainer(name: string, then: 'mount' | 'fail') {
+  async function heldContainer(name: string, then: 'proceed' | 'fail') {
     const held = await holds.hold(name, then);
     await w.berthOk('create', '--name', name, ...held.createFlags, '--', 'sleep', '1000');
     const start = w.berth('start', name);
@@ -200,7 +200,7 @@ describe('a start waits for its container\'s set-up without holding other operat
   }
 
   test('other operations go on meanwhile; an exec waits for the set-up; the start answers once the container is ready', async () => {
-    const held = await heldContainer('slow', 'mount');
+    const held = await heldContainer('slow', 'proceed');
     // Each of these went through the operation queue the start held until its set-up was done.
     await w.berthOk('network', 'create', 'beside-slow');
     await w.berthOk('run', '-d', '--name', 'quick', '--network', 'beside-slow', '--', 'sleep', '1000');
@@ -227,10 +227,10 @@ describe('a start waits for its container\'s set-up without holding other operat
     await held.release();
     const r = await held.start;
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /the held mount refused/);
+    assert.match(r.stderr, /the held set-up refused/);
     const c = await w.inspect('doomed');
     assert.deepEqual([c.State.Status, c.State.Pid], ['created', 0]);
-    assert.match(c.State.Error, /cannot mount the container's \/etc\/hosts.*the held mount refused/s);
+    assert.match(c.State.Error, /cannot start the container: the held set-up refused/);
     assert.deepEqual(await sandboxes(), before, 'the failed start left its namespace');
     assert.deepEqual(await w.containerProcesses(), []);
     await w.berthOk('rm', 'doomed');
@@ -238,7 +238,7 @@ describe('a start waits for its container\'s set-up without holding other operat
 
   test('rm -f meets a container setting itself up: the start fails, nothing is left', async () => {
     const before = await sandboxes();
-    const held = await heldContainer('met', 'mount');
+    const held = await heldContainer('met', 'proceed');
     await w.berthOk('rm', '-f', 'met');
     const r = await held.start;
     assert.notEqual(r.code, 0);
@@ -257,8 +257,8 @@ describe('a daemon killed between launching a container and recording it', { ski
 
   test('the orphan runs on; the restarted daemon kills it; start works again; rm -f leaves no process', async () => {
     // Its set-up reports to the daemon only once the daemon is gone.
-    const holds = await HeldMounts.make(w);
-    const held = await holds.hold('half', 'mount');
+    const holds = await HeldSetUps.make(w);
+    const held = await holds.hold('half', 'proceed');
     await w.berthOk('create', '--name', 'half', ...held.createFlags, '--', 'sleep', '1000');
     const died = await w.crashDuring({ ...holds.daemonEnv, BERTH_TEST_CRASH_AT: 'container-launched' }, 'start', 'half');
     assert.notEqual(died.code, 0);
@@ -289,37 +289,37 @@ async function commandsOfChildren(pid: number): Promise<string[]> {
 }
 
 /**
- * Containers' set-ups held until released: a daemon started with `daemonEnv` finds a
- * `mount` first in its PATH (the wrapper runs the one the daemon found,
- * kernel/launch-tools.ts) that, in a container whose hostname was given to `hold`, waits
- * for the release, then mounts (or, with 'fail', refuses). Any other container mounts at
- * once. Bounded: it gives up waiting after 30 s.
+ * Containers' set-ups held until released: a daemon started with `daemonEnv` (the crashing
+ * daemon's test root) starts containers through a script that, for a container whose
+ * hostname was given to `hold`, waits for the release, then runs berth-init (or, with
+ * 'fail', reports that it refused, as berth-init reports a failed set-up). Any other
+ * container starts at once. Bounded: it gives up waiting after 30 s.
  */
-class HeldMounts {
+class HeldSetUps {
   private constructor(
     private readonly dir: string,
     readonly daemonEnv: NodeJS.ProcessEnv,
   ) {}
 
-  static async make(w: World): Promise<HeldMounts> {
-    const dir = join(w.dir, 'held-mounts');
+  static async make(w: World): Promise<HeldSetUps> {
+    const dir = join(w.dir, 'held-set-ups');
     await mkdir(dir, { recursive: true });
-    const mount = [
+    const init = [
       '#!/bin/sh',
-      'read -r h < /proc/sys/kernel/hostname',
-      `held=${dir}/$h`,
+      // berth-init's arguments: NETNS HOSTNAME ...
+      `held=${dir}/$2`,
       'if [ -e "$held.hold" ]; then',
       '  i=0; while [ ! -e "$held.go" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done',
-      '  if [ "$(cat "$held.hold")" = fail ]; then echo "the held mount refused" >&2; exit 1; fi',
+      '  if [ "$(cat "$held.hold")" = fail ]; then echo "the held set-up refused" >&3; exit 125; fi',
       'fi',
-      `exec ${findLaunchTools().mount} "$@"`,
+      `exec ${findLaunchTools().init} "$@"`,
     ];
-    await writeFile(join(dir, 'mount'), `${mount.join('\n')}\n`, { mode: 0o755 });
-    return new HeldMounts(dir, { ...process.env, PATH: `${dir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` });
+    await writeFile(join(dir, 'init'), `${init.join('\n')}\n`, { mode: 0o755 });
+    return new HeldSetUps(dir, { BERTH_TEST_INIT: join(dir, 'init') });
   }
 
   /** The container to create with `createFlags` (its hostname) holds its set-up until `release`. */
-  async hold(name: string, then: 'mount' | 'fail') {
+  async hold(name: string, then: 'proceed' | 'fail') {
     const hostname = `held-${name}`;
     await writeFile(join(this.dir, `${hostname}.hold`), then);
     return { createFlags: ['--hostname', hostname], release: () => writeFile(join(this.dir, `${hostname}.go`), '') };

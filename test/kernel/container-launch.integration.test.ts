@@ -9,16 +9,15 @@ import { run, sandboxSkip } from '../world/world.js';
  * A container's process gets its own copy of the mount template's descriptor: a daemon that
  * closes its own, or dies, right after the spawn does not fail the start it launched (CI once
  * saw a daemon killed at that moment leave no process: `nsenter` had not yet opened the
- * daemon's descriptor through /proc). Here the launch's `busybox` (whose nsenter opens it) is
- * a script that waits 300 ms before it runs the real one, and the launcher closes its
- * descriptor at once.
+ * daemon's descriptor through /proc). Here the launch's berth-init is a script that waits
+ * 300 ms before it runs the real one, and the launcher closes its descriptor at once.
  * The command inherits none of the launch's descriptors: only stdin, stdout and stderr.
  */
 test('a launched container starts after its launcher closed the template; its command holds only fds 0-2', { skip: sandboxSkip }, async () => {
   const dir = mkdtempSync('/tmp/berth-launch-test-');
   try {
-    writeFileSync(join(dir, 'busybox'), `#!/bin/sh\nsleep 0.3\nexec ${findLaunchTools().busybox} "$@"\n`);
-    chmodSync(join(dir, 'busybox'), 0o755);
+    writeFileSync(join(dir, 'init'), `#!/bin/sh\nsleep 0.3\nexec ${findLaunchTools().init} "$@"\n`);
+    chmodSync(join(dir, 'init'), 0o755);
     writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
     writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
     const template = new URL('../../src/kernel/mount-template.js', import.meta.url).href;
@@ -36,7 +35,7 @@ test('a launched container starts after its launcher closed the template; its co
       const dir = ${JSON.stringify(dir)};
       const t = await openMountTemplate();
       const launched = await launchContainer({
-        netns: '', mountTemplate: t.fd, tools: { ...findLaunchTools(), busybox: dir + '/busybox' }, hostname: 'launched', hostsFile: dir + '/hosts', resolvConfFile: dir + '/resolv.conf',
+        netns: '', mountTemplate: t.fd, tools: { ...findLaunchTools(), init: dir + '/init' }, hostname: 'launched', hostsFile: dir + '/hosts', resolvConfFile: dir + '/resolv.conf',
         command: ['sleep', '30'], env: [], stdoutPath: dir + '/out', stderrPath: dir + '/err', exitCodePath: dir + '/exit',
         mountTablePath: dir + '/mounts', hidden: { directories: [], files: [] },
       });

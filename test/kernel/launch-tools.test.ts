@@ -4,50 +4,33 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MissingFeatureError } from '../../src/common/errors.js';
-import { findLaunchTools } from '../../src/kernel/launch-tools.js';
+import { findInPath, findLaunchTools } from '../../src/kernel/launch-tools.js';
 
-const TOOLS = ['busybox', 'nsenter', 'mount', 'id', 'setpriv'];
-
-/** Directories of executable stand-ins, the first holding `first`, the second the rest (and a second copy of all). */
-function toolDirs(first: readonly string[]): { root: string; path: string } {
+test('a command is found as a shell finds it: the first executable in PATH order; a file that is not executable does not count', () => {
   const root = mkdtempSync(join(tmpdir(), 'berth-launch-tools-'));
-  for (const [dir, tools] of [['a', first], ['b', TOOLS]] as const) {
-    mkdirSync(join(root, dir));
-    for (const tool of tools) {
-      writeFileSync(join(root, dir, tool), '#!/bin/sh\n');
-      chmodSync(join(root, dir, tool), 0o755);
-    }
-  }
-  return { root, path: `/nonexistent:${join(root, 'a')}:${join(root, 'b')}` };
-}
-
-test('the launch tools are found once, by absolute path, in PATH order', () => {
-  const { root, path } = toolDirs(['busybox', 'mount']);
   try {
-    assert.deepEqual(findLaunchTools(path), {
-      busybox: join(root, 'a', 'busybox'),
-      nsenter: join(root, 'b', 'nsenter'),
-      mount: join(root, 'a', 'mount'),
-      id: join(root, 'b', 'id'),
-      setpriv: join(root, 'b', 'setpriv'),
-    });
+    for (const dir of ['a', 'b', 'c']) mkdirSync(join(root, dir));
+    for (const [dir, mode] of [['a', 0o644], ['b', 0o755], ['c', 0o755]] as const) {
+      writeFileSync(join(root, dir, 'tool'), '#!/bin/sh\n');
+      chmodSync(join(root, dir, 'tool'), mode);
+    }
+    const path = `/nonexistent:${join(root, 'a')}:${join(root, 'b')}:${join(root, 'c')}`;
+    assert.equal(findInPath('tool', path), join(root, 'b', 'tool'));
+    assert.equal(findInPath('no-such-tool', path), undefined);
+    assert.equal(findInPath(join(root, 'c', 'tool'), ''), join(root, 'c', 'tool'));
   } finally {
     rmSync(root, { recursive: true });
   }
 });
 
-test('a missing launch tool is named with the package to install; a file that is not executable does not count', () => {
-  const { root } = toolDirs([]);
-  try {
-    chmodSync(join(root, 'b', 'busybox'), 0o644);
-    assert.throws(() => findLaunchTools(join(root, 'b')), (err: unknown) => {
-      assert.ok(err instanceof MissingFeatureError);
-      assert.match(err.message, /^"busybox" is not installed/);
-      assert.equal(err.hint, 'install it: apt-get install busybox-static');
-      return true;
-    });
-    assert.throws(() => findLaunchTools(''), /"busybox" is not installed/);
-  } finally {
-    rmSync(root, { recursive: true });
-  }
+test('the launch tools: berth-init from the build, nsenter from the daemon\'s PATH; a missing nsenter is named with its package', () => {
+  const tools = findLaunchTools('/usr/bin:/bin');
+  assert.match(tools.init, /\/dist\/native\/berth-init$/);
+  assert.equal(tools.nsenter, '/usr/bin/nsenter');
+  assert.throws(() => findLaunchTools('/nonexistent'), (err: unknown) => {
+    assert.ok(err instanceof MissingFeatureError);
+    assert.match(err.message, /^"nsenter" is not installed/);
+    assert.equal(err.hint, 'install it: apt-get install util-linux');
+    return true;
+  });
 });

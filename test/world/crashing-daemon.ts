@@ -8,7 +8,9 @@
  *    plan or at its end — between two kernel steps, or after a whole plan and before its
  *    caller writes the record.
  * Without either it is the plain daemon. Restarting it on the same roots then shows what
- * reconcile makes of the crash.
+ * reconcile makes of the crash. And:
+ *  - BERTH_TEST_INIT=PATH: containers start through PATH instead of berth-init (a script
+ *    that holds their set-up, then runs berth-init with its arguments).
  *
  * Usage: [BERTH_TEST_CRASH_...=...] node crashing-daemon.js --data-root DIR --exec-root DIR
  */
@@ -17,6 +19,7 @@ import { startDaemon } from '../../src/daemon/daemon.js';
 import type { FaultPoint } from '../../src/engine/engine.js';
 import type { Executor } from '../../src/kernel/exec.js';
 import { NetlinkExecutor } from '../../src/kernel/netlink/executor.js';
+import { findLaunchTools } from '../../src/kernel/launch-tools.js';
 import type { Plan } from '../../src/kernel/ops.js';
 
 /** Applies plans until `budget` operations are done (counting once armed), then dies where it stands. */
@@ -60,6 +63,7 @@ const daemon = await startDaemon(
   (point) => {
     if (point === crashAt) process.kill(process.pid, 'SIGKILL');
   },
+  process.env.BERTH_TEST_INIT ? { ...findLaunchTools(), init: process.env.BERTH_TEST_INIT } : undefined,
 );
 if (crashing) crashing.armed = true;
 console.log(`berth daemon ready (crashes at ${crashAt ?? (crashAfterOps === undefined ? 'nothing' : `${process.env.BERTH_TEST_CRASH_AFTER_OPS} kernel operations`)})`);
