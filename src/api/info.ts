@@ -93,7 +93,8 @@ export function infoView(engine: Engine, build: BuildInfo, facts: DaemonFacts) {
     ServerVersion: build.version,
     ClusterStore: facts.clusterStore ?? '',
     ClusterAdvertise: facts.clusterAdvertise ?? '',
-    Runtimes: { berth: { path: 'nsenter' } },
+    // Each container's first process (native/berth-init.c), as Docker names runc here.
+    Runtimes: { berth: { path: 'berth-init' } },
     DefaultRuntime: 'berth',
     Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
     LiveRestoreEnabled: true,

@@ -133,7 +133,7 @@ export function runFilesDir(config: Pick<EngineConfig, 'dataRoot' | 'execRoot'>,
   return existsSync(join(earlier, 'hosts')) ? earlier : dir;
 }
 
-/** The file a container's wrapper writes its command's exit code to; it also names the container in the wrapper's command line. */
+/** The file a container's berth-init writes its command's exit code to; it also names the container in berth-init's command line. */
 export function exitCodePath(config: Pick<EngineConfig, 'dataRoot'>, id: string): string {
   return join(containerDir(config, id), 'exitcode');
 }

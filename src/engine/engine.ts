@@ -69,7 +69,7 @@ const ADOPTED_POLL_MS = 250;
 const OWN_CHANGE_QUIET_MS = 200;
 /** A burst of kernel events (a deleted bridge takes its ports with it) is one check. */
 const EVENT_DEBOUNCE_MS = 20;
-/** Docker's exit code for a process killed by SIGKILL, used when the wrapper could not record one. */
+/** Docker's exit code for a process killed by SIGKILL, used when berth-init could not record one. */
 const KILLED_EXIT_CODE = 137;
 
 /**
@@ -113,7 +113,7 @@ export class Engine {
   private readonly adopted = new Set<string>();
   /** Starts whose container's process is still setting its sandbox up, by container id: each settles with the start's answer. */
   private readonly settingUp = new Map<string, Promise<ContainerRecord>>();
-  /** The end of each running container this daemon launched (its wrapper's report pipe closing), by id; adopted ones are not here. */
+  /** The end of each running container this daemon launched (its berth-init's report pipe closing), by id; adopted ones are not here. */
   private readonly launchedExits = new Map<string, Promise<number>>();
   private poller: NodeJS.Timeout | undefined;
 
@@ -445,7 +445,7 @@ export class Engine {
   /**
    * Starts a container: its network and its first process under the operation queue, then,
    * with the queue free for other operations, waits for that process to set its sandbox up
-   * (a few processes' time: unshare, the wrapper shell, `mount -a`). Until then the
+   * (berth-init's namespaces and mounts, a few ms). Until then the
    * container is running (its pid is known; stop, kill and rm can meet it), and an exec
    * waits. A set-up that fails undoes the start: the container is created again, with why.
    */
@@ -477,7 +477,7 @@ export class Engine {
   }
 
   /**
-   * Resolves once a running container's process is gone: at its wrapper's end, when this
+   * Resolves once a running container's process is gone: at its berth-init's end, when this
    * daemon launched it (the event, at once), else (adopted after a restart) when /proc says
    * so; polling alone waited 10 ms a removal, inside the operation queue.
    */

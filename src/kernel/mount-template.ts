@@ -16,8 +16,8 @@ import { NETNS_DIR } from './read.js';
  * holds the kernel's global namespace lock, which every pin and unpin waits for), and
  * removing a container cost 2.7 ms more in unlinking its pin, which the kernel then
  * detaches from every mount namespace that copied it. berth has no new root to pivot into,
- * as runc has, that would drop them. So a container's wrapper enters this template
- * (`nsenter --mount`) before its own `unshare --mount`.
+ * as runc has, that would drop them. So a container's first process, berth-init, enters
+ * this template (setns) before it unshares its own.
  *
  * The template is a slave of the host's mounts (what the host mounts later appears in it,
  * as it would in a copy of the daemon's), with /run/netns unmounted in it. The daemon holds
@@ -25,7 +25,7 @@ import { NETNS_DIR } from './read.js';
  * VM berth was measured on (6.18) refused the bind of about half the new mount namespaces'
  * files with EINVAL, repeatably for a given namespace (docs/decisions.md). A container's
  * process is handed a copy of that descriptor (process.ts), so its start does not depend
- * on the daemon living until `nsenter` has opened it.
+ * on the daemon living until berth-init has entered it.
  */
 export interface MountTemplate {
   /** This process's descriptor of the namespace (close-on-exec, as all of the daemon's). */
