@@ -86,7 +86,7 @@ describe('containers: hostname, sysfs, mounts, exit codes, stop', { skip: sandbo
   });
 
   test('-e PATH is the command\'s alone: it is looked up there (run and exec); berth\'s own tools are not', async () => {
-    // /opt holds none of the tools a container starts through (nsenter, unshare, mount).
+    // /opt holds nothing: berth-init and exec's nsenter are found in the daemon's PATH, not the container's.
     const run = await w.berth('run', '--rm', '-e', 'PATH=/opt', '--', '/bin/sh', '-c', 'echo "$PATH"');
     assert.deepEqual([run.code, run.stdout, run.stderr], [0, '/opt\n', '']);
     const missing = await w.berth('run', '--rm', '-e', 'PATH=/opt', '--', 'echo', 'hi');
@@ -126,7 +126,7 @@ describe('containers: hostname, sysfs, mounts, exit codes, stop', { skip: sandbo
     assert.equal(r.stdout, '0\n1\n2\n');
   });
 
-  test('the command starts with no signal ignored: the wrapper\'s ignored SIGPIPE and its traps are not inherited', async () => {
+  test('the command starts with no signal ignored: berth-init\'s ignored SIGPIPE and its handlers are not inherited', async () => {
     const r = await w.berth('run', '--rm', '--', 'grep', '^SigIgn:', '/proc/self/status');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'SigIgn:\t0000000000000000\n');
@@ -188,7 +188,7 @@ describe('a start waits for its container\'s set-up without holding other operat
 
   const sandboxes = async (): Promise<string[]> => (await must('ip', ['netns', 'list'])).split('\n').filter((l) => l.startsWith('berth-'));
 
-  /** A created container whose set-up holds until `release` (heldMount), its start under way and running. */
+  /** A created container whose set-up holds until `release` (HeldSetUps), its start under way and running. */
   async function heldContainer(name: string, then: 'proceed' | 'fail') {
     const held = await holds.hold(name, then);
     await w.berthOk('create', '--name', name, ...held.createFlags, '--', 'sleep', '1000');
@@ -263,11 +263,11 @@ describe('a daemon killed between launching a container and recording it', { ski
     const died = await w.crashDuring({ ...holds.daemonEnv, BERTH_TEST_CRASH_AT: 'container-launched' }, 'start', 'half');
     assert.notEqual(died.code, 0);
     // The crash left the container's process, outside any record. It reports its set-up to
-    // nobody, and runs its command all the same (a child of the wrapper).
-    const [wrapper] = await w.containerProcesses();
-    assert.ok(wrapper !== undefined, 'the crash left no process');
+    // nobody, and runs its command all the same (a child of berth-init).
+    const [init] = await w.containerProcesses();
+    assert.ok(init !== undefined, 'the crash left no process');
     await held.release();
-    const runsSleep = async () => (await commandsOfChildren(wrapper)).includes('sleep 1000');
+    const runsSleep = async () => (await commandsOfChildren(init)).includes('sleep 1000');
     assert.equal(await eventually(runsSleep, 5000), true, 'the orphan did not run its command');
     await w.startDaemon();
     assert.equal(await eventually(async () => (await w.containerProcesses()).length === 0, 5000), true, 'reconcile killed the orphan');

@@ -78,7 +78,7 @@ describe('daemon crash and restart: containers keep their network, reconcile rep
     await w.killDaemon('SIGTERM');
     assert.equal(await w.startDaemon(), undefined, w.daemonOutput);
     assert.deepEqual(await psRows(), before);
-    // rm -f of a container this daemon did not launch (no wrapper pipe to wait on): its process is gone when rm returns.
+    // rm -f of a container this daemon did not launch (no report pipe to wait on): its process is gone when rm returns.
     const pid = (await w.inspect('e')).State.Pid;
     await w.berthOk('rm', '-f', 'e');
     // No start time: gone, or a zombie its new parent has yet to reap; either way it runs no more.

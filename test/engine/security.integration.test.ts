@@ -61,6 +61,12 @@ describe('security defaults', { skip: sandboxSkip }, () => {
   test('--user runs the command as that user and group (ids or names, no supplementary groups); an unknown name or bad form is refused', async () => {
     assert.equal((await w.berthOk('run', '--rm', '-u', '65534:65533', '--', 'id')).trim(), 'uid=65534(nobody) gid=65533 groups=65533');
     assert.equal((await w.berthOk('run', '--rm', '--user', 'nobody', '--', 'id', '-un')).trim(), 'nobody');
+    // A name's own group, and a group by name (/etc/group), as Docker reads them.
+    assert.equal((await w.berthOk('run', '--rm', '-u', 'nobody', '--', 'id')).trim(), 'uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)');
+    assert.equal((await w.berthOk('run', '--rm', '-u', 'nobody:daemon', '--', 'id', '-gn')).trim(), 'daemon');
+    const unknownGroup = await w.berth('run', '--rm', '-u', 'nobody:nosuchgroup', '--', 'true');
+    assert.notEqual(unknownGroup.code, 0);
+    assert.match(unknownGroup.stderr, /no group nosuchgroup on this host/);
     assert.equal((await w.berthOk('inspect', '-f', '{{.Config.User}}', (await w.berthOk('create', '-u', '1000', '--', 'true')).trim())).trim(), '1000');
     const unknown = await w.berth('run', '--rm', '-u', 'nosuchuser', '--', 'true');
     assert.notEqual(unknown.code, 0);
@@ -85,7 +91,7 @@ describe('security defaults', { skip: sandboxSkip }, () => {
   });
 
   // -i stdin through the hidden directory: test/api/docker-clients (docker run -i).
-  test('exit codes are still recorded with the container\'s directory hidden (the wrapper reaches it through its fd)', async () => {
+  test('exit codes are still recorded with the container\'s directory hidden (berth-init reaches it through its fd)', async () => {
     await w.berth('run', '--name', 'exits', '--', 'sh', '-c', 'exit 7');
     assert.equal((await w.berthOk('inspect', '-f', '{{.State.ExitCode}}', 'exits')).trim(), '7');
   });

@@ -42,7 +42,7 @@ test('a launched container starts after its launcher closed the template; its co
       t.close();
       try {
         await launched.setUp;
-        // The wrapper reports before it forks the command: look for it a while (up to 2 s).
+        // berth-init reports before it forks the command: look for it a while (up to 2 s).
         const children = () => readFileSync('/proc/' + launched.pid + '/task/' + launched.pid + '/children', 'utf8').trim();
         for (let i = 0; i < 200 && children() === ''; i++) await new Promise((r) => setTimeout(r, 10));
         const [command] = children().split(' ');

@@ -235,7 +235,7 @@ export class World {
     });
   }
 
-  /** Processes of this world's containers (their wrappers name the container's directory). */
+  /** Processes of this world's containers (their berth-init's arguments name the container's directory). */
   async containerProcesses(): Promise<number[]> {
     return processesMentioning(`${this.dir}/data/containers/`);
   }
@@ -300,7 +300,7 @@ export class World {
   }
 }
 
-/** SIGKILL to the process group of a container (its wrapper leads one), else to the process. */
+/** SIGKILL to the process group of a container (its berth-init leads one), else to the process. */
 function killGroupOrProcess(pid: number): void {
   for (const target of [-pid, pid]) {
     try {
