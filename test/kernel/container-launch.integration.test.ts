@@ -42,11 +42,16 @@ test('a launched container starts after its launcher closed the template; its co
       t.close();
       try {
         await launched.setUp;
-        // berth-init reports before it forks the command: look for it a while (up to 2 s).
-        const children = () => readFileSync('/proc/' + launched.pid + '/task/' + launched.pid + '/children', 'utf8').trim();
-        for (let i = 0; i < 200 && children() === ''; i++) await new Promise((r) => setTimeout(r, 10));
-        const [command] = children().split(' ');
-        console.log(readdirSync('/proc/' + command + '/fd').sort().join(' '));
+        // berth-init reports before it forks the command, and its child holds berth-init's
+        // descriptors until it has closed them and exec'd: look for the command itself a while (up to 2 s).
+        const children = () => readFileSync('/proc/' + launched.pid + '/task/' + launched.pid + '/children', 'utf8').trim().split(' ').filter(Boolean);
+        const isCommand = (pid) => readFileSync('/proc/' + pid + '/cmdline', 'utf8').startsWith('sleep\\0');
+        let command;
+        for (let i = 0; i < 200 && command === undefined; i++) {
+          command = children().find(isCommand);
+          if (command === undefined) await new Promise((r) => setTimeout(r, 10));
+        }
+        console.log(command === undefined ? 'the command never ran' : readdirSync('/proc/' + command + '/fd').sort().join(' '));
       } catch (err) {
         console.log('failed: ' + err.message);
       } finally {
