@@ -39,6 +39,10 @@ export class Dockerd {
       'mkdir -p /run/docker/plugins /etc/docker',
       `mount --bind "${pluginDir}" /run/docker/plugins`,
       `mount --bind "${dir}/etc" /etc/docker`,
+      // What dockerd and its containerd write to the temporary directory (containerd's stack
+      // dumps, containerd.<pid>.stacks.log) stays in this world's directory, removed with it.
+      `mkdir -p "${dir}/tmp"`,
+      `export TMPDIR="${dir}/tmp"`,
       `exec dockerd --data-root "${dir}/data" --exec-root "${dir}/exec" --pidfile "${dir}/dockerd.pid" -H "unix://${dir}/docker.sock"` +
         ` --storage-driver vfs --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent "/${cgroupParent}"`,
     ].join('\n');
