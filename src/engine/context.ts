@@ -38,10 +38,6 @@ export interface EngineConfig {
   readonly containerLaunch?: ContainerLaunch;
 }
 
-/**
- * This host's membership of a cluster (`--cluster-store`): what networks that span hosts
- * (overlay) are kept in and learn each other's endpoints from.
- */
 /** What a container's processes are started with, which only the daemon makes. */
 export interface ContainerLaunch {
   /** A descriptor of the mount namespace containers' own are copied from (kernel/mount-template.ts). */
@@ -50,6 +46,10 @@ export interface ContainerLaunch {
   readonly tools: LaunchTools;
 }
 
+/**
+ * This host's membership of a cluster (`--cluster-store`): what networks that span hosts
+ * (overlay) are kept in and learn each other's endpoints from.
+ */
 export interface ClusterLink {
   /** This host's --cluster-advertise address: its VTEP, and its name in the cluster. */
   readonly hostAddress: string;
