@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # setup.sh [--with-peers] — everything berth needs on a fresh Debian 12 machine, as root:
-# system packages (apt-get), npm packages (npm ci) and the build (tsc, cc). etcd-server is
-# for overlay networks (their cluster store); gcc and libc6-dev build berth-init (every
+# system packages (apt-get), npm packages (npm ci) and the build (tsc, musl-gcc). etcd-server is
+# for overlay networks (their cluster store); gcc and musl-tools build berth-init (every
 # container's first process, native/berth-init.c); docker.io (dockerd 20.10 and its CLI),
 # busybox-static (the tests' image), python3-docker and docker-compose are the real Docker
 # clients and the dockerd berth serves as a plugin. The tests start their own etcd members
@@ -11,7 +11,7 @@
 #                 (../shared/peers/podman-lab.sh; docker-lab.sh uses docker.io).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(iproute2 nftables iptables util-linux gcc libc6-dev iputils-ping procps python3 etcd-server docker.io busybox-static python3-docker docker-compose chromium)
+packages=(iproute2 nftables iptables util-linux gcc musl-tools iputils-ping procps python3 etcd-server docker.io busybox-static python3-docker docker-compose chromium)
 [[ "${1:-}" == --with-peers ]] && packages+=(aardvark-dns podman netavark dnsperf)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done

@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findLaunchTools } from '../../src/kernel/launch-tools.js';
+import { openMountTemplate } from '../../src/kernel/mount-template.js';
+import { launchContainer } from '../../src/kernel/process.js';
 import { run, sandboxSkip } from '../world/world.js';
 
 /**
@@ -61,6 +63,40 @@ test('a launched container starts after its launcher closed the template; its co
     assert.equal(r.code, 0, `the launcher ended with ${r.code}: ${r.stderr}`);
     assert.equal(r.stdout.trim(), '0 1 2');
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * berth-init runs the command in a vfork'd child, which must not touch stdio: when the exec
+ * fails, berth-init itself says why on the container's stderr and records Docker's codes
+ * (127: not found, 126: found but not runnable).
+ */
+test('a command that cannot run: exit code 127 or 126, and why on the container stderr', { skip: sandboxSkip }, async () => {
+  const dir = mkdtempSync('/tmp/berth-launch-test-');
+  const template = await openMountTemplate();
+  try {
+    writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
+    writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
+    writeFileSync(join(dir, 'not-runnable'), 'data\n', { mode: 0o644 });
+    const cases = [
+      { name: 'missing', command: [join(dir, 'missing')], code: 127, said: `berth-init: ${join(dir, 'missing')}: No such file or directory` },
+      { name: 'plain', command: [join(dir, 'not-runnable')], code: 126, said: `berth-init: ${join(dir, 'not-runnable')}: Permission denied` },
+    ];
+    for (const c of cases) {
+      const own = join(dir, c.name);
+      mkdirSync(`${own}.d`);
+      const launched = await launchContainer({
+        netns: '', mountTemplate: template.fd, tools: findLaunchTools(), hostname: c.name, hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'),
+        command: c.command, env: [], stdoutPath: `${own}.d/out`, stderrPath: `${own}.d/err`, exitCodePath: `${own}.d/exit`, mountTablePath: `${own}.d/mounts`, hidden: { directories: [], files: [] },
+      });
+      await launched.setUp;
+      for (let i = 0; i < 200 && !existsSync(`${own}.d/exit`); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(readFileSync(`${own}.d/exit`, 'utf8'), `${c.code}\n`, c.name);
+      assert.equal(readFileSync(`${own}.d/err`, 'utf8'), `${c.said}\n`, c.name);
+    }
+  } finally {
+    template.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
