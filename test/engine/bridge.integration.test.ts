@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { LocalStore } from '../../src/store/local.js';
 import { eventually, listBerthNetns, must, OUTSIDE_IP, run, sandboxSkip, tcpRequest, UPLINK_IP, World } from '../world/world.js';
 import { checkLeaksThenDispose } from '../world/leaks.js';
 
@@ -152,8 +153,9 @@ describe('default bridge network on the real kernel', { skip: sandboxSkip }, () 
     const before = await listBerthNetns();
     const sandboxKey: string = a.NetworkSettings.SandboxKey;
     assert.ok(before.includes(sandboxKey.slice('/run/netns/'.length)));
-    const endpointRecords = (await run('ls', [`${w.dir}/data/store/endpoints`])).stdout.trim().split('\n');
-    assert.equal(endpointRecords.length, 2, 'one record per endpoint');
+    // Read as the daemon's next start would (reading changes nothing on disk).
+    const records = (collection: 'containers' | 'endpoints') => new LocalStore(`${w.dir}/data/store`).list(collection);
+    assert.equal((await records('endpoints')).length, 2, 'one record per endpoint');
     await w.berthOk('rm', '-f', 'a', 'b');
     assert.deepEqual(await listBerthNetns(), []);
     // The kernel removes the veth pairs of a deleted namespace asynchronously (~100 ms).
@@ -161,8 +163,8 @@ describe('default bridge network on the real kernel', { skip: sandboxSkip }, () 
     assert.equal(await eventually(async () => (await must('ip', ['-n', w.host, '-j', 'link', 'show', 'master', 'berth0'])).trim() === '[]'), true);
     assert.throws(() => process.kill(pid, 0), /ESRCH/);
     assert.equal((await w.berthOk('ps', '-a', '-q')).trim(), '');
-    assert.equal((await run('ls', [`${w.dir}/data/store/containers`])).stdout.trim(), '');
-    assert.equal((await run('ls', [`${w.dir}/data/store/endpoints`])).stdout.trim(), '', 'their endpoint records went with them');
+    assert.deepEqual(await records('containers'), []);
+    assert.deepEqual(await records('endpoints'), [], 'their endpoint records went with them');
     // The freed address is handed out again.
     await w.berthOk('run', '-d', '--name', 'c', '--', 'sleep', '1000');
     assert.equal((await w.berthOk('inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'c')).trim(), '172.17.0.2');

@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { processStartTime } from '../../src/kernel/process.js';
+import { LocalStore } from '../../src/store/local.js';
 import { listBerthNetns, must, mustEventually, run, sandboxSkip, World } from '../world/world.js';
 import { checkLeaksThenDispose } from '../world/leaks.js';
 
@@ -94,7 +95,7 @@ describe('daemon crash and restart: containers keep their network, reconcile rep
       networkMode: 'bridge', netns: `berth-${id.slice(0, 12)}`, endpoints: [], portMappings: [], ports: [],
       state: { status: 'created', pid: 0, startTime: '', exitCode: 0, startedAt: '0001-01-01T00:00:00Z', finishedAt: '0001-01-01T00:00:00Z', error: '' },
     };
-    await writeFile(`${w.dir}/data/store/containers/${id}.json`, JSON.stringify(old));
+    await new LocalStore(`${w.dir}/data/store`).put('containers', id, old);
     assert.equal(await w.startDaemon(), undefined, w.daemonOutput);
     await w.berthOk('start', 'old');
     assert.match(await w.berthOk('exec', 'old', 'ip', '-br', 'addr', 'show', 'eth0'), /^eth0@\S+\s+UP\s+172\.17\.0\.\d+\/16/);
@@ -104,9 +105,9 @@ describe('daemon crash and restart: containers keep their network, reconcile rep
     await w.killDaemon('SIGTERM');
     const id = 'e5d0'.padEnd(64, '3');
     const stray = { id, containerId: 'f'.repeat(64), networkId: 'a'.repeat(64), ifname: 'eth0', address: '172.17.0.50', prefixLength: 16, gateway: '172.17.0.1', gatewayEndpoint: true };
-    await writeFile(`${w.dir}/data/store/endpoints/${id}.json`, JSON.stringify({ revision: 1, value: stray }));
+    await new LocalStore(`${w.dir}/data/store`).put('endpoints', id, stray);
     assert.equal(await w.startDaemon(), undefined, w.daemonOutput);
-    assert.equal((await run('ls', [`${w.dir}/data/store/endpoints/${id}.json`])).code, 2, 'deleted');
+    assert.equal(await new LocalStore(`${w.dir}/data/store`).get('endpoints', id), undefined, 'deleted');
   });
 
   test('links an earlier daemon took out of service and had not deleted yet (gone + 7 hex) are deleted at start', async () => {
@@ -136,12 +137,13 @@ describe('daemon crash and restart: containers keep their network, reconcile rep
     const bridge = `br-${id.slice(0, 12)}`;
     await w.killDaemon('SIGKILL');
     // As that release left it: the intent in the data root's store, no network record, the bridge without berth's alias.
-    await mkdir(`${w.dir}/data/store/network-intents`, { recursive: true });
-    await rename(`${w.dir}/data/store/networks/${id}.json`, `${w.dir}/data/store/network-intents/${id}.json`);
+    const store = new LocalStore(`${w.dir}/data/store`);
+    await store.put('network-intents', id, (await store.get('networks', id))!.value);
+    await store.delete('networks', id);
     await must('ip', ['netns', 'exec', w.host, 'ip', 'link', 'set', 'dev', bridge, 'alias', '']);
     assert.equal(await w.startDaemon(), undefined, w.daemonOutput);
     assert.doesNotMatch((await w.inHost('ip', '-br', 'link')).stdout, new RegExp(bridge));
-    assert.equal((await run('ls', [`${w.dir}/data/store/network-intents/${id}.json`])).code, 2, 'the intent is deleted');
+    assert.equal(await new LocalStore(`${w.dir}/data/store`).get('network-intents', id), undefined, 'the intent is deleted');
   });
 
   /** The named namespace a container's process lives in, from its inspect snapshot "PID IP MAC EP". */
