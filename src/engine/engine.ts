@@ -609,8 +609,10 @@ export class Engine {
       const ports = gatewayEndpoint ? await this.ports.allocate(container.portMappings) : [];
       if (gatewayEndpoint) await tx.apply(this.ports.publishPlan(container.name, gatewayEndpoint, ports));
 
-      // Its logs and exit code outlive the run: they are in the data root (made at the first start).
-      mkdirSync(this.containerDir(container.id), { recursive: true, mode: 0o700 });
+      // Its logs and exit code outlive the run: they are in the data root, in a directory
+      // berth-init makes at the first start; its stdin FIFO (-i), and its logs with
+      // --read-only, are made there before.
+      if (container.openStdin || container.readOnly) mkdirSync(this.containerDir(container.id), { recursive: true, mode: 0o700 });
       const launched = await launchContainer({
         netns: sandbox.netns,
         ...launch,
