@@ -2,7 +2,8 @@
  * Many containers through the Docker Engine API: berth starts SCALE_BERTH (1,000) containers
  * on the default bridge, Docker 20.10 SCALE_DOCKER (200) in its lab
  * (../shared/peers/docker-lab.sh), each with the same client (this file's `--client` half:
- * POST /containers/create then /start per container, CONCURRENCY at a time), in the same run.
+ * POST /containers/create then /start per container, CONCURRENCY at a time, each running static
+ * busybox's sleep: COMMAND), in the same run.
  * It reports the total time of each, the ratio berth's 1,000 / Docker's 200 (part 11's aim:
  * ≤ 0.1), per-container p50/p95, and what the daemons hold at the end: the berth daemon's
  * RSS, and the per-container helper process of each (berth's berth-init, Docker's
@@ -25,6 +26,14 @@ import { fmt, median, percentile, printTable } from './stats.js';
 const SCALE_BERTH = Number(process.env.SCALE_BERTH ?? 1000);
 const SCALE_DOCKER = Number(process.env.SCALE_DOCKER ?? 200);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
+/**
+ * Every container runs the same program on both sides: static busybox's `sleep`. Docker's
+ * image is busybox-static's rootfs (the lab's bb), where `sleep` is busybox; berth runs the
+ * host's commands, where `sleep` is coreutils', dynamically linked, whose loader alone cost
+ * ~1 ms more per container on this VM.
+ */
+const COMMAND = { berth: ['busybox', 'sleep', '100000'], docker: ['sleep', '100000'] } as const;
+
 /** Memory is read with every container running and the engine idle this long (berth's namespace pool thread ends after 2 s without a start). */
 const SETTLE_MS = 3000;
 
@@ -52,12 +61,12 @@ async function inParallel(count: number, concurrency: number, work: (i: number) 
 }
 
 /** The client half: start `count` containers of `image` on `socket`, measure what is running, remove them. */
-async function client(socket: string, count: number, image: string | undefined, memoryOf: () => Run['memory']): Promise<Run> {
+async function client(socket: string, count: number, image: string | undefined, command: readonly string[], memoryOf: () => Run['memory']): Promise<Run> {
   const startMs: number[] = [];
   const began = process.hrtime.bigint();
   await inParallel(count, CONCURRENCY, async (i) => {
     const t = process.hrtime.bigint();
-    await ok(socket, 'POST', `/containers/create?name=scale${i}`, { ...(image ? { Image: image } : {}), Cmd: ['sleep', '100000'] });
+    await ok(socket, 'POST', `/containers/create?name=scale${i}`, { ...(image ? { Image: image } : {}), Cmd: command });
     await ok(socket, 'POST', `/containers/scale${i}/start`);
     startMs.push(Number(process.hrtime.bigint() - t) / 1e6);
   });
@@ -99,7 +108,7 @@ function memoryOfProcesses(labels: Record<string, (cmdline: string, pid: number)
 
 if (process.argv[2] === '--client') {
   // Inside the Docker lab: Docker's side, printed as one JSON line.
-  const run = await client(process.argv[3]!, SCALE_DOCKER, 'bb', () =>
+  const run = await client(process.argv[3]!, SCALE_DOCKER, 'bb', COMMAND.docker, () =>
     memoryOfProcesses({ dockerd: (c) => c.startsWith('dockerd '), containerd: (c) => c.startsWith('containerd '), 'containerd-shim (per container)': (c) => c.startsWith('/usr/bin/containerd-shim') }),
   );
   console.log(JSON.stringify(run));
@@ -114,7 +123,7 @@ if (process.env.BERTH_SANDBOX !== '1') {
 async function benchBerth(): Promise<Run> {
   const daemon = await startBenchDaemon('scale');
   try {
-    return await client(daemon.socket, SCALE_BERTH, undefined, () =>
+    return await client(daemon.socket, SCALE_BERTH, undefined, COMMAND.berth, () =>
       memoryOfProcesses({
         'berth daemon': (_c, pid) => pid === daemon.pid,
         // Each container's first process (native/berth-init.c), which stays as its command's parent.
@@ -157,7 +166,7 @@ async function processFloor(count: number): Promise<number> {
       const own = join(dir, String(i));
       mkdirSync(own);
       const launched = await launchContainer({
-        netns: '', mountTemplate: mountTemplate.fd, tools, hostname: `floor${i}`, hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'), command: ['sleep', '100000'], env: [],
+        netns: '', mountTemplate: mountTemplate.fd, tools, hostname: `floor${i}`, hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'), command: COMMAND.berth, env: [],
         stdoutPath: join(own, 'out'), stderrPath: join(own, 'err'), exitCodePath: join(own, 'exit'), mountTablePath: join(own, 'mounts'), hidden: { directories: [], files: [] },
       });
       pids.push(launched.pid);
