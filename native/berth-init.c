@@ -23,11 +23,12 @@
  *             read-only fail (EBUSY), and once it is read-only no file can be made there
  *   USER      USER[:GROUP], names or ids ("" for root)
  *   RO        "ro" for a read-only root filesystem
- * Descriptors: 0-2 stdio (stdout and stderr replaced by the logs named), 3 the report pipe, 4 the mount namespace to copy the
- * container's from (kernel/mount-template.ts). The report is "ok\n" once the command is
- * about to run, or one line saying why the set-up failed (exit 125, as Docker's
- * daemon-side failures). The report pipe stays open until this process exits, so its end
- * is the container's end; the command gets neither it nor the template.
+ * Descriptors: 0-2 stdio (stdout and stderr replaced by the logs named), 3 the report
+ * pipe, 4 the mount namespace to copy the container's from (kernel/mount-template.ts). The
+ * report is "ok\n" once the command is about to run, or one line saying why the set-up
+ * failed (exit 125, as Docker's daemon-side failures). The report pipe stays open until
+ * this process exits, so its end is the container's end; the command gets neither it nor
+ * the template.
  *
  * It stays the command's parent for the exit code: a container outlives a daemon crash,
  * and a restarted daemon is not its parent. It survives SIGTERM, SIGINT and SIGHUP (a

@@ -13,7 +13,7 @@ import { revisionConflictMessage, type Collection, type PutOptions, type Store, 
  *
  * A crash leaves either the old or the new version of a value, never half of one: a line
  * cut short by a crash is the journal's last, and is ignored (and dropped by the next
- * writer). Each line carries a sequence number and the snapshot the last one it holds, so a
+ * writer). Each line carries a sequence number, and the snapshot the number of the last line it holds, so a
  * crash between a snapshot's rename and the journal's truncation replays nothing twice.
  * Nothing asks for fsync, as before: a write is in the page cache when it returns, which
  * survives the daemon's crash, not the machine's.
