@@ -13,7 +13,9 @@ import { run, sandboxSkip } from '../world/world.js';
  * saw a daemon killed at that moment leave no process: `nsenter` had not yet opened the
  * daemon's descriptor through /proc). Here the launch's berth-init is a script that waits
  * 300 ms before it runs the real one, and the launcher closes its descriptor at once.
- * The command inherits none of the launch's descriptors: only stdin, stdout and stderr.
+ * The command inherits none of the launch's descriptors: only stdin, stdout and stderr. It is
+ * static busybox's sleep: a dynamically linked command holds its libraries open for a moment
+ * after its exec, while its loader maps them (CI saw coreutils' sleep with libc.so.6 as fd 3).
  */
 test('a launched container starts after its launcher closed the template; its command holds only fds 0-2', { skip: sandboxSkip }, async () => {
   const dir = mkdtempSync('/tmp/berth-launch-test-');
@@ -38,7 +40,7 @@ test('a launched container starts after its launcher closed the template; its co
       const t = await openMountTemplate();
       const launched = await launchContainer({
         netns: '', mountTemplate: t.fd, tools: { ...findLaunchTools(), init: dir + '/init' }, hostname: 'launched', hostsFile: dir + '/hosts', resolvConfFile: dir + '/resolv.conf',
-        command: ['sleep', '30'], env: [], stdoutPath: dir + '/out', stderrPath: dir + '/err', exitCodePath: dir + '/exit',
+        command: ['busybox', 'sleep', '30'], env: [], stdoutPath: dir + '/out', stderrPath: dir + '/err', exitCodePath: dir + '/exit',
         mountTablePath: dir + '/mounts', hidden: { directories: [], files: [] },
       });
       t.close();
@@ -47,7 +49,7 @@ test('a launched container starts after its launcher closed the template; its co
         // berth-init reports before it forks the command, and its child holds berth-init's
         // descriptors until it has closed them and exec'd: look for the command itself a while (up to 2 s).
         const children = () => readFileSync('/proc/' + launched.pid + '/task/' + launched.pid + '/children', 'utf8').trim().split(' ').filter(Boolean);
-        const isCommand = (pid) => readFileSync('/proc/' + pid + '/cmdline', 'utf8').startsWith('sleep\\0');
+        const isCommand = (pid) => readFileSync('/proc/' + pid + '/cmdline', 'utf8').startsWith('busybox\\0sleep\\0');
         let command;
         for (let i = 0; i < 200 && command === undefined; i++) {
           command = children().find(isCommand);
