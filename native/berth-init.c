@@ -88,13 +88,17 @@ static int open_parent(const char *path) {
   if (length == 0 || length >= sizeof dir) fail("cannot open the container's directory of %s", path);
   memcpy(dir, path, length);
   dir[length] = '\0';
-  for (char *next = strchr(dir + 1, '/');; next = strchr(next + 1, '/')) {
-    if (next) *next = '\0';
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) fail("cannot make the container's directory %s: %s", dir, strerror(errno));
-    if (!next) break;
-    *next = '/';
-  }
   int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    // The container's first start (later starts make none): as mkdir -p, each component there already answering EEXIST.
+    for (char *next = strchr(dir + 1, '/');; next = strchr(next + 1, '/')) {
+      if (next) *next = '\0';
+      if (mkdir(dir, 0700) != 0 && errno != EEXIST) fail("cannot make the container's directory %s: %s", dir, strerror(errno));
+      if (!next) break;
+      *next = '/';
+    }
+    fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  }
   if (fd < 0) fail("cannot open the container's directory %s: %s", dir, strerror(errno));
   return fd;
 }

@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
 import { rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants } from 'node:os';
@@ -609,10 +608,8 @@ export class Engine {
       const ports = gatewayEndpoint ? await this.ports.allocate(container.portMappings) : [];
       if (gatewayEndpoint) await tx.apply(this.ports.publishPlan(container.name, gatewayEndpoint, ports));
 
-      // Its logs and exit code outlive the run: they are in the data root, in a directory
-      // berth-init makes at the first start; its stdin FIFO (-i), and its logs with
-      // --read-only, are made there before.
-      if (container.openStdin || container.readOnly) mkdirSync(this.containerDir(container.id), { recursive: true, mode: 0o700 });
+      // Its logs and exit code outlive the run: they are in the data root, in the container's
+      // directory, made at its first start (kernel/process.ts says by whom).
       const launched = await launchContainer({
         netns: sandbox.netns,
         ...launch,

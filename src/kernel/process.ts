@@ -1,6 +1,6 @@
 import { open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
-import { closeSync, constants as fsConstants, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants as fsConstants, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { Socket } from 'node:net';
 import { BerthError, InvalidArgumentError } from '../common/errors.js';
@@ -76,6 +76,9 @@ export interface LaunchedProcess {
 /** A container's output is root's to read (through the API), like the rest of the data root; berth-init makes its logs with this mode too. */
 export const LOG_FILE_MODE = 0o600;
 
+/** The container's directory is root's alone, like the data root (berth-init makes it with this mode too). */
+const CONTAINER_DIR_MODE = 0o700;
+
 /** Exit code of berth-init when the sandbox could not be set up (Docker uses 125 for daemon-side failures). */
 export const SANDBOX_SETUP_FAILED = 125;
 
@@ -90,6 +93,10 @@ export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess
   // Small files, made synchronously: an asynchronous call waits for the thread pool, 1-3 ms
   // while other containers' processes set up on every core.
   writeFileSync(spec.mountTablePath, mountTable(spec));
+  // The container's directory (logs, exit code, stdin FIFO) is berth-init's to make, but for
+  // what is made here before it runs: the FIFO, and the logs with --read-only.
+  const madeHere = [...(spec.stdinFifoPath === undefined ? [] : [spec.stdinFifoPath]), ...(spec.readOnly ? [spec.stdoutPath, spec.stderrPath] : [])];
+  for (const dir of new Set(madeHere.map((path) => dirname(path)))) mkdirSync(dir, { recursive: true, mode: CONTAINER_DIR_MODE });
   const stdin = spec.stdinFifoPath ? await openStdinFifo(spec.stdinFifoPath) : undefined;
   let reportEnd: number | undefined;
   let reportWrite: number | undefined;
