@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { launchContainer, signalContainer } from '../src/kernel/process.js';
 import { openMountTemplate } from '../src/kernel/mount-template.js';
 import { findLaunchTools } from '../src/kernel/launch-tools.js';
+import { ContainerLauncher } from '../src/kernel/launcher.js';
 import { fileURLToPath } from 'node:url';
 import { call } from './api-client.js';
 import { startBenchDaemon } from './daemon.js';
@@ -126,8 +127,10 @@ async function benchBerth(): Promise<Run> {
     return await client(daemon.socket, SCALE_BERTH, undefined, COMMAND.berth, () =>
       memoryOfProcesses({
         'berth daemon': (_c, pid) => pid === daemon.pid,
-        // Each container's first process (native/berth-init.c), which stays as its command's parent.
-        'berth-init (per container)': (c) => c.split(' ')[0]!.endsWith('/berth-init'),
+        // The daemon's one launcher (native/launcher.c), and each container's first process
+        // (native/berth-init.c, forked by it), which stays as its command's parent.
+        'berth-init launcher': (c) => c.split(' ').slice(0, 2).join(' ').endsWith('/berth-init --launcher'),
+        'berth-init (per container)': (c) => c.startsWith('berth-init '),
       }),
     );
   } finally {
@@ -146,8 +149,8 @@ function benchDocker(): Run | string {
 
 /**
  * The floor of this process model: `count` containers' processes alone, started with the
- * daemon's own launch code (kernel/process.ts: berth-init, which enters the containers'
- * mount template and mounts the container's files, then the command), CONCURRENCY at a
+ * daemon's own launch code (kernel/process.ts: a launcher forks berth-init, which enters the
+ * containers' mount template and mounts the container's files, then runs the command), CONCURRENCY at a
  * time from this small process, in the host's network namespace, with no network, no API
  * and no records. Seconds.
  */
@@ -157,7 +160,7 @@ async function processFloor(count: number): Promise<number> {
   const dir = mkdtempSync('/run/berth-bench-floor-');
   const pids: number[] = [];
   const mountTemplate = await openMountTemplate();
-  const tools = findLaunchTools();
+  const launcher = new ContainerLauncher(findLaunchTools().init, mountTemplate.fd);
   try {
     writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
     writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
@@ -166,7 +169,7 @@ async function processFloor(count: number): Promise<number> {
       const own = join(dir, String(i));
       mkdirSync(own);
       const launched = await launchContainer({
-        netns: '', mountTemplate: mountTemplate.fd, tools, hostname: `floor${i}`, hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'), command: COMMAND.berth, env: [],
+        netns: '', launcher, hostname: `floor${i}`, hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'), command: COMMAND.berth, env: [],
         stdoutPath: join(own, 'out'), stderrPath: join(own, 'err'), exitCodePath: join(own, 'exit'), mountTablePath: join(own, 'mounts'), hidden: { directories: [], files: [] },
       });
       pids.push(launched.pid);
@@ -175,6 +178,7 @@ async function processFloor(count: number): Promise<number> {
     return Number(process.hrtime.bigint() - began) / 1e9;
   } finally {
     for (const pid of pids) signalContainer(pid, 'SIGKILL');
+    launcher.close();
     mountTemplate.close();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,11 +1,11 @@
 /*
- * berth-init: a container's first process. It puts itself in the container's sandbox,
- * reports how that went, runs the container's command as its child and records the
- * command's exit code. One process instead of the chain it replaces (nsenter, unshare, a
- * wrapper shell, `mount -a`: four programs to load before the command); on the VM berth
- * was measured on, 300 containers' processes started in 0.9 s instead of 4.8 s
- * (docs/decisions.md). Built statically by scripts/build-native.sh: no dynamic loader,
- * and no NSS: users and groups are read from /etc/passwd and /etc/group, as runc does.
+ * berth-init's container half: a container's first process. It puts itself in the
+ * container's sandbox, reports how that went, runs the container's command as its child and
+ * records the command's exit code. One process instead of the chain it replaces (nsenter,
+ * unshare, a wrapper shell, `mount -a`: four programs to load before the command); on the
+ * VM berth was measured on, 300 containers' processes started in 0.9 s instead of 4.8 s
+ * (docs/decisions.md). Built statically by scripts/build-native.sh with launcher.c, the
+ * resident half, which forks this one for each container and calls run_container with:
  *
  * berth-init NETNS HOSTNAME TABLE EXITFILE STDIN STDOUT STDERR USER RO -- COMMAND [ARG...]
  *   NETNS     the network namespace file to enter ("" keeps the caller's: --network host)
@@ -17,18 +17,16 @@
  *   STDIN     a FIFO in that directory to read stdin from ("" for /dev/null)
  *   STDOUT, STDERR  the container's log files, opened (made if missing) for appending as the
  *             command's stdout and stderr: made here, on whichever core this process runs,
- *             not on the daemon's thread, where three new files a start cost 1-3 ms. ""
- *             keeps descriptors 1 and 2 as given: with RO, the daemon opens the logs,
- *             since a file open for writing on the root's mount makes its remount
- *             read-only fail (EBUSY), and once it is read-only no file can be made there
+ *             not on the daemon's thread, where three new files a start cost 1-3 ms
  *   USER      USER[:GROUP], names or ids ("" for root)
  *   RO        "ro" for a read-only root filesystem
- * Descriptors: 0-2 stdio (stdout and stderr replaced by the logs named), 3 the report
- * pipe, 4 the mount namespace to copy the container's from (kernel/mount-template.ts). The
- * report is "ok\n" once the command is about to run, or one line saying why the set-up
- * failed (exit 125, as Docker's daemon-side failures). The report pipe stays open until
- * this process exits, so its end is the container's end; the command gets neither it nor
- * the template.
+ * Descriptors: 0-2 /dev/null (stdout and stderr replaced by the logs), 3 the report pipe
+ * (the launcher's answers, shared by every container setting up), 4 the mount namespace to
+ * copy the container's from (kernel/mount-template.ts). The report is one line: "ready PID"
+ * once the command is about to run, or "failed PID why" when the set-up failed (exit 125, as
+ * Docker's daemon-side failures). Lines are written whole, in one write each, so lines of
+ * containers setting up side by side do not mix. The command gets neither descriptor.
+ * Users and groups are read from /etc/passwd and /etc/group, as runc does: no NSS.
  *
  * It stays the command's parent for the exit code: a container outlives a daemon crash,
  * and a restarted daemon is not its parent. It survives SIGTERM, SIGINT and SIGHUP (a
@@ -52,8 +50,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-enum { REPORT_FD = 3, TEMPLATE_FD = 4, SETUP_FAILED = 125 };
+#include "berth-init.h"
 
 struct args {
   const char *netns, *hostname, *table, *exit_file, *stdin_fifo, *stdout_log, *stderr_log, *user;
@@ -71,7 +68,7 @@ static void fail(const char *format, ...) {
   vsnprintf(line, sizeof line, format, ap);
   va_end(ap);
   signal(SIGPIPE, SIG_IGN);
-  dprintf(REPORT_FD, "%s\n", line);
+  dprintf(REPORT_FD, "failed %d %s\n", (int)getpid(), line);
   _exit(SETUP_FAILED);
 }
 
@@ -194,8 +191,8 @@ static void mount_table(const char *path) {
   endmntent(table);
 }
 
-/* Into the container's namespaces: its network namespace, then a copy of the template's mounts and a UTS namespace of its own. */
-static void enter_sandbox(const struct args *args) {
+/* Into the container's network namespace and the template's mounts, which it shares until make_own_namespaces. */
+static void enter_template(const struct args *args) {
   // Opened before the mount namespace changes: the pin under /run/netns is in the caller's.
   int netns = -1;
   if (*args->netns) {
@@ -206,6 +203,10 @@ static void enter_sandbox(const struct args *args) {
   if (setns(TEMPLATE_FD, CLONE_NEWNS) != 0) fail("cannot enter the containers' mount namespace: %s", strerror(errno));
   close(TEMPLATE_FD);
   if (netns >= 0) close(netns);
+}
+
+/* A copy of the template's mounts and a UTS namespace of the container's own. */
+static void make_own_namespaces(const struct args *args) {
   if (unshare(CLONE_NEWNS | CLONE_NEWUTS) != 0) fail("cannot make the container's mount and UTS namespaces: %s", strerror(errno));
   // Nothing mounted here reaches the template or the host.
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail("cannot make the container's mounts private: %s", strerror(errno));
@@ -222,9 +223,8 @@ static void on_stop_signal(int signal) {
 }
 
 static struct args parse_args(int argc, char **argv) {
-  if (argc < 12 || strcmp(argv[10], "--") != 0) {
-    fprintf(stderr, "usage: berth-init NETNS HOSTNAME TABLE EXITFILE STDIN STDOUT STDERR USER RO -- COMMAND [ARG...]\n");
-    _exit(SETUP_FAILED);
+  if (argc < 12 || strcmp(argv[10], "--") != 0 || !*argv[6] || !*argv[7]) {
+    fail("usage: berth-init NETNS HOSTNAME TABLE EXITFILE STDIN STDOUT STDERR USER RO -- COMMAND [ARG...] (logs named)");
   }
   return (struct args){argv[1], argv[2], argv[3], argv[4], argv[5], argv[6], argv[7], argv[8], strcmp(argv[9], "ro") == 0, argv + 11};
 }
@@ -236,13 +236,25 @@ static void open_log(const char *path, int target) {
   close(fd);
 }
 
-int main(int argc, char **argv) {
+/* Writes the command's exit code into the container's directory (reached through its descriptor: the table may cover it). */
+static void record_exit(int container_dir, const char *exit_file, int code) {
+  int fd = openat(container_dir, base_name(exit_file), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  dprintf(fd, "%d\n", code);
+  close(fd);
+}
+
+int run_container(int argc, char **argv) {
   struct args args = parse_args(argc, argv);
-  enter_sandbox(&args);
-  // The container's directory and logs, before the table can cover them: the exit code and stdin FIFO are reached through the directory.
+  enter_template(&args);
+  // The container's directory and logs, opened on the template's mounts before the
+  // container's copy exists, and reached through descriptors from then on: the table may
+  // cover them, and --read-only's remount fails (EBUSY) while a file is open for writing
+  // on the mount it remounts, which theirs is not.
   int container_dir = open_parent(args.exit_file);
-  if (*args.stdout_log) open_log(args.stdout_log, STDOUT_FILENO);
-  if (*args.stderr_log) open_log(args.stderr_log, STDERR_FILENO);
+  open_log(args.stdout_log, STDOUT_FILENO);
+  open_log(args.stderr_log, STDERR_FILENO);
+  make_own_namespaces(&args);
   if (args.read_only) {
     if (mount("/", "/", NULL, MS_BIND | MS_REC, NULL) != 0 || mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) != 0) {
       fail("cannot make the root filesystem read-only: %s", strerror(errno));
@@ -265,9 +277,14 @@ int main(int argc, char **argv) {
   sigaction(SIGINT, &stop, NULL);
   sigaction(SIGHUP, &stop, NULL);
   // The report's reader may be gone (a daemon killed meanwhile): the container runs on regardless.
+  char ready[32];
+  int length = snprintf(ready, sizeof ready, "ready %d\n", (int)getpid());
   signal(SIGPIPE, SIG_IGN);
-  if (write(REPORT_FD, "ok\n", 3) < 0 && errno != EPIPE) fail("cannot report the set-up: %s", strerror(errno));
+  if (write(REPORT_FD, ready, (size_t)length) < 0 && errno != EPIPE) fail("cannot report the set-up: %s", strerror(errno));
   signal(SIGPIPE, SIG_DFL);
+  // Its end is the launcher's to report: a container that holds no report pipe lets the
+  // daemon see the launcher's own end (kernel/launcher.ts).
+  close(REPORT_FD);
 
   // vfork: the command's process shares this one's memory until its exec, so the kernel
   // copies no page tables for it (a fork here cost ~0.4 ms more per container on the VM
@@ -275,9 +292,12 @@ int main(int argc, char **argv) {
   // nothing of this process's memory but what it returns through `lost`.
   volatile int lost = 0;
   pid_t command = vfork();
-  if (command < 0) fail("cannot start the command: %s", strerror(errno));
+  if (command < 0) {
+    fprintf(stderr, "berth-init: cannot start the command: %s\n", strerror(errno));
+    record_exit(container_dir, args.exit_file, SETUP_FAILED);
+    return SETUP_FAILED;
+  }
   if (command == 0) {
-    close(REPORT_FD);
     close(container_dir);
     if (*args.user && (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0)) {
       lost = errno;
@@ -292,15 +312,11 @@ int main(int argc, char **argv) {
   if (lost > 0) fprintf(stderr, "berth-init: cannot run as %s: %s\n", args.user, strerror(lost));
   else if (lost < 0) fprintf(stderr, "berth-init: %s: %s\n", args.command[0], strerror(-lost));
   fflush(stderr);
-  int status;
-  while (waitpid(command, &status, 0) < 0) {
-    if (errno != EINTR) fail("cannot wait for the command: %s", strerror(errno));
-  }
-  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  int exit_file = openat(container_dir, base_name(args.exit_file), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (exit_file >= 0) {
-    dprintf(exit_file, "%d\n", code);
-    close(exit_file);
-  }
+  int status = 0;
+  pid_t waited;
+  do waited = waitpid(command, &status, 0);
+  while (waited < 0 && errno == EINTR);
+  int code = waited < 0 ? SETUP_FAILED : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  record_exit(container_dir, args.exit_file, code);
   return code;
 }

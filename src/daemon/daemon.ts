@@ -24,6 +24,7 @@ import { closeOnExecAll } from '../kernel/close-on-exec.js';
 import { NetlinkExecutor } from '../kernel/netlink/executor.js';
 import { watchNftables, watchRouting } from '../kernel/netlink/rtnl.js';
 import { openMountTemplate, type MountTemplate } from '../kernel/mount-template.js';
+import { ContainerLauncher } from '../kernel/launcher.js';
 import { findLaunchTools, type LaunchTools } from '../kernel/launch-tools.js';
 import { linkOfAddress } from '../kernel/read.js';
 import { runTool } from '../kernel/spawn.js';
@@ -92,8 +93,10 @@ export async function startDaemon(
   await privateDirectory(options.execRoot);
   const releasePidfile = await claimPidfile(join(options.execRoot, 'berth.pid'));
   let mountTemplate: MountTemplate | undefined;
+  let launcher: ContainerLauncher | undefined;
   try {
     mountTemplate = await openMountTemplate();
+    launcher = new ContainerLauncher(tools.init, mountTemplate.fd);
     const features = await probeKernelFeatures();
     await privateDirectory(options.dataRoot);
     await writeDaemonSettings(options.dataRoot, options);
@@ -103,7 +106,7 @@ export async function startDaemon(
     const cluster = options.cluster ? await ClusterMembership.join(options.cluster, (m) => console.error(m)) : undefined;
     // Beside dockerd (its plugin, or its chains found): open its FORWARD chain to berth's traffic.
     const dockerCoexistence = options.dockerPluginDir !== undefined || (await dockerChainsPresent());
-    const engine = await Engine.open({ ...engineConfig(options), dockerCoexistence, hiddenFromContainers: hiddenFromContainers(options), containerLaunch: { mountTemplate: mountTemplate.fd, tools } }, {
+    const engine = await Engine.open({ ...engineConfig(options), dockerCoexistence, hiddenFromContainers: hiddenFromContainers(options), containerLaunch: { launcher, tools } }, {
       store: new LocalStore(join(options.dataRoot, 'store')),
       runStore: new LocalStore(join(options.execRoot, 'store')),
       executor,
@@ -144,11 +147,13 @@ export async function startDaemon(
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await rm(options.socketPath, { force: true });
+        launcher?.close();
         mountTemplate?.close();
         await releasePidfile();
       },
     };
   } catch (err) {
+    launcher?.close();
     mountTemplate?.close();
     await releasePidfile();
     throw err;

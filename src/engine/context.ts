@@ -14,6 +14,7 @@ import type { ExternalEndpointTable } from './external/endpoints.js';
 import type { NetworkTable } from './networks.js';
 import type { PortPublisher } from './publisher.js';
 import type { LaunchTools } from '../kernel/launch-tools.js';
+import type { ContainerLauncher } from '../kernel/launcher.js';
 import type { HiddenPaths } from '../kernel/process.js';
 
 export interface EngineConfig {
@@ -40,8 +41,8 @@ export interface EngineConfig {
 
 /** What a container's processes are started with, which only the daemon makes. */
 export interface ContainerLaunch {
-  /** A descriptor of the mount namespace containers' own are copied from (kernel/mount-template.ts). */
-  readonly mountTemplate: number;
+  /** What forks containers' first processes (kernel/launcher.ts). */
+  readonly launcher: ContainerLauncher;
   /** The programs they are started through, by absolute path. */
   readonly tools: LaunchTools;
 }

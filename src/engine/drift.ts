@@ -1,7 +1,7 @@
 import { dockerCoexistenceOp } from '../firewall/dockerd.js';
 import { guardPresence, replaceGuards } from '../firewall/guard.js';
 import type { KernelOp, Plan } from '../kernel/ops.js';
-import { isSameProcessAlive } from '../kernel/process.js';
+import { isSameProcessAlive } from '../kernel/process-identity.js';
 import { listNetns, outputsContain, readHostState, readSysctl } from '../kernel/read.js';
 import { networkStateDigest } from '../kernel/digest.js';
 import { readKernelView, type KernelView } from '../kernel/view.js';

@@ -8,17 +8,16 @@ import { newId } from '../common/ids.js';
 import type { Plan } from '../kernel/ops.js';
 import {
   envObject,
-  isSameProcessAlive,
   killProcessGroups,
   launchContainer,
   processesWithArguments,
-  processStartTime,
   recordedExitCode,
   resolveExecutable,
   SANDBOX_SETUP_FAILED,
   signalContainer,
   type LaunchedProcess,
 } from '../kernel/process.js';
+import { isSameProcessAlive, processStartTime } from '../kernel/process-identity.js';
 import { listNetns, netnsExists } from '../kernel/read.js';
 import { containersSharing, resolveContainerConfig, type CreateContainerRequest } from './container-config.js';
 import { ClusterSync, type PeerRecord } from './cluster-sync.js';
@@ -112,7 +111,7 @@ export class Engine {
   private readonly adopted = new Set<string>();
   /** Starts whose container's process is still setting its sandbox up, by container id: each settles with the start's answer. */
   private readonly settingUp = new Map<string, Promise<ContainerRecord>>();
-  /** The end of each running container this daemon launched (its berth-init's report pipe closing), by id; adopted ones are not here. */
+  /** The end of each running container this daemon launched (the launcher's report of its berth-init's end), by id; adopted ones are not here. */
   private readonly launchedExits = new Map<string, Promise<number>>();
   private poller: NodeJS.Timeout | undefined;
 
@@ -612,7 +611,7 @@ export class Engine {
       // directory, made at its first start (kernel/process.ts says by whom).
       const launched = await launchContainer({
         netns: sandbox.netns,
-        ...launch,
+        launcher: launch.launcher,
         hostname: container.hostname,
         hostsFile: join(sandbox.filesDir, 'hosts'),
         resolvConfFile: join(sandbox.filesDir, 'resolv.conf'),

@@ -8,7 +8,7 @@ import type { Ipam } from '../ipam/ipam.js';
 import { routeClaimsSubnet } from '../ipam/subnets.js';
 import type { Executor } from '../kernel/exec.js';
 import type { KernelOp } from '../kernel/ops.js';
-import { isSameProcessAlive } from '../kernel/process.js';
+import { isSameProcessAlive } from '../kernel/process-identity.js';
 import { hostLinkNames, hostRoutes, listNetns, readSysctl } from '../kernel/read.js';
 import { reapLeftovers } from '../kernel/reaper.js';
 import { hostLinkPresence, readKernelView, type KernelView } from '../kernel/view.js';

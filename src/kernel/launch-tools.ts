@@ -26,7 +26,7 @@ const INIT_CANDIDATES = ['../native/berth-init', '../../native/berth-init'];
 export function findLaunchTools(pathEnv = process.env.PATH ?? ''): LaunchTools {
   const init = INIT_CANDIDATES.map((c) => fileURLToPath(new URL(c, import.meta.url))).find(isExecutable);
   if (init === undefined) {
-    throw new MissingFeatureError('berth-init, the first process of every container, is not built', 'run `npm run build` (it compiles native/berth-init.c; needs gcc: apt-get install gcc libc6-dev)');
+    throw new MissingFeatureError('berth-init, the first process of every container, is not built', 'run `npm run build` (it compiles native/launcher.c and native/berth-init.c; needs musl-gcc: apt-get install musl-tools)');
   }
   const nsenter = findInPath('nsenter', pathEnv);
   if (nsenter === undefined) throw new MissingFeatureError('"nsenter" is not installed (berth runs `exec` through it)', 'install it: apt-get install util-linux');

@@ -1,13 +1,13 @@
 import { open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
-import { closeSync, constants as fsConstants, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { constants as fsConstants, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { constants as osConstants } from 'node:os';
-import { Socket } from 'node:net';
 import { BerthError, InvalidArgumentError } from '../common/errors.js';
 import { NETNS_DIR } from './read.js';
+import { processStartTime } from './process-identity.js';
 import { runTool } from './spawn.js';
-import { closeOnExecPipe, reap, spawnInNewSession } from './posix-spawn.js';
-import { findInPath, type LaunchTools } from './launch-tools.js';
+import { findInPath } from './launch-tools.js';
+import type { ContainerLauncher, LaunchedInit } from './launcher.js';
 
 /**
  * Container processes. A container is a host command started inside its sandbox's network
@@ -21,10 +21,8 @@ import { findInPath, type LaunchTools } from './launch-tools.js';
 export interface LaunchSpec {
   /** The namespace under /run/netns to enter; "" keeps the host's (--network host). */
   readonly netns: string;
-  /** The mount namespace the container's own is copied from: a descriptor of it (mount-template.ts), which the process gets a copy of. */
-  readonly mountTemplate: number;
-  /** What the process is started through, by absolute path: the container's PATH is for its command alone. */
-  readonly tools: LaunchTools;
+  /** What starts the process (launcher.ts): it holds berth-init and the containers' mount template. */
+  readonly launcher: ContainerLauncher;
   readonly hostname: string;
   readonly hostsFile: string;
   readonly resolvConfFile: string;
@@ -84,95 +82,40 @@ export const SANDBOX_SETUP_FAILED = 125;
 
 /**
  * Starts a container's process, berth-init (native/berth-init.c: it enters the sandbox,
- * sets the hostname, mounts the table, reports on fd 3, runs the command and records its
- * exit code), through posix-spawn.ts, without copying the daemon. It returns once the
- * process exists (its pid and start time known), before it has set the sandbox up, which
- * the caller need not spend holding anything; `setUp` says how it went.
+ * sets the hostname, opens the logs, mounts the table, reports, runs the command and
+ * records its exit code), through the launcher. It returns once the process exists (its
+ * pid and start time known), before it has set the sandbox up, which the caller need not
+ * spend holding anything; `setUp` says how it went.
  */
 export async function launchContainer(spec: LaunchSpec): Promise<LaunchedProcess> {
   // Small files, made synchronously: an asynchronous call waits for the thread pool, 1-3 ms
   // while other containers' processes set up on every core.
   writeFileSync(spec.mountTablePath, mountTable(spec));
   // The container's directory (logs, exit code, stdin FIFO) is berth-init's to make, but for
-  // what is made here before it runs: the FIFO, and the logs with --read-only.
-  const madeHere = [...(spec.stdinFifoPath === undefined ? [] : [spec.stdinFifoPath]), ...(spec.readOnly ? [spec.stdoutPath, spec.stderrPath] : [])];
-  for (const dir of new Set(madeHere.map((path) => dirname(path)))) mkdirSync(dir, { recursive: true, mode: CONTAINER_DIR_MODE });
+  // the FIFO, made here before it runs.
+  if (spec.stdinFifoPath !== undefined) mkdirSync(dirname(spec.stdinFifoPath), { recursive: true, mode: CONTAINER_DIR_MODE });
   const stdin = spec.stdinFifoPath ? await openStdinFifo(spec.stdinFifoPath) : undefined;
-  let reportEnd: number | undefined;
-  let reportWrite: number | undefined;
-  // --read-only: the logs are opened here (berth-init's comment says why); otherwise berth-init makes them.
-  const logs: number[] = [];
-  let pid: number;
+  // berth-init opens the sandbox's namespace file before it enters the template, which has
+  // no pins under /run/netns, and makes the container's directory and log files itself (new
+  // files on the data root's disk cost this thread 0.3-1 ms each).
+  const args = [
+    spec.netns === '' ? '' : join(NETNS_DIR, spec.netns), spec.hostname, spec.mountTablePath, spec.exitCodePath,
+    spec.stdinFifoPath ?? '', spec.stdoutPath, spec.stderrPath, spec.user ?? '', spec.readOnly ? 'ro' : '', '--', ...spec.command,
+  ];
+  let init: LaunchedInit;
   try {
-    if (spec.readOnly) {
-      logs.push(openSync(spec.stdoutPath, 'a', LOG_FILE_MODE), openSync(spec.stderrPath, 'a', LOG_FILE_MODE));
-    }
-    [reportEnd, reportWrite] = closeOnExecPipe();
-    // berth-init opens the sandbox's namespace file before it enters the template, which
-    // has no pins under /run/netns. The template is the child's own descriptor, not the
-    // daemon's through /proc: a daemon that dies right after this spawn (a crash) must not
-    // fail the start it launched. It makes the container's directory and log files itself
-    // (new files on the data root's disk cost this thread 0.3-1 ms each).
-    const { init } = spec.tools;
-    const args = [
-      spec.netns === '' ? '' : join(NETNS_DIR, spec.netns), spec.hostname, spec.mountTablePath, spec.exitCodePath,
-      spec.stdinFifoPath ?? '', logs.length > 0 ? '' : spec.stdoutPath, logs.length > 0 ? '' : spec.stderrPath, spec.user ?? '', spec.readOnly ? 'ro' : '', '--', ...spec.command,
-    ];
-    try {
-      // berth-init's descriptors: stdio (its logs replace 1 and 2), 3 the report pipe, 4 the template (it closes both before the command).
-      pid = spawnInNewSession({ file: init, args, env: envObject(spec.env), descriptors: ['null', logs[0] ?? 'null', logs[1] ?? 'null', reportWrite, spec.mountTemplate] });
-    } catch (err) {
-      throw new BerthError('kernel', `${init} could not be started: ${(err as Error).message}`);
-    }
+    init = await spec.launcher.launch(args, envObject(spec.env));
   } catch (err) {
-    if (reportEnd !== undefined) closeSync(reportEnd);
     await stdin?.close();
     throw err;
-  } finally {
-    // The child has its own copies from the moment it was started.
-    for (const fd of [...logs, ...(reportWrite === undefined ? [] : [reportWrite])]) closeSync(fd);
   }
-  const report = watchReport(reportEnd, pid);
-  const setUp = report.setUp.catch(async (text: string) => {
-    const code = await report.exited;
+  const setUp = init.setUp.catch(async (text: string) => {
+    const code = await init.exited;
     throw new BerthError('kernel', `cannot start the container: ${text || `its first process exited with code ${code} before the sandbox was ready: ${await lastLine(spec.stderrPath)}`}`);
   });
   // A caller that fails before it awaits set-up must not leave an unhandled rejection behind.
   setUp.catch(() => undefined);
-  return { pid, startTime: (await processStartTime(pid)) ?? '', exited: report.exited, setUp, ...(stdin ? { stdin } : {}) };
-}
-
-/**
- * berth-init's report pipe: "ok" once the sandbox is set up, or why it failed, and then its
- * end: berth-init holds it (the command does not) until it exits, so the pipe's end is the
- * container's, whose status is then collected. `setUp` rejects with the text reported (empty
- * when berth-init died silently).
- */
-function watchReport(fd: number, pid: number): { setUp: Promise<void>; exited: Promise<number> } {
-  const pipe = new Socket({ fd, readable: true, writable: false });
-  let text = '';
-  let setUpDone = false;
-  let settle: { resolve: () => void; reject: (text: string) => void };
-  const setUp = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
-  pipe.setEncoding('utf8');
-  pipe.on('data', (chunk: string) => {
-    if (setUpDone) return;
-    text += chunk;
-    if (text.startsWith('ok\n')) {
-      setUpDone = true;
-      // A running container must not keep a stopping daemon alive; one setting up, awaited, does.
-      pipe.unref();
-      settle.resolve();
-    }
-  });
-  const exited = new Promise<number>((resolve) => {
-    pipe.once('close', () => {
-      if (!setUpDone) settle.reject(text.trim());
-      resolve(reap(pid));
-    });
-  });
-  pipe.on('error', () => pipe.destroy());
-  return { setUp, exited };
+  return { pid: init.pid, startTime: init.startTime, exited: init.exited, setUp, ...(stdin ? { stdin } : {}) };
 }
 
 /**
@@ -212,38 +155,6 @@ export function envObject(env: readonly string[]): Record<string, string> {
 /** The number of a signal (SIGQUIT 3, SIGSEGV 11, ...): exit codes are 128 + it, as in shells and Docker. */
 export function signalNumber(signal: NodeJS.Signals | null): number {
   return signal === null ? 0 : (osConstants.signals[signal] ?? 0);
-}
-
-/**
- * The start time of a process (clock ticks since boot, /proc/PID/stat field 22), or
- * undefined if it is gone or a zombie. Together with the pid it names one process for
- * good: pids are reused, start times are not.
- */
-export function processStartTime(pid: number): Promise<string | undefined> {
-  return Promise.resolve(startTimeOf(pid));
-}
-
-/**
- * Read synchronously: the kernel writes the line at once (~10 µs), where an asynchronous read
- * costs ~0.2 ms of thread-pool round trips, and a drift check asks for every running
- * container's in turn (0.2-0.3 s of the operation queue at 1,000 containers).
- */
-function startTimeOf(pid: number): string | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
-  return fields[19];
-}
-
-export async function isSameProcessAlive(pid: number, startTime: string): Promise<boolean> {
-  const now = await processStartTime(pid);
-  return now !== undefined && now === startTime;
 }
 
 /** Signals the whole process group of a container (its leader is berth-init). */

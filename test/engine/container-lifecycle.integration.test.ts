@@ -290,10 +290,12 @@ async function commandsOfChildren(pid: number): Promise<string[]> {
 
 /**
  * Containers' set-ups held until released: a daemon started with `daemonEnv` (the crashing
- * daemon's test root) starts containers through a script that, for a container whose
- * hostname was given to `hold`, waits for the release, then runs berth-init (or, with
- * 'fail', reports that it refused, as berth-init reports a failed set-up). Any other
- * container starts at once. Bounded: it gives up waiting after 30 s.
+ * daemon's test root) starts its launcher through a script that runs the real one with its
+ * answers through a filter, which holds back the set-up report of a container whose
+ * hostname was given to `hold` until the release (or, with 'fail', replaces it with a
+ * failure, as berth-init reports one, and kills the container). To the daemon that
+ * container is setting itself up meanwhile. Any other container reports at once. Bounded:
+ * a hold gives up waiting after 30 s, or when the container is gone.
  */
 class HeldSetUps {
   private constructor(
@@ -304,18 +306,26 @@ class HeldSetUps {
   static async make(w: World): Promise<HeldSetUps> {
     const dir = join(w.dir, 'held-set-ups');
     await mkdir(dir, { recursive: true });
-    const init = [
+    const launcher = [
       '#!/bin/sh',
-      // berth-init's arguments: NETNS HOSTNAME ...
-      `held=${dir}/$2`,
-      'if [ -e "$held.hold" ]; then',
-      '  i=0; while [ ! -e "$held.go" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done',
-      '  if [ "$(cat "$held.hold")" = fail ]; then echo "the held set-up refused" >&3; exit 125; fi',
-      'fi',
-      `exec ${findLaunchTools().init} "$@"`,
+      `${findLaunchTools().init} "$@" | while IFS= read -r line; do`,
+      '  case "$line" in',
+      '  "ready "*)',
+      '    pid=${line#ready }',
+      // The container's process shows berth-init's arguments: NETNS HOSTNAME ...
+      `    held=${dir}/$(tr '\\0' '\\n' < /proc/$pid/cmdline | sed -n 3p)`,
+      '    if [ -e "$held.hold" ]; then',
+      '      (',
+      '        i=0; while [ ! -e "$held.go" ] && [ -e /proc/$pid ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done',
+      '        if [ "$(cat "$held.hold")" = fail ]; then echo "failed $pid the held set-up refused"; kill -s KILL -- -$pid; elif [ -e /proc/$pid ]; then echo "$line"; fi',
+      '      ) &',
+      '    else echo "$line"; fi ;;',
+      '  *) echo "$line" ;;',
+      '  esac',
+      'done',
     ];
-    await writeFile(join(dir, 'init'), `${init.join('\n')}\n`, { mode: 0o755 });
-    return new HeldSetUps(dir, { BERTH_TEST_INIT: join(dir, 'init') });
+    await writeFile(join(dir, 'launcher'), `${launcher.join('\n')}\n`, { mode: 0o755 });
+    return new HeldSetUps(dir, { BERTH_TEST_INIT: join(dir, 'launcher') });
   }
 
   /** The container to create with `createFlags` (its hostname) holds its set-up until `release`. */

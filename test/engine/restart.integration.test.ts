@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rename, rm } from 'node:fs/promises';
-import { processStartTime } from '../../src/kernel/process.js';
+import { processStartTime } from '../../src/kernel/process-identity.js';
 import { LocalStore } from '../../src/store/local.js';
 import { listBerthNetns, must, mustEventually, run, sandboxSkip, World } from '../world/world.js';
 import { checkLeaksThenDispose } from '../world/leaks.js';

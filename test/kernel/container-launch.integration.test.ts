@@ -1,73 +1,153 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { findLaunchTools } from '../../src/kernel/launch-tools.js';
+import { ContainerLauncher } from '../../src/kernel/launcher.js';
 import { openMountTemplate } from '../../src/kernel/mount-template.js';
-import { launchContainer } from '../../src/kernel/process.js';
-import { run, sandboxSkip } from '../world/world.js';
+import { launchContainer, processesWithArguments, signalContainer } from '../../src/kernel/process.js';
+import { sandboxSkip } from '../world/world.js';
 
 /**
- * A container's process gets its own copy of the mount template's descriptor: a daemon that
- * closes its own, or dies, right after the spawn does not fail the start it launched (CI once
- * saw a daemon killed at that moment leave no process: `nsenter` had not yet opened the
- * daemon's descriptor through /proc). Here the launch's berth-init is a script that waits
- * 300 ms before it runs the real one, and the launcher closes its descriptor at once.
- * The command inherits none of the launch's descriptors: only stdin, stdout and stderr. It is
- * static busybox's sleep: a dynamically linked command holds its libraries open for a moment
- * after its exec, while its loader maps them (CI saw coreutils' sleep with libc.so.6 as fd 3).
+ * The launcher holds its own copy of the mount template's descriptor: a daemon that closes
+ * its own does not fail the starts that follow. The command inherits none of the launch's
+ * descriptors (the launcher's requests and answers, the report pipe, the template): only
+ * stdin, stdout and stderr. It is static busybox's sleep: a dynamically linked command
+ * holds its libraries open for a moment after its exec, while its loader maps them (CI saw
+ * coreutils' sleep with libc.so.6 as fd 3).
  */
-test('a launched container starts after its launcher closed the template; its command holds only fds 0-2', { skip: sandboxSkip }, async () => {
+test('a container launched after the daemon closed its template starts; its command holds only fds 0-2', { skip: sandboxSkip }, async () => {
   const dir = mkdtempSync('/tmp/berth-launch-test-');
+  const template = await openMountTemplate();
+  // The daemon's descriptor of the template, which it closes here (the test's own stays for the test's end).
+  const daemonsCopy = openSync(`/proc/self/fd/${template.fd}`, 'r');
+  const launcher = new ContainerLauncher(findLaunchTools().init, daemonsCopy);
+  const pids: number[] = [];
   try {
-    writeFileSync(join(dir, 'init'), `#!/bin/sh\nsleep 0.3\nexec ${findLaunchTools().init} "$@"\n`);
-    chmodSync(join(dir, 'init'), 0o755);
     writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
     writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
-    const template = new URL('../../src/kernel/mount-template.js', import.meta.url).href;
-    const processes = new URL('../../src/kernel/process.js', import.meta.url).href;
-    const closeOnExec = new URL('../../src/kernel/close-on-exec.js', import.meta.url).href;
-    const launchTools = new URL('../../src/kernel/launch-tools.js', import.meta.url).href;
-    const script = `
-      import { readdirSync, readFileSync } from 'node:fs';
-      import { openMountTemplate } from '${template}';
-      import { launchContainer, signalContainer } from '${processes}';
-      import { closeOnExecAll } from '${closeOnExec}';
-      import { findLaunchTools } from '${launchTools}';
-      // As the daemon does first: what this process was started with is not the container's.
-      closeOnExecAll();
-      const dir = ${JSON.stringify(dir)};
-      const t = await openMountTemplate();
+    const launch = async (name: string) => {
       const launched = await launchContainer({
-        netns: '', mountTemplate: t.fd, tools: { ...findLaunchTools(), init: dir + '/init' }, hostname: 'launched', hostsFile: dir + '/hosts', resolvConfFile: dir + '/resolv.conf',
-        command: ['busybox', 'sleep', '30'], env: [], stdoutPath: dir + '/out', stderrPath: dir + '/err', exitCodePath: dir + '/exit',
-        mountTablePath: dir + '/mounts', hidden: { directories: [], files: [] },
+        netns: '', launcher, hostname: name, hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'), command: ['busybox', 'sleep', '30'], env: [],
+        stdoutPath: join(dir, name, 'out'), stderrPath: join(dir, name, 'err'), exitCodePath: join(dir, name, 'exit'), mountTablePath: join(dir, `${name}.mounts`), hidden: { directories: [], files: [] },
       });
-      t.close();
-      try {
-        await launched.setUp;
-        // berth-init reports before it forks the command, and its child holds berth-init's
-        // descriptors until it has closed them and exec'd: look for the command itself a while (up to 2 s).
-        const children = () => readFileSync('/proc/' + launched.pid + '/task/' + launched.pid + '/children', 'utf8').trim().split(' ').filter(Boolean);
-        const isCommand = (pid) => readFileSync('/proc/' + pid + '/cmdline', 'utf8').startsWith('busybox\\0sleep\\0');
-        let command;
-        for (let i = 0; i < 200 && command === undefined; i++) {
-          command = children().find(isCommand);
-          if (command === undefined) await new Promise((r) => setTimeout(r, 10));
-        }
-        console.log(command === undefined ? 'the command never ran' : readdirSync('/proc/' + command + '/fd').sort().join(' '));
-      } catch (err) {
-        console.log('failed: ' + err.message);
-      } finally {
-        signalContainer(launched.pid, 'SIGKILL');
-      }`;
-    const r = await run(process.execPath, ['--input-type=module', '-e', script]);
-    assert.equal(r.code, 0, `the launcher ended with ${r.code}: ${r.stderr}`);
-    assert.equal(r.stdout.trim(), '0 1 2');
+      pids.push(launched.pid);
+      await launched.setUp;
+      return launched.pid;
+    };
+    await launch('first');
+    closeSync(daemonsCopy);
+    const pid = await launch('second');
+    // berth-init reports before it forks the command, and its child holds berth-init's
+    // descriptors until it has closed them and exec'd: look for the command itself a while (up to 2 s).
+    const children = () => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean);
+    const isCommand = (child: string) => readFileSync(`/proc/${child}/cmdline`, 'utf8').startsWith('busybox\0sleep\0');
+    let command: string | undefined;
+    for (let i = 0; i < 200 && command === undefined; i++) {
+      command = children().find(isCommand);
+      if (command === undefined) await sleep(10);
+    }
+    assert.ok(command !== undefined, 'the command never ran');
+    assert.equal(readdirSync(`/proc/${command}/fd`).sort().join(' '), '0 1 2');
   } finally {
+    for (const pid of pids) signalContainer(pid, 'SIGKILL');
+    launcher.close();
+    template.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/**
+ * A restarted daemon finds a start it did not finish by the arguments of the container's
+ * process (processesWithArguments): forked, not exec'd, berth-init shows them all the same.
+ * And the launcher reports each end: the exit status as a shell gives it.
+ */
+test("a launched container's process shows berth-init's arguments; its end comes with its status", { skip: sandboxSkip }, async () => {
+  const dir = mkdtempSync('/tmp/berth-launch-test-');
+  const template = await openMountTemplate();
+  const launcher = new ContainerLauncher(findLaunchTools().init, template.fd);
+  try {
+    writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
+    writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
+    const exitCodePath = join(dir, 'own', 'exit');
+    const launched = await launchContainer({
+      netns: '', launcher, hostname: 'shown', hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'), command: ['busybox', 'sh', '-c', 'read _; exit 7'], env: [],
+      stdinFifoPath: join(dir, 'own', 'stdin'), stdoutPath: join(dir, 'own', 'out'), stderrPath: join(dir, 'own', 'err'), exitCodePath, mountTablePath: join(dir, 'mounts'), hidden: { directories: [], files: [] },
+    });
+    await launched.setUp;
+    assert.deepEqual((await processesWithArguments([exitCodePath])).get(exitCodePath), [launched.pid]);
+    assert.match(readFileSync(`/proc/${launched.pid}/cmdline`, 'utf8'), new RegExp(`^berth-init\\0\\0shown\\0${join(dir, 'mounts')}\\0${exitCodePath}\\0`));
+    await launched.stdin!.close();
+    assert.equal(await keptAlive(launched.exited), 7);
+    assert.equal(readFileSync(exitCodePath, 'utf8'), '7\n');
+  } finally {
+    launcher.close();
+    template.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * A launcher killed while the daemon lives: the container it started runs on and its end is
+ * still seen (through /proc), and the next start makes another launcher.
+ */
+test('a killed launcher: its container ends as seen through /proc, and the next launch makes another', { skip: sandboxSkip }, async () => {
+  const dir = mkdtempSync('/tmp/berth-launch-test-');
+  const template = await openMountTemplate();
+  const launcher = new ContainerLauncher(findLaunchTools().init, template.fd);
+  const pids: number[] = [];
+  try {
+    writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
+    writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
+    const launch = async (name: string) => {
+      const launched = await launchContainer({
+        netns: '', launcher, hostname: name, hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'), command: ['busybox', 'sleep', '30'], env: [],
+        stdoutPath: join(dir, name, 'out'), stderrPath: join(dir, name, 'err'), exitCodePath: join(dir, name, 'exit'), mountTablePath: join(dir, `${name}.mounts`), hidden: { directories: [], files: [] },
+      });
+      pids.push(launched.pid);
+      await launched.setUp;
+      return launched;
+    };
+    const first = await launch('first');
+    const launcherPid = Number(readFileSync(`/proc/${first.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+    assert.match(readFileSync(`/proc/${launcherPid}/cmdline`, 'utf8'), /berth-init\0--launcher\0/);
+    process.kill(launcherPid, 'SIGKILL');
+    const second = await eventuallyLaunched(() => launch('second'));
+    assert.notEqual(Number(readFileSync(`/proc/${second.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]), launcherPid);
+    signalContainer(first.pid, 'SIGKILL');
+    assert.equal(await keptAlive(first.exited), 137);
+    signalContainer(second.pid, 'SIGKILL');
+    assert.equal(await keptAlive(second.exited), 137);
+  } finally {
+    for (const pid of pids) signalContainer(pid, 'SIGKILL');
+    launcher.close();
+    template.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A running container keeps nothing alive (as in a stopping daemon): the test waits for its end with a timer of its own. */
+async function keptAlive<T>(end: Promise<T>): Promise<T> {
+  const alive = setInterval(() => undefined, 1000);
+  try {
+    return await end;
+  } finally {
+    clearInterval(alive);
+  }
+}
+
+/** The launch, retried while the killed launcher's end has not been seen yet (its launch then fails at once). */
+async function eventuallyLaunched<T>(launch: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await launch();
+    } catch (err) {
+      if (i >= 50 || !/launcher/.test((err as Error).message)) throw err;
+      await sleep(20);
+    }
+  }
+}
 
 /**
  * berth-init runs the command in a vfork'd child, which must not touch stdio: when the exec
@@ -77,6 +157,7 @@ test('a launched container starts after its launcher closed the template; its co
 test('a command that cannot run: exit code 127 or 126, and why on the container stderr', { skip: sandboxSkip }, async () => {
   const dir = mkdtempSync('/tmp/berth-launch-test-');
   const template = await openMountTemplate();
+  const launcher = new ContainerLauncher(findLaunchTools().init, template.fd);
   try {
     writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
     writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
@@ -89,7 +170,7 @@ test('a command that cannot run: exit code 127 or 126, and why on the container 
       const own = join(dir, c.name);
       mkdirSync(`${own}.d`);
       const launched = await launchContainer({
-        netns: '', mountTemplate: template.fd, tools: findLaunchTools(), hostname: c.name, hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'),
+        netns: '', launcher, hostname: c.name, hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'),
         command: c.command, env: [], stdoutPath: `${own}.d/out`, stderrPath: `${own}.d/err`, exitCodePath: `${own}.d/exit`, mountTablePath: `${own}.d/mounts`, hidden: { directories: [], files: [] },
       });
       await launched.setUp;
@@ -98,6 +179,7 @@ test('a command that cannot run: exit code 127 or 126, and why on the container 
       assert.equal(readFileSync(`${own}.d/err`, 'utf8'), `${c.said}\n`, c.name);
     }
   } finally {
+    launcher.close();
     template.close();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -9,8 +9,8 @@
  *    caller writes the record.
  * Without either it is the plain daemon. Restarting it on the same roots then shows what
  * reconcile makes of the crash. And:
- *  - BERTH_TEST_INIT=PATH: containers start through PATH instead of berth-init (a script
- *    that holds their set-up, then runs berth-init with its arguments).
+ *  - BERTH_TEST_INIT=PATH: the containers' launcher is PATH instead of berth-init (a script
+ *    that runs berth-init's launcher and holds back some of its answers).
  *
  * Usage: [BERTH_TEST_CRASH_...=...] node crashing-daemon.js --data-root DIR --exec-root DIR
  */
