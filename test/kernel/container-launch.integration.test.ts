@@ -77,6 +77,9 @@ test("a launched container's process shows berth-init's arguments; its end comes
     });
     await launched.setUp;
     assert.deepEqual((await processesWithArguments([exitCodePath])).get(exitCodePath), [launched.pid]);
+    // The launcher runs SCHED_BATCH (it does not preempt the daemon's thread), the container SCHED_OTHER.
+    const launcherPid = statField(launched.pid, 4);
+    assert.deepEqual([statField(launcherPid, 41), statField(launched.pid, 41)], [SCHED_BATCH, SCHED_OTHER]);
     assert.match(readFileSync(`/proc/${launched.pid}/cmdline`, 'utf8'), new RegExp(`^berth-init\\0\\0shown\\0${join(dir, 'mounts')}\\0${exitCodePath}\\0`));
     await launched.stdin!.close();
     assert.equal(await keptAlive(launched.exited), 7);
@@ -110,11 +113,11 @@ test('a killed launcher: its container ends as seen through /proc, and the next 
       return launched;
     };
     const first = await launch('first');
-    const launcherPid = Number(readFileSync(`/proc/${first.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+    const launcherPid = statField(first.pid, 4);
     assert.match(readFileSync(`/proc/${launcherPid}/cmdline`, 'utf8'), /berth-init\0--launcher\0/);
     process.kill(launcherPid, 'SIGKILL');
     const second = await eventuallyLaunched(() => launch('second'));
-    assert.notEqual(Number(readFileSync(`/proc/${second.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]), launcherPid);
+    assert.notEqual(statField(second.pid, 4), launcherPid);
     signalContainer(first.pid, 'SIGKILL');
     assert.equal(await keptAlive(first.exited), 137);
     signalContainer(second.pid, 'SIGKILL');
@@ -126,6 +129,15 @@ test('a killed launcher: its container ends as seen through /proc, and the next 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+const SCHED_OTHER = 0;
+const SCHED_BATCH = 3;
+
+/** Field `n` of /proc/PID/stat (4: the parent, 41: the scheduling policy), as a number. */
+function statField(pid: number, n: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[n - 3]);
+}
 
 /** A running container keeps nothing alive (as in a stopping daemon): the test waits for its end with a timer of its own. */
 async function keptAlive<T>(end: Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { closeSync, existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { NetlinkExecutor } from '../../src/kernel/netlink/executor.js';
 import { netnsPool, NetnsPool } from '../../src/kernel/netlink/netns-pool.js';
 import { deleteNetns, pinNetns } from '../../src/kernel/netlink/namespaces.js';
@@ -20,6 +20,16 @@ const netnsFds = () => readdirSync('/proc/self/fd').filter((fd) => {
     return false;
   }
 });
+
+const SCHED_BATCH = 3;
+
+/** The scheduling policy of each of this process's threads (/proc/self/task/TID/stat, field 41). */
+function threadPolicies(): number[] {
+  return readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[41 - 3]);
+  });
+}
 
 describe('the namespace pool', { skip: sandboxSkip }, () => {
   const names = Array.from({ length: 12 }, (_, i) => `berth-pool-test${i}`);
@@ -52,6 +62,8 @@ describe('the namespace pool', { skip: sandboxSkip }, () => {
       fd = pool.take();
     }
     assert.ok(fd !== undefined, 'the thread made one');
+    // Its thread runs SCHED_BATCH (woken by a take, it does not preempt the daemon's thread); the others are left as they were.
+    assert.deepEqual(threadPolicies().filter((p) => p === SCHED_BATCH), [SCHED_BATCH]);
     try {
       pinNetns('berth-pool-test-own', fd);
       const links = JSON.parse(await must('ip', ['-n', 'berth-pool-test-own', '-j', 'addr', 'show'])) as { ifname: string; flags: string[]; addr_info: { local: string }[] }[];

@@ -50,3 +50,16 @@ test('a command is found as a shell finds it: the first executable in $PATH orde
   }
   assert.throws(() => resolveExecutable('no-such-binary-xyz', '/usr/bin:/bin'), /cannot run "no-such-binary-xyz"/);
 });
+
+test('a command found is remembered (the start looks it up again); one not found is looked for again', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-resolve-'));
+  try {
+    assert.throws(() => resolveExecutable('late', dir), /cannot run "late"/);
+    writeFileSync(join(dir, 'late'), '#!/bin/sh\n', { mode: 0o755 });
+    assert.equal(resolveExecutable('late', dir), join(dir, 'late'));
+    rmSync(join(dir, 'late'));
+    assert.equal(resolveExecutable('late', dir), join(dir, 'late'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
