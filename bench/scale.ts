@@ -10,6 +10,9 @@
  * containerd-shim) by RSS and PSS (PSS shares a page among the processes mapping it).
  * Removal (DELETE ?force=1) is timed too, and so is the floor of the process model: the
  * same number of containers' processes alone, started by the daemon's launch code (processFloor).
+ * Each timed part begins once the CPUs are idle (quiet.ts): not while the kernel still frees
+ * what an earlier bench, or the part before, left (berth's 1,000 namespaces before Docker's
+ * 200 start, for one).
  * Run inside the sandbox: npm run bench:scale [-- --docker]
  */
 import { spawnSync } from 'node:child_process';
@@ -23,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { call } from './api-client.js';
 import { startBenchDaemon } from './daemon.js';
 import { fmt, median, percentile, printTable } from './stats.js';
+import { waitForQuietCpus } from './quiet.js';
 
 const SCALE_BERTH = Number(process.env.SCALE_BERTH ?? 1000);
 const SCALE_DOCKER = Number(process.env.SCALE_DOCKER ?? 200);
@@ -46,6 +50,8 @@ interface Run {
   readonly memory: Record<string, { count: number; rssKb: number; pssKb: number }>;
   /** The same right after the last start (threads that help with starts still there). */
   readonly memoryAtOnce: Record<string, { count: number; rssKb: number; pssKb: number }>;
+  /** How long the client waited for idle CPUs before its first start (waitForQuietCpus). */
+  readonly quietAfterS: number;
 }
 
 async function ok(socket: string, method: string, path: string, body?: unknown): Promise<void> {
@@ -64,6 +70,7 @@ async function inParallel(count: number, concurrency: number, work: (i: number) 
 /** The client half: start `count` containers of `image` on `socket`, measure what is running, remove them. */
 async function client(socket: string, count: number, image: string | undefined, command: readonly string[], memoryOf: () => Run['memory']): Promise<Run> {
   const startMs: number[] = [];
+  const quietAfterS = await waitForQuietCpus();
   const began = process.hrtime.bigint();
   await inParallel(count, CONCURRENCY, async (i) => {
     const t = process.hrtime.bigint();
@@ -77,7 +84,7 @@ async function client(socket: string, count: number, image: string | undefined, 
   const memory = memoryOf();
   const removing = process.hrtime.bigint();
   await inParallel(count, CONCURRENCY, (i) => ok(socket, 'DELETE', `/containers/scale${i}?force=1`));
-  return { totalS, startMs, removeS: Number(process.hrtime.bigint() - removing) / 1e9, memory, memoryAtOnce };
+  return { totalS, startMs, removeS: Number(process.hrtime.bigint() - removing) / 1e9, memory, memoryAtOnce, quietAfterS };
 }
 
 /** RSS and PSS (kB) of each process whose command line matches, summed by label. */
@@ -164,6 +171,7 @@ async function processFloor(count: number): Promise<number> {
   try {
     writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
     writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
+    await waitForQuietCpus();
     const began = process.hrtime.bigint();
     await inParallel(count, CONCURRENCY, async (i) => {
       const own = join(dir, String(i));
@@ -194,6 +202,7 @@ printTable(
   ['engine', 'containers', 'all started, s', 'per container p50, ms', 'p95, ms', 'all removed, s'],
   [row('berth', SCALE_BERTH, berth), ...(typeof docker === 'string' ? [] : [row('docker 20.10', SCALE_DOCKER, docker)])],
 );
+console.log(`each began once the CPUs were idle (90% over 1 s): berth after ${berth.quietAfterS.toFixed(0)} s${typeof docker === 'string' ? '' : `, Docker after ${docker.quietAfterS.toFixed(0)} s`}`);
 if (typeof docker === 'string') console.log(`docker: ${docker}`);
 else console.log(`berth's ${SCALE_BERTH} / Docker's ${SCALE_DOCKER}: ${(berth.totalS / docker.totalS).toFixed(3)}x the time`);
 const floorRatio = typeof docker === 'string' ? '' : ` = ${(floorS / docker.totalS).toFixed(3)}x Docker's ${SCALE_DOCKER}`;
