@@ -73,7 +73,7 @@ export interface LaunchedInit {
 const TITLE_ROOM = 4096;
 
 /** How often a child whose launcher is gone is looked for in /proc, and the status it is given when gone (128 + SIGKILL). */
-const ORPHAN_POLL_MS = 100;
+const ORPHAN_POLL_MS = 250;
 const STATUS_UNKNOWN = 137;
 
 /** One launcher process and what it owes the daemon. */
@@ -196,7 +196,7 @@ class LauncherProcess {
     for (const waiter of this.waiting.splice(0)) waiter.reject(new BerthError('kernel', `the container launcher (pid ${this.pid}) ended before it answered`));
     for (const [pid, child] of this.children) {
       child.failed('its launcher ended before it reported');
-      void watchOrphan(pid, child);
+      watchOrphan(pid, child);
     }
     this.children.clear();
     this.settingUp.clear();
@@ -237,12 +237,29 @@ class Child {
   }
 }
 
-/** A child of a launcher that is gone: ended once /proc no longer has it. */
-async function watchOrphan(pid: number, child: Child): Promise<void> {
-  while ((await processStartTime(pid)) === child.startTime && child.startTime !== '') {
-    await new Promise((resolve) => setTimeout(resolve, ORPHAN_POLL_MS).unref());
+/**
+ * The children of launchers that are gone, each ended once /proc no longer has it: one
+ * timer for all of them (a launcher killed under 1,000 containers leaves 1,000), as the
+ * engine polls the containers it adopted.
+ */
+const orphans = new Map<number, Child>();
+let orphanPoll: NodeJS.Timeout | undefined;
+
+function watchOrphan(pid: number, child: Child): void {
+  orphans.set(pid, child);
+  orphanPoll ??= setInterval(() => void pollOrphans(), ORPHAN_POLL_MS).unref();
+}
+
+async function pollOrphans(): Promise<void> {
+  for (const [pid, child] of orphans) {
+    if (child.startTime !== '' && (await processStartTime(pid)) === child.startTime) continue;
+    orphans.delete(pid);
+    child.end(STATUS_UNKNOWN);
   }
-  child.end(STATUS_UNKNOWN);
+  if (orphans.size === 0) {
+    clearInterval(orphanPoll);
+    orphanPoll = undefined;
+  }
 }
 
 /** launcher.c's request: a 32-bit length, then the counts and the strings, each ending in NUL. */

@@ -95,7 +95,7 @@ test("a launched container's process shows berth-init's arguments; its end comes
  * A launcher killed while the daemon lives: the container it started runs on and its end is
  * still seen (through /proc), and the next start makes another launcher.
  */
-test('a killed launcher: its container ends as seen through /proc, and the next launch makes another', { skip: sandboxSkip }, async () => {
+test('a killed launcher: its container ends as seen through /proc, and the next launch makes another', { skip: sandboxSkip, timeout: 30_000 }, async () => {
   const dir = mkdtempSync('/tmp/berth-launch-test-');
   const template = await openMountTemplate();
   const launcher = new ContainerLauncher(findLaunchTools().init, template.fd);
