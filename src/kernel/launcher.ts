@@ -41,7 +41,7 @@ export class ContainerLauncher {
     return launcher.send(request);
   }
 
-  /** Ends the launcher (its children run on); what it was asked and has not answered fails. */
+  /** Ends the launcher once it has served the requests already sent (its children run on); later launches are refused. */
   close(): void {
     this.closed = true;
     this.running?.end();
@@ -192,7 +192,7 @@ class LauncherProcess {
 
   /** The launcher has ended, and no child holds the pipe: what it owed fails or is watched through /proc. */
   private lost(): void {
-    this.ended = true;
+    this.end();
     for (const waiter of this.waiting.splice(0)) waiter.reject(new BerthError('kernel', `the container launcher (pid ${this.pid}) ended before it answered`));
     for (const [pid, child] of this.children) {
       child.failed('its launcher ended before it reported');
