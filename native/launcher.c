@@ -192,8 +192,9 @@ static int serve_request(int signals) {
   char *cursor = payload;
   const char *end = payload + length;
   char **counts = strings(&cursor, end, 2, NULL);
-  unsigned long argc = counts && is_count(counts[0], length) ? strtoul(counts[0], NULL, 10) : 0;
-  unsigned long envc = counts && is_count(counts[1], length) ? strtoul(counts[1], NULL, 10) : 0;
+  int counted = counts && is_count(counts[0], length) && is_count(counts[1], length);
+  unsigned long argc = counted ? strtoul(counts[0], NULL, 10) : 0;
+  unsigned long envc = counted ? strtoul(counts[1], NULL, 10) : 0;
   char **argv = counts && argc > 0 ? strings(&cursor, end, argc, "berth-init") : NULL;
   char **env = argv ? strings(&cursor, end, envc, NULL) : NULL;
   if (!argv || !env) {

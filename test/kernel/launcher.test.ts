@@ -29,14 +29,15 @@ function request(...strings: string[]): Buffer {
 
 test('the launcher answers malformed requests with "unstarted", in order, and ends with its requests', async () => {
   const { launcher, answers, ended } = startLauncher();
-  // Counts that are not numbers; fewer strings than counted; no arguments at all.
+  // Counts that are not numbers (both; the environment's); fewer strings than counted; no arguments at all.
   launcher.stdin.write(request('x', 'y'));
+  launcher.stdin.write(request('1', 'x', 'a'));
   launcher.stdin.write(request('3', '0', 'a', 'b'));
   launcher.stdin.write(request('0', '0'));
   launcher.stdin.end();
   const [code] = await ended;
   assert.equal(code, 0);
-  assert.equal(answers(), 'unstarted the request is malformed\n'.repeat(3));
+  assert.equal(answers(), 'unstarted the request is malformed\n'.repeat(4));
 });
 
 test('the launcher stops, saying why, on a request longer than it reads (16 MiB)', async () => {
