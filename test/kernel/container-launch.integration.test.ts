@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { findLaunchTools } from '../../src/kernel/launch-tools.js';
 import { ContainerLauncher } from '../../src/kernel/launcher.js';
 import { openMountTemplate } from '../../src/kernel/mount-template.js';
-import { launchContainer, processesWithArguments, signalContainer } from '../../src/kernel/process.js';
+import { launchContainer, processesWithArguments, signalContainer, type LaunchedProcess } from '../../src/kernel/process.js';
 import { sandboxSkip } from '../world/world.js';
 
 /**
@@ -25,20 +25,11 @@ test('a container launched after the daemon closed its template starts; its comm
   const launcher = new ContainerLauncher(findLaunchTools().init, daemonsCopy);
   const pids: number[] = [];
   try {
-    writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
-    writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
-    const launch = async (name: string) => {
-      const launched = await launchContainer({
-        netns: '', launcher, hostname: name, hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'), command: ['busybox', 'sleep', '30'], env: [],
-        stdoutPath: join(dir, name, 'out'), stderrPath: join(dir, name, 'err'), exitCodePath: join(dir, name, 'exit'), mountTablePath: join(dir, `${name}.mounts`), hidden: { directories: [], files: [] },
-      });
-      pids.push(launched.pid);
-      await launched.setUp;
-      return launched.pid;
-    };
-    await launch('first');
+    writeSandboxFiles(dir);
+    pids.push((await launchSleeper(launcher, dir, 'first')).pid);
     closeSync(daemonsCopy);
-    const pid = await launch('second');
+    const { pid } = await launchSleeper(launcher, dir, 'second');
+    pids.push(pid);
     // berth-init reports before it forks the command, and its child holds berth-init's
     // descriptors until it has closed them and exec'd: look for the command itself a while (up to 2 s).
     const children = () => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean);
@@ -68,8 +59,7 @@ test("a launched container's process shows berth-init's arguments; its end comes
   const template = await openMountTemplate();
   const launcher = new ContainerLauncher(findLaunchTools().init, template.fd);
   try {
-    writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
-    writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
+    writeSandboxFiles(dir);
     const exitCodePath = join(dir, 'own', 'exit');
     const launched = await launchContainer({
       netns: '', launcher, hostname: 'shown', hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'), command: ['busybox', 'sh', '-c', 'read _; exit 7'], env: [],
@@ -101,15 +91,10 @@ test('a killed launcher: its container ends as seen through /proc, and the next 
   const launcher = new ContainerLauncher(findLaunchTools().init, template.fd);
   const pids: number[] = [];
   try {
-    writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
-    writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
+    writeSandboxFiles(dir);
     const launch = async (name: string) => {
-      const launched = await launchContainer({
-        netns: '', launcher, hostname: name, hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'), command: ['busybox', 'sleep', '30'], env: [],
-        stdoutPath: join(dir, name, 'out'), stderrPath: join(dir, name, 'err'), exitCodePath: join(dir, name, 'exit'), mountTablePath: join(dir, `${name}.mounts`), hidden: { directories: [], files: [] },
-      });
+      const launched = await launchSleeper(launcher, dir, name);
       pids.push(launched.pid);
-      await launched.setUp;
       return launched;
     };
     const first = await launch('first');
@@ -129,6 +114,22 @@ test('a killed launcher: its container ends as seen through /proc, and the next 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** The files every container here mounts (its hosts and resolv.conf), in `dir`. */
+function writeSandboxFiles(dir: string): void {
+  writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
+  writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
+}
+
+/** A host-mode container running static busybox's `sleep 30`, its own files under `dir`/NAME; resolves once it is set up. */
+async function launchSleeper(launcher: ContainerLauncher, dir: string, name: string): Promise<LaunchedProcess> {
+  const launched = await launchContainer({
+    netns: '', launcher, hostname: name, hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'), command: ['busybox', 'sleep', '30'], env: [],
+    stdoutPath: join(dir, name, 'out'), stderrPath: join(dir, name, 'err'), exitCodePath: join(dir, name, 'exit'), mountTablePath: join(dir, `${name}.mounts`), hidden: { directories: [], files: [] },
+  });
+  await launched.setUp;
+  return launched;
+}
 
 const SCHED_OTHER = 0;
 const SCHED_BATCH = 3;
@@ -171,8 +172,7 @@ test('a command that cannot run: exit code 127 or 126, and why on the container 
   const template = await openMountTemplate();
   const launcher = new ContainerLauncher(findLaunchTools().init, template.fd);
   try {
-    writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
-    writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
+    writeSandboxFiles(dir);
     writeFileSync(join(dir, 'not-runnable'), 'data\n', { mode: 0o644 });
     const cases = [
       { name: 'missing', command: [join(dir, 'missing')], code: 127, said: `berth-init: ${join(dir, 'missing')}: No such file or directory` },
