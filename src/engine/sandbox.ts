@@ -68,9 +68,11 @@ export function sandboxDownPlan(
 }
 
 function hostSideFirst(ops: readonly KernelOp[]): KernelOp[] {
+  // A host end's sysctl (IPv6 off) stays with the host's ops: it is set before the
+  // sandbox's side brings the link a carrier.
   const isHost = (op: KernelOp): boolean => {
     const c = channelOf(op);
-    return c.tool === 'ip' && c.netns === undefined;
+    return (c.tool === 'ip' || c.tool === 'sysctl') && c.netns === undefined;
   };
   // The sandbox's sysctls (interfaces born without IPv6) come first on its side: its `ip`
   // ops then stay one batch.

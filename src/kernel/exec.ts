@@ -218,7 +218,7 @@ async function removeIptables(op: IptablesRemove): Promise<void> {
  * = sysctl -w KEY=VALUE, in `netns` when given: /proc/sys/net shows the namespace of the
  * thread that opens it, so the write happens while this thread is inside (no process).
  */
-function writeSysctl(key: string, value: string, netns: string | undefined): void {
+export function writeSysctl(key: string, value: string, netns: string | undefined): void {
   const write = () => writeFileSync(`/proc/sys/${key.replaceAll('.', '/')}`, value);
   if (netns === undefined) write();
   else inNamedNetns(netns, write);

@@ -118,4 +118,5 @@ const SYSCTL_REASONS: readonly (readonly [RegExp, string])[] = [
   [/^net\.ipv4\.ip_forward$/, 'ip_forward: the host routes between its bridges and the uplink, which NAT needs'],
   [/\.proxy_arp$/, 'proxy_arp: the host answers ARP for addresses it routes'],
   [/\.forwarding$/, 'forwarding on this interface: packets may be routed through it'],
+  [/^net\.ipv6\.conf\.[^.]+\.disable_ipv6$/, 'IPv6 off on this bridge port: it needs no address of its own, sends no autoconfiguration messages, and adds no route per container to the host\'s IPv6 tables'],
 ];

@@ -40,8 +40,9 @@ test('join creates the peer inside the namespace with its final name and MAC (no
   assert.deepEqual(joined.info, { defaultRoute: { via: '172.17.0.1' } });
   assert.deepEqual(joinPlan('berth-abc', joined, true), [
     { kind: 'veth-add', hostName: 'veth1234567', master: 'berth0', peerName: 'eth0', peerMac: '02:42:ac:11:00:02', peerNetns: 'berth-abc', mtu: undefined },
-    // No IPv6 address on either end before a carrier comes: no autoconfiguration messages.
-    { kind: 'link-no-ipv6-address', dev: 'veth1234567' },
+    // No IPv6 on either end before a carrier comes: no autoconfiguration messages. The host
+    // end has IPv6 off altogether, so the host's IPv6 tables get no route per container.
+    { kind: 'sysctl', key: 'net.ipv6.conf.veth1234567.disable_ipv6', value: '1' },
     { kind: 'addr-add', netns: 'berth-abc', dev: 'eth0', cidr: '172.17.0.2/16' },
     { kind: 'link-no-ipv6-address', netns: 'berth-abc', dev: 'eth0' },
     { kind: 'link-up', netns: 'berth-abc', dev: 'eth0' },
@@ -88,7 +89,7 @@ test('repair: each kind of drift gets its own fix, and no drift none', () => {
   assert.deepEqual(stripped.map((op) => op.kind), ['addr-add', 'link-up']);
   // The veth was deleted: the endpoint is joined again, default route included.
   const noVeth = driver.repair(NET, running, viewOf([{ name: 'berth0', kind: 'bridge', alias: 'berth-network:n1' }], { berth0: ['172.17.0.1/16'] }));
-  assert.deepEqual(noVeth.map((op) => op.kind), ['veth-add', 'link-no-ipv6-address', 'addr-add', 'link-no-ipv6-address', 'link-up', 'route-add', 'port-hairpin']);
+  assert.deepEqual(noVeth.map((op) => op.kind), ['veth-add', 'sysctl', 'addr-add', 'link-no-ipv6-address', 'link-up', 'route-add', 'port-hairpin']);
   // A stopped container's endpoint is left alone; a veth no record knows is removed.
   const stray = driver.repair(NET, [{ ...running[0]!, running: false }], viewOf([{ name: 'berth0', kind: 'bridge', alias: 'berth-network:n1' }, { name: 'vethabcdef0', master: 'berth0' }], { berth0: ['172.17.0.1/16'] }));
   assert.deepEqual(stray, [{ kind: 'link-del', dev: 'vethabcdef0' }]);
@@ -98,7 +99,10 @@ test('an endpoint for dockerd\'s sandbox: the peer stays in the host namespace, 
   const driver = new BridgeDriver();
   const ep = { ...EP, ifname: 'bx0123456789' };
   const joined = driver.joinExternal(NET, ep);
-  assert.deepEqual(joined.plan, [{ kind: 'veth-add', hostName: 'veth1234567', master: 'berth0', peerName: 'bx0123456789', peerMac: '02:42:ac:11:00:02', mtu: undefined }]);
+  assert.deepEqual(joined.plan, [
+    { kind: 'veth-add', hostName: 'veth1234567', master: 'berth0', peerName: 'bx0123456789', peerMac: '02:42:ac:11:00:02', mtu: undefined },
+    { kind: 'sysctl', key: 'net.ipv6.conf.veth1234567.disable_ipv6', value: '1' },
+  ]);
   assert.deepEqual(joined.info, { defaultRoute: { via: '172.17.0.1' } });
   assert.deepEqual(driver.joinExternal({ ...NET, internal: true }, ep).info, {});
   // Removing it deletes the host end (the pair goes, wherever dockerd left the peer); nothing once gone.

@@ -48,7 +48,7 @@ describe('default bridge network on the real kernel', { skip: sandboxSkip }, () 
     assert.match(await w.berthOk('exec', 'a', 'cat', '/etc/hosts'), new RegExp(`^172\\.17\\.0\\.2\\t${id.slice(0, 12)}$`, 'm'));
   });
 
-  test('neither end of the veth has an IPv6 address (the network is IPv4-only: no autoconfiguration messages); lo keeps ::1', async () => {
+  test('neither end of the veth has an IPv6 address (the network is IPv4-only: no autoconfiguration messages), the host end has IPv6 off; lo keeps ::1', async () => {
     const links = JSON.parse((await w.berthOk('exec', 'a', 'ip', '-j', 'addr'))) as IpAddr[];
     assert.deepEqual(links.find((l) => l.ifname === 'eth0')!.addr_info.filter((i) => i.family === 'inet6'), []);
     assert.deepEqual(links.find((l) => l.ifname === 'lo')!.addr_info.filter((i) => i.family === 'inet6').map((i) => i.local), ['::1']);
@@ -57,6 +57,10 @@ describe('default bridge network on the real kernel', { skip: sandboxSkip }, () 
     const veth = (await w.berthOk('inspect', '-f', '{{.NetworkSettings.Networks.bridge.BerthHostInterface}}', 'a')).trim();
     const [hostEnd] = JSON.parse(await must('ip', ['-n', w.host, '-j', 'addr', 'show', 'dev', veth])) as IpAddr[];
     assert.deepEqual(hostEnd!.addr_info.filter((i) => i.family === 'inet6'), [], `${veth} on the host`);
+    // IPv6 is off on the host end: the host's IPv6 tables hold no route through it (with it
+    // on, each host end adds a multicast route, which the kernel walks at every link change).
+    assert.equal((await must('ip', ['netns', 'exec', w.host, 'sysctl', '-n', `net.ipv6.conf.${veth}.disable_ipv6`])).trim(), '1');
+    assert.equal((await must('ip', ['-n', w.host, '-6', 'route', 'show', 'table', 'all', 'dev', veth])).trim(), '', `IPv6 routes through ${veth}`);
   });
 
   test('the host side is a veth+7hex enslaved to berth0', async () => {

@@ -1,6 +1,6 @@
 ip netns add berth-c0ffee000000
 ip link add vethXXXXXXX numtxqueues 1 numrxqueues 1 master berth0 up type veth peer name eth0 numtxqueues 1 numrxqueues 1 address 02:42:ac:11:00:02 netns berth-c0ffee000000
-ip link set dev vethXXXXXXX addrgenmode none
+sysctl -w net.ipv6.conf.vethXXXXXXX.disable_ipv6=1
 ip -n berth-c0ffee000000 link set lo up
 ip -n berth-c0ffee000000 addr add 172.17.0.2/16 dev eth0
 ip -n berth-c0ffee000000 link set dev eth0 addrgenmode none

@@ -1,6 +1,6 @@
 import { closeSync } from 'node:fs';
 import { BerthError, KernelError } from '../../common/errors.js';
-import { BatchExecutor, kernelErrorFor, missingLinkKind, withRollbackProblems, type Executor } from '../exec.js';
+import { BatchExecutor, kernelErrorFor, missingLinkKind, withRollbackProblems, writeSysctl, type Executor } from '../exec.js';
 import { libnftablesAvailable, runNft } from '../libnftables.js';
 import { leavingHostName, noteDepartures, postponeReaps, reapLink } from '../reaper.js';
 import { inversePlan, type KernelOp, type Plan } from '../ops.js';
@@ -19,8 +19,9 @@ import { Rtnl } from './rtnl.js';
  * `ip -batch` processes). It applies the same plans as BatchExecutor with the same
  * contract — all or nothing, one KernelError naming the failed command as `ip` would
  * print it. nftables transactions go through libnftables in-process (the same text `nft -f`
- * takes). The ops it has no in-process form for (sysctl, iptables, vxlan, ...) go to a
- * BatchExecutor, one at a time, in plan order.
+ * takes), and sysctls are written to /proc/sys here, as BatchExecutor writes them. The ops
+ * it has no in-process form for (iptables, vxlan, ...) go to a BatchExecutor, one at a
+ * time, in plan order.
  */
 export class NetlinkExecutor implements Executor {
   private readonly fallback = new BatchExecutor();
@@ -146,6 +147,12 @@ export class NetlinkExecutor implements Executor {
         return this.host.addBridge(op.name, op.mac, op.mtu);
       case 'nft-apply':
         return applyNft(op);
+      case 'sysctl':
+        try {
+          return writeSysctl(op.key, op.value, op.netns);
+        } catch (err) {
+          throw kernelErrorFor(op, err instanceof Error ? err.message : String(err));
+        }
       // A peer's container on another host: its MAC behind that host's VTEP, its address at its MAC.
       case 'fdb-replace':
         return inside(undefined, (s) => s.replaceFdb(op.dev, op.mac, op.dst));
@@ -163,7 +170,6 @@ export class NetlinkExecutor implements Executor {
       case 'vlan-add':
       case 'dummy-add':
       case 'route-del':
-      case 'sysctl':
       case 'iptables-apply':
       case 'iptables-remove':
         return this.fallback.apply([op]);
