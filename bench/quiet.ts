@@ -26,6 +26,19 @@ const QUIET_IDLE_SHARE = 0.9;
 const QUIET_TIMEOUT_S = 60;
 const SAMPLE_MS = 1000;
 
+/**
+ * The machine's CPU time spent busy so far, in seconds (all CPUs, every process and the
+ * kernel's own threads): the difference over a timed part is the work it cost, which the
+ * cores' count and the VM's other load do not blur as much as its wall-clock time.
+ */
+export function busyCpuSeconds(): number {
+  const { idle, total } = cpuTimes();
+  return (total - idle) / USER_HZ;
+}
+
+/** /proc/stat's unit: USER_HZ, 100 on every Linux architecture berth runs on. */
+const USER_HZ = 100;
+
 /** All CPUs' time so far in clock ticks: idle (with iowait) and in total (the first line of /proc/stat). */
 function cpuTimes(): { idle: number; total: number } {
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);

@@ -10,6 +10,9 @@
  * containerd-shim) by RSS and PSS (PSS shares a page among the processes mapping it).
  * Removal (DELETE ?force=1) is timed too, and so is the floor of the process model: the
  * same number of containers' processes alone, started by the daemon's launch code (processFloor).
+ * It also reports the machine's busy CPU time while each engine started its containers
+ * (quiet.ts's busyCpuSeconds): the work the starts cost, which varies less between runs
+ * than their wall-clock time on this VM.
  * Each timed part begins once the CPUs are idle (quiet.ts): not while the kernel still frees
  * what an earlier bench, or the part before, left (berth's 1,000 namespaces before Docker's
  * 200 start, for one).
@@ -26,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { call } from './api-client.js';
 import { startBenchDaemon } from './daemon.js';
 import { fmt, median, percentile, printTable } from './stats.js';
-import { waitForQuietCpus } from './quiet.js';
+import { busyCpuSeconds, waitForQuietCpus } from './quiet.js';
 
 const SCALE_BERTH = Number(process.env.SCALE_BERTH ?? 1000);
 const SCALE_DOCKER = Number(process.env.SCALE_DOCKER ?? 200);
@@ -52,6 +55,8 @@ interface Run {
   readonly memoryAtOnce: Record<string, { count: number; rssKb: number; pssKb: number }>;
   /** How long the client waited for idle CPUs before its first start (waitForQuietCpus). */
   readonly quietAfterS: number;
+  /** The machine's busy CPU time while the containers started (busyCpuSeconds), this client included. */
+  readonly busyCpuS: number;
 }
 
 async function ok(socket: string, method: string, path: string, body?: unknown): Promise<void> {
@@ -72,6 +77,7 @@ async function client(socket: string, count: number, image: string | undefined, 
   const startMs: number[] = [];
   const quietAfterS = await waitForQuietCpus();
   const began = process.hrtime.bigint();
+  const busyBefore = busyCpuSeconds();
   await inParallel(count, CONCURRENCY, async (i) => {
     const t = process.hrtime.bigint();
     await ok(socket, 'POST', `/containers/create?name=scale${i}`, { ...(image ? { Image: image } : {}), Cmd: command });
@@ -79,12 +85,13 @@ async function client(socket: string, count: number, image: string | undefined, 
     startMs.push(Number(process.hrtime.bigint() - t) / 1e6);
   });
   const totalS = Number(process.hrtime.bigint() - began) / 1e9;
+  const busyCpuS = busyCpuSeconds() - busyBefore;
   const memoryAtOnce = memoryOf();
   await new Promise((r) => setTimeout(r, SETTLE_MS));
   const memory = memoryOf();
   const removing = process.hrtime.bigint();
   await inParallel(count, CONCURRENCY, (i) => ok(socket, 'DELETE', `/containers/scale${i}?force=1`));
-  return { totalS, startMs, removeS: Number(process.hrtime.bigint() - removing) / 1e9, memory, memoryAtOnce, quietAfterS };
+  return { totalS, startMs, removeS: Number(process.hrtime.bigint() - removing) / 1e9, memory, memoryAtOnce, quietAfterS, busyCpuS };
 }
 
 /** RSS and PSS (kB) of each process whose command line matches, summed by label. */
@@ -205,6 +212,8 @@ printTable(
 console.log(`each began once the CPUs were idle (90% over 1 s): berth after ${berth.quietAfterS.toFixed(0)} s${typeof docker === 'string' ? '' : `, Docker after ${docker.quietAfterS.toFixed(0)} s`}`);
 if (typeof docker === 'string') console.log(`docker: ${docker}`);
 else console.log(`berth's ${SCALE_BERTH} / Docker's ${SCALE_DOCKER}: ${(berth.totalS / docker.totalS).toFixed(3)}x the time`);
+const cpu = (name: string, count: number, r: Run) => `${name} ${r.busyCpuS.toFixed(1)} s (${((r.busyCpuS / count) * 1000).toFixed(1)} ms per container)`;
+console.log(`the machine's busy CPU time while they started (every process and the kernel, both cores): ${cpu('berth', SCALE_BERTH, berth)}${typeof docker === 'string' ? '' : `, ${cpu('Docker', SCALE_DOCKER, docker)}`}`);
 const floorRatio = typeof docker === 'string' ? '' : ` = ${(floorS / docker.totalS).toFixed(3)}x Docker's ${SCALE_DOCKER}`;
 console.log(`the processes alone (berth-init and the command; no network, no API; files on tmpfs), ${SCALE_BERTH}, ${CONCURRENCY} at a time: ${floorS.toFixed(1)} s${floorRatio}`);
 console.log('');

@@ -90,6 +90,31 @@ describe('the namespace pool', { skip: sandboxSkip }, () => {
     assert.equal(netnsFds().length, held, 'the descriptors of the namespaces that waited are closed');
   });
 
+  test('the pool is refilled half a pool at a time (each request wakes its thread), and at once when it is empty', async () => {
+    await netnsPool.close();
+    const held = netnsFds().length;
+    const pool = new NetnsPool(4);
+    const taken: number[] = [];
+    const heldSoon = async (count: number) => {
+      for (let i = 0; i < 100 && netnsFds().length - held !== count; i++) await new Promise((r) => setTimeout(r, 20));
+      return netnsFds().length - held;
+    };
+    try {
+      assert.equal(pool.take(), undefined, 'the first take asks for a full pool');
+      assert.equal(await heldSoon(4), 4, 'four made');
+      taken.push(pool.take()!);
+      // One taken of four: none asked for yet; a wait long enough for the thread to make one shows none made.
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(netnsFds().length - held, 4, 'three ready and the one taken: no namespace asked for after one take');
+      taken.push(pool.take()!);
+      // Half the pool taken: the two missing are asked for in one request.
+      assert.equal(await heldSoon(6), 6, 'four ready again, and the two taken');
+    } finally {
+      for (const fd of taken) closeSync(fd);
+      await pool.close();
+    }
+  });
+
   test('take finds what the thread made while this thread never turned its event loop (attaches back to back, answered synchronously)', async () => {
     const pool = new NetnsPool(2);
     try {

@@ -1,13 +1,13 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { FromPoolThread } from './netns-pool.js';
+import type { FromPoolThread, ToPoolThread } from './netns-pool.js';
 import { newUnpinnedNetns } from './namespaces.js';
 import { libc } from '../libc.js';
 
 /**
- * The namespace pool's thread (netns-pool.ts): for each request it makes a network
- * namespace (unshare on this thread, lo up, then back) and answers with the descriptor that holds
- * it, on the port the pool gave it (which the pool can read without its event loop).
- * Descriptors belong to the process, so the daemon's thread pins and closes it. This
+ * The namespace pool's thread (netns-pool.ts): for each request it makes the network
+ * namespaces asked for (unshare on this thread, lo up, then back) and answers each with the
+ * descriptor that holds it, on the port the pool gave it (which the pool can read without
+ * its event loop). Descriptors belong to the process, so the daemon's thread pins and closes them. This
  * thread runs on the other core while the daemon's thread attaches containers.
  */
 /**
@@ -23,13 +23,17 @@ libc.func('int sched_setscheduler(int pid, int policy, const void *param)')(0, S
 const port = parentPort;
 const answers = (workerData as { answers?: MessagePort } | null)?.answers;
 if (port && answers) {
-  port.on('message', () => {
-    let answer: FromPoolThread;
-    try {
-      answer = { kind: 'made', fd: newUnpinnedNetns({ loopbackUp: true }) };
-    } catch (err) {
-      answer = { kind: 'failed', message: err instanceof Error ? err.message : String(err) };
+  port.on('message', (request: ToPoolThread) => {
+    // One answer per namespace, each as soon as it is made: the pool can hand it out while
+    // this thread makes the next.
+    for (let i = 0; i < request.make; i++) {
+      let answer: FromPoolThread;
+      try {
+        answer = { kind: 'made', fd: newUnpinnedNetns({ loopbackUp: true }) };
+      } catch (err) {
+        answer = { kind: 'failed', message: err instanceof Error ? err.message : String(err) };
+      }
+      answers.postMessage(answer);
     }
-    answers.postMessage(answer);
   });
 }

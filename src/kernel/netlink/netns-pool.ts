@@ -1,7 +1,10 @@
 import { closeSync } from 'node:fs';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 
-/** What the pool's thread answers to each request. */
+/** A request to the pool's thread: make this many namespaces. */
+export interface ToPoolThread { readonly make: number }
+
+/** What the pool's thread answers for each namespace asked for. */
 export type FromPoolThread = { readonly kind: 'made'; readonly fd: number } | { readonly kind: 'failed'; readonly message: string };
 
 /**
@@ -50,10 +53,20 @@ export class NetnsPool {
     await this.stopThread();
   }
 
+  /**
+   * Asks for what is missing once half the pool is taken, in one message: each message wakes
+   * the thread, and the wake-up cost the daemon's thread 0.3 ms per start in its profile
+   * when every take asked for one namespace.
+   */
   private refill(): void {
     if (this.disabled) return;
     const thread = this.thread ?? this.start();
-    for (; this.ready.length + thread.requested < this.size; thread.requested++) thread.worker.postMessage('make');
+    const missing = this.size - this.ready.length - thread.requested;
+    if (missing < this.size / 2 && this.ready.length > 0) return;
+    if (missing <= 0) return;
+    thread.requested += missing;
+    const request: ToPoolThread = { make: missing };
+    thread.worker.postMessage(request);
   }
 
   /**
@@ -128,8 +141,11 @@ interface PoolThread {
 /** How long the thread stays without a namespace being asked for. */
 const IDLE_MS = 2000;
 
-/** How many namespaces wait ready: an attach takes ~1.4 ms and making one 0.45, so a few cover a steady stream of starts. */
-const POOL_SIZE = 4;
+/**
+ * How many namespaces wait ready: an attach takes ~1.4 ms and making one 0.45, so a few
+ * cover a steady stream of starts; refilled half a pool at a time.
+ */
+const POOL_SIZE = 8;
 
 /** The process's pool, shared by every executor (one thread at most). */
 export const netnsPool = new NetnsPool(POOL_SIZE);
