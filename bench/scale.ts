@@ -2,8 +2,9 @@
  * Many containers through the Docker Engine API: berth starts SCALE_BERTH (1,000) containers
  * on the default bridge, Docker 20.10 SCALE_DOCKER (200) in its lab
  * (../shared/peers/docker-lab.sh), each with the same client (this file's `--client` half:
- * POST /containers/create then /start per container, CONCURRENCY at a time, each running static
- * busybox's sleep: COMMAND), in the same run.
+ * POST /containers/create then /start per container, CONCURRENCY at a time, each lane on one
+ * kept-alive connection, each container running static busybox's sleep: COMMAND), in the
+ * same run.
  * It reports the total time of each, the ratio berth's 1,000 / Docker's 200 (part 11's aim:
  * ≤ 0.1), per-container p50/p95, and what the daemons hold at the end: the berth daemon's
  * RSS, and the per-container helper process of each (berth's berth-init, Docker's
@@ -19,6 +20,7 @@
  * Run inside the sandbox: npm run bench:scale [-- --docker]
  */
 import { spawnSync } from 'node:child_process';
+import { Agent } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchContainer, signalContainer } from '../src/kernel/process.js';
@@ -59,8 +61,8 @@ interface Run {
   readonly busyCpuS: number;
 }
 
-async function ok(socket: string, method: string, path: string, body?: unknown): Promise<void> {
-  const r = await call(socket, method, path, body);
+async function ok(agent: Agent, socket: string, method: string, path: string, body?: unknown): Promise<void> {
+  const r = await call(socket, method, path, body, agent);
   if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
 }
 
@@ -75,13 +77,15 @@ async function inParallel(count: number, concurrency: number, work: (i: number) 
 /** The client half: start `count` containers of `image` on `socket`, measure what is running, remove them. */
 async function client(socket: string, count: number, image: string | undefined, command: readonly string[], memoryOf: () => Run['memory']): Promise<Run> {
   const startMs: number[] = [];
+  // One kept-alive connection per lane, as an API client keeps its own (docker-py's session).
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const quietAfterS = await waitForQuietCpus();
   const began = process.hrtime.bigint();
   const busyBefore = busyCpuSeconds();
   await inParallel(count, CONCURRENCY, async (i) => {
     const t = process.hrtime.bigint();
-    await ok(socket, 'POST', `/containers/create?name=scale${i}`, { ...(image ? { Image: image } : {}), Cmd: command });
-    await ok(socket, 'POST', `/containers/scale${i}/start`);
+    await ok(agent, socket, 'POST', `/containers/create?name=scale${i}`, { ...(image ? { Image: image } : {}), Cmd: command });
+    await ok(agent, socket, 'POST', `/containers/scale${i}/start`);
     startMs.push(Number(process.hrtime.bigint() - t) / 1e6);
   });
   const totalS = Number(process.hrtime.bigint() - began) / 1e9;
@@ -90,7 +94,8 @@ async function client(socket: string, count: number, image: string | undefined, 
   await new Promise((r) => setTimeout(r, SETTLE_MS));
   const memory = memoryOf();
   const removing = process.hrtime.bigint();
-  await inParallel(count, CONCURRENCY, (i) => ok(socket, 'DELETE', `/containers/scale${i}?force=1`));
+  await inParallel(count, CONCURRENCY, (i) => ok(agent, socket, 'DELETE', `/containers/scale${i}?force=1`));
+  agent.destroy();
   return { totalS, startMs, removeS: Number(process.hrtime.bigint() - removing) / 1e9, memory, memoryAtOnce, quietAfterS, busyCpuS };
 }
 
