@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findLaunchTools } from '../../src/kernel/launch-tools.js';
 import { ContainerLauncher } from '../../src/kernel/launcher.js';
-import { openMountTemplate } from '../../src/kernel/mount-template.js';
+import { openMountTemplate, type MountTemplate } from '../../src/kernel/mount-template.js';
 import { launchContainer, processesWithArguments, signalContainer, type LaunchedProcess } from '../../src/kernel/process.js';
 import { sandboxSkip } from '../world/world.js';
 
@@ -18,14 +18,10 @@ import { sandboxSkip } from '../world/world.js';
  * coreutils' sleep with libc.so.6 as fd 3).
  */
 test('a container launched after the daemon closed its template starts; its command holds only fds 0-2', { skip: sandboxSkip }, async () => {
-  const dir = mkdtempSync('/tmp/berth-launch-test-');
-  const template = await openMountTemplate();
   // The daemon's descriptor of the template, which it closes here (the test's own stays for the test's end).
-  const daemonsCopy = openSync(`/proc/self/fd/${template.fd}`, 'r');
-  const launcher = new ContainerLauncher(findLaunchTools().init, daemonsCopy);
-  const pids: number[] = [];
-  try {
-    writeSandboxFiles(dir);
+  let daemonsCopy = -1;
+  const daemonsCopyOf = (template: MountTemplate) => (daemonsCopy = openSync(`/proc/self/fd/${template.fd}`, 'r'));
+  await inLaunchWorld(async ({ dir, launcher, pids }) => {
     pids.push((await launchSleeper(launcher, dir, 'first')).pid);
     closeSync(daemonsCopy);
     const { pid } = await launchSleeper(launcher, dir, 'second');
@@ -41,12 +37,7 @@ test('a container launched after the daemon closed its template starts; its comm
     }
     assert.ok(command !== undefined, 'the command never ran');
     assert.equal(readdirSync(`/proc/${command}/fd`).sort().join(' '), '0 1 2');
-  } finally {
-    for (const pid of pids) signalContainer(pid, 'SIGKILL');
-    launcher.close();
-    template.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  }, daemonsCopyOf);
 });
 
 /**
@@ -55,11 +46,7 @@ test('a container launched after the daemon closed its template starts; its comm
  * And the launcher reports each end: the exit status as a shell gives it.
  */
 test("a launched container's process shows berth-init's arguments; its end comes with its status", { skip: sandboxSkip }, async () => {
-  const dir = mkdtempSync('/tmp/berth-launch-test-');
-  const template = await openMountTemplate();
-  const launcher = new ContainerLauncher(findLaunchTools().init, template.fd);
-  try {
-    writeSandboxFiles(dir);
+  await inLaunchWorld(async ({ dir, launcher }) => {
     const exitCodePath = join(dir, 'own', 'exit');
     const launched = await launchContainer({
       netns: '', launcher, hostname: 'shown', hostsFile: join(dir, 'hosts'), resolvConfFile: join(dir, 'resolv.conf'), command: ['busybox', 'sh', '-c', 'read _; exit 7'], env: [],
@@ -74,11 +61,7 @@ test("a launched container's process shows berth-init's arguments; its end comes
     await launched.stdin!.close();
     assert.equal(await keptAlive(launched.exited), 7);
     assert.equal(readFileSync(exitCodePath, 'utf8'), '7\n');
-  } finally {
-    launcher.close();
-    template.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 /**
@@ -86,12 +69,7 @@ test("a launched container's process shows berth-init's arguments; its end comes
  * still seen (through /proc), and the next start makes another launcher.
  */
 test('a killed launcher: its container ends as seen through /proc, and the next launch makes another', { skip: sandboxSkip, timeout: 30_000 }, async () => {
-  const dir = mkdtempSync('/tmp/berth-launch-test-');
-  const template = await openMountTemplate();
-  const launcher = new ContainerLauncher(findLaunchTools().init, template.fd);
-  const pids: number[] = [];
-  try {
-    writeSandboxFiles(dir);
+  await inLaunchWorld(async ({ dir, launcher, pids }) => {
     const launch = async (name: string) => {
       const launched = await launchSleeper(launcher, dir, name);
       pids.push(launched.pid);
@@ -107,18 +85,37 @@ test('a killed launcher: its container ends as seen through /proc, and the next 
     assert.equal(await keptAlive(first.exited), 137);
     signalContainer(second.pid, 'SIGKILL');
     assert.equal(await keptAlive(second.exited), 137);
+  });
+});
+
+/** What a test launches with: its directory, a launcher, and the pids of the containers it started (killed at the end). */
+interface LaunchWorld {
+  readonly dir: string;
+  readonly launcher: ContainerLauncher;
+  readonly pids: number[];
+}
+
+/**
+ * `work` with a fresh directory holding the files every container here mounts (its hosts
+ * and resolv.conf), and a launcher given the template descriptor `launcherFd` returns (the
+ * template's own unless said); afterwards the containers in `pids` are killed and all of it
+ * closed and removed.
+ */
+async function inLaunchWorld(work: (world: LaunchWorld) => Promise<void>, launcherFd = (template: MountTemplate) => template.fd): Promise<void> {
+  const dir = mkdtempSync('/tmp/berth-launch-test-');
+  const template = await openMountTemplate();
+  const launcher = new ContainerLauncher(findLaunchTools().init, launcherFd(template));
+  const pids: number[] = [];
+  try {
+    writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
+    writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
+    await work({ dir, launcher, pids });
   } finally {
     for (const pid of pids) signalContainer(pid, 'SIGKILL');
     launcher.close();
     template.close();
     rmSync(dir, { recursive: true, force: true });
   }
-});
-
-/** The files every container here mounts (its hosts and resolv.conf), in `dir`. */
-function writeSandboxFiles(dir: string): void {
-  writeFileSync(join(dir, 'hosts'), '127.0.0.1\tlocalhost\n');
-  writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
 }
 
 /** A host-mode container running static busybox's `sleep 30`, its own files under `dir`/NAME; resolves once it is set up. */
@@ -168,11 +165,7 @@ async function eventuallyLaunched<T>(launch: () => Promise<T>): Promise<T> {
  * (127: not found, 126: found but not runnable).
  */
 test('a command that cannot run: exit code 127 or 126, and why on the container stderr', { skip: sandboxSkip }, async () => {
-  const dir = mkdtempSync('/tmp/berth-launch-test-');
-  const template = await openMountTemplate();
-  const launcher = new ContainerLauncher(findLaunchTools().init, template.fd);
-  try {
-    writeSandboxFiles(dir);
+  await inLaunchWorld(async ({ dir, launcher }) => {
     writeFileSync(join(dir, 'not-runnable'), 'data\n', { mode: 0o644 });
     const cases = [
       { name: 'missing', command: [join(dir, 'missing')], code: 127, said: `berth-init: ${join(dir, 'missing')}: No such file or directory` },
@@ -190,9 +183,5 @@ test('a command that cannot run: exit code 127 or 126, and why on the container 
       assert.equal(readFileSync(`${own}.d/exit`, 'utf8'), `${c.code}\n`, c.name);
       assert.equal(readFileSync(`${own}.d/err`, 'utf8'), `${c.said}\n`, c.name);
     }
-  } finally {
-    launcher.close();
-    template.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
