@@ -12,6 +12,7 @@ import { FIREWALL_BACKENDS, type FirewallBackend, type FirewallBackendName } fro
 import { iptablesBackend } from '../firewall/iptables.js';
 import { nftablesBackend } from '../firewall/nftables.js';
 import { Engine, type EngineConfig, type FaultHook } from '../engine/engine.js';
+import { containersRoot } from '../engine/context.js';
 import { ClusterIpam } from '../ipam/cluster.js';
 import { LocalIpam } from '../ipam/local.js';
 import { ScopedIpam } from '../ipam/scoped.js';
@@ -27,6 +28,7 @@ import { openMountTemplate, type MountTemplate } from '../kernel/mount-template.
 import { ContainerLauncher } from '../kernel/launcher.js';
 import { findLaunchTools, type LaunchTools } from '../kernel/launch-tools.js';
 import { linkOfAddress } from '../kernel/read.js';
+import { spreadSubdirectories } from '../kernel/directory-spread.js';
 import { runTool } from '../kernel/spawn.js';
 import { LocalStore } from '../store/local.js';
 import { EmbeddedResolver } from '../dns/resolver.js';
@@ -99,6 +101,7 @@ export async function startDaemon(
     launcher = new ContainerLauncher(tools.init, mountTemplate.fd);
     const features = await probeKernelFeatures();
     await privateDirectory(options.dataRoot);
+    await prepareContainersRoot(options.dataRoot);
     await writeDaemonSettings(options.dataRoot, options);
     // The overlay's MTU follows the link the VTEP address is on (the underlay's minus VXLAN's 50 bytes).
     const underlay = options.cluster ? advertisedLink(options.cluster.advertise) : undefined;
@@ -203,6 +206,19 @@ function repairPeriodically(engine: Engine, intervalMs: number): { stop(): void 
 async function privateDirectory(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
+}
+
+/**
+ * The data root's directory of containers' directories, made before any of them so that the
+ * filesystem spreads them apart (kernel/directory-spread.ts says why): each is made at its
+ * container's first start, with two log files, and 1,000 removed together leave 3,000 freed
+ * inodes where the next ones would go. Only a hint: a filesystem without it places them as
+ * it would have.
+ */
+async function prepareContainersRoot(dataRoot: string): Promise<void> {
+  const dir = containersRoot({ dataRoot });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  spreadSubdirectories(dir);
 }
 
 /** The daemon's id (`docker info` ID): made once, kept in the data root. */

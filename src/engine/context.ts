@@ -107,9 +107,14 @@ export interface EngineContext {
   readonly names: NameService;
 }
 
+/** The directory of every container's directory in the data root (made by the daemon at start: daemon.ts says how). */
+export function containersRoot(config: Pick<EngineConfig, 'dataRoot'>): string {
+  return join(config.dataRoot, 'containers');
+}
+
 /** Where a container's files that outlive a reboot live: logs, exit code, its stdin FIFO. */
 export function containerDir(config: Pick<EngineConfig, 'dataRoot'>, id: string): string {
-  return join(config.dataRoot, 'containers', id);
+  return join(containersRoot(config), id);
 }
 
 /**

@@ -32,6 +32,13 @@ describe('security defaults', { skip: sandboxSkip }, () => {
     assert.equal(await mode(join(w.dir, 'exec', 'containers', id)), '700');
   });
 
+  test('the containers\' directories in the data root are spread apart by ext4 (its top-directory flag on their parent)', async (t) => {
+    const containers = join(w.dir, 'data', 'containers');
+    const fs = (await must('stat', ['-f', '-c', '%T', containers])).trim();
+    if (fs !== 'ext2/ext3') return t.skip(`the data root is on ${fs} here, not ext4: the flag is ext4's`);
+    assert.match((await must('lsattr', ['-d', containers])).split(/\s+/)[0]!, /T/);
+  });
+
   test('a run\'s files (hosts, resolv.conf, mount table) are in the exec root, logs in the data root; both go with the container', async () => {
     const id = (await w.berthOk('run', '-d', '--name', 'files', '--', 'sleep', '600')).trim();
     const runDir = join(w.dir, 'exec', 'containers', id);
