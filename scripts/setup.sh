@@ -6,12 +6,13 @@
 # busybox-static (the tests' image), python3-docker and docker-compose are the real Docker
 # clients and the dockerd berth serves as a plugin. The tests start their own etcd members
 # and dockerds, so no package's service is ever started here. chromium (headless, driven by
-# puppeteer-core) is the browser the topology page is tested in.
+# puppeteer-core) is the browser the topology page is tested in. e2fsprogs (lsattr; in every
+# Debian) is how the tests read the data root's directory flag without berth's own code.
 #   --with-peers  also Podman 4.3 with netavark and aardvark-dns, and dnsperf, for the side-by-side benchmarks
 #                 (../shared/peers/podman-lab.sh; docker-lab.sh uses docker.io).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(iproute2 nftables iptables util-linux gcc musl-tools iputils-ping procps python3 etcd-server docker.io busybox-static python3-docker docker-compose chromium)
+packages=(iproute2 nftables iptables util-linux e2fsprogs gcc musl-tools iputils-ping procps python3 etcd-server docker.io busybox-static python3-docker docker-compose chromium)
 [[ "${1:-}" == --with-peers ]] && packages+=(aardvark-dns podman netavark dnsperf)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
