@@ -6,7 +6,7 @@ import { parseNetworkMode } from '../engine/modes.js';
 import { DEFAULT_NETWORK, hasAddresses, isUserDefined, type ContainerRecord, type IpamRecord, type NetworkAttachment, type NetworkRecord } from '../engine/model.js';
 import { hostPortText } from '../common/portspec.js';
 import { HOST_IMAGE, HOST_IMAGE_ID } from './requests.js';
-import { NETNS_DIR } from '../kernel/read.js';
+import { NETNS_DIR } from '../kernel/netns-dir.js';
 import { join } from 'node:path';
 
 /**

@@ -3,7 +3,7 @@ import { closeSync, openSync } from 'node:fs';
 import { once } from 'node:events';
 import { KernelError } from '../common/errors.js';
 import { prepareNetnsDir } from './netlink/namespaces.js';
-import { NETNS_DIR } from './read.js';
+import { NETNS_DIR } from './netns-dir.js';
 
 /**
  * The mount namespace every container's own is copied from: the host's mounts without the

@@ -2,7 +2,7 @@ import { mkdir, readFile, readlink, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, MissingFeatureError } from '../common/errors.js';
 import { PROBE_COMM } from './drop-reasons.js';
-import { NETNS_DIR } from './read.js';
+import { NETNS_DIR } from './netns-dir.js';
 import { runTool } from './spawn.js';
 
 /**

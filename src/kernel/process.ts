@@ -3,7 +3,7 @@ import { constants as fsConstants, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { BerthError, InvalidArgumentError } from '../common/errors.js';
-import { NETNS_DIR } from './read.js';
+import { NETNS_DIR } from './netns-dir.js';
 import { processStartTime } from './process-identity.js';
 import { runTool } from './spawn.js';
 import { findInPath } from './launch-tools.js';

@@ -6,6 +6,7 @@ import { parseCidr, type Ipv4Cidr } from '../common/ipv4.js';
 import { libnftablesAvailable, runNft } from './libnftables.js';
 import { runTool } from './spawn.js';
 import { Rtnl, type HostState, type LinkDetail } from './netlink/rtnl.js';
+import { NETNS_DIR } from './netns-dir.js';
 
 /**
  * Readers of live kernel state, for reconcile and for choosing free subnets: rtnetlink
@@ -13,7 +14,6 @@ import { Rtnl, type HostState, type LinkDetail } from './netlink/rtnl.js';
  * backend's own tools). No `ip` process: each cost 3-10 ms here.
  */
 
-export const NETNS_DIR = '/run/netns';
 
 /** Named network namespaces (the files `ip netns add` pins under /run/netns). */
 export async function listNetns(): Promise<string[]> {

@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, openSync, unlinkSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { AF_INET, errno, IFNAMSIZ, interfaceRequest, libc, O_CLOEXEC, SOCK_DGRAM, sockets } from '../libc.js';
-import { NETNS_DIR } from '../read.js';
+import { NETNS_DIR } from '../netns-dir.js';
 
 /**
  * Network namespaces without spawning `ip`: libc's unshare/setns/mount through koffi
