@@ -14,7 +14,6 @@ import { NETNS_DIR } from './netns-dir.js';
  * backend's own tools). No `ip` process: each cost 3-10 ms here.
  */
 
-
 /** Named network namespaces (the files `ip netns add` pins under /run/netns). */
 export async function listNetns(): Promise<string[]> {
   try {
