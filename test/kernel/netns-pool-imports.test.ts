@@ -31,8 +31,8 @@ test('the namespace pool\'s thread loads koffi and no other package (netlink\'s 
 
 test('the daemon\'s bundle, by contrast, loads netlink (the check above would see it)', () => {
   const main = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
-  const daemonChunks = readFileSync(main, 'utf8').match(/import\(["']\.\/[^"']+["']\)/g) ?? [];
+  const lazyChunks = [...readFileSync(main, 'utf8').matchAll(/import\(["'](\.\/[^"']+)["']\)/g)].map(([, chunk]) => chunk!);
   const loaded = new Set<string>();
-  for (const chunk of daemonChunks) for (const p of packagesLoadedBy(join(dirname(main), chunk.slice(8, -2)))) loaded.add(p);
+  for (const chunk of lazyChunks) for (const p of packagesLoadedBy(join(dirname(main), chunk))) loaded.add(p);
   assert.ok(loaded.has('netlink'), `the lazy chunks load ${[...loaded].join(', ')}`);
 });
