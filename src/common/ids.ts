@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random-hex.js';
 
 /** A 64-hex-digit id, the shape Docker uses for containers, networks and endpoints. */
 export function newId(): string {
-  return randomBytes(32).toString('hex');
+  return randomHex(64);
 }
 
 /** The 12-digit short form that `ps`, `network ls` and names derived from ids use. */

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../common/random-hex.js';
 import type { KernelOp } from '../kernel/ops.js';
 import { LEAVING_PREFIX } from '../kernel/reaper.js';
 import type { HostLinkPresence } from '../kernel/view.js';
@@ -10,8 +10,8 @@ import { macForAddress, type DriverEndpoint, type EndpointNames, type EndpointRe
  */
 
 /** Host-side veth name: "veth" + 7 hex digits, as Docker names them (15 chars max is the kernel's IFNAMSIZ). */
-export function hostVethName(random: () => Buffer = () => randomBytes(4)): string {
-  return `veth${random().toString('hex').slice(0, 7)}`;
+export function hostVethName(random: () => string = () => randomHex(7)): string {
+  return `veth${random()}`;
 }
 
 /** A free host-side name, and the MAC asked for or Docker's 02:42:<IPv4>. */

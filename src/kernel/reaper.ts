@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../common/random-hex.js';
 import type { KernelOp } from './ops.js';
 
 /**
@@ -172,7 +172,7 @@ const LEAVING = new RegExp(`^${LEAVING_PREFIX}[0-9a-f]{7}$`);
  * its own name is free at once (a network re-created right away with the same bridge name).
  */
 export function leavingHostName(): string {
-  return `${LEAVING_PREFIX}${randomBytes(4).toString('hex').slice(0, 7)}`;
+  return `${LEAVING_PREFIX}${randomHex(7)}`;
 }
 
 /** Whether a link is one on its way out. */

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../../common/random-hex.js';
 import { BerthError, InvalidArgumentError, NotFoundError, quotePrefix } from '../../common/errors.js';
 import { cidrContains, parseCidr, parseIpv4 } from '../../common/ipv4.js';
 import type { PortMapping } from '../../common/portspec.js';
@@ -72,7 +72,7 @@ export class ExternalEndpointTable {
 
 /** The sandbox-side link's name while it is in the host namespace: unique there, at most 15 characters. */
 function handOverName(): string {
-  return `bx${randomBytes(5).toString('hex')}`;
+  return `bx${randomHex(10)}`;
 }
 
 /** The engine's side of another runtime's endpoints. Every method runs inside the engine's operation queue. */
