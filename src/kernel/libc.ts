@@ -38,6 +38,8 @@ export const AF_INET = 2;
 export const AF_NETLINK = 16;
 export const SOCK_DGRAM = 2;
 export const SOCK_RAW = 3;
+/** linux/netlink.h: rtnetlink's protocol number. */
+export const NETLINK_ROUTE = 0;
 export const MSG_TRUNC = 0x20;
 export const MSG_DONTWAIT = 0x40;
 

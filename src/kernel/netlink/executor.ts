@@ -6,7 +6,7 @@ import { leavingHostName, noteDepartures, postponeReaps, reapLink } from '../rea
 import { inversePlan, type KernelOp, type Plan } from '../ops.js';
 import { renderOp } from '../render.js';
 import { addNetns, deleteNetns, inNetns, openNetns, pinNetns } from './namespaces.js';
-import { netnsPool } from './netns-pool.js';
+import { closeReady, netnsPool } from './netns-pool.js';
 import { NftObjectMissing } from './nf-tables-socket.js';
 import { applyChainChange } from './nft-chains.js';
 import { applyElements } from './nft-elements.js';
@@ -37,28 +37,28 @@ export class NetlinkExecutor implements Executor {
     postponeReaps();
     const applied: KernelOp[] = [];
     // One socket per namespace for the whole plan: an attach's five namespace-side
-    // requests then cost one setns, not five.
-    const sockets: PlanSockets = new Map();
+    // requests then cost one setns, not five (none, in a namespace from the pool).
+    const namespaces: PlanNamespaces = { sockets: new Map(), loopbackUp: new Set() };
     try {
       for (const op of plan) {
         try {
-          await this.applyOne(op, sockets);
+          await this.applyOne(op, namespaces);
         } catch (err) {
-          throw await this.rollback(applied, err instanceof BerthError ? err : errorFor(op, err), sockets);
+          throw await this.rollback(applied, err instanceof BerthError ? err : errorFor(op, err), namespaces);
         }
         applied.push(op);
       }
       noteDepartures(plan);
     } finally {
-      for (const socket of sockets.values()) socket.close();
+      for (const socket of namespaces.sockets.values()) socket.close();
     }
   }
 
-  private async rollback(applied: KernelOp[], cause: BerthError, sockets: PlanSockets): Promise<BerthError> {
+  private async rollback(applied: KernelOp[], cause: BerthError, namespaces: PlanNamespaces): Promise<BerthError> {
     const problems: string[] = [];
     for (const op of inversePlan(applied)) {
       try {
-        await this.applyOne(op, sockets);
+        await this.applyOne(op, namespaces);
       } catch (err) {
         problems.push(`${renderOp(op).split('\n')[0]!}: ${err instanceof Error ? err.message : String(err)}`);
       }
@@ -66,21 +66,27 @@ export class NetlinkExecutor implements Executor {
     return withRollbackProblems(cause, problems);
   }
 
-  private async applyOne(op: KernelOp, sockets: PlanSockets): Promise<void> {
-    const inside = (netns: string | undefined, action: (socket: Rtnl) => void) => action(this.socketFor(netns, sockets));
+  private async applyOne(op: KernelOp, namespaces: PlanNamespaces): Promise<void> {
+    const inside = (netns: string | undefined, action: (socket: Rtnl) => void) => action(this.socketFor(netns, namespaces.sockets));
     switch (op.kind) {
       case 'netns-add': {
         const made = netnsPool.take();
         if (made === undefined) return addNetns(op.name);
         try {
-          return pinNetns(op.name, made);
-        } finally {
-          closeSync(made);
+          pinNetns(op.name, made.netnsFd);
+        } catch (err) {
+          closeReady(made);
+          throw err;
         }
+        closeSync(made.netnsFd);
+        namespaces.sockets.set(op.name, new Rtnl(made.rtnetlinkFd));
+        namespaces.loopbackUp.add(op.name);
+        return;
       }
       case 'netns-del':
-        sockets.get(op.name)?.close();
-        sockets.delete(op.name);
+        namespaces.sockets.get(op.name)?.close();
+        namespaces.sockets.delete(op.name);
+        namespaces.loopbackUp.delete(op.name);
         return deleteNetns(op.name);
       case 'veth-add': {
         if (op.peerNetns === undefined) return this.host.addVeth(op);
@@ -101,6 +107,8 @@ export class NetlinkExecutor implements Executor {
         }
       }
       case 'link-up':
+        // The pool brought this namespace's lo up, and nothing has touched it since: done.
+        if (op.dev === 'lo' && op.netns !== undefined && namespaces.loopbackUp.has(op.netns)) return;
         return inside(op.netns, (s) => s.setUp(op.dev));
       case 'link-no-ipv6-address':
         return inside(op.netns, (s) => s.setNoIpv6Address(op.dev));
@@ -195,6 +203,12 @@ export class NetlinkExecutor implements Executor {
 
 /** What one plan's steps share: a socket per namespace they act in, by its name. */
 type PlanSockets = Map<string, Rtnl>;
+
+/** A plan's namespaces: their sockets, and those the plan took from the pool with lo already up. */
+interface PlanNamespaces {
+  readonly sockets: PlanSockets;
+  readonly loopbackUp: Set<string>;
+}
 
 /** `ip route add default via GW`: the one route form with an in-process request. */
 function isPlainDefaultRoute(op: Extract<KernelOp, { kind: 'route-add' }>): boolean {

@@ -1,14 +1,15 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { FromPoolThread, ToPoolThread } from './netns-pool.js';
-import { newUnpinnedNetns } from './namespaces.js';
+import { newReadyNetns } from './namespaces.js';
 import { libc } from '../libc.js';
 
 /**
  * The namespace pool's thread (netns-pool.ts): for each request it makes the network
- * namespaces asked for (unshare on this thread, lo up, then back) and answers each with the
- * descriptor that holds it, on the port the pool gave it (which the pool can read without
- * its event loop). Descriptors belong to the process, so the daemon's thread pins and closes them. This
- * thread runs on the other core while the daemon's thread attaches containers.
+ * namespaces asked for (namespaces.ts newReadyNetns: unshare on this thread, lo up, an
+ * rtnetlink socket made there, then back) and answers each with its descriptors, on the
+ * port the pool gave it (which the pool can read without its event loop). Descriptors
+ * belong to the process, so the daemon's thread pins, uses and closes them. This thread
+ * runs on the other core while the daemon's thread attaches containers.
  */
 /**
  * SCHED_BATCH for this thread alone (Linux schedules threads, pid 0 is the caller): woken by
@@ -29,7 +30,7 @@ if (port && answers) {
     for (let i = 0; i < request.make; i++) {
       let answer: FromPoolThread;
       try {
-        answer = { kind: 'made', fd: newUnpinnedNetns({ loopbackUp: true }) };
+        answer = { kind: 'made', ...newReadyNetns() };
       } catch (err) {
         answer = { kind: 'failed', message: err instanceof Error ? err.message : String(err) };
       }

@@ -1,11 +1,12 @@
 import { closeSync } from 'node:fs';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import type { ReadyNetns } from './namespaces.js';
 
 /** A request to the pool's thread: make this many namespaces. */
 export interface ToPoolThread { readonly make: number }
 
 /** What the pool's thread answers for each namespace asked for. */
-export type FromPoolThread = { readonly kind: 'made'; readonly fd: number } | { readonly kind: 'failed'; readonly message: string };
+export type FromPoolThread = ({ readonly kind: 'made' } & ReadyNetns) | { readonly kind: 'failed'; readonly message: string };
 
 /**
  * Network namespaces made ahead of need, with their loopback up. Making one is 0.45 ms of a
@@ -18,32 +19,33 @@ export type FromPoolThread = { readonly kind: 'made'; readonly fd: number } | { 
  * The ready ones are held by descriptors only, unpinned: `ip netns` does not list them,
  * nothing has to clean them up, and they are freed with the process, also when it dies. A
  * namespace waiting there is as new as one made at the moment but for its lo, which every
- * sandbox plan brings up right after `netns-add` (that step then changes nothing): nothing
- * else touches it until it is pinned.
+ * sandbox plan brings up right after `netns-add` (that step then changes nothing), and an
+ * rtnetlink socket made inside it, for the plan's steps there: nothing else touches it
+ * until it is pinned.
  *
  * The thread answers on a port of its own, which `take` also reads synchronously: a
  * namespace made while the daemon's thread had no turn of its event loop (back-to-back
  * attaches whose requests are all answered synchronously) is found all the same.
  */
 export class NetnsPool {
-  private readonly ready: number[] = [];
+  private readonly ready: ReadyNetns[] = [];
   private thread: PoolThread | undefined;
   private disabled = false;
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly size: number) {}
 
-  /** A ready namespace's descriptor (the caller pins and closes it), or undefined; asks for more either way. */
-  take(): number | undefined {
+  /** A ready namespace (the caller pins it and closes both descriptors), or undefined; asks for more either way. */
+  take(): ReadyNetns | undefined {
     this.receiveWaiting();
-    const fd = this.ready.shift();
+    const made = this.ready.shift();
     this.refill();
     // No namespace asked for IDLE_MS: the thread ends and what waits is freed (a thread holds
     // ~8 MB); the next take starts one again.
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => void this.stopThread(), IDLE_MS);
     this.idleTimer.unref();
-    return fd;
+    return made;
   }
 
   /** Ends the thread for good and frees the namespaces that wait (what a stopping process does anyway). */
@@ -74,7 +76,7 @@ export class NetnsPool {
    * it made is freed here, not lost with its message.
    */
   private async stopThread(): Promise<void> {
-    for (const fd of this.ready.splice(0)) closeSync(fd);
+    for (const made of this.ready.splice(0)) closeReady(made);
     const thread = this.thread;
     if (!thread) return;
     this.thread = undefined;
@@ -96,8 +98,8 @@ export class NetnsPool {
   private answered(thread: PoolThread, answer: FromPoolThread): void {
     thread.requested--;
     // Made for a thread that is ending (idle, or closed): not needed any more.
-    if (answer.kind === 'made' && this.thread === thread) this.ready.push(answer.fd);
-    else if (answer.kind === 'made') closeSync(answer.fd);
+    if (answer.kind === 'made' && this.thread === thread) this.ready.push({ netnsFd: answer.netnsFd, rtnetlinkFd: answer.rtnetlinkFd });
+    else if (answer.kind === 'made') closeReady(answer);
     else this.disable(`cannot make a namespace ahead: ${answer.message}`);
     if (thread.requested === 0) thread.answered?.();
   }
@@ -126,6 +128,12 @@ export class NetnsPool {
     this.disabled = true;
     void this.stopThread();
   }
+}
+
+/** Frees a ready namespace not handed out (its socket, then the namespace with the last descriptor). */
+export function closeReady(made: ReadyNetns): void {
+  closeSync(made.rtnetlinkFd);
+  closeSync(made.netnsFd);
 }
 
 /** The pool's thread, and how many namespaces it was asked for and has not answered yet. */

@@ -1,6 +1,6 @@
 import nl from 'netlink';
 import { constants as osConstants } from 'node:os';
-import { errno, errnoName, IFNAMSIZ, INTERFACE_REQUEST_BYTES, interfaceRequest, sockets } from '../libc.js';
+import { errno, errnoName, IFNAMSIZ, INTERFACE_REQUEST_BYTES, interfaceRequest, NETLINK_ROUTE, sockets } from '../libc.js';
 import { answerErrno, NLM_F_ACK, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, SyncNetlinkSocket } from './sync-socket.js';
 
 /**
@@ -15,8 +15,13 @@ import { answerErrno, NLM_F_ACK, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, SyncNet
  * so callers and users see the same errors either way.
  */
 export class RouteSocket {
-  private readonly socket = new SyncNetlinkSocket(NETLINK_ROUTE, 'rtnetlink');
+  private readonly socket: SyncNetlinkSocket;
   private seq = 0;
+
+  /** `adoptedFd`: an rtnetlink socket already open (made in the namespace it is to act in), which this one then owns. */
+  constructor(adoptedFd?: number) {
+    this.socket = new SyncNetlinkSocket(NETLINK_ROUTE, 'rtnetlink', adoptedFd);
+  }
 
   close(): void {
     this.socket.close();
@@ -160,7 +165,6 @@ function throwIfRefused(payload: Buffer): void {
 }
 
 // linux/netlink.h, linux/sockios.h
-const NETLINK_ROUTE = 0;
 const NLM_F_DUMP = 0x300;
 const SIOCGIFINDEX = 0x8933;
 const SIOCGIFNAME = 0x8910;

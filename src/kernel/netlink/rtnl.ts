@@ -1,6 +1,7 @@
 import nl from 'netlink';
 import { parseIpv4, ipv4Bytes } from '../../common/ipv4.js';
 import { VETH_QUEUES } from '../ops.js';
+import { NETLINK_ROUTE } from '../libc.js';
 import { listeningSocket } from './listening-socket.js';
 import { NETLINK_NETFILTER } from './nf-tables-socket.js';
 import { RouteSocket } from './route-socket.js';
@@ -76,7 +77,16 @@ function u32Bytes(value: number): Buffer {
 }
 
 export class Rtnl {
-  private readonly socket = new RouteSocket();
+  private readonly socket: RouteSocket;
+
+  /**
+   * A socket of the calling thread's namespace, or `adoptedFd`: an rtnetlink socket made
+   * in another namespace (the namespace pool's thread makes one in each namespace it makes),
+   * owned by this one from now on; its requests act in that namespace.
+   */
+  constructor(adoptedFd?: number) {
+    this.socket = new RouteSocket(adoptedFd);
+  }
 
   close(): void {
     this.socket.close();
@@ -394,8 +404,7 @@ export function watchRouting(onEvent: () => void, opts: { readonly routes: boole
   return { close: () => socket.socket.close() };
 }
 
-/** linux/netlink.h and linux/rtnetlink.h: the protocol and the multicast groups a routing watch joins. */
-const NETLINK_ROUTE = 0;
+/** linux/rtnetlink.h: the multicast groups a routing watch joins. */
 const RTNLGRP_LINK = 1;
 const RTNLGRP_IPV4_IFADDR = 5;
 const RTNLGRP_IPV4_ROUTE = 7;

@@ -19,12 +19,16 @@ import { AF_NETLINK, errno, errnoName, libc, MSG_DONTWAIT, MSG_TRUNC, O_CLOEXEC,
 export class SyncNetlinkSocket {
   readonly fd: number;
 
-  /** `what` names the protocol in errors ("rtnetlink", "nf_tables"). */
+  /**
+   * `what` names the protocol in errors ("rtnetlink", "nf_tables"). `adoptedFd`: a socket of
+   * that protocol already open, which this one owns from now on, instead of a new one.
+   */
   constructor(
     protocol: number,
     private readonly what: string,
+    adoptedFd?: number,
   ) {
-    this.fd = sockets.socket(AF_NETLINK, SOCK_RAW | O_CLOEXEC, protocol) as number;
+    this.fd = adoptedFd ?? (sockets.socket(AF_NETLINK, SOCK_RAW | O_CLOEXEC, protocol) as number);
     if (this.fd < 0) throw new Error(`cannot open a ${what} socket: ${errnoName(errno())}`);
   }
 
