@@ -130,7 +130,7 @@ export class NetnsPool {
   }
 }
 
-/** Frees a ready namespace not handed out (its socket, then the namespace with the last descriptor). */
+/** Frees a ready namespace that will not be used: its socket, then its descriptor (the namespace goes with its last one). */
 export function closeReady(made: ReadyNetns): void {
   closeSync(made.rtnetlinkFd);
   closeSync(made.netnsFd);
