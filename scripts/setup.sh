@@ -9,11 +9,12 @@
 # puppeteer-core) is the browser the topology page is tested in. e2fsprogs (lsattr; in every
 # Debian) is how the tests read the data root's directory flag without berth's own code.
 #   --with-peers  also Podman 4.3 with netavark and aardvark-dns, and dnsperf, for the side-by-side benchmarks
-#                 (../shared/peers/podman-lab.sh; docker-lab.sh uses docker.io).
+#                 (../shared/peers/podman-lab.sh; docker-lab.sh uses docker.io), and perf (linux-perf) for
+#                 bench/bridge-join-profile.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(iproute2 nftables iptables util-linux e2fsprogs gcc musl-tools iputils-ping procps python3 etcd-server docker.io busybox-static python3-docker docker-compose chromium)
-[[ "${1:-}" == --with-peers ]] && packages+=(aardvark-dns podman netavark dnsperf)
+[[ "${1:-}" == --with-peers ]] && packages+=(aardvark-dns podman netavark dnsperf linux-perf)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then
