@@ -38,7 +38,7 @@ joins $((WINDOW + 1)) $((PORTS - WINDOW)) > "$work/middle"
 joins $((PORTS - WINDOW + 1)) "$PORTS" > "$work/last"
 
 profiled() {
-  perf record -q -g -F "$FREQ" -o "$work/$1.data" ip -batch "$work/$1" 2>/dev/null
+  perf record -q -g -F "$FREQ" -o "$work/$1.data" ip -batch "$work/$1"
   perf script -i "$work/$1.data" -F time,ip,sym > "$work/$1.stacks" 2>/dev/null
 }
 profiled first
