@@ -13,7 +13,9 @@
  * same number of containers' processes alone, started by the daemon's launch code (processFloor).
  * It also reports the machine's busy CPU time while each engine started its containers
  * (quiet.ts's busyCpuSeconds): the work the starts cost, which varies less between runs
- * than their wall-clock time on this VM.
+ * than their wall-clock time on this VM. And the berth daemon's own CPU time meanwhile, its
+ * main thread's apart (process-cpu.ts): whether the one thread that runs every request's
+ * JavaScript, rather than the two cores, bounds the starts.
  * Each timed part begins once the CPUs are idle (quiet.ts): not while the kernel still frees
  * what an earlier bench, or the part before, left (berth's 1,000 namespaces before Docker's
  * 200 start, for one).
@@ -32,6 +34,7 @@ import { call } from './api-client.js';
 import { startBenchDaemon } from './daemon.js';
 import { fmt, median, percentile, printTable } from './stats.js';
 import { busyCpuSeconds, waitForQuietCpus } from './quiet.js';
+import { cpuDifference, processCpuSeconds, type CpuSeconds } from './process-cpu.js';
 
 const SCALE_BERTH = Number(process.env.SCALE_BERTH ?? 1000);
 const SCALE_DOCKER = Number(process.env.SCALE_DOCKER ?? 200);
@@ -59,6 +62,8 @@ interface Run {
   readonly quietAfterS: number;
   /** The machine's busy CPU time while the containers started (busyCpuSeconds), this client included. */
   readonly busyCpuS: number;
+  /** berth's only: its daemon's CPU time while the containers started, all threads and the main thread's alone. */
+  readonly daemonCpu?: { readonly all: CpuSeconds; readonly mainThread: CpuSeconds };
 }
 
 async function ok(agent: Agent, socket: string, method: string, path: string, body?: unknown): Promise<void> {
@@ -75,13 +80,14 @@ async function inParallel(count: number, concurrency: number, work: (i: number) 
 }
 
 /** The client half: start `count` containers of `image` on `socket`, measure what is running, remove them. */
-async function client(socket: string, count: number, image: string | undefined, command: readonly string[], memoryOf: () => Run['memory']): Promise<Run> {
+async function client(socket: string, count: number, image: string | undefined, command: readonly string[], memoryOf: () => Run['memory'], daemonPid?: number): Promise<Run> {
   const startMs: number[] = [];
   // One kept-alive connection per lane, as an API client keeps its own (docker-py's session).
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const quietAfterS = await waitForQuietCpus();
   const began = process.hrtime.bigint();
   const busyBefore = busyCpuSeconds();
+  const daemonBefore = daemonPid === undefined ? undefined : processCpuSeconds(daemonPid);
   await inParallel(count, CONCURRENCY, async (i) => {
     const t = process.hrtime.bigint();
     await ok(agent, socket, 'POST', `/containers/create?name=scale${i}`, { ...(image ? { Image: image } : {}), Cmd: command });
@@ -90,13 +96,17 @@ async function client(socket: string, count: number, image: string | undefined, 
   });
   const totalS = Number(process.hrtime.bigint() - began) / 1e9;
   const busyCpuS = busyCpuSeconds() - busyBefore;
+  const daemonAfter = daemonPid === undefined ? undefined : processCpuSeconds(daemonPid);
+  const daemonCpu = daemonBefore && daemonAfter
+    ? { all: cpuDifference(daemonAfter.all, daemonBefore.all), mainThread: cpuDifference(daemonAfter.mainThread, daemonBefore.mainThread) }
+    : undefined;
   const memoryAtOnce = memoryOf();
   await new Promise((r) => setTimeout(r, SETTLE_MS));
   const memory = memoryOf();
   const removing = process.hrtime.bigint();
   await inParallel(count, CONCURRENCY, (i) => ok(agent, socket, 'DELETE', `/containers/scale${i}?force=1`));
   agent.destroy();
-  return { totalS, startMs, removeS: Number(process.hrtime.bigint() - removing) / 1e9, memory, memoryAtOnce, quietAfterS, busyCpuS };
+  return { totalS, startMs, removeS: Number(process.hrtime.bigint() - removing) / 1e9, memory, memoryAtOnce, quietAfterS, busyCpuS, ...(daemonCpu ? { daemonCpu } : {}) };
 }
 
 /** RSS and PSS (kB) of each process whose command line matches, summed by label. */
@@ -151,6 +161,7 @@ async function benchBerth(): Promise<Run> {
         'berth-init launcher': (c) => c.split(' ').slice(0, 2).join(' ').endsWith('/berth-init --launcher'),
         'berth-init (per container)': (c) => c.startsWith('berth-init '),
       }),
+      daemon.pid,
     );
   } finally {
     await daemon.stop();
@@ -219,6 +230,16 @@ if (typeof docker === 'string') console.log(`docker: ${docker}`);
 else console.log(`berth's ${SCALE_BERTH} / Docker's ${SCALE_DOCKER}: ${(berth.totalS / docker.totalS).toFixed(3)}x the time`);
 const cpu = (name: string, count: number, r: Run) => `${name} ${r.busyCpuS.toFixed(1)} s (${((r.busyCpuS / count) * 1000).toFixed(1)} ms per container)`;
 console.log(`the machine's busy CPU time while they started (every process and the kernel, both cores): ${cpu('berth', SCALE_BERTH, berth)}${typeof docker === 'string' ? '' : `, ${cpu('Docker', SCALE_DOCKER, docker)}`}`);
+if (berth.daemonCpu) {
+  // Whether the daemon's one event-loop thread bounds the starts: its share of the wall-clock time on a core.
+  const { all, mainThread } = berth.daemonCpu;
+  const main = mainThread.user + mainThread.kernel;
+  const others = all.user + all.kernel - main;
+  console.log(
+    `the berth daemon's CPU time while they started: its main thread ${main.toFixed(1)} s (user ${mainThread.user.toFixed(1)}, kernel ${mainThread.kernel.toFixed(1)}), ` +
+      `on a core ${((main / berth.totalS) * 100).toFixed(0)}% of the ${berth.totalS.toFixed(1)} s; its other threads ${others.toFixed(1)} s (V8's compilers and collectors, the namespace pool's thread, libuv's pool)`,
+  );
+}
 const floorRatio = typeof docker === 'string' ? '' : ` = ${(floorS / docker.totalS).toFixed(3)}x Docker's ${SCALE_DOCKER}`;
 console.log(`the processes alone (berth-init and the command; no network, no API; files on tmpfs), ${SCALE_BERTH}, ${CONCURRENCY} at a time: ${floorS.toFixed(1)} s${floorRatio}`);
 console.log('');
