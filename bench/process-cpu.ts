@@ -10,15 +10,30 @@ export interface CpuSeconds {
  * A process's CPU time so far: all its threads, the ones that have ended included (the
  * kernel adds an ended thread's time to its process), and its main thread's alone (the
  * thread whose id is the pid: for a Node daemon, the event loop's thread, where every
- * request's JavaScript runs). The difference over a timed part shows whether that one
- * thread, rather than the machine's cores, bounds the part.
+ * request's JavaScript runs), with the time that thread was ready to run but waited for a
+ * core. Over a timed part, a main thread on a core or waiting for one nearly all the time
+ * is the part's critical path; what it waits for is then the other work on the cores.
  */
-export function processCpuSeconds(pid: number): { readonly all: CpuSeconds; readonly mainThread: CpuSeconds } {
-  return { all: statCpu(`/proc/${pid}/stat`), mainThread: statCpu(`/proc/${pid}/task/${pid}/stat`) };
+export interface ProcessCpu {
+  readonly all: CpuSeconds;
+  readonly mainThread: CpuSeconds;
+  /** Seconds; undefined on a kernel without schedstats (CONFIG_SCHED_INFO). */
+  readonly mainThreadWaitingS: number | undefined;
 }
 
-export function cpuDifference(after: CpuSeconds, before: CpuSeconds): CpuSeconds {
-  return { user: after.user - before.user, kernel: after.kernel - before.kernel };
+export function processCpu(pid: number): ProcessCpu {
+  return {
+    all: statCpu(`/proc/${pid}/stat`),
+    mainThread: statCpu(`/proc/${pid}/task/${pid}/stat`),
+    mainThreadWaitingS: runQueueWaitS(`/proc/${pid}/task/${pid}/schedstat`),
+  };
+}
+
+/** What `after` adds to `before`, both of one process. */
+export function processCpuSince(before: ProcessCpu, after: ProcessCpu): ProcessCpu {
+  const since = (a: CpuSeconds, b: CpuSeconds): CpuSeconds => ({ user: a.user - b.user, kernel: a.kernel - b.kernel });
+  const waiting = after.mainThreadWaitingS === undefined || before.mainThreadWaitingS === undefined ? undefined : after.mainThreadWaitingS - before.mainThreadWaitingS;
+  return { all: since(after.all, before.all), mainThread: since(after.mainThread, before.mainThread), mainThreadWaitingS: waiting };
 }
 
 /** /proc's unit for a task's times: USER_HZ, 100 on every Linux architecture berth runs on. */
@@ -30,4 +45,15 @@ function statCpu(path: string): CpuSeconds {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is the state, field 3 of the file; utime is field 14, stime field 15.
   return { user: Number(fields[11]) / USER_HZ, kernel: Number(fields[12]) / USER_HZ };
+}
+
+/** A task's schedstat: nanoseconds on a core, nanoseconds runnable on a run queue, time slices. */
+function runQueueWaitS(path: string): number | undefined {
+  let schedstat: string;
+  try {
+    schedstat = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return Number(schedstat.trim().split(' ')[1]) / 1e9;
 }

@@ -14,8 +14,8 @@
  * It also reports the machine's busy CPU time while each engine started its containers
  * (quiet.ts's busyCpuSeconds): the work the starts cost, which varies less between runs
  * than their wall-clock time on this VM. And the berth daemon's own CPU time meanwhile, its
- * main thread's apart (process-cpu.ts): whether the one thread that runs every request's
- * JavaScript, rather than the two cores, bounds the starts.
+ * main thread's apart with the time that thread waited for a core (process-cpu.ts): whether
+ * the one thread that runs every request's JavaScript is the starts' critical path.
  * Each timed part begins once the CPUs are idle (quiet.ts): not while the kernel still frees
  * what an earlier bench, or the part before, left (berth's 1,000 namespaces before Docker's
  * 200 start, for one).
@@ -34,7 +34,7 @@ import { call } from './api-client.js';
 import { startBenchDaemon } from './daemon.js';
 import { fmt, median, percentile, printTable } from './stats.js';
 import { busyCpuSeconds, waitForQuietCpus } from './quiet.js';
-import { cpuDifference, processCpuSeconds, type CpuSeconds } from './process-cpu.js';
+import { processCpu, processCpuSince, type ProcessCpu } from './process-cpu.js';
 
 const SCALE_BERTH = Number(process.env.SCALE_BERTH ?? 1000);
 const SCALE_DOCKER = Number(process.env.SCALE_DOCKER ?? 200);
@@ -62,8 +62,8 @@ interface Run {
   readonly quietAfterS: number;
   /** The machine's busy CPU time while the containers started (busyCpuSeconds), this client included. */
   readonly busyCpuS: number;
-  /** berth's only: its daemon's CPU time while the containers started, all threads and the main thread's alone. */
-  readonly daemonCpu?: { readonly all: CpuSeconds; readonly mainThread: CpuSeconds };
+  /** berth's only: its daemon's CPU time while the containers started (process-cpu.ts). */
+  readonly daemonCpu?: ProcessCpu;
 }
 
 async function ok(agent: Agent, socket: string, method: string, path: string, body?: unknown): Promise<void> {
@@ -87,7 +87,7 @@ async function client(socket: string, count: number, image: string | undefined, 
   const quietAfterS = await waitForQuietCpus();
   const began = process.hrtime.bigint();
   const busyBefore = busyCpuSeconds();
-  const daemonBefore = daemonPid === undefined ? undefined : processCpuSeconds(daemonPid);
+  const daemonBefore = daemonPid === undefined ? undefined : processCpu(daemonPid);
   await inParallel(count, CONCURRENCY, async (i) => {
     const t = process.hrtime.bigint();
     await ok(agent, socket, 'POST', `/containers/create?name=scale${i}`, { ...(image ? { Image: image } : {}), Cmd: command });
@@ -96,10 +96,7 @@ async function client(socket: string, count: number, image: string | undefined, 
   });
   const totalS = Number(process.hrtime.bigint() - began) / 1e9;
   const busyCpuS = busyCpuSeconds() - busyBefore;
-  const daemonAfter = daemonPid === undefined ? undefined : processCpuSeconds(daemonPid);
-  const daemonCpu = daemonBefore && daemonAfter
-    ? { all: cpuDifference(daemonAfter.all, daemonBefore.all), mainThread: cpuDifference(daemonAfter.mainThread, daemonBefore.mainThread) }
-    : undefined;
+  const daemonCpu = daemonPid === undefined || daemonBefore === undefined ? undefined : processCpuSince(daemonBefore, processCpu(daemonPid));
   const memoryAtOnce = memoryOf();
   await new Promise((r) => setTimeout(r, SETTLE_MS));
   const memory = memoryOf();
@@ -231,13 +228,13 @@ else console.log(`berth's ${SCALE_BERTH} / Docker's ${SCALE_DOCKER}: ${(berth.to
 const cpu = (name: string, count: number, r: Run) => `${name} ${r.busyCpuS.toFixed(1)} s (${((r.busyCpuS / count) * 1000).toFixed(1)} ms per container)`;
 console.log(`the machine's busy CPU time while they started (every process and the kernel, both cores): ${cpu('berth', SCALE_BERTH, berth)}${typeof docker === 'string' ? '' : `, ${cpu('Docker', SCALE_DOCKER, docker)}`}`);
 if (berth.daemonCpu) {
-  // Whether the daemon's one event-loop thread bounds the starts: its share of the wall-clock time on a core.
-  const { all, mainThread } = berth.daemonCpu;
-  const main = mainThread.user + mainThread.kernel;
-  const others = all.user + all.kernel - main;
+  // Whether the daemon's one event-loop thread is the starts' critical path: its share of the wall-clock time on a core or waiting for one.
+  const { all, mainThread, mainThreadWaitingS } = berth.daemonCpu;
+  const onCore = mainThread.user + mainThread.kernel;
+  const waiting = mainThreadWaitingS === undefined ? '' : `, waiting for a core ${mainThreadWaitingS.toFixed(1)} s (together ${(((onCore + mainThreadWaitingS) / berth.totalS) * 100).toFixed(0)}% of the ${berth.totalS.toFixed(1)} s)`;
   console.log(
-    `the berth daemon's CPU time while they started: its main thread ${main.toFixed(1)} s (user ${mainThread.user.toFixed(1)}, kernel ${mainThread.kernel.toFixed(1)}), ` +
-      `on a core ${((main / berth.totalS) * 100).toFixed(0)}% of the ${berth.totalS.toFixed(1)} s; its other threads ${others.toFixed(1)} s (V8's compilers and collectors, the namespace pool's thread, libuv's pool)`,
+    `the berth daemon's CPU time while they started: its main thread on a core ${onCore.toFixed(1)} s (user ${mainThread.user.toFixed(1)}, kernel ${mainThread.kernel.toFixed(1)})${waiting}; ` +
+      `its other threads ${(all.user + all.kernel - onCore).toFixed(1)} s (V8's compilers and collectors, the namespace pool's thread, libuv's pool)`,
   );
 }
 const floorRatio = typeof docker === 'string' ? '' : ` = ${(floorS / docker.totalS).toFixed(3)}x Docker's ${SCALE_DOCKER}`;
