@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { USER_HZ } from './quiet.js';
 
 /** CPU time in seconds, split as the kernel accounts it: in user space and in the kernel on the task's behalf. */
 export interface CpuSeconds {
@@ -35,9 +36,6 @@ export function processCpuSince(before: ProcessCpu, after: ProcessCpu): ProcessC
   const waiting = after.mainThreadWaitingS === undefined || before.mainThreadWaitingS === undefined ? undefined : after.mainThreadWaitingS - before.mainThreadWaitingS;
   return { all: since(after.all, before.all), mainThread: since(after.mainThread, before.mainThread), mainThreadWaitingS: waiting };
 }
-
-/** /proc's unit for a task's times: USER_HZ, 100 on every Linux architecture berth runs on. */
-const USER_HZ = 100;
 
 /** utime and stime of a /proc stat file (fields 14 and 15; the command name before them may hold spaces, so fields count from its closing parenthesis). */
 function statCpu(path: string): CpuSeconds {

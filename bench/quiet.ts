@@ -36,8 +36,8 @@ export function busyCpuSeconds(): number {
   return (total - idle) / USER_HZ;
 }
 
-/** /proc/stat's unit: USER_HZ, 100 on every Linux architecture berth runs on. */
-const USER_HZ = 100;
+/** /proc's unit for CPU times (/proc/stat's and each task's): USER_HZ, 100 on every Linux architecture berth runs on. */
+export const USER_HZ = 100;
 
 /** All CPUs' time so far in clock ticks: idle (with iowait) and in total (the first line of /proc/stat). */
 function cpuTimes(): { idle: number; total: number } {
