@@ -1,7 +1,7 @@
 import { Etcd3, type IKeyValue, type Lease } from 'etcd3';
 import { BerthError, ConflictError } from '../common/errors.js';
 import { EtcdCollectionWatch, type CollectionWatch, type WatchEvent, type WatchOptions } from './etcd-watch.js';
-import { revisionConflictMessage, type Collection, type PutOptions, type Store, type StoredValue } from './store.js';
+import { revisionConflictMessage, type Collection, type WriteOptions, type Store, type StoredValue } from './store.js';
 
 /**
  * The store on etcd, for what several hosts share (part 7's overlay networks): one key per
@@ -66,7 +66,7 @@ export class EtcdStore implements Store {
     return kv ? this.stored(kv, id) : undefined;
   }
 
-  async put(collection: Collection, id: string, value: unknown, opts: PutOptions = {}): Promise<number> {
+  async put(collection: Collection, id: string, value: unknown, opts: WriteOptions = {}): Promise<number> {
     const key = this.key(collection, id);
     // One transaction: compare the version (or nothing), write, read the new version back.
     const [op, version] = opts.expectedRevision === undefined ? (['>', -1] as const) : (['==', opts.expectedRevision] as const);
@@ -118,8 +118,19 @@ export class EtcdStore implements Store {
     return this.call('watch', () => EtcdCollectionWatch.start(this.client, prefix, handler, options, (kv) => this.stored(kv, '').value));
   }
 
-  async delete(collection: Collection, id: string): Promise<void> {
-    await this.call('delete', () => this.client.delete().key(this.key(collection, id)).exec());
+  async delete(collection: Collection, id: string, opts: WriteOptions = {}): Promise<void> {
+    const key = this.key(collection, id);
+    if (opts.expectedRevision === undefined) {
+      await this.call('delete', () => this.client.delete().key(key).exec());
+      return;
+    }
+    const expected = opts.expectedRevision;
+    // One transaction, as for put: compare the version, delete, or read what is there instead.
+    const result = await this.call('delete', () => this.client.if(key, 'Version', '==', expected).then(this.client.delete().key(key)).else(this.client.get(key)).commit());
+    if (!result.succeeded) {
+      const kvs = result.responses.at(-1)?.response_range?.kvs ?? [];
+      throw new ConflictError(revisionConflictMessage(collection, id, expected, kvs[0] ? Number(kvs[0].version) : 0));
+    }
   }
 
   private stored(kv: IKeyValue, id: string): StoredValue {

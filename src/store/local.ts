@@ -1,7 +1,7 @@
 import { closeSync, ftruncateSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, ConflictError } from '../common/errors.js';
-import { revisionConflictMessage, type Collection, type PutOptions, type Store, type StoredValue } from './store.js';
+import { revisionConflictMessage, type Collection, type WriteOptions, type Store, type StoredValue } from './store.js';
 
 /**
  * The embedded store: every value in memory, persisted under `<data-root>/store/` as a
@@ -47,7 +47,7 @@ export class LocalStore implements Store {
     });
   }
 
-  put(collection: Collection, id: string, value: unknown, opts: PutOptions = {}): Promise<number> {
+  put(collection: Collection, id: string, value: unknown, opts: WriteOptions = {}): Promise<number> {
     return settle(() => {
       const current = this.load().values.get(collection)?.get(id)?.revision ?? 0;
       if (opts.expectedRevision !== undefined && opts.expectedRevision !== current) {
@@ -63,9 +63,13 @@ export class LocalStore implements Store {
     return this.put(collection, id, value, { expectedRevision: 0 });
   }
 
-  delete(collection: Collection, id: string): Promise<void> {
+  delete(collection: Collection, id: string, opts: WriteOptions = {}): Promise<void> {
     return settle(() => {
-      if (this.load().values.get(collection)?.has(id)) this.append(collection, { id, revision: 0, text: '' });
+      const current = this.load().values.get(collection)?.get(id)?.revision ?? 0;
+      if (opts.expectedRevision !== undefined && opts.expectedRevision !== current) {
+        throw new ConflictError(revisionConflictMessage(collection, id, opts.expectedRevision, current));
+      }
+      if (current !== 0) this.append(collection, { id, revision: 0, text: '' });
     });
   }
 

@@ -1,5 +1,5 @@
 import { ConflictError } from '../common/errors.js';
-import { revisionConflictMessage, type Collection, type PutOptions, type Store, type StoredValue } from './store.js';
+import { revisionConflictMessage, type Collection, type WriteOptions, type Store, type StoredValue } from './store.js';
 
 /** A store that lives as long as the process: for planning without a daemon (--dry-run) and for tests. */
 export class MemoryStore implements Store {
@@ -14,7 +14,7 @@ export class MemoryStore implements Store {
     return Promise.resolve(this.data.get(`${collection}/${id}`));
   }
 
-  put(collection: Collection, id: string, value: unknown, opts: PutOptions = {}): Promise<number> {
+  put(collection: Collection, id: string, value: unknown, opts: WriteOptions = {}): Promise<number> {
     const current = this.data.get(`${collection}/${id}`)?.revision ?? 0;
     if (opts.expectedRevision !== undefined && opts.expectedRevision !== current) {
       return Promise.reject(new ConflictError(revisionConflictMessage(collection, id, opts.expectedRevision, current)));
@@ -28,7 +28,11 @@ export class MemoryStore implements Store {
     return this.put(collection, id, value, { expectedRevision: 0 });
   }
 
-  delete(collection: Collection, id: string): Promise<void> {
+  delete(collection: Collection, id: string, opts: WriteOptions = {}): Promise<void> {
+    const current = this.data.get(`${collection}/${id}`)?.revision ?? 0;
+    if (opts.expectedRevision !== undefined && opts.expectedRevision !== current) {
+      return Promise.reject(new ConflictError(revisionConflictMessage(collection, id, opts.expectedRevision, current)));
+    }
     this.data.delete(`${collection}/${id}`);
     return Promise.resolve();
   }

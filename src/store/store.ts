@@ -31,8 +31,8 @@ export interface StoredValue {
   readonly revision: number;
 }
 
-export interface PutOptions {
-  /** Write only if the stored revision is this one (0: only if absent); else a ConflictError. */
+export interface WriteOptions {
+  /** Write (or delete) only if the stored revision is this one (0: only if absent); else a ConflictError. */
   readonly expectedRevision?: number;
 }
 
@@ -41,11 +41,14 @@ export interface Store {
   list(collection: Collection, idPrefix?: string): Promise<StoredValue[]>;
   get(collection: Collection, id: string): Promise<StoredValue | undefined>;
   /** Returns the value's new revision. */
-  put(collection: Collection, id: string, value: unknown, opts?: PutOptions): Promise<number>;
+  put(collection: Collection, id: string, value: unknown, opts?: WriteOptions): Promise<number>;
   /** Writes only if `id` is absent (a ConflictError otherwise); returns its revision. */
   create(collection: Collection, id: string, value: unknown): Promise<number>;
-  /** Deleting what is not there succeeds. */
-  delete(collection: Collection, id: string): Promise<void>;
+  /**
+   * Deleting what is not there succeeds. With `expectedRevision`, only the value at that
+   * revision is deleted (a claim given back only while it is still the one taken).
+   */
+  delete(collection: Collection, id: string, opts?: WriteOptions): Promise<void>;
 }
 
 /** The conflict both stores report when a conditional write finds another revision. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ContainerRecords } from '../../src/engine/container-records.js';
 import { initialState, type ContainerRecord, type EndpointRecord } from '../../src/engine/model.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import type { Collection, PutOptions } from '../../src/store/store.js';
+import type { Collection, WriteOptions } from '../../src/store/store.js';
 import { EMPTY_RESOLV_CONF } from '../../src/dns/resolvconf.js';
 
 const ID = 'c0ffee'.padEnd(64, '1');
@@ -23,7 +23,7 @@ function container(endpoints: EndpointRecord[]): ContainerRecord {
 /** A store whose writes to one collection fail from some moment on: a daemon killed mid-save, as the store sees it. */
 class FailingStore extends MemoryStore {
   failing: Collection | undefined;
-  override put(collection: Collection, id: string, value: unknown, opts?: PutOptions): Promise<number> {
+  override put(collection: Collection, id: string, value: unknown, opts?: WriteOptions): Promise<number> {
     if (collection === this.failing) return Promise.reject(new Error('killed'));
     return super.put(collection, id, value, opts);
   }
