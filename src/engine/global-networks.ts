@@ -1,8 +1,9 @@
-import { ConflictError, ExhaustedError } from '../common/errors.js';
+import { ConflictError } from '../common/errors.js';
+import { newId } from '../common/ids.js';
 import type { Plan } from '../kernel/ops.js';
 import { hostLinkPresence } from '../kernel/view.js';
-import type { Store } from '../store/store.js';
 import { StoredAddressClaims } from './address-claims.js';
+import { claim, giveBack, reserveVni } from './cluster-claims.js';
 import type { ClusterSync } from './cluster-sync.js';
 import type { EngineContext } from './context.js';
 import type { AddressedNetwork } from './model.js';
@@ -10,45 +11,47 @@ import { newNetwork, type CreateNetworkRequest, type NetworkCreateContext } from
 import { driverNetwork } from './networks.js';
 import { inTransaction } from './transaction.js';
 
-/** Docker allocates overlay VXLAN ids from 4096 up, leaving the low ones to hand-made VXLANs. */
-export const FIRST_VNI = 4096;
-/** How many VXLAN ids one reservation tries before giving up to contention. */
-const MAX_LOST_VNIS = 64;
-
 /**
  * Networks that span hosts (overlay): made and removed in the cluster store, where every
  * host's ClusterSync sees them. Three claims make a network unique cluster-wide, each a
- * create-if-absent: its name (`network-names/<name>`), its VXLAN id (`vnis/<vni>`) and
- * the record itself; a failure at any step gives back the claims taken before it.
+ * create-if-absent naming the network's id (cluster-claims.ts): its VXLAN id, its name and
+ * the record itself. A failure at any step gives back what the create may hold by then,
+ * including a claim whose write failed as far as this host saw (etcd may have applied it).
  */
 export async function createGlobalNetwork(ctx: EngineContext, cluster: ClusterSync, request: CreateNetworkRequest, createContext: NetworkCreateContext): Promise<AddressedNetwork> {
   const store = cluster.link.store;
-  const reserved = await reserveVni(store);
-  const undo: (() => Promise<void>)[] = [];
-  let vni = reserved;
+  const id = newId();
+  const claimant = { network: id, host: cluster.link.hostAddress };
+  // The VXLAN id this create last tried to claim: the only one it may hold.
+  let vni: number | undefined;
+  const undo: (() => Promise<void>)[] = [
+    async () => {
+      if (vni !== undefined) await giveBack(store, 'vnis', String(vni), id);
+    },
+  ];
   try {
-    undo.push(() => store.delete('vnis', String(vni)));
-    const record = newNetwork(request, { ...createContext, vni: reserved });
-    if (record.driverData.vni === reserved) {
-      await store.put('vnis', String(vni), { network: record.id });
-    } else {
+    const reserved = await reserveVni(store, claimant, (tried) => (vni = tried));
+    const record = newNetwork(request, { ...createContext, vni: reserved }, id);
+    if (record.driverData.vni !== reserved) {
       // The request named its own VXLAN id: the reserved one goes back, that one is claimed.
-      await store.delete('vnis', String(reserved));
-      const named = Number(record.driverData.vni);
-      await claim(store, 'vnis', String(named), record.id, `VXLAN id ${named} is used by another network of the cluster`);
-      // Only now is it ours to give back: a lost claim is another network's.
-      vni = named;
+      await giveBack(store, 'vnis', String(reserved), id);
+      vni = Number(record.driverData.vni);
+      await claim(store, 'vnis', String(vni), claimant, `VXLAN id ${vni} is used by another network of the cluster`);
     }
-    await claim(store, 'network-names', record.name, record.id, `network with name ${record.name} already exists in the cluster`);
-    undo.push(() => store.delete('network-names', record.name));
+    undo.push(() => giveBack(store, 'network-names', record.name, id));
+    await claim(store, 'network-names', record.name, claimant, `network with name ${record.name} already exists in the cluster`);
     const driver = ctx.networks.driverOf(record);
     ctx.networks.add(record);
+    // Whatever is stored under this create's own id is its record, written or not as far as it saw.
+    undo.push(() => store.delete('networks', id));
     try {
       await inTransaction(ctx.deps.executor, async (tx) => {
         await tx.apply(driver.createNetwork(driverNetwork(record)));
         await ctx.deps.ipam.addPool(record.id, record.ipam.subnets, 'global');
         tx.onRollback(() => ctx.deps.ipam.removePool(record.id));
-        await store.create('networks', record.id, record);
+        // A plain write, not a create-if-absent: the id is this create's own, and a write that
+        // the client library tried again must not meet itself as a conflict.
+        await store.put('networks', record.id, record);
       });
     } catch (err) {
       ctx.networks.remove(record.id);
@@ -86,44 +89,6 @@ export async function removeGlobalNetwork(ctx: EngineContext, cluster: ClusterSy
   ctx.networks.remove(network.id);
   await ctx.deps.ipam.removePool(network.id);
   await new StoredAddressClaims(store).forget(network.id);
-  await store.delete('vnis', String(network.driverData.vni));
-  await store.delete('network-names', network.name);
-}
-
-/** The lowest VXLAN id from 4096 no network of the cluster holds now (what a plan shows; nothing is reserved). */
-export async function firstFreeVni(store: Store): Promise<number> {
-  return nextFreeVni(await takenVnis(store), FIRST_VNI);
-}
-
-/** The lowest VXLAN id from 4096 no network of the cluster holds, claimed for a network being made. */
-async function reserveVni(store: Store): Promise<number> {
-  const taken = await takenVnis(store);
-  for (let lost = 0, vni = nextFreeVni(taken, FIRST_VNI); lost < MAX_LOST_VNIS; lost++, vni = nextFreeVni(taken, vni + 1)) {
-    try {
-      await store.create('vnis', String(vni), { network: 'being created' });
-      return vni;
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
-    }
-  }
-  throw new ExhaustedError(`no VXLAN id won after ${MAX_LOST_VNIS} tries`, 'try again: other hosts are creating networks at the same moment');
-}
-
-async function takenVnis(store: Store): Promise<Set<number>> {
-  return new Set((await store.list('vnis')).map((v) => Number(v.id)));
-}
-
-function nextFreeVni(taken: ReadonlySet<number>, from: number): number {
-  let vni = from;
-  while (taken.has(vni)) vni++;
-  return vni;
-}
-
-async function claim(store: Store, collection: 'vnis' | 'network-names', id: string, networkId: string, taken: string): Promise<void> {
-  try {
-    await store.create(collection, id, { network: networkId });
-  } catch (err) {
-    if (err instanceof ConflictError) throw new ConflictError(taken, 'choose another');
-    throw err;
-  }
+  await giveBack(store, 'vnis', String(network.driverData.vni), network.id);
+  await giveBack(store, 'network-names', network.name, network.id);
 }
