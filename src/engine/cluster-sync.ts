@@ -172,30 +172,10 @@ export class ClusterSync {
 
   /** Global networks that appeared (made on this host) or went (removed from it). */
   private async networksChanged(events: readonly WatchEvent[]): Promise<void> {
-    const known = new Map(this.globalNetworks().map((n) => [n.id, n]));
-    const seen = new Map<string, AddressedNetwork>();
-    let reset = false;
-    const gone = new Set<string>();
-    for (const e of events) {
-      if (e.type === 'reset') {
-        reset = true;
-        seen.clear();
-        for (const [id, value] of e.values) {
-          const n = parseNetworkRecord(value);
-          if (hasAddresses(n)) seen.set(id, n);
-        }
-      } else if (e.type === 'put') {
-        const n = parseNetworkRecord(e.value);
-        if (hasAddresses(n)) seen.set(e.id, n);
-      } else gone.add(e.id);
-    }
-    if (reset) for (const id of known.keys()) if (!seen.has(id)) gone.add(id);
-    for (const [id, network] of seen) if (!known.has(id)) await this.arrived(network);
-    for (const id of gone) {
-      const network = known.get(id);
-      if (network) await this.departed(network);
-    }
-    if (seen.size > 0) await this.program();
+    const { arrived, departed } = foldNetworkEvents(new Map(this.globalNetworks().map((n) => [n.id, n])), events);
+    for (const network of arrived) await this.arrived(network);
+    for (const network of departed) await this.departed(network);
+    if (arrived.length > 0) await this.program();
   }
 
   private async arrived(network: AddressedNetwork): Promise<void> {
@@ -227,4 +207,35 @@ export class ClusterSync {
 
 export function peerId(networkId: string, endpointId: string): string {
   return `${networkId}.${endpointId}`;
+}
+
+/**
+ * What one batch of watch events does to the global networks a host has (`known`, by id):
+ * the ones to make and the ones to remove, the events taken in order. A batch may hold a
+ * network's creation and its removal both (a watch resumed after a broken stream delivers
+ * every change it missed at once): such a network is neither made nor removed.
+ */
+export function foldNetworkEvents(known: ReadonlyMap<string, AddressedNetwork>, events: readonly WatchEvent[]): { arrived: AddressedNetwork[]; departed: AddressedNetwork[] } {
+  // Each network the batch touched, as it stands after the batch: its record, or null for gone.
+  const after = new Map<string, AddressedNetwork | null>();
+  for (const e of events) {
+    if (e.type === 'reset') {
+      for (const id of [...known.keys(), ...after.keys()]) after.set(id, null);
+      for (const [id, value] of e.values) {
+        const n = parseNetworkRecord(value);
+        if (hasAddresses(n)) after.set(id, n);
+      }
+    } else if (e.type === 'put') {
+      const n = parseNetworkRecord(e.value);
+      if (hasAddresses(n)) after.set(e.id, n);
+    } else after.set(e.id, null);
+  }
+  const arrived: AddressedNetwork[] = [];
+  const departed: AddressedNetwork[] = [];
+  for (const [id, n] of after) {
+    const had = known.get(id);
+    if (n !== null && had === undefined) arrived.push(n);
+    else if (n === null && had !== undefined) departed.push(had);
+  }
+  return { arrived, departed };
 }

@@ -116,4 +116,21 @@ describe('the etcd store (part 7\'s cluster store)', { skip: sandboxSkip }, () =
     await until('it follows again after the resync', () => seen.has('w-e'));
     await resumed.stop();
   });
+
+  test('watch resumed from an earlier revision: what it missed comes in one batch, a value made and deleted meanwhile as both', async () => {
+    // What a daemon's watch does when its stream to one member breaks and the client resumes
+    // on another: ClusterSync must fold such a batch in order (test/engine/cluster-sync.test.ts).
+    const store = open();
+    const first = await store.watch('peers', () => undefined);
+    const from = first.revision + 1;
+    await first.stop();
+    await store.create('peers', 'brief', { n: 1 });
+    await store.delete('peers', 'brief');
+    await store.create('peers', 'kept', { n: 1 });
+    const batches: string[][] = [];
+    const resumed = await store.watch('peers', (events) => void batches.push(events.map((e) => (e.type === 'reset' ? 'reset' : `${e.type} ${e.id}`))), { fromRevision: from });
+    for (let i = 0; i < 100 && batches.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await resumed.stop();
+    assert.deepEqual(batches[0], ['put brief', 'delete brief', 'put kept'], JSON.stringify(batches));
+  });
 });
