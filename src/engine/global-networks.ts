@@ -13,10 +13,11 @@ import { inTransaction } from './transaction.js';
 
 /**
  * Networks that span hosts (overlay): made and removed in the cluster store, where every
- * host's ClusterSync sees them. Three claims make a network unique cluster-wide, each a
- * create-if-absent naming the network's id (cluster-claims.ts): its VXLAN id, its name and
- * the record itself. A failure at any step gives back what the create may hold by then,
- * including a claim whose write failed as far as this host saw (etcd may have applied it).
+ * host's ClusterSync sees them. Two claims make a network unique cluster-wide, each a
+ * create-if-absent naming the network's id (cluster-claims.ts): its VXLAN id and its name;
+ * then the record goes under that id, new to the cluster. A failure at any step gives back
+ * what the create may hold by then, including a write that failed as far as this host saw
+ * (etcd may have applied it).
  */
 export async function createGlobalNetwork(ctx: EngineContext, cluster: ClusterSync, request: CreateNetworkRequest, createContext: NetworkCreateContext): Promise<AddressedNetwork> {
   const store = cluster.link.store;
