@@ -1,4 +1,5 @@
 import { ConflictError } from '../common/errors.js';
+import { randomHex } from '../common/random-hex.js';
 import type { AddressClaims } from '../ipam/cluster.js';
 import type { Store } from '../store/store.js';
 
@@ -7,6 +8,12 @@ interface AddressClaim {
   readonly network: string;
   readonly address: string;
   readonly host: string;
+  /**
+   * This claim's own random token: etcd may apply a claim whose call failed (and the client
+   * library tries it again), and the holder's host alone cannot tell that echo from another
+   * container's claim on the same host.
+   */
+  readonly token?: string;
 }
 
 /**
@@ -17,7 +24,7 @@ export class StoredAddressClaims implements AddressClaims {
   constructor(private readonly store: Store) {}
 
   async claim(networkId: string, address: string, owner: string): Promise<{ readonly won: true } | { readonly won: false; readonly holder: string }> {
-    const value: AddressClaim = { network: networkId, address, host: owner };
+    const value: AddressClaim = { network: networkId, address, host: owner, token: randomHex(16) };
     // A claim released between our losing create and our read is tried again (a few times at most).
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
@@ -26,6 +33,7 @@ export class StoredAddressClaims implements AddressClaims {
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
         const held = await this.store.get('addresses', claimId(networkId, address));
+        if (held && (held.value as Partial<AddressClaim> | null)?.token === value.token) return { won: true };
         if (held) return { won: false, holder: holderOf(held.value) };
       }
     }

@@ -3,27 +3,12 @@ import assert from 'node:assert/strict';
 import { BerthError, ConflictError } from '../../src/common/errors.js';
 import { claim, giveBack, reserveVni, STALE_CLAIM_MS } from '../../src/engine/cluster-claims.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import type { Collection } from '../../src/store/store.js';
+import { EchoingStore } from '../store/echoing.js';
 
 /**
  * Claims of names and VXLAN ids for networks of the cluster, on the memory store (the same
- * Store contract as etcd's). What etcd does to a write whose deadline passes while it is on
- * its way to a quorum is played by EchoingStore: the write is applied, and its caller sees a
- * failure: the cluster store unavailable, or (when the client library tried again by
- * itself) a conflict with its own write.
+ * Store contract as etcd's), with etcd's echo played by EchoingStore (test/store/echoing.ts).
  */
-class EchoingStore extends MemoryStore {
-  /** The next create of this collection is applied, then reported as this failure. */
-  echo: { collection: Collection; as: 'unavailable' | 'conflict' } | undefined;
-
-  override async create(collection: Collection, id: string, value: unknown): Promise<number> {
-    const revision = await super.create(collection, id, value);
-    if (this.echo?.collection !== collection) return revision;
-    const { as } = this.echo;
-    this.echo = undefined;
-    throw as === 'unavailable' ? new BerthError('unavailable', 'the cluster store (etcd at test) did not answer a put within 5 s') : new ConflictError(`${collection}/${id} exists already (revision ${revision})`);
-  }
-}
 
 const TAKEN = 'network with name web already exists in the cluster';
 /** Network `network` being made by host A (or the host named). */

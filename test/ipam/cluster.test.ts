@@ -6,6 +6,7 @@ import { ClusterIpam } from '../../src/ipam/cluster.js';
 import { LocalIpam } from '../../src/ipam/local.js';
 import { ScopedIpam } from '../../src/ipam/scoped.js';
 import { MemoryStore } from '../../src/store/memory.js';
+import { EchoingStore } from '../store/echoing.js';
 
 const POOL = [{ subnet: '10.30.0.0/29', gateway: '10.30.0.1', auxAddresses: { r: '10.30.0.3' } }];
 
@@ -32,6 +33,15 @@ test('cluster IPAM: hosts sharing a store never get the same address; static add
   assert.equal((await store.list('addresses')).length, 4, 'one host dropping its pool leaves the cluster\'s claims');
   await new StoredAddressClaims(store).forget('ov');
   assert.deepEqual(await store.list('addresses'), [], 'removing the network from the cluster drops every claim');
+});
+
+test('cluster IPAM: an address claim applied although its call failed (the client tried it again and met it) is won, not left held and unused', async () => {
+  const store = new EchoingStore();
+  const ipam = new ClusterIpam(new StoredAddressClaims(store), '203.0.113.10');
+  await ipam.addPool('ov', POOL);
+  store.echo = { collection: 'addresses', as: 'conflict' };
+  assert.equal(await ipam.allocate('ov'), '10.30.0.2');
+  assert.deepEqual((await store.list('addresses')).map((c) => c.id), ['ov.10.30.0.2'], 'one claim, none for an address no container has');
 });
 
 test('scoped IPAM: local pools stay local; a global one needs a cluster', async () => {
