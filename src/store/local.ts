@@ -1,7 +1,7 @@
 import { closeSync, ftruncateSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { BerthError, ConflictError } from '../common/errors.js';
-import { revisionConflictMessage, type Collection, type WriteOptions, type Store, type StoredValue } from './store.js';
+import { BerthError } from '../common/errors.js';
+import { checkRevision, settle, type Collection, type WriteOptions, type Store, type StoredValue } from './store.js';
 
 /**
  * The embedded store: every value in memory, persisted under `<data-root>/store/` as a
@@ -50,9 +50,7 @@ export class LocalStore implements Store {
   put(collection: Collection, id: string, value: unknown, opts: WriteOptions = {}): Promise<number> {
     return settle(() => {
       const current = this.load().values.get(collection)?.get(id)?.revision ?? 0;
-      if (opts.expectedRevision !== undefined && opts.expectedRevision !== current) {
-        throw new ConflictError(revisionConflictMessage(collection, id, opts.expectedRevision, current));
-      }
+      checkRevision(collection, id, opts, current);
       const entry: Entry = { id, revision: current + 1, text: JSON.stringify(value) };
       this.append(collection, entry);
       return entry.revision;
@@ -66,9 +64,7 @@ export class LocalStore implements Store {
   delete(collection: Collection, id: string, opts: WriteOptions = {}): Promise<void> {
     return settle(() => {
       const current = this.load().values.get(collection)?.get(id)?.revision ?? 0;
-      if (opts.expectedRevision !== undefined && opts.expectedRevision !== current) {
-        throw new ConflictError(revisionConflictMessage(collection, id, opts.expectedRevision, current));
-      }
+      checkRevision(collection, id, opts, current);
       if (current !== 0) this.append(collection, { id, revision: 0, text: '' });
     });
   }
@@ -289,11 +285,6 @@ function readOptional(path: string): string | undefined {
 
 function unreadable(where: string, why: string, cause?: unknown): BerthError {
   return new BerthError('internal', `berth's store at ${where} is unreadable: ${why}`, 'move the store directory away and restart the daemon; reconcile removes what it described', { cause });
-}
-
-/** The store's promise for work done synchronously: a failure rejects it rather than throwing at the caller. */
-function settle<T>(work: () => T): Promise<T> {
-  return new Promise((resolve) => resolve(work()));
 }
 
 function isEnvelope(v: unknown): v is { revision: number; value: unknown } {

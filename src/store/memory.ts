@@ -1,5 +1,4 @@
-import { ConflictError } from '../common/errors.js';
-import { revisionConflictMessage, type Collection, type WriteOptions, type Store, type StoredValue } from './store.js';
+import { checkRevision, settle, type Collection, type WriteOptions, type Store, type StoredValue } from './store.js';
 
 /** A store that lives as long as the process: for planning without a daemon (--dry-run) and for tests. */
 export class MemoryStore implements Store {
@@ -15,13 +14,13 @@ export class MemoryStore implements Store {
   }
 
   put(collection: Collection, id: string, value: unknown, opts: WriteOptions = {}): Promise<number> {
-    const current = this.data.get(`${collection}/${id}`)?.revision ?? 0;
-    if (opts.expectedRevision !== undefined && opts.expectedRevision !== current) {
-      return Promise.reject(new ConflictError(revisionConflictMessage(collection, id, opts.expectedRevision, current)));
-    }
-    // A deep copy, as a real store keeps: later changes to `value` must not change what is stored.
-    this.data.set(`${collection}/${id}`, { id, value: JSON.parse(JSON.stringify(value)) as unknown, revision: current + 1 });
-    return Promise.resolve(current + 1);
+    return settle(() => {
+      const current = this.data.get(`${collection}/${id}`)?.revision ?? 0;
+      checkRevision(collection, id, opts, current);
+      // A deep copy, as a real store keeps: later changes to `value` must not change what is stored.
+      this.data.set(`${collection}/${id}`, { id, value: JSON.parse(JSON.stringify(value)) as unknown, revision: current + 1 });
+      return current + 1;
+    });
   }
 
   create(collection: Collection, id: string, value: unknown): Promise<number> {
@@ -29,11 +28,9 @@ export class MemoryStore implements Store {
   }
 
   delete(collection: Collection, id: string, opts: WriteOptions = {}): Promise<void> {
-    const current = this.data.get(`${collection}/${id}`)?.revision ?? 0;
-    if (opts.expectedRevision !== undefined && opts.expectedRevision !== current) {
-      return Promise.reject(new ConflictError(revisionConflictMessage(collection, id, opts.expectedRevision, current)));
-    }
-    this.data.delete(`${collection}/${id}`);
-    return Promise.resolve();
+    return settle(() => {
+      checkRevision(collection, id, opts, this.data.get(`${collection}/${id}`)?.revision ?? 0);
+      this.data.delete(`${collection}/${id}`);
+    });
   }
 }

@@ -1,3 +1,5 @@
+import { ConflictError } from '../common/errors.js';
+
 /**
  * Persistence behind one interface, so the embedded local store and (for networks that
  * span hosts, part 7) etcd are interchangeable. Values are plain JSON; the engine validates
@@ -49,6 +51,21 @@ export interface Store {
    * revision is deleted (a claim given back only while it is still the one taken).
    */
   delete(collection: Collection, id: string, opts?: WriteOptions): Promise<void>;
+}
+
+/** For a store that holds its values itself (memory, local): the promise of work done synchronously, a failure rejecting it rather than throwing at the caller. */
+export function settle<T>(work: () => T): Promise<T> {
+  return new Promise((resolve) => resolve(work()));
+}
+
+/**
+ * For a store that holds its values itself (memory, local): the conflict a conditional
+ * write or delete meets when the value is at another revision than the one it names.
+ */
+export function checkRevision(collection: Collection, id: string, opts: WriteOptions, current: number): void {
+  if (opts.expectedRevision !== undefined && opts.expectedRevision !== current) {
+    throw new ConflictError(revisionConflictMessage(collection, id, opts.expectedRevision, current));
+  }
 }
 
 /** The conflict both stores report when a conditional write finds another revision. */
