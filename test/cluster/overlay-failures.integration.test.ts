@@ -50,8 +50,9 @@ describe('overlay networks while etcd fails', { skip: sandboxSkip }, () => {
   test('etcd back: the daemons catch up by themselves; new networks and containers work across hosts again', async () => {
     w.etcd!.startMember(1);
     w.etcd!.startMember(2);
-    // A create whose write etcd applied although its call failed (a member still catching up)
-    // must not stand in the way of the next try: the claims are this network's own.
+    // Neither may stand in the way: a create whose write etcd applied although its call failed
+    // (the claims are the network's own), nor a host still holding a network made and removed
+    // while its watch was cut off (the VXLAN id goes to the next network).
     let last = '';
     const created = await pollUntil(async () => {
       const r = await w.berth(2, 'network', 'create', '-d', 'overlay', 'after-outage');
